@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { IdSchema } from './ids.ts';
+import { JsonValueSchema } from './json.ts';
+
+/** A file staged into the attempt directory: literal content, or a source path to copy. */
+export const TaskFileSchema = z.union([z.string(), z.strictObject({ source: z.string().min(1) })]);
+
+/** One task of a workflow (SPEC.md §1). Unknown fields are errors. */
+export const TaskSpecSchema = z.strictObject({
+  id: IdSchema,
+  kind: z.enum(['compute', 'gate', 'external']).default('compute'),
+  command: z.union([z.string().min(1), z.array(z.string()).min(1)]).optional(),
+  image: z.string().optional(),
+  files: z.record(z.string(), TaskFileSchema).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  dependencies: z.array(IdSchema).default([]),
+  cores: z.number().int().positive().optional(),
+  memoryGb: z.number().positive().optional(),
+  gpus: z.number().int().nonnegative().optional(),
+  timeLimitMinutes: z.number().positive().optional(),
+  allowFailure: z.boolean().default(false),
+  allowDependencyFailure: z.boolean().default(false),
+  downloadPatterns: z
+    .strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() })
+    .optional(),
+  operatorKey: z.string().optional(),
+  /** Gate tasks: the question shown to the approver. */
+  message: z.string().optional(),
+  /** External tasks: the request handed to the outside agent. */
+  request: JsonValueSchema.optional(),
+});
+
+/** A workflow as a campaign returns it. */
+export const WorkflowSchema = z.strictObject({ tasks: z.array(TaskSpecSchema) });
+
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+export type TaskSpecInput = z.input<typeof TaskSpecSchema>;
+export type Workflow = z.infer<typeof WorkflowSchema>;
+export type WorkflowInput = z.input<typeof WorkflowSchema>;
