@@ -1,0 +1,380 @@
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
+import { MatterStackError, VersionConflictError } from './errors.ts';
+import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
+import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
+import { invalidStoredRecord, validateNewEvents, validateStoredEvent } from './validate-events.ts';
+
+/** Stream settings of a `JetStreamEventLog`. */
+export interface JetStreamStreamOptions {
+  /** Stream holding every run's log. Default `MS_EVENTS`. */
+  stream?: string;
+  /** Replicas when the stream is created (1 on a single server). */
+  replicas?: number;
+  /** Storage when the stream is created. Default `file`. */
+  storage?: 'file' | 'memory';
+}
+
+/** Options of `JetStreamEventLog.connect`. */
+export interface JetStreamConnectOptions extends JetStreamStreamOptions {
+  servers: string | string[];
+  user?: string;
+  pass?: string;
+  /** Connection name shown by the server. */
+  name?: string;
+}
+
+/** Where a run's log ends: its per-run sequence and the stream sequence of its last message. */
+interface Tail {
+  seq: number;
+  streamSeq: number;
+}
+
+/** One raw message of the stream. */
+interface StreamMessage {
+  subject: string;
+  streamSeq: number;
+  data: Uint8Array;
+}
+
+/** Room left under max_payload for the headers (msg id, expectation) and protocol framing. */
+const HEADER_ROOM = 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function wrongLastSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence;
+}
+
+function unavailable(error: unknown, what: string): MatterStackError {
+  return new MatterStackError('LOG_UNAVAILABLE', `JetStream ${what} failed: ${String(error)}`, {}, { cause: error });
+}
+
+/**
+ * Decodes one stream message into its events. A message holds a JSON array of envelopes (one
+ * appended batch); `position` is the message's stream sequence, shared by the batch's events.
+ */
+function decodeMessage(message: StreamMessage, expectedNextSeq: number | undefined): StoredEvent[] {
+  const runId = runIdOfEventSubject(message.subject) ?? message.subject;
+  const where = expectedNextSeq === undefined ? `? (stream sequence ${message.streamSeq})` : `${expectedNextSeq} (stream sequence ${message.streamSeq})`;
+  let records: unknown;
+  try {
+    records = JSON.parse(decoder.decode(message.data)) as unknown;
+  } catch (error) {
+    throw invalidStoredRecord(runId, where, 'message is not JSON', error);
+  }
+  if (!Array.isArray(records) || records.length === 0) throw invalidStoredRecord(runId, where, 'message is not a non-empty array of events');
+  return records.map((record: unknown, i) => {
+    if (typeof record !== 'object' || record === null) throw invalidStoredRecord(runId, where, `element ${i} is not an object`);
+    const r = record as Record<string, unknown>;
+    const event = validateStoredEvent({
+      runId: r.runId,
+      seq: r.seq,
+      position: message.streamSeq,
+      schemaVersion: r.schemaVersion,
+      eventId: r.eventId,
+      type: r.type,
+      actor: r.actor,
+      time: r.time,
+      payload: r.payload,
+      from: r.from,
+      to: r.to,
+      changes: r.changes,
+    });
+    if (event.runId !== runId) throw invalidStoredRecord(runId, event.seq, `record names run ${event.runId}`);
+    if (expectedNextSeq !== undefined && event.seq !== expectedNextSeq + i) {
+      throw invalidStoredRecord(runId, event.seq, `expected sequence ${expectedNextSeq + i}`);
+    }
+    return event;
+  });
+}
+
+/**
+ * The distributed event log on NATS JetStream: one stream for all runs, one subject per run
+ * (`ms.evt.<runId>.log`), one message per appended batch (all-or-nothing), optimistic
+ * concurrency through `Nats-Expected-Last-Subject-Sequence`.
+ */
+export class JetStreamEventLog implements EventLog {
+  private readonly tails = new Map<string, Tail>();
+  private readonly active = new Set<ConsumerMessages>();
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly ownsConnection: boolean,
+  ) {}
+
+  /** Connects to NATS and opens (creating if missing) the events stream. */
+  static async connect(options: JetStreamConnectOptions): Promise<JetStreamEventLog> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: options.servers, user: options.user, pass: options.pass, name: options.name ?? 'matterstack-event-log' });
+    } catch (error) {
+      throw unavailable(error, `connection to ${String(options.servers)}`);
+    }
+    try {
+      return await JetStreamEventLog.open(nc, options, true);
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** Opens the log on an existing connection (left open by `close()` unless `owns`). */
+  static async open(nc: NatsConnection, options: JetStreamStreamOptions = {}, owns = false): Promise<JetStreamEventLog> {
+    const stream = options.stream ?? 'MS_EVENTS';
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(stream);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw unavailable(error, `stream ${stream} lookup`);
+      await jsm.streams.add({
+        name: stream,
+        subjects: [EVENT_SUBJECTS],
+        storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+        num_replicas: options.replicas ?? 1,
+      });
+    }
+    return new JetStreamEventLog(nc, jetstream(nc), jsm, stream, owns);
+  }
+
+  /** Appends a batch as one message if the run is at `expectedSeq` (see `EventLog.append`). */
+  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+    this.assertOpen();
+    const valid = validateNewEvents(runId, events, expectedSeq);
+    const subject = eventSubject(runId);
+    let tail = this.tails.get(runId);
+    if (tail === undefined || tail.seq !== expectedSeq) tail = await this.fetchTail(runId);
+    if (tail.seq !== expectedSeq) return this.conflictOrDuplicate(runId, valid, expectedSeq, tail.seq);
+    if (valid.length === 0) return { runId, firstSeq: expectedSeq + 1, lastSeq: expectedSeq, duplicate: false };
+
+    let streamSeq = tail.streamSeq;
+    let seq = expectedSeq;
+    let wroteSomething = false;
+    let sawDuplicate = false;
+    for (const chunk of this.chunks(runId, valid, expectedSeq)) {
+      let ack;
+      try {
+        ack = await this.js.publish(subject, chunk.data, {
+          // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
+          msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
+          expect: { lastSubjectSequence: streamSeq },
+        });
+      } catch (error) {
+        this.tails.delete(runId);
+        if (!wrongLastSequence(error)) throw unavailable(error, `publish to ${subject}`);
+        const actual = (await this.fetchTail(runId)).seq;
+        return this.conflictOrDuplicate(runId, valid, expectedSeq, actual);
+      }
+      if (ack.duplicate) sawDuplicate = true;
+      else wroteSomething = true;
+      streamSeq = ack.seq;
+      seq = chunk.lastSeq;
+    }
+    // After a duplicate ack the ack's sequence is the original message's: re-read the tail next time.
+    if (sawDuplicate) this.tails.delete(runId);
+    else this.tails.set(runId, { seq, streamSeq });
+    return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: !wroteSomething };
+  }
+
+  /** A stale expectation: an idempotent retry when the stored events are this batch, else a conflict. */
+  private async conflictOrDuplicate(runId: string, events: readonly ValidNewEvent[], expectedSeq: number, actual: number): Promise<AppendResult> {
+    if (actual > expectedSeq && events.length > 0) {
+      let i = 0;
+      for await (const stored of this.readRun(runId, expectedSeq)) {
+        if (stored.eventId !== events[i]?.eventId) break;
+        i += 1;
+        if (i === events.length) return { runId, firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, duplicate: true };
+      }
+    }
+    throw new VersionConflictError(runId, expectedSeq, actual);
+  }
+
+  /**
+   * Splits the batch into messages under the server's max_payload. Normally one message, so the
+   * batch is atomic. CAVEAT: a batch too large for one message becomes several, each guarded by
+   * the expectation on the previous one; a failure midway leaves a prefix of the batch appended
+   * (still gap-free and in order, and a retry completes it through de-duplication).
+   */
+  private *chunks(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Generator<{ data: Uint8Array; firstSeq: number; lastSeq: number; firstEventId: string }> {
+    const limit = Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
+    let parts: string[] = [];
+    let size = 2;
+    let firstSeq = expectedSeq + 1;
+    let firstEventId = '';
+    let seq = expectedSeq;
+    for (const event of events) {
+      seq += 1;
+      const json = JSON.stringify({ runId, seq, schemaVersion: SCHEMA_VERSION, ...event });
+      const bytes = Buffer.byteLength(json) + 1;
+      if (parts.length > 0 && size + bytes > limit) {
+        yield { data: encoder.encode(`[${parts.join(',')}]`), firstSeq, lastSeq: seq - 1, firstEventId };
+        parts = [];
+        size = 2;
+        firstSeq = seq;
+      }
+      if (parts.length === 0) firstEventId = event.eventId;
+      if (size + bytes > limit) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${event.eventId} is larger than the server's max payload`, { runId });
+      parts.push(json);
+      size += bytes;
+    }
+    if (parts.length > 0) yield { data: encoder.encode(`[${parts.join(',')}]`), firstSeq, lastSeq: seq, firstEventId };
+  }
+
+  /** Reads the last message of the run's subject: its last per-run seq and stream seq. */
+  private async fetchTail(runId: string): Promise<Tail> {
+    const message = await this.lastMessage(runId);
+    if (message === null) return { seq: 0, streamSeq: 0 };
+    const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
+    const last = events[events.length - 1];
+    const tail = { seq: last?.seq ?? 0, streamSeq: message.seq };
+    this.tails.set(runId, tail);
+    return tail;
+  }
+
+  /** The last message stored on the run's subject (null when none), undecoded. */
+  private async lastMessage(runId: string): Promise<StoredMsg | null> {
+    try {
+      return await this.jsm.streams.getMessage(this.stream, { last_by_subj: eventSubject(runId) });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.NoMessageFound) return null;
+      throw unavailable(error, `last message lookup for run ${runId}`);
+    }
+  }
+
+  /** Raw messages matching `filter` from stream sequence `start`, until `end` (or forever if undefined). */
+  private async *messages(filter: string, start: number, end: number | undefined, signal?: AbortSignal): AsyncGenerator<StreamMessage> {
+    if (end !== undefined && end < start) return;
+    if (signal?.aborted) return;
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: filter,
+      ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const iter = await consumer.consume({ max_messages: 256 });
+    this.active.add(iter);
+    const stop = (): void => {
+      iter.stop();
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const m of iter) {
+        if (signal?.aborted) return;
+        yield { subject: m.subject, streamSeq: m.seq, data: m.data };
+        if (end !== undefined && m.seq >= end) return;
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      this.active.delete(iter);
+      iter.stop();
+    }
+  }
+
+  /** The stream sequence of the last message in the stream (0 when empty). */
+  private async lastStreamSeq(): Promise<number> {
+    try {
+      return (await this.jsm.streams.info(this.stream)).state.last_seq;
+    } catch (error) {
+      throw unavailable(error, `stream ${this.stream} info`);
+    }
+  }
+
+  /** The run's events after `afterSeq`, from an ordered consumer on the run's subject. */
+  async *readRun(runId: string, afterSeq = 0): AsyncIterable<StoredEvent> {
+    this.assertOpen();
+    // Only the stream sequence of the end is needed; decoding (and validation) happens in order.
+    const last = await this.lastMessage(runId);
+    if (last === null) return;
+    yield* this.runEvents(runId, afterSeq, last.seq);
+  }
+
+  private async *runEvents(runId: string, afterSeq: number, end: number | undefined, signal?: AbortSignal): AsyncGenerator<StoredEvent> {
+    let next = 1;
+    for await (const message of this.messages(eventSubject(runId), 1, end, signal)) {
+      for (const event of decodeMessage(message, next)) {
+        next = event.seq + 1;
+        if (event.seq > afterSeq) yield event;
+      }
+    }
+  }
+
+  /** Every event after stream position `afterPosition`, in stream order. */
+  async *readAll(afterPosition = 0): AsyncIterable<StoredEvent> {
+    this.assertOpen();
+    const end = await this.lastStreamSeq();
+    yield* this.allEvents(afterPosition, end);
+  }
+
+  private async *allEvents(afterPosition: number, end: number | undefined, signal?: AbortSignal): AsyncGenerator<StoredEvent> {
+    // Per-run continuity is only known for runs seen from their first event.
+    const nextSeq = new Map<string, number>();
+    for await (const message of this.messages(EVENT_SUBJECTS, afterPosition + 1, end, signal)) {
+      const runId = runIdOfEventSubject(message.subject) ?? message.subject;
+      const events = decodeMessage(message, nextSeq.get(runId));
+      const last = events[events.length - 1];
+      if (last !== undefined) nextSeq.set(runId, last.seq + 1);
+      yield* events;
+    }
+  }
+
+  /** Existing then live events from an ordered consumer that keeps delivering, until abort or close. */
+  async *follow(options: FollowOptions = {}): AsyncIterable<StoredEvent> {
+    this.assertOpen();
+    const { runId, signal } = options;
+    if (runId === undefined) yield* this.allEvents(options.afterPosition ?? 0, undefined, signal);
+    else yield* this.runEvents(runId, options.afterSeq ?? 0, undefined, signal);
+  }
+
+  /** The run's last sequence (0 when it has no events), read from the server. */
+  async lastSeq(runId: string): Promise<number> {
+    this.assertOpen();
+    return (await this.fetchTail(runId)).seq;
+  }
+
+  /**
+   * Resolves once the connection has flushed: appends already waited for the server's ack,
+   * which JetStream sends after storing the message (on a quorum of replicas when clustered).
+   */
+  async flush(): Promise<void> {
+    if (!this.closed) await this.nc.flush();
+  }
+
+  /** Every run with at least one event, by run id. */
+  async listRuns(): Promise<LoggedRun[]> {
+    this.assertOpen();
+    const info = await this.jsm.streams.info(this.stream, { subjects_filter: EVENT_SUBJECTS });
+    const runIds = Object.keys(info.state.subjects ?? {})
+      .map(runIdOfEventSubject)
+      .filter((id): id is string => id !== undefined)
+      .sort();
+    const runs: LoggedRun[] = [];
+    for (const runId of runIds) runs.push({ runId, lastSeq: (await this.fetchTail(runId)).seq });
+    return runs;
+  }
+
+  /** Stops the followers; closes the connection if this log opened it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const iter of this.active) iter.stop();
+    if (this.ownsConnection) await this.nc.drain();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MatterStackError('LOG_UNAVAILABLE', 'the event log is closed');
+  }
+}

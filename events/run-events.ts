@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { IdSchema } from './ids.ts';
+import { JsonObjectSchema, JsonValueSchema } from './json.ts';
+import { AttemptStatusSchema } from './statuses.ts';
+import { TaskSpecSchema, WorkflowSchema } from './workflow.ts';
+
+/**
+ * Every event the run and attempt machines accept. The host validates incoming events with
+ * these schemas (and reads them back from the log with them); NATS commands reuse the `CMD.*`
+ * ones. Times and ids always arrive inside events: the machines read no clock.
+ */
+
+/** Who issued a command (user name, service) and an idempotency key chosen by the caller. */
+const CommandMeta = { by: z.string().min(1).max(128).optional(), commandId: z.string().min(1).max(128).optional() };
+
+const OperatorCapSchema = z.number().int().positive().nullable();
+
+// ---------- run events ----------
+
+export const RunCreatedSchema = z.strictObject({
+  type: z.literal('RUN.CREATED'),
+  workspace: z.string().min(1),
+  /** Global cap on active attempts; null = unlimited. */
+  maxConcurrent: OperatorCapSchema.default(10),
+  /** Per-operator `max_concurrent` (null = unlimited); every key here is a configured operator. */
+  operatorCaps: z.record(z.string(), OperatorCapSchema).default({}),
+  /** The workspace's default execution mode (last step of routing). */
+  defaultOperator: z.string().min(1).default('local.default'),
+  /** Configured operator keys (with or without a cap). */
+  configuredOperators: z.array(z.string()).default([]),
+  /** `MATTERSTACK_OPERATOR` as the host read it when the run was created (machines cannot read env). */
+  envOperator: z.string().optional(),
+});
+
+export const CampaignPlannedSchema = z.strictObject({
+  type: z.literal('CAMPAIGN.PLANNED'),
+  /** The iteration this workflow starts (0 for the first plan). */
+  iteration: z.number().int().nonnegative(),
+  /** null: the campaign has no more work, the run completes. */
+  workflow: WorkflowSchema.nullable(),
+  /** The campaign state `analyze` returned (null before the first analysis). */
+  state: JsonValueSchema,
+});
+
+export const CampaignFailedSchema = z.strictObject({
+  type: z.literal('CAMPAIGN.FAILED'),
+  iteration: z.number().int().nonnegative().optional(),
+  reason: z.string().min(1),
+});
+
+/** Starts one cycle (poll → plan → execute → analyze); the host sends it after anything changed. */
+export const RunStepSchema = z.strictObject({ type: z.literal('RUN.STEP') });
+
+/** An attempt actor's status change, routed to its run. */
+export const AttemptReportedSchema = z.strictObject({
+  type: z.literal('ATTEMPT.REPORTED'),
+  attemptId: IdSchema,
+  taskId: IdSchema,
+  status: AttemptStatusSchema,
+  reason: z.string().optional(),
+});
+
+export const CmdPauseSchema = z.strictObject({ type: z.literal('CMD.PAUSE'), ...CommandMeta });
+export const CmdResumeSchema = z.strictObject({ type: z.literal('CMD.RESUME'), ...CommandMeta });
+export const CmdCancelSchema = z.strictObject({ type: z.literal('CMD.CANCEL'), ...CommandMeta });
+export const CmdReviveSchema = z.strictObject({ type: z.literal('CMD.REVIVE'), ...CommandMeta });
+export const CmdRerunSchema = z.strictObject({
+  type: z.literal('CMD.RERUN'),
+  taskId: IdSchema,
+  recursive: z.boolean().default(false),
+  ...CommandMeta,
+});
+export const CmdCancelAttemptSchema = z.strictObject({ type: z.literal('CMD.CANCEL_ATTEMPT'), attemptId: IdSchema, ...CommandMeta });
+export const CmdApproveSchema = z.strictObject({ type: z.literal('CMD.APPROVE'), taskId: IdSchema, comment: z.string().optional(), ...CommandMeta });
+export const CmdRejectSchema = z.strictObject({ type: z.literal('CMD.REJECT'), taskId: IdSchema, comment: z.string().optional(), ...CommandMeta });
+
+export const RunCommandSchema = z.discriminatedUnion('type', [
+  CmdPauseSchema,
+  CmdResumeSchema,
+  CmdCancelSchema,
+  CmdReviveSchema,
+  CmdRerunSchema,
+  CmdCancelAttemptSchema,
+  CmdApproveSchema,
+  CmdRejectSchema,
+]);
+
+export const RunEventSchema = z.discriminatedUnion('type', [
+  RunCreatedSchema,
+  CampaignPlannedSchema,
+  CampaignFailedSchema,
+  RunStepSchema,
+  AttemptReportedSchema,
+  ...RunCommandSchema.options,
+]);
+
+// ---------- attempt events ----------
+
+/** Sent by the run when it dispatches a task; `initError` set = the attempt is born FAILED_INIT. */
+export const AttemptCreatedSchema = z.strictObject({
+  type: z.literal('ATTEMPT.CREATED'),
+  attemptId: IdSchema,
+  taskId: IdSchema,
+  operatorKey: z.string(),
+  task: TaskSpecSchema,
+  initError: z.string().optional(),
+});
+
+/** The operator accepted the work (result of the `attempt.start` effect). */
+export const AttemptSubmittedSchema = z.strictObject({
+  type: z.literal('ATTEMPT.SUBMITTED'),
+  externalId: z.string().min(1),
+  operatorData: JsonObjectSchema.optional(),
+  dir: z.string().optional(),
+  status: z.enum(['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL']).default('SUBMITTED'),
+});
+
+export const AttemptSubmitFailedSchema = z.strictObject({ type: z.literal('ATTEMPT.SUBMIT_FAILED'), reason: z.string().min(1) });
+
+/** A poll/watch outcome. The host only sends it when the status differs from the last one. */
+export const OperatorReportedSchema = z.strictObject({
+  type: z.literal('OPERATOR.REPORTED'),
+  status: z.enum(['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL', 'COMPLETED', 'FAILED', 'CANCELLED']),
+  reason: z.string().optional(),
+});
+
+/** Outcome of the `attempt.collect` effect. */
+export const AttemptResultsSchema = z.strictObject({
+  type: z.literal('ATTEMPT.RESULTS'),
+  files: z.record(z.string(), z.string()).default({}),
+  data: JsonValueSchema.optional(),
+});
+export const AttemptCollectFailedSchema = z.strictObject({ type: z.literal('ATTEMPT.COLLECT_FAILED'), reason: z.string().min(1) });
+
+/** Cancel request (from the run's cancel, or a cancel-attempt command routed by the run). */
+export const AttemptCancelSchema = z.strictObject({ type: z.literal('ATTEMPT.CANCEL'), reason: z.string().optional(), by: z.string().optional() });
+/** Outcome of the `attempt.cancel` effect: the operator stopped the work. */
+export const AttemptCancelledSchema = z.strictObject({ type: z.literal('ATTEMPT.CANCELLED'), reason: z.string().optional() });
+
+/** Gate decisions routed by the run from CMD.APPROVE / CMD.REJECT. */
+export const AttemptApproveSchema = z.strictObject({ type: z.literal('ATTEMPT.APPROVE'), comment: z.string().optional(), by: z.string().optional() });
+export const AttemptRejectSchema = z.strictObject({ type: z.literal('ATTEMPT.REJECT'), comment: z.string().optional(), by: z.string().optional() });
+
+export const AttemptEventSchema = z.discriminatedUnion('type', [
+  AttemptCreatedSchema,
+  AttemptSubmittedSchema,
+  AttemptSubmitFailedSchema,
+  OperatorReportedSchema,
+  AttemptResultsSchema,
+  AttemptCollectFailedSchema,
+  AttemptCancelSchema,
+  AttemptCancelledSchema,
+  AttemptApproveSchema,
+  AttemptRejectSchema,
+]);
+
+export type RunCreated = z.output<typeof RunCreatedSchema>;
+export type CampaignPlanned = z.output<typeof CampaignPlannedSchema>;
+export type AttemptReported = z.output<typeof AttemptReportedSchema>;
+export type RunCommand = z.output<typeof RunCommandSchema>;
+export type RunEvent = z.output<typeof RunEventSchema>;
+export type RunEventInput = z.input<typeof RunEventSchema>;
+export type AttemptCreated = z.output<typeof AttemptCreatedSchema>;
+export type AttemptEvent = z.output<typeof AttemptEventSchema>;
+export type AttemptEventInput = z.input<typeof AttemptEventSchema>;
+export type RunEventType = RunEvent['type'];
+export type AttemptEventType = AttemptEvent['type'];
+
+export const RUN_EVENT_TYPES = RunEventSchema.options.map((o) => o.shape.type.value) as readonly RunEventType[];
+export const ATTEMPT_EVENT_TYPES = AttemptEventSchema.options.map((o) => o.shape.type.value) as readonly AttemptEventType[];
+
+/** Stable codes of a refused command (the `code` of a `command` change with accepted:false). */
+export const COMMAND_REJECTION_CODES = [
+  'RUN_NOT_STARTED',
+  'RUN_TERMINAL',
+  'RUN_NOT_TERMINAL',
+  'ALREADY_PAUSED',
+  'NOT_PAUSED',
+  'RUN_ANALYZING',
+  'TASK_NOT_FOUND',
+  'TASK_ACTIVE',
+  'TASK_NOT_RERUNNABLE',
+  'ATTEMPT_NOT_FOUND',
+  'ATTEMPT_NOT_ACTIVE',
+  'NOT_A_GATE',
+  'GATE_NOT_WAITING',
+] as const;
+export type CommandRejectionCode = (typeof COMMAND_REJECTION_CODES)[number];
+
+/** Parses a run event (host boundary); throws a ZodError naming the bad field. */
+export function parseRunEvent(input: unknown): RunEvent {
+  return RunEventSchema.parse(input);
+}
+
+/** Parses an attempt event (host boundary); throws a ZodError naming the bad field. */
+export function parseAttemptEvent(input: unknown): AttemptEvent {
+  return AttemptEventSchema.parse(input);
+}

@@ -1,0 +1,283 @@
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
+import { MatterStackError, VersionConflictError } from './errors.ts';
+import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
+import { invalidStoredRecord, validateNewEvents, validateStoredEvent } from './validate-events.ts';
+
+/** Options of `SqliteEventLog.open`. */
+export interface SqliteEventLogOptions {
+  /** How long a writer waits for another process's write transaction (ms). Default 10 s. */
+  busyTimeoutMs?: number;
+  /** How often `follow` looks for rows written by other processes (ms). Default 25. */
+  pollIntervalMs?: number;
+  /**
+   * SQLite `synchronous` pragma. FULL (default) fsyncs the WAL at every commit, so an append is
+   * durable when it returns (write-ahead-of-effects); NORMAL is faster but a power loss may drop
+   * the last commits.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+interface Row {
+  position: number;
+  run_id: string;
+  seq: number;
+  event_id: string;
+  type: string;
+  actor: string;
+  time: string;
+  payload: string;
+  from_state: string | null;
+  to_state: string | null;
+  changes: string;
+  schema_version: number;
+}
+
+const PAGE_SIZE = 500;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  time TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT,
+  changes TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  UNIQUE (run_id, seq)
+);`;
+
+const COLUMNS = 'position, run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version';
+
+function parseJsonColumn(row: Row, column: string, text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidStoredRecord(row.run_id, row.seq, `${column}: not JSON`, error);
+  }
+}
+
+function rowToEvent(row: Row): StoredEvent {
+  return validateStoredEvent({
+    runId: row.run_id,
+    seq: row.seq,
+    position: row.position,
+    schemaVersion: row.schema_version,
+    eventId: row.event_id,
+    type: row.type,
+    actor: row.actor,
+    time: row.time,
+    payload: parseJsonColumn(row, 'payload', row.payload),
+    from: parseJsonColumn(row, 'from', row.from_state),
+    to: parseJsonColumn(row, 'to', row.to_state),
+    changes: parseJsonColumn(row, 'changes', row.changes),
+  });
+}
+
+/** Resolves after `ms`, or earlier on `wake()` or abort. */
+function sleep(ms: number, waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    waiters.add(done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * The embedded event log: one SQLite file in WAL mode, safe to share between processes
+ * (writers serialise on `BEGIN IMMEDIATE`, readers never block them).
+ */
+export class SqliteEventLog implements EventLog {
+  private readonly db: Database.Database;
+  private readonly pollIntervalMs: number;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+  private readonly stmt: {
+    lastSeq: Database.Statement<[string], { seq: number | null }>;
+    insert: Database.Statement<unknown[]>;
+    idsFrom: Database.Statement<[string, number, number], { seq: number; event_id: string }>;
+    runPage: Database.Statement<[string, number, number], Row>;
+    allPage: Database.Statement<[number, number], Row>;
+    listRuns: Database.Statement<[], { run_id: string; last_seq: number }>;
+  };
+  private readonly appendTx: (runId: string, events: ValidNewEvent[], expectedSeq: number) => AppendResult;
+
+  private constructor(path: string, options: SqliteEventLogOptions) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 25;
+    this.db = new Database(path);
+    // busy_timeout first: the WAL switch itself needs a lock another process may hold.
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    this.db.exec(SCHEMA);
+    this.stmt = {
+      lastSeq: this.db.prepare('SELECT MAX(seq) AS seq FROM events WHERE run_id = ?'),
+      insert: this.db.prepare(
+        `INSERT INTO events (run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      idsFrom: this.db.prepare('SELECT seq, event_id FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      runPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      allPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+      listRuns: this.db.prepare('SELECT run_id, MAX(seq) AS last_seq FROM events GROUP BY run_id ORDER BY run_id'),
+    };
+    const tx = this.db.transaction((runId: string, events: ValidNewEvent[], expectedSeq: number): AppendResult => {
+      const actual = this.stmt.lastSeq.get(runId)?.seq ?? 0;
+      if (actual !== expectedSeq) {
+        if (actual > expectedSeq && events.length > 0 && this.isStoredBatch(runId, events, expectedSeq)) {
+          return { runId, firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, duplicate: true };
+        }
+        throw new VersionConflictError(runId, expectedSeq, actual);
+      }
+      let seq = expectedSeq;
+      for (const event of events) {
+        seq += 1;
+        this.stmt.insert.run(
+          runId,
+          seq,
+          event.eventId,
+          event.type,
+          event.actor,
+          event.time,
+          JSON.stringify(event.payload),
+          event.from === null ? null : JSON.stringify(event.from),
+          event.to === null ? null : JSON.stringify(event.to),
+          JSON.stringify(event.changes),
+          SCHEMA_VERSION,
+        );
+      }
+      return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false };
+    });
+    this.appendTx = (runId, events, expectedSeq) => tx.immediate(runId, events, expectedSeq);
+  }
+
+  /** Opens (creating if needed) the log stored in the SQLite file at `path`. */
+  static open(path: string, options: SqliteEventLogOptions = {}): SqliteEventLog {
+    return new SqliteEventLog(path, options);
+  }
+
+  /** True when `events` are exactly the events stored after `expectedSeq` (an idempotent retry). */
+  private isStoredBatch(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): boolean {
+    const stored = this.stmt.idsFrom.all(runId, expectedSeq, events.length);
+    if (stored.length !== events.length) return false;
+    return stored.every((row, i) => row.seq === expectedSeq + i + 1 && row.event_id === events[i]?.eventId);
+  }
+
+  /** Appends a batch atomically if the run is at `expectedSeq` (see `EventLog.append`). */
+  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+    this.assertOpen();
+    const valid = validateNewEvents(runId, events, expectedSeq);
+    try {
+      const result = this.appendTx(runId, valid, expectedSeq);
+      if (!result.duplicate && valid.length > 0) this.wake();
+      return result;
+    } catch (error) {
+      throw this.translate(error, runId);
+    }
+  }
+
+  private translate(error: unknown, runId: string): unknown {
+    if (error instanceof MatterStackError) return error;
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      // (run_id, seq) cannot collide inside BEGIN IMMEDIATE, so this is an event id stored elsewhere.
+      return new MatterStackError('INVALID_EVENT', `run ${runId}: eventId already stored in the log (${String(error)})`, { runId }, { cause: error });
+    }
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      return new MatterStackError('LOG_UNAVAILABLE', `event log busy: ${String(error)}`, { runId }, { cause: error });
+    }
+    return error;
+  }
+
+  /** The run's events after `afterSeq`, read a page at a time (no cursor is held across yields). */
+  async *readRun(runId: string, afterSeq = 0): AsyncIterable<StoredEvent> {
+    let last = afterSeq;
+    for (;;) {
+      this.assertOpen();
+      const rows = this.stmt.runPage.all(runId, last, PAGE_SIZE);
+      for (const row of rows) {
+        last = row.seq;
+        yield rowToEvent(row);
+      }
+      if (rows.length < PAGE_SIZE) return;
+    }
+  }
+
+  /** Every event after `afterPosition`, in append (rowid) order. */
+  async *readAll(afterPosition = 0): AsyncIterable<StoredEvent> {
+    let last = afterPosition;
+    for (;;) {
+      this.assertOpen();
+      const rows = this.stmt.allPage.all(last, PAGE_SIZE);
+      for (const row of rows) {
+        last = row.position;
+        yield rowToEvent(row);
+      }
+      if (rows.length < PAGE_SIZE) return;
+    }
+  }
+
+  /**
+   * Existing then new events. Appends from this instance wake followers at once; rows written
+   * by other processes are found by polling every `pollIntervalMs`.
+   */
+  async *follow(options: FollowOptions = {}): AsyncIterable<StoredEvent> {
+    const { runId, signal } = options;
+    let last = runId === undefined ? (options.afterPosition ?? 0) : (options.afterSeq ?? 0);
+    while (!this.closed && !signal?.aborted) {
+      const rows = runId === undefined ? this.stmt.allPage.all(last, PAGE_SIZE) : this.stmt.runPage.all(runId, last, PAGE_SIZE);
+      for (const row of rows) {
+        if (signal?.aborted || this.closed) return;
+        last = runId === undefined ? row.position : row.seq;
+        yield rowToEvent(row);
+      }
+      if (rows.length < PAGE_SIZE) await sleep(this.pollIntervalMs, this.waiters, signal);
+    }
+  }
+
+  /** The run's last sequence, 0 for an unknown run. */
+  async lastSeq(runId: string): Promise<number> {
+    this.assertOpen();
+    return this.stmt.lastSeq.get(runId)?.seq ?? 0;
+  }
+
+  /**
+   * Resolves at once: every append commits synchronously before it returns (with
+   * `synchronous = FULL` the WAL is fsynced at commit), so there is never anything pending.
+   */
+  async flush(): Promise<void> {}
+
+  /** Every run with at least one event, by run id. */
+  async listRuns(): Promise<LoggedRun[]> {
+    this.assertOpen();
+    return this.stmt.listRuns.all().map((row) => ({ runId: row.run_id, lastSeq: row.last_seq }));
+  }
+
+  /** Closes the file; followers end. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake();
+    this.db.close();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MatterStackError('LOG_UNAVAILABLE', 'the event log is closed');
+  }
+}

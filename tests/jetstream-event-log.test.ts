@@ -1,0 +1,57 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventLog } from '../events/event-log.ts';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { eventSubject } from '../events/subjects.ts';
+import { eventLogContract, makeEvent } from './event-log.contract.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+
+let server: NatsServerHandle;
+let admin: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  admin = await connect({ servers: server.url, user: server.users.orchestrator.user, pass: server.users.orchestrator.pass });
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await server?.stop();
+});
+
+const openLog = (): Promise<JetStreamEventLog> =>
+  JetStreamEventLog.connect({ servers: server.url, user: server.users.orchestrator.user, pass: server.users.orchestrator.pass, storage: 'file' });
+
+eventLogContract('JetStreamEventLog', {
+  async open() {
+    // A fresh stream per test: streams cannot overlap on ms.evt.>, so drop the previous one.
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete('MS_EVENTS').catch(() => undefined);
+    return openLog();
+  },
+  async openSibling(_log: EventLog) {
+    return openLog();
+  },
+  async corrupt(_log, runId) {
+    // A core publish on the run's subject is captured by the stream without any check.
+    admin.publish(eventSubject(runId), 'garbage{');
+    await admin.flush();
+  },
+});
+
+describe('JetStreamEventLog on a restarted server', () => {
+  it('keeps the log across a server restart', async () => {
+    const log = await openLog();
+    await log.append('restart_run', [makeEvent()], 0);
+    await log.close();
+    await server.restart();
+    const again = await openLog();
+    expect(await again.lastSeq('restart_run')).toBe(1);
+    await again.append('restart_run', [makeEvent()], 1);
+    expect(await again.lastSeq('restart_run')).toBe(2);
+    await again.close();
+    await admin.close();
+    admin = await connect({ servers: server.url, user: server.users.orchestrator.user, pass: server.users.orchestrator.pass });
+  });
+});

@@ -1,0 +1,55 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { makeEvent } from './event-log.contract.ts';
+
+let server: NatsServerHandle;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('nats.conf permissions', () => {
+  it('lets a scientist read the events stream but not append, purge or delete it', async () => {
+    const { orchestrator, scientist } = server.users;
+    const writer = await JetStreamEventLog.connect({ servers: server.url, ...orchestrator });
+    await writer.append('perm_run', [makeEvent()], 0);
+
+    const reader = await JetStreamEventLog.connect({ servers: server.url, ...scientist });
+    const read = [];
+    for await (const event of reader.readRun('perm_run')) read.push(event);
+    expect(read.map((e) => e.seq)).toEqual([1]);
+    expect(await reader.lastSeq('perm_run')).toBe(1);
+    await expect(reader.append('perm_run', [makeEvent()], 1)).rejects.toThrow();
+
+    const nc = await connect({ servers: server.url, ...scientist });
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await expect(jsm.streams.purge('MS_EVENTS')).rejects.toThrow();
+    await expect(jsm.streams.delete('MS_EVENTS')).rejects.toThrow();
+    await nc.close();
+
+    expect(await writer.lastSeq('perm_run')).toBe(1);
+    await reader.close();
+    await writer.close();
+  });
+
+  it('lets a viewer request status only', async () => {
+    const nc = await connect({ servers: server.url, ...server.users.viewer });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
+    })();
+    nc.publish('ms.cmd.run1.pause', 'x');
+    nc.publish('ms.evt.run1.log', 'x');
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(violations.join('\n')).toMatch(/ms\.cmd\.run1\.pause/);
+    await expect(nc.request('ms.cmd.run1.status', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
+    await nc.close();
+  });
+});

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventLog } from '../events/event-log.ts';
+import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { appendWithRetry, eventLogContract, makeEvent } from './event-log.contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ms-sqlite-log-'));
+const paths = new Map<EventLog, string>();
+let files = 0;
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+eventLogContract('SqliteEventLog', {
+  async open() {
+    files += 1;
+    const path = join(dir, `log-${files}.sqlite`);
+    const log = SqliteEventLog.open(path);
+    paths.set(log, path);
+    return log;
+  },
+  async openSibling(log) {
+    const path = paths.get(log) as string;
+    const sibling = SqliteEventLog.open(path);
+    paths.set(sibling, path);
+    return sibling;
+  },
+  async corrupt(log, runId) {
+    const db = new Database(paths.get(log) as string);
+    db.prepare(
+      `INSERT INTO events (run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version)
+       VALUES (?, 3, 'garbage-id', 'X', 'run', 'not a time', '{not json', NULL, NULL, '[]', 1)`,
+    ).run(runId);
+    db.close();
+  },
+});
+
+describe('SqliteEventLog across processes', () => {
+  it('stays gap-free while a child process appends to the same file', async () => {
+    const path = join(dir, 'multi-process.sqlite');
+    const log = SqliteEventLog.open(path);
+    const runId = 'shared_run';
+    const child = promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'harness', 'sqlite-append-child.ts'), path, runId, '200', 'child'],
+      { cwd: join(import.meta.dirname, '..') },
+    );
+    const mine: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const event = makeEvent({ actor: 'run' });
+      await appendWithRetry(log, runId, [event]);
+      mine.push(event.eventId);
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    const { stdout } = await child;
+    const theirs = JSON.parse(stdout) as string[];
+    const read: string[] = [];
+    let seq = 0;
+    for await (const event of log.readRun(runId)) {
+      seq += 1;
+      expect(event.seq).toBe(seq);
+      read.push(event.eventId);
+    }
+    expect(read.sort()).toEqual([...mine, ...theirs].sort());
+    await log.close();
+  });
+
+  it('reports a record with a wrong shape (valid JSON) naming run and seq', async () => {
+    const path = join(dir, 'shape.sqlite');
+    const log = SqliteEventLog.open(path);
+    await log.append('r1', [makeEvent()], 0);
+    const db = new Database(path);
+    db.prepare(`UPDATE events SET changes = '[{"kind":"task.status","taskId":"t","status":"NOPE"}]' WHERE run_id = 'r1'`).run();
+    db.close();
+    const error = await (async () => {
+      for await (const _ of log.readRun('r1')) void _;
+    })().catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/run r1 seq 1: changes\[0\]\.status/);
+    await log.close();
+  });
+});
