@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Writes `content` to `file` via a temporary file and a rename, so readers never see half a file. */
+export async function writeFileAtomic(file: string, content: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+/** The file's text, or null when it does not exist. */
+export async function readTextIfExists(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}

@@ -1,0 +1,46 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+
+/** What to collect from an attempt directory. */
+export interface CollectOptions {
+  /** Globs on the path relative to the attempt directory; default: everything. */
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Operator bookkeeping files (relative paths) never reported as results. */
+  bookkeeping?: readonly string[];
+}
+
+/**
+ * Regular files under `dir` matching the patterns, keyed by their posix path relative to `dir`
+ * (never by basename). Links are skipped: a result must not point outside the attempt.
+ */
+export async function collectAttemptFiles(dir: string, options: CollectOptions = {}): Promise<Record<string, string>> {
+  const glob = { dot: true };
+  const included = options.include && options.include.length > 0 ? picomatch([...options.include], glob) : () => true;
+  const excluded = options.exclude && options.exclude.length > 0 ? picomatch([...options.exclude], glob) : () => false;
+  const bookkeeping = new Set(options.bookkeeping ?? []);
+  const files: Record<string, string> = {};
+  const visit = async (abs: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const childAbs = path.join(abs, entry.name);
+      if (entry.isDirectory()) {
+        await visit(childAbs, childRel);
+      } else if (entry.isFile()) {
+        // Temporary files of atomic writes are never results.
+        if (bookkeeping.has(childRel) || /^\..*\.tmp$/.test(entry.name)) continue;
+        if (included(childRel) && !excluded(childRel)) files[childRel] = childAbs;
+      }
+    }
+  };
+  await visit(path.resolve(dir), '');
+  return files;
+}

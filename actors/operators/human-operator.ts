@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { readTextIfExists } from './atomic-file.ts';
+import { collectAttemptFiles } from './collect-attempt-files.ts';
+import { readExternalResponse } from './external-response.ts';
+import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
+import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
+
+export const HUMAN_FILES = {
+  instructions: 'instructions.md',
+  response: 'response.json',
+  approved: 'approved.txt',
+  rejected: 'rejected.txt',
+  cancelled: 'cancelled.json',
+} as const;
+const BOOKKEEPING = [MANIFEST_FILE, ...Object.values(HUMAN_FILES)];
+
+function instructionsOf(ctx: OperatorContext): string {
+  const body = ctx.task.message ?? ctx.task.env?.INSTRUCTIONS ?? 'Please complete the task as described.';
+  return [
+    `# Human task: ${ctx.task.id}`,
+    '',
+    body,
+    '',
+    '## Completion',
+    '',
+    `Approve with \`matterstack approve <run> ${ctx.task.id}\` or reject with \`matterstack reject <run> ${ctx.task.id}\`,`,
+    'or create one of these files in this directory:',
+    '',
+    '- `response.json`: `{"status": "COMPLETED", "data": {...}}` or `{"status": "FAILED", "error": "why"}`',
+    '- `approved.txt` / `rejected.txt` (content: your comment)',
+    '',
+  ].join('\n');
+}
+
+/** Operator `human`: gate tasks wait in WAITING_EXTERNAL for a person's answer (SPEC §2). */
+export class HumanOperator implements Operator {
+  readonly kind: string = 'human';
+
+  constructor(private readonly options: { pollIntervalMs?: number } = {}) {}
+
+  /** Writes `instructions.md` (the gate message), staged files and the manifest. */
+  async prepare(ctx: OperatorContext): Promise<void> {
+    await prepareAttemptDir(ctx, { [HUMAN_FILES.instructions]: instructionsOf(ctx) });
+  }
+
+  /** Nothing to start: the attempt waits for an answer. */
+  async submit(ctx: OperatorContext): Promise<SubmitResult> {
+    if ((await readTextIfExists(path.join(ctx.attempt.dir, MANIFEST_FILE))) === null) await this.prepare(ctx);
+    return { externalId: ctx.attempt.attemptId, status: 'WAITING_EXTERNAL', operatorData: { dir: ctx.attempt.dir } };
+  }
+
+  /** COMPLETED / FAILED from response.json, approved.txt or rejected.txt; invalid response → FAILED. */
+  async poll(ctx: OperatorContext): Promise<PollResult> {
+    const dir = ctx.attempt.dir;
+    if ((await readTextIfExists(path.join(dir, HUMAN_FILES.cancelled))) !== null) return { status: 'CANCELLED', reason: 'cancelled' };
+    const read = await readExternalResponse(dir, HUMAN_FILES.response);
+    if (read.kind === 'invalid') return { status: 'FAILED', reason: read.reason };
+    if (read.kind === 'valid') {
+      if (read.response.status === 'COMPLETED') return { status: 'COMPLETED' };
+      if (read.response.status === 'FAILED') return { status: 'FAILED', reason: read.response.error ?? 'failed (response.json gave no error)' };
+    }
+    const rejected = await readTextIfExists(path.join(dir, HUMAN_FILES.rejected));
+    if (rejected !== null) return { status: 'FAILED', reason: rejected.trim() === '' ? 'rejected' : `rejected: ${rejected.trim()}` };
+    if ((await readTextIfExists(path.join(dir, HUMAN_FILES.approved))) !== null) return { status: 'COMPLETED' };
+    return { status: 'WAITING_EXTERNAL' };
+  }
+
+  /** Response data (or the approval comment) and the files people dropped in the directory. */
+  async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
+    const dir = ctx.attempt.dir;
+    const files = await collectAttemptFiles(dir, { ...ctx.task.downloadPatterns, bookkeeping: BOOKKEEPING });
+    const read = await readExternalResponse(dir, HUMAN_FILES.response);
+    if (read.kind === 'valid') return read.response.data === undefined ? { files } : { files, data: read.response.data };
+    if (read.kind === 'invalid') return { files, reason: read.reason };
+    const comment = (await readTextIfExists(path.join(dir, HUMAN_FILES.approved))) ?? (await readTextIfExists(path.join(dir, HUMAN_FILES.rejected)));
+    return comment === null || comment.trim() === '' ? { files } : { files, data: { comment: comment.trim() } };
+  }
+
+  /** Marks the attempt cancelled (an answer arriving later is ignored). */
+  async cancel(ctx: OperatorContext): Promise<PollResult> {
+    const current = await this.poll(ctx);
+    if (current.status !== 'WAITING_EXTERNAL' && current.status !== 'CREATED') return current;
+    await writeFileAtomic(path.join(ctx.attempt.dir, HUMAN_FILES.cancelled), '{"status":"CANCELLED"}\n');
+    return { status: 'CANCELLED', reason: 'cancelled' };
+  }
+
+  /** Reports the answer as soon as its file appears (fs.watch, polling fallback). */
+  watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
+    const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : (this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    return watchAttemptDir(ctx.attempt.dir, () => this.poll(ctx), onChange, interval);
+  }
+}

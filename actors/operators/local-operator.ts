@@ -1,0 +1,290 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { MatterStackError } from '../../events/errors.ts';
+import { JsonValueSchema, type JsonObject } from '../../events/json.ts';
+import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import { collectAttemptFiles } from './collect-attempt-files.ts';
+import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
+import { isTerminalPoll } from './operator.ts';
+import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { isProcessAlive, killProcessGroup } from './process-group.ts';
+import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
+
+/** Bookkeeping files of a local attempt (never reported as results). */
+export const LOCAL_FILES = {
+  wrapper: 'run_wrapper.sh',
+  launch: 'launch.json',
+  started: 'started.json',
+  exitCode: 'exit_code',
+  killed: 'killed.json',
+  stdout: 'stdout.log',
+  stderr: 'stderr.log',
+} as const;
+const BOOKKEEPING = [MANIFEST_FILE, LOCAL_FILES.wrapper, LOCAL_FILES.launch, LOCAL_FILES.started, LOCAL_FILES.exitCode, LOCAL_FILES.killed];
+
+/**
+ * Runs the command given as arguments, and records in the attempt directory (its cwd) the
+ * start marker (pid + /proc start time, against pid reuse) and, when it ends, its exit code.
+ * The command arrives as argv: no task data is ever part of this script's text.
+ */
+const WRAPPER_SCRIPT = `#!/bin/sh
+# MatterStack attempt wrapper: records started.json and exit_code around the task's command.
+set -f
+st=
+if [ -r /proc/$$/stat ]; then
+  read -r stat < /proc/$$/stat
+  field22() { shift 21; printf '%s' "$1"; }
+  st=$(field22 $stat)
+fi
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '{"pid":%s,"procStartTime":%s,"startedAt":"%s"}\\n' "$$" "\${st:-null}" "$now" > .started.json.tmp && mv -f .started.json.tmp ${LOCAL_FILES.started}
+"$@"
+code=$?
+printf '%s\\n' "$code" > .exit_code.tmp && mv -f .exit_code.tmp ${LOCAL_FILES.exitCode}
+exit "$code"
+`;
+
+const StartedSchema = z.object({ pid: z.number().int().positive(), procStartTime: z.number().int().nullable(), startedAt: z.string() });
+const LaunchSchema = z.object({ launchedAt: z.number() });
+const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
+type Started = z.infer<typeof StartedSchema>;
+
+/** Tunables (tests shorten them). */
+export interface LocalOperatorOptions {
+  /** Polling fallback of `watch` (default 1 s). */
+  pollIntervalMs?: number;
+  /** SIGTERM → SIGKILL grace when killing a process group (default 5 s). */
+  killGraceMs?: number;
+  /** How long `submit` waits for the wrapper's start marker (default 10 s). */
+  startTimeoutMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
+  const text = await readTextIfExists(file);
+  if (text === null) return null;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Operator `local`: the task's command as a real child process in its own session (SPEC §2). */
+export class LocalOperator implements Operator {
+  readonly kind: string = 'local';
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly submitting = new Map<string, Promise<SubmitResult>>();
+  private readonly pollIntervalMs: number;
+  private readonly killGraceMs: number;
+  private readonly startTimeoutMs: number;
+
+  constructor(options: LocalOperatorOptions = {}) {
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.killGraceMs = options.killGraceMs ?? 5000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  }
+
+  /** Creates the attempt directory, stages files, writes the manifest. */
+  async prepare(ctx: OperatorContext): Promise<void> {
+    if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
+    await prepareAttemptDir(ctx);
+  }
+
+  /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
+  submit(ctx: OperatorContext): Promise<SubmitResult> {
+    const key = ctx.attempt.dir;
+    const pending = this.submitting.get(key);
+    if (pending) return pending;
+    const promise = this.submitOnce(ctx).finally(() => this.submitting.delete(key));
+    this.submitting.set(key, promise);
+    return promise;
+  }
+
+  private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
+    const dir = ctx.attempt.dir;
+    const file = (name: string): string => path.join(dir, name);
+    if ((await readTextIfExists(file(MANIFEST_FILE))) === null) await this.prepare(ctx);
+    if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
+
+    let started = await readJson(file(LOCAL_FILES.started), StartedSchema);
+    if (started === null && (await readTextIfExists(file(LOCAL_FILES.exitCode))) === null) {
+      // A launch marker without a start marker: a launch may be under way (or crashed before spawning).
+      if ((await readTextIfExists(file(LOCAL_FILES.launch))) !== null) started = await this.waitForStart(ctx, Math.min(this.startTimeoutMs, 2000));
+      if (started === null) started = await this.launch(ctx);
+    }
+    const pid = started?.pid ?? 0;
+    const operatorData: JsonObject = started === null ? {} : { pid, procStartTime: started.procStartTime, startedAt: started.startedAt };
+    return { externalId: String(pid), status: 'RUNNING', operatorData };
+  }
+
+  private async launch(ctx: OperatorContext): Promise<Started> {
+    const dir = ctx.attempt.dir;
+    const command = ctx.task.command;
+    if (command === undefined) throw this.error(ctx, 'has no command to run');
+    const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
+    await writeFile(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, { mode: 0o755 });
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.launch), `${JSON.stringify({ launchedAt: Date.now() })}\n`);
+
+    const out = openSync(path.join(dir, LOCAL_FILES.stdout), 'a');
+    const err = openSync(path.join(dir, LOCAL_FILES.stderr), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn('/bin/sh', [LOCAL_FILES.wrapper, ...argv], {
+        cwd: dir,
+        // Own session and process group: it outlives us, and a group kill reaches its children.
+        detached: true,
+        stdio: ['ignore', out, err],
+        env: {
+          ...process.env,
+          ...ctx.task.env,
+          MATTERSTACK_RUN_ID: ctx.runId,
+          MATTERSTACK_TASK_ID: ctx.task.id,
+          MATTERSTACK_ATTEMPT_ID: ctx.attempt.attemptId,
+          MATTERSTACK_ATTEMPT_DIR: dir,
+        },
+      });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    let spawnError: Error | undefined;
+    child.on('error', (error) => {
+      spawnError = error;
+    });
+    child.unref();
+    this.children.set(dir, child);
+    child.once('exit', () => setTimeout(() => this.children.delete(dir), 1000).unref());
+
+    const started = await this.waitForStart(ctx, this.startTimeoutMs, () => spawnError !== undefined || child.exitCode !== null);
+    if (started !== null) return started;
+    if (spawnError) throw this.error(ctx, `could not start: ${spawnError.message}`);
+    // The wrapper ended before writing its marker, or is stuck: poll() reports what happened.
+    if (child.pid !== undefined && child.exitCode === null) {
+      return { pid: child.pid, procStartTime: null, startedAt: new Date().toISOString() };
+    }
+    throw this.error(ctx, 'the process wrapper did not start');
+  }
+
+  private async waitForStart(ctx: OperatorContext, timeoutMs: number, giveUp?: () => boolean): Promise<Started | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const started = await readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
+      if (started !== null) return started;
+      if (Date.now() >= deadline || giveUp?.()) return null;
+      await sleep(10);
+    }
+  }
+
+  /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel. */
+  async poll(ctx: OperatorContext): Promise<PollResult> {
+    const dir = ctx.attempt.dir;
+    const file = (name: string): string => path.join(dir, name);
+    const finished = await this.finishedStatus(dir);
+    if (finished !== null) return finished;
+
+    const started = await readJson(file(LOCAL_FILES.started), StartedSchema);
+    const launch = await readJson(file(LOCAL_FILES.launch), LaunchSchema);
+    if (started === null) {
+      if (launch === null) return { status: 'CREATED' };
+      if (Date.now() - launch.launchedAt > this.startTimeoutMs * 3) {
+        return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
+      }
+      return { status: 'SUBMITTED' };
+    }
+    if (isProcessAlive(started.pid, started.procStartTime)) {
+      const limitMinutes = ctx.task.timeLimitMinutes;
+      const since = launch?.launchedAt ?? Date.parse(started.startedAt);
+      if (limitMinutes !== undefined && Date.now() - since > limitMinutes * 60_000) {
+        const reason = `time limit of ${limitMinutes} minute(s) exceeded: process group killed`;
+        await this.kill(dir, started, { status: 'FAILED', reason });
+        return { status: 'FAILED', reason };
+      }
+      return { status: 'RUNNING' };
+    }
+    // Dead: read the exit code again, it may have been written just before the process ended.
+    const after = await this.finishedStatus(dir);
+    if (after !== null) return after;
+    return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
+  }
+
+  private async finishedStatus(dir: string): Promise<PollResult | null> {
+    const killed = await readJson(path.join(dir, LOCAL_FILES.killed), KilledSchema);
+    const exitText = await readTextIfExists(path.join(dir, LOCAL_FILES.exitCode));
+    if (killed !== null) {
+      const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
+      if (exitText !== null || started === null || !isProcessAlive(started.pid, started.procStartTime)) return killed;
+      return null;
+    }
+    if (exitText === null) return null;
+    const code = Number.parseInt(exitText.trim(), 10);
+    if (code === 0) return { status: 'COMPLETED' };
+    return { status: 'FAILED', reason: Number.isNaN(code) ? `unreadable exit code "${exitText.trim()}"` : `exit code ${code}` };
+  }
+
+  private async kill(dir: string, started: Started, outcome: z.infer<typeof KilledSchema>): Promise<void> {
+    // The marker goes first: whoever polls next knows why the process died.
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
+    if (isProcessAlive(started.pid, started.procStartTime)) await killProcessGroup(started.pid, started.procStartTime, this.killGraceMs);
+  }
+
+  /** Kills the process group (SIGTERM, then SIGKILL after the grace): CANCELLED, unless it had already ended. */
+  async cancel(ctx: OperatorContext): Promise<PollResult> {
+    const dir = ctx.attempt.dir;
+    const current = await this.poll(ctx);
+    if (isTerminalPoll(current)) return current;
+    const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
+    const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
+    if (started === null) {
+      await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
+    } else {
+      await this.kill(dir, started, outcome);
+    }
+    return outcome;
+  }
+
+  /** Reports the exit the moment the child exits (when started here), else on file changes / every interval. */
+  watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
+    const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
+    return watchAttemptDir(ctx.attempt.dir, () => this.poll(ctx), onChange, interval, (trigger) => {
+      const child = this.children.get(ctx.attempt.dir);
+      child?.on('exit', trigger);
+      const limit = ctx.task.timeLimitMinutes;
+      const timer = limit === undefined ? undefined : setTimeout(trigger, limit * 60_000 + 20);
+      timer?.unref();
+      return () => {
+        child?.off('exit', trigger);
+        if (timer) clearTimeout(timer);
+      };
+    });
+  }
+
+  /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
+  async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
+    const patterns = ctx.task.downloadPatterns;
+    const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping: BOOKKEEPING });
+    const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
+    if (text === null) return { files };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      return { files, reason: `results.json is not valid JSON: ${(error as Error).message}` };
+    }
+    const parsed = JsonValueSchema.safeParse(raw);
+    if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+    return { files, data: parsed.data };
+  }
+
+  private error(ctx: OperatorContext, message: string): MatterStackError {
+    return new MatterStackError('OPERATOR_ERROR', `task ${ctx.task.id}, attempt ${ctx.attempt.attemptId}: ${message}`, {
+      taskId: ctx.task.id,
+      attemptId: ctx.attempt.attemptId,
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { cp, lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { MatterStackError } from '../../events/errors.ts';
+import type { JsonObject } from '../../events/json.ts';
+import { isInside, resolveInside } from '../workspace-paths.ts';
+import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import type { OperatorContext } from './operator.ts';
+
+/** Name of the manifest every operator writes; it is written last, so it marks a finished prepare. */
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_SCHEMA_VERSION = 2;
+
+function operatorError(ctx: OperatorContext, message: string, cause?: unknown): MatterStackError {
+  return new MatterStackError(
+    'OPERATOR_ERROR',
+    `task ${ctx.task.id}, attempt ${ctx.attempt.attemptId}: ${message}`,
+    { taskId: ctx.task.id, attemptId: ctx.attempt.attemptId },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Copies `{source}` (relative to the workspace, never leaving it, links included) to `dest`. */
+async function copySource(ctx: OperatorContext, source: string, dest: string): Promise<number> {
+  const src = resolveInside(ctx.workspaceDir, source, 'OPERATOR_ERROR');
+  const realWorkspace = await realpath(ctx.workspaceDir);
+  let info;
+  try {
+    info = await stat(src);
+  } catch (error) {
+    throw operatorError(ctx, `file source "${source}" not found in the workspace`, error);
+  }
+  await cp(src, dest, {
+    recursive: true,
+    // A link inside a copied folder must not smuggle outside files in.
+    filter: async (from) => {
+      if ((await lstat(from)).isSymbolicLink() && !isInside(realWorkspace, await realpath(from))) {
+        throw operatorError(ctx, `file source "${source}" contains a link leading out of the workspace: ${from}`);
+      }
+      return true;
+    },
+  });
+  return info.isFile() ? info.size : 0;
+}
+
+/**
+ * Creates the attempt directory, stages the task's files (every destination inside the attempt
+ * directory, every source inside the workspace), writes `extraFiles` (operator-specific) and
+ * finally `manifest.json`. A directory that already has a manifest was prepared: nothing is redone.
+ */
+export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}): Promise<void> {
+  const dir = ctx.attempt.dir;
+  if (!path.isAbsolute(dir)) throw operatorError(ctx, `attempt directory must be absolute: ${dir}`);
+  if ((await readTextIfExists(path.join(dir, MANIFEST_FILE))) !== null) return;
+  await mkdir(dir, { recursive: true });
+
+  const fileRefs: JsonObject[] = [];
+  for (const [dest, spec] of Object.entries(ctx.task.files ?? {})) {
+    let target: string;
+    try {
+      target = resolveInside(dir, dest, 'OPERATOR_ERROR');
+    } catch (error) {
+      throw operatorError(ctx, `file "${dest}" is refused: ${(error as Error).message}`, error);
+    }
+    if (target === path.resolve(dir) || path.relative(dir, target) === MANIFEST_FILE) {
+      throw operatorError(ctx, `file "${dest}" is refused: it names the attempt directory or its manifest`);
+    }
+    await mkdir(path.dirname(target), { recursive: true });
+    if (typeof spec === 'string') {
+      await writeFile(target, spec);
+      fileRefs.push({ path: dest, source: 'inline', bytes: Buffer.byteLength(spec), sha256: createHash('sha256').update(spec).digest('hex') });
+    } else {
+      const bytes = await copySource(ctx, spec.source, target);
+      fileRefs.push({ path: dest, source: 'workspace', from: spec.source, bytes });
+    }
+  }
+  for (const [name, content] of Object.entries(extraFiles)) await writeFileAtomic(path.join(dir, name), content);
+
+  // File contents never go into the manifest: only references.
+  const { files: _files, ...taskWithoutFiles } = ctx.task;
+  const manifest = {
+    schema_version: MANIFEST_SCHEMA_VERSION,
+    run_id: ctx.runId,
+    task_id: ctx.task.id,
+    attempt_id: ctx.attempt.attemptId,
+    operator_key: ctx.operatorKey,
+    task: taskWithoutFiles,
+    files: fileRefs,
+    prepared_at: new Date().toISOString(),
+  };
+  await writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}

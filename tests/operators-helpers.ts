@@ -1,0 +1,40 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TaskSpecSchema, type TaskSpecInput } from '../events/workflow.ts';
+import type { OperatorEntry } from '../actors/config/operators-config.ts';
+import type { OperatorContext } from '../actors/operators/operator.ts';
+
+/** A fresh workspace directory in the OS temp dir. */
+export function tempWorkspace(prefix = 'ms-op-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** An operator context for `task` in `workspaceDir` (attempt `<id>-a1`, run `r1`). */
+export function contextFor(workspaceDir: string, task: TaskSpecInput, config: Partial<OperatorEntry> = {}, attemptNo = 1): OperatorContext {
+  const spec = TaskSpecSchema.parse(task);
+  const runDir = path.join(workspaceDir, 'runs', 'r1');
+  const attemptId = `${spec.id}-a${attemptNo}`;
+  return {
+    runId: 'r1',
+    attempt: { attemptId, taskId: spec.id, dir: path.join(runDir, 'attempts', spec.id, attemptId) },
+    task: spec,
+    workspaceDir,
+    runDir,
+    operatorKey: 'local.default',
+    config: { kind: 'local', backend: { type: 'local', dry_run: false }, maxConcurrent: null, ...config },
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a value, or throws after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, stepMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('waitFor: timed out');
+    await sleep(stepMs);
+  }
+}

@@ -1,0 +1,172 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExperimentOperator } from '../actors/operators/experiment-operator.ts';
+import { HumanOperator } from '../actors/operators/human-operator.ts';
+import type { PollResult } from '../actors/operators/operator.ts';
+import { OperatorRegistry } from '../actors/operators/operator-registry.ts';
+import { SimOperator } from '../actors/operators/sim-operator.ts';
+import { defaultOperatorsConfig, parseOperatorsConfig } from '../actors/config/operators-config.ts';
+import { contextFor, tempWorkspace } from './operators-helpers.ts';
+
+const gate = (id = 'gate1') => ({ id, kind: 'gate' as const, message: 'Approve the candidates?' });
+
+describe('HumanOperator', () => {
+  const human = new HumanOperator({ pollIntervalMs: 50 });
+
+  it('writes instructions with the gate message and waits', async () => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(ctx);
+    expect(readFileSync(path.join(ctx.attempt.dir, 'instructions.md'), 'utf8')).toContain('Approve the candidates?');
+    expect(readFileSync(path.join(ctx.attempt.dir, 'manifest.json'), 'utf8')).toContain('"task_id": "gate1"');
+    expect(await human.submit(ctx)).toMatchObject({ status: 'WAITING_EXTERNAL' });
+    expect(await human.poll(ctx)).toEqual({ status: 'WAITING_EXTERNAL' });
+  });
+
+  it('completes on a valid response.json and collects its data', async () => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'response.json'), JSON.stringify({ status: 'COMPLETED', data: { picked: ['a'] } }));
+    writeFileSync(path.join(ctx.attempt.dir, 'notes.txt'), 'n');
+    expect(await human.poll(ctx)).toEqual({ status: 'COMPLETED' });
+    const results = await human.collectResults(ctx);
+    expect(results.data).toEqual({ picked: ['a'] });
+    expect(Object.keys(results.files)).toEqual(['notes.txt']);
+  });
+
+  it('fails with the error of a FAILED response', async () => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'response.json'), JSON.stringify({ status: 'FAILED', error: 'bad batch' }));
+    expect(await human.poll(ctx)).toEqual({ status: 'FAILED', reason: 'bad batch' });
+  });
+
+  it.each([
+    ['{"status": "DONE"}', /field status/],
+    ['{"status": "COMPLETED", "data": [1]}', /field data/],
+    ['{"status": "FAILED", "error": 42}', /field error/],
+    ['not json', /not JSON/],
+    ['[]', /top level/],
+  ])('an invalid response.json %s fails with a reason naming what is wrong', async (content, reason) => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'response.json'), content);
+    const result = await human.poll(ctx);
+    expect(result.status).toBe('FAILED');
+    expect(result.reason).toMatch(/invalid response\.json/);
+    expect(result.reason).toMatch(reason);
+  });
+
+  it('approved.txt completes, rejected.txt fails with the comment', async () => {
+    const ws = tempWorkspace();
+    const ok = contextFor(ws, gate('g_ok'), { kind: 'human', backend: null });
+    await human.prepare(ok);
+    writeFileSync(path.join(ok.attempt.dir, 'approved.txt'), 'looks good\n');
+    expect(await human.poll(ok)).toEqual({ status: 'COMPLETED' });
+    expect((await human.collectResults(ok)).data).toEqual({ comment: 'looks good' });
+
+    const no = contextFor(ws, gate('g_no'), { kind: 'human', backend: null });
+    await human.prepare(no);
+    writeFileSync(path.join(no.attempt.dir, 'rejected.txt'), 'too expensive');
+    expect(await human.poll(no)).toEqual({ status: 'FAILED', reason: 'rejected: too expensive' });
+  });
+
+  it('watch reports the answer when the file appears; cancel wins over later answers', async () => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(ctx);
+    const seen: PollResult[] = [];
+    const done = new Promise<void>((resolve) => {
+      const stop = human.watch(ctx, (r) => {
+        seen.push(r);
+        if (r.status === 'COMPLETED') {
+          stop();
+          resolve();
+        }
+      });
+    });
+    setTimeout(() => writeFileSync(path.join(ctx.attempt.dir, 'approved.txt'), ''), 100);
+    await done;
+    expect(seen.map((r) => r.status)).toEqual(['WAITING_EXTERNAL', 'COMPLETED']);
+
+    const other = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(other);
+    expect(await human.cancel(other)).toMatchObject({ status: 'CANCELLED' });
+    writeFileSync(path.join(other.attempt.dir, 'approved.txt'), '');
+    expect((await human.poll(other)).status).toBe('CANCELLED');
+  });
+});
+
+describe('ExperimentOperator', () => {
+  const experiment = new ExperimentOperator({ pollIntervalMs: 50 });
+  const task = { id: 'robot', kind: 'external' as const, request: { recipe: 'A123', temp: 300 }, env: { EXPERIMENT_CONFIG: '{"line": 2}' } };
+
+  it('writes the request and picks up the result', async () => {
+    const ctx = contextFor(tempWorkspace(), task, { kind: 'experiment', backend: null });
+    await experiment.prepare(ctx);
+    const request = JSON.parse(readFileSync(path.join(ctx.attempt.dir, 'experiment_request.json'), 'utf8'));
+    expect(request).toMatchObject({ task_id: 'robot', request: { recipe: 'A123', temp: 300 }, config: { line: 2 } });
+    expect(await experiment.submit(ctx)).toMatchObject({ status: 'WAITING_EXTERNAL' });
+    expect(await experiment.poll(ctx)).toEqual({ status: 'WAITING_EXTERNAL' });
+
+    const result = new Promise<PollResult>((resolve) => {
+      const stop = experiment.watch(ctx, (r) => {
+        if (r.status !== 'WAITING_EXTERNAL') {
+          stop();
+          resolve(r);
+        }
+      });
+    });
+    writeFileSync(path.join(ctx.attempt.dir, 'spectrum.csv'), '1,2\n');
+    writeFileSync(path.join(ctx.attempt.dir, 'experiment_result.json'), JSON.stringify({ status: 'COMPLETED', data: { yield: 0.95 }, files: ['spectrum.csv'] }));
+    expect(await result).toEqual({ status: 'COMPLETED' });
+    const collected = await experiment.collectResults(ctx);
+    expect(collected.data).toEqual({ yield: 0.95 });
+    expect(Object.keys(collected.files)).toEqual(['spectrum.csv']);
+  });
+
+  it('an invalid result fails naming the field', async () => {
+    const ctx = contextFor(tempWorkspace(), task, { kind: 'experiment', backend: null });
+    await experiment.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'experiment_result.json'), JSON.stringify({ status: 'COMPLETED', data: 'x' }));
+    const polled = await experiment.poll(ctx);
+    expect(polled.status).toBe('FAILED');
+    expect(polled.reason).toMatch(/invalid experiment_result\.json: field data/);
+  });
+
+  it('a FAILED result carries its error', async () => {
+    const ctx = contextFor(tempWorkspace(), task, { kind: 'experiment', backend: null });
+    await experiment.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'experiment_result.json'), JSON.stringify({ status: 'FAILED', error: 'robot jammed' }));
+    expect(await experiment.poll(ctx)).toEqual({ status: 'FAILED', reason: 'robot jammed' });
+  });
+});
+
+describe('SimOperator and the registry', () => {
+  it('sim completes at once without running anything', async () => {
+    const sim = new SimOperator();
+    const ctx = contextFor(tempWorkspace(), { id: 's1', command: 'touch ran.txt' }, { kind: 'sim', backend: null });
+    await sim.prepare(ctx);
+    await sim.submit(ctx);
+    const result = await sim.poll(ctx);
+    expect(result.status).toBe('COMPLETED');
+    expect(result.reason).toMatch(/dry run/);
+    expect(readFileSync(path.join(ctx.attempt.dir, 'dry_run.txt'), 'utf8')).toContain('touch ran.txt');
+  });
+
+  it('builds operators from config, with caps and legacy lookups', () => {
+    const registry = OperatorRegistry.fromConfig(defaultOperatorsConfig());
+    expect(registry.keys()).toEqual(['experiment.default', 'human.default', 'local.default']);
+    expect(registry.get('Local')?.operator.kind).toBe('local');
+    expect(registry.get(' HUMAN.default ')?.operator.kind).toBe('human');
+    expect(() => registry.require('hpc.cluster')).toThrow(/hpc\.cluster.*configured: experiment\.default, human\.default, local\.default/);
+
+    const config = parseOperatorsConfig(
+      'operators:\n  hpc.dry:\n    kind: hpc\n    backend: {type: local, dry_run: true}\n    max_concurrent: 2\n  sim.default:\n    kind: sim\n',
+      'operators.yaml',
+    );
+    const custom = OperatorRegistry.fromConfig(config);
+    expect(custom.get('hpc.dry')).toMatchObject({ maxConcurrent: 2 });
+    expect(custom.get('hpc.dry')?.operator.kind).toBe('sim');
+    expect(custom.get('sim.default')?.operator.kind).toBe('sim');
+  });
+});

@@ -1,0 +1,226 @@
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalOperator } from '../actors/operators/local-operator.ts';
+import type { OperatorContext, PollResult } from '../actors/operators/operator.ts';
+import { isProcessAlive } from '../actors/operators/process-group.ts';
+import type { TaskSpecInput } from '../events/workflow.ts';
+import { contextFor, sleep, tempWorkspace, waitFor } from './operators-helpers.ts';
+
+const operator = (): LocalOperator => new LocalOperator({ pollIntervalMs: 50, killGraceMs: 300 });
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+});
+
+/** prepare + submit, registering a cancel so no test leaves processes behind. */
+async function start(task: TaskSpecInput, op = operator(), ws = tempWorkspace()): Promise<{ ctx: OperatorContext; op: LocalOperator; ws: string }> {
+  const ctx = contextFor(ws, task);
+  await op.prepare(ctx);
+  await op.submit(ctx);
+  cleanups.push(() => op.cancel(ctx));
+  return { ctx, op, ws };
+}
+
+async function untilDone(op: LocalOperator, ctx: OperatorContext, timeoutMs = 5000): Promise<PollResult> {
+  return waitFor(async () => {
+    const result = await op.poll(ctx);
+    return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(result.status) ? result : undefined;
+  }, timeoutMs);
+}
+
+const read = (ctx: OperatorContext, name: string): string => readFileSync(path.join(ctx.attempt.dir, name), 'utf8');
+
+describe('LocalOperator', () => {
+  it('runs a shell command to completion with logs and env', async () => {
+    const { ctx, op } = await start({ id: 't1', command: 'echo "out $GREETING"; echo err >&2', env: { GREETING: 'hello' } });
+    expect(await untilDone(op, ctx)).toEqual({ status: 'COMPLETED' });
+    expect(read(ctx, 'stdout.log')).toBe('out hello\n');
+    expect(read(ctx, 'stderr.log')).toBe('err\n');
+    expect(read(ctx, 'exit_code').trim()).toBe('0');
+    const manifest = JSON.parse(read(ctx, 'manifest.json'));
+    expect(manifest).toMatchObject({ task_id: 't1', attempt_id: 't1-a1', run_id: 'r1' });
+  });
+
+  it('reports a non-zero exit as FAILED with the code', async () => {
+    const { ctx, op } = await start({ id: 't2', command: 'exit 3' });
+    const result = await untilDone(op, ctx);
+    expect(result.status).toBe('FAILED');
+    expect(result.reason).toMatch(/exit code 3/);
+  });
+
+  it('runs an array command without a shell', async () => {
+    const { ctx, op } = await start({ id: 't3', command: ['printf', '%s|', 'a; echo injected', '$(echo nope)', '`id`'] });
+    expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
+    expect(read(ctx, 'stdout.log')).toBe('a; echo injected|$(echo nope)|`id`|');
+  });
+
+  it('stages inline and workspace files, and refuses escapes', async () => {
+    const ws = tempWorkspace();
+    mkdirSync(path.join(ws, 'data'));
+    writeFileSync(path.join(ws, 'data', 'in.txt'), 'from workspace');
+    const { ctx, op } = await start(
+      { id: 't4', command: 'cat sub/inline.txt copied.txt > both.txt', files: { 'sub/inline.txt': 'inline ', 'copied.txt': { source: 'data/in.txt' } } },
+      operator(),
+      ws,
+    );
+    expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
+    expect(read(ctx, 'both.txt')).toBe('inline from workspace');
+    expect(read(ctx, 'manifest.json')).not.toContain('from workspace');
+
+    const bad: Record<string, unknown>[] = [
+      { '../escape.txt': 'x' },
+      { '/tmp/abs.txt': 'x' },
+      { 'ok.txt': { source: '../../etc/passwd' } },
+      { 'ok.txt': { source: '/etc/passwd' } },
+    ];
+    for (const [i, files] of bad.entries()) {
+      const badCtx = contextFor(ws, { id: `bad${i}`, command: 'true', files: files as TaskSpecInput['files'] });
+      await expect(op.prepare(badCtx)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
+    }
+    // A link inside the workspace pointing outside it is refused as a source...
+    symlinkSync('/etc', path.join(ws, 'etc-link'));
+    const linkCtx = contextFor(ws, { id: 'badlink', command: 'true', files: { 'p.txt': { source: 'etc-link/passwd' } } });
+    await expect(op.prepare(linkCtx)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
+    // ...and so is a destination under a link that leads out of the attempt directory.
+    const destCtx = contextFor(ws, { id: 'badlink2', command: 'true', files: { 'out/x.txt': 'x' } });
+    mkdirSync(destCtx.attempt.dir, { recursive: true });
+    symlinkSync(ws, path.join(destCtx.attempt.dir, 'out'));
+    await expect(op.prepare(destCtx)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
+    expect(existsSync(path.join(ws, 'x.txt'))).toBe(false);
+  });
+
+  it('kills the whole process group when the time limit passes', async () => {
+    const { ctx, op } = await start({
+      id: 't5',
+      command: 'sleep 30 & echo $! > grandchild.pid; sleep 30',
+      timeLimitMinutes: 0.005,
+    });
+    const grandchild = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'grandchild.pid')) ? read(ctx, 'grandchild.pid') : undefined)));
+    const started = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    await sleep(400);
+    const result = await untilDone(op, ctx);
+    expect(result.status).toBe('FAILED');
+    expect(result.reason).toMatch(/time limit/);
+    expect(isProcessAlive(started.pid)).toBe(false);
+    expect(isProcessAlive(grandchild)).toBe(false);
+  });
+
+  it('cancel kills the process group', async () => {
+    const { ctx, op } = await start({ id: 't6', command: 'sleep 30 & echo $! > grandchild.pid; sleep 30' });
+    const grandchild = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'grandchild.pid')) ? read(ctx, 'grandchild.pid') : undefined)));
+    expect((await op.poll(ctx)).status).toBe('RUNNING');
+    expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });
+    expect((await op.poll(ctx)).status).toBe('CANCELLED');
+    expect(isProcessAlive(grandchild)).toBe(false);
+  });
+
+  it('submit twice starts the command once', async () => {
+    const op = operator();
+    const ctx = contextFor(tempWorkspace(), { id: 't7', command: 'echo run >> counter.txt' });
+    await op.prepare(ctx);
+    const [a, b] = await Promise.all([op.submit(ctx), op.submit(ctx)]);
+    expect(a.externalId).toBe(b.externalId);
+    await untilDone(op, ctx);
+    const c = await op.submit(ctx);
+    expect(c.externalId).toBe(a.externalId);
+    await sleep(100);
+    expect(read(ctx, 'counter.txt')).toBe('run\n');
+  });
+
+  it('a new instance re-adopts a running process (orchestrator restart)', async () => {
+    const { ctx } = await start({ id: 't8', command: 'echo run >> counter.txt; sleep 0.4' });
+    const before = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    const fresh = operator();
+    cleanups.push(() => fresh.cancel(ctx));
+    expect((await fresh.poll(ctx)).status).toBe('RUNNING');
+    const again = await fresh.submit(ctx);
+    expect(again.externalId).toBe(String(before.pid));
+    expect(await untilDone(fresh, ctx)).toEqual({ status: 'COMPLETED' });
+    expect(read(ctx, 'counter.txt')).toBe('run\n');
+  });
+
+  it('learns the outcome of work that finished while it was down', async () => {
+    const { ctx, op } = await start({ id: 't9', command: 'exit 7' });
+    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'exit_code')) ? true : undefined));
+    void op;
+    const fresh = operator();
+    const result = await fresh.poll(ctx);
+    expect(result).toMatchObject({ status: 'FAILED' });
+    expect(result.reason).toMatch(/exit code 7/);
+    expect((await fresh.submit(ctx)).externalId).not.toBe('0');
+  });
+
+  it('reports "lost" when the process is gone without an exit code', async () => {
+    const { ctx, op } = await start({ id: 't10', command: 'sleep 30' });
+    const started = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    // Killed behind our back (as with the machine): the wrapper dies too, no exit code is written.
+    process.kill(-started.pid, 'SIGKILL');
+    await waitFor(() => (isProcessAlive(started.pid) ? undefined : true));
+    const result = await operator().poll(ctx);
+    expect(result.status).toBe('FAILED');
+    expect(result.reason).toMatch(/^lost/);
+    expect(existsSync(path.join(ctx.attempt.dir, 'exit_code'))).toBe(false);
+    void op;
+  });
+
+  it('collects results keyed by relative path with include/exclude, and results.json as data', async () => {
+    const { ctx, op } = await start({
+      id: 't11',
+      command: 'mkdir -p a/b c && echo 1 > a/b/x.dat && echo 2 > c/x.dat && echo 3 > c/skip.tmp && echo \'{"score": 0.5}\' > results.json',
+    });
+    await untilDone(op, ctx);
+    const all = await op.collectResults(ctx);
+    expect(Object.keys(all.files).sort()).toEqual(['a/b/x.dat', 'c/skip.tmp', 'c/x.dat', 'results.json', 'stderr.log', 'stdout.log']);
+    expect(all.files['a/b/x.dat']).toBe(path.join(ctx.attempt.dir, 'a/b/x.dat'));
+    expect(all.data).toEqual({ score: 0.5 });
+
+    const filtered = await op.collectResults({ ...ctx, task: { ...ctx.task, downloadPatterns: { include: ['**/*.dat', 'c/**'], exclude: ['**/*.tmp'] } } });
+    expect(Object.keys(filtered.files).sort()).toEqual(['a/b/x.dat', 'c/x.dat']);
+  });
+
+  it('an invalid results.json gives a reason, not a crash', async () => {
+    const { ctx, op } = await start({ id: 't12', command: 'echo "{not json" > results.json' });
+    await untilDone(op, ctx);
+    const results = await op.collectResults(ctx);
+    expect(results.data).toBeUndefined();
+    expect(results.reason).toMatch(/results\.json/);
+    expect(results.files['results.json']).toBeDefined();
+  });
+
+  it('watch reports the exit promptly', async () => {
+    const op = new LocalOperator({ pollIntervalMs: 5000 });
+    const ctx = contextFor(tempWorkspace(), { id: 't13', command: 'sleep 0.2' });
+    await op.prepare(ctx);
+    await op.submit(ctx);
+    const seen: PollResult[] = [];
+    const t0 = Date.now();
+    const done = new Promise<number>((resolve) => {
+      const stop = op.watch(ctx, (result) => {
+        seen.push(result);
+        if (result.status === 'COMPLETED') {
+          stop();
+          resolve(Date.now() - t0);
+        }
+      });
+    });
+    const elapsed = await done;
+    expect(elapsed).toBeLessThan(1500);
+    expect(seen[0]?.status).toBe('RUNNING');
+    expect(seen.at(-1)).toEqual({ status: 'COMPLETED' });
+  });
+
+  it('watch by a new instance (no child handle) reports via the files', async () => {
+    const { ctx } = await start({ id: 't14', command: 'sleep 0.2; exit 2' });
+    const fresh = new LocalOperator({ pollIntervalMs: 100 });
+    const result = await new Promise<PollResult>((resolve) => {
+      const stop = fresh.watch(ctx, (r) => {
+        if (r.status === 'FAILED') {
+          stop();
+          resolve(r);
+        }
+      });
+    });
+    expect(result.reason).toMatch(/exit code 2/);
+  });
+});
