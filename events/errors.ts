@@ -55,3 +55,8 @@ export function isMatterStackError(error: unknown, code?: ErrorCode): error is M
   if (typeof candidate.code !== 'string' || !(ERROR_CODES as readonly string[]).includes(candidate.code)) return false;
   return code === undefined || candidate.code === code;
 }
+
+/** The message of any thrown value (errors keep theirs; anything else is stringified). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -89,7 +89,11 @@ export async function loadCampaign(workspaceDir: string, options: { name?: strin
   } catch (error) {
     throw campaignError(name, `cannot load ${file}: ${(error as Error).message}`, error);
   }
-  const campaign = pickCampaign(name, module);
+  return wrapCampaign(name, file, pickCampaign(name, module));
+}
+
+/** Wraps campaign code so its calls are checked at the boundary (errors → CAMPAIGN_ERROR, state must be JSON). */
+export function wrapCampaign(name: string, file: string, campaign: Campaign): LoadedCampaign {
   return {
     name,
     file,

@@ -1,0 +1,220 @@
+import { errorMessage } from '../events/errors.ts';
+import type { JsonValue } from '../events/json.ts';
+import type { AttemptEvent } from '../events/run-events.ts';
+import type { AttemptSnapshot } from '../machines/decide.ts';
+import type { Effect } from '../machines/effects.ts';
+import type { PendingEffect } from '../machines/pending-effects.ts';
+import { tasksInOrder } from '../machines/run-context.ts';
+import type { TaskResult } from './campaign/campaign.ts';
+import type { LoadedCampaign } from './campaign/load-campaign.ts';
+import { validateWorkflow } from './campaign/validate-workflow.ts';
+import type { OperatorContext, PollResult, Unsubscribe } from './operators/operator.ts';
+import type { OperatorRegistry, RegisteredOperator } from './operators/operator-registry.ts';
+import type { EffectHandler, RunHost } from './run-host.ts';
+import { attemptDirOf, runDirOf } from './workspace.ts';
+
+/** What the effect runner needs to know about the run's workspace. */
+export interface EffectRunnerOptions {
+  runId: string;
+  workspaceDir: string;
+  operators: OperatorRegistry;
+  campaign: LoadedCampaign;
+  /**
+   * `live`: keep watching active attempts (push, or polled on the operator's interval) — the mode
+   * of runUntilCompletion. `step`: no watchers; `pollActive` is called at the start of each cycle.
+   */
+  mode: 'live' | 'step';
+}
+
+/**
+ * Turns effects into operator and campaign calls and their outcomes into events for the host.
+ * Every call is idempotent by attempt id, so re-issuing an effect after a crash is safe.
+ */
+export class EffectRunner implements EffectHandler {
+  private readonly options: EffectRunnerOptions;
+  private readonly watchers = new Map<string, Unsubscribe>();
+
+  constructor(options: EffectRunnerOptions) {
+    this.options = options;
+  }
+
+  /** Runs one effect to completion (watches only subscribe: their reports arrive later). */
+  async run(host: RunHost, pending: PendingEffect): Promise<void> {
+    const { effect } = pending;
+    switch (effect.type) {
+      case 'attempt.start':
+        return this.start(host, effect);
+      case 'attempt.watch':
+        return this.watch(host, effect.attemptId);
+      case 'attempt.collect':
+        return this.collect(host, effect.attemptId);
+      case 'attempt.cancel':
+        return this.cancel(host, effect.attemptId);
+      case 'campaign.analyzeAndPlan':
+        return this.analyzeAndPlan(host, effect);
+    }
+  }
+
+  /** Polls every active attempt once and reports changes (the POLL phase of a stepped cycle). */
+  async pollActive(host: RunHost): Promise<void> {
+    const reports: { actor: string; event: AttemptEvent }[] = [];
+    for (const [attemptId, snapshot] of host.state.attempts) {
+      if (!isWatchable(snapshot)) continue;
+      const target = this.resolve(snapshot);
+      if (target === undefined) continue;
+      const result = await target.registered.operator.poll(target.ctx);
+      const event = reportIfChanged(snapshot, result);
+      if (event !== undefined) reports.push({ actor: attemptId, event });
+    }
+    if (reports.length > 0) await host.deliver(reports);
+  }
+
+  /** Stops every watcher (the host is shutting down; the work itself goes on). */
+  stop(): void {
+    for (const unsubscribe of this.watchers.values()) unsubscribe();
+    this.watchers.clear();
+  }
+
+  private async start(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>): Promise<void> {
+    const snapshot = host.state.attempts.get(effect.attemptId);
+    if (snapshot === undefined || !snapshot.matches('created')) return;
+    const target = this.resolve(snapshot);
+    if (target === undefined) {
+      await host.deliver({
+        actor: effect.attemptId,
+        event: { type: 'ATTEMPT.SUBMIT_FAILED', reason: `no operator configured for key "${effect.operatorKey}" (configured: ${this.options.operators.keys().join(', ')})` },
+      });
+      return;
+    }
+    let event: AttemptEvent;
+    try {
+      await target.registered.operator.prepare(target.ctx);
+      const submitted = await target.registered.operator.submit(target.ctx);
+      event = {
+        type: 'ATTEMPT.SUBMITTED',
+        externalId: submitted.externalId,
+        status: submitted.status,
+        dir: target.ctx.attempt.dir,
+        ...(submitted.operatorData !== undefined ? { operatorData: submitted.operatorData } : {}),
+      };
+    } catch (error) {
+      event = { type: 'ATTEMPT.SUBMIT_FAILED', reason: errorMessage(error) };
+    }
+    await host.deliver({ actor: effect.attemptId, event });
+  }
+
+  private async watch(host: RunHost, attemptId: string): Promise<void> {
+    if (this.options.mode !== 'live' || this.watchers.has(attemptId)) return;
+    const snapshot = host.state.attempts.get(attemptId);
+    if (snapshot === undefined) return;
+    const target = this.resolve(snapshot);
+    if (target === undefined) return;
+    const onChange = (result: PollResult): void => {
+      const current = host.state.attempts.get(attemptId);
+      if (current === undefined || !isWatchable(current)) return this.unwatch(attemptId);
+      const event = reportIfChanged(current, result);
+      if (event !== undefined) void host.deliver({ actor: attemptId, event }).catch(() => undefined);
+    };
+    const { operator } = target.registered;
+    if (operator.watch !== undefined) {
+      this.watchers.set(attemptId, operator.watch(target.ctx, onChange));
+      return;
+    }
+    const intervalMs = (target.registered.config.pollIntervalSeconds ?? 1) * 1000;
+    const timer = setInterval(() => {
+      operator.poll(target.ctx).then(onChange, () => undefined);
+    }, intervalMs);
+    this.watchers.set(attemptId, () => clearInterval(timer));
+  }
+
+  private unwatch(attemptId: string): void {
+    this.watchers.get(attemptId)?.();
+    this.watchers.delete(attemptId);
+  }
+
+  private async collect(host: RunHost, attemptId: string): Promise<void> {
+    this.unwatch(attemptId);
+    const snapshot = host.state.attempts.get(attemptId);
+    if (snapshot === undefined) return;
+    const target = this.resolve(snapshot);
+    let event: AttemptEvent;
+    try {
+      if (target === undefined) throw new Error(`no operator configured for key "${snapshot.context.operatorKey}"`);
+      const results = await target.registered.operator.collectResults(target.ctx);
+      event = { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
+    } catch (error) {
+      event = { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
+    }
+    await host.deliver({ actor: attemptId, event });
+  }
+
+  private async cancel(host: RunHost, attemptId: string): Promise<void> {
+    this.unwatch(attemptId);
+    const snapshot = host.state.attempts.get(attemptId);
+    if (snapshot === undefined) return;
+    const target = this.resolve(snapshot);
+    let event: AttemptEvent;
+    try {
+      const result = target === undefined ? { status: 'CANCELLED' as const } : await target.registered.operator.cancel(target.ctx);
+      event =
+        result.status === 'CANCELLED' || result.status === 'FAILED_INIT' || result.status === 'CREATED'
+          ? { type: 'ATTEMPT.CANCELLED', ...(result.reason !== undefined ? { reason: result.reason } : {}) }
+          : { type: 'OPERATOR.REPORTED', status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}) };
+    } catch (error) {
+      event = { type: 'ATTEMPT.CANCELLED', reason: `cancel failed: ${errorMessage(error)}` };
+    }
+    await host.deliver({ actor: attemptId, event });
+  }
+
+  private async analyzeAndPlan(host: RunHost, effect: Extract<Effect, { type: 'campaign.analyzeAndPlan' }>): Promise<void> {
+    const run = host.state.run;
+    if (run === undefined || run.context.awaitingPlan !== effect.iteration + 1) return;
+    const { campaign } = this.options;
+    const results: Record<string, TaskResult> = {};
+    for (const [taskId, summary] of Object.entries(effect.results)) {
+      const attempt = summary.attemptId === null ? undefined : host.state.attempts.get(summary.attemptId);
+      results[taskId] = {
+        status: summary.status,
+        ...(attempt?.context.files !== undefined ? { files: attempt.context.files } : {}),
+        ...(attempt?.context.data !== undefined ? { data: attempt.context.data } : {}),
+      };
+    }
+    try {
+      const state = await campaign.analyze(run.context.campaignState as JsonValue, results);
+      const raw = await campaign.plan(state);
+      const existingTaskIds = [...tasksInOrder(run.context)].map((entry) => entry.spec.id);
+      const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}` });
+      await host.deliver({ actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: effect.iteration + 1, workflow, state } });
+    } catch (error) {
+      await host.deliver({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason: errorMessage(error) } });
+    }
+  }
+
+  private resolve(snapshot: AttemptSnapshot): { registered: RegisteredOperator; ctx: OperatorContext } | undefined {
+    const registered = this.options.operators.get(snapshot.context.operatorKey);
+    if (registered === undefined) return undefined;
+    const { runId, workspaceDir } = this.options;
+    const { attemptId, taskId, task } = snapshot.context;
+    const ctx: OperatorContext = {
+      runId,
+      attempt: { attemptId, taskId, dir: attemptDirOf(workspaceDir, runId, taskId, attemptId) },
+      task,
+      workspaceDir,
+      runDir: runDirOf(workspaceDir, runId),
+      operatorKey: registered.key,
+      config: registered.config,
+    };
+    return { registered, ctx };
+  }
+}
+
+function isWatchable(snapshot: AttemptSnapshot): boolean {
+  return snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external');
+}
+
+/** The report to deliver, or undefined when the operator saw no change (nothing is logged then). */
+function reportIfChanged(snapshot: AttemptSnapshot, result: PollResult): AttemptEvent | undefined {
+  if (result.status === snapshot.context.status || result.status === 'CREATED') return undefined;
+  const status = result.status === 'FAILED_INIT' ? 'FAILED' : result.status;
+  return { type: 'OPERATOR.REPORTED', status, ...(result.reason !== undefined ? { reason: result.reason } : {}) };
+}

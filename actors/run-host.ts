@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import type { NewEvent, StoredEvent } from '../events/envelope.ts';
+import { isMatterStackError, MatterStackError } from '../events/errors.ts';
+import type { EventLog } from '../events/event-log.ts';
+import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
+import type { RunStatus } from '../events/statuses.ts';
+import { applyEvent, deliver, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
+import { pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
+import type { DomainChange } from '../events/changes.ts';
+
+/** Runs an effect once its transition is durable; outcomes come back through `host.deliver`. */
+export interface EffectHandler {
+  run(host: RunHost, pending: PendingEffect): Promise<void>;
+}
+
+/** What one drain of the mailbox appended. */
+export interface DrainResult {
+  /** Log records appended (noop transitions are not appended). */
+  appended: StoredEventLike[];
+}
+
+/** The part of an appended record callers look at. */
+export interface StoredEventLike {
+  seq: number;
+  actor: string;
+  type: string;
+  changes: DomainChange[];
+}
+
+type AnyEvent = RunEvent | AttemptEvent;
+interface MailItem {
+  actor: string;
+  event: AnyEvent;
+}
+
+/** Options of a host. */
+export interface RunHostOptions {
+  /** Runs effects; omitted = a command-only writer (effects are left to the process hosting the run). */
+  effects?: EffectHandler;
+  /** Injected clock: the host stamps records, the machines never read time. */
+  now?: () => Date;
+  /** Called after every append (e.g. to update projections). */
+  onAppended?: (records: StoredEventLike[]) => void | Promise<void>;
+}
+
+/**
+ * Hosts one run: its run actor and attempt actors, restored by replaying the log. Events go
+ * through a mailbox; each drain decides every queued event (and the messages they cause),
+ * appends the resulting records in one batch with the expected sequence, adopts the new states,
+ * and only then starts the effects (write-ahead). A foreign append (another process) surfaces as
+ * a version conflict: the host catches up from the log and decides again.
+ */
+export class RunHost {
+  readonly runId: string;
+  private readonly log: EventLog;
+  private readonly options: RunHostOptions;
+  private system: RunSystem = emptySystem();
+  private lastSeq = 0;
+  private mailbox: MailItem[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly errors: unknown[] = [];
+
+  private constructor(runId: string, log: EventLog, options: RunHostOptions) {
+    this.runId = runId;
+    this.log = log;
+    this.options = options;
+  }
+
+  /** Restores the run from its log (no effects during replay), then re-issues the effects it still owes. */
+  static async restore(log: EventLog, runId: string, options: RunHostOptions = {}): Promise<RunHost> {
+    const host = new RunHost(runId, log, options);
+    await host.catchUp();
+    if (host.system.run === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
+    host.startOwedEffects();
+    return host;
+  }
+
+  /** A host for a run that does not exist yet (its first event must be RUN.CREATED). */
+  static create(log: EventLog, runId: string, options: RunHostOptions = {}): RunHost {
+    return new RunHost(runId, log, options);
+  }
+
+  /** The current snapshots (read-only view). */
+  get state(): RunSystem {
+    return this.system;
+  }
+
+  /** The run's status, or undefined before RUN.CREATED. */
+  get status(): RunStatus | undefined {
+    return this.system.run?.context.status;
+  }
+
+  /** The last sequence this host has applied. */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** Queues events for actors and drains the mailbox; resolves with what was appended. */
+  deliver(items: MailItem | MailItem[]): Promise<DrainResult> {
+    this.mailbox.push(...(Array.isArray(items) ? items : [items]));
+    return this.serialize(() => this.drain());
+  }
+
+  /** Applies records other writers appended since the last one this host saw, and runs what they owe. */
+  refresh(): Promise<void> {
+    return this.serialize(async () => {
+      const before = this.lastSeq;
+      await this.catchUp();
+      if (this.lastSeq !== before) this.startOwedEffects();
+    });
+  }
+
+  /** Resolves when no effect is running (effects that deliver new events are awaited too). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) {
+      await Promise.allSettled([...this.inFlight.values()]);
+      await this.chain;
+    }
+    await this.chain;
+  }
+
+  /** Errors raised by effect handlers (they never break the run, but they must not vanish). */
+  drainErrors(): unknown[] {
+    return this.errors.splice(0);
+  }
+
+  /** True when an effect with this key is running. */
+  isInFlight(key: string): boolean {
+    return this.inFlight.has(key);
+  }
+
+  private serialize<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(job, job);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async catchUp(): Promise<void> {
+    for await (const record of this.log.readRun(this.runId, this.lastSeq)) this.applyRecord(record);
+  }
+
+  private applyRecord(record: StoredEvent): void {
+    const raw = { ...(record.payload as object), type: record.type };
+    let event: AnyEvent;
+    try {
+      event = record.actor === 'run' ? parseRunEvent(raw) : parseAttemptEvent(raw);
+    } catch (error) {
+      throw new MatterStackError('INVALID_EVENT', `run ${this.runId} seq ${record.seq}: invalid ${record.type} for ${record.actor}`, {
+        runId: this.runId,
+        seq: record.seq,
+      }, { cause: error });
+    }
+    this.system = applyEvent(this.system, record.actor, event).system;
+    this.lastSeq = record.seq;
+  }
+
+  private async drain(): Promise<DrainResult> {
+    const appended: StoredEventLike[] = [];
+    while (this.mailbox.length > 0) {
+      const items = this.mailbox.splice(0);
+      const decided = this.decideAll(items);
+      if (decided.records.length === 0) continue;
+      try {
+        await this.log.append(this.runId, decided.records, this.lastSeq);
+      } catch (error) {
+        if (!isMatterStackError(error, 'VERSION_CONFLICT')) {
+          this.mailbox.unshift(...items);
+          throw error;
+        }
+        // Another writer appended first: adopt its records, then decide our events again.
+        await this.catchUp();
+        this.startOwedEffects();
+        this.mailbox.unshift(...items);
+        continue;
+      }
+      const first = this.lastSeq + 1;
+      this.system = decided.system;
+      this.lastSeq += decided.records.length;
+      const records = decided.records.map((record, index) => ({
+        seq: first + index,
+        actor: record.actor,
+        type: record.type,
+        changes: (record.changes ?? []) as DomainChange[],
+      }));
+      appended.push(...records);
+      await this.options.onAppended?.(records);
+      for (const pending of decided.effects) this.startEffect(pending);
+    }
+    return { appended };
+  }
+
+  /** Decides every item against a working copy; noop transitions (polls without change) append nothing. */
+  private decideAll(items: MailItem[]): { system: RunSystem; records: (NewEvent & { actor: string })[]; effects: PendingEffect[] } {
+    let system = this.system;
+    const records: (NewEvent & { actor: string })[] = [];
+    const effects: PendingEffect[] = [];
+    const time = (this.options.now?.() ?? new Date()).toISOString();
+    for (const item of items) {
+      if (!this.knowsActor(system, item.actor)) continue;
+      const outcome = deliver(system, item.actor, item.event);
+      system = outcome.system;
+      for (const processed of outcome.processed) {
+        if (processed.decision.noop) continue;
+        records.push(this.toRecord(processed, time));
+      }
+      effects.push(...outcome.effects);
+    }
+    return { system, records, effects };
+  }
+
+  /** Events for an attempt actor that does not exist (yet, or any more) are dropped, not invented. */
+  private knowsActor(system: RunSystem, actor: string): boolean {
+    if (actor === 'run') return true;
+    return system.attempts.has(actor);
+  }
+
+  private toRecord(processed: Processed, time: string): NewEvent & { actor: string } {
+    const { decision } = processed;
+    return {
+      eventId: randomUUID(),
+      type: processed.event.type,
+      actor: processed.actor,
+      time,
+      payload: payloadOf(processed.event) as NewEvent['payload'],
+      from: decision.from,
+      to: decision.to,
+      changes: decision.changes,
+    };
+  }
+
+  private startOwedEffects(): void {
+    for (const pending of pendingEffects(this.system)) this.startEffect(pending);
+  }
+
+  private startEffect(pending: PendingEffect): void {
+    const handler = this.options.effects;
+    if (handler === undefined) return;
+    const key = effectKey(pending);
+    if (this.inFlight.has(key)) return;
+    const job = handler
+      .run(this, pending)
+      .catch((error: unknown) => {
+        this.errors.push(error);
+      })
+      .finally(() => {
+        this.inFlight.delete(key);
+      });
+    this.inFlight.set(key, job);
+  }
+}
+
+/** Identifies an effect for de-duplication: one of each kind per attempt (or per campaign iteration). */
+export function effectKey(pending: PendingEffect): string {
+  const { effect } = pending;
+  return effect.type === 'campaign.analyzeAndPlan' ? `${effect.type}:${effect.iteration}` : `${effect.type}:${effect.attemptId}`;
+}

@@ -1,0 +1,354 @@
+import { MatterStackError } from '../events/errors.ts';
+import { IdSchema } from '../events/ids.ts';
+import type { RunCommand, RunEventInput } from '../events/run-events.ts';
+import { parseRunEvent } from '../events/run-events.ts';
+import { TERMINAL_RUN_STATUSES, type RunStatus } from '../events/statuses.ts';
+import { listRuns, type RunView } from '../projections/queries.ts';
+import type { Campaign } from './campaign/campaign.ts';
+import { loadCampaign, wrapCampaign, type LoadedCampaign } from './campaign/load-campaign.ts';
+import { validateWorkflow } from './campaign/validate-workflow.ts';
+import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-config.ts';
+import { EffectRunner } from './effect-runner.ts';
+import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
+import { newRunId } from './run-id.ts';
+import { RunHost } from './run-host.ts';
+import { RunStore } from './run-store.ts';
+import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf } from './workspace.ts';
+
+/** An open run: where it lives and the store holding its log. Close it when done. */
+export interface RunHandle {
+  runId: string;
+  /** Workspace slug (`demos/battery_screening`). */
+  workspace: string;
+  workspaceDir: string;
+  runDir: string;
+  root: string;
+  store: RunStore;
+  /** Closes the store if this handle opened it. */
+  close(): Promise<void>;
+}
+
+/** Where to find workspaces and the log. */
+export interface StoreOptions {
+  /** Workspaces root (`--root`); else `MATTERSTACK_WORKSPACES_ROOT`, else `<dir>/workspaces` above cwd. */
+  root?: string;
+  /** An open store to use (it is not closed by the handle). */
+  store?: RunStore;
+  /** JetStream instead of the embedded log. */
+  natsUrl?: string;
+}
+
+/** Options of `initializeRun`. */
+export interface InitializeRunOptions extends StoreOptions {
+  workspace: string;
+  /** The campaign; loaded from the workspace's campaign module when omitted. */
+  campaign?: Campaign;
+  runId?: string;
+  /** Per-run global cap; defaults to operators.yaml's `max_concurrent_global` (10). */
+  maxConcurrent?: number | null;
+}
+
+/** Options of `stepRun` / `runUntilCompletion`. */
+export interface DriveOptions {
+  campaign?: Campaign;
+  registry?: RegistryOptions;
+  /** Stops `runUntilCompletion` (the run stays as it is in the log and can be resumed). */
+  signal?: AbortSignal;
+  /** Called after each batch of records is appended. */
+  onProgress?: (status: RunStatus | undefined) => void;
+}
+
+/** Errors of the run lifecycle API (a MatterStackError with a stable code). */
+export class RunLifecycleError extends MatterStackError {
+  constructor(code: MatterStackError['code'], message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.name = 'RunLifecycleError';
+  }
+}
+
+async function openStore(options: StoreOptions): Promise<{ store: RunStore; root: string; owned: boolean }> {
+  if (options.store) return { store: options.store, root: options.store.root, owned: false };
+  const root = findWorkspacesRoot(options.root !== undefined ? { root: options.root } : {});
+  const natsUrl = options.natsUrl ?? process.env.MATTERSTACK_NATS_URL;
+  const store = await RunStore.open({ root, ...(natsUrl ? { natsUrl } : {}) });
+  return { store, root, owned: true };
+}
+
+function handleFor(store: RunStore, owned: boolean, workspace: string, runId: string): RunHandle {
+  const workspaceDir = resolveWorkspaceDir(store.root, workspace);
+  return {
+    runId,
+    workspace,
+    workspaceDir,
+    runDir: runDirOf(workspaceDir, runId),
+    root: store.root,
+    store,
+    close: async () => {
+      if (owned) await store.close();
+    },
+  };
+}
+
+/**
+ * Creates a run (PENDING) and records the campaign's first workflow. The workflow is validated
+ * before anything is logged: a bad one is an INVALID_WORKFLOW error and the log stays empty.
+ * @example const run = await initializeRun({ workspace: 'demos/battery_screening' });
+ */
+export async function initializeRun(options: InitializeRunOptions): Promise<RunHandle> {
+  const { store, owned } = await openStore(options);
+  try {
+    const runId = options.runId ?? newRunId();
+    const idCheck = IdSchema.safeParse(runId);
+    if (!idCheck.success) throw new RunLifecycleError('VALIDATION_FAILED', `invalid run id "${runId}": ${idCheck.error.issues[0]?.message}`, { runId });
+    const handle = handleFor(store, owned, options.workspace, runId);
+    if ((await store.log.lastSeq(runId)) > 0) throw new RunLifecycleError('RUN_EXISTS', `run ${runId} already exists`, { runId });
+    const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
+    const campaign = await campaignOf(handle, options.campaign);
+    const raw = await campaign.plan(null);
+    const workflow = raw === null ? null : validateWorkflow(raw, { source: `campaign ${campaign.name}` });
+    const host = RunHost.create(store.log, runId);
+    const created = runCreatedEvent(options.workspace, config, options.maxConcurrent);
+    await host.deliver([
+      { actor: 'run', event: created },
+      { actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: 0, workflow, state: null } },
+    ]);
+    await store.project();
+    return handle;
+  } catch (error) {
+    if (owned) await store.close();
+    throw error;
+  }
+}
+
+function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined) {
+  const operatorCaps: Record<string, number | null> = {};
+  for (const [key, entry] of Object.entries(config.operators)) operatorCaps[key] = entry.maxConcurrent;
+  const envOperator = process.env.MATTERSTACK_OPERATOR;
+  return parseRunEvent({
+    type: 'RUN.CREATED',
+    workspace,
+    maxConcurrent: maxConcurrent === undefined ? config.maxConcurrentGlobal : maxConcurrent,
+    operatorCaps,
+    defaultOperator: config.defaultOperator,
+    configuredOperators: Object.keys(config.operators),
+    ...(envOperator ? { envOperator } : {}),
+  } satisfies RunEventInput);
+}
+
+async function campaignOf(handle: RunHandle, campaign: Campaign | undefined): Promise<LoadedCampaign> {
+  if (campaign !== undefined) return wrapCampaign(handle.workspace, '(in-process)', campaign);
+  return loadCampaign(handle.workspaceDir, { name: handle.workspace });
+}
+
+/** Options of `initializeOrResumeRun`. */
+export interface InitializeOrResumeOptions extends InitializeRunOptions {
+  /** Resume this run if it exists, else create it with this id. */
+  resumeRunId?: string;
+  /** Resume the newest run of the workspace whatever its status. */
+  resumeAlways?: boolean;
+}
+
+/**
+ * Resumes a run or starts a new one (SPEC §3): with `resumeRunId`, that run (created if missing);
+ * otherwise the newest run of the workspace if it is active (or always with `resumeAlways`).
+ */
+export async function initializeOrResumeRun(options: InitializeOrResumeOptions): Promise<RunHandle> {
+  const { store, owned } = await openStore(options);
+  const shared = { ...options, store };
+  try {
+    if (options.resumeRunId !== undefined) {
+      if ((await store.log.lastSeq(options.resumeRunId)) > 0) return await openRun({ ...shared, runId: options.resumeRunId }, owned);
+      return await withOwnership(initializeRun({ ...shared, runId: options.resumeRunId }), owned);
+    }
+    const views = await store.views();
+    const newest = listRuns(views, { all: true })
+      .filter((run) => run.workspace === options.workspace)
+      .sort((a, b) => b.runId.localeCompare(a.runId))[0];
+    const active = newest !== undefined && (options.resumeAlways || !TERMINAL_RUN_STATUSES.includes(newest.status as RunStatus));
+    if (newest !== undefined && active) return await openRun({ ...shared, runId: newest.runId }, owned);
+    return await withOwnership(initializeRun(shared), owned);
+  } catch (error) {
+    if (owned) await store.close();
+    throw error;
+  }
+}
+
+async function withOwnership(handle: Promise<RunHandle>, owned: boolean): Promise<RunHandle> {
+  const opened = await handle;
+  return owned ? { ...opened, close: () => opened.store.close() } : opened;
+}
+
+/** Opens an existing run by id (RUN_NOT_FOUND when the log has none). */
+export async function openRun(options: StoreOptions & { runId: string }, ownedStore?: boolean): Promise<RunHandle> {
+  const opened = await openStore(options);
+  const owned = ownedStore ?? opened.owned;
+  const { store } = opened;
+  try {
+    const host = await RunHost.restore(store.log, options.runId);
+    const workspace = host.state.run?.context.workspace ?? '';
+    return handleFor(store, owned, workspace, options.runId);
+  } catch (error) {
+    if (owned) await store.close();
+    throw error;
+  }
+}
+
+async function hostFor(
+  handle: RunHandle,
+  mode: 'live' | 'step',
+  options: DriveOptions,
+  onAppended: () => void = () => undefined,
+): Promise<{ host: RunHost; runner: EffectRunner }> {
+  const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
+  const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
+  const campaign = await campaignOf(handle, options.campaign);
+  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
+  const host = await RunHost.restore(handle.store.log, handle.runId, {
+    effects: runner,
+    onAppended: async () => {
+      await handle.store.project();
+      onAppended();
+      options.onProgress?.(host.status);
+    },
+  });
+  return { host, runner };
+}
+
+/**
+ * One cycle: poll every active attempt, then POLL → PLAN → EXECUTE → ANALYZE; waits for the
+ * submissions, collections and campaign calls it started. Returns the run status.
+ */
+export async function stepRun(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
+  const { host, runner } = await hostFor(handle, 'step', options);
+  try {
+    await host.settle();
+    await runner.pollActive(host);
+    await host.settle();
+    await host.deliver({ actor: 'run', event: { type: 'RUN.STEP' } });
+    await host.settle();
+    raiseEffectErrors(host);
+    return host.status ?? 'PENDING';
+  } finally {
+    runner.stop();
+  }
+}
+
+function raiseEffectErrors(host: RunHost): void {
+  const [first] = host.drainErrors();
+  if (first !== undefined) throw first;
+}
+
+/**
+ * Drives the run until it is terminal, reacting to attempt changes and commands as they happen
+ * (operators push changes, or are polled on their own interval). Resolves with the final status.
+ */
+export async function runUntilCompletion(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
+  const wake = new Wakeup();
+  const { host, runner } = await hostFor(handle, 'live', options, () => wake.notify());
+  const follow = new AbortController();
+  const stop = (): void => {
+    follow.abort();
+    wake.notify();
+  };
+  options.signal?.addEventListener('abort', stop, { once: true });
+  void followForeignAppends(handle, host, follow.signal, () => wake.notify());
+  try {
+    let stepped = -1;
+    while (!options.signal?.aborted) {
+      await host.settle();
+      raiseEffectErrors(host);
+      if (isFinished(host)) break;
+      if (host.seq !== stepped && host.status !== 'PAUSED') {
+        await host.deliver({ actor: 'run', event: { type: 'RUN.STEP' } });
+        stepped = host.seq;
+        continue;
+      }
+      await wake.wait(1000);
+    }
+    return host.status ?? 'PENDING';
+  } finally {
+    follow.abort();
+    runner.stop();
+    options.signal?.removeEventListener('abort', stop);
+  }
+}
+
+/** Terminal and nothing left moving (attempts being cancelled are waited for). */
+function isFinished(host: RunHost): boolean {
+  const status = host.status;
+  if (status === undefined || !TERMINAL_RUN_STATUSES.includes(status)) return false;
+  const run = host.state.run;
+  if (run === undefined) return true;
+  return Object.keys(run.context.active).length === 0;
+}
+
+/** Applies records other processes append (a CLI command while this loop runs) as soon as they land. */
+async function followForeignAppends(handle: RunHandle, host: RunHost, signal: AbortSignal, onChange: () => void): Promise<void> {
+  try {
+    for await (const record of handle.store.log.follow({ runId: handle.runId, afterSeq: host.seq, signal })) {
+      if (record.seq > host.seq) {
+        await host.refresh();
+        onChange();
+      }
+    }
+  } catch {
+    // The loop ends on abort or when the log closes; the host keeps working from its own appends.
+  }
+}
+
+/** A wake-up signal for the event-driven loop; a notification while nobody waits is kept. */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+
+  notify(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.resolve = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.resolve = done;
+    });
+  }
+}
+
+/** The reply to a command: accepted with the sequence of its record, or rejected with a code. */
+export type CommandReply =
+  | { accepted: true; seq: number }
+  | { accepted: false; code: string; message: string };
+
+/** Sends a command to a run (embedded path: appended directly; the process hosting the run runs its effects). */
+export async function sendCommand(handle: RunHandle, command: RunCommand): Promise<CommandReply> {
+  const host = await RunHost.restore(handle.store.log, handle.runId);
+  const { appended } = await host.deliver({ actor: 'run', event: command });
+  await handle.store.project();
+  const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
+  const outcome = record?.changes.find((c) => c.kind === 'command');
+  if (record === undefined || outcome === undefined || outcome.kind !== 'command') {
+    return { accepted: false, code: 'COMMAND_REJECTED', message: `${command.type} changed nothing` };
+  }
+  if (outcome.accepted) return { accepted: true, seq: record.seq };
+  return { accepted: false, code: outcome.code ?? 'COMMAND_REJECTED', message: outcome.reason ?? 'rejected' };
+}
+
+/** Every run in every workspace (nested slugs included) whose status is PENDING, RUNNING or PAUSED. */
+export async function listActiveRuns(options: StoreOptions = {}): Promise<RunView[]> {
+  const { store, owned } = await openStore(options);
+  try {
+    return listRuns(await store.views());
+  } finally {
+    if (owned) await store.close();
+  }
+}

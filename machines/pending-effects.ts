@@ -1,0 +1,46 @@
+import type { AttemptSnapshot, RunSnapshot } from './decide.ts';
+import type { Effect } from './effects.ts';
+import { analyzeResults } from './rules/outcome.ts';
+import type { RunSystem } from './system.ts';
+
+/** An effect and the actor whose transition asked for it. */
+export interface PendingEffect {
+  actor: string;
+  effect: Effect;
+}
+
+/**
+ * The effects a restored system still owes: a crash may fall between an append and its effect,
+ * and replay runs no effects, so restore re-derives them from the states (operators recognise
+ * work they already did: effects are idempotent by attempt id). Deterministic, in attempt order.
+ */
+export function pendingEffects(system: RunSystem): PendingEffect[] {
+  const owed: PendingEffect[] = [];
+  for (const [attemptId, snapshot] of system.attempts) {
+    const effect = attemptEffectOwed(snapshot);
+    if (effect !== undefined) owed.push({ actor: attemptId, effect });
+  }
+  const runEffect = system.run === undefined ? undefined : runEffectOwed(system.run);
+  if (runEffect !== undefined) owed.push({ actor: 'run', effect: runEffect });
+  return owed;
+}
+
+function attemptEffectOwed(snapshot: AttemptSnapshot): Effect | undefined {
+  const { attemptId, taskId, operatorKey, task, externalId } = snapshot.context;
+  if (snapshot.matches('created')) return { type: 'attempt.start', attemptId, taskId, operatorKey, task };
+  if (snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external')) {
+    return { type: 'attempt.watch', attemptId, operatorKey, externalId: externalId ?? '' };
+  }
+  if (snapshot.matches('cancelling')) return { type: 'attempt.cancel', attemptId, operatorKey };
+  if (snapshot.matches({ completed: 'collecting' }) || snapshot.matches({ failed: 'collecting' })) {
+    return { type: 'attempt.collect', attemptId, operatorKey };
+  }
+  return undefined;
+}
+
+function runEffectOwed(snapshot: RunSnapshot): Effect | undefined {
+  const { awaitingPlan } = snapshot.context;
+  // The first plan (iteration 0) is made by initializeRun before the run exists in the log.
+  if (awaitingPlan === null || awaitingPlan === 0) return undefined;
+  return { type: 'campaign.analyzeAndPlan', iteration: awaitingPlan - 1, results: analyzeResults(snapshot.context) };
+}
