@@ -1,0 +1,83 @@
+import type { DomainChange } from '../events/changes.ts';
+import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
+import type { AttemptContext } from './attempt.machine.ts';
+import type { CommandOutcome } from './outgoing.ts';
+import type { RunContext } from './run-context.ts';
+import { checkWorkflow } from './rules/workflow-check.ts';
+
+/** The top-level state name of a state value (`{analyze: 'check'}` → `analyze`). */
+export function phaseOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const keys = value !== null && typeof value === 'object' ? Object.keys(value) : [];
+  return keys[0] ?? '';
+}
+
+/**
+ * The domain facts of one run transition: deterministic, computed from the event and a diff of
+ * the context before/after. Task comparisons go bucket by bucket, by reference (immer's structural sharing),
+ * so one report costs one bucket, not the whole run. Attempt facts come from the attempt actors.
+ */
+export function runChanges(
+  prev: RunContext | undefined,
+  next: RunContext,
+  prevValue: unknown,
+  nextValue: unknown,
+  event: RunEvent,
+  commands: readonly CommandOutcome[],
+): DomainChange[] {
+  const out: DomainChange[] = [];
+  if (event.type === 'RUN.CREATED') out.push({ kind: 'run.created', workspace: next.workspace, maxConcurrent: next.maxConcurrent });
+  for (const c of commands) out.push({ kind: 'command', ...c });
+  if (prev !== undefined && event.type === 'CAMPAIGN.PLANNED' && prev.awaitingPlan === event.iteration) {
+    const adopted = event.workflow === null || checkWorkflow(prev, event.workflow.tasks) === null;
+    if (adopted) out.push({ kind: 'campaign.state', iteration: event.iteration, state: event.state });
+    if (adopted && event.workflow !== null) out.push({ kind: 'workflow.planned', iteration: event.iteration, tasks: event.workflow.tasks });
+  }
+  if (prev !== undefined) out.push(...taskChanges(prev, next));
+  if (prev === undefined || prev.status !== next.status) {
+    out.push({ kind: 'run.status', status: next.status, ...(next.reason !== null ? { reason: next.reason } : {}) });
+  }
+  if (prevValue === undefined || phaseOf(prevValue) !== phaseOf(nextValue)) {
+    out.push({ kind: 'run.phase', phase: phaseOf(nextValue) as Extract<DomainChange, { kind: 'run.phase' }>['phase'] });
+  }
+  return out;
+}
+
+function taskChanges(prev: RunContext, next: RunContext): DomainChange[] {
+  const out: DomainChange[] = [];
+  if (prev.buckets === next.buckets) return out;
+  for (const key of next.bucketOrder) {
+    const before = prev.buckets[key];
+    const after = next.buckets[key];
+    // A new bucket is a new workflow: `workflow.planned` already says its tasks are PENDING.
+    if (before === undefined || after === undefined || before.tasks === after.tasks) continue;
+    for (const id of after.ids) {
+      const a = before.tasks[id];
+      const b = after.tasks[id];
+      if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) continue;
+      out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+    }
+  }
+  return out;
+}
+
+/** The domain facts of one attempt transition: creation, status (with submission data), results. */
+export function attemptChanges(prev: AttemptContext | undefined, next: AttemptContext, event: AttemptEvent): DomainChange[] {
+  const out: DomainChange[] = [];
+  if (prev === undefined) out.push({ kind: 'attempt.created', attemptId: next.attemptId, taskId: next.taskId, operatorKey: next.operatorKey });
+  if (prev === undefined || prev.status !== next.status || prev.externalId !== next.externalId) {
+    out.push({
+      kind: 'attempt.status',
+      attemptId: next.attemptId,
+      status: next.status,
+      ...(next.reason !== undefined ? { reason: next.reason } : {}),
+      ...(next.externalId !== undefined ? { externalId: next.externalId } : {}),
+      ...(next.operatorData !== undefined ? { operatorData: next.operatorData } : {}),
+      ...(next.dir !== undefined ? { dir: next.dir } : {}),
+    });
+  }
+  if (event.type === 'ATTEMPT.RESULTS' && prev !== undefined && prev.files !== next.files) {
+    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files, ...(event.data !== undefined ? { data: event.data } : {}) });
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+import { attemptIdFor } from '../../events/ids.ts';
+import type { TaskSpec } from '../../events/workflow.ts';
+import { tasksInOrder, type RunContext } from '../run-context.ts';
+import { resolveOperator } from './operator-key.ts';
+import { isReady } from './readiness.ts';
+import { slotCounter } from './slots.ts';
+
+/** One attempt the execute phase creates; `initError` set = born FAILED_INIT (no operator for it). */
+export interface Dispatch {
+  taskId: string;
+  attemptId: string;
+  operatorKey: string;
+  task: TaskSpec;
+  initError?: string;
+}
+
+/**
+ * The attempts to create this cycle: ready tasks in stable (workflow) order while the global cap
+ * has room; a task whose operator is at its own cap waits while later tasks of other operators
+ * go ahead. A task with no configured operator fails at once and takes no slot.
+ */
+export function planDispatch(ctx: RunContext): Dispatch[] {
+  const slots = slotCounter(ctx);
+  const out: Dispatch[] = [];
+  for (const entry of tasksInOrder(ctx)) {
+    if (!slots.globalFree()) break;
+    if (!isReady(ctx, entry)) continue;
+    const taskId = entry.spec.id;
+    const attemptId = attemptIdFor(taskId, entry.attempts + 1);
+    const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
+    if (!route.ok) {
+      out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec, initError: route.reason });
+      continue;
+    }
+    if (!slots.operatorFree(route.key)) continue;
+    slots.take(route.key);
+    out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec });
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+import type { RunContext } from '../run-context.ts';
+
+/** Counts free slots: the run's global cap and each operator's own cap (null = unlimited). */
+export interface SlotCounter {
+  globalFree(): boolean;
+  operatorFree(key: string): boolean;
+  take(key: string): void;
+}
+
+/** Active attempts in total and per operator key. */
+export function activeCounts(ctx: Pick<RunContext, 'active'>): { total: number; byOperator: Record<string, number> } {
+  const byOperator: Record<string, number> = {};
+  let total = 0;
+  for (const attempt of Object.values(ctx.active)) {
+    total += 1;
+    byOperator[attempt.operatorKey] = (byOperator[attempt.operatorKey] ?? 0) + 1;
+  }
+  return { total, byOperator };
+}
+
+/** A slot counter starting from the attempts already active in `ctx`. */
+export function slotCounter(ctx: Pick<RunContext, 'active' | 'maxConcurrent' | 'operatorCaps'>): SlotCounter {
+  const { total, byOperator } = activeCounts(ctx);
+  let used = total;
+  return {
+    globalFree: () => ctx.maxConcurrent === null || used < ctx.maxConcurrent,
+    operatorFree: (key) => {
+      const cap = ctx.operatorCaps[key];
+      return cap === undefined || cap === null || (byOperator[key] ?? 0) < cap;
+    },
+    take: (key) => {
+      used += 1;
+      byOperator[key] = (byOperator[key] ?? 0) + 1;
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import type { AttemptReported, CampaignPlanned, RunCommand, RunCreated } from '../events/run-events.ts';
+import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../events/statuses.ts';
+import { produce } from './immer.ts';
+import type { Message } from './outgoing.ts';
+import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, type RunContext } from './run-context.ts';
+import { activeAttemptIds, gateAttempt, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
+import type { Dispatch } from './rules/dispatch.ts';
+import { normalizeOperatorKey } from './rules/operator-key.ts';
+import { findSkips } from './rules/readiness.ts';
+import { adoptWorkflow } from './rules/workflow-check.ts';
+
+/** The context of a new run, from RUN.CREATED; it awaits the first plan (iteration 0). */
+export function initialRunContext(input: RunCreated): RunContext {
+  // Configured keys are normalised like task keys so `Local` in a config matches `local.default`.
+  const norm = (key: string): string => normalizeOperatorKey(key).key;
+  const operatorCaps: Record<string, number | null> = {};
+  for (const [key, cap] of Object.entries(input.operatorCaps ?? {})) operatorCaps[norm(key)] = cap;
+  const configured = [...new Set([...(input.configuredOperators ?? []), ...Object.keys(input.operatorCaps ?? {})].map(norm))].sort();
+  return {
+    workspace: input.workspace,
+    status: 'PENDING',
+    reason: null,
+    iteration: -1,
+    campaignState: null,
+    awaitingPlan: 0,
+    maxConcurrent: input.maxConcurrent === undefined ? DEFAULT_MAX_CONCURRENT : input.maxConcurrent,
+    operatorCaps,
+    configuredOperators: configured,
+    ...(input.envOperator !== undefined ? { envOperator: input.envOperator } : {}),
+    defaultOperator: input.defaultOperator ?? 'local.default',
+    buckets: {},
+    bucketOrder: [],
+    taskBucket: {},
+    dependants: {},
+    active: {},
+  };
+}
+
+/** Sets the run status (and clears the reason when it leaves a terminal status). */
+export function withStatus(ctx: RunContext, status: RunStatus): RunContext {
+  if (ctx.status === status) return ctx;
+  const leavingTerminal = status === 'RUNNING' || status === 'PAUSED';
+  return { ...ctx, status, reason: leavingTerminal ? null : ctx.reason };
+}
+
+/** Adopts CAMPAIGN.PLANNED (checked before): the campaign state and, if any, the new workflow. */
+export function adoptPlan(ctx: RunContext, event: CampaignPlanned): RunContext {
+  return produce(ctx, (draft) => {
+    draft.awaitingPlan = null;
+    draft.campaignState = event.state;
+    if (event.workflow !== null) adoptWorkflow(draft, event.iteration, event.workflow.tasks);
+  });
+}
+
+/** Follows an attempt's reported status: the task's status is its current attempt's. */
+export function trackReport(ctx: RunContext, event: AttemptReported): RunContext {
+  return produce(ctx, (draft) => {
+    const entry = draftTask(draft, event.taskId);
+    if (entry.current === null) return;
+    entry.current.status = event.status;
+    entry.status = taskStatusOfAttempt(event.status);
+    if (event.reason !== undefined && !isActiveAttemptStatus(event.status)) entry.reason = event.reason;
+    else delete entry.reason;
+    if (!isActiveAttemptStatus(event.status)) delete draft.active[event.attemptId];
+  });
+}
+
+/** Marks every task that can never run SKIPPED (no-op, same object, when there is none). */
+export function applySkips(ctx: RunContext): RunContext {
+  const skips = findSkips(ctx);
+  if (skips.length === 0) return ctx;
+  return produce(ctx, (draft) => {
+    for (const { taskId, reason } of skips) {
+      const entry = draftTask(draft, taskId);
+      entry.status = 'SKIPPED';
+      entry.reason = reason;
+    }
+  });
+}
+
+/** Records the attempts the execute phase creates; those without an operator are FAILED_INIT at once. */
+export function applyDispatch(ctx: RunContext, plan: readonly Dispatch[]): RunContext {
+  if (plan.length === 0) return ctx;
+  return produce(ctx, (draft) => {
+    for (const d of plan) {
+      const entry = draftTask(draft, d.taskId);
+      entry.attempts += 1;
+      if (d.initError !== undefined) {
+        entry.current = { id: d.attemptId, operatorKey: d.operatorKey, status: 'FAILED_INIT' };
+        entry.status = 'FAILED';
+        entry.reason = d.initError;
+      } else {
+        entry.current = { id: d.attemptId, operatorKey: d.operatorKey, status: 'CREATED' };
+        entry.status = 'PENDING';
+        delete entry.reason;
+        draft.active[d.attemptId] = { taskId: d.taskId, operatorKey: d.operatorKey };
+      }
+    }
+  });
+}
+
+/** The ATTEMPT.CREATED message that brings a dispatched attempt actor to life. */
+export function creationMessage(d: Dispatch): Message {
+  return {
+    to: d.attemptId,
+    event: {
+      type: 'ATTEMPT.CREATED',
+      attemptId: d.attemptId,
+      taskId: d.taskId,
+      operatorKey: d.operatorKey,
+      task: d.task,
+      ...(d.initError !== undefined ? { initError: d.initError } : {}),
+    },
+  };
+}
+
+/** Applies an accepted command: the next context and the messages it sends to attempts. */
+export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunContext; messages: Message[] } {
+  const by = cmd.by !== undefined ? { by: cmd.by } : {};
+  switch (cmd.type) {
+    case 'CMD.PAUSE':
+    case 'CMD.RESUME':
+      return { context: ctx, messages: [] }; // the target state sets the status
+    case 'CMD.CANCEL': {
+      const messages = activeAttemptIds(ctx).map((id) => ({ to: id, event: { type: 'ATTEMPT.CANCEL' as const, reason: 'run cancelled', ...by } }));
+      const reason = cmd.by !== undefined ? `cancelled by ${cmd.by}` : 'cancelled';
+      return { context: { ...ctx, reason, awaitingPlan: null }, messages };
+    }
+    case 'CMD.REVIVE': {
+      const ids = reviveSet(ctx);
+      return { context: produce(ctx, (d) => ids.forEach((id) => resetTask(d, id))), messages: [] };
+    }
+    case 'CMD.RERUN': {
+      const ids = rerunSet(ctx, cmd.taskId, cmd.recursive);
+      return { context: produce(ctx, (d) => ids.forEach((id) => resetTask(d, id))), messages: [] };
+    }
+    case 'CMD.CANCEL_ATTEMPT':
+      return { context: ctx, messages: [{ to: cmd.attemptId, event: { type: 'ATTEMPT.CANCEL', reason: 'cancel-attempt command', ...by } }] };
+    case 'CMD.APPROVE':
+    case 'CMD.REJECT': {
+      const comment = cmd.comment !== undefined ? { comment: cmd.comment } : {};
+      const type = cmd.type === 'CMD.APPROVE' ? ('ATTEMPT.APPROVE' as const) : ('ATTEMPT.REJECT' as const);
+      return { context: ctx, messages: [{ to: gateAttempt(ctx, cmd.taskId), event: { type, ...comment, ...by } }] };
+    }
+  }
+}
+
+/** True when the report is news about a task's current attempt (stale or repeated reports are no-ops). */
+export function isCurrentReport(ctx: RunContext, event: AttemptReported): boolean {
+  const current = getTask(ctx, event.taskId)?.current;
+  return current != null && current.id === event.attemptId && current.status !== event.status;
+}

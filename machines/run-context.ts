@@ -1,0 +1,103 @@
+import type { JsonValue } from '../events/json.ts';
+import type { AttemptStatus, RunStatus, TaskStatus } from '../events/statuses.ts';
+import type { TaskSpec } from '../events/workflow.ts';
+
+/** The run's view of a task's current attempt (the attempt actor holds the rest). */
+export interface CurrentAttempt {
+  id: string;
+  operatorKey: string;
+  status: AttemptStatus;
+}
+
+/** One task of any workflow planned so far. */
+export interface TaskEntry {
+  spec: TaskSpec;
+  iteration: number;
+  status: TaskStatus;
+  reason?: string;
+  /** Attempts created so far: the next one is `<taskId>-a<attempts+1>`. */
+  attempts: number;
+  /** null before the first dispatch and after a rerun reset the task to PENDING. */
+  current: CurrentAttempt | null;
+}
+
+/**
+ * A slice of one workflow. Why buckets: immer copies every object on the path of a change, so
+ * one report must touch a bucket of ≤ BUCKET_SIZE tasks, never a flat map of the whole run.
+ * `ids` keeps workflow order explicitly (object key order puts integer-like ids first).
+ */
+export interface Bucket {
+  iteration: number;
+  ids: readonly string[];
+  tasks: Record<string, TaskEntry>;
+}
+
+/** An attempt occupying a slot: few of them (≤ global cap), so a flat map is cheap. */
+export interface ActiveAttempt {
+  taskId: string;
+  operatorKey: string;
+}
+
+export interface RunContext {
+  workspace: string;
+  status: RunStatus;
+  /** Why the run is FAILED (lists failed tasks) or CANCELLED. */
+  reason: string | null;
+  /** Iteration of the current workflow; -1 before the first plan. */
+  iteration: number;
+  campaignState: JsonValue;
+  /** Set while `campaign.analyzeAndPlan` is outstanding: the iteration CAMPAIGN.PLANNED must carry. */
+  awaitingPlan: number | null;
+  maxConcurrent: number | null;
+  operatorCaps: Record<string, number | null>;
+  configuredOperators: readonly string[];
+  envOperator?: string;
+  defaultOperator: string;
+  buckets: Record<string, Bucket>;
+  bucketOrder: readonly string[];
+  /** Task id → bucket key; written once per task, when its workflow is planned. */
+  taskBucket: Record<string, string>;
+  /** Task id → ids of the tasks that depend on it (precomputed at plan time, across workflows). */
+  dependants: Record<string, readonly string[]>;
+  active: Record<string, ActiveAttempt>;
+}
+
+export const BUCKET_SIZE = 128;
+export const DEFAULT_MAX_CONCURRENT = 10;
+
+/** The task entry for `taskId`, or undefined when no workflow of the run has it. */
+export function getTask(ctx: RunContext, taskId: string): TaskEntry | undefined {
+  const key = ctx.taskBucket[taskId];
+  return key === undefined ? undefined : ctx.buckets[key]?.tasks[taskId];
+}
+
+/** Every task in stable order: workflow by workflow, in the order each workflow listed them. */
+export function* tasksInOrder(ctx: RunContext): Generator<TaskEntry> {
+  for (const key of ctx.bucketOrder) {
+    const bucket = ctx.buckets[key];
+    if (bucket === undefined) continue;
+    for (const id of bucket.ids) {
+      const entry = bucket.tasks[id];
+      if (entry !== undefined) yield entry;
+    }
+  }
+}
+
+/** The mutable entry of `taskId` inside an immer draft; throws on an unknown id (a bug, not input). */
+export function draftTask(draft: RunContext, taskId: string): TaskEntry {
+  const entry = getTask(draft, taskId);
+  if (entry === undefined) throw new Error(`internal: unknown task ${taskId}`);
+  return entry;
+}
+
+/** True when the task has an attempt occupying a slot. */
+export function isTaskActive(ctx: RunContext, entry: TaskEntry): boolean {
+  return entry.current !== null && ctx.active[entry.current.id] !== undefined;
+}
+
+/** The task id and 1-based number encoded in an attempt id (`<taskId>-a<n>`), or undefined. */
+export function parseAttemptId(attemptId: string): { taskId: string; n: number } | undefined {
+  const match = /^(.+)-a(\d+)$/.exec(attemptId);
+  if (match === null || match[1] === undefined || match[2] === undefined) return undefined;
+  return { taskId: match[1], n: Number(match[2]) };
+}

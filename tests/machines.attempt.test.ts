@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { parseAttemptEvent, type AttemptEvent, type AttemptEventInput } from '../events/run-events.ts';
+import { decideAttempt, type AttemptSnapshot } from '../machines/decide.ts';
+
+const created = (extra: Record<string, unknown> = {}) =>
+  parseAttemptEvent({ type: 'ATTEMPT.CREATED', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default', task: { id: 't', command: 'x' }, ...extra });
+
+function drive(...events: AttemptEventInput[]) {
+  let decision = decideAttempt(undefined, created());
+  const all = [decision];
+  for (const event of events) {
+    decision = decideAttempt(decision.snapshot, parseAttemptEvent(event));
+    all.push(decision);
+  }
+  return { snapshot: decision.snapshot as AttemptSnapshot, last: decision, all };
+}
+
+const reports = (all: ReturnType<typeof drive>['all']) => all.flatMap((d) => d.messages.map((m) => (m.event.type === 'ATTEMPT.REPORTED' ? m.event.status : m.event.type)));
+
+describe('attempt machine', () => {
+  it('creation asks for prepare+submit and records attempt.created + CREATED', () => {
+    const d = decideAttempt(undefined, created());
+    expect(d.to).toBe('created');
+    expect(d.effects).toEqual([{ type: 'attempt.start', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default', task: (created() as Extract<AttemptEvent, { type: 'ATTEMPT.CREATED' }>).task }]);
+    expect(d.changes).toEqual([
+      { kind: 'attempt.created', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default' },
+      { kind: 'attempt.status', attemptId: 't-a1', status: 'CREATED' },
+    ]);
+  });
+
+  it('submission records the external id, asks to watch and reports to the run', () => {
+    const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '42', dir: '/a', status: 'RUNNING' });
+    expect(last.to).toBe('running');
+    expect(last.effects).toEqual([{ type: 'attempt.watch', attemptId: 't-a1', operatorKey: 'local.default', externalId: '42' }]);
+    expect(last.changes).toEqual([{ kind: 'attempt.status', attemptId: 't-a1', status: 'RUNNING', externalId: '42', dir: '/a' }]);
+    expect(last.messages).toEqual([{ to: 'run', event: { type: 'ATTEMPT.REPORTED', attemptId: 't-a1', taskId: 't', status: 'RUNNING' } }]);
+  });
+
+  it('a submission failure before the operator accepted is FAILED_INIT with the error as reason', () => {
+    const { snapshot, last } = drive({ type: 'ATTEMPT.SUBMIT_FAILED', reason: 'mkdir denied' });
+    expect(snapshot.value).toBe('failed_init');
+    expect(last.changes).toEqual([{ kind: 'attempt.status', attemptId: 't-a1', status: 'FAILED_INIT', reason: 'mkdir denied' }]);
+  });
+
+  it('an attempt born with initError goes straight to failed_init and never asks to start', () => {
+    const d = decideAttempt(undefined, created({ initError: 'no operator' }));
+    expect(d.to).toBe('failed_init');
+    expect(d.effects).toEqual([]);
+    expect(d.messages[0]?.event).toMatchObject({ status: 'FAILED_INIT', reason: 'no operator' });
+  });
+
+  it('COMPLETED collects results first and reports to the run only once they are in', () => {
+    const { all, snapshot } = drive(
+      { type: 'ATTEMPT.SUBMITTED', externalId: '1' },
+      { type: 'OPERATOR.REPORTED', status: 'COMPLETED' },
+      { type: 'ATTEMPT.RESULTS', files: { 'out.txt': '/a/out.txt' }, data: { e: 1 } },
+    );
+    expect(all[2]?.effects).toEqual([{ type: 'attempt.collect', attemptId: 't-a1', operatorKey: 'local.default' }]);
+    expect(all[2]?.messages).toEqual([]);
+    expect(reports(all)).toEqual(['SUBMITTED', 'COMPLETED']);
+    expect(all[3]?.changes).toEqual([{ kind: 'attempt.results', attemptId: 't-a1', files: { 'out.txt': '/a/out.txt' }, data: { e: 1 } }]);
+    expect(snapshot.context.data).toEqual({ e: 1 });
+  });
+
+  it('FAILED collects results too (logs matter on failure) and keeps the reason', () => {
+    const { all, snapshot } = drive(
+      { type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' },
+      { type: 'OPERATOR.REPORTED', status: 'FAILED', reason: 'exit code 2' },
+      { type: 'ATTEMPT.COLLECT_FAILED', reason: 'dir gone' },
+    );
+    expect(all[2]?.effects.map((e) => e.type)).toEqual(['attempt.collect']);
+    expect(snapshot.context).toMatchObject({ status: 'FAILED', reason: 'exit code 2', collectError: 'dir gone' });
+    expect(all[3]?.messages[0]?.event).toMatchObject({ status: 'FAILED', reason: 'exit code 2' });
+  });
+
+  it('a repeated operator status is a noop (no record, no report)', () => {
+    const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }, { type: 'OPERATOR.REPORTED', status: 'RUNNING' });
+    expect(last.noop).toBe(true);
+  });
+
+  it('cancel asks the operator and waits in cancelling; ATTEMPT.CANCELLED ends it CANCELLED', () => {
+    const { all, snapshot } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1' }, { type: 'ATTEMPT.CANCEL' }, { type: 'ATTEMPT.CANCELLED' });
+    expect(all[2]?.to).toBe('cancelling');
+    expect(all[2]?.effects.map((e) => e.type)).toEqual(['attempt.cancel']);
+    expect(snapshot.value).toBe('cancelled');
+    expect(reports(all)).toEqual(['SUBMITTED', 'CANCELLED']);
+  });
+
+  it('a job that completes while being cancelled is COMPLETED (the operator had the last word)', () => {
+    const { snapshot } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1' }, { type: 'ATTEMPT.CANCEL' }, { type: 'OPERATOR.REPORTED', status: 'COMPLETED' });
+    expect(snapshot.value).toEqual({ completed: 'collecting' });
+  });
+
+  it('approve/reject only act on gate attempts', () => {
+    const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'WAITING_EXTERNAL' }, { type: 'ATTEMPT.APPROVE' });
+    expect(last.noop).toBe(true);
+  });
+
+  it('events in a terminal state change nothing', () => {
+    const { last } = drive({ type: 'ATTEMPT.SUBMIT_FAILED', reason: 'x' }, { type: 'OPERATOR.REPORTED', status: 'COMPLETED' });
+    expect(last.noop).toBe(true);
+  });
+
+  it('an event before ATTEMPT.CREATED is refused as INVALID_EVENT', () => {
+    expect(() => decideAttempt(undefined, parseAttemptEvent({ type: 'ATTEMPT.CANCEL' }))).toThrow(/before ATTEMPT.CREATED/);
+  });
+});
