@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRun } from '../actors/run-lifecycle.ts';
+import { getRunStatus } from '../projections/queries.ts';
+import { dumpProjections, rebuiltProjections } from './harness/projection-dump.ts';
+import { tempRoot, type TempRoot } from './harness/workspace.ts';
+
+const SEEDS = Number(process.env.PROPERTY_RUNS ?? 4);
+const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
+const TSX = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
+
+let temp: TempRoot;
+afterEach(() => temp?.cleanup());
+
+/** Two workflows; every task appends its id to its own counter file when it starts, then works a little. */
+function countingCampaign(countDir: string): string {
+  const task = (id: string, dependencies: string[] = []) => ({
+    id,
+    command: `echo run >> ${countDir}/${id} && sleep 0.$((RANDOM % 3 + 1))`,
+    dependencies,
+  });
+  const first = [task('a'), task('b'), task('c', ['a']), task('d', ['a', 'b'])];
+  const second = [task('e', ['d']), task('f', ['c', 'e'])];
+  return `
+export function plan(state) {
+  if (state === null) return ${JSON.stringify({ tasks: first })};
+  if (state.iteration === 1) return ${JSON.stringify({ tasks: second })};
+  return null;
+}
+export function analyze(state, results) { return { iteration: (state?.iteration ?? 0) + 1, seen: Object.keys(results) }; }
+`;
+}
+
+/** A deterministic pseudo-random sequence per seed (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Starts the orchestrator; resolves with its exit (code or signal). */
+function orchestrate(root: string, runId: string): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
+  const child = spawn(TSX, [CHILD, root, 'ws', runId], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const done = new Promise<{ code: number | null; stdout: string }>((resolve) =>
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) process.stderr.write(stderr);
+      resolve({ code, stdout });
+    }),
+  );
+  return { done, kill: () => child.kill('SIGKILL') };
+}
+
+describe('crash safety: SIGKILL the orchestrator at random points, restart it', () => {
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    it(`seed ${seed}: the run completes, every task's command ran exactly once, projections equal a rebuild`, async () => {
+      temp = tempRoot('ms-crash-');
+      const countDir = path.join(temp.root, 'counts');
+      fs.mkdirSync(countDir);
+      temp.workspace('ws', countingCampaign(countDir));
+      const next = random(seed);
+      const runId = `crash${seed}`;
+      let finished = false;
+      let killed = 0;
+      for (let round = 0; round < 4 && !finished; round++) {
+        const orchestrator = orchestrate(temp.root, runId);
+        const delay = 200 + Math.floor(next() * 900);
+        const timer = setTimeout(() => orchestrator.kill(), delay);
+        const exit = await orchestrator.done;
+        clearTimeout(timer);
+        finished = exit.code === 0;
+        if (exit.code === null) killed += 1;
+      }
+      // The run outlasts the first kill's delay: every seed really crashes the orchestrator.
+      expect(killed).toBeGreaterThan(0);
+      if (!finished) {
+        const last = await orchestrate(temp.root, runId).done;
+        expect(last.code).toBe(0);
+      }
+
+      const run = await openRun({ root: temp.root, runId });
+      try {
+        const views = await run.store.views();
+        expect(getRunStatus(views, runId)?.status).toBe('COMPLETED');
+        for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
+          expect(fs.readFileSync(path.join(countDir, id), 'utf8').trim().split('\n'), `task ${id}`).toEqual(['run']);
+        }
+        expect(dumpProjections(views)).toEqual(await rebuiltProjections(run.store.log));
+      } finally {
+        await run.close();
+      }
+    }, 60_000);
+  }
+});
