@@ -1,0 +1,37 @@
+/**
+ * MatterStack's public API: run lifecycle, the event logs, operators and the types campaigns use.
+ * @example
+ * import { initializeRun, runUntilCompletion } from 'matterstack';
+ * const run = await initializeRun({ workspace: 'demos/battery_screening' });
+ * console.log(await runUntilCompletion(run));
+ * await run.close();
+ */
+export {
+  initializeOrResumeRun,
+  initializeRun,
+  listActiveRuns,
+  openRun,
+  runUntilCompletion,
+  RunLifecycleError,
+  sendCommand,
+  stepRun,
+} from './actors/run-lifecycle.ts';
+export type {
+  CommandReply,
+  DriveOptions,
+  InitializeOrResumeOptions,
+  InitializeRunOptions,
+  RunHandle,
+  StoreOptions,
+} from './actors/run-lifecycle.ts';
+export { RunStore } from './actors/run-store.ts';
+export type { Campaign, TaskResult } from './actors/campaign/campaign.ts';
+export type { Operator, OperatorContext, PollResult, SubmitResult, CollectedResults } from './actors/operators/operator.ts';
+export { OperatorRegistry } from './actors/operators/operator-registry.ts';
+export type { EventLog, AppendResult, FollowOptions, LoggedRun } from './events/event-log.ts';
+export { SqliteEventLog } from './events/sqlite-event-log.ts';
+export { JetStreamEventLog } from './events/jetstream-event-log.ts';
+export { MatterStackError, VersionConflictError, isMatterStackError, ERROR_CODES } from './events/errors.ts';
+export type { ErrorCode } from './events/errors.ts';
+export type { TaskSpecInput as Task, WorkflowInput as Workflow } from './events/workflow.ts';
+export type { RunStatus, TaskStatus, AttemptStatus } from './events/statuses.ts';
