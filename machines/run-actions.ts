@@ -5,14 +5,14 @@ import type { Message } from './outgoing.ts';
 import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, type RunContext } from './run-context.ts';
 import { activeAttemptIds, gateAttempt, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
 import type { Dispatch } from './rules/dispatch.ts';
-import { normalizeOperatorKey } from './rules/operator-key.ts';
+import { checkOperatorKey } from '../events/operator-key.ts';
 import { findSkips } from './rules/readiness.ts';
 import { adoptWorkflow } from './rules/workflow-check.ts';
 
 /** The context of a new run, from RUN.CREATED; it awaits the first plan (iteration 0). */
 export function initialRunContext(input: RunCreated): RunContext {
   // Configured keys are normalised like task keys so `Local` in a config matches `local.default`.
-  const norm = (key: string): string => normalizeOperatorKey(key).key;
+  const norm = (key: string): string => checkOperatorKey(key).key;
   const operatorCaps: Record<string, number | null> = {};
   for (const [key, cap] of Object.entries(input.operatorCaps ?? {})) operatorCaps[norm(key)] = cap;
   const configured = [...new Set([...(input.configuredOperators ?? []), ...Object.keys(input.operatorCaps ?? {})].map(norm))].sort();

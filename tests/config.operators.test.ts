@@ -4,7 +4,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadOperatorsConfig, parseOperatorsConfig } from '../actors/config/operators-config.ts';
-import { normalizeOperatorKey, splitOperatorKey, tryNormalizeOperatorKey } from '../actors/config/operator-key.ts';
+import { normalizeOperatorKey, splitOperatorKey, tryNormalizeOperatorKey } from '../events/operator-key.ts';
 import { isMatterStackError, type MatterStackError } from '../events/errors.ts';
 
 function errorOf(text: string): MatterStackError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeOperatorKey } from '../machines/rules/operator-key.ts';
+import { checkOperatorKey } from '../events/operator-key.ts';
 import { Harness } from './machines.harness.ts';
 
 const t = (id: string, extra: Record<string, unknown> = {}) => ({ id, command: `run ${id}`, ...extra });
@@ -206,12 +206,12 @@ describe('operator routing (SPEC §2)', () => {
     expect(routed({ operatorKey: 'EXPERIMENT' })).toBe('experiment.default');
   });
   it('keys are validated: kind.name, lower-cased, no whitespace, no ..', () => {
-    expect(normalizeOperatorKey(' HPC.Cluster_A ')).toEqual({ ok: true, key: 'hpc.cluster_a' });
-    expect(normalizeOperatorKey('cluster').ok).toBe(false); // not a legacy name, no dot
-    expect(normalizeOperatorKey('hpc.a b').ok).toBe(false);
-    expect(normalizeOperatorKey('hpc.a..b').ok).toBe(false);
-    expect(normalizeOperatorKey('1hpc.a').ok).toBe(false);
-    expect(normalizeOperatorKey('hpc._a').ok).toBe(false);
+    expect(checkOperatorKey(' HPC.Cluster_A ')).toEqual({ ok: true, key: 'hpc.cluster_a' });
+    expect(checkOperatorKey('cluster').ok).toBe(false); // not a legacy name, no dot
+    expect(checkOperatorKey('hpc.a b').ok).toBe(false);
+    expect(checkOperatorKey('hpc.a..b').ok).toBe(false);
+    expect(checkOperatorKey('1hpc.a').ok).toBe(false);
+    expect(checkOperatorKey('hpc._a').ok).toBe(false);
   });
   it('an unknown operator key creates the attempt FAILED_INIT with a reason naming the key and the configured keys', () => {
     const h = started([t('x', { operatorKey: 'slurm.big' })], { configuredOperators: ['local.default'] });

@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
 import { JsonValueSchema } from '../../events/json.ts';
-import { OPERATOR_KEY_PATTERN, tryNormalizeOperatorKey } from './operator-key.ts';
+import { OPERATOR_KEY_PATTERN, tryNormalizeOperatorKey } from '../../events/operator-key.ts';
 
 /** Operator kinds operators.yaml may configure. `sim` is the explicit dry run (SPEC §3). */
 export const OPERATOR_KINDS = ['local', 'hpc', 'human', 'experiment', 'sim'] as const;

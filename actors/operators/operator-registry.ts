@@ -1,6 +1,6 @@
 import { MatterStackError } from '../../events/errors.ts';
 import type { OperatorEntry, OperatorsConfig } from '../config/operators-config.ts';
-import { tryNormalizeOperatorKey } from '../config/operator-key.ts';
+import { tryNormalizeOperatorKey } from '../../events/operator-key.ts';
 import { ExperimentOperator } from './experiment-operator.ts';
 import { HumanOperator } from './human-operator.ts';
 import { LocalOperator, type LocalOperatorOptions } from './local-operator.ts';
