@@ -1,0 +1,291 @@
+import path from 'node:path';
+import type { JsonObject } from '../../events/json.ts';
+import type { AttemptStatus, RunStatus, TaskStatus } from '../../events/statuses.ts';
+import { getRunStatus, listAttempts, type AttemptView } from '../../projections/queries.ts';
+import { phaseOf } from '../../machines/changes.ts';
+import type { AttemptSnapshot } from '../../machines/decide.ts';
+import { tasksInOrder, type RunContext, type TaskEntry } from '../../machines/run-context.ts';
+import { resolveOperator } from '../../machines/rules/operator-key.ts';
+import { dependencyState, isReady, statusLookup } from '../../machines/rules/readiness.ts';
+import { activeCounts, slotCounter } from '../../machines/rules/slots.ts';
+import { EXPERIMENT_FILES } from '../operators/experiment-operator.ts';
+import { HUMAN_FILES } from '../operators/human-operator.ts';
+import { LOCAL_FILES } from '../operators/local-operator.ts';
+import { RunHost } from '../run-host.ts';
+import type { RunHandle } from '../run-lifecycle.ts';
+import { attemptDirOf } from '../workspace.ts';
+
+/** What an operator-specific hint tells a person to look at or do. */
+export type OperatorHint =
+  | { kind: 'human'; dir: string; files: string[]; approveCommand: string; rejectCommand: string; message: string | null }
+  | { kind: 'experiment'; dir: string; requestFile: string; resultFile: string }
+  | { kind: 'local'; pid: number | null; dir: string; stdout: string; stderr: string }
+  | { kind: 'other'; operatorKey: string; externalId: string | null; dir: string | null };
+
+/** Which cap keeps a ready task from starting. */
+export type FullCap = { scope: 'global'; used: number; max: number } | { scope: 'operator'; key: string; used: number; max: number };
+
+/** Why one task is not done. */
+export type TaskReason =
+  | { kind: 'waiting-operator'; attemptId: string; operatorKey: string; attemptStatus: AttemptStatus; since: string | null; hint: OperatorHint }
+  | { kind: 'ready'; operatorKey: string; paused: boolean }
+  | { kind: 'no-slot'; operatorKey: string; cap: FullCap }
+  | { kind: 'no-operator'; operatorKey: string; reason: string }
+  | { kind: 'blocked'; waitingOn: { id: string; status: TaskStatus }[] }
+  | { kind: 'skipped'; dependency: string | null; dependencyStatus: TaskStatus | null; reason: string | null }
+  | { kind: 'failed'; attemptId: string | null; reason: string | null; allowed: boolean; rerunCommand: string }
+  | { kind: 'cancelled'; attemptId: string | null; reason: string | null; rerunCommand: string }
+  | { kind: 'waiting-campaign'; status: TaskStatus };
+
+/** One non-done task and why. */
+export interface TaskExplanation {
+  id: string;
+  iteration: number;
+  status: TaskStatus;
+  kind: string;
+  attempts: number;
+  updatedAt: string | null;
+  why: TaskReason;
+}
+
+/** Why the run is where it is (the `explain` view). */
+export interface Explanation {
+  runId: string;
+  workspace: string;
+  status: RunStatus;
+  phase: string;
+  iteration: number;
+  reason: string | null;
+  updatedAt: string | null;
+  lastSeq: number;
+  counts: Partial<Record<TaskStatus, number>>;
+  slots: { used: number; max: number | null; byOperator: { key: string; used: number; max: number | null }[] };
+  /** Every task that is not COMPLETED, in workflow order. */
+  tasks: TaskExplanation[];
+  /** What a person can do now, most useful first. */
+  nextSteps: string[];
+}
+
+/** What `explainRun` needs of an open run. */
+export type ExplainTarget = Pick<RunHandle, 'runId' | 'store' | 'workspaceDir'>;
+
+/** Explains the run's frontier from the restored machine state (the truth) plus the projections (times). */
+export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
+  const host = await RunHost.restore(handle.store.log, handle.runId);
+  const run = host.state.run;
+  if (run === undefined) throw new Error(`internal: run ${handle.runId} restored without a run actor`);
+  const ctx = run.context;
+  const views = await handle.store.views();
+  const status = getRunStatus(views, handle.runId);
+  const taskTimes = new Map((status?.tasks ?? []).map((t) => [t.id, t.updatedAt]));
+  const attemptViews = new Map(listAttempts(views, handle.runId).map((a) => [a.attemptId, a]));
+  const paths: PathContext = { runId: handle.runId, workspaceDir: handle.workspaceDir };
+
+  const reasons = frontier(ctx, host.state.attempts, attemptViews, paths);
+  const tasks: TaskExplanation[] = [];
+  const counts: Partial<Record<TaskStatus, number>> = {};
+  for (const entry of tasksInOrder(ctx)) {
+    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
+    const why = reasons.get(entry.spec.id);
+    if (why === undefined) continue;
+    tasks.push({
+      id: entry.spec.id,
+      iteration: entry.iteration,
+      status: entry.status,
+      kind: entry.spec.kind,
+      attempts: entry.attempts,
+      updatedAt: taskTimes.get(entry.spec.id) ?? null,
+      why,
+    });
+  }
+  const { total, byOperator } = activeCounts(ctx);
+  const operatorKeys = [...new Set([...Object.keys(byOperator), ...Object.keys(ctx.operatorCaps)])].sort();
+  const explanation: Explanation = {
+    runId: handle.runId,
+    workspace: ctx.workspace,
+    status: ctx.status,
+    phase: phaseOf(run.value),
+    iteration: ctx.iteration,
+    reason: ctx.reason,
+    updatedAt: status?.updatedAt ?? null,
+    lastSeq: host.seq,
+    counts,
+    slots: {
+      used: total,
+      max: ctx.maxConcurrent,
+      byOperator: operatorKeys.map((key) => ({ key, used: byOperator[key] ?? 0, max: ctx.operatorCaps[key] ?? null })),
+    },
+    tasks,
+    nextSteps: [],
+  };
+  explanation.nextSteps = nextSteps(explanation);
+  return explanation;
+}
+
+interface PathContext {
+  runId: string;
+  workspaceDir: string;
+}
+
+/**
+ * The reason of every non-COMPLETED task. Ready tasks are walked exactly as `planDispatch` walks
+ * them (workflow order, the same slot counter), so "no slot" names the cap dispatch would hit.
+ */
+function frontier(
+  ctx: RunContext,
+  attempts: ReadonlyMap<string, AttemptSnapshot>,
+  views: ReadonlyMap<string, AttemptView>,
+  paths: PathContext,
+): Map<string, TaskReason> {
+  const out = new Map<string, TaskReason>();
+  const slots = slotCounter(ctx);
+  const statusOf = statusLookup(ctx);
+  const rerun = (id: string): string => `matterstack rerun ${paths.runId} ${id}`;
+  for (const entry of tasksInOrder(ctx)) {
+    const id = entry.spec.id;
+    if (entry.status === 'COMPLETED') continue;
+    const current = entry.current;
+    const snapshot = current !== null ? attempts.get(current.id) : undefined;
+    switch (entry.status) {
+      case 'FAILED':
+        out.set(id, {
+          kind: 'failed',
+          attemptId: current?.id ?? null,
+          reason: entry.reason ?? snapshot?.context.reason ?? null,
+          allowed: entry.spec.allowFailure,
+          rerunCommand: rerun(id),
+        });
+        continue;
+      case 'CANCELLED':
+        out.set(id, { kind: 'cancelled', attemptId: current?.id ?? null, reason: entry.reason ?? snapshot?.context.reason ?? null, rerunCommand: rerun(id) });
+        continue;
+      case 'SKIPPED':
+        out.set(id, skippedReason(entry, statusOf));
+        continue;
+      default:
+        break;
+    }
+    if (current !== null) {
+      // PENDING with an attempt (being submitted), RUNNING, WAITING_EXTERNAL: the operator has it.
+      const view = views.get(current.id);
+      out.set(id, {
+        kind: 'waiting-operator',
+        attemptId: current.id,
+        operatorKey: current.operatorKey,
+        attemptStatus: snapshot?.context.status ?? current.status,
+        since: view?.submittedAt ?? view?.createdAt ?? null,
+        hint: operatorHint(entry, current.id, current.operatorKey, snapshot, paths),
+      });
+      continue;
+    }
+    if (entry.status !== 'PENDING') {
+      out.set(id, { kind: 'waiting-campaign', status: entry.status });
+      continue;
+    }
+    const deps = dependencyState(entry.spec, statusOf);
+    if (deps.kind === 'waiting') {
+      const waitingOn = entry.spec.dependencies
+        .map((dep) => ({ id: dep, status: statusOf(dep) ?? ('PENDING' as TaskStatus) }))
+        .filter((dep) => dep.status !== 'COMPLETED');
+      out.set(id, { kind: 'blocked', waitingOn });
+      continue;
+    }
+    if (deps.kind === 'never') {
+      // Not yet marked SKIPPED (the next cycle will): explain it the same way.
+      out.set(id, { kind: 'skipped', dependency: deps.dependency, dependencyStatus: deps.status === 'UNKNOWN' ? null : deps.status, reason: null });
+      continue;
+    }
+    if (!isReady(ctx, entry)) continue;
+    const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
+    if (!slots.globalFree()) {
+      const max = ctx.maxConcurrent ?? 0;
+      out.set(id, { kind: 'no-slot', operatorKey: route.key, cap: { scope: 'global', used: max, max } });
+      continue;
+    }
+    if (!route.ok) {
+      out.set(id, { kind: 'no-operator', operatorKey: route.key, reason: route.reason });
+      continue;
+    }
+    if (!slots.operatorFree(route.key)) {
+      const max = ctx.operatorCaps[route.key] ?? 0;
+      out.set(id, { kind: 'no-slot', operatorKey: route.key, cap: { scope: 'operator', key: route.key, used: max, max } });
+      continue;
+    }
+    slots.take(route.key);
+    out.set(id, { kind: 'ready', operatorKey: route.key, paused: ctx.status === 'PAUSED' });
+  }
+  return out;
+}
+
+function skippedReason(entry: TaskEntry, statusOf: (id: string) => TaskStatus | undefined): TaskReason {
+  const state = dependencyState(entry.spec, statusOf);
+  if (state.kind === 'never') {
+    return { kind: 'skipped', dependency: state.dependency, dependencyStatus: state.status === 'UNKNOWN' ? null : state.status, reason: entry.reason ?? null };
+  }
+  // The dependency was rerun since: the reason the machine recorded still says which one it was.
+  const named = /dependency (\S+) is/.exec(entry.reason ?? '')?.[1] ?? null;
+  return { kind: 'skipped', dependency: named, dependencyStatus: named !== null ? (statusOf(named) ?? null) : null, reason: entry.reason ?? null };
+}
+
+/** The operator kind of a canonical key (`human.default` → `human`). */
+function kindOf(operatorKey: string): string {
+  const dot = operatorKey.indexOf('.');
+  return dot < 0 ? operatorKey : operatorKey.slice(0, dot);
+}
+
+function operatorHint(entry: TaskEntry, attemptId: string, operatorKey: string, snapshot: AttemptSnapshot | undefined, paths: PathContext): OperatorHint {
+  const c = snapshot?.context;
+  // Before submission the attempt has no reported dir yet; the host always uses this one.
+  const dir = c?.dir ?? attemptDirOf(paths.workspaceDir, paths.runId, entry.spec.id, attemptId);
+  switch (kindOf(operatorKey)) {
+    case 'human':
+      return {
+        kind: 'human',
+        dir,
+        files: [HUMAN_FILES.approved, HUMAN_FILES.response],
+        approveCommand: `matterstack approve ${paths.runId} ${entry.spec.id}`,
+        rejectCommand: `matterstack reject ${paths.runId} ${entry.spec.id}`,
+        message: entry.spec.message ?? null,
+      };
+    case 'experiment':
+      return { kind: 'experiment', dir, requestFile: path.join(dir, EXPERIMENT_FILES.request), resultFile: path.join(dir, EXPERIMENT_FILES.result) };
+    case 'local':
+      return { kind: 'local', pid: pidOf(c?.operatorData), dir, stdout: path.join(dir, LOCAL_FILES.stdout), stderr: path.join(dir, LOCAL_FILES.stderr) };
+    default:
+      return { kind: 'other', operatorKey, externalId: c?.externalId ?? null, dir: c?.dir ?? null };
+  }
+}
+
+function pidOf(data: JsonObject | undefined): number | null {
+  const pid = data?.pid;
+  return typeof pid === 'number' && pid > 0 ? pid : null;
+}
+
+/** What to do next, derived from the run status and the task reasons (deduplicated, in order). */
+function nextSteps(e: Explanation): string[] {
+  const steps: string[] = [];
+  const run = e.runId;
+  if (e.status === 'PAUSED') steps.push(`resume with \`matterstack resume ${run}\``);
+  if (e.status === 'FAILED') {
+    for (const t of e.tasks) if (t.why.kind === 'failed' && !t.why.allowed) steps.push(`rerun the failed task with \`${t.why.rerunCommand}\` (add --recursive for its dependants)`);
+    steps.push(`or revive the run with \`matterstack revive ${run}\` (reruns every failed task)`);
+  }
+  if (e.status === 'CANCELLED') steps.push(`revive the run with \`matterstack revive ${run}\``);
+  for (const t of e.tasks) {
+    if (t.why.kind !== 'waiting-operator') continue;
+    const hint = t.why.hint;
+    if (hint.kind === 'human') {
+      steps.push(`approve gate ${t.id} with \`${hint.approveCommand}\` (or \`${hint.rejectCommand}\`), or drop ${hint.files.join(' or ')} in ${hint.dir}`);
+    } else if (hint.kind === 'experiment') {
+      steps.push(`answer the request ${hint.requestFile} by writing ${hint.resultFile}`);
+    }
+  }
+  const moving = e.tasks.some((t) => t.why.kind === 'ready' || t.why.kind === 'no-slot' || t.why.kind === 'waiting-operator' || t.why.kind === 'blocked');
+  if ((e.status === 'RUNNING' || e.status === 'PENDING') && (moving || e.tasks.length === 0)) {
+    steps.push(`keep it going with \`matterstack loop ${run}\` (or one cycle: \`matterstack step ${run}\`)`);
+  }
+  if (e.tasks.some((t) => t.why.kind === 'no-slot')) steps.push('tasks wait for a free slot: raise max_concurrent in operators.yaml (for new runs) or let running attempts finish');
+  for (const t of e.tasks) if (t.why.kind === 'no-operator') steps.push(`configure operator "${t.why.operatorKey}" in operators.yaml or set the task's operatorKey`);
+  if (e.status === 'COMPLETED') steps.push(`export the evidence with \`matterstack export-evidence ${run}\``);
+  return [...new Set(steps)];
+}

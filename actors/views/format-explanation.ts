@@ -1,0 +1,77 @@
+import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
+
+/** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  const iteration = e.iteration < 0 ? 'not planned yet' : `iteration ${e.iteration}`;
+  lines.push(`Run ${e.runId} (${e.workspace}): ${e.status}, phase ${e.phase}, ${iteration}${e.reason !== null ? ` — ${e.reason}` : ''}`);
+  const counts = Object.entries(e.counts).map(([status, n]) => `${n} ${status}`).join(', ');
+  const cap = e.slots.max === null ? 'unlimited' : String(e.slots.max);
+  lines.push(`  tasks: ${counts || 'none'}; slots in use: ${e.slots.used}/${cap}; last seq ${e.lastSeq}${e.updatedAt !== null ? `, updated ${e.updatedAt}` : ''}`);
+  if (e.tasks.length === 0) {
+    lines.push('', e.status === 'COMPLETED' ? 'Every task is done.' : 'No task is waiting.');
+  } else {
+    lines.push('', 'Not done:');
+    for (const t of e.tasks) {
+      lines.push(`  ${t.id} [${t.status}${t.attempts > 0 ? `, ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}` : ''}]: ${reasonText(t.why)}`);
+      for (const detail of reasonDetails(t.why)) lines.push(`      ${detail}`);
+    }
+  }
+  if (e.nextSteps.length > 0) {
+    lines.push('', 'Next steps:');
+    for (const step of e.nextSteps) lines.push(`  - ${step}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One sentence for a task's reason. */
+export function reasonText(why: TaskReason): string {
+  switch (why.kind) {
+    case 'waiting-operator':
+      return `waiting for operator ${why.operatorKey} (attempt ${why.attemptId} ${why.attemptStatus}${why.since !== null ? ` since ${why.since}` : ''})`;
+    case 'ready':
+      return why.paused ? `ready for ${why.operatorKey}, but the run is paused` : `ready: starts on ${why.operatorKey} at the next step`;
+    case 'no-slot':
+      return why.cap.scope === 'global'
+        ? `ready but no slot: global maxConcurrent ${why.cap.used}/${why.cap.max} in use`
+        : `ready but no slot: operator ${why.cap.key} max_concurrent ${why.cap.used}/${why.cap.max} in use`;
+    case 'no-operator':
+      return `cannot start: ${why.reason}`;
+    case 'blocked':
+      return `blocked by ${why.waitingOn.map((d) => `${d.id} (${d.status})`).join(', ')}`;
+    case 'skipped':
+      return why.dependency !== null
+        ? `skipped because dependency ${why.dependency} is ${why.dependencyStatus ?? 'unknown'}`
+        : `skipped${why.reason !== null ? `: ${why.reason}` : ''}`;
+    case 'failed':
+      return `failed${why.attemptId !== null ? ` (attempt ${why.attemptId})` : ''}: ${why.reason ?? 'no reason recorded'}${why.allowed ? ' (allowed to fail)' : ''}`;
+    case 'cancelled':
+      return `cancelled${why.reason !== null ? `: ${why.reason}` : ''}`;
+    case 'waiting-campaign':
+      return `${why.status}, waiting for the campaign`;
+  }
+}
+
+function reasonDetails(why: TaskReason): string[] {
+  if (why.kind === 'waiting-operator') return hintLines(why.hint);
+  if (why.kind === 'failed' || why.kind === 'cancelled') return [`rerun: ${why.rerunCommand}`];
+  return [];
+}
+
+/** The operator-specific lines: where to look, what to drop, which command to run. */
+export function hintLines(hint: OperatorHint): string[] {
+  switch (hint.kind) {
+    case 'human':
+      return [
+        ...(hint.message !== null ? [`question: ${hint.message}`] : []),
+        `approve: ${hint.approveCommand}   (reject: ${hint.rejectCommand})`,
+        `or drop ${hint.files.join(' or ')} in ${hint.dir}`,
+      ];
+    case 'experiment':
+      return [`request: ${hint.requestFile}`, `expected result file: ${hint.resultFile}`];
+    case 'local':
+      return [`pid: ${hint.pid ?? 'not started yet'}`, `stdout: ${hint.stdout}`, `stderr: ${hint.stderr}`];
+    case 'other':
+      return [`external id: ${hint.externalId ?? 'not submitted yet'}${hint.dir !== null ? `, dir ${hint.dir}` : ''}`];
+  }
+}

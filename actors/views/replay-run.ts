@@ -1,0 +1,149 @@
+import type { DomainChange } from '../../events/changes.ts';
+import type { LoggedStateValue, StoredEvent } from '../../events/envelope.ts';
+import type { EventLog } from '../../events/event-log.ts';
+import { replay } from '../../machines/system.ts';
+import { sameJson } from './canonical-json.ts';
+import { ChangeDescriber } from './describe-change.ts';
+import { readRunRecords } from './read-run-records.ts';
+import { summarizeSystem, type SystemSummary } from './run-summary.ts';
+
+/** Which records `replayTimeline` keeps (all when empty). */
+export interface TimelineFilter {
+  /** Exact actor: `run` or an attempt id; a task id also matches all of that task's attempts (`t1` → `t1-a1`, `t1-a2`). */
+  actor?: string;
+  /** Exact event type (`CMD.PAUSE`), or a prefix ending in `*` or `.` (`CMD.*`, `ATTEMPT.`). */
+  type?: string;
+  /** First and last sequence to show (inclusive). */
+  fromSeq?: number;
+  toSeq?: number;
+}
+
+/** One record of the log as `replay` shows it. */
+export interface TimelineEntry {
+  seq: number;
+  time: string;
+  actor: string;
+  type: string;
+  from: LoggedStateValue | null;
+  to: LoggedStateValue | null;
+  /** What changed, one compact sentence per domain change (`task t1 PENDING→RUNNING`). */
+  changes: string[];
+}
+
+/** The run's transitions in log order, filtered; every record is read so "before→after" stays right. */
+export async function replayTimeline(log: EventLog, runId: string, filter: TimelineFilter = {}): Promise<TimelineEntry[]> {
+  const records = await readRunRecords(log, runId);
+  const describer = new ChangeDescriber();
+  const out: TimelineEntry[] = [];
+  for (const record of records) {
+    const changes = describer.describe(record.changes);
+    if (!matches(record, filter)) continue;
+    out.push({ seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes });
+  }
+  return out;
+}
+
+function matches(record: StoredEvent, filter: TimelineFilter): boolean {
+  if (filter.fromSeq !== undefined && record.seq < filter.fromSeq) return false;
+  if (filter.toSeq !== undefined && record.seq > filter.toSeq) return false;
+  if (filter.actor !== undefined && record.actor !== filter.actor && !isAttemptOf(record.actor, filter.actor)) return false;
+  if (filter.type !== undefined) {
+    const prefix = filter.type.endsWith('*') ? filter.type.slice(0, -1) : filter.type.endsWith('.') ? filter.type : null;
+    if (prefix !== null ? !record.type.startsWith(prefix) : record.type !== filter.type) return false;
+  }
+  return true;
+}
+
+/** True when `actor` is an attempt of task `taskId` (`<taskId>-a<n>`). */
+function isAttemptOf(actor: string, taskId: string): boolean {
+  return actor.startsWith(`${taskId}-a`) && /^\d+$/.test(actor.slice(taskId.length + 2));
+}
+
+/** The state of the run right after record `seq`. */
+export interface StateAt extends SystemSummary {
+  /** The last record folded (≤ the asked seq; the run's last seq when it asked beyond). */
+  seq: number;
+  time: string | null;
+}
+
+/** Folds the records up to `seq` (inclusive) through the current machines and summarises the run there. */
+export async function stateAt(log: EventLog, runId: string, seq: number): Promise<StateAt> {
+  const records = await readRunRecords(log, runId, seq);
+  const system = replay(records);
+  const last = records[records.length - 1];
+  return { seq: last?.seq ?? 0, time: last?.time ?? null, ...summarizeSystem(system) };
+}
+
+/** The `to` and `changes` of one record: as logged, or as the current machines compute them. */
+export interface TransitionFacts {
+  to: LoggedStateValue | null;
+  changes: DomainChange[];
+}
+
+/** The outcome of `verifyReplay`: every record agrees, or the first one that does not. */
+export type VerifyResult =
+  | { ok: true; events: number; lastSeq: number }
+  | {
+      ok: false;
+      seq: number;
+      actor: string;
+      type: string;
+      /** What the log recorded. */
+      expected: TransitionFacts;
+      /** What the current machines compute for the same event (null when they refuse it). */
+      actual: TransitionFacts | null;
+      message: string;
+    };
+
+/** Private signal that stops the fold at the first divergence. */
+class Divergence extends Error {}
+
+/**
+ * Re-runs every record through the current machines and compares the logged `to` state and
+ * `changes` with the recomputed ones (key order ignored); reports the first record that differs —
+ * a changed machine, a non-deterministic one, or a tampered log.
+ */
+export async function verifyReplay(log: EventLog, runId: string): Promise<VerifyResult> {
+  const records = await readRunRecords(log, runId);
+  let failure: Extract<VerifyResult, { ok: false }> | undefined;
+  let next = 0;
+  try {
+    replay(records, (step) => {
+      next = step.index + 1;
+      const record = records[step.index] as StoredEvent;
+      const toDiffers = !sameJson(record.to, step.to);
+      const changesDiffer = !sameJson(record.changes, step.changes);
+      if (!toDiffers && !changesDiffer) return;
+      const what = [toDiffers ? 'state' : null, changesDiffer ? 'changes' : null].filter((w) => w !== null).join(' and ');
+      failure = {
+        ok: false,
+        seq: record.seq,
+        actor: record.actor,
+        type: record.type,
+        expected: { to: record.to, changes: record.changes },
+        actual: { to: step.to, changes: step.changes },
+        message: `seq ${record.seq} (${record.actor} ${record.type}): the logged ${what} differ${what.includes(' and ') ? '' : 's'} from what the current machines compute`,
+      };
+      throw new Divergence();
+    });
+  } catch (error) {
+    if (!(error instanceof Divergence)) {
+      // The machines refuse a logged event (e.g. invalid payload, impossible order): that is a divergence too.
+      // The record that threw is the one after the last step seen.
+      const at = records[next];
+      if (at === undefined) throw error;
+      return {
+        ok: false,
+        seq: at.seq,
+        actor: at.actor,
+        type: at.type,
+        expected: { to: at.to, changes: at.changes },
+        actual: null,
+        message: `seq ${at.seq} (${at.actor} ${at.type}): the current machines refuse this record: ${(error as Error).message}`,
+      };
+    }
+  }
+  if (failure !== undefined) return failure;
+  const last = records[records.length - 1];
+  return { ok: true, events: records.length, lastSeq: last?.seq ?? 0 };
+}
