@@ -1,0 +1,169 @@
+import type Database from 'better-sqlite3';
+import type { StoredEvent } from '../events/envelope.ts';
+import { MatterStackError } from '../events/errors.ts';
+import type { EventLog } from '../events/event-log.ts';
+import { foldEvent } from './fold.ts';
+import { ProjectionBatch } from './projection-batch.ts';
+import { prepareProjectionStatements, type ProjectionStatements } from './projection-statements.ts';
+import { RowCarry } from './row-carry.ts';
+import { ALL_STREAM, createIndexes, createSchema, createTables, dropSchema } from './schema.ts';
+
+/** Options of `Projector.apply`. */
+export interface ApplyOptions {
+  /**
+   * The batch comes from a global-order feed (`readAll`, or `follow` without `runId`), so its
+   * highest position may become the position `catchUp` resumes from. Leave it off for per-run
+   * feeds: their positions say nothing about other runs' events still unapplied.
+   * @default false
+   */
+  globalOrder?: boolean;
+}
+
+/** What one `apply`, `catchUp` or `rebuild` did. */
+export interface ApplyResult {
+  /** Events folded into the tables. */
+  applied: number;
+  /** Events skipped because their run had already applied their sequence. */
+  skipped: number;
+}
+
+/** Options of a `Projector`. */
+export interface ProjectorOptions {
+  /** Events per transaction in `catchUp`. @default 5000 */
+  chunkSize?: number;
+  /** Events per transaction in `rebuild` (fewer commits, the database is being refilled anyway). @default 20000 */
+  rebuildChunkSize?: number;
+}
+
+/**
+ * Folds the event log into the read models of one better-sqlite3 database. Idempotent by
+ * sequence: each run's last applied sequence is stored in the same transaction as its rows,
+ * so re-applying, restarting or racing a catch-up never double-applies an event.
+ *
+ * @example
+ * const projector = new Projector(new Database('projections.sqlite'));
+ * await projector.catchUp(log);        // everything appended since the last call
+ * projector.apply(eventsJustAppended); // live, per run
+ */
+export class Projector {
+  private statements: ProjectionStatements;
+  private readonly chunkSize: number;
+  private readonly rebuildChunkSize: number;
+  /** Set only during a rebuild, when this projector is the sole writer of tables it created empty. */
+  private carry: RowCarry | undefined;
+  private readonly applyTransaction: (events: readonly StoredEvent[], globalOrder: boolean) => ApplyResult;
+
+  constructor(
+    readonly db: Database.Database,
+    options: ProjectorOptions = {},
+  ) {
+    this.chunkSize = options.chunkSize ?? 5000;
+    this.rebuildChunkSize = options.rebuildChunkSize ?? 20_000;
+    createSchema(db);
+    this.statements = prepareProjectionStatements(db);
+    this.applyTransaction = db.transaction((events: readonly StoredEvent[], globalOrder: boolean) =>
+      this.applyInTransaction(events, globalOrder),
+    );
+  }
+
+  /**
+   * Folds `events` in one transaction. Events of a run must come in sequence order; an event
+   * at or below the run's stored sequence is skipped, a gap after it is refused
+   * (`INVALID_EVENT`, nothing written) because folding past a missing event would be wrong.
+   */
+  apply(events: readonly StoredEvent[], options: ApplyOptions = {}): ApplyResult {
+    if (events.length === 0) return { applied: 0, skipped: 0 };
+    return this.applyTransaction(events, options.globalOrder ?? false);
+  }
+
+  /** The global position `catchUp` resumes after (0 before the first catch-up). */
+  position(): number {
+    const row = this.statements.selectPosition.get(ALL_STREAM) as { position: number | null } | undefined;
+    return row?.position ?? 0;
+  }
+
+  /** The last sequence applied to `runId` (0 when none). */
+  lastSeq(runId: string): number {
+    const row = this.statements.selectPosition.get(runId) as { lastSeq: number } | undefined;
+    return row?.lastSeq ?? 0;
+  }
+
+  /** Applies everything the log holds after the stored position, `chunkSize` events per transaction. */
+  async catchUp(log: EventLog): Promise<ApplyResult> {
+    return this.feed(log, this.position(), this.chunkSize);
+  }
+
+  /**
+   * Drops the projection tables, recreates them and refolds the whole log from position 0.
+   * Commits in chunks: if it stops half-way, the stored positions match the rows and a later
+   * `catchUp` finishes the job.
+   */
+  async rebuild(log: EventLog): Promise<ApplyResult> {
+    const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
+    const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;
+    // A rebuild can always be redone from the log, so durability of each chunk buys nothing.
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma('cache_size = -65536');
+    try {
+      dropSchema(this.db);
+      createTables(this.db);
+      this.statements = prepareProjectionStatements(this.db);
+      this.carry = new RowCarry();
+      const result = await this.feed(log, 0, this.rebuildChunkSize);
+      // Indexing once after the load is cheaper than maintaining the indexes row by row.
+      createIndexes(this.db);
+      return result;
+    } finally {
+      this.carry = undefined;
+      this.db.pragma(`synchronous = ${synchronous}`);
+      this.db.pragma(`cache_size = ${cacheSize}`);
+    }
+  }
+
+  private async feed(log: EventLog, afterPosition: number, chunkSize: number): Promise<ApplyResult> {
+    const total: ApplyResult = { applied: 0, skipped: 0 };
+    let chunk: StoredEvent[] = [];
+    const flush = (): void => {
+      const result = this.apply(chunk, { globalOrder: true });
+      total.applied += result.applied;
+      total.skipped += result.skipped;
+      chunk = [];
+    };
+    for await (const event of log.readAll(afterPosition)) {
+      chunk.push(event);
+      if (chunk.length >= chunkSize) flush();
+    }
+    if (chunk.length > 0) flush();
+    return total;
+  }
+
+  private applyInTransaction(events: readonly StoredEvent[], globalOrder: boolean): ApplyResult {
+    const batch = new ProjectionBatch(this.statements, this.carry);
+    let applied = 0;
+    let skipped = 0;
+    let maxPosition = -1;
+    for (const event of events) {
+      if (event.position !== null && event.position > maxPosition) maxPosition = event.position;
+      const last = batch.lastSeq(event.runId);
+      if (event.seq <= last) {
+        skipped++;
+        continue;
+      }
+      if (event.seq !== last + 1) {
+        throw new MatterStackError(
+          'INVALID_EVENT',
+          `run ${event.runId}: projection expected sequence ${last + 1} but got ${event.seq}`,
+          { runId: event.runId, expectedSeq: last + 1, seq: event.seq },
+        );
+      }
+      foldEvent(batch, event);
+      batch.advance(event.runId, event.seq, event.position);
+      applied++;
+    }
+    batch.flush();
+    if (globalOrder && maxPosition > this.position()) {
+      this.statements.upsertPosition.run(ALL_STREAM, 0, maxPosition);
+    }
+    return { applied, skipped };
+  }
+}

@@ -1,0 +1,215 @@
+import type Database from 'better-sqlite3';
+import type { JsonValue } from '../events/json.ts';
+import type { AttemptStatus, RunPhase, RunStatus, TaskStatus } from '../events/statuses.ts';
+import type { TaskSpec } from '../events/workflow.ts';
+
+/** A run as the `list` and `status` views show it. */
+export interface RunView {
+  runId: string;
+  workspace: string | null;
+  status: RunStatus;
+  statusReason: string | null;
+  phase: RunPhase | null;
+  iteration: number | null;
+  maxConcurrent: number | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  lastSeq: number;
+}
+
+/** A task as the `status` and `explain` views show it (`attempts` is the attempt count, SPEC §6). */
+export interface TaskView {
+  id: string;
+  status: TaskStatus;
+  statusReason: string | null;
+  operatorKey: string | null;
+  attempts: number;
+  currentAttemptId: string | null;
+  iteration: number | null;
+  order: number | null;
+  kind: TaskSpec['kind'] | null;
+  dependencies: string[];
+  /** Gate tasks: the question shown to the approver. */
+  message: string | null;
+  spec: TaskSpec | null;
+  updatedAt: string | null;
+}
+
+/** An attempt as the `attempts` view and the evidence bundle show it. */
+export interface AttemptView {
+  attemptId: string;
+  taskId: string;
+  attemptNumber: number;
+  status: AttemptStatus;
+  operatorKey: string;
+  externalId: string | null;
+  /** As the operator reported it; the CLI makes it absolute against the run root. */
+  dir: string | null;
+  reason: string | null;
+  operatorData: Record<string, JsonValue> | null;
+  createdAt: string;
+  submittedAt: string | null;
+  endedAt: string | null;
+  results: { files: Record<string, string>; data: JsonValue | null } | null;
+}
+
+/** The campaign state recorded for one iteration. */
+export interface CampaignStateView {
+  iteration: number;
+  state: JsonValue;
+  time: string;
+  seq: number;
+}
+
+/** A command fact: what was asked, and whether it was accepted. */
+export interface CommandView {
+  seq: number;
+  verb: string;
+  accepted: boolean;
+  code: string | null;
+  reason: string | null;
+  target: string | null;
+  by: string | null;
+  actor: string;
+  time: string;
+}
+
+/** The `status --json` shape (SPEC §6) plus counts per task status. */
+export interface RunStatusView extends RunView {
+  tasks: TaskView[];
+  counts: Partial<Record<TaskStatus, number>>;
+}
+
+const RUN_SELECT = `SELECT run_id AS runId, workspace, status, status_reason AS statusReason, phase, iteration,
+  max_concurrent AS maxConcurrent, created_at AS createdAt, updated_at AS updatedAt, last_seq AS lastSeq FROM runs`;
+
+// Prepared once per connection: the CLI's monitor calls these in a loop.
+const cache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+function statement(db: Database.Database, sql: string): Database.Statement {
+  let statements = cache.get(db);
+  if (statements === undefined) {
+    statements = new Map();
+    cache.set(db, statements);
+  }
+  let prepared = statements.get(sql);
+  if (prepared === undefined) {
+    prepared = db.prepare(sql);
+    statements.set(sql, prepared);
+  }
+  return prepared;
+}
+
+function parse<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** The run's row, or undefined when the projections have never seen it. */
+export function getRun(db: Database.Database, runId: string): RunView | undefined {
+  return statement(db, `${RUN_SELECT} WHERE run_id = ?`).get(runId) as RunView | undefined;
+}
+
+/** Runs ordered by id (ids sort chronologically); only active ones (PENDING, RUNNING, PAUSED) unless `all`. */
+export function listRuns(db: Database.Database, options: { all?: boolean } = {}): RunView[] {
+  const sql = options.all
+    ? `${RUN_SELECT} ORDER BY run_id`
+    : `${RUN_SELECT} WHERE status IN ('PENDING', 'RUNNING', 'PAUSED') ORDER BY run_id`;
+  return statement(db, sql).all() as RunView[];
+}
+
+interface TaskRecord {
+  id: string;
+  status: TaskStatus;
+  statusReason: string | null;
+  operatorKey: string | null;
+  attempts: number;
+  currentAttemptId: string | null;
+  iteration: number | null;
+  order: number | null;
+  kind: TaskSpec['kind'] | null;
+  dependencies: string;
+  message: string | null;
+  spec: string | null;
+  updatedAt: string | null;
+}
+
+/** The run's tasks in workflow order (iteration, then position in its workflow). */
+export function listTasks(db: Database.Database, runId: string): TaskView[] {
+  const rows = statement(
+    db,
+    `SELECT task_id AS id, status, status_reason AS statusReason, operator_key AS operatorKey, attempt_count AS attempts,
+       current_attempt_id AS currentAttemptId, iteration, workflow_order AS "order", kind, dependencies, message, spec,
+       updated_at AS updatedAt
+     FROM tasks WHERE run_id = ? ORDER BY iteration, workflow_order, task_id`,
+  ).all(runId) as TaskRecord[];
+  return rows.map((row) => ({
+    ...row,
+    dependencies: JSON.parse(row.dependencies) as string[],
+    spec: parse<TaskSpec>(row.spec),
+  }));
+}
+
+/** The run with its tasks and counts per task status, or undefined when unknown (the `status` view). */
+export function getRunStatus(db: Database.Database, runId: string): RunStatusView | undefined {
+  const run = getRun(db, runId);
+  if (run === undefined) return undefined;
+  const tasks = listTasks(db, runId);
+  const counts: Partial<Record<TaskStatus, number>> = {};
+  for (const task of tasks) counts[task.status] = (counts[task.status] ?? 0) + 1;
+  return { ...run, tasks, counts };
+}
+
+interface AttemptRecord {
+  attemptId: string;
+  taskId: string;
+  attemptNumber: number;
+  status: AttemptStatus;
+  operatorKey: string;
+  externalId: string | null;
+  dir: string | null;
+  reason: string | null;
+  operatorData: string | null;
+  createdAt: string;
+  submittedAt: string | null;
+  endedAt: string | null;
+  resultsFiles: string | null;
+  resultsData: string | null;
+}
+
+const ATTEMPT_SELECT = `SELECT attempt_id AS attemptId, task_id AS taskId, attempt_number AS attemptNumber, status,
+  operator_key AS operatorKey, external_id AS externalId, dir, reason, operator_data AS operatorData,
+  created_at AS createdAt, submitted_at AS submittedAt, ended_at AS endedAt, results_files AS resultsFiles,
+  results_data AS resultsData FROM attempts`;
+
+/** The run's attempts, oldest first; only those of `taskId` when given. */
+export function listAttempts(db: Database.Database, runId: string, taskId?: string): AttemptView[] {
+  // Oldest first by the sequence of the creating record: clocks can tie, sequences cannot.
+  const rows = (
+    taskId === undefined
+      ? statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? ORDER BY created_seq, attempt_id`).all(runId)
+      : statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? AND task_id = ? ORDER BY attempt_number`).all(runId, taskId)
+  ) as AttemptRecord[];
+  return rows.map(({ resultsFiles, resultsData, operatorData, ...rest }) => ({
+    ...rest,
+    operatorData: parse<Record<string, JsonValue>>(operatorData),
+    results:
+      resultsFiles === null ? null : { files: JSON.parse(resultsFiles) as Record<string, string>, data: parse<JsonValue>(resultsData) },
+  }));
+}
+
+/** The campaign state recorded for each iteration of the run, by iteration. */
+export function getCampaignStates(db: Database.Database, runId: string): CampaignStateView[] {
+  const rows = statement(
+    db,
+    'SELECT iteration, state, time, seq FROM campaign_states WHERE run_id = ? ORDER BY iteration',
+  ).all(runId) as { iteration: number; state: string; time: string; seq: number }[];
+  return rows.map((row) => ({ ...row, state: JSON.parse(row.state) as JsonValue }));
+}
+
+/** Every command asked of the run, accepted or rejected, in log order. */
+export function listCommands(db: Database.Database, runId: string): CommandView[] {
+  const rows = statement(
+    db,
+    `SELECT seq, verb, accepted, code, reason, target, by, actor, time FROM commands WHERE run_id = ? ORDER BY seq, idx`,
+  ).all(runId) as (Omit<CommandView, 'accepted'> & { accepted: number })[];
+  return rows.map((row) => ({ ...row, accepted: row.accepted === 1 }));
+}
