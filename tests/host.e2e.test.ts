@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { verifyAndClose } from './harness/verify-and-close.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeRun, openRun, runUntilCompletion, sendCommand } from '../actors/run-lifecycle.ts';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
@@ -31,7 +32,7 @@ describe('host end to end on the embedded log (real processes)', () => {
         ['ok', 'COMPLETED'],
       ]);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -46,7 +47,7 @@ describe('host end to end on the embedded log (real processes)', () => {
       expect(maxConcurrency(mark)).toBeLessThanOrEqual(2);
       expect(fs.readFileSync(path.join(mark, 'concurrency'), 'utf8').trim().split('\n')).toHaveLength(6);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -60,7 +61,7 @@ describe('host end to end on the embedded log (real processes)', () => {
       expect(await runUntilCompletion(run)).toBe('COMPLETED');
       expect(maxConcurrency(mark)).toBe(1);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -84,7 +85,7 @@ describe('host end to end on the embedded log (real processes)', () => {
       expect(tasks).toEqual(['COMPLETED', 'COMPLETED']);
     } finally {
       await other.close();
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -105,7 +106,7 @@ describe('host end to end on the embedded log (real processes)', () => {
       for (const attempt of attempts) expect(fs.existsSync(path.join(attempt.dir!, 'stamp.txt'))).toBe(true);
       expect(attempts[0]!.dir).not.toBe(attempts[1]!.dir);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { verifyAndClose } from './harness/verify-and-close.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
 import { initializeRun, listActiveRuns, openRun, runUntilCompletion, sendCommand, stepRun } from '../actors/run-lifecycle.ts';
@@ -51,7 +52,7 @@ describe('run lifecycle on the embedded log', () => {
       expect(attempts).toHaveLength(1);
       expect(fs.readFileSync(path.join(attempts[0]!.dir!, 'value.txt'), 'utf8').trim()).toBe('21');
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -69,7 +70,7 @@ describe('run lifecycle on the embedded log', () => {
       expect(await stepRun(run)).toBe('COMPLETED');
       expect(await listActiveRuns({ root })).toEqual([]);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -90,7 +91,7 @@ export function analyze() { return {}; }
         ['after', 'SKIPPED'],
       ]);
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 
@@ -111,7 +112,7 @@ export function analyze() { return {}; }
       const reopened = await openRun({ store: run.store, runId: 'r4' });
       expect(reopened.workspace).toBe('lab');
     } finally {
-      await run.close();
+      await verifyAndClose(run);
     }
   });
 });
