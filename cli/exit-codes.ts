@@ -1,7 +1,10 @@
 import type { ErrorCode } from '../events/errors.ts';
 
+/** Outcomes of `step`/`loop` that are not errors but that scripts must tell apart. */
+export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED';
+
 /** Exit codes scripts can rely on; every MatterStackError code maps to one. */
-export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE', number> = {
+export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOutcomeExit, number> = {
   OK: 0,
   INTERNAL: 1,
   USAGE: 2,
@@ -19,4 +22,14 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE', number>
   OPERATOR_ERROR: 7,
   COMMAND_REJECTED: 4,
   LOG_UNAVAILABLE: 7,
+  // step/loop: the run ended, but not well.
+  RUN_FAILED: 10,
+  RUN_CANCELLED: 11,
+  // Ctrl-C: the shell convention (128 + SIGINT).
+  INTERRUPTED: 130,
 };
+
+/** The exit code of a MatterStackError code (or of a command rejection code; unknown ones → COMMAND_REJECTED). */
+export function exitCodeOf(code: string): number {
+  return (EXIT_CODES as Record<string, number>)[code] ?? EXIT_CODES.COMMAND_REJECTED;
+}

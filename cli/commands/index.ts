@@ -1,0 +1,33 @@
+import type { CommandSpec } from '../command.ts';
+import { attemptsCommand } from './attempts.ts';
+import { cancelAttemptCommand } from './cancel-attempt.ts';
+import { approveCommand, rejectCommand } from './gate-decisions.ts';
+import { initCommand } from './init.ts';
+import { listCommand } from './list.ts';
+import { loopCommand } from './loop.ts';
+import { projectionsCommand } from './projections.ts';
+import { rerunCommand } from './rerun.ts';
+import { cancelCommand, pauseCommand, resumeCommand, reviveCommand } from './run-commands.ts';
+import { selfTestCommand } from './self-test.ts';
+import { statusCommand } from './status.ts';
+import { stepCommand } from './step.ts';
+
+/** Every command, in the order `--help` lists them (within their group). Add a command: one import, one entry. */
+export const COMMANDS: readonly CommandSpec[] = [
+  initCommand,
+  stepCommand,
+  loopCommand,
+  statusCommand,
+  listCommand,
+  attemptsCommand,
+  pauseCommand,
+  resumeCommand,
+  cancelCommand,
+  reviveCommand,
+  rerunCommand,
+  cancelAttemptCommand,
+  approveCommand,
+  rejectCommand,
+  projectionsCommand,
+  selfTestCommand,
+];

@@ -1,0 +1,144 @@
+import type { RunStore } from '../../actors/run-store.ts';
+import { getRun, getRunStatus, listRuns, type RunStatusView } from '../../projections/queries.ts';
+import { isMatterStackError } from '../../events/errors.ts';
+import { TERMINAL_RUN_STATUSES, type RunStatus } from '../../events/statuses.ts';
+import { defineCommand, type CommandContext } from '../command.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { withRun, withStore } from '../open-store.ts';
+import { ProgressDisplay, progressMode } from '../progress-display.ts';
+import { toCliFailure } from '../report-error.ts';
+import { commandPrefix } from '../run-status-format.ts';
+import { exitCodeForStatus, exitCodeForStatuses, RUN_OUTCOME_NOTE } from '../run-outcome.ts';
+
+const REDRAW_MS = 200;
+const IDLE_ROUND_MS = 500;
+
+/** `loop [<run>]`: drives one run until it is terminal, or every active run round-robin. */
+export const loopCommand = defineCommand({
+  name: 'loop',
+  summary: 'drive a run (or every active run) until it finishes',
+  description: [
+    'With a run id: drives that run until COMPLETED, FAILED or CANCELLED, reacting as soon as a task',
+    'finishes or a command arrives (approve, pause, … from another terminal). Without one: steps every',
+    'active run of every workspace in turn until none is active (runs created meanwhile are picked up;',
+    'a PAUSED run counts as active, so the loop waits for it).',
+    'On a terminal it shows one live line per run (status, phase, iteration, tasks done / running /',
+    'waiting / pending / failed); otherwise it logs a line when something changes; --json streams',
+    'JSON lines {"event":"progress",…} and ends with {"event":"end","runs":[{"runId","status"}],"exitCode"}.',
+    'Ctrl-C stops cleanly: tasks already started keep running and the run resumes where it was with',
+    'the next loop.',
+  ].join('\n'),
+  group: 'runs',
+  args: [{ name: 'run', required: false, description: 'the run id (omit: every active run)' }],
+  options: {},
+  examples: ['loop 20250101_120000_1a2b3c4d', 'loop                      # every active run, round-robin', 'loop r1 --json > progress.jsonl'],
+  notes: [RUN_OUTCOME_NOTE + '\nWithout a run id: 10 if any run FAILED, else 11 if any was CANCELLED.'],
+  async run(ctx) {
+    const runId = ctx.args.run;
+    return runId === undefined ? loopAll(ctx) : loopOne(ctx, runId);
+  },
+});
+
+/** Redraws at most every REDRAW_MS while the run moves (projection queries are not free on big runs). */
+function scheduler(render: () => Promise<void>): { poke(): void; stop(): Promise<void> } {
+  let dirty = true;
+  let rendering = Promise.resolve();
+  const timer = setInterval(() => {
+    if (!dirty) return;
+    dirty = false;
+    rendering = rendering.then(render, render);
+  }, REDRAW_MS);
+  return {
+    poke: () => {
+      dirty = true;
+    },
+    stop: async () => {
+      clearInterval(timer);
+      await rendering;
+      await render();
+    },
+  };
+}
+
+async function viewsOf(store: RunStore, runIds: Iterable<string>): Promise<RunStatusView[]> {
+  const db = await store.views();
+  return [...runIds].map((id) => getRunStatus(db, id)).filter((v): v is RunStatusView => v !== undefined);
+}
+
+function interrupted(ctx: CommandContext, runIds: string[]): number {
+  const prefix = commandPrefix(ctx);
+  ctx.out.note(`stopped; resume with: ${runIds.length === 1 ? `${prefix} loop ${runIds[0]}` : `${prefix} loop`}`);
+  return EXIT_CODES.INTERRUPTED;
+}
+
+function end(ctx: CommandContext, outcomes: Map<string, RunStatus>, exitCode: number): number {
+  const runs = [...outcomes].map(([runId, status]) => ({ runId, status }));
+  if (ctx.global.json) ctx.out.jsonLine({ event: 'end', runs, exitCode });
+  else if (runs.length === 0) ctx.out.line('no active runs');
+  else for (const run of runs) ctx.out.line(`run ${run.runId} ended ${run.status}`);
+  return exitCode;
+}
+
+async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
+  return withRun(ctx, runId, async (handle, store) => {
+    const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+    const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
+    const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
+    let status: RunStatus;
+    try {
+      status = await runUntilCompletion(handle, { signal: ctx.signal, onProgress: () => redraw.poke() });
+    } finally {
+      await redraw.stop();
+    }
+    if (ctx.signal.aborted && !TERMINAL_RUN_STATUSES.includes(status)) return interrupted(ctx, [handle.runId]);
+    return end(ctx, new Map([[handle.runId, status]]), exitCodeForStatus(status));
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function loopAll(ctx: CommandContext): Promise<number> {
+  const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
+  return withStore(ctx, async (store) => {
+    const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+    const outcomes = new Map<string, RunStatus>();
+    // A run whose step throws (its workspace was deleted, its config broke) is reported once and left alone.
+    const broken = new Map<string, number>();
+    while (!ctx.signal.aborted) {
+      const active = listRuns(await store.views()).filter((r) => !broken.has(r.runId));
+      if (active.length === 0) break;
+      let progressed = false;
+      for (const run of active) {
+        if (ctx.signal.aborted) break;
+        try {
+          const handle = await openRun({ store, runId: run.runId });
+          outcomes.set(run.runId, await stepRun(handle));
+          await handle.close();
+        } catch (error) {
+          // Another process is driving this run (one writer per run): leave it to that process this round.
+          if (isMatterStackError(error, 'VERSION_CONFLICT')) continue;
+          const failure = toCliFailure(error);
+          broken.set(run.runId, failure.exitCode);
+          ctx.out.note(`error: run ${run.runId}: ${failure.message} (skipped from now on)`);
+        }
+        if (getRun(await store.views(), run.runId)?.lastSeq !== run.lastSeq) progressed = true;
+      }
+      display.update(await viewsOf(store, outcomes.keys()));
+      if (!progressed) await sleep(IDLE_ROUND_MS, ctx.signal);
+    }
+    const stillActive = [...outcomes].filter(([, status]) => !TERMINAL_RUN_STATUSES.includes(status)).map(([id]) => id);
+    if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
+    const brokenCode = [...broken.values()][0];
+    return end(ctx, outcomes, brokenCode ?? exitCodeForStatuses(outcomes.values()));
+  });
+}

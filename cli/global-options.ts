@@ -1,0 +1,21 @@
+import type { OptionSpec } from './command.ts';
+
+/** Options every command accepts, before or after the command name. */
+export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  root: {
+    type: 'string',
+    valueName: 'DIR',
+    description: 'workspaces root (default: $MATTERSTACK_WORKSPACES_ROOT, else the nearest "workspaces" folder at or above the current directory)',
+  },
+  nats: {
+    type: 'string',
+    valueName: 'URL',
+    description: 'use the NATS JetStream log at URL (default: $MATTERSTACK_NATS_URL); without it, the embedded log in <root>/.matterstack',
+  },
+  json: { type: 'boolean', description: 'machine-readable JSON on stdout (errors too: {"error":{"code","message"}})' },
+  help: { type: 'boolean', short: 'h', description: 'show help' },
+  version: { type: 'boolean', description: 'print the version' },
+};
+
+/** Global options that take a value (the command-name scan must skip their values). */
+export const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--nats']);

@@ -1,0 +1,53 @@
+import { statSync } from 'node:fs';
+import { MatterStackError } from '../events/errors.ts';
+import { findWorkspacesRoot } from '../actors/workspace.ts';
+import type { RunStore } from '../actors/run-store.ts';
+import type { RunHandle } from '../actors/run-lifecycle.ts';
+import type { CommandContext } from './command.ts';
+import { parseId } from './parse-id.ts';
+
+/** The workspaces root of this invocation; WORKSPACE_NOT_FOUND when it is not an existing folder. */
+export function resolveRoot(ctx: CommandContext): string {
+  const root = findWorkspacesRoot({ ...(ctx.global.root !== undefined ? { root: ctx.global.root } : {}), env: ctx.env });
+  let isDir = false;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // reported below
+  }
+  // RunStore.open would create it: a typo in --root must not leave a stray folder behind.
+  if (!isDir) throw new MatterStackError('WORKSPACE_NOT_FOUND', `workspaces root ${root} does not exist`, { root });
+  return root;
+}
+
+/** Opens the store (embedded log, or JetStream with --nats) of this invocation's root. */
+export async function openStore(ctx: CommandContext): Promise<RunStore> {
+  const root = resolveRoot(ctx);
+  // Loaded on demand: the log and NATS clients cost half a second, which --help should not pay.
+  const { RunStore } = await import('../actors/run-store.ts');
+  return RunStore.open({ root, ...(ctx.global.natsUrl ? { natsUrl: ctx.global.natsUrl } : {}) });
+}
+
+/** Runs `body` with the store open, closing it afterwards whatever happens. */
+export async function withStore<T>(ctx: CommandContext, body: (store: RunStore) => Promise<T>): Promise<T> {
+  const store = await openStore(ctx);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs `body` with run `runId` open (validated id; RUN_NOT_FOUND when the log has none). */
+export async function withRun<T>(ctx: CommandContext, runId: string, body: (handle: RunHandle, store: RunStore) => Promise<T>): Promise<T> {
+  const id = parseId('run id', runId);
+  const { openRun } = await import('../actors/run-lifecycle.ts');
+  return withStore(ctx, async (store) => {
+    const handle = await openRun({ store, runId: id });
+    try {
+      return await body(handle, store);
+    } finally {
+      await handle.close();
+    }
+  });
+}

@@ -1,0 +1,39 @@
+/** Where a command writes: plain lines or JSON on stdout, diagnostics on stderr. */
+export class Output {
+  constructor(
+    readonly json: boolean,
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    private readonly stderr: NodeJS.WritableStream = process.stderr,
+  ) {}
+
+  /** A line of human output on stdout. */
+  line(text = ''): void {
+    this.stdout.write(`${text}\n`);
+  }
+
+  /** A JSON document (pretty when stdout is a terminal, one line otherwise, so `jq` and line readers both work). */
+  data(value: unknown): void {
+    const pretty = (this.stdout as { isTTY?: boolean }).isTTY === true;
+    this.stdout.write(`${JSON.stringify(value, null, pretty ? 2 : undefined)}\n`);
+  }
+
+  /** One JSON line (streams: `loop --json`). */
+  jsonLine(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** A diagnostic or hint on stderr (never mixed into data on stdout). */
+  note(text: string): void {
+    this.stderr.write(`${text}\n`);
+  }
+
+  /** True when stdout is a terminal (live displays). */
+  get isTTY(): boolean {
+    return (this.stdout as { isTTY?: boolean }).isTTY === true;
+  }
+
+  /** Raw write to stdout (the live display). */
+  write(text: string): void {
+    this.stdout.write(text);
+  }
+}

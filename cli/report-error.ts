@@ -1,0 +1,31 @@
+import { ZodError } from 'zod';
+import { errorMessage, isMatterStackError } from '../events/errors.ts';
+import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
+import { UsageError } from './usage-error.ts';
+
+/** A failure as the CLI reports it: a stable code, one line of message, and the exit code. */
+export interface CliFailure {
+  code: string;
+  message: string;
+  exitCode: number;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Classifies anything thrown by a command into code, one-line message and exit code. */
+export function toCliFailure(error: unknown): CliFailure {
+  if (error instanceof UsageError) {
+    const hint = error.command ? ` (see "matterstack ${error.command} --help")` : '';
+    const message = oneLine(error.message);
+    return { code: 'USAGE', message: message.includes('--help') ? message : `${message}${hint}`, exitCode: EXIT_CODES.USAGE };
+  }
+  if (isMatterStackError(error)) return { code: error.code, message: oneLine(error.message), exitCode: exitCodeOf(error.code) };
+  if (error instanceof ZodError) {
+    const issue = error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    return { code: 'VALIDATION_FAILED', message: oneLine(`${where}${issue?.message ?? 'invalid input'}`), exitCode: EXIT_CODES.VALIDATION_FAILED };
+  }
+  return { code: 'INTERNAL', message: oneLine(errorMessage(error)), exitCode: EXIT_CODES.INTERNAL };
+}

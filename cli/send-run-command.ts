@@ -1,0 +1,53 @@
+import os from 'node:os';
+import { ZodError } from 'zod';
+import { MatterStackError } from '../events/errors.ts';
+import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
+import { stringOption, type CommandContext } from './command.ts';
+import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
+import { withRun } from './open-store.ts';
+import { parseId } from './parse-id.ts';
+
+/** Who issues a command: `--by`, else $USER, else the OS account name. */
+export function issuer(ctx: CommandContext): string | undefined {
+  const by = stringOption(ctx, 'by') ?? ctx.env.USER ?? ctx.env.USERNAME;
+  if (by) return by;
+  try {
+    return os.userInfo().username || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates the command with its zod schema (VALIDATION_FAILED naming the field otherwise). */
+function parseCommand(input: Record<string, unknown>): RunCommand {
+  try {
+    return RunCommandSchema.parse(input);
+  } catch (error) {
+    if (!(error instanceof ZodError)) throw error;
+    const issue = error.issues[0];
+    const field = issue?.path.join('.') || 'command';
+    throw new MatterStackError('VALIDATION_FAILED', `invalid ${field} "${String(input[field] ?? '')}": ${issue?.message ?? 'invalid'}`, { field });
+  }
+}
+
+/**
+ * Sends one command (`{type: 'CMD.PAUSE', …}`, `by` added) to run `runArg` and reports the reply:
+ * `accepted (seq N)` and exit 0, or one `error:` line with the rejection code and a non-zero exit.
+ */
+export async function sendRunCommand(ctx: CommandContext, runArg: string, input: Record<string, unknown>): Promise<number> {
+  const runId = parseId('run id', runArg);
+  const by = issuer(ctx);
+  const command = parseCommand({ ...input, ...(by !== undefined ? { by } : {}) });
+  const { sendCommand } = await import('../actors/run-lifecycle.ts');
+  const reply = await withRun(ctx, runId, (handle) => sendCommand(handle, command));
+  if (reply.accepted) {
+    if (ctx.global.json) ctx.out.data({ accepted: true, seq: reply.seq });
+    else ctx.out.line(`accepted (seq ${reply.seq})`);
+    return EXIT_CODES.OK;
+  }
+  const verb = command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-');
+  const message = `${verb} rejected for run ${runId}: ${reply.message}`;
+  if (ctx.global.json) ctx.out.data({ error: { code: reply.code, message } });
+  else ctx.out.note(`error: ${message} [${reply.code}]`);
+  return exitCodeOf(reply.code);
+}
