@@ -4,7 +4,8 @@ import type { AttemptEvent } from '../events/run-events.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
 import type { Effect } from '../machines/effects.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
-import { tasksInOrder } from '../machines/run-context.ts';
+import { getTask, tasksInOrder } from '../machines/run-context.ts';
+import { retryDelayMs } from '../machines/rules/retry.ts';
 import type { TaskResult } from './campaign/campaign.ts';
 import type { LoadedCampaign } from './campaign/load-campaign.ts';
 import { validateWorkflow } from './campaign/validate-workflow.ts';
@@ -33,6 +34,7 @@ export interface EffectRunnerOptions {
 export class EffectRunner implements EffectHandler {
   private readonly options: EffectRunnerOptions;
   private readonly watchers = new Map<string, Unsubscribe>();
+  private readonly backoffTimers = new Set<NodeJS.Timeout>();
 
   constructor(options: EffectRunnerOptions) {
     this.options = options;
@@ -73,11 +75,30 @@ export class EffectRunner implements EffectHandler {
   stop(): void {
     for (const unsubscribe of this.watchers.values()) unsubscribe();
     this.watchers.clear();
+    for (const timer of this.backoffTimers) clearTimeout(timer);
+    this.backoffTimers.clear();
   }
 
-  private async start(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>): Promise<void> {
-    const snapshot = host.state.attempts.get(effect.attemptId);
+  private async start(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>, afterBackoff = false): Promise<void> {
+    let snapshot = host.state.attempts.get(effect.attemptId);
     if (snapshot === undefined || !snapshot.matches('created')) return;
+    // An automatic retry starts after its backoff (machines/rules/retry.ts); the attempt is CREATED meanwhile.
+    const entry = host.state.run === undefined ? undefined : getTask(host.state.run.context, effect.taskId);
+    const delayMs = !afterBackoff && entry?.current?.id === effect.attemptId ? retryDelayMs(entry) : 0;
+    if (delayMs > 0 && this.options.mode === 'live') {
+      // Live: a timer, so the loop keeps stepping other tasks meanwhile (stop() clears it; restore re-arms it).
+      const timer = setTimeout(() => {
+        this.backoffTimers.delete(timer);
+        this.start(host, effect, true).catch(() => undefined);
+      }, delayMs);
+      this.backoffTimers.add(timer);
+      return;
+    }
+    if (delayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      snapshot = host.state.attempts.get(effect.attemptId);
+      if (snapshot === undefined || !snapshot.matches('created')) return;
+    }
     const target = this.resolve(snapshot);
     if (target === undefined) {
       await host.deliver({

@@ -1,4 +1,5 @@
 import { MatterStackError } from '../events/errors.ts';
+import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
 import { parseRunEvent } from '../events/run-events.ts';
@@ -198,20 +199,57 @@ async function hostFor(
   mode: 'live' | 'step',
   options: DriveOptions,
   onAppended: () => void = () => undefined,
-): Promise<{ host: RunHost; runner: EffectRunner }> {
+): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign);
   const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
+  const projections = new ProjectionScheduler(handle.store);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: runner,
-    onAppended: async () => {
-      await handle.store.project();
+    onAppended: () => {
+      projections.schedule();
       onAppended();
       options.onProgress?.(host.status);
     },
   });
-  return { host, runner };
+  return { host, runner, projections };
+}
+
+/**
+ * Keeps the projections caught up without a projector pass (and its commit) per append: at most
+ * one catch-up per PROJECT_INTERVAL_MS while appends keep coming, and `flush()` before the drive
+ * returns, so the projections are never stale once stepRun/runUntilCompletion resolve. Readers in
+ * between (`store.views()`) catch up themselves.
+ */
+const PROJECT_INTERVAL_MS = 100;
+class ProjectionScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private error: unknown;
+
+  constructor(private readonly store: RunStore) {}
+
+  schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.running.then(() => this.store.project()).catch((error: unknown) => {
+        this.error ??= error;
+      });
+    }, PROJECT_INTERVAL_MS);
+  }
+
+  /** Catches up now (cancelling a pending pass); raises the first error of a background pass. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.store.project();
+    const error = this.error;
+    this.error = undefined;
+    if (error !== undefined) throw error;
+  }
 }
 
 /**
@@ -219,17 +257,19 @@ async function hostFor(
  * submissions, collections and campaign calls it started. Returns the run status.
  */
 export async function stepRun(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
-  const { host, runner } = await hostFor(handle, 'step', options);
+  const { host, runner, projections } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
     await runner.pollActive(host);
     await host.settle();
     await host.deliver({ actor: 'run', event: { type: 'RUN.STEP' } });
     await host.settle();
+    await projections.flush();
     raiseEffectErrors(host);
     return host.status ?? 'PENDING';
   } finally {
     runner.stop();
+    await projections.flush().catch(() => undefined);
   }
 }
 
@@ -244,7 +284,7 @@ function raiseEffectErrors(host: RunHost): void {
  */
 export async function runUntilCompletion(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
   const wake = new Wakeup();
-  const { host, runner } = await hostFor(handle, 'live', options, () => wake.notify());
+  const { host, runner, projections } = await hostFor(handle, 'live', options, () => wake.notify());
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
@@ -265,11 +305,13 @@ export async function runUntilCompletion(handle: RunHandle, options: DriveOption
       }
       await wake.wait(1000);
     }
+    await projections.flush();
     return host.status ?? 'PENDING';
   } finally {
     follow.abort();
     runner.stop();
     options.signal?.removeEventListener('abort', stop);
+    await projections.flush().catch(() => undefined);
   }
 }
 
@@ -279,7 +321,7 @@ function isFinished(host: RunHost): boolean {
   if (status === undefined || !TERMINAL_RUN_STATUSES.includes(status)) return false;
   const run = host.state.run;
   if (run === undefined) return true;
-  return Object.keys(run.context.active).length === 0;
+  return activeSize(run.context.active) === 0;
 }
 
 /** Applies records other processes append (a CLI command while this loop runs) as soon as they land. */

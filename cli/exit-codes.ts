@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../events/errors.ts';
 
 /** Outcomes of `step`/`loop` that are not errors but that scripts must tell apart. */
-export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED';
+export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED' | 'REPLAY_DIVERGED';
 
 /** Exit codes scripts can rely on; every MatterStackError code maps to one. */
 export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOutcomeExit, number> = {
@@ -25,6 +25,8 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOut
   // step/loop: the run ended, but not well.
   RUN_FAILED: 10,
   RUN_CANCELLED: 11,
+  // replay --verify: the log and the current machines disagree.
+  REPLAY_DIVERGED: 9,
   // Ctrl-C: the shell convention (128 + SIGINT).
   INTERRUPTED: 130,
 };

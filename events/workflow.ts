@@ -24,6 +24,16 @@ export const TaskSpecSchema = z.strictObject({
     .strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() })
     .optional(),
   operatorKey: z.string().optional(),
+  /** Automatic retries of a FAILED attempt (a new attempt each time, with backoff); default 0. */
+  retries: z.number().int().nonnegative().max(100).optional(),
+  /**
+   * Which failures are retried (default: every FAILED attempt): failure kinds such as `TIMEOUT`,
+   * `NODE_FAIL`, `OUT_OF_MEMORY`, `PREEMPTED`, `lost`, `exit code 3`, matched case-insensitively
+   * against the start of the attempt's reason (local time limits count as `TIMEOUT`).
+   */
+  retryOn: z.array(z.string().min(1)).optional(),
+  /** First retry delay in seconds (default 10), doubled for each further retry (at most 10 min). */
+  retryBackoffSeconds: z.number().nonnegative().optional(),
   /** Gate tasks: the question shown to the approver. */
   message: z.string().optional(),
   /** External tasks: the request handed to the outside agent. */

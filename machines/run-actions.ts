@@ -1,5 +1,6 @@
 import type { AttemptReported, CampaignPlanned, RunCommand, RunCreated } from '../events/run-events.ts';
 import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../events/statuses.ts';
+import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
 import type { Message } from './outgoing.ts';
 import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, type RunContext } from './run-context.ts';
@@ -8,6 +9,7 @@ import type { Dispatch } from './rules/dispatch.ts';
 import { checkOperatorKey } from '../events/operator-key.ts';
 import { findSkips } from './rules/readiness.ts';
 import { adoptWorkflow } from './rules/workflow-check.ts';
+import { retryReason, shouldRetry } from './rules/retry.ts';
 
 /** The context of a new run, from RUN.CREATED; it awaits the first plan (iteration 0). */
 export function initialRunContext(input: RunCreated): RunContext {
@@ -32,7 +34,7 @@ export function initialRunContext(input: RunCreated): RunContext {
     bucketOrder: [],
     taskBucket: {},
     dependants: {},
-    active: {},
+    active: emptyActive(),
   };
 }
 
@@ -54,15 +56,31 @@ export function adoptPlan(ctx: RunContext, event: CampaignPlanned): RunContext {
 
 /** Follows an attempt's reported status: the task's status is its current attempt's. */
 export function trackReport(ctx: RunContext, event: AttemptReported): RunContext {
-  return produce(ctx, (draft) => {
+  let tracked = false;
+  const before = getTask(ctx, event.taskId);
+  const retrying = before !== undefined && ctx.status !== 'CANCELLED' && shouldRetry(before, event.status, event.reason);
+  const next = produce(ctx, (draft) => {
     const entry = draftTask(draft, event.taskId);
     if (entry.current === null) return;
+    tracked = true;
+    if (retrying) {
+      // Automatic retry (rules/retry.ts): back to PENDING without a current attempt; the next
+      // cycle dispatches a new attempt, which starts after the backoff.
+      entry.reason = retryReason(entry, event.attemptId, event.reason);
+      entry.retried = (entry.retried ?? 0) + 1;
+      entry.status = 'PENDING';
+      entry.current = null;
+      return;
+    }
     entry.current.status = event.status;
     entry.status = taskStatusOfAttempt(event.status);
     if (event.reason !== undefined && !isActiveAttemptStatus(event.status)) entry.reason = event.reason;
     else delete entry.reason;
-    if (!isActiveAttemptStatus(event.status)) delete draft.active[event.attemptId];
   });
+  // `active` is a persistent view, updated outside immer (O(1), not a copy of every active attempt).
+  if (!tracked || isActiveAttemptStatus(event.status)) return next;
+  const active = activeWithout(next.active, event.attemptId);
+  return active === next.active ? next : { ...next, active };
 }
 
 /** Marks every task that can never run SKIPPED (no-op, same object, when there is none). */
@@ -81,7 +99,8 @@ export function applySkips(ctx: RunContext): RunContext {
 /** Records the attempts the execute phase creates; those without an operator are FAILED_INIT at once. */
 export function applyDispatch(ctx: RunContext, plan: readonly Dispatch[]): RunContext {
   if (plan.length === 0) return ctx;
-  return produce(ctx, (draft) => {
+  const started: [string, { taskId: string; operatorKey: string }][] = [];
+  const next = produce(ctx, (draft) => {
     for (const d of plan) {
       const entry = draftTask(draft, d.taskId);
       entry.attempts += 1;
@@ -93,10 +112,11 @@ export function applyDispatch(ctx: RunContext, plan: readonly Dispatch[]): RunCo
         entry.current = { id: d.attemptId, operatorKey: d.operatorKey, status: 'CREATED' };
         entry.status = 'PENDING';
         delete entry.reason;
-        draft.active[d.attemptId] = { taskId: d.taskId, operatorKey: d.operatorKey };
+        started.push([d.attemptId, { taskId: d.taskId, operatorKey: d.operatorKey }]);
       }
     }
   });
+  return started.length === 0 ? next : { ...next, active: activeWith(next.active, started) };
 }
 
 /** The ATTEMPT.CREATED message that brings a dispatched attempt actor to life. */

@@ -17,6 +17,8 @@ export interface TaskEntry {
   reason?: string;
   /** Attempts created so far: the next one is `<taskId>-a<attempts+1>`. */
   attempts: number;
+  /** Automatic retries made so far (`retries: N` in the spec); reset by rerun/revive. */
+  retried?: number;
   /** null before the first dispatch and after a rerun reset the task to PENDING. */
   current: CurrentAttempt | null;
 }

@@ -4,6 +4,7 @@ import { MatterStackError } from '../events/errors.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import { decideAttempt, decideRun, type AttemptSnapshot, type Decision, type RunSnapshot } from './decide.ts';
 import type { Effect } from './effects.ts';
+import { PersistentMap } from './persistent-map.ts';
 
 /** The actors of one run: the run snapshot and its attempt snapshots (the host keeps the same). */
 export interface RunSystem {
@@ -27,7 +28,7 @@ export interface LoggedEvent {
 
 /** An empty system: no run yet. */
 export function emptySystem(): RunSystem {
-  return { run: undefined, attempts: new Map() };
+  return { run: undefined, attempts: PersistentMap.empty() };
 }
 
 /** Folds one event into one actor of the system (no routing, no effects): the replay step. */
@@ -37,8 +38,9 @@ export function applyEvent(system: RunSystem, actor: string, event: RunEvent | A
     return { system: { run: decision.snapshot, attempts: system.attempts }, processed: { actor, event, decision } };
   }
   const decision = decideAttempt(system.attempts.get(actor), event as AttemptEvent);
-  const attempts = new Map(system.attempts);
-  attempts.set(actor, decision.snapshot);
+  // Persistent map: O(1) per event instead of copying every attempt of the run (the input stays valid).
+  const base = system.attempts instanceof PersistentMap ? system.attempts : PersistentMap.from(system.attempts);
+  const attempts = base.get(actor) === decision.snapshot ? base : base.set(actor, decision.snapshot);
   return { system: { run: system.run, attempts }, processed: { actor, event, decision } };
 }
 

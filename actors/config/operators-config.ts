@@ -23,7 +23,7 @@ const LocalBackendSchema = z.strictObject({
   dry_run: z.boolean().default(false),
 });
 
-// Accepted now so configs validate; the Slurm operator itself is a later issue.
+/** The Slurm backend of `hpc` (actors/operators/slurm/): `ssh` runs the commands on a login node. */
 const SlurmBackendSchema = z.strictObject({
   type: z.literal('slurm'),
   workspace_root: z.string().min(1),
@@ -37,9 +37,21 @@ const SlurmBackendSchema = z.strictObject({
       accept_unknown_host_keys: z.boolean().default(false),
     })
     .optional(),
+  /** `#SBATCH --partition/--account/--qos` for every job (a task never sets these). */
+  partition: z.string().min(1).optional(),
+  account: z.string().min(1).optional(),
+  qos: z.string().min(1).optional(),
+  /** Free-form `#SBATCH --key=value` defaults (task resources take precedence). */
   slurm: z.record(z.string(), JsonValueSchema).default({}),
+  /** Extra raw sbatch options, one per entry (`--constraint=haswell`). */
+  sbatch_options: z.array(z.string().min(1)).default([]),
   modules: z.array(z.string()).default([]),
+  /** One squeue for all active jobs per interval (default 30 s). */
   poll_interval_seconds: z.number().positive().optional(),
+  /** A job Slurm no longer knows and that left no exit code is FAILED "lost" after this (default max(3 intervals, 120 s)). */
+  lost_grace_seconds: z.number().positive().optional(),
+  /** Give up on an unreachable cluster after this long (default: retry forever; the attempt stays active). */
+  unreachable_deadline_seconds: z.number().positive().optional(),
 });
 
 export const BackendSchema = z.discriminatedUnion('type', [LocalBackendSchema, SlurmBackendSchema]);

@@ -6,6 +6,7 @@ import { HumanOperator } from './human-operator.ts';
 import { LocalOperator, type LocalOperatorOptions } from './local-operator.ts';
 import type { Operator } from './operator.ts';
 import { SimOperator } from './sim-operator.ts';
+import { SlurmOperator, type SlurmOperatorOptions } from './slurm/slurm-operator.ts';
 
 /** One registered operator. */
 export interface RegisteredOperator {
@@ -24,6 +25,8 @@ export interface RegistryOptions {
   /** Overrides by kind (tests, the Slurm operator of a later issue). */
   factories?: Partial<Record<string, OperatorFactory>>;
   local?: LocalOperatorOptions;
+  /** Tunables of Slurm-backed operators (tests shorten intervals, inject a runner). */
+  slurm?: SlurmOperatorOptions;
   pollIntervalMs?: number;
 }
 
@@ -84,7 +87,7 @@ function defaultFactory(options: RegistryOptions): OperatorFactory {
     switch (entry.kind) {
       case 'local':
       case 'hpc':
-        if (entry.backend?.type === 'slurm') return unavailable(key, entry.kind, 'the Slurm backend is not implemented yet');
+        if (entry.backend?.type === 'slurm') return new SlurmOperator(key, entry, options.slurm);
         if (entry.backend?.dry_run) return new SimOperator();
         return new LocalOperator({ pollIntervalMs: options.pollIntervalMs, ...options.local });
       case 'human':

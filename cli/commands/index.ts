@@ -2,10 +2,13 @@ import type { CommandSpec } from '../command.ts';
 import { attemptsCommand } from './attempts.ts';
 import { cancelAttemptCommand } from './cancel-attempt.ts';
 import { approveCommand, rejectCommand } from './gate-decisions.ts';
+import { explainCommand } from './explain.ts';
+import { exportEvidenceCommand } from './export-evidence.ts';
 import { initCommand } from './init.ts';
 import { listCommand } from './list.ts';
 import { loopCommand } from './loop.ts';
 import { projectionsCommand } from './projections.ts';
+import { replayCommand } from './replay.ts';
 import { rerunCommand } from './rerun.ts';
 import { cancelCommand, pauseCommand, resumeCommand, reviveCommand } from './run-commands.ts';
 import { selfTestCommand } from './self-test.ts';
@@ -28,6 +31,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   cancelAttemptCommand,
   approveCommand,
   rejectCommand,
+  explainCommand,
+  exportEvidenceCommand,
+  replayCommand,
   projectionsCommand,
   selfTestCommand,
 ];

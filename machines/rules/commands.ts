@@ -114,6 +114,7 @@ export function resetTask(draft: RunContext, taskId: string): void {
   entry.status = 'PENDING';
   entry.current = null;
   delete entry.reason;
+  delete entry.retried;
 }
 
 /** The tasks a revive reruns: hard failures and SKIPPED tasks, not those still active. */

@@ -1,4 +1,5 @@
 import { TERMINAL_TASK_STATUSES } from '../../events/statuses.ts';
+import { activeSize } from '../active-attempts.ts';
 import type { AnalyzeResult } from '../effects.ts';
 import { tasksInOrder, type RunContext, type TaskEntry } from '../run-context.ts';
 import { isReady } from './readiness.ts';
@@ -16,7 +17,7 @@ export function isHardFailure(entry: TaskEntry): boolean {
  * hard failures fail the run (the reason lists them), else every task is terminal → analyze.
  */
 export function cycleOutcome(ctx: RunContext): CycleOutcome {
-  if (Object.keys(ctx.active).length > 0) return { kind: 'progress' };
+  if (activeSize(ctx.active) > 0) return { kind: 'progress' };
   const failed: string[] = [];
   const stuck: string[] = [];
   for (const entry of tasksInOrder(ctx)) {

@@ -1,3 +1,4 @@
+import { activeValues } from '../active-attempts.ts';
 import type { RunContext } from '../run-context.ts';
 
 /** Counts free slots: the run's global cap and each operator's own cap (null = unlimited). */
@@ -11,7 +12,7 @@ export interface SlotCounter {
 export function activeCounts(ctx: Pick<RunContext, 'active'>): { total: number; byOperator: Record<string, number> } {
   const byOperator: Record<string, number> = {};
   let total = 0;
-  for (const attempt of Object.values(ctx.active)) {
+  for (const attempt of activeValues(ctx.active)) {
     total += 1;
     byOperator[attempt.operatorKey] = (byOperator[attempt.operatorKey] ?? 0) + 1;
   }

@@ -74,7 +74,8 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startNatsServer(options: { configFile?: string } = {}): Promise<NatsServerHandle> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'ms-nats-'));
-  const password = (): string => randomBytes(12).toString('hex');
+  // A leading letter: nats.conf variable values that start with a digit are parsed as numbers.
+  const password = (): string => `p${randomBytes(12).toString('hex')}`;
   const users = {
     orchestrator: { user: 'orchestrator', pass: password() },
     scientist: { user: 'scientist', pass: password() },

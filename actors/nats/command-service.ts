@@ -1,0 +1,136 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  COMMAND_PAYLOADS,
+  InitPayloadSchema,
+  isCommandVerb,
+  type CommandReplyMessage,
+  type CommandVerb,
+  type InitPayload,
+} from '../../events/command-messages.ts';
+import { errorMessage, isMatterStackError } from '../../events/errors.ts';
+import { isValidId } from '../../events/ids.ts';
+import { INIT_COMMAND_SUBJECT } from '../../events/subjects.ts';
+
+/** Queue group shared by every worker: each command reaches exactly one of them. */
+export const COMMAND_QUEUE = 'matterstack-workers';
+
+/** What the command service asks the worker to do. */
+export interface CommandHandler {
+  /**
+   * Executes (or answers) a validated command. `forwarded`: it already went through the queue
+   * group and was sent here as the run's owner — never forward it again.
+   * Returns `{ forwardTo }` when another worker owns the run.
+   */
+  command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }>;
+  /** Creates and starts hosting a run. */
+  init(payload: InitPayload): Promise<CommandReplyMessage>;
+}
+
+/** Options of `serveCommands`. */
+export interface CommandServiceOptions {
+  workerId: string;
+  handler: CommandHandler;
+  /** How long a forwarded command may take at the owner. */
+  forwardTimeoutMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** A running command service; `stop()` unsubscribes (in-flight requests still get their reply). */
+export interface CommandService {
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The subject on which a worker takes commands forwarded to it as a run's owner. */
+export function forwardSubject(workerId: string, runId: string, verb: string): string {
+  return `ms.wrk.${workerId}.${runId}.${verb}`;
+}
+
+/** A rejected reply. */
+export function rejected(code: string, message: string): CommandReplyMessage {
+  return { accepted: false, error: { code, message } };
+}
+
+/** Turns a thrown error into a reply (MatterStackError codes verbatim; anything else is internal). */
+export function replyOfError(error: unknown): CommandReplyMessage {
+  if (isMatterStackError(error)) return rejected(error.code, error.message);
+  return rejected('INTERNAL', errorMessage(error));
+}
+
+/** Parses a request body: empty means `{}`, anything else must be a JSON object. */
+function parseBody(data: Uint8Array): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = decoder.decode(data).trim();
+  if (text === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, message: `payload is not JSON: ${errorMessage(error)}` };
+  }
+}
+
+function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(payload)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * Serves request/reply commands: `ms.cmd.init` and `ms.cmd.<runId>.<verb>` in the workers'
+ * queue group, and `ms.wrk.<workerId>.<runId>.<verb>` for commands forwarded to this worker
+ * as the owner of a run (the run's single writer executes its commands). Every payload is
+ * validated before anything runs; replies are JSON (`CommandReplySchema`).
+ */
+export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
+  const { workerId, handler } = options;
+  const forwardTimeoutMs = options.forwardTimeoutMs ?? 30_000;
+  const respond = (msg: Msg, reply: CommandReplyMessage): void => {
+    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+  };
+
+  const dispatch = async (msg: Msg, runId: string, verb: string, forwarded: boolean): Promise<CommandReplyMessage> => {
+    if (!isValidId(runId)) return rejected('VALIDATION_FAILED', `invalid run id ${JSON.stringify(runId)}`);
+    if (!isCommandVerb(verb)) return rejected('VALIDATION_FAILED', `unknown command ${JSON.stringify(verb)}`);
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = COMMAND_PAYLOADS[verb].safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid ${verb} payload: ${describeIssues(parsed.error)}`);
+    const outcome = await handler.command(runId, verb, parsed.data as Record<string, unknown>, forwarded);
+    if (!('forwardTo' in outcome)) return outcome;
+    const answer = await nc.request(forwardSubject(outcome.forwardTo, runId, verb), msg.data, { timeout: forwardTimeoutMs });
+    return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
+  };
+
+  const onInit = async (msg: Msg): Promise<CommandReplyMessage> => {
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = InitPayloadSchema.safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid init payload: ${describeIssues(parsed.error)}`);
+    return handler.init(parsed.data);
+  };
+
+  const serve = (msg: Msg, forwarded: boolean): void => {
+    const tokens = msg.subject.split('.');
+    let job: Promise<CommandReplyMessage>;
+    if (!forwarded && msg.subject === INIT_COMMAND_SUBJECT) job = onInit(msg);
+    else if (!forwarded && tokens.length === 4) job = dispatch(msg, tokens[2] ?? '', tokens[3] ?? '', false);
+    else if (forwarded && tokens.length === 5) job = dispatch(msg, tokens[3] ?? '', tokens[4] ?? '', true);
+    else job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject}`));
+    job.then(
+      (reply) => respond(msg, reply),
+      (error: unknown) => {
+        options.onError?.(error);
+        respond(msg, replyOfError(error));
+      },
+    );
+  };
+
+  const subs: Subscription[] = [
+    nc.subscribe('ms.cmd.>', { queue: COMMAND_QUEUE, callback: (error, msg) => (error ? options.onError?.(error) : serve(msg, false)) }),
+    nc.subscribe(`ms.wrk.${workerId}.>`, { callback: (error, msg) => (error ? options.onError?.(error) : serve(msg, true)) }),
+  ];
+  return {
+    async stop() {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+
+/** What a lease entry says: who holds the run. */
+export const LeaseValueSchema = z.object({ workerId: z.string().min(1), acquiredAt: z.string() });
+export type LeaseValue = z.output<typeof LeaseValueSchema>;
+
+/** Outcome of a renewal: kept, lost (someone else holds it or it expired), or unknown (server unreachable). */
+export type RenewOutcome = 'kept' | 'lost' | 'unknown';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function wrongSequence(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * Run ownership through a JetStream KV bucket whose entries expire (`max_age` = TTL, which
+ * nats-server 2.9 honours; per-message TTL it ignores). Acquire = create (CAS on "no live
+ * entry"), renew = update at our revision (which also resets the entry's age), release =
+ * delete at our revision. A dead worker's entry expires within the TTL and create() succeeds
+ * for the next worker.
+ */
+export class RunLeases {
+  private readonly revisions = new Map<string, number>();
+
+  private constructor(
+    private readonly kv: KV,
+    readonly workerId: string,
+    readonly ttlMs: number,
+  ) {}
+
+  /** Opens (creating if missing) the lease bucket. */
+  static async open(nc: NatsConnection, options: { workerId: string; ttlMs: number; bucket?: string }): Promise<RunLeases> {
+    const kv = await new Kvm(nc).create(options.bucket ?? 'MS_LEASES', { ttl: options.ttlMs, history: 1 });
+    return new RunLeases(kv, options.workerId, options.ttlMs);
+  }
+
+  /** Takes the lease of `runId` if nobody holds it; true when it is ours. */
+  async acquire(runId: string): Promise<boolean> {
+    const value = encoder.encode(JSON.stringify({ workerId: this.workerId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
+    try {
+      this.revisions.set(runId, await this.kv.create(runId, value));
+      return true;
+    } catch (error) {
+      if (wrongSequence(error) || /exists|wrong last sequence/i.test(String(error))) return false;
+      throw error;
+    }
+  }
+
+  /** Extends our lease of `runId`. */
+  async renew(runId: string): Promise<RenewOutcome> {
+    const revision = this.revisions.get(runId);
+    if (revision === undefined) return 'lost';
+    const value = encoder.encode(JSON.stringify({ workerId: this.workerId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
+    try {
+      this.revisions.set(runId, await this.kv.update(runId, value, revision));
+      return 'kept';
+    } catch (error) {
+      if (wrongSequence(error) || /wrong last sequence/i.test(String(error))) {
+        this.revisions.delete(runId);
+        return 'lost';
+      }
+      return 'unknown';
+    }
+  }
+
+  /** Gives the lease of `runId` up (only if still ours), so another worker can take it at once. */
+  async release(runId: string): Promise<void> {
+    const revision = this.revisions.get(runId);
+    this.revisions.delete(runId);
+    if (revision === undefined) return;
+    try {
+      await this.kv.delete(runId, { previousSeq: revision });
+    } catch {
+      // Not ours any more, or the server is away: the entry expires by itself.
+    }
+  }
+
+  /** Forgets a lease without touching the bucket (it was lost). */
+  forget(runId: string): void {
+    this.revisions.delete(runId);
+  }
+
+  /** Runs whose lease this worker holds. */
+  held(): string[] {
+    return [...this.revisions.keys()];
+  }
+
+  /** The worker holding `runId`, or undefined when nobody does. */
+  async owner(runId: string): Promise<string | undefined> {
+    const entry = await this.kv.get(runId);
+    if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    const parsed = LeaseValueSchema.safeParse(JSON.parse(decoder.decode(entry.value)));
+    return parsed.success ? parsed.data.workerId : undefined;
+  }
+}

@@ -1,0 +1,142 @@
+import { errorMessage } from '../../events/errors.ts';
+import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
+import type { RegistryOptions } from '../operators/operator-registry.ts';
+import { RunHost } from '../run-host.ts';
+import { openRun, runUntilCompletion } from '../run-lifecycle.ts';
+import { RunStore } from '../run-store.ts';
+import { EpochEventLog } from './epoch-event-log.ts';
+import { CommandDedup } from './command-dedup.ts';
+import type { FencedEventLog } from './fenced-event-log.ts';
+
+/** Why a session ended. */
+export type SessionEnd = 'finished' | 'fenced' | 'stopped';
+
+/** What a session needs from its worker. */
+export interface RunSessionDeps {
+  store: RunStore;
+  log: FencedEventLog;
+  /** NATS URL (selects the projections file of a per-incarnation store). */
+  natsUrl: string;
+  operators?: RegistryOptions;
+  dedupWindowMs: number;
+  logLine: (line: string) => void;
+  onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function abortedPromise(signal: AbortSignal): Promise<'KICKED'> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve('KICKED');
+    else signal.addEventListener('abort', () => resolve('KICKED'), { once: true });
+  });
+}
+
+/**
+ * One run hosted by this worker (whose lease it holds): drives it with `runUntilCompletion`
+ * until it is finished, re-restoring from the log after a transient failure (server restart),
+ * and serialises the commands it executes. Ends when the run is finished, when ownership is
+ * lost (the log is fenced), or on shutdown.
+ */
+export class RunSession {
+  readonly abort = new AbortController();
+  readonly dedup: CommandDedup;
+  /** Set once the session has decided to end: commands must then go the unhosted way. */
+  closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private incarnation: AbortController | undefined;
+
+  constructor(
+    readonly runId: string,
+    private readonly deps: RunSessionDeps,
+  ) {
+    this.dedup = new CommandDedup(deps.dedupWindowMs);
+  }
+
+  /** Runs `job` after every job queued before it (commands of one run execute one at a time). */
+  serialize<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(job, job);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Starts driving the run (idempotent). */
+  start(): void {
+    this.loop ??= this.drive();
+  }
+
+  /** Abandons the current incarnation of the run's host and restores a new one from the log (after a reconnect). */
+  kick(): void {
+    this.incarnation?.abort();
+  }
+
+  /** Resolves when the drive loop has ended. */
+  async ended(): Promise<void> {
+    await this.loop;
+  }
+
+  private get fenced(): boolean {
+    return this.deps.log.isFenced(this.runId);
+  }
+
+  private async drive(): Promise<void> {
+    const { signal } = this.abort;
+    let backoff = 250;
+    let why: SessionEnd = 'stopped';
+    while (!signal.aborted && !this.fenced) {
+      const incarnation = new AbortController();
+      this.incarnation = incarnation;
+      const stopIncarnation = (): void => incarnation.abort();
+      signal.addEventListener('abort', stopIncarnation, { once: true });
+      // Each incarnation appends through its own retirable view of the log and its own store.
+      const epochLog = new EpochEventLog(this.deps.log);
+      let store: RunStore | undefined;
+      try {
+        store = await RunStore.open({ root: this.deps.store.root, natsUrl: this.deps.natsUrl, log: epochLog });
+        const handle = await openRun({ store, runId: this.runId });
+        const driving = runUntilCompletion(handle, { signal: incarnation.signal, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
+        // A host stuck on a dead consumer does not see the abort: stop waiting for it.
+        const status = await Promise.race([driving, abortedPromise(incarnation.signal)]);
+        if (signal.aborted || this.fenced) break;
+        if (status === 'KICKED') continue;
+        if (TERMINAL_RUN_STATUSES.includes(status) && (await this.serialize(() => this.closeIfFinished()))) {
+          why = 'finished';
+          break;
+        }
+        backoff = 250;
+      } catch (error) {
+        if (signal.aborted || this.fenced) break;
+        this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}; restoring it from the log in ${backoff} ms`);
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 5000);
+      } finally {
+        signal.removeEventListener('abort', stopIncarnation);
+        epochLog.retire();
+        void store?.close().catch(() => undefined);
+      }
+    }
+    if (why !== 'finished' && this.fenced) why = 'fenced';
+    this.closed = true;
+    await this.deps.onEnd(this, why);
+  }
+
+  /** In the command queue: a command may have revived the run since the loop saw it terminal. */
+  private async closeIfFinished(): Promise<boolean> {
+    const host = await RunHost.restore(this.deps.log, this.runId);
+    const run = host.state.run;
+    const done = host.status !== undefined && TERMINAL_RUN_STATUSES.includes(host.status) && (run === undefined || Object.keys(run.context.active).length === 0);
+    if (done) this.closed = true;
+    return done;
+  }
+}

@@ -1,0 +1,410 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { MatterStackError } from '../../../events/errors.ts';
+import { JsonValueSchema, type JsonObject } from '../../../events/json.ts';
+import type { BackendConfig, OperatorEntry } from '../../config/operators-config.ts';
+import { readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
+import { collectAttemptFiles } from '../collect-attempt-files.ts';
+import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
+import { isTerminalPoll } from '../operator.ts';
+import { MANIFEST_FILE, prepareAttemptDir } from '../prepare-attempt-dir.ts';
+import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
+import { isTransient, LocalCommandRunner, SshCommandRunner, type CommandRunner } from './command-runner.ts';
+import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
+import { isInvalidJobId, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
+
+type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;
+
+/** Default poll interval of a Slurm operator (SPEC §3: 30 s). */
+export const DEFAULT_SLURM_POLL_INTERVAL_MS = 30_000;
+
+/** Tunables of the Slurm operator; most come from operators.yaml, tests shorten the rest. */
+export interface SlurmOperatorOptions {
+  /** Cluster access; default: from the backend's `ssh` (or local commands). */
+  runner?: CommandRunner;
+  /** One squeue per interval (default: backend `poll_interval_seconds`, else entry's, else 30 s). */
+  pollIntervalMs?: number;
+  /** A job gone from Slurm without an exit-code file is "lost" after this long (default: max(3 intervals, 2 min)). */
+  lostGraceMs?: number;
+  /** First retry delay after a transient failure (default 1 s), doubled up to `maxBackoffMs` (default 5 min). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Give up (FAILED_INIT / FAILED) after the cluster was unreachable this long; default: never. */
+  unreachableDeadlineMs?: number | null;
+  /** How long `cancel` waits for Slurm to confirm (default 60 s). */
+  cancelConfirmMs?: number;
+  /** Test seam: runs right after sbatch answered, before the job id is recorded anywhere. */
+  afterSbatch?: (jobId: string, ctx: OperatorContext) => void | Promise<void>;
+}
+
+const BOOKKEEPING = [MANIFEST_FILE, SLURM_FILES.script, SLURM_FILES.exitCode, SLURM_FILES.submitting, SLURM_FILES.job, SLURM_FILES.cancelled];
+
+interface JobMarker {
+  /** null: the job ran (its files exist) but Slurm had already forgotten its id when we adopted it. */
+  jobId: string | null;
+  submittedAt: string;
+  adopted?: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readJsonFile<T>(file: string): Promise<T | null> {
+  const text = await readTextIfExists(file);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** The runner a backend config asks for: `ssh` to a login node, or the local Slurm commands. */
+export function runnerForBackend(backend: SlurmBackend): CommandRunner {
+  if (backend.ssh === undefined) return new LocalCommandRunner();
+  const { ssh } = backend;
+  return new SshCommandRunner({
+    host: ssh.host,
+    port: ssh.port,
+    ...(ssh.user !== undefined ? { user: ssh.user } : {}),
+    ...(ssh.key_path !== undefined ? { keyPath: ssh.key_path.replace(/^~(?=\/)/, process.env.HOME ?? '~') } : {}),
+    ...(ssh.known_hosts !== undefined ? { knownHosts: ssh.known_hosts.replace(/^~(?=\/)/, process.env.HOME ?? '~') } : {}),
+    acceptUnknownHostKeys: ssh.accept_unknown_host_keys,
+  });
+}
+
+/**
+ * Operator `hpc` with a Slurm backend (SPEC §2): a batch script per attempt, `sbatch --parsable`,
+ * one `squeue` per poll interval for all active jobs, `scontrol` as a fallback and the
+ * exit-code file when Slurm has forgotten a job; `scancel` to cancel. Idempotent by attempt id:
+ * the job name is the attempt id, so a restart adopts a job it submitted but never recorded.
+ */
+export class SlurmOperator implements Operator {
+  readonly kind: string;
+  readonly runner: CommandRunner;
+  readonly poller: SlurmPoller;
+  private readonly key: string;
+  private readonly backend: SlurmBackend;
+  private readonly options: SlurmOperatorOptions;
+  private readonly lostGraceMs: number;
+  private readonly submitting = new Map<string, Promise<SubmitResult>>();
+  private readonly missingSince = new Map<string, number>();
+  private readonly lastSeen = new Map<string, PollResult>();
+
+  constructor(key: string, entry: OperatorEntry, options: SlurmOperatorOptions = {}) {
+    if (entry.backend?.type !== 'slurm') throw new MatterStackError('INVALID_CONFIG', `operator ${key}: not a Slurm backend`, { key });
+    this.key = key;
+    this.kind = entry.kind;
+    this.backend = entry.backend;
+    this.options = options;
+    this.runner = options.runner ?? runnerForBackend(entry.backend);
+    const intervalSeconds = entry.backend.poll_interval_seconds ?? entry.pollIntervalSeconds;
+    const intervalMs = options.pollIntervalMs ?? (intervalSeconds !== undefined ? intervalSeconds * 1000 : DEFAULT_SLURM_POLL_INTERVAL_MS);
+    const graceSeconds = entry.backend.lost_grace_seconds;
+    this.lostGraceMs = options.lostGraceMs ?? (graceSeconds !== undefined ? graceSeconds * 1000 : Math.max(3 * intervalMs, 120_000));
+    this.poller = new SlurmPoller({ runner: this.runner, intervalMs, ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}) });
+  }
+
+  /** Reachability of the cluster, for explain: "cluster unreachable since <time>, retry <n>". */
+  clusterHealth(): ClusterHealth {
+    return this.poller.clusterHealth();
+  }
+
+  /** Explains the cluster's state in one line, or null when it is reachable. */
+  describeHealth(): string | null {
+    const h = this.poller.clusterHealth();
+    if (h.unreachableSince === null) return null;
+    return `cluster unreachable since ${h.unreachableSince}, retry ${h.retries}${h.lastError ? ` (${h.lastError})` : ''}`;
+  }
+
+  private site(): SlurmSiteOptions {
+    const b = this.backend;
+    return {
+      ...(b.partition !== undefined ? { partition: b.partition } : {}),
+      ...(b.account !== undefined ? { account: b.account } : {}),
+      ...(b.qos !== undefined ? { qos: b.qos } : {}),
+      slurm: b.slurm,
+      sbatchOptions: b.sbatch_options,
+      modules: b.modules,
+    };
+  }
+
+  /** Where the job runs on the cluster: the attempt directory itself, or its copy under `workspace_root` over ssh. */
+  jobDir(ctx: OperatorContext): string {
+    if (!this.runner.remote) return ctx.attempt.dir;
+    return path.posix.join(this.backend.workspace_root, ctx.runId, ctx.attempt.taskId, ctx.attempt.attemptId);
+  }
+
+  private scriptInput(ctx: OperatorContext): BatchScriptInput {
+    return { runId: ctx.runId, attemptId: ctx.attempt.attemptId, task: ctx.task, jobDir: this.jobDir(ctx), site: this.site() };
+  }
+
+  private file(ctx: OperatorContext, name: string): string {
+    return path.join(ctx.attempt.dir, name);
+  }
+
+  /** Attempt directory, staged files, manifest, and the batch script (`submit.sh`). */
+  async prepare(ctx: OperatorContext): Promise<void> {
+    if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
+    await prepareAttemptDir(ctx);
+    await writeFile(this.file(ctx, SLURM_FILES.script), renderBatchScript(this.scriptInput(ctx)), { mode: 0o755 });
+  }
+
+  /** Submits once; re-adopts the job after a restart (by its marker, or by name when the marker never got written). */
+  submit(ctx: OperatorContext): Promise<SubmitResult> {
+    const key = ctx.attempt.dir;
+    const pending = this.submitting.get(key);
+    if (pending) return pending;
+    const promise = this.submitOnce(ctx).finally(() => this.submitting.delete(key));
+    this.submitting.set(key, promise);
+    return promise;
+  }
+
+  private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
+    const marker = await readJsonFile<JobMarker>(this.file(ctx, SLURM_FILES.job));
+    if (marker !== null) return this.submitted(marker);
+    if ((await readTextIfExists(this.file(ctx, SLURM_FILES.script))) === null) await this.prepare(ctx);
+    if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) throw this.error(ctx, 'was cancelled before it was submitted');
+
+    // A previous submit may have reached sbatch and died before recording the id: look for the job by name.
+    const hadTried = (await readTextIfExists(this.file(ctx, SLURM_FILES.submitting))) !== null;
+    if (hadTried) {
+      const adopted = await this.withRetry(ctx, () => this.adoptExisting(ctx));
+      if (adopted !== null) return this.submitted(adopted);
+    } else {
+      await writeFileAtomic(this.file(ctx, SLURM_FILES.submitting), `${JSON.stringify({ at: new Date().toISOString() })}\n`);
+    }
+    await this.withRetry(ctx, () => this.runner.push(ctx.attempt.dir, this.jobDir(ctx)));
+    let first = true;
+    const jobId = await this.withRetry(ctx, async () => {
+      // An sbatch that timed out may still have submitted: check by name before trying again.
+      if (!first) {
+        const existing = await this.adoptExisting(ctx);
+        if (existing?.jobId) return existing.jobId;
+      }
+      first = false;
+      const result = await this.runner.run(sbatchArgv(this.scriptInput(ctx)), { timeoutMs: 120_000 });
+      if (result.code !== 0) throw this.error(ctx, `sbatch failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+      const id = parseSbatchParsable(result.stdout);
+      if (id === null) throw this.error(ctx, `could not parse sbatch's answer: ${JSON.stringify(result.stdout.trim())}`);
+      return id;
+    });
+    await this.options.afterSbatch?.(jobId, ctx);
+    const recorded: JobMarker = { jobId, submittedAt: new Date().toISOString() };
+    await writeFileAtomic(this.file(ctx, SLURM_FILES.job), `${JSON.stringify(recorded)}\n`);
+    this.poller.invalidate();
+    // Cancelled while sbatch ran: the job must not be left behind.
+    if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) await this.scancel(ctx, jobId).catch(() => undefined);
+    return this.submitted(recorded);
+  }
+
+  private submitted(marker: JobMarker): SubmitResult {
+    const operatorData: JsonObject = { jobId: marker.jobId, submittedAt: marker.submittedAt, target: this.runner.target };
+    if (marker.adopted) operatorData.adopted = true;
+    return { externalId: marker.jobId ?? 'unknown', status: 'SUBMITTED', operatorData };
+  }
+
+  /** The job named after the attempt, if Slurm (or the files it left) shows one was submitted. */
+  private async adoptExisting(ctx: OperatorContext): Promise<JobMarker | null> {
+    const name = ctx.attempt.attemptId;
+    const result = await this.runner.run(['squeue', '--noheader', '--me', '--states=all', `--name=${name}`, `--format=${SQUEUE_FORMAT}`]);
+    if (result.code !== 0) throw this.error(ctx, `squeue failed (exit ${result.code}): ${result.stderr.trim()}`);
+    const found = [...parseSqueue(result.stdout).values()].filter((job) => job.name === name);
+    let marker: JobMarker | null = null;
+    if (found.length > 0) {
+      const jobId = found.map((job) => job.jobId).sort((a, b) => Number(a) - Number(b))[0]!;
+      marker = { jobId, submittedAt: new Date().toISOString(), adopted: true };
+    } else if (await this.jobLeftFiles(ctx)) {
+      // Finished and already forgotten by Slurm: its exit-code file will tell the outcome.
+      marker = { jobId: null, submittedAt: new Date().toISOString(), adopted: true };
+    }
+    if (marker !== null) await writeFileAtomic(this.file(ctx, SLURM_FILES.job), `${JSON.stringify(marker)}\n`);
+    return marker;
+  }
+
+  private async jobLeftFiles(ctx: OperatorContext): Promise<boolean> {
+    if (!this.runner.remote) {
+      for (const name of [SLURM_FILES.stdout, SLURM_FILES.exitCode]) if ((await readTextIfExists(this.file(ctx, name))) !== null) return true;
+      return false;
+    }
+    const dir = this.jobDir(ctx);
+    const result = await this.runner.run(['test', '-e', `${dir}/${SLURM_FILES.stdout}`, '-o', '-e', `${dir}/${SLURM_FILES.exitCode}`]);
+    return result.code === 0;
+  }
+
+  /** Retries transient cluster failures with exponential backoff (the attempt stays active meanwhile). */
+  private async withRetry<T>(ctx: OperatorContext, action: () => Promise<T>): Promise<T> {
+    let delay = this.options.initialBackoffMs ?? 1000;
+    const max = this.options.maxBackoffMs ?? 300_000;
+    const deadline = this.options.unreachableDeadlineMs ?? this.backendDeadlineMs();
+    const started = Date.now();
+    for (;;) {
+      try {
+        const value = await action();
+        this.poller.noteSuccess();
+        return value;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        this.poller.noteFailure(error);
+        if (deadline !== null && Date.now() - started + delay > deadline) {
+          throw this.error(ctx, `cluster unreachable for ${Math.round((Date.now() - started) / 1000)} s, giving up: ${(error as Error).message}`);
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, max);
+      }
+    }
+  }
+
+  private backendDeadlineMs(): number | null {
+    const seconds = this.backend.unreachable_deadline_seconds;
+    return seconds === undefined ? null : seconds * 1000;
+  }
+
+  /** Status from the shared squeue snapshot; scontrol, then the exit-code file, for jobs it does not list. */
+  async poll(ctx: OperatorContext): Promise<PollResult> {
+    const attemptId = ctx.attempt.attemptId;
+    const marker = await readJsonFile<JobMarker>(this.file(ctx, SLURM_FILES.job));
+    if (marker === null) return { status: 'CREATED' };
+    try {
+      const result = await this.pollJob(ctx, marker);
+      this.lastSeen.set(attemptId, result);
+      return result;
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      // Unreachable: nothing changed as far as we know. Never fails the task by itself.
+      const deadline = this.backendDeadlineMs();
+      const since = this.poller.clusterHealth().unreachableSince;
+      if (deadline !== null && since !== null && Date.now() - Date.parse(since) > deadline) {
+        return { status: 'FAILED', reason: `cluster unreachable since ${since}: ${(error as Error).message}` };
+      }
+      return this.lastSeen.get(attemptId) ?? { status: 'SUBMITTED' };
+    }
+  }
+
+  private async pollJob(ctx: OperatorContext, marker: JobMarker): Promise<PollResult> {
+    const cancelled = (await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null;
+    let job: SlurmJobInfo | null = null;
+    if (marker.jobId !== null) {
+      const jobs = await this.poller.jobs();
+      job = jobs.get(marker.jobId) ?? (await this.scontrol(marker.jobId));
+    }
+    if (job !== null) {
+      this.missingSince.delete(ctx.attempt.attemptId);
+      const result = pollResultOf(job);
+      if (result.status === 'FAILED' && job.exitCode === undefined) {
+        const code = await this.readExitCode(ctx);
+        return pollResultOf(job, code);
+      }
+      if (result.status === 'CANCELLED' && cancelled) return { status: 'CANCELLED', reason: `cancelled (Slurm job ${job.jobId})` };
+      return result;
+    }
+    // Slurm no longer knows the job (purged after MinJobAge, or never ran): the exit-code file decides.
+    const code = await this.readExitCode(ctx);
+    const jobLabel = marker.jobId === null ? 'the job' : `Slurm job ${marker.jobId}`;
+    if (cancelled) return { status: 'CANCELLED', reason: `cancelled (${jobLabel})` };
+    if (code !== null) {
+      this.missingSince.delete(ctx.attempt.attemptId);
+      if (code === 0) return { status: 'COMPLETED' };
+      return { status: 'FAILED', reason: `exit code ${code} (${jobLabel}, read from its exit-code file)` };
+    }
+    const now = Date.now();
+    const since = this.missingSince.get(ctx.attempt.attemptId) ?? now;
+    this.missingSince.set(ctx.attempt.attemptId, since);
+    if (now - since >= this.lostGraceMs) {
+      return { status: 'FAILED', reason: `lost: ${jobLabel} is no longer known to Slurm and left no exit code` };
+    }
+    return this.lastSeen.get(ctx.attempt.attemptId) ?? { status: 'SUBMITTED' };
+  }
+
+  /** `scontrol show job` for a job squeue did not list; null when Slurm does not know it. */
+  private async scontrol(jobId: string): Promise<SlurmJobInfo | null> {
+    const result = await this.runner.run(['scontrol', '-o', 'show', 'job', jobId]);
+    if (result.code !== 0) {
+      if (isInvalidJobId(result.stderr)) return null;
+      throw new MatterStackError('OPERATOR_ERROR', `scontrol show job ${jobId} failed (exit ${result.code}): ${result.stderr.trim()}`, { jobId });
+    }
+    return parseScontrolJob(result.stdout);
+  }
+
+  /** The command's exit code from the file the batch script writes; null when absent. */
+  private async readExitCode(ctx: OperatorContext): Promise<number | null> {
+    let text: string | null;
+    if (this.runner.remote) {
+      const result = await this.runner.run(['cat', `${this.jobDir(ctx)}/${SLURM_FILES.exitCode}`]);
+      text = result.code === 0 ? result.stdout : null;
+    } else {
+      text = await readTextIfExists(this.file(ctx, SLURM_FILES.exitCode));
+    }
+    if (text === null) return null;
+    const code = Number.parseInt(text.trim(), 10);
+    return Number.isNaN(code) ? null : code;
+  }
+
+  private async scancel(ctx: OperatorContext, jobId: string): Promise<void> {
+    await this.withRetry(ctx, async () => {
+      const result = await this.runner.run(['scancel', jobId]);
+      if (result.code !== 0 && !isInvalidJobId(result.stderr)) throw this.error(ctx, `scancel ${jobId} failed (exit ${result.code}): ${result.stderr.trim()}`);
+    });
+    this.poller.invalidate();
+  }
+
+  /** `scancel`, then waits until Slurm confirms: CANCELLED, or the terminal status the job reached first. */
+  async cancel(ctx: OperatorContext): Promise<PollResult> {
+    const before = await this.poll(ctx);
+    if (isTerminalPoll(before)) return before;
+    await writeFileAtomic(this.file(ctx, SLURM_FILES.cancelled), `${JSON.stringify({ at: new Date().toISOString() })}\n`);
+    const marker = await readJsonFile<JobMarker>(this.file(ctx, SLURM_FILES.job));
+    if (marker === null || marker.jobId === null) return { status: 'CANCELLED', reason: 'cancelled before the job was submitted' };
+    await this.scancel(ctx, marker.jobId);
+    const deadline = Date.now() + (this.options.cancelConfirmMs ?? 60_000);
+    for (;;) {
+      this.poller.invalidate();
+      const now = await this.poll(ctx);
+      if (isTerminalPoll(now)) return now;
+      if (Date.now() > deadline) return { status: 'CANCELLED', reason: `scancel ${marker.jobId} sent; Slurm had not confirmed yet` };
+      await sleep(Math.min(500, this.poller.intervalMs));
+    }
+  }
+
+  /** One shared squeue per interval answers for every watched attempt (see SlurmPoller). */
+  watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
+    let last: string | undefined;
+    let stopped = false;
+    const tick = async (): Promise<void> => {
+      const result = await this.poll(ctx);
+      const fingerprint = `${result.status}|${result.reason ?? ''}`;
+      if (stopped || fingerprint === last) return;
+      last = fingerprint;
+      onChange(result);
+    };
+    const unsubscribe = this.poller.subscribe(ctx.attempt.attemptId, tick);
+    return () => {
+      stopped = true;
+      unsubscribe();
+    };
+  }
+
+  /** Fetches the job directory back (ssh), then the produced files and `results.json` as data. */
+  async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
+    if (this.runner.remote) await this.withRetry(ctx, () => this.runner.pull(this.jobDir(ctx), ctx.attempt.dir, [SLURM_FILES.job, SLURM_FILES.cancelled, SLURM_FILES.submitting]));
+    const patterns = ctx.task.downloadPatterns;
+    const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping: BOOKKEEPING });
+    const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
+    if (text === null) return { files };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      return { files, reason: `results.json is not valid JSON: ${(error as Error).message}` };
+    }
+    const parsed = JsonValueSchema.safeParse(raw);
+    if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+    return { files, data: parsed.data };
+  }
+
+  private error(ctx: OperatorContext, message: string): MatterStackError {
+    return new MatterStackError('OPERATOR_ERROR', `operator ${this.key}, task ${ctx.task.id}, attempt ${ctx.attempt.attemptId}: ${message}`, {
+      taskId: ctx.task.id,
+      attemptId: ctx.attempt.attemptId,
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { IdSchema, WorkspaceSlugSchema } from './ids.ts';
+import type { RunCommand } from './run-events.ts';
+
+/**
+ * Payloads of the NATS commands (`ms.cmd.<runId>.<verb>`, `ms.cmd.init`) and their replies.
+ * The request is JSON (an empty body means `{}`); the run id comes from the subject.
+ */
+
+/** Who asks (free text) and the caller's idempotency key: a repeat within the window gets the first answer. */
+const Meta = { by: z.string().min(1).max(128).optional(), commandId: z.string().min(1).max(128).optional() };
+
+const Bare = z.strictObject({ ...Meta });
+
+/** Request schemas by verb. */
+export const COMMAND_PAYLOADS = {
+  pause: Bare,
+  resume: Bare,
+  cancel: Bare,
+  revive: Bare,
+  step: Bare,
+  status: z.strictObject({}),
+  rerun: z.strictObject({ taskId: IdSchema, recursive: z.boolean().default(false), ...Meta }),
+  'cancel-attempt': z.strictObject({ attemptId: IdSchema, ...Meta }),
+  approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
+  reject: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
+} as const;
+
+export type CommandVerb = keyof typeof COMMAND_PAYLOADS;
+export const COMMAND_VERBS = Object.keys(COMMAND_PAYLOADS) as CommandVerb[];
+export type CommandPayload<V extends CommandVerb> = z.output<(typeof COMMAND_PAYLOADS)[V]>;
+
+/** `ms.cmd.init`: start a run of a workspace (the run id is generated when omitted). */
+export const InitPayloadSchema = z.strictObject({
+  workspace: WorkspaceSlugSchema,
+  runId: IdSchema.optional(),
+  maxConcurrent: z.number().int().positive().nullable().optional(),
+  ...Meta,
+});
+export type InitPayload = z.output<typeof InitPayloadSchema>;
+
+/** The error half of a reply: a stable code (MatterStackError code or command rejection code) and a message. */
+export const CommandErrorSchema = z.strictObject({ code: z.string().min(1), message: z.string() });
+
+/** A reply on the wire. `status` carries the status view; `runId` answers `init`. */
+export const CommandReplySchema = z.union([
+  z.object({
+    accepted: z.literal(true),
+    seq: z.number().int().nonnegative(),
+    runId: z.string().optional(),
+    status: z.record(z.string(), z.unknown()).optional(),
+  }),
+  z.object({ accepted: z.literal(false), error: CommandErrorSchema }),
+]);
+export type CommandReplyMessage = z.output<typeof CommandReplySchema>;
+
+/** True when `verb` names a run command. */
+export function isCommandVerb(verb: string): verb is CommandVerb {
+  return Object.hasOwn(COMMAND_PAYLOADS, verb);
+}
+
+/** The run event a mutating verb becomes (`step` and `status` have none). */
+export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>): RunCommand | undefined {
+  const meta = { ...(payload.by !== undefined ? { by: payload.by as string } : {}), ...(payload.commandId !== undefined ? { commandId: payload.commandId as string } : {}) };
+  switch (verb) {
+    case 'pause':
+      return { type: 'CMD.PAUSE', ...meta };
+    case 'resume':
+      return { type: 'CMD.RESUME', ...meta };
+    case 'cancel':
+      return { type: 'CMD.CANCEL', ...meta };
+    case 'revive':
+      return { type: 'CMD.REVIVE', ...meta };
+    case 'rerun':
+      return { type: 'CMD.RERUN', taskId: payload.taskId as string, recursive: payload.recursive === true, ...meta };
+    case 'cancel-attempt':
+      return { type: 'CMD.CANCEL_ATTEMPT', attemptId: payload.attemptId as string, ...meta };
+    case 'approve':
+      return { type: 'CMD.APPROVE', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+    case 'reject':
+      return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+    case 'step':
+    case 'status':
+      return undefined;
+  }
+}

@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
+import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
+
+let server: NatsServerHandle;
+let worker: WorkerHandle;
+let root: string;
+let scientist: NatsConnection;
+let log: JetStreamEventLog;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  root = makeWorkspace(GATE_CAMPAIGN);
+  worker = await runWorker({ natsUrl: server.url, ...server.users.orchestrator, root, leaseTtlMs: 3000, operators: { pollIntervalMs: 100 } });
+  scientist = await connect({ servers: server.url, ...server.users.scientist });
+  log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
+});
+afterAll(async () => {
+  await scientist?.close();
+  await log?.close();
+  await worker?.stop();
+  await server?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function statusOf(runId: string): Promise<string | undefined> {
+  const reply = await requestCommand(scientist, runId, 'status');
+  return reply.accepted ? (reply.status?.status as string | undefined) : undefined;
+}
+
+describe('commands on NATS subjects', () => {
+  it('init starts a run on a worker; its events are observable live; approve completes it', async () => {
+    const seen: string[] = [];
+    const sub = scientist.subscribe('ms.evt.r_gate.>', {
+      callback: (_e, msg) => {
+        for (const record of msg.json<{ seq: number; type: string }[]>()) seen.push(`${record.seq}:${record.type}`);
+      },
+    });
+    const init = await requestInit(scientist, { workspace: 'lab', runId: 'r_gate', commandId: 'init-1' });
+    expect(init).toMatchObject({ accepted: true, runId: 'r_gate' });
+    expect(await requestInit(scientist, { workspace: 'lab', runId: 'r_gate', commandId: 'init-1' })).toEqual(init);
+    expect(await requestInit(scientist, { workspace: 'lab', runId: 'r_gate' })).toMatchObject({ accepted: false, error: { code: 'RUN_EXISTS' } });
+
+    // The gate waits for a human.
+    await waitFor(async () => {
+      const reply = await requestCommand(scientist, 'r_gate', 'status');
+      const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
+      return tasks.find((t) => t.id === 'gate' && t.status === 'WAITING_EXTERNAL');
+    });
+    const approve = await requestCommand(scientist, 'r_gate', 'approve', { taskId: 'gate', comment: 'fine', by: 'ada' });
+    expect(approve.accepted).toBe(true);
+    expect(await waitFor(async () => ((await statusOf('r_gate')) === 'COMPLETED' ? 'COMPLETED' : undefined))).toBe('COMPLETED');
+
+    // Every logged record was seen live, in order, exactly once.
+    const logged: string[] = [];
+    for await (const e of log.readRun('r_gate')) logged.push(`${e.seq}:${e.type}`);
+    await waitFor(async () => (seen.length >= logged.length ? true : undefined));
+    expect(seen).toEqual(logged);
+    sub.unsubscribe();
+  });
+
+  it('accepts, rejects and de-duplicates commands; a rejected or invalid command changes nothing', async () => {
+    expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_cmd' })).accepted).toBe(true);
+    await waitFor(async () => ((await statusOf('r_cmd')) === 'RUNNING' ? true : undefined));
+
+    const pause = await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-1', by: 'ada' });
+    expect(pause).toMatchObject({ accepted: true });
+    // Same command id: the first answer, not a second execution.
+    expect(await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-1' })).toEqual(pause);
+    const before = await log.lastSeq('r_cmd');
+
+    expect(await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-2' })).toMatchObject({ accepted: false, error: { code: 'ALREADY_PAUSED' } });
+    // Repeating the rejected one answers the same rejection.
+    expect(await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-2' })).toMatchObject({ accepted: false, error: { code: 'ALREADY_PAUSED' } });
+    expect(await requestCommand(scientist, 'r_cmd', 'rerun', { taskId: 'no such/task' })).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    expect(await requestCommand(scientist, 'r_cmd', 'approve', { taskId: 'gate', extra: 1 })).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    expect(await requestCommand(scientist, 'r_cmd', 'cancel-attempt', { attemptId: 'nope-a1' })).toMatchObject({ accepted: false, error: { code: 'ATTEMPT_NOT_FOUND' } });
+    const raw = await scientist.request('ms.cmd.r_cmd.pause', 'not json', { timeout: 5000 });
+    expect(raw.json()).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    const unknownVerb = await scientist.request('ms.cmd.r_cmd.explode', '{}', { timeout: 5000 });
+    expect(unknownVerb.json()).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    // Rejections are recorded (the history shows what was refused), invalid payloads are not.
+    const after = await log.lastSeq('r_cmd');
+    const types: string[] = [];
+    for await (const e of log.readRun('r_cmd', before)) types.push(e.type);
+    expect(types.every((t) => t.startsWith('CMD.'))).toBe(true);
+    expect(after - before).toBe(types.length);
+    expect(await statusOf('r_cmd')).toBe('PAUSED');
+
+    expect(await requestCommand(scientist, 'r_unknown', 'pause')).toMatchObject({ accepted: false, error: { code: 'RUN_NOT_FOUND' } });
+    expect(await requestCommand(scientist, 'r_unknown', 'status')).toMatchObject({ accepted: false, error: { code: 'RUN_NOT_FOUND' } });
+    expect(await requestInit(scientist, { workspace: '../etc' })).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    expect(await requestInit(scientist, { workspace: 'nowhere' })).toMatchObject({ accepted: false });
+
+    expect((await requestCommand(scientist, 'r_cmd', 'resume')).accepted).toBe(true);
+    expect((await requestCommand(scientist, 'r_cmd', 'cancel', { by: 'ada' })).accepted).toBe(true);
+    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'CANCELLED' ? 'CANCELLED' : undefined))).toBe('CANCELLED');
+    // A terminal run can be revived through a command even though no worker hosts it any more.
+    await waitFor(async () => (worker.hostedRuns().includes('r_cmd') ? undefined : true));
+    expect((await requestCommand(scientist, 'r_cmd', 'revive')).accepted).toBe(true);
+    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'RUNNING' ? 'RUNNING' : undefined))).toBe('RUNNING');
+    // Revived: the cancelled gate is pending again and is dispatched anew.
+    await waitFor(async () => {
+      const reply = await requestCommand(scientist, 'r_cmd', 'status');
+      const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
+      return tasks.find((t) => t.id === 'gate' && t.status === 'WAITING_EXTERNAL');
+    });
+    expect(await requestCommand(scientist, 'r_cmd', 'reject', { taskId: 'gate', comment: 'no' })).toMatchObject({ accepted: true });
+    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'FAILED' ? 'FAILED' : undefined))).toBe('FAILED');
+  });
+
+  it('a viewer may ask for status but its commands are refused by the server and change nothing', async () => {
+    expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_view' })).accepted).toBe(true);
+    await waitFor(async () => ((await statusOf('r_view')) === 'RUNNING' ? true : undefined));
+    const viewer = await connect({ servers: server.url, ...server.users.viewer });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const s of viewer.status()) if (s.type === 'error') violations.push(String(s.error));
+    })();
+    const before = await log.lastSeq('r_view');
+    viewer.publish('ms.cmd.r_view.pause', '{}');
+    await viewer.flush();
+    await waitFor(async () => (violations.length > 0 ? true : undefined));
+    expect(violations.join('\n')).toMatch(/ms\.cmd\.r_view\.pause/);
+    await expect(viewer.request('ms.cmd.r_view.cancel', '{}', { timeout: 1000 })).rejects.toThrow();
+    const status = await viewer.request('ms.cmd.r_view.status', '', { timeout: 5000 });
+    expect(status.json()).toMatchObject({ accepted: true, status: { runId: 'r_view', status: 'RUNNING' } });
+    expect(await log.lastSeq('r_view')).toBe(before);
+    await viewer.close();
+  });
+});

@@ -1,0 +1,203 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import { SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
+import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../actors/run-lifecycle.ts';
+import { listAttempts } from '../projections/queries.ts';
+import { slurmUnavailableReason, startSlurm, type SlurmCluster } from './harness/slurm.ts';
+import { oneWorkflowCampaign, tempRoot, waitFor } from './harness/workspace.ts';
+import { contextFor } from './operators-helpers.ts';
+import { liveJobs, slurmOperatorsYaml, useCluster } from './slurm-fixtures.ts';
+
+const skip = slurmUnavailableReason();
+if (skip !== null) console.warn(`[slurm.e2e] SKIPPED: ${skip}`);
+const TSX = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
+const CHILD = path.join(import.meta.dirname, 'harness', 'slurm-crash-child.ts');
+
+let cluster: SlurmCluster;
+const roots: { cleanup(): void }[] = [];
+
+beforeAll(async () => {
+  if (skip !== null) return;
+  cluster = await startSlurm({ minJobAge: 10 });
+  useCluster(cluster);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  for (const root of roots) root.cleanup();
+});
+
+/** A workspace on the test cluster with a one-workflow campaign. */
+async function slurmRun(runId: string, tasks: unknown[], yaml = slurmOperatorsYaml()): Promise<RunHandle> {
+  const temp = tempRoot('ms-slurm-e2e-');
+  roots.push(temp);
+  temp.workspace('ws', oneWorkflowCampaign(tasks), yaml);
+  return initializeRun({ root: temp.root, workspace: 'ws', runId });
+}
+
+async function attempts(run: RunHandle) {
+  return listAttempts(await run.store.views(), run.runId);
+}
+
+const slurmForgot = (jobId: string): boolean => {
+  try {
+    const out = cluster.exec(['scontrol', '-o', 'show', 'job', jobId]);
+    return !out.includes(`JobId=${jobId}`);
+  } catch {
+    return true; // "Invalid job id specified"
+  }
+};
+
+describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slurm', () => {
+  it('a DAG campaign completes through the library (sbatch, one squeue per interval, results collected)', async () => {
+    const tasks = [
+      { id: 'a', command: 'echo "{\\"x\\": 1}" > results.json; echo from-a', cores: 1, memoryGb: 0.5, timeLimitMinutes: 5, env: { GREETING: "it's me" } },
+      { id: 'b', command: 'echo "$GREETING" > b.txt', dependencies: ['a'], env: { GREETING: 'hello b' } },
+      { id: 'c', command: ['sh', '-c', 'echo c > c.txt'], dependencies: ['a'] },
+      { id: 'd', command: 'cat ../../b/*/b.txt > d.txt 2>/dev/null; echo done > d.txt', dependencies: ['b', 'c'] },
+    ];
+    const run = await slurmRun('dag', tasks);
+    try {
+      expect(await runUntilCompletion(run)).toBe('COMPLETED');
+      const rows = await attempts(run);
+      expect(rows.map((r) => [r.taskId, r.status])).toEqual([
+        ['a', 'COMPLETED'],
+        ['b', 'COMPLETED'],
+        ['c', 'COMPLETED'],
+        ['d', 'COMPLETED'],
+      ]);
+      for (const row of rows) expect(row.externalId).toMatch(/^\d+$/);
+      const a = rows[0]!;
+      expect(a.results?.data).toEqual({ x: 1 });
+      const dir = path.join(run.runDir, 'attempts', 'a', a.attemptId);
+      const script = readFileSync(path.join(dir, SLURM_FILES.script), 'utf8');
+      expect(script).toContain('#SBATCH --time=5');
+      expect(script).toContain('#SBATCH --cpus-per-task=1');
+      expect(script).toContain('#SBATCH --mem=512M');
+      expect(script).toContain('#SBATCH --partition=debug');
+      expect(script).toContain('#SBATCH --nodes=1');
+      expect(script).toContain(`export GREETING='it'\\''s me'`);
+      expect(readFileSync(path.join(dir, 'stdout.log'), 'utf8')).toContain('from-a');
+      expect(readFileSync(path.join(dir, SLURM_FILES.exitCode), 'utf8').trim()).toBe('0');
+      const b = rows[1]!;
+      expect(readFileSync(path.join(run.runDir, 'attempts', 'b', b.attemptId, 'b.txt'), 'utf8')).toBe('hello b\n');
+      expect(Object.keys(rows[2]!.results?.files ?? {})).toContain('c.txt');
+      // The job name is the attempt id.
+      await waitFor(() => cluster.jobCompRecords(a.attemptId).length === 1, 20_000, 'jobcomp record');
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('a job over its time limit ends FAILED with TIMEOUT, and is retried once because retryOn includes TIMEOUT', async () => {
+    const mark = path.join(mkdtempSync(path.join(tmpdir(), 'ms-slurm-mark-')), 'first-try');
+    const command = `if [ -e ${mark} ]; then echo second > out.txt; else touch ${mark}; sleep 300; fi`;
+    const run = await slurmRun('timeout', [{ id: 'slow', command, timeLimitMinutes: 0.1, retries: 1, retryOn: ['TIMEOUT'], retryBackoffSeconds: 0.5 }]);
+    try {
+      expect(await runUntilCompletion(run)).toBe('COMPLETED');
+      const rows = await attempts(run);
+      expect(rows.map((r) => r.status)).toEqual(['FAILED', 'COMPLETED']);
+      expect(rows[0]?.reason).toMatch(/^TIMEOUT: Slurm job \d+/);
+      expect(rows[1]?.attemptId).toBe('slow-a2');
+      expect(readFileSync(path.join(run.runDir, 'attempts', 'slow', 'slow-a2', 'out.txt'), 'utf8')).toBe('second\n');
+    } finally {
+      await run.close();
+    }
+  }, 150_000);
+
+  it('cancel kills the running job through scancel; the attempt ends CANCELLED', async () => {
+    const run = await slurmRun('cancel', [{ id: 'long', command: 'sleep 300' }]);
+    try {
+      const loop = runUntilCompletion(run);
+      const row = await waitFor(async () => (await attempts(run)).find((r) => r.status === 'RUNNING'), 30_000, 'RUNNING');
+      const jobId = row.externalId!;
+      expect(liveJobs(cluster).get(jobId)).toBe('RUNNING');
+      expect((await sendCommand(run, { type: 'CMD.CANCEL', by: 'test' })).accepted).toBe(true);
+      expect(await loop).toBe('CANCELLED');
+      const [after] = await attempts(run);
+      expect(after?.status).toBe('CANCELLED');
+      const state = liveJobs(cluster).get(jobId);
+      expect(state === undefined || state === 'CANCELLED').toBe(true);
+      await waitFor(() => cluster.jobCompRecords(row.attemptId).some((l) => l.includes('JobState=CANCELLED')), 20_000, 'jobcomp CANCELLED');
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('a job that finished while the orchestrator was down and that Slurm forgot is COMPLETED from its exit-code file', async () => {
+    const run = await slurmRun('forgot', [{ id: 'quick', command: 'echo ok > out.txt' }]);
+    try {
+      const stop = new AbortController();
+      const loop = runUntilCompletion(run, { signal: stop.signal });
+      const row = await waitFor(async () => (await attempts(run)).find((r) => r.externalId !== null), 30_000, 'submitted');
+      stop.abort();
+      await loop;
+      const jobId = row.externalId!;
+      await waitFor(() => slurmForgot(jobId), 120_000, `Slurm forgetting job ${jobId}`);
+      expect(await runUntilCompletion(run)).toBe('COMPLETED');
+      const [after] = await attempts(run);
+      expect(after?.status).toBe('COMPLETED');
+      expect(Object.keys(after?.results?.files ?? {})).toContain('out.txt');
+    } finally {
+      await run.close();
+    }
+  }, 150_000);
+
+  it('a crash between sbatch and the log adopts the job by name: one job in Slurm records', async () => {
+    const run = await slurmRun('crash', [{ id: 'job', command: 'sleep 2; echo adopted > out.txt' }]);
+    const root = path.dirname(run.workspaceDir);
+    await run.close();
+    const child = spawn(TSX, [CHILD, root, 'ws', 'crash'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const exit = await new Promise<string>((resolve) => child.on('exit', (code, sig) => resolve(`${code}/${sig}`)));
+    // tsx runs the script in a child node process: the SIGKILL shows as exit 137 or as the signal.
+    expect(exit, err).toMatch(/^(137\/null|null\/SIGKILL)$/);
+    expect(out).not.toContain('NOT KILLED');
+    const jobId = /SBATCHED (\d+)/.exec(out)?.[1];
+    expect(jobId).toBeDefined();
+
+    const again = await openRun({ root, runId: 'crash' });
+    try {
+      // Before the restart the log has no submission for the attempt.
+      const before = await attempts(again);
+      expect(before).toHaveLength(1);
+      expect(before[0]?.externalId).toBeNull();
+      expect(await runUntilCompletion(again)).toBe('COMPLETED');
+      const rows = await attempts(again);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.externalId).toBe(jobId);
+      expect(rows[0]?.operatorData).toMatchObject({ adopted: true });
+      const name = rows[0]!.attemptId;
+      await waitFor(() => cluster.jobCompRecords(name).length >= 1, 20_000, 'jobcomp');
+      expect(cluster.jobCompRecords(name)).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  }, 90_000);
+
+  it('a job Slurm does not know and that left no exit code is FAILED "lost" after the grace period', async () => {
+    const temp = tempRoot('ms-slurm-lost-');
+    roots.push(temp);
+    const ctx = contextFor(temp.root, { id: 'ghost', command: 'true' }, {
+      kind: 'hpc',
+      backend: { type: 'slurm', workspace_root: '/tmp', slurm: {}, sbatch_options: [], modules: [], poll_interval_seconds: 1 },
+    });
+    const op = new SlurmOperator('hpc.cluster', ctx.config, { lostGraceMs: 1500 });
+    await op.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, SLURM_FILES.job), JSON.stringify({ jobId: '987654', submittedAt: new Date().toISOString() }));
+    expect((await op.poll(ctx)).status).toBe('SUBMITTED');
+    const lost = await waitFor(async () => {
+      const r = await op.poll(ctx);
+      return r.status === 'FAILED' ? r : undefined;
+    }, 10_000);
+    expect(lost.reason).toMatch(/^lost: Slurm job 987654 is no longer known to Slurm/);
+    expect(existsSync(path.join(ctx.attempt.dir, SLURM_FILES.exitCode))).toBe(false);
+  });
+});
