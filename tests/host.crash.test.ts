@@ -6,6 +6,7 @@ import { openRun } from '../actors/run-lifecycle.ts';
 import { getRunStatus } from '../projections/queries.ts';
 import { dumpProjections, rebuiltProjections } from './harness/projection-dump.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
+import { seededRandom } from './harness/seeded-random.ts';
 
 const SEEDS = Number(process.env.PROPERTY_RUNS ?? 4);
 const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
@@ -33,18 +34,6 @@ export function analyze(state, results) { return { iteration: (state?.iteration 
 `;
 }
 
-/** A deterministic pseudo-random sequence per seed (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Starts the orchestrator; resolves with its exit (code or signal). */
 function orchestrate(root: string, runId: string): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
   const child = spawn(TSX, [CHILD, root, 'ws', runId], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,7 +57,7 @@ describe('crash safety: SIGKILL the orchestrator at random points, restart it', 
       const countDir = path.join(temp.root, 'counts');
       fs.mkdirSync(countDir);
       temp.workspace('ws', countingCampaign(countDir));
-      const next = random(seed);
+      const next = seededRandom(seed);
       const runId = `crash${seed}`;
       let finished = false;
       let killed = 0;

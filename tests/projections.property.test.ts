@@ -8,6 +8,7 @@ import type { TaskSpec } from '../events/workflow.ts';
 import { Projector } from '../projections/projector.ts';
 import { dumpTables, openDb, tempDir } from './projections-fixtures.ts';
 import { InMemoryEventLog } from './projections-in-memory-log.ts';
+import { seededRandom } from './harness/seeded-random.ts';
 
 const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 30);
 
@@ -56,18 +57,6 @@ const historyArb = fc.record({
   runs: fc.array(runPlan, { minLength: 1, maxLength: 4 }),
   seed: fc.integer(),
 });
-
-/** Deterministic PRNG so an interleaving is reproducible from the counterexample's seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Merges lanes at random, keeping each lane's own order. */
 function interleave<T>(lanes: T[][], random: () => number): T[] {
@@ -169,7 +158,7 @@ function runSteps(plan: RunPlan, random: () => number): Step[] {
 
 /** Appends the runs' steps, interleaved across runs, to a fresh in-memory log. */
 async function buildLog(history: { runs: RunPlan[]; seed: number }): Promise<InMemoryEventLog> {
-  const random = mulberry32(history.seed);
+  const random = seededRandom(history.seed);
   const lanes = history.runs.map((plan, r) => runSteps(plan, random).map((step) => ({ runId: `run${r}`, step })));
   const log = new InMemoryEventLog();
   let n = 0;
