@@ -22,6 +22,8 @@ export interface GlobalOptions {
   root: string | undefined;
   /** `--nats URL` / MATTERSTACK_NATS_URL: JetStream instead of the embedded log. */
   natsUrl: string | undefined;
+  /** `--user NAME` / MATTERSTACK_NATS_USER: who connects to NATS (user:pass in the URL wins). */
+  natsUser: string | undefined;
   json: boolean;
 }
 

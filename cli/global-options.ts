@@ -10,7 +10,12 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   nats: {
     type: 'string',
     valueName: 'URL',
-    description: 'use the NATS JetStream log at URL (default: $MATTERSTACK_NATS_URL); without it, the embedded log in <root>/.matterstack',
+    description: 'use NATS at URL (default: $MATTERSTACK_NATS_URL): commands go to the workers, reads to JetStream; without it, the embedded log in <root>/.matterstack',
+  },
+  user: {
+    type: 'string',
+    valueName: 'NAME',
+    description: 'NATS user (default: $MATTERSTACK_NATS_USER; password from $MATTERSTACK_NATS_PASS); or put user:pass in the --nats URL',
   },
   json: { type: 'boolean', description: 'machine-readable JSON on stdout (errors too: {"error":{"code","message"}})' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
@@ -18,4 +23,4 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 };
 
 /** Global options that take a value (the command-name scan must skip their values). */
-export const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--nats']);
+export const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--nats', '--user']);

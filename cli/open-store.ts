@@ -4,6 +4,7 @@ import { findWorkspacesRoot } from '../actors/workspace.ts';
 import type { RunStore } from '../actors/run-store.ts';
 import type { RunHandle } from '../actors/run-lifecycle.ts';
 import type { CommandContext } from './command.ts';
+import { natsTarget } from './nats-target.ts';
 import { parseId } from './parse-id.ts';
 
 /** The workspaces root of this invocation; WORKSPACE_NOT_FOUND when it is not an existing folder. */
@@ -25,7 +26,15 @@ export async function openStore(ctx: CommandContext): Promise<RunStore> {
   const root = resolveRoot(ctx);
   // Loaded on demand: the log and NATS clients cost half a second, which --help should not pay.
   const { RunStore } = await import('../actors/run-store.ts');
-  return RunStore.open({ root, ...(ctx.global.natsUrl ? { natsUrl: ctx.global.natsUrl } : {}) });
+  const nats = natsTarget(ctx);
+  if (nats === undefined) return RunStore.open({ root });
+  // Reads go straight to the JetStream log (the projections are folded locally), as the NATS user.
+  return RunStore.open({
+    root,
+    natsUrl: nats.servers.join(','),
+    ...(nats.user !== undefined ? { natsUser: nats.user } : {}),
+    ...(nats.pass !== undefined ? { natsPass: nats.pass } : {}),
+  });
 }
 
 /** Runs `body` with the store open, closing it afterwards whatever happens. */

@@ -112,5 +112,7 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   for (const key of Object.keys(command.options)) options[key] = values[key];
   const root = typeof values.root === 'string' ? values.root : undefined;
   const nats = typeof values.nats === 'string' ? values.nats : env.MATTERSTACK_NATS_URL || undefined;
-  return { kind: 'command', command, json: values.json === true, global: { root, natsUrl: nats, json: values.json === true }, args, options };
+  const user = typeof values.user === 'string' ? values.user : env.MATTERSTACK_NATS_USER || undefined;
+  const global = { root, natsUrl: nats, natsUser: user, json: values.json === true };
+  return { kind: 'command', command, json: values.json === true, global, args, options };
 }

@@ -4,6 +4,9 @@ import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
 import { stringOption, type CommandContext } from './command.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
+import type { CommandVerb } from '../events/command-messages.ts';
+import { natsRunRequest, type CliCommandReply } from './nats-session.ts';
+import { natsTarget } from './nats-target.ts';
 import { withRun } from './open-store.ts';
 import { parseId } from './parse-id.ts';
 
@@ -30,6 +33,22 @@ function parseCommand(input: Record<string, unknown>): RunCommand {
   }
 }
 
+/** `CMD.CANCEL_ATTEMPT` → `cancel-attempt`: the verb of its NATS subject and of the CLI command. */
+function verbOf(command: RunCommand): CommandVerb {
+  return command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-') as CommandVerb;
+}
+
+/** Delivers the command: through a worker on `ms.cmd.<run>.<verb>` with --nats, else appended to the embedded log. */
+async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb): Promise<CliCommandReply> {
+  const target = natsTarget(ctx);
+  if (target !== undefined) {
+    const { type: _type, ...payload } = command;
+    return natsRunRequest(target, runId, verb, payload);
+  }
+  const { sendCommand } = await import('../actors/run-lifecycle.ts');
+  return withRun(ctx, runId, (handle) => sendCommand(handle, command));
+}
+
 /**
  * Sends one command (`{type: 'CMD.PAUSE', …}`, `by` added) to run `runArg` and reports the reply:
  * `accepted (seq N)` and exit 0, or one `error:` line with the rejection code and a non-zero exit.
@@ -38,14 +57,13 @@ export async function sendRunCommand(ctx: CommandContext, runArg: string, input:
   const runId = parseId('run id', runArg);
   const by = issuer(ctx);
   const command = parseCommand({ ...input, ...(by !== undefined ? { by } : {}) });
-  const { sendCommand } = await import('../actors/run-lifecycle.ts');
-  const reply = await withRun(ctx, runId, (handle) => sendCommand(handle, command));
+  const verb = verbOf(command);
+  const reply = await deliver(ctx, runId, command, verb);
   if (reply.accepted) {
     if (ctx.global.json) ctx.out.data({ accepted: true, seq: reply.seq });
     else ctx.out.line(`accepted (seq ${reply.seq})`);
     return EXIT_CODES.OK;
   }
-  const verb = command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-');
   const message = `${verb} rejected for run ${runId}: ${reply.message}`;
   if (ctx.global.json) ctx.out.data({ error: { code: reply.code, message } });
   else ctx.out.note(`error: ${message} [${reply.code}]`);

@@ -14,12 +14,14 @@ import { cancelCommand, pauseCommand, resumeCommand, reviveCommand } from './run
 import { selfTestCommand } from './self-test.ts';
 import { statusCommand } from './status.ts';
 import { stepCommand } from './step.ts';
+import { workerCommand } from './worker.ts';
 
 /** Every command, in the order `--help` lists them (within their group). Add a command: one import, one entry. */
 export const COMMANDS: readonly CommandSpec[] = [
   initCommand,
   stepCommand,
   loopCommand,
+  workerCommand,
   statusCommand,
   listCommand,
   attemptsCommand,

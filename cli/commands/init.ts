@@ -1,13 +1,28 @@
 import { z } from 'zod';
 import { parseWorkspaceSlug } from '../../actors/workspace.ts';
 import { MatterStackError } from '../../events/errors.ts';
-import { defineCommand, requiredArg, stringOption } from '../command.ts';
+import { defineCommand, requiredArg, stringOption, type CommandContext } from '../command.ts';
+import { natsInit } from '../nats-session.ts';
+import { natsTarget } from '../nats-target.ts';
+import { issuer } from '../send-run-command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { resolveRoot } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 import { commandPrefix } from '../run-status-format.ts';
 
 const MaxConcurrentSchema = z.union([z.literal('unlimited').transform(() => null), z.coerce.number().int().positive()]);
+
+/** Prints the new run id (stdout) and what to do next (stderr); --json: {"runId","workspace"[,"runDir"]}. */
+function printCreated(ctx: CommandContext, runId: string, workspace: string, runDir: string | undefined, next: string): number {
+  if (ctx.global.json) {
+    ctx.out.data({ runId, workspace, ...(runDir !== undefined ? { runDir } : {}) });
+  } else {
+    ctx.out.line(runId);
+    const verb = runDir === undefined ? 'status' : 'loop';
+    ctx.out.note(`created run ${runId} of ${workspace}; ${next} ${commandPrefix(ctx)} ${verb} ${runId}`);
+  }
+  return EXIT_CODES.OK;
+}
 
 /** `init <workspace>`: creates a run and records the campaign's first workflow. */
 export const initCommand = defineCommand({
@@ -26,7 +41,10 @@ export const initCommand = defineCommand({
     'max-concurrent': { type: 'string', valueName: 'N', description: 'cap on attempts active at once for this run, or "unlimited" (default: operators.yaml max_concurrent_global, else 10)' },
   },
   examples: ['init demos/battery_screening', 'init lab --run-id screening_v2 --max-concurrent 4', 'RUN=$(matterstack init lab) && matterstack loop "$RUN"'],
-  notes: ['Output: the run id alone on stdout (so $(matterstack init …) works); with --json {"runId": …}.'],
+  notes: [
+    'Output: the run id alone on stdout (so $(matterstack init …) works); with --json {"runId": …}.',
+    'With --nats a worker ("matterstack worker") creates the run from its own root and starts running it at once.',
+  ],
   async run(ctx) {
     const workspace = parseWorkspaceSlug(requiredArg(ctx, 'workspace'));
     const runIdOption = stringOption(ctx, 'run-id');
@@ -38,6 +56,18 @@ export const initCommand = defineCommand({
       if (!cap.success) throw new MatterStackError('VALIDATION_FAILED', `invalid --max-concurrent "${capText}": must be a positive integer or "unlimited"`);
       maxConcurrent = cap.data;
     }
+    const target = natsTarget(ctx);
+    if (target !== undefined) {
+      // The worker loads the campaign from its own root and starts hosting the run at once.
+      const by = issuer(ctx);
+      const created = await natsInit(target, {
+        workspace,
+        ...(runId !== undefined ? { runId } : {}),
+        ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+        ...(by !== undefined ? { by: by.slice(0, 128) } : {}),
+      });
+      return printCreated(ctx, created.runId, workspace, undefined, 'the worker runs it; watch it with');
+    }
     const root = resolveRoot(ctx);
     const { initializeRun } = await import('../../actors/run-lifecycle.ts');
     const handle = await initializeRun({
@@ -48,12 +78,6 @@ export const initCommand = defineCommand({
       ...(ctx.global.natsUrl ? { natsUrl: ctx.global.natsUrl } : {}),
     });
     await handle.close();
-    if (ctx.global.json) {
-      ctx.out.data({ runId: handle.runId, workspace: handle.workspace, runDir: handle.runDir });
-    } else {
-      ctx.out.line(handle.runId);
-      ctx.out.note(`created run ${handle.runId} of ${workspace}; next: ${commandPrefix(ctx)} loop ${handle.runId}`);
-    }
-    return EXIT_CODES.OK;
+    return printCreated(ctx, handle.runId, handle.workspace, handle.runDir, 'next:');
   },
 });

@@ -1,10 +1,40 @@
-import { getRunStatus } from '../../projections/queries.ts';
-import { MatterStackError } from '../../events/errors.ts';
-import { defineCommand, requiredArg } from '../command.ts';
+import { getRunStatus, type RunStatusView } from '../../projections/queries.ts';
+import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
+import { defineCommand, requiredArg, type CommandContext } from '../command.ts';
+import { natsStatusView } from '../nats-status.ts';
+import { natsTarget } from '../nats-target.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { withStore } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 import { commandPrefix, statusJson, statusLines } from '../run-status-format.ts';
+
+/** The view from the local projections of the log (embedded, or JetStream read directly). */
+function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusView> {
+  return withStore(ctx, async (store) => {
+    const view = getRunStatus(await store.views(), runId);
+    if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
+    return view;
+  });
+}
+
+/**
+ * With --nats, asks the worker hosting the run (fresh, and allowed to the viewer user); when no
+ * worker serves the subject at all, reads the JetStream log itself so status works without one.
+ */
+export async function statusView(ctx: CommandContext, runId: string): Promise<RunStatusView> {
+  const target = natsTarget(ctx);
+  if (target === undefined) return projectedView(ctx, runId);
+  try {
+    return await natsStatusView(target, runId);
+  } catch (error) {
+    if (!isMatterStackError(error) || error.details.reason !== 'no-responders') throw error;
+    // The log's own answer (unknown run) beats "no worker"; any other failure there (e.g. a viewer
+    // may not read JetStream) would hide the real problem, which is the missing worker.
+    return projectedView(ctx, runId).catch((fallback: unknown) => {
+      throw isMatterStackError(fallback, 'RUN_NOT_FOUND') ? fallback : error;
+    });
+  }
+}
 
 /** `status <run>`: the run, its task counts, a tasks table and the gates waiting for approval. */
 export const statusCommand = defineCommand({
@@ -14,7 +44,8 @@ export const statusCommand = defineCommand({
     'Shows the run id, workspace, status (with its reason), phase and iteration, how many tasks are in',
     'each status, a table of tasks (status, operator, attempts, current attempt, reason), and every',
     'gate waiting for a human, with its message and the approve / reject command to type.',
-    'Read-only: it reads the projections, brought up to date with the log first.',
+    'Read-only: it reads the projections, brought up to date with the log first. With --nats it asks',
+    'the worker hosting the run (any NATS user, the viewer too); with no worker it reads JetStream itself.',
   ].join('\n'),
   group: 'views',
   args: [{ name: 'run', required: true, description: 'the run id (see "matterstack list")' }],
@@ -26,13 +57,10 @@ export const statusCommand = defineCommand({
   ],
   async run(ctx) {
     const runId = parseId('run id', requiredArg(ctx, 'run'));
-    return withStore(ctx, async (store) => {
-      const view = getRunStatus(await store.views(), runId);
-      if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
-      const prefix = commandPrefix(ctx);
-      if (ctx.global.json) ctx.out.data(statusJson(view, prefix));
-      else for (const line of statusLines(view, prefix)) ctx.out.line(line);
-      return EXIT_CODES.OK;
-    });
+    const view = await statusView(ctx, runId);
+    const prefix = commandPrefix(ctx);
+    if (ctx.global.json) ctx.out.data(statusJson(view, prefix));
+    else for (const line of statusLines(view, prefix)) ctx.out.line(line);
+    return EXIT_CODES.OK;
   },
 });

@@ -1,0 +1,57 @@
+import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
+import { defineCommand, stringOption } from '../command.ts';
+import { EXIT_CODES } from '../exit-codes.ts';
+import { natsTarget } from '../nats-target.ts';
+import { resolveRoot } from '../open-store.ts';
+import { UsageError } from '../usage-error.ts';
+
+/** `worker`: hosts runs on NATS JetStream and serves the commands sent to them, until stopped. */
+export const workerCommand = defineCommand({
+  name: 'worker',
+  summary: 'host runs on NATS and serve their commands (distributed mode)',
+  description: [
+    'Connects to NATS (--nats URL, required), then runs the campaigns whose log is on JetStream and',
+    'answers the commands on ms.cmd.init and ms.cmd.<run>.<verb> (what "matterstack … --nats URL" sends).',
+    'Start several on one server to share the runs: each run is hosted by one worker at a time, and',
+    'when a worker dies another takes its runs over within the lease TTL and continues them from the log.',
+    'Every worker needs the same workspaces (--root): it loads the campaigns and attempt directories there.',
+    'Prints "ready <worker-id>" once serving; stops cleanly on Ctrl-C or SIGTERM (runs stay resumable).',
+  ].join('\n'),
+  group: 'runs',
+  args: [],
+  options: {
+    id: { type: 'string', valueName: 'ID', description: 'worker id (letters, digits, "_" or "-"; default: w-<host>-<pid>-<random>)' },
+    'lease-ttl-ms': { type: 'string', valueName: 'MS', description: 'run lease TTL: a dead worker\'s runs are taken over within about this long (default 10000, min 500)' },
+    'poll-ms': { type: 'string', valueName: 'MS', description: 'how often operators are polled for attempt progress (default: the operators\' own)' },
+  },
+  examples: [
+    'worker --nats nats://127.0.0.1:4222 --root ./workspaces   # as "orchestrator", password from $MS_ORCHESTRATOR_PASSWORD',
+    'worker --nats nats://orchestrator:$PASS@nats.lab:4222 --id w1',
+    'worker --user orchestrator --lease-ttl-ms 5000   # URL and password from $MATTERSTACK_NATS_URL, $MATTERSTACK_NATS_PASS',
+  ],
+  notes: [
+    'Credentials: user:pass in the URL, else --user NAME (default: $MATTERSTACK_NATS_USER, else orchestrator)\nwith the password in $MATTERSTACK_NATS_PASS (else $MS_ORCHESTRATOR_PASSWORD). The user needs the\norchestrator permissions of nats.conf (it appends events and manages the stream).',
+  ],
+  async run(ctx) {
+    const target = natsTarget(ctx);
+    if (target === undefined) throw new UsageError('missing --nats URL (or MATTERSTACK_NATS_URL): a worker serves runs on NATS', 'worker');
+    const root = resolveRoot(ctx);
+    const argv = ['--nats', target.servers.join(','), '--root', root];
+    if (target.user !== undefined) argv.push('--user', target.user);
+    for (const name of ['id', 'lease-ttl-ms', 'poll-ms']) {
+      const value = stringOption(ctx, name);
+      if (value !== undefined) argv.push(`--${name}`, value);
+    }
+    // The password travels in the environment, never in argv (visible in ps).
+    const env = { ...ctx.env, ...(target.pass !== undefined ? { MATTERSTACK_NATS_PASS: target.pass } : {}) };
+    const { main } = await import('../../actors/nats/worker-main.ts');
+    try {
+      await main(argv, env);
+    } catch (error) {
+      if (isMatterStackError(error) || (error instanceof Error && error.name === 'ZodError')) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new MatterStackError('LOG_UNAVAILABLE', `worker could not start on NATS at ${target.display}: ${detail}`, { servers: target.display }, { cause: error });
+    }
+    return EXIT_CODES.OK;
+  },
+});
