@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so the package needs no build step.
+// Runs the TypeScript CLI through tsx so the package needs no build step. Both hooks: a campaign.ts
+// outside an ESM package is loaded as CommonJS, which only the CommonJS hook can compile.
+import { register as registerCommonJs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';
 
+registerCommonJs();
 register();
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
