@@ -218,9 +218,14 @@ export class JetStreamEventLog implements EventLog {
     let firstSeq = expectedSeq + 1;
     let firstEventId = '';
     let seq = expectedSeq;
+    // The envelope's leading fields, spliced in front of the event's own JSON: the same text as
+    // stringifying `{ runId, seq, schemaVersion, ...event }` without building that object.
+    const head = `{"runId":${JSON.stringify(runId)},"seq":`;
+    const versionField = `,"schemaVersion":${SCHEMA_VERSION},`;
     for (const event of events) {
       seq += 1;
-      const json = JSON.stringify({ runId, seq, schemaVersion: SCHEMA_VERSION, ...event });
+      const body = JSON.stringify(event);
+      const json = body.length > 2 ? `${head}${seq}${versionField}${body.slice(1)}` : JSON.stringify({ runId, seq, schemaVersion: SCHEMA_VERSION, ...event });
       const bytes = Buffer.byteLength(json) + 1;
       if (parts.length > 0 && size + bytes > limit) {
         yield { data: encoder.encode(`[${parts.join(',')}]`), firstSeq, lastSeq: seq - 1, firstEventId };

@@ -34,6 +34,24 @@ interface Row {
 }
 
 const PAGE_SIZE = 500;
+/** Rows per page of `readAll`: a bulk read, so bigger pages amortise the statement cost. */
+const READ_ALL_PAGE_SIZE = 5000;
+
+/** A row as `.raw()` statements return it: the columns of COLUMNS in order. */
+type RawRow = [
+  position: number,
+  runId: string,
+  seq: number,
+  eventId: string,
+  type: string,
+  actor: string,
+  time: string,
+  payload: string,
+  fromState: string | null,
+  toState: string | null,
+  changes: string,
+  schemaVersion: number,
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -61,6 +79,32 @@ function parseJsonColumn(row: Row, column: string, text: string | null): unknown
   } catch (error) {
     throw invalidStoredRecord(row.run_id, row.seq, `${column}: not JSON`, error);
   }
+}
+
+function parseRawColumn(row: RawRow, column: string, text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidStoredRecord(row[1], row[2], `${column}: not JSON`, error);
+  }
+}
+
+function rawRowToEvent(row: RawRow): StoredEvent {
+  return validateStoredEvent({
+    runId: row[1],
+    seq: row[2],
+    position: row[0],
+    schemaVersion: row[11],
+    eventId: row[3],
+    type: row[4],
+    actor: row[5],
+    time: row[6],
+    payload: parseRawColumn(row, 'payload', row[7]),
+    from: parseRawColumn(row, 'from', row[8]),
+    to: parseRawColumn(row, 'to', row[9]),
+    changes: parseRawColumn(row, 'changes', row[10]),
+  });
 }
 
 function rowToEvent(row: Row): StoredEvent {
@@ -110,6 +154,7 @@ export class SqliteEventLog implements EventLog {
     idsFrom: Database.Statement<[string, number, number], { seq: number; event_id: string }>;
     runPage: Database.Statement<[string, number, number], Row>;
     allPage: Database.Statement<[number, number], Row>;
+    allPageRaw: Database.Statement<[number, number], RawRow>;
     listRuns: Database.Statement<[], { run_id: string; last_seq: number }>;
   };
   private readonly appendTx: (runId: string, events: ValidNewEvent[], expectedSeq: number) => AppendResult;
@@ -131,6 +176,12 @@ export class SqliteEventLog implements EventLog {
       idsFrom: this.db.prepare('SELECT seq, event_id FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
       runPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       allPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+      allPageRaw: (
+        this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`) as Database.Statement<
+          [number, number],
+          RawRow
+        >
+      ).raw(true),
       listRuns: this.db.prepare('SELECT run_id, MAX(seq) AS last_seq FROM events GROUP BY run_id ORDER BY run_id'),
     };
     const tx = this.db.transaction((runId: string, events: ValidNewEvent[], expectedSeq: number): AppendResult => {
@@ -220,12 +271,15 @@ export class SqliteEventLog implements EventLog {
     let last = afterPosition;
     for (;;) {
       this.assertOpen();
-      const rows = this.stmt.allPage.all(last, PAGE_SIZE);
-      for (const row of rows) {
-        last = row.position;
-        yield rowToEvent(row);
+      // Array rows (`.raw()`): no per-row object with column names to build and throw away.
+      const rows = this.stmt.allPageRaw.all(last, READ_ALL_PAGE_SIZE);
+      const count = rows.length;
+      for (let i = 0; i < count; i++) {
+        const row = rows[i]!;
+        last = row[0];
+        yield rawRowToEvent(row);
       }
-      if (rows.length < PAGE_SIZE) return;
+      if (count < READ_ALL_PAGE_SIZE) return;
     }
   }
 

@@ -1,32 +1,42 @@
 import { z } from 'zod';
-import { DomainChangeSchema, type DomainChange } from './changes.ts';
+import type { DomainChange } from './changes.ts';
 import { NewEventSchema, StoredEventSchema, type LoggedStateValue, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError } from './errors.ts';
+
+const hasOwn = Object.prototype.hasOwnProperty;
 import { isValidId } from './ids.ts';
+import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from './statuses.ts';
+import type { TaskSpec } from './workflow.ts';
 import type { JsonValue } from './json.ts';
 
 /*
  * Validation of log records on the way in and on the way back.
  *
- * zod costs ~5 µs per envelope here (measured), more than a batched SQLite insert of the same row
- * (~2 µs). So each record first goes through a hand-written check that only ever ACCEPTS what the
- * zod schema accepts (it is stricter where that is simpler); anything it does not accept is handed
- * to zod, which either accepts it (the fast check was merely conservative) or produces the error
- * message. The domain `changes` are always checked with zod (one parse per change): they are the
- * part projections trust blindly, and re-implementing their ten variants by hand would drift.
+ * zod costs ~5 µs per envelope and several µs per domain change (measured), more than a batched
+ * SQLite insert of the same row (~2 µs) and most of the cost of reading the log back. So each
+ * record first goes through hand-written structural checks — the envelope and every
+ * DomainChange kind (events/changes.ts), including the task specs of `workflow.planned` — that
+ * accept exactly what the zod schemas accept and produce the same output (defaults applied).
+ * Anything they do not accept is handed to zod, which produces the error message (or, for the
+ * few exotic shapes where the fast checks are merely conservative, accepts it).
+ * tests/validate-events.property.test.ts checks the agreement on random valid and invalid input.
  */
 
-const NEW_KEYS = new Set(['eventId', 'type', 'actor', 'time', 'payload', 'from', 'to', 'changes']);
+const NEW_KEYS: ReadonlySet<string> = new Set(['eventId', 'type', 'actor', 'time', 'payload', 'from', 'to', 'changes']);
 const TimeSchema = z.iso.datetime({ offset: true });
-const ChangesSchema = z.array(DomainChangeSchema);
+/** The very pattern zod's `z.iso.datetime({ offset: true })` checks (it checks nothing else). */
+const TIME_PATTERN: RegExp | undefined = (() => {
+  const pattern = (TimeSchema as unknown as { _zod?: { def?: { pattern?: unknown } } })._zod?.def?.pattern;
+  return pattern instanceof RegExp ? new RegExp(pattern.source, pattern.flags.replace('g', '')) : undefined;
+})();
 
-/** Remembers the last timestamp zod accepted: the events of one batch usually share it. */
+/** Remembers the last timestamp accepted: the events of one batch usually share it. */
 let lastValidTime = '';
 
 function isValidTime(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   if (value === lastValidTime) return true;
-  if (!TimeSchema.safeParse(value).success) return false;
+  if (!(TIME_PATTERN === undefined ? TimeSchema.safeParse(value).success : TIME_PATTERN.test(value))) return false;
   lastValidTime = value;
   return true;
 }
@@ -38,7 +48,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isJsonValue(value: unknown, depth = 0): value is JsonValue {
-  if (depth > 200) return false;
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -47,22 +56,28 @@ function isJsonValue(value: unknown, depth = 0): value is JsonValue {
       return Number.isFinite(value);
     case 'object':
       if (value === null) return true;
+      if (depth > 200) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) if (!isJsonValue(value[i], depth + 1)) return false;
         return true;
       }
       if (!isPlainObject(value)) return false;
-      for (const key in value) if (!isJsonValue(value[key], depth + 1)) return false;
+      // zod's record drops a `__proto__` key: let zod produce that output.
+      for (const key in value) if (key === '__proto__' || !isJsonValue(value[key], depth + 1)) return false;
       return true;
     default:
       return false;
   }
 }
 
+function isJsonObject(value: unknown): boolean {
+  return isPlainObject(value) && isJsonValue(value);
+}
+
 function isStateValue(value: unknown, depth = 0): value is LoggedStateValue {
   if (typeof value === 'string') return true;
   if (depth > 50 || !isPlainObject(value)) return false;
-  for (const key in value) if (!isStateValue(value[key], depth + 1)) return false;
+  for (const key in value) if (key === '__proto__' || !isStateValue(value[key], depth + 1)) return false;
   return true;
 }
 
@@ -70,26 +85,245 @@ function isShortString(value: unknown): value is string {
   return typeof value === 'string' && value.length >= 1 && value.length <= 128;
 }
 
-/** The fast path: the normalised event when the envelope is certainly valid, else undefined. */
-function fastNewEvent(input: unknown): ValidNewEvent | undefined {
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const RUN_STATUS_SET: ReadonlySet<unknown> = new Set(RUN_STATUSES);
+const TASK_STATUS_SET: ReadonlySet<unknown> = new Set(TASK_STATUSES);
+const ATTEMPT_STATUS_SET: ReadonlySet<unknown> = new Set(ATTEMPT_STATUSES);
+const RUN_PHASE_SET: ReadonlySet<unknown> = new Set(RUN_PHASES);
+const TASK_KIND_SET: ReadonlySet<unknown> = new Set(['compute', 'gate', 'external']);
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+function isOptString(value: unknown): boolean {
+  return value === undefined || typeof value === 'string';
+}
+
+function isSafeInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** Only keys of `allowed` (on a value already known to be a plain object). */
+function onlyKeys(value: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
+  for (const key in value) if (!allowed.has(key)) return false;
+  return true;
+}
+
+function isStringRecord(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  for (const key in value) if (key === '__proto__' || typeof value[key] !== 'string') return false;
+  return true;
+}
+
+function isStringArray(value: unknown, minLength: number): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (typeof item !== 'string' || item.length < minLength) return false;
+  }
+  return true;
+}
+
+function isIdArray(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (!isId(value[i])) return false;
+  return true;
+}
+
+const TASK_SPEC_KEYS: ReadonlySet<string> = new Set([
+  'id', 'kind', 'command', 'image', 'files', 'env', 'dependencies', 'cores', 'memoryGb', 'gpus', 'timeLimitMinutes',
+  'allowFailure', 'allowDependencyFailure', 'downloadPatterns', 'operatorKey', 'retries', 'retryOn', 'retryBackoffSeconds',
+  'message', 'request',
+]);
+const FILE_SOURCE_KEYS: ReadonlySet<string> = new Set(['source']);
+const DOWNLOAD_PATTERN_KEYS: ReadonlySet<string> = new Set(['include', 'exclude']);
+
+function isTaskFiles(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  for (const key in value) {
+    if (key === '__proto__') return false;
+    const file = value[key];
+    if (typeof file === 'string') continue;
+    if (!isPlainObject(file) || !onlyKeys(file, FILE_SOURCE_KEYS)) return false;
+    const source = file.source;
+    if (typeof source !== 'string' || source.length < 1) return false;
+  }
+  return true;
+}
+
+/** A TaskSpecSchema check: the spec as zod outputs it (defaults applied), or undefined. */
+function fastTaskSpec(input: unknown): TaskSpec | undefined {
+  if (!isPlainObject(input) || !onlyKeys(input, TASK_SPEC_KEYS)) return undefined;
+  const s = input;
+  if (!isId(s.id)) return undefined;
+  const { kind, command, dependencies, allowFailure, allowDependencyFailure } = s;
+  if (kind !== undefined && !TASK_KIND_SET.has(kind)) return undefined;
+  if (command !== undefined) {
+    if (typeof command === 'string') {
+      if (command.length < 1) return undefined;
+    } else if (!isStringArray(command, 0) || (command as unknown[]).length < 1) return undefined;
+  }
+  if (!isOptString(s.image) || !isOptString(s.operatorKey) || !isOptString(s.message)) return undefined;
+  if (s.files !== undefined && !isTaskFiles(s.files)) return undefined;
+  if (s.env !== undefined && !isStringRecord(s.env)) return undefined;
+  if (dependencies !== undefined && !isIdArray(dependencies)) return undefined;
+  const { cores, memoryGb, gpus, timeLimitMinutes, retries, retryBackoffSeconds } = s;
+  if (cores !== undefined && !(isSafeInt(cores) && cores > 0)) return undefined;
+  if (memoryGb !== undefined && !(isFiniteNumber(memoryGb) && memoryGb > 0)) return undefined;
+  if (gpus !== undefined && !(isSafeInt(gpus) && gpus >= 0)) return undefined;
+  if (timeLimitMinutes !== undefined && !(isFiniteNumber(timeLimitMinutes) && timeLimitMinutes > 0)) return undefined;
+  if (retries !== undefined && !(isSafeInt(retries) && retries >= 0 && retries <= 100)) return undefined;
+  if (retryBackoffSeconds !== undefined && !(isFiniteNumber(retryBackoffSeconds) && retryBackoffSeconds >= 0)) return undefined;
+  if (allowFailure !== undefined && typeof allowFailure !== 'boolean') return undefined;
+  if (allowDependencyFailure !== undefined && typeof allowDependencyFailure !== 'boolean') return undefined;
+  const patterns = s.downloadPatterns;
+  if (patterns !== undefined) {
+    if (!isPlainObject(patterns) || !onlyKeys(patterns, DOWNLOAD_PATTERN_KEYS)) return undefined;
+    if (patterns.include !== undefined && !isStringArray(patterns.include, 0)) return undefined;
+    if (patterns.exclude !== undefined && !isStringArray(patterns.exclude, 0)) return undefined;
+  }
+  if (s.retryOn !== undefined && !isStringArray(s.retryOn, 1)) return undefined;
+  if (s.request !== undefined && !isJsonValue(s.request)) return undefined;
+  if (kind !== undefined && dependencies !== undefined && allowFailure !== undefined && allowDependencyFailure !== undefined) {
+    return s as unknown as TaskSpec;
+  }
+  // zod fills the defaults into a copy; never mutate the caller's object.
+  return {
+    ...(s as unknown as TaskSpec),
+    kind: (kind as TaskSpec['kind'] | undefined) ?? 'compute',
+    dependencies: (dependencies as string[] | undefined) ?? [],
+    allowFailure: (allowFailure as boolean | undefined) ?? false,
+    allowDependencyFailure: (allowDependencyFailure as boolean | undefined) ?? false,
+  };
+}
+
+const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> = {
+  'run.created': new Set(['kind', 'workspace', 'maxConcurrent']),
+  'run.status': new Set(['kind', 'status', 'reason']),
+  'run.phase': new Set(['kind', 'phase']),
+  'workflow.planned': new Set(['kind', 'iteration', 'tasks']),
+  'campaign.state': new Set(['kind', 'iteration', 'state']),
+  'task.status': new Set(['kind', 'taskId', 'status', 'reason']),
+  'attempt.created': new Set(['kind', 'attemptId', 'taskId', 'operatorKey']),
+  'attempt.status': new Set(['kind', 'attemptId', 'status', 'reason', 'externalId', 'operatorData', 'dir']),
+  'attempt.results': new Set(['kind', 'attemptId', 'files', 'data']),
+  command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by']),
+};
+
+/** A DomainChangeSchema check: the change as zod outputs it, or undefined (let zod decide). */
+export function fastDomainChange(input: unknown): DomainChange | undefined {
   if (!isPlainObject(input)) return undefined;
-  for (const key in input) if (!NEW_KEYS.has(key)) return undefined;
-  const { eventId, type, actor, time, payload, from, to, changes } = input;
+  const c = input;
+  const kind = c.kind;
+  if (typeof kind !== 'string' || !hasOwn.call(CHANGE_KEYS, kind)) return undefined;
+  if (!onlyKeys(c, CHANGE_KEYS[kind as DomainChange['kind']])) return undefined;
+  switch (kind as DomainChange['kind']) {
+    case 'run.created': {
+      const max = c.maxConcurrent;
+      if (typeof c.workspace !== 'string' || !(max === null || (isSafeInt(max) && max > 0))) return undefined;
+      break;
+    }
+    case 'run.status':
+      if (!RUN_STATUS_SET.has(c.status) || !isOptString(c.reason)) return undefined;
+      break;
+    case 'run.phase':
+      if (!RUN_PHASE_SET.has(c.phase)) return undefined;
+      break;
+    case 'workflow.planned': {
+      const { iteration, tasks } = c;
+      if (!(isSafeInt(iteration) && iteration >= 0) || !Array.isArray(tasks)) return undefined;
+      let out: TaskSpec[] | undefined;
+      for (let i = 0; i < tasks.length; i++) {
+        const spec = fastTaskSpec(tasks[i]);
+        if (spec === undefined) return undefined;
+        if (spec !== tasks[i] && out === undefined) out = tasks.slice(0, i) as TaskSpec[];
+        if (out !== undefined) out.push(spec);
+      }
+      if (out !== undefined) return { ...(c as unknown as DomainChange & { kind: 'workflow.planned' }), tasks: out };
+      break;
+    }
+    case 'campaign.state': {
+      const iteration = c.iteration;
+      if (!(isSafeInt(iteration) && iteration >= 0) || c.state === undefined || !isJsonValue(c.state)) return undefined;
+      break;
+    }
+    case 'task.status':
+      if (!isId(c.taskId) || !TASK_STATUS_SET.has(c.status) || !isOptString(c.reason)) return undefined;
+      break;
+    case 'attempt.created':
+      if (!isId(c.attemptId) || !isId(c.taskId) || typeof c.operatorKey !== 'string') return undefined;
+      break;
+    case 'attempt.status':
+      if (!isId(c.attemptId) || !ATTEMPT_STATUS_SET.has(c.status)) return undefined;
+      if (!isOptString(c.reason) || !isOptString(c.externalId) || !isOptString(c.dir)) return undefined;
+      if (c.operatorData !== undefined && !isJsonObject(c.operatorData)) return undefined;
+      break;
+    case 'attempt.results':
+      if (!isId(c.attemptId) || !isStringRecord(c.files)) return undefined;
+      if (c.data !== undefined && !isJsonValue(c.data)) return undefined;
+      break;
+    case 'command':
+      if (typeof c.verb !== 'string' || typeof c.accepted !== 'boolean') return undefined;
+      if (!isOptString(c.code) || !isOptString(c.reason) || !isOptString(c.target) || !isOptString(c.by)) return undefined;
+      break;
+  }
+  return c as unknown as DomainChange;
+}
+
+/** The changes array as zod outputs it (a new array only when a change needed defaults), or undefined. */
+export function fastDomainChanges(changes: readonly unknown[]): DomainChange[] | undefined {
+  let out: DomainChange[] | undefined;
+  for (let i = 0; i < changes.length; i++) {
+    const change = fastDomainChange(changes[i]);
+    if (change === undefined) return undefined;
+    if (change !== changes[i] && out === undefined) out = changes.slice(0, i) as DomainChange[];
+    if (out !== undefined) out.push(change);
+  }
+  return out ?? (changes as DomainChange[]);
+}
+
+/** The fast path for the envelope fields: the normalised changes when all are certainly valid, else undefined. */
+function fastEnvelope(
+  eventId: unknown,
+  type: unknown,
+  actor: unknown,
+  time: unknown,
+  payload: unknown,
+  from: unknown,
+  to: unknown,
+  changes: unknown,
+): DomainChange[] | undefined {
   if (!isShortString(eventId) || !isShortString(type)) return undefined;
-  if (typeof actor !== 'string' || (actor !== 'run' && !isValidId(actor))) return undefined;
+  if (typeof actor !== 'string' || (actor !== 'run' && !ID_PATTERN.test(actor))) return undefined;
   if (!isValidTime(time) || !isJsonValue(payload)) return undefined;
   if (from != null && !isStateValue(from)) return undefined;
   if (to != null && !isStateValue(to)) return undefined;
-  let parsedChanges: DomainChange[] = [];
-  if (changes !== undefined) {
-    if (!Array.isArray(changes)) return undefined;
-    if (changes.length > 0) {
-      const result = ChangesSchema.safeParse(changes);
-      if (!result.success) return undefined;
-      parsedChanges = result.data;
-    }
-  }
-  return { eventId, type, actor, time, payload, from: from ?? null, to: to ?? null, changes: parsedChanges };
+  if (changes === undefined) return [];
+  return Array.isArray(changes) ? fastDomainChanges(changes) : undefined;
+}
+
+/** The fast path for a NewEvent: the normalised event when the input is certainly valid, else undefined. */
+export function fastNewEvent(input: unknown): ValidNewEvent | undefined {
+  if (!isPlainObject(input) || !onlyKeys(input, NEW_KEYS)) return undefined;
+  const { eventId, type, actor, time, payload, from, to, changes } = input;
+  // zod's nullable-with-default: `from: undefined` becomes null, `from: null` stays null.
+  const valid = fastEnvelope(eventId, type, actor, time, payload, from, to, changes);
+  if (valid === undefined) return undefined;
+  return {
+    eventId: eventId as string,
+    type: type as string,
+    actor: actor as string,
+    time: time as string,
+    payload: payload as JsonValue,
+    from: (from as LoggedStateValue | undefined) ?? null,
+    to: (to as LoggedStateValue | undefined) ?? null,
+    changes: valid,
+  };
 }
 
 function describeIssue(error: z.ZodError, prefix: string): string {
@@ -185,19 +419,27 @@ export function validateStoredEvent(raw: RawStoredRecord): StoredEvent {
     Number.isSafeInteger(schemaVersion) &&
     schemaVersion > 0
   ) {
-    const event = fastNewEvent({
-      eventId: raw.eventId,
-      type: raw.type,
-      actor: raw.actor,
-      time: raw.time,
-      payload: raw.payload,
-      from: raw.from,
-      to: raw.to,
-      changes: raw.changes,
-    });
+    const changes = raw.changes;
     // A stored record always carries its changes array and from/to (null allowed).
-    if (event !== undefined && Array.isArray(raw.changes) && raw.from !== undefined && raw.to !== undefined) {
-      return { ...event, runId, seq, position, schemaVersion };
+    if (Array.isArray(changes) && raw.from !== undefined && raw.to !== undefined) {
+      const { eventId, type, actor, time, payload, from, to } = raw;
+      const valid = fastEnvelope(eventId, type, actor, time, payload, from, to, changes);
+      if (valid !== undefined) {
+        return {
+          eventId: eventId as string,
+          type: type as string,
+          actor: actor as string,
+          time: time as string,
+          payload: payload as JsonValue,
+          from: (from as LoggedStateValue | null) ?? null,
+          to: (to as LoggedStateValue | null) ?? null,
+          changes: valid,
+          runId,
+          seq,
+          position,
+          schemaVersion,
+        };
+      }
     }
   }
   const result = StoredEventSchema.safeParse(raw);

@@ -105,19 +105,46 @@ export class ProjectionBatch implements FoldTarget {
       if (r !== undefined) {
         s.upsertRun.run(r.runId, r.workspace, r.status, r.statusReason, r.phase, r.iteration, r.maxConcurrent, r.createdAt, r.updatedAt, r.lastSeq);
       }
+      // In a rebuild the carry knows whether a row is stored: a plain INSERT or UPDATE then
+      // costs one B-tree search instead of the upsert's insert attempt, conflict and update.
+      const carried = entry.carried;
       for (const t of entry.tasks.values()) {
         if (t === null) continue;
-        s.upsertTask.run(
-          t.runId, t.taskId, t.iteration, t.workflowOrder, t.kind, t.spec, t.dependencies, t.operatorKey, t.status,
-          t.statusReason, t.currentAttemptId, t.attemptCount, t.message, t.updatedAt,
-        );
+        if (carried === undefined) {
+          s.upsertTask.run(
+            t.runId, t.taskId, t.iteration, t.workflowOrder, t.kind, t.spec, t.dependencies, t.operatorKey, t.status,
+            t.statusReason, t.currentAttemptId, t.attemptCount, t.message, t.updatedAt,
+          );
+        } else if (carried.knownTasks.has(t.taskId)) {
+          s.updateTask.run(
+            t.iteration, t.workflowOrder, t.kind, t.spec, t.dependencies, t.operatorKey, t.status,
+            t.statusReason, t.currentAttemptId, t.attemptCount, t.message, t.updatedAt, t.runId, t.taskId,
+          );
+        } else {
+          s.insertTask.run(
+            t.runId, t.taskId, t.iteration, t.workflowOrder, t.kind, t.spec, t.dependencies, t.operatorKey, t.status,
+            t.statusReason, t.currentAttemptId, t.attemptCount, t.message, t.updatedAt,
+          );
+        }
       }
       for (const a of entry.attempts.values()) {
         if (a === null) continue;
-        s.upsertAttempt.run(
-          a.runId, a.attemptId, a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
-          a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt,
-        );
+        if (carried === undefined) {
+          s.upsertAttempt.run(
+            a.runId, a.attemptId, a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt,
+          );
+        } else if (carried.knownAttempts.has(a.attemptId)) {
+          s.updateAttempt.run(
+            a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt, a.runId, a.attemptId,
+          );
+        } else {
+          s.insertAttempt.run(
+            a.runId, a.attemptId, a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt,
+          );
+        }
       }
       for (const c of entry.campaignStates.values()) s.upsertCampaignState.run(c.runId, c.iteration, c.state, c.time, c.seq);
       if (r !== undefined) s.upsertPosition.run(entry.runId, entry.lastSeq, entry.position);

@@ -8,6 +8,11 @@ export interface ProjectionStatements {
   upsertRun: Database.Statement<unknown[]>;
   upsertTask: Database.Statement<unknown[]>;
   upsertAttempt: Database.Statement<unknown[]>;
+  /** Rebuild only: rows the RowCarry knows are absent (insert) or stored (update, key last). */
+  insertTask: Database.Statement<unknown[]>;
+  updateTask: Database.Statement<unknown[]>;
+  insertAttempt: Database.Statement<unknown[]>;
+  updateAttempt: Database.Statement<unknown[]>;
   upsertCampaignState: Database.Statement<unknown[]>;
   upsertCommand: Database.Statement<unknown[]>;
   selectPosition: Database.Statement<[string]>;
@@ -30,6 +35,26 @@ function upsert(table: string, columns: readonly string[], keyCount: number): st
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
     ON CONFLICT (${columns.slice(0, keyCount).join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
 }
+
+function insert(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+}
+
+/** An UPDATE of every non-key column; its parameters are the non-key columns, then the key columns. */
+function update(table: string, columns: readonly string[], keyCount: number): string {
+  const sets = columns.slice(keyCount).map((column) => `${column} = ?`);
+  const where = columns.slice(0, keyCount).map((column) => `${column} = ?`);
+  return `UPDATE ${table} SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`;
+}
+
+const TASK_COLS = [
+  'run_id', 'task_id', 'iteration', 'workflow_order', 'kind', 'spec', 'dependencies', 'operator_key', 'status',
+  'status_reason', 'current_attempt_id', 'attempt_count', 'message', 'updated_at',
+] as const;
+const ATTEMPT_COLS = [
+  'run_id', 'attempt_id', 'task_id', 'attempt_number', 'operator_key', 'status', 'reason', 'external_id',
+  'operator_data', 'dir', 'created_at', 'created_seq', 'submitted_at', 'ended_at', 'results_files', 'results_data', 'updated_at',
+] as const;
 
 /** Prepares the projector's statements; the projection tables must exist. */
 export function prepareProjectionStatements(db: Database.Database): ProjectionStatements {
@@ -64,6 +89,10 @@ export function prepareProjectionStatements(db: Database.Database): ProjectionSt
         2,
       ),
     ),
+    insertTask: db.prepare(insert('tasks', TASK_COLS)),
+    updateTask: db.prepare(update('tasks', TASK_COLS, 2)),
+    insertAttempt: db.prepare(insert('attempts', ATTEMPT_COLS)),
+    updateAttempt: db.prepare(update('attempts', ATTEMPT_COLS, 2)),
     upsertCampaignState: db.prepare(upsert('campaign_states', ['run_id', 'iteration', 'state', 'time', 'seq'], 2)),
     upsertCommand: db.prepare(
       upsert('commands', ['run_id', 'seq', 'idx', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'actor', 'time'], 3),

@@ -31,7 +31,11 @@ export interface ApplyResult {
 export interface ProjectorOptions {
   /** Events per transaction in `catchUp`. @default 5000 */
   chunkSize?: number;
-  /** Events per transaction in `rebuild` (fewer commits, the database is being refilled anyway). @default 20000 */
+  /**
+   * Events per transaction in `rebuild` (fewer commits and fewer rewrites of a row that changes in
+   * several chunks; the events are folded as they stream in, so this bounds touched rows, not
+   * events held in memory). @default 100000
+   */
   rebuildChunkSize?: number;
 }
 
@@ -58,7 +62,7 @@ export class Projector {
     options: ProjectorOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? 5000;
-    this.rebuildChunkSize = options.rebuildChunkSize ?? 20_000;
+    this.rebuildChunkSize = options.rebuildChunkSize ?? 100_000;
     createSchema(db);
     this.statements = prepareProjectionStatements(db);
     this.applyTransaction = db.transaction((events: readonly StoredEvent[], globalOrder: boolean) =>
@@ -109,7 +113,7 @@ export class Projector {
       createTables(this.db);
       this.statements = prepareProjectionStatements(this.db);
       this.carry = new RowCarry();
-      const result = await this.feed(log, 0, this.rebuildChunkSize);
+      const result = await this.feedRebuild(log, this.rebuildChunkSize);
       // Indexing once after the load is cheaper than maintaining the indexes row by row.
       createIndexes(this.db);
       return result;
@@ -137,6 +141,51 @@ export class Projector {
     return total;
   }
 
+  /**
+   * The rebuild's feed: this projector is the sole writer of tables it just created, so events
+   * are folded into the in-memory batch as they stream in (no array of events kept alive, no
+   * transaction held across awaits) and the batch's rows are written in one transaction every
+   * `chunkSize` events. A gap still refuses the chunk (nothing of it written).
+   */
+  private async feedRebuild(log: EventLog, chunkSize: number): Promise<ApplyResult> {
+    const total: ApplyResult = { applied: 0, skipped: 0 };
+    let batch = new ProjectionBatch(this.statements, this.carry);
+    let pending = 0;
+    let maxPosition = -1;
+    const commit = this.db.transaction((done: ProjectionBatch, position: number) => {
+      done.flush();
+      if (position > this.position()) this.statements.upsertPosition.run(ALL_STREAM, 0, position);
+    });
+    for await (const event of log.readAll(0)) {
+      if (event.position !== null && event.position > maxPosition) maxPosition = event.position;
+      if (this.foldOne(batch, event)) total.applied++;
+      else total.skipped++;
+      if (++pending >= chunkSize) {
+        commit(batch, maxPosition);
+        batch = new ProjectionBatch(this.statements, this.carry);
+        pending = 0;
+      }
+    }
+    if (pending > 0) commit(batch, maxPosition);
+    return total;
+  }
+
+  /** Folds one event into the batch: false when its run already applied it, INVALID_EVENT on a gap. */
+  private foldOne(batch: ProjectionBatch, event: StoredEvent): boolean {
+    const last = batch.lastSeq(event.runId);
+    if (event.seq <= last) return false;
+    if (event.seq !== last + 1) {
+      throw new MatterStackError(
+        'INVALID_EVENT',
+        `run ${event.runId}: projection expected sequence ${last + 1} but got ${event.seq}`,
+        { runId: event.runId, expectedSeq: last + 1, seq: event.seq },
+      );
+    }
+    foldEvent(batch, event);
+    batch.advance(event.runId, event.seq, event.position);
+    return true;
+  }
+
   private applyInTransaction(events: readonly StoredEvent[], globalOrder: boolean): ApplyResult {
     const batch = new ProjectionBatch(this.statements, this.carry);
     let applied = 0;
@@ -144,21 +193,8 @@ export class Projector {
     let maxPosition = -1;
     for (const event of events) {
       if (event.position !== null && event.position > maxPosition) maxPosition = event.position;
-      const last = batch.lastSeq(event.runId);
-      if (event.seq <= last) {
-        skipped++;
-        continue;
-      }
-      if (event.seq !== last + 1) {
-        throw new MatterStackError(
-          'INVALID_EVENT',
-          `run ${event.runId}: projection expected sequence ${last + 1} but got ${event.seq}`,
-          { runId: event.runId, expectedSeq: last + 1, seq: event.seq },
-        );
-      }
-      foldEvent(batch, event);
-      batch.advance(event.runId, event.seq, event.position);
-      applied++;
+      if (this.foldOne(batch, event)) applied++;
+      else skipped++;
     }
     batch.flush();
     if (globalOrder && maxPosition > this.position()) {

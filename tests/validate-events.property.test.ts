@@ -1,0 +1,316 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DomainChangeSchema } from '../events/changes.ts';
+import { NewEventSchema, StoredEventSchema } from '../events/envelope.ts';
+import { isMatterStackError } from '../events/errors.ts';
+import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from '../events/statuses.ts';
+import { fastDomainChange, fastNewEvent, validateNewEvents, validateStoredEvent } from '../events/validate-events.ts';
+
+/*
+ * The hand-written validators in events/validate-events.ts must accept exactly what the zod
+ * schemas accept, and return what zod returns (defaults applied). Checked on random valid
+ * inputs and on the same inputs mutated anywhere in their tree (a value replaced by something
+ * odd, a key deleted, an unknown key added).
+ */
+
+const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
+const json = fc.jsonValue({ maxDepth: 3 });
+const jsonObject = fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 4 });
+const stringRecord = fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 });
+
+/** Drops the keys whose value is undefined half of the time (absent and undefined both occur). */
+function compact<T extends Record<string, unknown>>(value: T, drop: boolean): T {
+  if (!drop) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}
+
+const withCompact = <T extends Record<string, unknown>>(arb: fc.Arbitrary<T>): fc.Arbitrary<T> =>
+  fc.tuple(arb, fc.boolean()).map(([value, drop]) => compact(value, drop));
+
+const taskSpec = withCompact(
+  fc.record({
+    id,
+    kind: optional(fc.constantFrom('compute', 'gate', 'external')),
+    command: optional(fc.oneof(fc.string({ minLength: 1, maxLength: 8 }), fc.array(fc.string({ maxLength: 6 }), { minLength: 1, maxLength: 3 }))),
+    image: optional(fc.string({ maxLength: 8 })),
+    files: optional(fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string({ maxLength: 6 }), fc.record({ source: fc.string({ minLength: 1, maxLength: 6 }) })), { maxKeys: 3 })),
+    env: optional(stringRecord),
+    dependencies: optional(fc.array(id, { maxLength: 3 })),
+    cores: optional(fc.integer({ min: 1, max: 128 })),
+    memoryGb: optional(fc.double({ min: 0.1, max: 512, noNaN: true })),
+    gpus: optional(fc.integer({ min: 0, max: 8 })),
+    timeLimitMinutes: optional(fc.double({ min: 0.5, max: 1e4, noNaN: true })),
+    allowFailure: optional(fc.boolean()),
+    allowDependencyFailure: optional(fc.boolean()),
+    downloadPatterns: optional(withCompact(fc.record({ include: optional(fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 })), exclude: optional(fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 })) }))),
+    operatorKey: optional(fc.string({ maxLength: 8 })),
+    retries: optional(fc.integer({ min: 0, max: 100 })),
+    retryOn: optional(fc.array(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 2 })),
+    retryBackoffSeconds: optional(fc.double({ min: 0, max: 600, noNaN: true })),
+    message: optional(fc.string({ maxLength: 8 })),
+    request: optional(json),
+  }),
+);
+
+const change = fc.oneof(
+  fc.record({ kind: fc.constant('run.created'), workspace: fc.string({ maxLength: 12 }), maxConcurrent: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: null }) }),
+  withCompact(fc.record({ kind: fc.constant('run.status'), status: fc.constantFrom(...RUN_STATUSES), reason: optional(fc.string({ maxLength: 8 })) })),
+  fc.record({ kind: fc.constant('run.phase'), phase: fc.constantFrom(...RUN_PHASES) }),
+  fc.record({ kind: fc.constant('workflow.planned'), iteration: fc.nat(50), tasks: fc.array(taskSpec, { maxLength: 3 }) }),
+  fc.record({ kind: fc.constant('campaign.state'), iteration: fc.nat(50), state: json }),
+  withCompact(fc.record({ kind: fc.constant('task.status'), taskId: id, status: fc.constantFrom(...TASK_STATUSES), reason: optional(fc.string({ maxLength: 8 })) })),
+  fc.record({ kind: fc.constant('attempt.created'), attemptId: id, taskId: id, operatorKey: fc.string({ maxLength: 12 }) }),
+  withCompact(
+    fc.record({
+      kind: fc.constant('attempt.status'),
+      attemptId: id,
+      status: fc.constantFrom(...ATTEMPT_STATUSES),
+      reason: optional(fc.string({ maxLength: 8 })),
+      externalId: optional(fc.string({ maxLength: 8 })),
+      operatorData: optional(jsonObject),
+      dir: optional(fc.string({ maxLength: 8 })),
+    }),
+  ),
+  withCompact(fc.record({ kind: fc.constant('attempt.results'), attemptId: id, files: stringRecord, data: optional(json) })),
+  withCompact(
+    fc.record({
+      kind: fc.constant('command'),
+      verb: fc.string({ maxLength: 8 }),
+      accepted: fc.boolean(),
+      code: optional(fc.string({ maxLength: 8 })),
+      reason: optional(fc.string({ maxLength: 8 })),
+      target: optional(fc.string({ maxLength: 8 })),
+      by: optional(fc.string({ maxLength: 8 })),
+    }),
+  ),
+);
+
+const stateValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small' }, fc.string({ maxLength: 8 }), fc.dictionary(fc.string({ maxLength: 6 }), tie('value'), { maxKeys: 2 })),
+})).value;
+
+const time = fc
+  .tuple(
+    fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z'), noInvalidDate: true }),
+    fc.constantFrom('Z', '+02:00', '-11:30', '.5Z', '+23:59'),
+  )
+  .map(([date, suffix]) => {
+    const iso = date.toISOString();
+    if (suffix === 'Z') return iso;
+    if (suffix === '.5Z') return `${iso.slice(0, 19)}.5Z`;
+    return `${iso.slice(0, 19)}${suffix}`;
+  });
+
+const newEvent = withCompact(
+  fc.record({
+    eventId: fc.string({ minLength: 1, maxLength: 20 }),
+    type: fc.string({ minLength: 1, maxLength: 20 }),
+    actor: fc.oneof(fc.constant('run'), id),
+    time,
+    payload: json,
+    from: optional(fc.option(stateValue, { nil: null })),
+    to: optional(fc.option(stateValue, { nil: null })),
+    changes: optional(fc.array(change, { maxLength: 4 })),
+  }),
+);
+
+/** Values that sit on the edges of what the schemas accept. */
+const odd = fc.oneof(
+  fc.constantFrom<unknown>(
+    undefined, null, NaN, Infinity, -Infinity, -1, 0, 1, 1.5, 2 ** 53, 101, '', 'x', 'bad id!', 'a'.repeat(65), 'a'.repeat(129),
+    [], {}, [1], ['a'], [''], { source: '' }, { source: 'a' }, { a: 1 }, { a: 'b' }, true, false,
+    'PENDING', 'RUNNING', 'COMPLETED', 'CREATED', 'compute', 'plan', 'run', '2025-01-01T00:00:00Z', '2025-02-29T00:00:00Z', '2025-01-01T24:00:00Z',
+    '2025-01-01T00:00Z', '2025-01-01 00:00:00Z',
+  ),
+  fc.anything({ maxDepth: 2 }),
+);
+const keyNames = fc.constantFrom('kind', 'id', 'status', 'reason', 'tasks', 'files', 'source', 'extra', 'dependencies', 'command', 'state', 'from', 'changes', 'time', '0');
+
+/** Every object and array inside `value` (the value itself included). */
+function containers(value: unknown, out: Array<Record<string, unknown> | unknown[]> = []): Array<Record<string, unknown> | unknown[]> {
+  if (typeof value !== 'object' || value === null) return out;
+  out.push(value as Record<string, unknown>);
+  for (const child of Object.values(value)) containers(child, out);
+  return out;
+}
+
+type Mutation = { at: number; op: 'set' | 'delete' | 'add'; key: string; pick: number; value: unknown };
+const mutation: fc.Arbitrary<Mutation> = fc.record({
+  at: fc.nat(),
+  op: fc.constantFrom('set', 'delete', 'add'),
+  key: keyNames,
+  pick: fc.nat(),
+  value: odd,
+});
+
+/** Applies mutations to a deep copy of `value`. */
+function mutate(value: unknown, mutations: readonly Mutation[]): unknown {
+  const copy = structuredClone(value);
+  for (const m of mutations) {
+    const all = containers(copy);
+    if (all.length === 0) return m.value;
+    const target = all[m.at % all.length]! as Record<string, unknown>;
+    if (Array.isArray(target)) {
+      // Arrays get elements, not named properties (JSON has no such thing).
+      if (m.op === 'add' || target.length === 0) target.push(structuredClone(m.value));
+      else if (m.op === 'delete') target.splice(m.pick % target.length, 1);
+      else target[m.pick % target.length] = structuredClone(m.value);
+      continue;
+    }
+    const keys = Object.keys(target);
+    const key = m.op === 'add' || keys.length === 0 ? m.key : keys[m.pick % keys.length]!;
+    if (m.op === 'delete') delete target[key];
+    else target[key] = structuredClone(m.value);
+  }
+  return copy;
+}
+
+/** Shapes where the fast check only defers to zod: a `__proto__` key, non-plain objects, deep nesting. */
+function exotic(value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > 40) return true;
+  if (!Array.isArray(value)) {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return true;
+    if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  }
+  return Object.values(value).some((child) => exotic(child, depth + 1));
+}
+
+/** A deep copy with ordinary prototypes, keeping keys whose value is undefined (so toStrictEqual compares content). */
+function plain(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(plain);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = plain((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+function expectSameChange(input: unknown): void {
+  const fast = fastDomainChange(input);
+  const zod = DomainChangeSchema.safeParse(input);
+  if (fast !== undefined) {
+    expect(zod.success).toBe(true);
+    expect(plain(fast)).toStrictEqual(plain(zod.data));
+  } else if (!exotic(input)) {
+    expect(zod.success).toBe(false);
+  }
+}
+
+function expectSameNewEvent(input: unknown): void {
+  const zod = NewEventSchema.safeParse(input);
+  const fast = fastNewEvent(input);
+  if (fast !== undefined) {
+    expect(zod.success).toBe(true);
+    expect(plain(fast)).toStrictEqual(plain(zod.data));
+  } else if (!exotic(input)) {
+    expect(zod.success).toBe(false);
+  }
+  // The public entry point agrees with zod whatever path it takes.
+  let validated: unknown;
+  try {
+    validated = validateNewEvents('run_1', [input as never], 0)[0];
+  } catch (error) {
+    expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
+    expect(zod.success).toBe(false);
+    return;
+  }
+  expect(zod.success).toBe(true);
+  expect(plain(validated)).toStrictEqual(plain(zod.data));
+}
+
+function expectSameStored(input: unknown): void {
+  const record = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
+  const raw = {
+    runId: 'run_1',
+    seq: 3,
+    position: 17,
+    schemaVersion: 1,
+    eventId: record.eventId,
+    type: record.type,
+    actor: record.actor,
+    time: record.time,
+    payload: record.payload,
+    from: record.from === undefined ? null : record.from,
+    to: record.to === undefined ? null : record.to,
+    changes: record.changes === undefined ? [] : record.changes,
+  };
+  const zod = StoredEventSchema.safeParse(raw);
+  let stored: unknown;
+  try {
+    stored = validateStoredEvent(raw);
+  } catch (error) {
+    expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
+    expect((error as Error).message).toContain('run run_1 seq 3');
+    expect(zod.success).toBe(false);
+    return;
+  }
+  expect(zod.success).toBe(true);
+  expect(plain(stored)).toStrictEqual(plain(zod.data));
+}
+
+describe('fast event validation agrees with the zod schemas', () => {
+  it('accepts every valid domain change, as zod outputs it', () => {
+    fc.assert(
+      fc.property(change, (input) => {
+        const fast = fastDomainChange(input);
+        expect(fast).toBeDefined();
+        expect(plain(fast)).toStrictEqual(plain(DomainChangeSchema.parse(input)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('agrees with zod on mutated domain changes', () => {
+    fc.assert(
+      fc.property(change, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => {
+        expectSameChange(mutate(input, mutations));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('agrees with zod on arbitrary values', () => {
+    fc.assert(
+      fc.property(fc.anything(), (input) => {
+        expectSameChange(input);
+        expectSameNewEvent(input);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('accepts every valid new event on the fast path', () => {
+    fc.assert(
+      fc.property(newEvent, (input) => {
+        expect(fastNewEvent(input)).toBeDefined();
+        expectSameNewEvent(input);
+        expectSameStored(input);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('agrees with zod on mutated new and stored events', () => {
+    fc.assert(
+      fc.property(newEvent, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => {
+        const mutated = mutate(input, mutations);
+        expectSameNewEvent(mutated);
+        expectSameStored(mutated);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never mutates the caller’s objects when filling defaults', () => {
+    const spec = { id: 't1' };
+    const input = { kind: 'workflow.planned', iteration: 0, tasks: [spec] };
+    const out = fastDomainChange(input);
+    expect(out).toStrictEqual(DomainChangeSchema.parse(input));
+    expect(spec).toStrictEqual({ id: 't1' });
+    expect(input.tasks[0]).toBe(spec);
+  });
+});
