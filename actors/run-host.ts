@@ -41,7 +41,21 @@ export interface RunHostOptions {
   now?: () => Date;
   /** Called after every append (e.g. to update projections). */
   onAppended?: (records: StoredEventLike[]) => void | Promise<void>;
+  /**
+   * Live driving (runUntilCompletion): a batch that changed something also carries the RUN.STEP
+   * that reacts to it, decided after the batch's events and appended with them — one append where
+   * the drive loop would need two (DESIGN: a cycle handles everything that arrived since the
+   * previous one). A step that changes nothing is a noop and is not appended.
+   */
+  autoStep?: boolean;
 }
+
+/**
+ * Records per append, at most (a batch is cut between mailbox items, never inside the cascade of
+ * one item: a record and the messages it routes stay in one atomic append, so a crash can never
+ * leave a run that dispatched attempts the log does not have).
+ */
+export const MAX_BATCH_RECORDS = 2000;
 
 /**
  * Hosts one run: its run actor and attempt actors, restored by replaying the log. Events go
@@ -158,8 +172,8 @@ export class RunHost {
   private async drain(): Promise<DrainResult> {
     const appended: StoredEventLike[] = [];
     while (this.mailbox.length > 0) {
-      const items = this.mailbox.splice(0);
-      const decided = this.decideAll(items);
+      const decided = this.decideBatch();
+      const items = this.mailbox.splice(0, decided.consumed);
       if (decided.records.length === 0) continue;
       try {
         await this.log.append(this.runId, decided.records, this.lastSeq);
@@ -190,23 +204,38 @@ export class RunHost {
     return { appended };
   }
 
-  /** Decides every item against a working copy; noop transitions (polls without change) append nothing. */
-  private decideAll(items: MailItem[]): { system: RunSystem; records: (NewEvent & { actor: string })[]; effects: PendingEffect[] } {
+  /**
+   * Decides queued items from the head of the mailbox (without removing them) against a working
+   * copy, until the batch holds MAX_BATCH_RECORDS records; noop transitions (polls without change)
+   * append nothing. With `autoStep`, a batch that changed something ends with the run's RUN.STEP.
+   */
+  private decideBatch(): { system: RunSystem; records: (NewEvent & { actor: string })[]; effects: PendingEffect[]; consumed: number } {
     let system = this.system;
     const records: (NewEvent & { actor: string })[] = [];
     const effects: PendingEffect[] = [];
     const time = (this.options.now?.() ?? new Date()).toISOString();
-    for (const item of items) {
-      if (!this.knowsActor(system, item.actor)) continue;
-      const outcome = deliver(system, item.actor, item.event);
+    const decide = (actor: string, event: AnyEvent): void => {
+      const outcome = deliver(system, actor, event);
       system = outcome.system;
       for (const processed of outcome.processed) {
         if (processed.decision.noop) continue;
         records.push(this.toRecord(processed, time));
       }
-      effects.push(...outcome.effects);
+      for (const effect of outcome.effects) effects.push(effect);
+    };
+    let consumed = 0;
+    while (consumed < this.mailbox.length && records.length < MAX_BATCH_RECORDS) {
+      const item = this.mailbox[consumed] as MailItem;
+      consumed += 1;
+      if (!this.knowsActor(system, item.actor)) continue;
+      decide(item.actor, item.event);
     }
-    return { system, records, effects };
+    // One step per drain (the last batch), like the drive loop: a step scans the run's tasks.
+    const last = consumed === this.mailbox.length;
+    if (this.options.autoStep && last && records.length > 0 && system.run !== undefined && system.run.context.status !== 'PAUSED') {
+      decide('run', { type: 'RUN.STEP' });
+    }
+    return { system, records, effects, consumed };
   }
 
   /** Events for an attempt actor that does not exist (yet, or any more) are dropped, not invented. */

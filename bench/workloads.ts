@@ -128,6 +128,8 @@ export interface WorkloadResult {
   tasks: number;
   status: string;
   seconds: number;
+  /** CPU time of the process over the same span (user + system, all threads): steadier than wall time on a busy machine. */
+  cpuSeconds: number;
   cycles: number;
   events: number;
   appends: number;
@@ -151,9 +153,12 @@ export async function runWorkload(workload: Workload): Promise<WorkloadResult> {
     const campaign = workload.campaign();
     const factories = { local: (_key: string, _entry: OperatorEntry) => new InstantOperator() };
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const run = await initializeRun({ store, workspace: 'bench', runId: 'bench', campaign, maxConcurrent: workload.maxConcurrent });
     const status = await runUntilCompletion(run, { campaign, registry: { factories } });
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     await run.close();
     await store.close();
     await log.close();
@@ -162,6 +167,7 @@ export async function runWorkload(workload: Workload): Promise<WorkloadResult> {
       tasks: workload.tasks,
       status,
       seconds,
+      cpuSeconds,
       cycles: log.steps,
       events: log.events,
       appends: log.appends,
@@ -181,7 +187,7 @@ export async function main(names: string[] = []): Promise<WorkloadResult[]> {
   const self = fileURLToPath(import.meta.url);
   console.log('\nhost workloads (embedded SQLite log, instant in-process operator; fresh process and root each)');
   console.log(
-    `${'workload'.padEnd(20)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
+    `${'workload'.padEnd(20)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(7)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
   );
   for (const workload of selected) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', self, workload.name], { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -195,7 +201,7 @@ export async function main(names: string[] = []): Promise<WorkloadResult[]> {
     }
     results.push(result);
     console.log(
-      `${result.name.padEnd(20)} ${result.status.padEnd(10)} ${result.seconds.toFixed(3).padStart(8)} ${(result.target?.toFixed(2) ?? '-').padStart(7)} ${String(result.cycles).padStart(7)} ${String(result.events).padStart(8)} ${String(result.appends).padStart(8)} ${result.usPerTask.toFixed(1).padStart(8)} ${result.peakRssMb.toFixed(0).padStart(12)}`,
+      `${result.name.padEnd(20)} ${result.status.padEnd(10)} ${result.seconds.toFixed(3).padStart(8)} ${result.cpuSeconds.toFixed(3).padStart(7)} ${(result.target?.toFixed(2) ?? '-').padStart(7)} ${String(result.cycles).padStart(7)} ${String(result.events).padStart(8)} ${String(result.appends).padStart(8)} ${result.usPerTask.toFixed(1).padStart(8)} ${result.peakRssMb.toFixed(0).padStart(12)}`,
     );
   }
   const small = results.find((r) => r.name === 'fanout-1000');

@@ -46,16 +46,23 @@ export function runChanges(
 function taskChanges(prev: RunContext, next: RunContext): DomainChange[] {
   const out: DomainChange[] = [];
   if (prev.buckets === next.buckets) return out;
-  for (const key of next.bucketOrder) {
-    const before = prev.buckets[key];
-    const after = next.buckets[key];
-    // A new bucket is a new workflow: `workflow.planned` already says its tasks are PENDING.
-    if (before === undefined || after === undefined || before.tasks === after.tasks) continue;
-    for (const id of after.ids) {
-      const a = before.tasks[id];
-      const b = after.tasks[id];
-      if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) continue;
-      out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+  // Groups and buckets unchanged by reference are skipped whole: a report looks at its own group
+  // and bucket only. Insertion order of groups and of buckets in a group is workflow order.
+  for (const groupKey of Object.keys(next.buckets)) {
+    const groupBefore = prev.buckets[groupKey];
+    const groupAfter = next.buckets[groupKey];
+    if (groupBefore === undefined || groupAfter === undefined || groupBefore === groupAfter) continue;
+    for (const key of Object.keys(groupAfter)) {
+      const before = groupBefore[key];
+      const after = groupAfter[key];
+      // A new bucket is a new workflow: `workflow.planned` already says its tasks are PENDING.
+      if (before === undefined || after === undefined || before.tasks === after.tasks) continue;
+      for (const id of after.ids) {
+        const a = before.tasks[id];
+        const b = after.tasks[id];
+        if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) continue;
+        out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+      }
     }
   }
   return out;

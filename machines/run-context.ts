@@ -55,7 +55,14 @@ export interface RunContext {
   configuredOperators: readonly string[];
   envOperator?: string;
   defaultOperator: string;
-  buckets: Record<string, Bucket>;
+  /**
+   * Buckets in groups (group key → bucket key → bucket): one report copies its bucket's tasks,
+   * its group (≤ GROUP_SIZE buckets) and the few groups — not a record of every bucket of the run
+   * (782 at 100k tasks). Read them through `bucketOf`.
+   */
+  buckets: Record<string, Record<string, Bucket>>;
+  /** Bucket key → its group key; written once per bucket, when its workflow is planned. */
+  bucketGroup: Record<string, string>;
   bucketOrder: readonly string[];
   /** Task id → bucket key; written once per task, when its workflow is planned. */
   taskBucket: Record<string, string>;
@@ -65,24 +72,46 @@ export interface RunContext {
 }
 
 export const BUCKET_SIZE = 128;
+/** Buckets per group (see `RunContext.buckets`). */
+export const GROUP_SIZE = 64;
 export const DEFAULT_MAX_CONCURRENT = 10;
 
 /** The task entry for `taskId`, or undefined when no workflow of the run has it. */
 export function getTask(ctx: RunContext, taskId: string): TaskEntry | undefined {
   const key = ctx.taskBucket[taskId];
-  return key === undefined ? undefined : ctx.buckets[key]?.tasks[taskId];
+  return key === undefined ? undefined : bucketOf(ctx, key)?.tasks[taskId];
+}
+
+/** The bucket with key `key` (`<iteration>.<n>`), or undefined. */
+export function bucketOf(ctx: Pick<RunContext, 'buckets' | 'bucketGroup'>, key: string): Bucket | undefined {
+  const group = ctx.bucketGroup[key];
+  return group === undefined ? undefined : ctx.buckets[group]?.[key];
 }
 
 /** Every task in stable order: workflow by workflow, in the order each workflow listed them. */
 export function* tasksInOrder(ctx: RunContext): Generator<TaskEntry> {
   for (const key of ctx.bucketOrder) {
-    const bucket = ctx.buckets[key];
+    const bucket = bucketOf(ctx, key);
     if (bucket === undefined) continue;
     for (const id of bucket.ids) {
       const entry = bucket.tasks[id];
       if (entry !== undefined) yield entry;
     }
   }
+}
+
+/**
+ * `ctx` with the entry of `taskId` replaced, copying only its path (bucket tasks, bucket, group,
+ * groups, context) — what immer would copy, without its proxies: the hot path of every report.
+ */
+export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): RunContext {
+  const key = ctx.taskBucket[taskId];
+  const groupKey = key === undefined ? undefined : ctx.bucketGroup[key];
+  const group = groupKey === undefined ? undefined : ctx.buckets[groupKey];
+  const bucket = group === undefined || key === undefined ? undefined : group[key];
+  if (bucket === undefined || groupKey === undefined || key === undefined || group === undefined) throw new Error(`internal: unknown task ${taskId}`);
+  const nextBucket: Bucket = { ...bucket, tasks: { ...bucket.tasks, [taskId]: entry } };
+  return { ...ctx, buckets: { ...ctx.buckets, [groupKey]: { ...group, [key]: nextBucket } } };
 }
 
 /** The mutable entry of `taskId` inside an immer draft; throws on an unknown id (a bug, not input). */

@@ -128,6 +128,17 @@ describe('LocalOperator', () => {
     expect(read(ctx, 'counter.txt')).toBe('run\n');
   });
 
+  it('two instances launching the same attempt at once (a restart racing a slow start) run the command once', async () => {
+    const ctx = contextFor(tempWorkspace(), { id: 't7b', command: 'echo run >> counter.txt' });
+    const [first, second] = [operator(), operator()];
+    await first.prepare(ctx);
+    const [a, b] = await Promise.all([first.submit(ctx), second.submit(ctx)]);
+    expect(a.externalId).toBe(b.externalId);
+    await untilDone(first, ctx);
+    await sleep(100);
+    expect(read(ctx, 'counter.txt')).toBe('run\n');
+  });
+
   it('a new instance re-adopts a running process (orchestrator restart)', async () => {
     const { ctx } = await start({ id: 't8', command: 'echo run >> counter.txt; sleep 0.4' });
     const before = JSON.parse(read(ctx, 'started.json')) as { pid: number };

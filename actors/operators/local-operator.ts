@@ -17,13 +17,17 @@ import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.t
 export const LOCAL_FILES = {
   wrapper: 'run_wrapper.sh',
   launch: 'launch.json',
+  claim: '.claim',
   started: 'started.json',
   exitCode: 'exit_code',
   killed: 'killed.json',
   stdout: 'stdout.log',
   stderr: 'stderr.log',
 } as const;
-const BOOKKEEPING = [MANIFEST_FILE, LOCAL_FILES.wrapper, LOCAL_FILES.launch, LOCAL_FILES.started, LOCAL_FILES.exitCode, LOCAL_FILES.killed];
+const BOOKKEEPING = [MANIFEST_FILE, LOCAL_FILES.wrapper, LOCAL_FILES.launch, LOCAL_FILES.claim, LOCAL_FILES.started, LOCAL_FILES.exitCode, LOCAL_FILES.killed];
+
+/** The wrapper's exit code when another wrapper already claimed the attempt. */
+const CLAIM_LOST_EXIT = 75;
 
 /**
  * Runs the command given as arguments, and records in the attempt directory (its cwd) the
@@ -33,6 +37,9 @@ const BOOKKEEPING = [MANIFEST_FILE, LOCAL_FILES.wrapper, LOCAL_FILES.launch, LOC
 const WRAPPER_SCRIPT = `#!/bin/sh
 # MatterStack attempt wrapper: records started.json and exit_code around the task's command.
 set -f
+# mkdir is atomic: of two wrappers launched for one attempt (a restart racing a slow start),
+# exactly one runs the command; the other leaves without touching anything.
+mkdir ${LOCAL_FILES.claim} 2>/dev/null || exit ${CLAIM_LOST_EXIT}
 st=
 if [ -r /proc/$$/stat ]; then
   read -r stat < /proc/$$/stat
@@ -114,9 +121,9 @@ export class LocalOperator implements Operator {
 
     let started = await readJson(file(LOCAL_FILES.started), StartedSchema);
     if (started === null && (await readTextIfExists(file(LOCAL_FILES.exitCode))) === null) {
-      // A launch marker without a start marker: a launch may be under way (or crashed before spawning).
-      if ((await readTextIfExists(file(LOCAL_FILES.launch))) !== null) started = await this.waitForStart(ctx, Math.min(this.startTimeoutMs, 2000));
-      if (started === null) started = await this.launch(ctx);
+      // Launching again is safe even if an earlier launch is still starting: the wrapper's claim
+      // lets only one of them run the command, and the loser's launch adopts the winner.
+      started = await this.launch(ctx);
     }
     const pid = started?.pid ?? 0;
     const operatorData: JsonObject = started === null ? {} : { pid, procStartTime: started.procStartTime, startedAt: started.startedAt };
@@ -163,6 +170,11 @@ export class LocalOperator implements Operator {
 
     const started = await this.waitForStart(ctx, this.startTimeoutMs, () => spawnError !== undefined || child.exitCode !== null);
     if (started !== null) return started;
+    if (child.exitCode === CLAIM_LOST_EXIT) {
+      const winner = await this.waitForStart(ctx, this.startTimeoutMs);
+      if (winner !== null) return winner;
+      throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
+    }
     if (spawnError) throw this.error(ctx, `could not start: ${spawnError.message}`);
     // The wrapper ended before writing its marker, or is stuck: poll() reports what happened.
     if (child.pid !== undefined && child.exitCode === null) {

@@ -1,5 +1,5 @@
 import type { TaskSpec } from '../../events/workflow.ts';
-import { BUCKET_SIZE, type RunContext } from '../run-context.ts';
+import { BUCKET_SIZE, GROUP_SIZE, type Bucket, type RunContext } from '../run-context.ts';
 
 /**
  * Why a newly planned workflow cannot be adopted, or null. Task ids are unique within a run;
@@ -60,13 +60,16 @@ export function adoptWorkflow(draft: RunContext, iteration: number, tasks: reado
   const order = [...draft.bucketOrder];
   for (let start = 0; start < tasks.length; start += BUCKET_SIZE) {
     const slice = tasks.slice(start, start + BUCKET_SIZE);
-    const key = `${iteration}.${start / BUCKET_SIZE}`;
-    const bucket = { iteration, ids: slice.map((t) => t.id), tasks: {} as Record<string, (typeof draft.buckets)[string]['tasks'][string]> };
+    const index = start / BUCKET_SIZE;
+    const key = `${iteration}.${index}`;
+    const group = `${iteration}.g${Math.floor(index / GROUP_SIZE)}`;
+    const bucket = { iteration, ids: slice.map((t) => t.id), tasks: {} as Bucket['tasks'] };
     for (const spec of slice) {
       bucket.tasks[spec.id] = { spec, iteration, status: 'PENDING', attempts: 0, current: null };
       draft.taskBucket[spec.id] = key;
     }
-    draft.buckets[key] = bucket;
+    (draft.buckets[group] ??= {})[key] = bucket;
+    draft.bucketGroup[key] = group;
     order.push(key);
   }
   draft.bucketOrder = order;
