@@ -1,6 +1,23 @@
-// Runs every benchmark in turn (npm run bench). Each benchmark prints its own table.
+// Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
+// runs only the named ones (event-log, projections, workloads, nats, slurm).
 import { main as eventLogBench } from './event-log.bench.ts';
+import { main as natsBench } from './nats.bench.ts';
+import { runProjectionsBench } from './projections.bench.ts';
+import { main as slurmBench } from './slurm.bench.ts';
 import { main as workloadsBench } from './workloads.ts';
 
-await eventLogBench();
-await workloadsBench();
+const BENCHES: Record<string, () => Promise<unknown>> = {
+  'event-log': () => eventLogBench(),
+  projections: () => runProjectionsBench(),
+  workloads: () => workloadsBench(),
+  nats: () => natsBench(),
+  slurm: () => slurmBench(200, 3),
+};
+
+const chosen = process.argv.slice(2);
+for (const name of chosen.length > 0 ? chosen : Object.keys(BENCHES)) {
+  const bench = BENCHES[name];
+  if (bench === undefined) throw new Error(`unknown bench "${name}" (known: ${Object.keys(BENCHES).join(', ')})`);
+  console.log(`\n=== ${name} ===`);
+  await bench();
+}
