@@ -1,34 +1,49 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import { describeUnreachable, SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import { LocalCommandRunner, SshCommandRunner, TransientClusterError } from '../actors/operators/slurm/command-runner.ts';
 import { SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
 import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../actors/run-lifecycle.ts';
 import { listAttempts } from '../projections/queries.ts';
-import { slurmUnavailableReason, startSlurm, type SlurmCluster } from './harness/slurm.ts';
+import { freePort, slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from './harness/slurm.ts';
 import { oneWorkflowCampaign, tempRoot, waitFor } from './harness/workspace.ts';
 import { contextFor } from './operators-helpers.ts';
 import { liveJobs, slurmOperatorsYaml, useCluster } from './slurm-fixtures.ts';
+import { explainRun, formatExplanation } from '../actors/views/index.ts';
 
+// One real cluster (and one sshd) for the whole file; the tests run concurrently so the file
+// takes about as long as its slowest test (a real TIMEOUT needs Slurm's 1-minute granularity).
 const skip = slurmUnavailableReason();
 if (skip !== null) console.warn(`[slurm.e2e] SKIPPED: ${skip}`);
+const skipSsh = skip ?? sshdUnavailableReason();
+if (skip === null && skipSsh !== null) console.warn(`[slurm.e2e] SSH tests SKIPPED: ${skipSsh}`);
 const TSX = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
 const CHILD = path.join(import.meta.dirname, 'harness', 'slurm-crash-child.ts');
 
 let cluster: SlurmCluster;
+let sshd: SshServer | undefined;
+let remoteRoot: string | undefined;
 const roots: { cleanup(): void }[] = [];
 
 beforeAll(async () => {
   if (skip !== null) return;
   cluster = await startSlurm({ minJobAge: 10 });
   useCluster(cluster);
+  if (skipSsh === null) {
+    // The "login node": its sessions get the cluster's SLURM_CONF (SetEnv).
+    sshd = await startSshd({ SLURM_CONF: cluster.conf, PATH: '/usr/local/bin:/usr/bin:/bin' });
+    remoteRoot = mkdtempSync(path.join(tmpdir(), 'ms-remote-'));
+  }
 }, 60_000);
 
 afterAll(async () => {
+  await sshd?.stop();
   await cluster?.stop();
   for (const root of roots) root.cleanup();
+  if (remoteRoot !== undefined) rmSync(remoteRoot, { recursive: true, force: true });
 });
 
 /** A workspace on the test cluster with a one-workflow campaign. */
@@ -94,7 +109,9 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
   });
 
   it('a job over its time limit ends FAILED with TIMEOUT, and is retried once because retryOn includes TIMEOUT', async () => {
-    const mark = path.join(mkdtempSync(path.join(tmpdir(), 'ms-slurm-mark-')), 'first-try');
+    const markDir = mkdtempSync(path.join(tmpdir(), 'ms-slurm-mark-'));
+    roots.push({ cleanup: () => rmSync(markDir, { recursive: true, force: true }) });
+    const mark = path.join(markDir, 'first-try');
     const command = `if [ -e ${mark} ]; then echo second > out.txt; else touch ${mark}; sleep 300; fi`;
     const run = await slurmRun('timeout', [{ id: 'slow', command, timeLimitMinutes: 0.1, retries: 1, retryOn: ['TIMEOUT'], retryBackoffSeconds: 0.5 }]);
     try {
@@ -192,12 +209,122 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
     const op = new SlurmOperator('hpc.cluster', ctx.config, { lostGraceMs: 1500 });
     await op.prepare(ctx);
     writeFileSync(path.join(ctx.attempt.dir, SLURM_FILES.job), JSON.stringify({ jobId: '987654', submittedAt: new Date().toISOString() }));
-    expect((await op.poll(ctx)).status).toBe('SUBMITTED');
+    expect((await op.poll(ctx)).status).toBe('CREATED'); // no news yet (grace period)
     const lost = await waitFor(async () => {
       const r = await op.poll(ctx);
       return r.status === 'FAILED' ? r : undefined;
     }, 10_000);
     expect(lost.reason).toMatch(/^lost: Slurm job 987654 is no longer known to Slurm/);
     expect(existsSync(path.join(ctx.attempt.dir, SLURM_FILES.exitCode))).toBe(false);
+  });
+  // Outages: each test gets its own PATH mirror, so hiding a command there affects that test only.
+  it('outage: squeue and scontrol missing while a job runs; the attempt stays RUNNING and completes once they are back', async () => {
+    const bin = cluster.privatePath();
+    const registry = { slurm: { runner: new LocalCommandRunner({ env: { PATH: bin.path } }), initialBackoffMs: 200, maxBackoffMs: 1000 } };
+    const run = await slurmRun('outage', [{ id: 'work', command: 'sleep 4; echo ok > out.txt' }]);
+    try {
+      const loop = runUntilCompletion(run, { registry });
+      const row = await waitFor(async () => (await attempts(run)).find((r) => r.status === 'RUNNING'), 30_000, 'RUNNING');
+      const restore = [bin.hide('squeue'), bin.hide('scontrol')];
+      // The job ends while Slurm cannot be asked; the attempt stays active meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      expect((await attempts(run)).map((r) => r.status)).toEqual(['RUNNING']);
+      const dir = path.join(run.runDir, 'attempts', 'work', row.attemptId);
+      expect(await describeUnreachable(dir)).toMatch(/^cluster unreachable since \S+Z, retry \d+: squeue: command not found/);
+      expect(formatExplanation(await explainRun(run))).toMatch(/cluster unreachable since \S+Z, retry \d+/);
+      for (const undo of restore) undo();
+      expect(await loop).toBe('COMPLETED');
+      const [after] = await attempts(run);
+      expect(after?.attemptId).toBe(row.attemptId);
+      expect(after?.status).toBe('COMPLETED');
+      expect(await describeUnreachable(dir)).toBeNull();
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('outage: sbatch missing at submission; the attempt stays CREATED, is retried with backoff, then submitted', async () => {
+    const bin = cluster.privatePath();
+    const registry = { slurm: { runner: new LocalCommandRunner({ env: { PATH: bin.path } }), initialBackoffMs: 200, maxBackoffMs: 1000 } };
+    const run = await slurmRun('nosbatch', [{ id: 'later', command: 'echo ok' }]);
+    const restore = bin.hide('sbatch');
+    try {
+      const loop = runUntilCompletion(run, { registry });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect((await attempts(run)).map((r) => r.status)).toEqual(['CREATED']);
+      restore();
+      expect(await loop).toBe('COMPLETED');
+      expect((await attempts(run)).map((r) => r.status)).toEqual(['COMPLETED']);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('outage: the operator reports "cluster unreachable since <time>, retry <n>" and recovers', async () => {
+    const bin = cluster.privatePath();
+    const entry = { kind: 'hpc' as const, backend: { type: 'slurm' as const, workspace_root: '/tmp', slurm: {}, sbatch_options: [], modules: [] }, maxConcurrent: null };
+    const op = new SlurmOperator('hpc.cluster', entry, { runner: new LocalCommandRunner({ env: { PATH: bin.path } }) });
+    const restore = bin.hide('squeue');
+    await expect(op.poller.jobs(0)).rejects.toMatchObject({ details: { transient: true } });
+    await expect(op.poller.jobs(0)).rejects.toThrow(/squeue: command not found/);
+    expect(op.describeHealth()).toMatch(/^cluster unreachable since \d{4}-\d\d-\d\dT[\d:.]+Z, retry 2/);
+    restore();
+    await op.poller.jobs(0);
+    expect(op.describeHealth()).toBeNull();
+  });
+});
+
+const sshSettings = () => ({ host: sshd!.host, port: sshd!.port, user: sshd!.user, keyPath: sshd!.keyPath, knownHosts: sshd!.knownHosts });
+
+describe.skipIf(skipSsh !== null).concurrent('Slurm over SSH (a real sshd on loopback in front of the same Slurm)', () => {
+  it('a campaign completes over ssh: files staged to the remote work dir, results fetched back', async () => {
+    const tasks = [
+      { id: 'stage', command: 'cat input.txt > copy.txt; echo "{\\"n\\": 2}" > results.json', files: { 'input.txt': 'staged content\n' } },
+      { id: 'fail', command: 'exit 3', allowFailure: true },
+      { id: 'after', command: 'echo after > out.txt', dependencies: ['stage'] },
+    ];
+    // This worker's own SLURM_CONF is not used: the commands run in the ssh session.
+    const run = await slurmRun('ssh', tasks, slurmOperatorsYaml({ ssh: sshSettings(), workspaceRoot: remoteRoot! }));
+    try {
+      expect(await runUntilCompletion(run)).toBe('COMPLETED');
+      const rows = await attempts(run);
+      expect(rows.map((r) => [r.taskId, r.status])).toEqual([
+        ['stage', 'COMPLETED'],
+        ['fail', 'FAILED'],
+        ['after', 'COMPLETED'],
+      ]);
+      expect(rows[1]?.reason).toMatch(/^FAILED: Slurm job \d+, exit code 3/);
+      const stage = rows[0]!;
+      expect(stage.operatorData).toMatchObject({ target: `ssh root@127.0.0.1:${sshd!.port}` });
+      expect(stage.results?.data).toEqual({ n: 2 });
+      // The job ran in the remote work dir...
+      const remote = path.join(remoteRoot!, 'ssh', 'stage', stage.attemptId);
+      expect(readFileSync(path.join(remote, 'copy.txt'), 'utf8')).toBe('staged content\n');
+      // ...and its outputs came back into the local attempt directory.
+      const local = path.join(run.runDir, 'attempts', 'stage', stage.attemptId);
+      expect(readFileSync(path.join(local, 'copy.txt'), 'utf8')).toBe('staged content\n');
+      expect(readFileSync(path.join(local, 'exit_code'), 'utf8').trim()).toBe('0');
+      expect(Object.keys(stage.results?.files ?? {})).toEqual(expect.arrayContaining(['copy.txt', 'stdout.log']));
+      expect(readFileSync(path.join(local, 'submit.sh'), 'utf8')).toContain(`cd ${remote}`);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('an unknown host key is an error (strict checking) that says how to trust it', async () => {
+    const runner = new SshCommandRunner({ ...sshSettings(), knownHosts: sshd!.emptyKnownHosts });
+    const error = await runner.run(['squeue']).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(TransientClusterError);
+    expect((error as Error).message).toContain('not trusted');
+    expect((error as Error).message).toContain(`ssh-keyscan -p ${sshd!.port} 127.0.0.1 >> ${sshd!.emptyKnownHosts}`);
+  });
+
+  it('a refused connection is transient (retried, never failing a task by itself)', async () => {
+    const runner = new SshCommandRunner({ ...sshSettings(), port: await freePort() });
+    await expect(runner.run(['squeue'])).rejects.toBeInstanceOf(TransientClusterError);
   });
 });

@@ -74,14 +74,6 @@ export class OperatorRegistry {
   }
 }
 
-/** An operator whose backend is accepted by the config but not implemented yet: prepare fails (FAILED_INIT). */
-function unavailable(key: string, kind: string, why: string): Operator {
-  const fail = async (): Promise<never> => {
-    throw new MatterStackError('OPERATOR_ERROR', `operator ${key}: ${why}`, { key });
-  };
-  return { kind, prepare: fail, submit: fail, poll: fail, collectResults: fail, cancel: fail };
-}
-
 function defaultFactory(options: RegistryOptions): OperatorFactory {
   return (key, entry) => {
     switch (entry.kind) {

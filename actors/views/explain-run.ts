@@ -12,6 +12,7 @@ import { EXPERIMENT_FILES } from '../operators/experiment-operator.ts';
 import { HUMAN_FILES } from '../operators/human-operator.ts';
 import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { RunHost } from '../run-host.ts';
+import { describeUnreachable } from '../operators/slurm/slurm-operator.ts';
 import type { RunHandle } from '../run-lifecycle.ts';
 import { attemptDirOf } from '../workspace.ts';
 
@@ -20,7 +21,8 @@ export type OperatorHint =
   | { kind: 'human'; dir: string; files: string[]; approveCommand: string; rejectCommand: string; message: string | null }
   | { kind: 'experiment'; dir: string; requestFile: string; resultFile: string }
   | { kind: 'local'; pid: number | null; dir: string; stdout: string; stderr: string }
-  | { kind: 'other'; operatorKey: string; externalId: string | null; dir: string | null };
+  /** `unreachable`: the cluster outage the operator is riding out ("cluster unreachable since …, retry n"). */
+  | { kind: 'other'; operatorKey: string; externalId: string | null; dir: string; unreachable: string | null };
 
 /** Which cap keeps a ready task from starting. */
 export type FullCap = { scope: 'global'; used: number; max: number } | { scope: 'operator'; key: string; used: number; max: number };
@@ -88,6 +90,7 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
     counts[entry.status] = (counts[entry.status] ?? 0) + 1;
     const why = reasons.get(entry.spec.id);
     if (why === undefined) continue;
+    if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
     tasks.push({
       id: entry.spec.id,
       iteration: entry.iteration,
@@ -252,7 +255,7 @@ function operatorHint(entry: TaskEntry, attemptId: string, operatorKey: string, 
     case 'local':
       return { kind: 'local', pid: pidOf(c?.operatorData), dir, stdout: path.join(dir, LOCAL_FILES.stdout), stderr: path.join(dir, LOCAL_FILES.stderr) };
     default:
-      return { kind: 'other', operatorKey, externalId: c?.externalId ?? null, dir: c?.dir ?? null };
+      return { kind: 'other', operatorKey, externalId: c?.externalId ?? null, dir, unreachable: null };
   }
 }
 

@@ -72,6 +72,6 @@ export function hintLines(hint: OperatorHint): string[] {
     case 'local':
       return [`pid: ${hint.pid ?? 'not started yet'}`, `stdout: ${hint.stdout}`, `stderr: ${hint.stderr}`];
     case 'other':
-      return [`external id: ${hint.externalId ?? 'not submitted yet'}${hint.dir !== null ? `, dir ${hint.dir}` : ''}`];
+      return [`external id: ${hint.externalId ?? 'not submitted yet'}, dir ${hint.dir}`, ...(hint.unreachable !== null ? [hint.unreachable] : [])];
   }
 }

@@ -61,6 +61,11 @@ export interface SlurmCluster {
   jobCompRecords(name?: string): string[];
   /** Hides (renames) a command in binDir; returns the function restoring it. */
   hideCommand(name: string): () => void;
+  /**
+   * A private PATH mirror for one test (give it to a LocalCommandRunner's env): hiding a command
+   * there simulates an outage for that test only, while other tests share the cluster.
+   */
+  privatePath(): { path: string; hide(name: string): () => void };
   /** Cancels every job, stops slurmd, slurmctld and munged, removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -82,9 +87,28 @@ function waitForFile(file: string, timeoutMs: number): Promise<void> {
   })();
 }
 
+/** Fills `dir` with symlinks to everything in /usr/bin. */
+function mirrorUsrBin(dir: string): void {
+  for (const name of readdirSync('/usr/bin')) {
+    try {
+      symlinkSync(path.join('/usr/bin', name), path.join(dir, name));
+    } catch {
+      // A name that cannot be linked is not one the tests need.
+    }
+  }
+}
+
+/** Renames `dir/name` away ("command not found"); returns the function that puts it back. */
+function hide(dir: string, name: string): () => void {
+  const from = path.join(dir, name);
+  const to = path.join(dir, `${name}.hidden`);
+  renameSync(from, to);
+  return () => renameSync(to, from);
+}
+
 /** The worker PATH: `binDir` replaces /usr/bin and /bin, the rest is kept. */
-function pathWith(binDir: string): string {
-  const rest = (process.env.PATH ?? '').split(':').filter((p) => p !== '' && p !== '/usr/bin' && p !== '/bin');
+function pathWith(binDir: string, base: string): string {
+  const rest = base.split(':').filter((p) => p !== '' && p !== '/usr/bin' && p !== '/bin');
   return [binDir, ...rest].join(':');
 }
 
@@ -135,14 +159,10 @@ export async function startSlurm(options: StartSlurmOptions = {}): Promise<Slurm
     ].join('\n'),
   );
   const binDir = path.join(dir, 'bin');
-  for (const name of readdirSync('/usr/bin')) {
-    try {
-      symlinkSync(path.join('/usr/bin', name), path.join(binDir, name));
-    } catch {
-      // A name that cannot be linked is not one the tests need.
-    }
-  }
-  const env = { SLURM_CONF: conf, PATH: pathWith(binDir) };
+  mirrorUsrBin(binDir);
+  let mirrors = 0;
+  const basePath = process.env.PATH ?? '';
+  const env = { SLURM_CONF: conf, PATH: pathWith(binDir, basePath) };
   const daemonEnv = { ...process.env, SLURM_CONF: conf };
   const children: ChildProcess[] = [];
   const launch = (file: string, args: string[], log: string): ChildProcess => {
@@ -193,17 +213,18 @@ export async function startSlurm(options: StartSlurmOptions = {}): Promise<Slurm
     jobCompFile,
     binDir,
     env,
-    exec: (argv) => execFileSync(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    exec: (argv) => execFileSync(argv[0]!.includes('/') ? argv[0]! : `/usr/bin/${argv[0]}`, argv.slice(1), { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     jobCompRecords: (name) => {
       if (!existsSync(jobCompFile)) return [];
       const lines = readFileSync(jobCompFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
       return name === undefined ? lines : lines.filter((l) => l.includes(` Name=${name} `));
     },
-    hideCommand: (name) => {
-      const from = path.join(binDir, name);
-      const to = path.join(binDir, `${name}.hidden`);
-      renameSync(from, to);
-      return () => renameSync(to, from);
+    hideCommand: (name) => hide(binDir, name),
+    privatePath: () => {
+      const mirror = path.join(dir, `bin-${++mirrors}`);
+      mkdirSync(mirror);
+      mirrorUsrBin(mirror);
+      return { path: pathWith(mirror, basePath), hide: (name) => hide(mirror, name) };
     },
     stop,
   };

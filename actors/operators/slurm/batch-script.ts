@@ -9,6 +9,8 @@ export const SLURM_FILES = {
   submitting: 'slurm_submitting.json',
   /** `{jobId, submittedAt}` once `sbatch` answered. */
   job: 'slurm_job.json',
+  /** `{since, retries, error}` while the cluster cannot be reached for this attempt (removed on recovery); read by explain. */
+  unreachable: 'cluster_unreachable.json',
   /** `{reason}` once cancel was asked (before `scancel`). */
   cancelled: 'slurm_cancelled.json',
   stdout: 'stdout.log',

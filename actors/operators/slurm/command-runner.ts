@@ -66,9 +66,9 @@ interface SpawnOutcome extends CommandResult {
   spawnError?: NodeJS.ErrnoException;
 }
 
-function spawnCollect(file: string, args: readonly string[], options: RunOptions & { stdin?: NodeJS.ReadableStream }): Promise<SpawnOutcome> {
+function spawnCollect(file: string, args: readonly string[], options: RunOptions & { stdin?: NodeJS.ReadableStream; env?: Record<string, string> }): Promise<SpawnOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -96,11 +96,17 @@ function spawnCollect(file: string, args: readonly string[], options: RunOptions
 export class LocalCommandRunner implements CommandRunner {
   readonly remote = false;
   readonly target = 'local';
+  private readonly env: Record<string, string> | undefined;
+
+  /** `env`: variables set for the Slurm commands over the worker's own (e.g. SLURM_CONF, PATH). */
+  constructor(options: { env?: Record<string, string> } = {}) {
+    this.env = options.env;
+  }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
-    const outcome = await spawnCollect(file, args, options);
+    const outcome = await spawnCollect(file, args, { ...options, ...(this.env ? { env: this.env } : {}) });
     if (outcome.spawnError) {
       const code = outcome.spawnError.code;
       throw new TransientClusterError(

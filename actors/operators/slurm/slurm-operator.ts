@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MatterStackError } from '../../../events/errors.ts';
 import { JsonValueSchema, type JsonObject } from '../../../events/json.ts';
@@ -37,7 +37,24 @@ export interface SlurmOperatorOptions {
   afterSbatch?: (jobId: string, ctx: OperatorContext) => void | Promise<void>;
 }
 
-const BOOKKEEPING = [MANIFEST_FILE, SLURM_FILES.script, SLURM_FILES.exitCode, SLURM_FILES.submitting, SLURM_FILES.job, SLURM_FILES.cancelled];
+const BOOKKEEPING = [MANIFEST_FILE, SLURM_FILES.script, SLURM_FILES.exitCode, SLURM_FILES.submitting, SLURM_FILES.job, SLURM_FILES.cancelled, SLURM_FILES.unreachable];
+
+/** What `cluster_unreachable.json` in an attempt directory holds. */
+export interface UnreachableRecord {
+  since: string;
+  retries: number;
+  error: string;
+}
+
+/**
+ * The outage recorded in an attempt directory, as one line for `explain`
+ * ("cluster unreachable since <time>, retry <n>: <error>"), or null when there is none.
+ */
+export async function describeUnreachable(attemptDir: string): Promise<string | null> {
+  const record = await readJsonFile<UnreachableRecord>(path.join(attemptDir, SLURM_FILES.unreachable));
+  if (record === null || typeof record.since !== 'string') return null;
+  return `cluster unreachable since ${record.since}, retry ${record.retries}${record.error ? `: ${record.error}` : ''}`;
+}
 
 interface JobMarker {
   /** null: the job ran (its files exist) but Slurm had already forgotten its id when we adopted it. */
@@ -182,6 +199,8 @@ export class SlurmOperator implements Operator {
         if (existing?.jobId) return existing.jobId;
       }
       first = false;
+      // Cancelled while we were waiting for the cluster: never submit.
+      if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) throw this.error(ctx, 'was cancelled before it was submitted');
       const result = await this.runner.run(sbatchArgv(this.scriptInput(ctx)), { timeoutMs: 120_000 });
       if (result.code !== 0) throw this.error(ctx, `sbatch failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
       const id = parseSbatchParsable(result.stdout);
@@ -241,10 +260,12 @@ export class SlurmOperator implements Operator {
       try {
         const value = await action();
         this.poller.noteSuccess();
+        await this.clearUnreachable(ctx);
         return value;
       } catch (error) {
         if (!isTransient(error)) throw error;
         this.poller.noteFailure(error);
+        await this.recordUnreachable(ctx, error);
         if (deadline !== null && Date.now() - started + delay > deadline) {
           throw this.error(ctx, `cluster unreachable for ${Math.round((Date.now() - started) / 1000)} s, giving up: ${(error as Error).message}`);
         }
@@ -259,6 +280,28 @@ export class SlurmOperator implements Operator {
     return seconds === undefined ? null : seconds * 1000;
   }
 
+  private readonly unreachableWritten = new Map<string, number>();
+
+  /** Records the outage in the attempt directory (once per retry count) for explain. */
+  private async recordUnreachable(ctx: OperatorContext, error: unknown): Promise<void> {
+    const health = this.poller.clusterHealth();
+    if (health.unreachableSince === null || this.unreachableWritten.get(ctx.attempt.attemptId) === health.retries) return;
+    this.unreachableWritten.set(ctx.attempt.attemptId, health.retries);
+    const record: UnreachableRecord = { since: health.unreachableSince, retries: health.retries, error: error instanceof Error ? error.message : String(error) };
+    await writeFileAtomic(this.file(ctx, SLURM_FILES.unreachable), `${JSON.stringify(record)}\n`).catch(() => undefined);
+  }
+
+  private readonly unreachableChecked = new Set<string>();
+
+  /** Removes the outage record once the cluster answers (also one left by an instance before a restart). */
+  private async clearUnreachable(ctx: OperatorContext): Promise<void> {
+    const id = ctx.attempt.attemptId;
+    const wrote = this.unreachableWritten.delete(id);
+    if (!wrote && this.unreachableChecked.has(id)) return;
+    this.unreachableChecked.add(id);
+    await rm(this.file(ctx, SLURM_FILES.unreachable), { force: true });
+  }
+
   /** Status from the shared squeue snapshot; scontrol, then the exit-code file, for jobs it does not list. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const attemptId = ctx.attempt.attemptId;
@@ -267,16 +310,19 @@ export class SlurmOperator implements Operator {
     try {
       const result = await this.pollJob(ctx, marker);
       this.lastSeen.set(attemptId, result);
+      await this.clearUnreachable(ctx);
       return result;
     } catch (error) {
       if (!isTransient(error)) throw error;
+      await this.recordUnreachable(ctx, error);
       // Unreachable: nothing changed as far as we know. Never fails the task by itself.
       const deadline = this.backendDeadlineMs();
       const since = this.poller.clusterHealth().unreachableSince;
       if (deadline !== null && since !== null && Date.now() - Date.parse(since) > deadline) {
         return { status: 'FAILED', reason: `cluster unreachable since ${since}: ${(error as Error).message}` };
       }
-      return this.lastSeen.get(attemptId) ?? { status: 'SUBMITTED' };
+      // CREATED = "no news": the host reports nothing (never a step backwards from RUNNING).
+      return this.lastSeen.get(attemptId) ?? { status: 'CREATED' };
     }
   }
 
@@ -312,7 +358,7 @@ export class SlurmOperator implements Operator {
     if (now - since >= this.lostGraceMs) {
       return { status: 'FAILED', reason: `lost: ${jobLabel} is no longer known to Slurm and left no exit code` };
     }
-    return this.lastSeen.get(ctx.attempt.attemptId) ?? { status: 'SUBMITTED' };
+    return this.lastSeen.get(ctx.attempt.attemptId) ?? { status: 'CREATED' };
   }
 
   /** `scontrol show job` for a job squeue did not list; null when Slurm does not know it. */
@@ -376,7 +422,9 @@ export class SlurmOperator implements Operator {
       last = fingerprint;
       onChange(result);
     };
-    const unsubscribe = this.poller.subscribe(ctx.attempt.attemptId, tick);
+    const unsubscribe = this.poller.subscribe(ctx.attempt.attemptId, tick, async (error) => {
+      if (isTransient(error)) await this.recordUnreachable(ctx, error);
+    });
     return () => {
       stopped = true;
       unsubscribe();

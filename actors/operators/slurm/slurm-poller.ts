@@ -33,7 +33,7 @@ export class SlurmPoller {
   private readonly options: SlurmPollerOptions;
   private snapshot: { at: number; jobs: Map<string, SlurmJobInfo> } | null = null;
   private inFlight: Promise<Map<string, SlurmJobInfo>> | null = null;
-  private readonly subscribers = new Map<string, () => Promise<void>>();
+  private readonly subscribers = new Map<string, { tick: () => Promise<void>; onFailure?: (error: unknown) => Promise<void> }>();
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private health: ClusterHealth = { unreachableSince: null, retries: 0 };
@@ -96,10 +96,11 @@ export class SlurmPoller {
 
   /**
    * Calls `tick` after each interval's squeue (once right away). Ticks of all subscribers
-   * share that one squeue. Returns the unsubscribe function.
+   * share that one squeue; when it fails (cluster unreachable) `onFailure` is called instead.
+   * Returns the unsubscribe function.
    */
-  subscribe(key: string, tick: () => Promise<void>): () => void {
-    this.subscribers.set(key, tick);
+  subscribe(key: string, tick: () => Promise<void>, onFailure?: (error: unknown) => Promise<void>): () => void {
+    this.subscribers.set(key, { tick, ...(onFailure ? { onFailure } : {}) });
     void tick().catch(() => undefined);
     if (this.timer === undefined) this.schedule(this.options.intervalMs);
     return () => {
@@ -125,10 +126,12 @@ export class SlurmPoller {
     let ok = true;
     try {
       await this.jobs(0);
-    } catch {
+    } catch (error) {
       ok = false;
+      // No per-attempt command during an outage: subscribers only learn that the round failed.
+      await Promise.allSettled([...this.subscribers.values()].map((s) => s.onFailure?.(error)));
     }
-    if (ok) await Promise.allSettled([...this.subscribers.values()].map((tick) => tick()));
+    if (ok) await Promise.allSettled([...this.subscribers.values()].map((s) => s.tick()));
     if (this.subscribers.size === 0) {
       this.timer = undefined;
       return;
