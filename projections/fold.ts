@@ -29,8 +29,11 @@ export interface FoldTarget {
 const NOT_SUBMITTED: ReadonlySet<AttemptStatus> = new Set(['CREATED', 'FAILED_INIT', 'CANCELLED']);
 const TERMINAL: ReadonlySet<AttemptStatus> = new Set(['COMPLETED', 'FAILED', 'FAILED_INIT', 'CANCELLED']);
 
+/** What the fold reads of a stored event: its place, actor, time and changes (a StoredEvent is one). */
+export type FoldEvent = Pick<StoredEvent, 'runId' | 'seq' | 'position' | 'actor' | 'time' | 'changes'>;
+
 /** Folds one stored event (its `changes` and envelope) into the target. Pure apart from the target. */
-export function foldEvent(target: FoldTarget, event: StoredEvent): void {
+export function foldEvent(target: FoldTarget, event: FoldEvent): void {
   const run = target.run(event.runId);
   const changes = event.changes;
   for (let i = 0; i < changes.length; i++) foldChange(target, event, run, changes[i]!, i);
@@ -47,7 +50,7 @@ function taskOrNew(target: FoldTarget, runId: string, taskId: string): TaskRow {
   return task;
 }
 
-function foldChange(target: FoldTarget, event: StoredEvent, run: RunRow, change: DomainChange, index: number): void {
+function foldChange(target: FoldTarget, event: FoldEvent, run: RunRow, change: DomainChange, index: number): void {
   const time = event.time;
   switch (change.kind) {
     case 'run.created':

@@ -2,11 +2,40 @@ import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../events/envelope.ts';
 import { MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { foldEvent } from './fold.ts';
+import { foldEvent, type FoldEvent } from './fold.ts';
 import { ProjectionBatch } from './projection-batch.ts';
 import { prepareProjectionStatements, type ProjectionStatements } from './projection-statements.ts';
 import { RowCarry } from './row-carry.ts';
 import { ALL_STREAM, createIndexes, createSchema, createTables, dropSchema } from './schema.ts';
+
+/**
+ * A log that can also hand out just what the fold reads, a page at a time (SqliteEventLog's
+ * `readAllChanges`): `rebuild` and `catchUp` then fetch and parse less than `readAll` returns.
+ */
+interface ChangeFeed {
+  readAllChanges(afterPosition?: number): AsyncIterable<readonly FoldEvent[]>;
+}
+
+function hasChangeFeed(log: EventLog): log is EventLog & ChangeFeed {
+  return typeof (log as Partial<ChangeFeed>).readAllChanges === 'function';
+}
+
+/** The log's records after `afterPosition` in pages: the narrow feed when there is one, else `readAll` in pages. */
+async function* foldPages(log: EventLog, afterPosition: number, pageSize: number): AsyncIterable<readonly FoldEvent[]> {
+  if (hasChangeFeed(log)) {
+    yield* log.readAllChanges(afterPosition);
+    return;
+  }
+  let page: FoldEvent[] = [];
+  for await (const event of log.readAll(afterPosition)) {
+    page.push(event);
+    if (page.length >= pageSize) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
 
 /** Options of `Projector.apply`. */
 export interface ApplyOptions {
@@ -34,7 +63,7 @@ export interface ProjectorOptions {
   /**
    * Events per transaction in `rebuild` (fewer commits and fewer rewrites of a row that changes in
    * several chunks; the events are folded as they stream in, so this bounds touched rows, not
-   * events held in memory). @default 100000
+   * events held in memory). @default 250000
    */
   rebuildChunkSize?: number;
 }
@@ -55,17 +84,17 @@ export class Projector {
   private readonly rebuildChunkSize: number;
   /** Set only during a rebuild, when this projector is the sole writer of tables it created empty. */
   private carry: RowCarry | undefined;
-  private readonly applyTransaction: (events: readonly StoredEvent[], globalOrder: boolean) => ApplyResult;
+  private readonly applyTransaction: (events: readonly FoldEvent[], globalOrder: boolean) => ApplyResult;
 
   constructor(
     readonly db: Database.Database,
     options: ProjectorOptions = {},
   ) {
     this.chunkSize = options.chunkSize ?? 5000;
-    this.rebuildChunkSize = options.rebuildChunkSize ?? 100_000;
+    this.rebuildChunkSize = options.rebuildChunkSize ?? 250_000;
     createSchema(db);
     this.statements = prepareProjectionStatements(db);
-    this.applyTransaction = db.transaction((events: readonly StoredEvent[], globalOrder: boolean) =>
+    this.applyTransaction = db.transaction((events: readonly FoldEvent[], globalOrder: boolean) =>
       this.applyInTransaction(events, globalOrder),
     );
   }
@@ -126,16 +155,18 @@ export class Projector {
 
   private async feed(log: EventLog, afterPosition: number, chunkSize: number): Promise<ApplyResult> {
     const total: ApplyResult = { applied: 0, skipped: 0 };
-    let chunk: StoredEvent[] = [];
+    let chunk: FoldEvent[] = [];
     const flush = (): void => {
-      const result = this.apply(chunk, { globalOrder: true });
+      const result = this.applyTransaction(chunk, true);
       total.applied += result.applied;
       total.skipped += result.skipped;
       chunk = [];
     };
-    for await (const event of log.readAll(afterPosition)) {
-      chunk.push(event);
-      if (chunk.length >= chunkSize) flush();
+    for await (const page of foldPages(log, afterPosition, 1000)) {
+      for (let i = 0; i < page.length; i++) {
+        chunk.push(page[i]!);
+        if (chunk.length >= chunkSize) flush();
+      }
     }
     if (chunk.length > 0) flush();
     return total;
@@ -156,14 +187,17 @@ export class Projector {
       done.flush();
       if (position > this.position()) this.statements.upsertPosition.run(ALL_STREAM, 0, position);
     });
-    for await (const event of log.readAll(0)) {
-      if (event.position !== null && event.position > maxPosition) maxPosition = event.position;
-      if (this.foldOne(batch, event)) total.applied++;
-      else total.skipped++;
-      if (++pending >= chunkSize) {
-        commit(batch, maxPosition);
-        batch = new ProjectionBatch(this.statements, this.carry);
-        pending = 0;
+    for await (const page of foldPages(log, 0, 1000)) {
+      for (let i = 0; i < page.length; i++) {
+        const event = page[i]!;
+        if (event.position !== null && event.position > maxPosition) maxPosition = event.position;
+        if (this.foldOne(batch, event)) total.applied++;
+        else total.skipped++;
+        if (++pending >= chunkSize) {
+          commit(batch, maxPosition);
+          batch = new ProjectionBatch(this.statements, this.carry);
+          pending = 0;
+        }
       }
     }
     if (pending > 0) commit(batch, maxPosition);
@@ -171,7 +205,7 @@ export class Projector {
   }
 
   /** Folds one event into the batch: false when its run already applied it, INVALID_EVENT on a gap. */
-  private foldOne(batch: ProjectionBatch, event: StoredEvent): boolean {
+  private foldOne(batch: ProjectionBatch, event: FoldEvent): boolean {
     const last = batch.lastSeq(event.runId);
     if (event.seq <= last) return false;
     if (event.seq !== last + 1) {
@@ -186,7 +220,7 @@ export class Projector {
     return true;
   }
 
-  private applyInTransaction(events: readonly StoredEvent[], globalOrder: boolean): ApplyResult {
+  private applyInTransaction(events: readonly FoldEvent[], globalOrder: boolean): ApplyResult {
     const batch = new ProjectionBatch(this.statements, this.carry);
     let applied = 0;
     let skipped = 0;

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../events/event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { Projector } from '../projections/projector.ts';
 import { appendWithRetry, eventLogContract, makeEvent } from './event-log.contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ms-sqlite-log-'));
@@ -80,6 +81,35 @@ describe('SqliteEventLog across processes', () => {
       for await (const _ of log.readRun('r1')) void _;
     })().catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/run r1 seq 1: changes\[0\]\.status/);
+    await log.close();
+  });
+
+  it('the narrow rebuild read (readAllChanges) also reports a corrupt record naming run and seq, and a rebuild stops there', async () => {
+    const path = join(dir, 'narrow.sqlite');
+    const log = SqliteEventLog.open(path);
+    await log.append('r1', [makeEvent(), makeEvent(), makeEvent()], 0);
+    const pages: number[] = [];
+    for await (const page of log.readAllChanges()) pages.push(page.length);
+    expect(pages.reduce((a, b) => a + b, 0)).toBe(3);
+    for (const [column, value] of [
+      ['changes', '[{"kind":"task.status","taskId":"t","status":"NOPE"}]'],
+      ['changes', '{not json'],
+      ['time', 'yesterday'],
+    ] as const) {
+      const db = new Database(path);
+      const original = db.prepare(`SELECT ${column} AS v FROM events WHERE run_id = 'r1' AND seq = 2`).get() as { v: string };
+      db.prepare(`UPDATE events SET ${column} = ? WHERE run_id = 'r1' AND seq = 2`).run(value);
+      const error = await (async () => {
+        for await (const _ of log.readAllChanges()) void _;
+      })().catch((e: unknown) => e);
+      expect(error, column).toMatchObject({ code: 'INVALID_EVENT' });
+      expect((error as Error).message).toMatch(/run r1 seq 2/);
+      const projections = new Database(':memory:');
+      await expect(new Projector(projections).rebuild(log)).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+      projections.close();
+      db.prepare(`UPDATE events SET ${column} = ? WHERE run_id = 'r1' AND seq = 2`).run(original.v);
+      db.close();
+    }
     await log.close();
   });
 });
