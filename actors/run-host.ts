@@ -24,6 +24,8 @@ export interface StoredEventLike {
   seq: number;
   actor: string;
   type: string;
+  /** The record's timestamp (what the projections fold as `time`). */
+  time: string;
   changes: DomainChange[];
 }
 
@@ -195,6 +197,7 @@ export class RunHost {
         seq: first + index,
         actor: record.actor,
         type: record.type,
+        time: record.time,
         changes: (record.changes ?? []) as DomainChange[],
       }));
       appended.push(...records);

@@ -2,7 +2,7 @@ import type { DomainChange } from '../events/changes.ts';
 import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
 import type { AttemptContext } from './attempt.machine.ts';
 import type { CommandOutcome } from './outgoing.ts';
-import type { RunContext } from './run-context.ts';
+import { replacedTaskIds, type RunContext, type TaskEntry } from './run-context.ts';
 import { checkWorkflow } from './rules/workflow-check.ts';
 
 /** The top-level state name of a state value (`{analyze: 'check'}` → `analyze`). */
@@ -57,15 +57,26 @@ function taskChanges(prev: RunContext, next: RunContext): DomainChange[] {
       const after = groupAfter[key];
       // A new bucket is a new workflow: `workflow.planned` already says its tasks are PENDING.
       if (before === undefined || after === undefined || before.tasks === after.tasks) continue;
+      // Only the ids `withTask` replaced can differ (one for a report); anything else is scanned whole.
+      const replaced = replacedTaskIds(before.tasks, after.tasks);
+      if (replaced !== undefined && replaced.length === 1) {
+        taskChange(out, replaced[0] as string, before.tasks, after.tasks);
+        continue;
+      }
+      const touched = replaced === undefined ? undefined : new Set(replaced);
       for (const id of after.ids) {
-        const a = before.tasks[id];
-        const b = after.tasks[id];
-        if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) continue;
-        out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+        if (touched === undefined || touched.has(id)) taskChange(out, id, before.tasks, after.tasks);
       }
     }
   }
   return out;
+}
+
+function taskChange(out: DomainChange[], id: string, before: Record<string, TaskEntry>, after: Record<string, TaskEntry>): void {
+  const a = before[id];
+  const b = after[id];
+  if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) return;
+  out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
 }
 
 /** The domain facts of one attempt transition: creation, status (with submission data), results. */

@@ -110,8 +110,33 @@ export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): Run
   const group = groupKey === undefined ? undefined : ctx.buckets[groupKey];
   const bucket = group === undefined || key === undefined ? undefined : group[key];
   if (bucket === undefined || groupKey === undefined || key === undefined || group === undefined) throw new Error(`internal: unknown task ${taskId}`);
-  const nextBucket: Bucket = { ...bucket, tasks: { ...bucket.tasks, [taskId]: entry } };
+  const tasks = { ...bucket.tasks, [taskId]: entry };
+  replacedIn.set(tasks, { from: bucket.tasks, taskId });
+  const nextBucket: Bucket = { ...bucket, tasks };
   return { ...ctx, buckets: { ...ctx.buckets, [groupKey]: { ...group, [key]: nextBucket } } };
+}
+
+/**
+ * Provenance of the bucket task maps `withTask` made: which map it copied and the one id it
+ * replaced. Lets `changes.ts` find the tasks a transition touched without comparing every task of
+ * the bucket (a report replaces one). Maps made any other way (immer) have none.
+ */
+const replacedIn = new WeakMap<object, { from: object; taskId: string }>();
+
+/**
+ * The ids `withTask` replaced on the way from `before` to `after` (bucket task maps), or
+ * undefined when `after` was not derived from `before` by `withTask` alone.
+ */
+export function replacedTaskIds(before: object, after: object): string[] | undefined {
+  const ids: string[] = [];
+  let cursor: object = after;
+  while (cursor !== before) {
+    const step = replacedIn.get(cursor);
+    if (step === undefined) return undefined;
+    ids.push(step.taskId);
+    cursor = step.from;
+  }
+  return ids;
 }
 
 /** The mutable entry of `taskId` inside an immer draft; throws on an unknown id (a bug, not input). */
