@@ -1,6 +1,4 @@
-import type { StoredEvent } from '../events/envelope.ts';
 import { MatterStackError } from '../events/errors.ts';
-import type { EventLog } from '../events/event-log.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
@@ -14,8 +12,11 @@ import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-co
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
 import { newRunId } from './run-id.ts';
-import { RunHost, type StoredEventLike } from './run-host.ts';
+import { RunHost } from './run-host.ts';
 import { RunStore } from './run-store.ts';
+import { ProjectionScheduler } from './projection-scheduler.ts';
+import { followForeignAppends } from './follow-foreign-appends.ts';
+import { Wakeup } from './wakeup.ts';
 import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf } from './workspace.ts';
 
 /** An open run: where it lives and the store holding its log. Close it when done. */
@@ -223,114 +224,6 @@ async function hostFor(
 }
 
 /**
- * Keeps the projections caught up without a projector pass (and its commit) per append: at most
- * one pass per PROJECT_INTERVAL_MS while appends keep coming, and `flush()` before the drive
- * returns, so the projections are never stale once stepRun/runUntilCompletion resolve. Readers in
- * between (`store.views()`) catch up themselves.
- *
- * A pass folds the records this host has just appended (it has them, with their sequences)
- * instead of reading them back from the log (`readAll` + parse + validation of every record).
- * The projector's per-run sequence idempotency keeps both paths exact: anything it already has is
- * skipped. When the records are the log's very next positions (nothing of another run or writer
- * in between) the global position advances too, so the closing `catchUp` reads nothing again.
- * Anything else (a foreign append in between, a gap, a new workflow whose specs the log
- * normalises) falls back to `catchUp` from the log.
- */
-const PROJECT_INTERVAL_MS = 100;
-const MAX_BUFFERED_RECORDS = 20_000;
-class ProjectionScheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private error: unknown;
-  private buffer: StoredEventLike[] = [];
-  private needsCatchUp = false;
-
-  constructor(
-    private readonly store: RunStore,
-    private readonly runId: string,
-  ) {}
-
-  /** Records the host just appended (contiguous sequences of this run). */
-  push(records: readonly StoredEventLike[]): void {
-    if (this.needsCatchUp) return;
-    for (const record of records) {
-      const last = this.buffer[this.buffer.length - 1];
-      if ((last !== undefined && record.seq !== last.seq + 1) || record.changes.some((c) => c.kind === 'workflow.planned')) {
-        this.needsCatchUp = true;
-        this.buffer = [];
-        return;
-      }
-      this.buffer.push(record);
-    }
-    // Bounded memory: a long drain (100k tasks) must not keep every record alive until the next pass.
-    if (this.buffer.length > MAX_BUFFERED_RECORDS) {
-      this.needsCatchUp = true;
-      this.buffer = [];
-    }
-  }
-
-  schedule(): void {
-    if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.running.then(() => this.pass()).catch((error: unknown) => {
-        this.error ??= error;
-      });
-    }, PROJECT_INTERVAL_MS);
-  }
-
-  /** Folds the buffered records (or catches up from the log when they cannot be folded alone). */
-  private async pass(): Promise<void> {
-    const records = this.buffer;
-    const fallback = this.needsCatchUp;
-    this.buffer = [];
-    this.needsCatchUp = false;
-    if (fallback) return this.store.project();
-    if (records.length === 0) return;
-    const { projector, log } = this.store;
-    const first = records[0] as StoredEventLike;
-    const last = records[records.length - 1] as StoredEventLike;
-    const applied = projector.lastSeq(this.runId);
-    if (applied >= last.seq) return;
-    if (applied + 1 < first.seq) return this.store.project();
-    const firstPosition = await positionOf(log, this.runId, first.seq);
-    const lastPosition = last === first ? firstPosition : await positionOf(log, this.runId, last.seq);
-    const contiguous = firstPosition !== null && lastPosition !== null && lastPosition - firstPosition + 1 === records.length;
-    const globalOrder = contiguous && projector.position() + 1 === firstPosition;
-    const events = records.map((record, index) => ({
-      runId: this.runId,
-      seq: record.seq,
-      position: contiguous ? (firstPosition as number) + index : null,
-      actor: record.actor,
-      time: record.time,
-      changes: record.changes,
-    }));
-    projector.apply(events as unknown as StoredEvent[], { globalOrder });
-  }
-
-  /** Catches up now (cancelling a pending pass); raises the first error of a background pass. */
-  async flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.running = this.running.then(() => this.pass());
-    await this.running.catch((error: unknown) => {
-      this.error ??= error;
-    });
-    this.running = Promise.resolve();
-    await this.store.project();
-    const error = this.error;
-    this.error = undefined;
-    if (error !== undefined) throw error;
-  }
-}
-
-/** The global position of the run's record `seq` (null when the log has none for it). */
-async function positionOf(log: EventLog, runId: string, seq: number): Promise<number | null> {
-  for await (const record of log.readRun(runId, seq - 1)) return record.seq === seq ? record.position : null;
-  return null;
-}
-
-/**
  * One cycle: poll every active attempt, then POLL → PLAN → EXECUTE → ANALYZE; waits for the
  * submissions, collections and campaign calls it started. Returns the run status.
  */
@@ -400,66 +293,6 @@ function isFinished(host: RunHost): boolean {
   const run = host.state.run;
   if (run === undefined) return true;
   return activeSize(run.context.active) === 0;
-}
-
-/**
- * Applies records other processes append (a CLI command while this loop runs) as soon as they land.
- * Why a lastSeq check and not `log.follow`: following would read back (and parse) every record this
- * host appended itself only to find it already applied — a third of the CPU of a big fan-out. The
- * run's last sequence is one indexed lookup; only when it moved past the host's does the host read.
- */
-const FOREIGN_POLL_MS = 25;
-async function followForeignAppends(handle: RunHandle, host: RunHost, signal: AbortSignal, onChange: () => void): Promise<void> {
-  const { log } = handle.store;
-  while (!signal.aborted) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, FOREIGN_POLL_MS);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
-    if (signal.aborted) return;
-    try {
-      if ((await log.lastSeq(handle.runId)) > host.seq) {
-        await host.refresh();
-        onChange();
-      }
-    } catch {
-      // The log closed (the loop ends on abort); the host keeps working from its own appends.
-      return;
-    }
-  }
-}
-
-/** A wake-up signal for the event-driven loop; a notification while nobody waits is kept. */
-class Wakeup {
-  private pending = false;
-  private resolve: (() => void) | undefined;
-
-  notify(): void {
-    this.pending = true;
-    this.resolve?.();
-  }
-
-  wait(timeoutMs: number): Promise<void> {
-    if (this.pending) {
-      this.pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.resolve = undefined;
-        this.pending = false;
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.resolve = done;
-    });
-  }
 }
 
 /** The reply to a command: accepted with the sequence of its record, or rejected with a code. */

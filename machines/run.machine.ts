@@ -1,4 +1,4 @@
-import { and, assign, emit, enqueueActions, not, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, setup } from 'xstate';
 import type { RunCommand, RunCreated, RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
 import type { Outgoing } from './outgoing.ts';

@@ -1,0 +1,34 @@
+import type { RunHandle } from './run-lifecycle.ts';
+import type { RunHost } from './run-host.ts';
+
+/**
+ * Applies records other processes append (a CLI command while this loop runs) as soon as they land.
+ * Why a lastSeq check and not `log.follow`: following would read back (and parse) every record this
+ * host appended itself only to find it already applied — a third of the CPU of a big fan-out. The
+ * run's last sequence is one indexed lookup; only when it moved past the host's does the host read.
+ */
+const FOREIGN_POLL_MS = 25;
+export async function followForeignAppends(handle: Pick<RunHandle, 'runId' | 'store'>, host: RunHost, signal: AbortSignal, onChange: () => void): Promise<void> {
+  const { log } = handle.store;
+  while (!signal.aborted) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, FOREIGN_POLL_MS);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+    if (signal.aborted) return;
+    try {
+      if ((await log.lastSeq(handle.runId)) > host.seq) {
+        await host.refresh();
+        onChange();
+      }
+    } catch {
+      // The log closed (the loop ends on abort); the host keeps working from its own appends.
+      return;
+    }
+  }
+}

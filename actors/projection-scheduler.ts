@@ -1,0 +1,112 @@
+import type { StoredEvent } from '../events/envelope.ts';
+import type { EventLog } from '../events/event-log.ts';
+import type { StoredEventLike } from './run-host.ts';
+import type { RunStore } from './run-store.ts';
+
+/**
+ * Keeps the projections caught up without a projector pass (and its commit) per append: at most
+ * one pass per PROJECT_INTERVAL_MS while appends keep coming, and `flush()` before the drive
+ * returns, so the projections are never stale once stepRun/runUntilCompletion resolve. Readers in
+ * between (`store.views()`) catch up themselves.
+ *
+ * A pass folds the records this host has just appended (it has them, with their sequences)
+ * instead of reading them back from the log (`readAll` + parse + validation of every record).
+ * The projector's per-run sequence idempotency keeps both paths exact: anything it already has is
+ * skipped. When the records are the log's very next positions (nothing of another run or writer
+ * in between) the global position advances too, so the closing `catchUp` reads nothing again.
+ * Anything else (a foreign append in between, a gap, a new workflow whose specs the log
+ * normalises) falls back to `catchUp` from the log.
+ */
+const PROJECT_INTERVAL_MS = 100;
+const MAX_BUFFERED_RECORDS = 20_000;
+export class ProjectionScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private error: unknown;
+  private buffer: StoredEventLike[] = [];
+  private needsCatchUp = false;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly runId: string,
+  ) {}
+
+  /** Records the host just appended (contiguous sequences of this run). */
+  push(records: readonly StoredEventLike[]): void {
+    if (this.needsCatchUp) return;
+    for (const record of records) {
+      const last = this.buffer[this.buffer.length - 1];
+      if ((last !== undefined && record.seq !== last.seq + 1) || record.changes.some((c) => c.kind === 'workflow.planned')) {
+        this.needsCatchUp = true;
+        this.buffer = [];
+        return;
+      }
+      this.buffer.push(record);
+    }
+    // Bounded memory: a long drain (100k tasks) must not keep every record alive until the next pass.
+    if (this.buffer.length > MAX_BUFFERED_RECORDS) {
+      this.needsCatchUp = true;
+      this.buffer = [];
+    }
+  }
+
+  schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.running.then(() => this.pass()).catch((error: unknown) => {
+        this.error ??= error;
+      });
+    }, PROJECT_INTERVAL_MS);
+  }
+
+  /** Folds the buffered records (or catches up from the log when they cannot be folded alone). */
+  private async pass(): Promise<void> {
+    const records = this.buffer;
+    const fallback = this.needsCatchUp;
+    this.buffer = [];
+    this.needsCatchUp = false;
+    if (fallback) return this.store.project();
+    if (records.length === 0) return;
+    const { projector, log } = this.store;
+    const first = records[0] as StoredEventLike;
+    const last = records[records.length - 1] as StoredEventLike;
+    const applied = projector.lastSeq(this.runId);
+    if (applied >= last.seq) return;
+    if (applied + 1 < first.seq) return this.store.project();
+    const firstPosition = await positionOf(log, this.runId, first.seq);
+    const lastPosition = last === first ? firstPosition : await positionOf(log, this.runId, last.seq);
+    const contiguous = firstPosition !== null && lastPosition !== null && lastPosition - firstPosition + 1 === records.length;
+    const globalOrder = contiguous && projector.position() + 1 === firstPosition;
+    const events = records.map((record, index) => ({
+      runId: this.runId,
+      seq: record.seq,
+      position: contiguous ? (firstPosition as number) + index : null,
+      actor: record.actor,
+      time: record.time,
+      changes: record.changes,
+    }));
+    projector.apply(events as unknown as StoredEvent[], { globalOrder });
+  }
+
+  /** Catches up now (cancelling a pending pass); raises the first error of a background pass. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = this.running.then(() => this.pass());
+    await this.running.catch((error: unknown) => {
+      this.error ??= error;
+    });
+    this.running = Promise.resolve();
+    await this.store.project();
+    const error = this.error;
+    this.error = undefined;
+    if (error !== undefined) throw error;
+  }
+}
+
+/** The global position of the run's record `seq` (null when the log has none for it). */
+async function positionOf(log: EventLog, runId: string, seq: number): Promise<number | null> {
+  for await (const record of log.readRun(runId, seq - 1)) return record.seq === seq ? record.position : null;
+  return null;
+}

@@ -1,0 +1,27 @@
+/** A wake-up signal for the event-driven loop; a notification while nobody waits is kept. */
+export class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+
+  notify(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.resolve = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.resolve = done;
+    });
+  }
+}
