@@ -18,3 +18,14 @@ export async function readTextIfExists(file: string): Promise<string | null> {
     throw error;
   }
 }
+
+/** The parsed JSON content of `file`, or null when it is missing or not JSON (callers check the shape). */
+export async function readJsonFile<T>(file: string): Promise<T | null> {
+  const text = await readTextIfExists(file);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -68,8 +69,6 @@ export interface LocalOperatorOptions {
   /** How long `submit` waits for the wrapper's start marker (default 10 s). */
   startTimeoutMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
   const text = await readTextIfExists(file);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** What `/proc/<pid>/stat` says about a process, or null when it does not exist. */
@@ -65,8 +66,6 @@ export function groupHasLiveMembers(pgid: number): boolean {
     return false;
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Sends SIGTERM to the process group `pgid`, waits up to `graceMs` for its leader and the group

@@ -1,19 +1,25 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MatterStackError } from '../../../events/errors.ts';
 import { JsonValueSchema, type JsonObject } from '../../../events/json.ts';
 import type { BackendConfig, OperatorEntry } from '../../config/operators-config.ts';
-import { readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
+import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
 import { collectAttemptFiles } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
 import { isTerminalPoll } from '../operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from '../prepare-attempt-dir.ts';
 import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
-import { isTransient, LocalCommandRunner, SshCommandRunner, type CommandRunner } from './command-runner.ts';
+import { isTransient, type CommandRunner } from './command-runner.ts';
+import { runnerForBackend } from './runner-for-backend.ts';
+import { UnreachableRecorder } from './unreachable-record.ts';
 import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
 import { isInvalidJobId, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
 
 type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;
+
+export { describeUnreachable } from './unreachable-record.ts';
+export { runnerForBackend } from './runner-for-backend.ts';
 
 /** Default poll interval of a Slurm operator (SPEC §3: 30 s). */
 export const DEFAULT_SLURM_POLL_INTERVAL_MS = 30_000;
@@ -39,54 +45,11 @@ export interface SlurmOperatorOptions {
 
 const BOOKKEEPING = [MANIFEST_FILE, SLURM_FILES.script, SLURM_FILES.exitCode, SLURM_FILES.submitting, SLURM_FILES.job, SLURM_FILES.cancelled, SLURM_FILES.unreachable];
 
-/** What `cluster_unreachable.json` in an attempt directory holds. */
-export interface UnreachableRecord {
-  since: string;
-  retries: number;
-  error: string;
-}
-
-/**
- * The outage recorded in an attempt directory, as one line for `explain`
- * ("cluster unreachable since <time>, retry <n>: <error>"), or null when there is none.
- */
-export async function describeUnreachable(attemptDir: string): Promise<string | null> {
-  const record = await readJsonFile<UnreachableRecord>(path.join(attemptDir, SLURM_FILES.unreachable));
-  if (record === null || typeof record.since !== 'string') return null;
-  return `cluster unreachable since ${record.since}, retry ${record.retries}${record.error ? `: ${record.error}` : ''}`;
-}
-
 interface JobMarker {
   /** null: the job ran (its files exist) but Slurm had already forgotten its id when we adopted it. */
   jobId: string | null;
   submittedAt: string;
   adopted?: boolean;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function readJsonFile<T>(file: string): Promise<T | null> {
-  const text = await readTextIfExists(file);
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return null;
-  }
-}
-
-/** The runner a backend config asks for: `ssh` to a login node, or the local Slurm commands. */
-export function runnerForBackend(backend: SlurmBackend): CommandRunner {
-  if (backend.ssh === undefined) return new LocalCommandRunner();
-  const { ssh } = backend;
-  return new SshCommandRunner({
-    host: ssh.host,
-    port: ssh.port,
-    ...(ssh.user !== undefined ? { user: ssh.user } : {}),
-    ...(ssh.key_path !== undefined ? { keyPath: ssh.key_path.replace(/^~(?=\/)/, process.env.HOME ?? '~') } : {}),
-    ...(ssh.known_hosts !== undefined ? { knownHosts: ssh.known_hosts.replace(/^~(?=\/)/, process.env.HOME ?? '~') } : {}),
-    acceptUnknownHostKeys: ssh.accept_unknown_host_keys,
-  });
 }
 
 /**
@@ -106,6 +69,7 @@ export class SlurmOperator implements Operator {
   private readonly submitting = new Map<string, Promise<SubmitResult>>();
   private readonly missingSince = new Map<string, number>();
   private readonly lastSeen = new Map<string, PollResult>();
+  private readonly unreachable = new UnreachableRecorder();
 
   constructor(key: string, entry: OperatorEntry, options: SlurmOperatorOptions = {}) {
     if (entry.backend?.type !== 'slurm') throw new MatterStackError('INVALID_CONFIG', `operator ${key}: not a Slurm backend`, { key });
@@ -260,12 +224,12 @@ export class SlurmOperator implements Operator {
       try {
         const value = await action();
         this.poller.noteSuccess();
-        await this.clearUnreachable(ctx);
+        await this.unreachable.clear(ctx.attempt.attemptId, ctx.attempt.dir);
         return value;
       } catch (error) {
         if (!isTransient(error)) throw error;
         this.poller.noteFailure(error);
-        await this.recordUnreachable(ctx, error);
+        await this.unreachable.record(ctx.attempt.attemptId, ctx.attempt.dir, this.poller.clusterHealth(), error);
         if (deadline !== null && Date.now() - started + delay > deadline) {
           throw this.error(ctx, `cluster unreachable for ${Math.round((Date.now() - started) / 1000)} s, giving up: ${(error as Error).message}`);
         }
@@ -280,28 +244,6 @@ export class SlurmOperator implements Operator {
     return seconds === undefined ? null : seconds * 1000;
   }
 
-  private readonly unreachableWritten = new Map<string, number>();
-
-  /** Records the outage in the attempt directory (once per retry count) for explain. */
-  private async recordUnreachable(ctx: OperatorContext, error: unknown): Promise<void> {
-    const health = this.poller.clusterHealth();
-    if (health.unreachableSince === null || this.unreachableWritten.get(ctx.attempt.attemptId) === health.retries) return;
-    this.unreachableWritten.set(ctx.attempt.attemptId, health.retries);
-    const record: UnreachableRecord = { since: health.unreachableSince, retries: health.retries, error: error instanceof Error ? error.message : String(error) };
-    await writeFileAtomic(this.file(ctx, SLURM_FILES.unreachable), `${JSON.stringify(record)}\n`).catch(() => undefined);
-  }
-
-  private readonly unreachableChecked = new Set<string>();
-
-  /** Removes the outage record once the cluster answers (also one left by an instance before a restart). */
-  private async clearUnreachable(ctx: OperatorContext): Promise<void> {
-    const id = ctx.attempt.attemptId;
-    const wrote = this.unreachableWritten.delete(id);
-    if (!wrote && this.unreachableChecked.has(id)) return;
-    this.unreachableChecked.add(id);
-    await rm(this.file(ctx, SLURM_FILES.unreachable), { force: true });
-  }
-
   /** Status from the shared squeue snapshot; scontrol, then the exit-code file, for jobs it does not list. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const attemptId = ctx.attempt.attemptId;
@@ -310,11 +252,11 @@ export class SlurmOperator implements Operator {
     try {
       const result = await this.pollJob(ctx, marker);
       this.lastSeen.set(attemptId, result);
-      await this.clearUnreachable(ctx);
+      await this.unreachable.clear(ctx.attempt.attemptId, ctx.attempt.dir);
       return result;
     } catch (error) {
       if (!isTransient(error)) throw error;
-      await this.recordUnreachable(ctx, error);
+      await this.unreachable.record(ctx.attempt.attemptId, ctx.attempt.dir, this.poller.clusterHealth(), error);
       // Unreachable: nothing changed as far as we know. Never fails the task by itself.
       const deadline = this.backendDeadlineMs();
       const since = this.poller.clusterHealth().unreachableSince;
@@ -423,7 +365,7 @@ export class SlurmOperator implements Operator {
       onChange(result);
     };
     const unsubscribe = this.poller.subscribe(ctx.attempt.attemptId, tick, async (error) => {
-      if (isTransient(error)) await this.recordUnreachable(ctx, error);
+      if (isTransient(error)) await this.unreachable.record(ctx.attempt.attemptId, ctx.attempt.dir, this.poller.clusterHealth(), error);
     });
     return () => {
       stopped = true;
