@@ -51,7 +51,6 @@ interface StreamMessage {
 
 /** Room left under max_payload for the headers (msg id, expectation) and protocol framing. */
 const HEADER_ROOM = 1024;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function wrongLastSequence(error: unknown): boolean {
@@ -99,6 +98,83 @@ function decodeMessage(message: StreamMessage, expectedNextSeq: number | undefin
     }
     return event;
   });
+}
+
+/** One message of an appended batch. */
+interface Chunk {
+  data: Uint8Array;
+  firstSeq: number;
+  lastSeq: number;
+  firstEventId: string;
+}
+
+/** A stored envelope: the event with its run, sequence and schema version in front. */
+interface Envelope {
+  runId: string;
+  seq: number;
+  schemaVersion: number;
+  eventId: string;
+  type: string;
+  actor: string;
+  time: string;
+  payload: ValidNewEvent['payload'];
+  from: ValidNewEvent['from'];
+  to: ValidNewEvent['to'];
+  changes: ValidNewEvent['changes'];
+}
+
+/**
+ * The batch's envelopes, built field by field (no spread) so that they all share one shape: the
+ * same JSON as `{ runId, seq, schemaVersion, ...event }` for a validated event, which has exactly
+ * these fields in this order.
+ */
+function envelopes(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Envelope[] {
+  const out = new Array<Envelope>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    out[i] = {
+      runId,
+      seq: expectedSeq + i + 1,
+      schemaVersion: SCHEMA_VERSION,
+      eventId: e.eventId,
+      type: e.type,
+      actor: e.actor,
+      time: e.time,
+      payload: e.payload,
+      from: e.from,
+      to: e.to,
+      changes: e.changes,
+    };
+  }
+  return out;
+}
+
+/** Splits envelopes too large for one message into messages of at most `limit` bytes each. */
+function splitRecords(runId: string, records: readonly Envelope[], limit: number): Chunk[] {
+  const out: Chunk[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  let first: Envelope | undefined;
+  let last: Envelope | undefined;
+  const flush = (): void => {
+    if (first === undefined || last === undefined) return;
+    out.push({ data: Buffer.from(`[${parts.join(',')}]`, 'utf8'), firstSeq: first.seq, lastSeq: last.seq, firstEventId: first.eventId });
+    parts = [];
+    size = 2;
+    first = undefined;
+  };
+  for (const record of records) {
+    const json = JSON.stringify(record);
+    const bytes = Buffer.byteLength(json) + 1;
+    if (parts.length > 0 && size + bytes > limit) flush();
+    if (size + bytes > limit) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${record.eventId} is larger than the server's max payload`, { runId });
+    first ??= record;
+    last = record;
+    parts.push(json);
+    size += bytes;
+  }
+  flush();
+  return out;
 }
 
 /**
@@ -206,39 +282,21 @@ export class JetStreamEventLog implements EventLog {
   }
 
   /**
-   * Splits the batch into messages under the server's max_payload. Normally one message, so the
+   * Encodes the batch as messages under the server's max_payload. Normally one message, so the
    * batch is atomic. CAVEAT: a batch too large for one message becomes several, each guarded by
    * the expectation on the previous one; a failure midway leaves a prefix of the batch appended
    * (still gap-free and in order, and a retry completes it through de-duplication).
    */
-  private *chunks(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Generator<{ data: Uint8Array; firstSeq: number; lastSeq: number; firstEventId: string }> {
+  private chunks(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Chunk[] {
     const limit = Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
-    let parts: string[] = [];
-    let size = 2;
-    let firstSeq = expectedSeq + 1;
-    let firstEventId = '';
-    let seq = expectedSeq;
-    // The envelope's leading fields, spliced in front of the event's own JSON: the same text as
-    // stringifying `{ runId, seq, schemaVersion, ...event }` without building that object.
-    const head = `{"runId":${JSON.stringify(runId)},"seq":`;
-    const versionField = `,"schemaVersion":${SCHEMA_VERSION},`;
-    for (const event of events) {
-      seq += 1;
-      const body = JSON.stringify(event);
-      const json = body.length > 2 ? `${head}${seq}${versionField}${body.slice(1)}` : JSON.stringify({ runId, seq, schemaVersion: SCHEMA_VERSION, ...event });
-      const bytes = Buffer.byteLength(json) + 1;
-      if (parts.length > 0 && size + bytes > limit) {
-        yield { data: encoder.encode(`[${parts.join(',')}]`), firstSeq, lastSeq: seq - 1, firstEventId };
-        parts = [];
-        size = 2;
-        firstSeq = seq;
-      }
-      if (parts.length === 0) firstEventId = event.eventId;
-      if (size + bytes > limit) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${event.eventId} is larger than the server's max payload`, { runId });
-      parts.push(json);
-      size += bytes;
+    const records = envelopes(runId, events, expectedSeq);
+    // The common case: the whole batch, one JSON.stringify and one UTF-8 encoding (a UTF-16 unit
+    // never takes more than 3 bytes, so short texts skip counting their bytes).
+    const text = JSON.stringify(records);
+    if (text.length * 3 <= limit || Buffer.byteLength(text) <= limit) {
+      return [{ data: Buffer.from(text, 'utf8'), firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, firstEventId: events[0]?.eventId ?? '' }];
     }
-    if (parts.length > 0) yield { data: encoder.encode(`[${parts.join(',')}]`), firstSeq, lastSeq: seq, firstEventId };
+    return splitRecords(runId, records, limit);
   }
 
   /** Reads the last message of the run's subject: its last per-run seq and stream seq. */

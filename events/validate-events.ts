@@ -92,8 +92,15 @@ const ATTEMPT_STATUS_SET: ReadonlySet<unknown> = new Set(ATTEMPT_STATUSES);
 const RUN_PHASE_SET: ReadonlySet<unknown> = new Set(RUN_PHASES);
 const TASK_KIND_SET: ReadonlySet<unknown> = new Set(['compute', 'gate', 'external']);
 
+/** Remembers the last id accepted: a batch's events usually name the same actor and attempt. */
+let lastValidId = '';
+
 function isId(value: unknown): value is string {
-  return typeof value === 'string' && ID_PATTERN.test(value);
+  if (typeof value !== 'string') return false;
+  if (value === lastValidId) return true;
+  if (!ID_PATTERN.test(value)) return false;
+  lastValidId = value;
+  return true;
 }
 
 function isOptString(value: unknown): boolean {
@@ -299,7 +306,7 @@ function fastEnvelope(
   changes: unknown,
 ): DomainChange[] | undefined {
   if (!isShortString(eventId) || !isShortString(type)) return undefined;
-  if (typeof actor !== 'string' || (actor !== 'run' && !ID_PATTERN.test(actor))) return undefined;
+  if (actor !== 'run' && !isId(actor)) return undefined;
   if (!isValidTime(time) || !isJsonValue(payload)) return undefined;
   if (from != null && !isStateValue(from)) return undefined;
   if (to != null && !isStateValue(to)) return undefined;
@@ -352,7 +359,8 @@ export function validateNewEvents(runId: string, events: readonly NewEvent[], ex
     throw new MatterStackError('INVALID_EVENT', 'events: must be an array', { field: 'events' });
   }
   const out: ValidNewEvent[] = new Array<ValidNewEvent>(events.length);
-  const ids = new Set<string>();
+  // A single event cannot repeat an id: no set for the common one-event append.
+  const ids = events.length > 1 ? new Set<string>() : undefined;
   for (let i = 0; i < events.length; i++) {
     const input: unknown = events[i];
     let event = fastNewEvent(input);
@@ -364,13 +372,15 @@ export function validateNewEvents(runId: string, events: readonly NewEvent[], ex
       }
       event = result.data;
     }
-    if (ids.has(event.eventId)) {
-      throw new MatterStackError('INVALID_EVENT', `run ${runId}: events[${i}].eventId: duplicate id ${event.eventId} in the batch`, {
-        runId,
-        index: i,
-      });
+    if (ids !== undefined) {
+      if (ids.has(event.eventId)) {
+        throw new MatterStackError('INVALID_EVENT', `run ${runId}: events[${i}].eventId: duplicate id ${event.eventId} in the batch`, {
+          runId,
+          index: i,
+        });
+      }
+      ids.add(event.eventId);
     }
-    ids.add(event.eventId);
     out[i] = event;
   }
   return out;
