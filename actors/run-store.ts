@@ -52,8 +52,9 @@ export class RunStore {
     }
     const projectionsFile = options.natsUrl ? 'projections-nats.sqlite' : 'projections.sqlite';
     const db = new Database(path.join(stateDir, projectionsFile));
-    db.pragma('journal_mode = WAL');
+    // busy_timeout first: switching to WAL needs a lock another process may hold.
     db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
     return new RunStore(root, log, new Projector(db), ownsLog);
   }
 

@@ -92,11 +92,13 @@ export class Projector {
   ) {
     this.chunkSize = options.chunkSize ?? 5000;
     this.rebuildChunkSize = options.rebuildChunkSize ?? 250_000;
-    createSchema(db);
+    // One writer at a time checks and creates the schema: several processes may open one file together.
+    db.transaction(() => createSchema(db)).immediate();
     this.statements = prepareProjectionStatements(db);
-    this.applyTransaction = db.transaction((events: readonly FoldEvent[], globalOrder: boolean) =>
-      this.applyInTransaction(events, globalOrder),
-    );
+    // IMMEDIATE: several processes may project into one file; a deferred transaction that reads
+    // then writes fails at once with SQLITE_BUSY when another wrote in between (no busy wait).
+    const transaction = db.transaction((events: readonly FoldEvent[], globalOrder: boolean) => this.applyInTransaction(events, globalOrder));
+    this.applyTransaction = (events, globalOrder) => transaction.immediate(events, globalOrder);
   }
 
   /**
