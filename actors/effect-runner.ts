@@ -134,7 +134,17 @@ export class EffectRunner implements EffectHandler {
       const current = host.state.attempts.get(attemptId);
       if (current === undefined || !isWatchable(current)) return this.unwatch(attemptId);
       const event = reportIfChanged(current, result);
-      if (event !== undefined) void host.deliver({ actor: attemptId, event }).catch(() => undefined);
+      if (event === undefined) return;
+      // Once the report has ended the attempt's active life, drop the watcher now rather than at
+      // the collect effect (which may wait behind many others): the next report would only unwatch
+      // it (above), and a big fan-out kept every watcher's operator context alive meanwhile.
+      void host
+        .deliver({ actor: attemptId, event })
+        .then(() => {
+          const after = host.state.attempts.get(attemptId);
+          if (after === undefined || !isWatchable(after)) this.unwatch(attemptId);
+        })
+        .catch(() => undefined);
     };
     const { operator } = target.registered;
     if (operator.watch !== undefined) {

@@ -13,9 +13,14 @@ export interface EffectHandler {
   run(host: RunHost, pending: PendingEffect): Promise<void>;
 }
 
-/** What one drain of the mailbox appended. */
+/** What one `deliver` appended. */
 export interface DrainResult {
-  /** Log records appended (noop transitions are not appended). */
+  /**
+   * The log records of the delivered items and of the messages they caused (noop transitions are
+   * not appended). Records of other callers' items decided in the same drain are theirs: a drain
+   * can run for the whole of a big fan-out, and collecting everything it appended for one caller
+   * kept every record of the run alive (half a million at 100k tasks).
+   */
   appended: StoredEventLike[];
 }
 
@@ -33,6 +38,10 @@ type AnyEvent = RunEvent | AttemptEvent;
 interface MailItem {
   actor: string;
   event: AnyEvent;
+}
+/** A mailbox entry: the item and where its records go (the `appended` of the `deliver` that queued it). */
+interface QueuedItem extends MailItem {
+  sink: StoredEventLike[];
 }
 
 /** Options of a host. */
@@ -60,6 +69,14 @@ export interface RunHostOptions {
 export const MAX_BATCH_RECORDS = 2000;
 
 /**
+ * Effects running at once, at most; the rest wait in a FIFO (a PendingEffect each). A big fan-out
+ * dispatches 100k starts in one append: started all at once they were 100k suspended async calls
+ * (frames, promises, operator contexts) alive together — most of the peak memory of fanout-100000.
+ * Every effect either finishes quickly or only subscribes (watches), so a cap this size keeps
+ * operators as busy as before. A queued effect counts as in flight (de-duplication, `settle`).
+ */
+export const MAX_EFFECTS_RUNNING = 1000;
+/**
  * Hosts one run: its run actor and attempt actors, restored by replaying the log. Events go
  * through a mailbox; each drain decides every queued event (and the messages they cause),
  * appends the resulting records in one batch with the expected sequence, adopts the new states,
@@ -72,9 +89,13 @@ export class RunHost {
   private readonly options: RunHostOptions;
   private system: RunSystem = emptySystem();
   private lastSeq = 0;
-  private mailbox: MailItem[] = [];
+  private mailbox: QueuedItem[] = [];
   private chain: Promise<unknown> = Promise.resolve();
+  /** A drain queued on the chain that has not started yet: later deliveries join it instead of queuing another. */
+  private queuedDrain: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Effects waiting for a slot (FIFO by insertion), keyed like `inFlight`. */
+  private readonly waiting = new Map<string, PendingEffect>();
   private readonly errors: unknown[] = [];
 
   private constructor(runId: string, log: EventLog, options: RunHostOptions) {
@@ -114,8 +135,16 @@ export class RunHost {
 
   /** Queues events for actors and drains the mailbox; resolves with what was appended. */
   deliver(items: MailItem | MailItem[]): Promise<DrainResult> {
-    this.mailbox.push(...(Array.isArray(items) ? items : [items]));
-    return this.serialize(() => this.drain());
+    const appended: StoredEventLike[] = [];
+    if (Array.isArray(items)) for (const item of items) this.mailbox.push({ actor: item.actor, event: item.event, sink: appended });
+    else this.mailbox.push({ actor: items.actor, event: items.event, sink: appended });
+    // Deliveries that arrive while a drain waits its turn are decided by that drain (it drains the
+    // whole mailbox): one chained job for them all, not one each (100k effect reports → 100k jobs).
+    this.queuedDrain ??= this.serialize(async () => {
+      this.queuedDrain = undefined;
+      await this.drain();
+    });
+    return this.queuedDrain.then(() => ({ appended }));
   }
 
   /** Applies records other writers appended since the last one this host saw, and runs what they owe. */
@@ -129,7 +158,7 @@ export class RunHost {
 
   /** Resolves when no effect is running (effects that deliver new events are awaited too). */
   async settle(): Promise<void> {
-    while (this.inFlight.size > 0) {
+    while (this.inFlight.size > 0 || this.waiting.size > 0) {
       await Promise.allSettled([...this.inFlight.values()]);
       await this.chain;
     }
@@ -143,7 +172,7 @@ export class RunHost {
 
   /** True when an effect with this key is running. */
   isInFlight(key: string): boolean {
-    return this.inFlight.has(key);
+    return this.inFlight.has(key) || this.waiting.has(key);
   }
 
   private serialize<T>(job: () => Promise<T>): Promise<T> {
@@ -171,8 +200,7 @@ export class RunHost {
     this.lastSeq = record.seq;
   }
 
-  private async drain(): Promise<DrainResult> {
-    const appended: StoredEventLike[] = [];
+  private async drain(): Promise<void> {
     while (this.mailbox.length > 0) {
       const decided = this.decideBatch();
       const items = this.mailbox.splice(0, decided.consumed);
@@ -181,30 +209,42 @@ export class RunHost {
         await this.log.append(this.runId, decided.records, this.lastSeq);
       } catch (error) {
         if (!isMatterStackError(error, 'VERSION_CONFLICT')) {
-          this.mailbox.unshift(...items);
+          this.mailbox = items.concat(this.mailbox);
           throw error;
         }
         // Another writer appended first: adopt its records, then decide our events again.
         await this.catchUp();
         this.startOwedEffects();
-        this.mailbox.unshift(...items);
+        this.mailbox = items.concat(this.mailbox);
         continue;
       }
       const first = this.lastSeq + 1;
       this.system = decided.system;
       this.lastSeq += decided.records.length;
-      const records = decided.records.map((record, index) => ({
-        seq: first + index,
-        actor: record.actor,
-        type: record.type,
-        time: record.time,
-        changes: (record.changes ?? []) as DomainChange[],
-      }));
-      appended.push(...records);
+      const records: StoredEventLike[] = new Array(decided.records.length);
+      for (let index = 0; index < decided.records.length; index++) {
+        const record = decided.records[index] as NewEvent & { actor: string };
+        const stored: StoredEventLike = {
+          seq: first + index,
+          actor: record.actor,
+          type: record.type,
+          time: record.time,
+          changes: (record.changes ?? []) as DomainChange[],
+        };
+        records[index] = stored;
+        decided.sinks[index]?.push(stored);
+      }
+      // Nothing below needs the records' payloads (task specs) any more: let them go before the
+      // projections and the effects run (the decided batch lives until this loop turns).
+      decided.records.length = 0;
+      decided.sinks.length = 0;
       await this.options.onAppended?.(records);
-      for (const pending of decided.effects) this.startEffect(pending);
+      const { effects } = decided;
+      for (let index = 0; index < effects.length; index++) {
+        this.startEffect(effects[index] as PendingEffect);
+        effects[index] = undefined as unknown as PendingEffect;
+      }
     }
-    return { appended };
   }
 
   /**
@@ -212,33 +252,41 @@ export class RunHost {
    * copy, until the batch holds MAX_BATCH_RECORDS records; noop transitions (polls without change)
    * append nothing. With `autoStep`, a batch that changed something ends with the run's RUN.STEP.
    */
-  private decideBatch(): { system: RunSystem; records: (NewEvent & { actor: string })[]; effects: PendingEffect[]; consumed: number } {
+  private decideBatch(): {
+    system: RunSystem;
+    records: (NewEvent & { actor: string })[];
+    sinks: (StoredEventLike[] | undefined)[];
+    effects: PendingEffect[];
+    consumed: number;
+  } {
     let system = this.system;
     const records: (NewEvent & { actor: string })[] = [];
+    const sinks: (StoredEventLike[] | undefined)[] = [];
     const effects: PendingEffect[] = [];
     const time = (this.options.now?.() ?? new Date()).toISOString();
-    const decide = (actor: string, event: AnyEvent): void => {
+    const decide = (actor: string, event: AnyEvent, sink: StoredEventLike[] | undefined): void => {
       const outcome = deliver(system, actor, event);
       system = outcome.system;
       for (const processed of outcome.processed) {
         if (processed.decision.noop) continue;
         records.push(this.toRecord(processed, time));
+        sinks.push(sink);
       }
       for (const effect of outcome.effects) effects.push(effect);
     };
     let consumed = 0;
     while (consumed < this.mailbox.length && records.length < MAX_BATCH_RECORDS) {
-      const item = this.mailbox[consumed] as MailItem;
+      const item = this.mailbox[consumed] as QueuedItem;
       consumed += 1;
       if (!this.knowsActor(system, item.actor)) continue;
-      decide(item.actor, item.event);
+      decide(item.actor, item.event, item.sink);
     }
     // One step per drain (the last batch), like the drive loop: a step scans the run's tasks.
     const last = consumed === this.mailbox.length;
     if (this.options.autoStep && last && records.length > 0 && system.run !== undefined && system.run.context.status !== 'PAUSED') {
-      decide('run', { type: 'RUN.STEP' });
+      decide('run', { type: 'RUN.STEP' }, undefined);
     }
-    return { system, records, effects, consumed };
+    return { system, records, sinks, effects, consumed };
   }
 
   /** Events for an attempt actor that does not exist (yet, or any more) are dropped, not invented. */
@@ -269,7 +317,15 @@ export class RunHost {
     const handler = this.options.effects;
     if (handler === undefined) return;
     const key = effectKey(pending);
-    if (this.inFlight.has(key)) return;
+    if (this.inFlight.has(key) || this.waiting.has(key)) return;
+    if (this.inFlight.size >= MAX_EFFECTS_RUNNING) {
+      this.waiting.set(key, pending);
+      return;
+    }
+    this.launch(handler, key, pending);
+  }
+
+  private launch(handler: EffectHandler, key: string, pending: PendingEffect): void {
     const job = handler
       .run(this, pending)
       .catch((error: unknown) => {
@@ -277,8 +333,18 @@ export class RunHost {
       })
       .finally(() => {
         this.inFlight.delete(key);
+        this.launchWaiting(handler);
       });
     this.inFlight.set(key, job);
+  }
+
+  /** Starts waiting effects while slots are free (FIFO: the order the records asked for them). */
+  private launchWaiting(handler: EffectHandler): void {
+    for (const [key, pending] of this.waiting) {
+      if (this.inFlight.size >= MAX_EFFECTS_RUNNING) return;
+      this.waiting.delete(key);
+      this.launch(handler, key, pending);
+    }
   }
 }
 
