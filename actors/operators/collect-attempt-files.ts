@@ -1,6 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { errorMessage } from '../../events/errors.ts';
+import { JsonValueSchema } from '../../events/json.ts';
+import { readTextIfExists } from './atomic-file.ts';
+import type { CollectedResults, OperatorContext } from './operator.ts';
 
 /** What to collect from an attempt directory. */
 export interface CollectOptions {
@@ -43,4 +47,21 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
   };
   await visit(path.resolve(dir), '');
   return files;
+}
+
+/** Produced files (the task's downloadPatterns, bookkeeping excluded) and `results.json` as data (an invalid one → reason). */
+export async function collectTaskResults(ctx: OperatorContext, bookkeeping: readonly string[]): Promise<CollectedResults> {
+  const patterns = ctx.task.downloadPatterns;
+  const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping });
+  const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
+  if (text === null) return { files };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { files, reason: `results.json is not valid JSON: ${errorMessage(error)}` };
+  }
+  const parsed = JsonValueSchema.safeParse(raw);
+  if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+  return { files, data: parsed.data };
 }

@@ -5,9 +5,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
-import { JsonValueSchema, type JsonObject } from '../../events/json.ts';
+import type { JsonObject } from '../../events/json.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
-import { collectAttemptFiles } from './collect-attempt-files.ts';
+import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll } from './operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
@@ -277,19 +277,7 @@ export class LocalOperator implements Operator {
 
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
-    const patterns = ctx.task.downloadPatterns;
-    const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping: BOOKKEEPING });
-    const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
-    if (text === null) return { files };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      return { files, reason: `results.json is not valid JSON: ${(error as Error).message}` };
-    }
-    const parsed = JsonValueSchema.safeParse(raw);
-    if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
-    return { files, data: parsed.data };
+    return collectTaskResults(ctx, BOOKKEEPING);
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {

@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MatterStackError } from '../../../events/errors.ts';
-import { JsonValueSchema, type JsonObject } from '../../../events/json.ts';
+import type { JsonObject } from '../../../events/json.ts';
 import type { BackendConfig, OperatorEntry } from '../../config/operators-config.ts';
 import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
-import { collectAttemptFiles } from '../collect-attempt-files.ts';
+import { collectTaskResults } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
 import { isTerminalPoll } from '../operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from '../prepare-attempt-dir.ts';
@@ -376,19 +376,7 @@ export class SlurmOperator implements Operator {
   /** Fetches the job directory back (ssh), then the produced files and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     if (this.runner.remote) await this.withRetry(ctx, () => this.runner.pull(this.jobDir(ctx), ctx.attempt.dir, [SLURM_FILES.job, SLURM_FILES.cancelled, SLURM_FILES.submitting]));
-    const patterns = ctx.task.downloadPatterns;
-    const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping: BOOKKEEPING });
-    const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
-    if (text === null) return { files };
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      return { files, reason: `results.json is not valid JSON: ${(error as Error).message}` };
-    }
-    const parsed = JsonValueSchema.safeParse(raw);
-    if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
-    return { files, data: parsed.data };
+    return collectTaskResults(ctx, BOOKKEEPING);
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {
