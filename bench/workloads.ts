@@ -13,10 +13,11 @@ import type { OperatorEntry } from '../actors/config/operators-config.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
 import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
-import type { AppendResult, EventLog } from '../events/event-log.ts';
+import type { AppendResult } from '../events/event-log.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { WorkflowInput } from '../events/workflow.ts';
+import { DelegatingEventLog } from '../events/delegating-event-log.ts';
 
 /** An operator that accepts every attempt and reports it COMPLETED at once (push, no polling). */
 export class InstantOperator implements Operator {
@@ -46,25 +47,17 @@ export class InstantOperator implements Operator {
 }
 
 /** Counts appends (transactions) and records, and RUN.STEP records, around the real log. */
-class CountingLog implements EventLog {
+class CountingLog extends DelegatingEventLog {
   appends = 0;
   events = 0;
   steps = 0;
-  constructor(private readonly inner: EventLog) {}
-  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
     this.appends += 1;
     this.events += events.length;
     for (const e of events) if (e.type === 'RUN.STEP') this.steps += 1;
     return result;
   }
-  readRun: EventLog['readRun'] = (...args) => this.inner.readRun(...args);
-  readAll: EventLog['readAll'] = (...args) => this.inner.readAll(...args);
-  follow: EventLog['follow'] = (...args) => this.inner.follow(...args);
-  lastSeq: EventLog['lastSeq'] = (...args) => this.inner.lastSeq(...args);
-  flush: EventLog['flush'] = () => this.inner.flush();
-  listRuns: EventLog['listRuns'] = () => this.inner.listRuns();
-  close: EventLog['close'] = () => this.inner.close();
 }
 
 interface Workload {

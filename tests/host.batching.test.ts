@@ -4,29 +4,22 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BATCH_RECORDS, RunHost, type EffectHandler } from '../actors/run-host.ts';
 import type { NewEvent } from '../events/envelope.ts';
-import type { AppendResult, EventLog } from '../events/event-log.ts';
+import type { AppendResult } from '../events/event-log.ts';
 import { parseRunEvent } from '../events/run-events.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
+import { DelegatingEventLog } from '../events/delegating-event-log.ts';
 
 /** Records every append (its records and the last durable sequence) around the real log. */
-class RecordingLog implements EventLog {
+class RecordingLog extends DelegatingEventLog {
   durableSeq = 0;
   readonly batches: { actor: string; type: string; seq: number }[][] = [];
-  constructor(private readonly inner: EventLog) {}
-  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
     this.batches.push(events.map((e, i) => ({ actor: (e as NewEvent & { actor: string }).actor, type: e.type, seq: expectedSeq + 1 + i })));
     this.durableSeq = result.lastSeq;
     return result;
   }
-  readRun: EventLog['readRun'] = (...args) => this.inner.readRun(...args);
-  readAll: EventLog['readAll'] = (...args) => this.inner.readAll(...args);
-  follow: EventLog['follow'] = (...args) => this.inner.follow(...args);
-  lastSeq: EventLog['lastSeq'] = (...args) => this.inner.lastSeq(...args);
-  flush: EventLog['flush'] = () => this.inner.flush();
-  listRuns: EventLog['listRuns'] = () => this.inner.listRuns();
-  close: EventLog['close'] = () => this.inner.close();
 }
 
 let dir: string | undefined;

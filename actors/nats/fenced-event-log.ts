@@ -1,6 +1,7 @@
-import type { NewEvent, StoredEvent } from '../../events/envelope.ts';
+import type { NewEvent } from '../../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
-import type { AppendResult, EventLog, FollowOptions, LoggedRun } from '../../events/event-log.ts';
+import { DelegatingEventLog } from '../../events/delegating-event-log.ts';
+import type { AppendResult, EventLog } from '../../events/event-log.ts';
 
 /**
  * An EventLog wrapper for a worker: the last line of defence of run ownership. Appends of one
@@ -10,15 +11,17 @@ import type { AppendResult, EventLog, FollowOptions, LoggedRun } from '../../eve
  * worker to stop hosting it. Conflicts between this process's own hosts (a command host and the
  * live host of the same run) stay ordinary conflicts, which the host resolves by catching up.
  */
-export class FencedEventLog implements EventLog {
+export class FencedEventLog extends DelegatingEventLog {
   private readonly ownTail = new Map<string, number>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly fenced = new Set<string>();
 
   constructor(
-    readonly inner: EventLog,
+    inner: EventLog,
     private readonly onFenced: (runId: string, why: string) => void = () => undefined,
-  ) {}
+  ) {
+    super(inner);
+  }
 
   /** Refuses further appends to `runId` from this process (lease lost or released). */
   fence(runId: string, why: string): void {
@@ -42,7 +45,7 @@ export class FencedEventLog implements EventLog {
     return this.ownTail.get(runId);
   }
 
-  append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     const previous = this.queues.get(runId) ?? Promise.resolve();
     const next = previous.then(
       () => this.appendNow(runId, events, expectedSeq),
@@ -83,25 +86,4 @@ export class FencedEventLog implements EventLog {
     this.ownTail.set(runId, seq);
   }
 
-  readRun(runId: string, afterSeq?: number): AsyncIterable<StoredEvent> {
-    return this.inner.readRun(runId, afterSeq);
-  }
-  readAll(afterPosition?: number): AsyncIterable<StoredEvent> {
-    return this.inner.readAll(afterPosition);
-  }
-  follow(options?: FollowOptions): AsyncIterable<StoredEvent> {
-    return this.inner.follow(options);
-  }
-  lastSeq(runId: string): Promise<number> {
-    return this.inner.lastSeq(runId);
-  }
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-  listRuns(): Promise<LoggedRun[]> {
-    return this.inner.listRuns();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
