@@ -6,7 +6,8 @@ import { OperatorRegistry } from '../actors/operators/operator-registry.ts';
 import { renderBatchScript, sbatchArgv, sbatchOptions, SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
 import { isUnreachableOutput, shellQuote, TransientClusterError, type CommandResult, type CommandRunner } from '../actors/operators/slurm/command-runner.ts';
 import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
-import { attemptStatusOf, normalizeSlurmState, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf } from '../actors/operators/slurm/slurm-states.ts';
+import fc from 'fast-check';
+import { attemptStatusOf, normalizeSlurmState, parseSacct, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf } from '../actors/operators/slurm/slurm-states.ts';
 import { TaskSpecSchema } from '../events/workflow.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
 
@@ -57,6 +58,20 @@ class FakeRunner implements CommandRunner {
 const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
 
 describe('Slurm states and parsers', () => {
+  it('parses sacct output for a forgotten job (unit-tested only: accounting needs slurmdbd, which this test cluster does not run)', () => {
+    expect(parseSacct('41|a1|TIMEOUT|0:15\n', '41')).toEqual({ jobId: '41', name: 'a1', state: 'TIMEOUT', exitCode: 0, signal: 15 });
+    expect(parseSacct('41|a1|CANCELLED by 0|0:0\n', '41')?.state).toBe('CANCELLED');
+    expect(parseSacct('42|b|COMPLETED|0:0\n', '41')).toBeNull();
+    expect(parseSacct('', '41')).toBeNull();
+    fc.assert(
+      fc.property(fc.string(), (junk) => {
+        const parsed = parseSacct(junk, '41');
+        expect(parsed === null || parsed.jobId === '41').toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('maps Slurm states as SPEC §2 says; failures keep their Slurm name in the reason', () => {
     expect(['PENDING', 'CONFIGURING', 'PD'].map(attemptStatusOf)).toEqual(['SUBMITTED', 'SUBMITTED', 'SUBMITTED']);
     expect(['RUNNING', 'COMPLETING', 'CG'].map(attemptStatusOf)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);

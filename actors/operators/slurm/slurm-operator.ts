@@ -14,7 +14,7 @@ import { isTransient, type CommandRunner } from './command-runner.ts';
 import { runnerForBackend } from './runner-for-backend.ts';
 import { UnreachableRecorder } from './unreachable-record.ts';
 import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
-import { isInvalidJobId, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
+import { isInvalidJobId, parseSacct, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, sacctArgv, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
 
 type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;
 
@@ -70,6 +70,7 @@ export class SlurmOperator implements Operator {
   private readonly missingSince = new Map<string, number>();
   private readonly lastSeen = new Map<string, PollResult>();
   private readonly unreachable = new UnreachableRecorder();
+  private accountingAvailable = true;
 
   constructor(key: string, entry: OperatorEntry, options: SlurmOperatorOptions = {}) {
     if (entry.backend?.type !== 'slurm') throw new MatterStackError('INVALID_CONFIG', `operator ${key}: not a Slurm backend`, { key });
@@ -273,7 +274,7 @@ export class SlurmOperator implements Operator {
     let job: SlurmJobInfo | null = null;
     if (marker.jobId !== null) {
       const jobs = await this.poller.jobs();
-      job = jobs.get(marker.jobId) ?? (await this.scontrol(marker.jobId));
+      job = jobs.get(marker.jobId) ?? (await this.scontrol(marker.jobId)) ?? (await this.sacct(marker.jobId));
     }
     if (job !== null) {
       this.missingSince.delete(ctx.attempt.attemptId);
@@ -311,6 +312,21 @@ export class SlurmOperator implements Operator {
       throw new MatterStackError('OPERATOR_ERROR', `scontrol show job ${jobId} failed (exit ${result.code}): ${result.stderr.trim()}`, { jobId });
     }
     return parseScontrolJob(result.stdout);
+  }
+
+  /**
+   * `sacct` for a job squeue and scontrol no longer know, where the cluster keeps accounting;
+   * a cluster without it (no slurmdbd: `sacct` fails) is remembered and not asked again.
+   */
+  private async sacct(jobId: string): Promise<SlurmJobInfo | null> {
+    if (!this.accountingAvailable) return null;
+    // Optional: any failure (no accounting, no sacct binary) leaves the exit-code file to decide.
+    const result = await this.runner.run(sacctArgv(jobId)).catch(() => null);
+    if (result === null || result.code !== 0) {
+      this.accountingAvailable = false;
+      return null;
+    }
+    return parseSacct(result.stdout, jobId);
   }
 
   /** The command's exit code from the file the batch script writes; null when absent. */

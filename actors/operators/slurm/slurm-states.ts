@@ -98,6 +98,27 @@ export function parseScontrolJob(text: string): SlurmJobInfo | null {
   return info;
 }
 
+/** The `sacct` query for one job: allocation line only, parsable, no header. */
+export function sacctArgv(jobId: string): string[] {
+  return ['sacct', '-j', jobId, '-X', '-n', '-P', '-o', 'JobID,JobName,State,ExitCode'];
+}
+
+/** Parses `sacct -X -n -P -o JobID,JobName,State,ExitCode` for one job; null when it lists none. */
+export function parseSacct(text: string, jobId: string): SlurmJobInfo | null {
+  for (const line of text.split('\n')) {
+    const [id, name, state, exitCode] = line.trim().split('|');
+    if (id !== jobId || state === undefined || state === '') continue;
+    const info: SlurmJobInfo = { jobId, name: name ?? '', state: normalizeSlurmState(state) };
+    const exit = /^(\d+):(\d+)$/.exec(exitCode ?? '');
+    if (exit) {
+      info.exitCode = Number(exit[1]);
+      info.signal = Number(exit[2]);
+    }
+    return info;
+  }
+  return null;
+}
+
 /** True when Slurm's error text says the job id is unknown (purged after MinJobAge, or never existed). */
 export function isInvalidJobId(stderr: string): boolean {
   return /Invalid job id/i.test(stderr);
