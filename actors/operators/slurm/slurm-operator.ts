@@ -314,13 +314,9 @@ export class SlurmOperator implements Operator {
     return parseScontrolJob(result.stdout);
   }
 
-  /**
-   * `sacct` for a job squeue and scontrol no longer know, where the cluster keeps accounting;
-   * a cluster without it (no slurmdbd: `sacct` fails) is remembered and not asked again.
-   */
+  /** `sacct` for a job squeue and scontrol forgot; a cluster without accounting is not asked again. */
   private async sacct(jobId: string): Promise<SlurmJobInfo | null> {
     if (!this.accountingAvailable) return null;
-    // Optional: any failure (no accounting, no sacct binary) leaves the exit-code file to decide.
     const result = await this.runner.run(sacctArgv(jobId)).catch(() => null);
     if (result === null || result.code !== 0) {
       this.accountingAvailable = false;
