@@ -17,6 +17,9 @@ import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-l
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
 import { invalidStoredRecord, validateNewEvents, validateStoredEvent } from './validate-events.ts';
 
+
+/** How long a bounded read waits for its next message before it fails as LOG_UNAVAILABLE. */
+const READ_STALL_MS = 5_000;
 /** Stream settings of a `JetStreamEventLog`. */
 export interface JetStreamStreamOptions {
   /** Stream holding every run's log. Default `MS_EVENTS`. */
@@ -334,13 +337,29 @@ export class JetStreamEventLog implements EventLog {
       iter.stop();
     };
     signal?.addEventListener('abort', stop, { once: true });
+    // A bounded read whose consumer went quiet (seen after a server restart: the consumer of the
+    // old connection never delivers again) must fail, so its caller retries, instead of hanging.
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      if (end === undefined) return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        iter.stop();
+      }, READ_STALL_MS);
+    };
+    arm();
     try {
       for await (const m of iter) {
         if (signal?.aborted) return;
+        arm();
         yield { subject: m.subject, streamSeq: m.seq, data: m.data };
         if (end !== undefined && m.seq >= end) return;
       }
+      if (stalled) throw new MatterStackError('LOG_UNAVAILABLE', `reading ${filter}: no message for ${READ_STALL_MS} ms before stream sequence ${end}`, { filter });
     } finally {
+      clearTimeout(watchdog);
       signal?.removeEventListener('abort', stop);
       this.active.delete(iter);
       iter.stop();
