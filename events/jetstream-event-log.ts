@@ -11,12 +11,12 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
+import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
-import { invalidStoredRecord, validateNewEvents, validateStoredEvent } from './validate-events.ts';
-
+import { decodeMessage, envelopes, HEADER_ROOM, splitRecords, type Chunk, type StreamMessage } from './jetstream-codec.ts';
+import { validateNewEvents } from './validate-events.ts';
 
 /** How long a bounded read waits for its next message before it fails as LOG_UNAVAILABLE. */
 const READ_STALL_MS = 5_000;
@@ -45,139 +45,12 @@ interface Tail {
   streamSeq: number;
 }
 
-/** One raw message of the stream. */
-interface StreamMessage {
-  subject: string;
-  streamSeq: number;
-  data: Uint8Array;
-}
-
-/** Room left under max_payload for the headers (msg id, expectation) and protocol framing. */
-const HEADER_ROOM = 1024;
-const decoder = new TextDecoder();
-
 function wrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence;
 }
 
 function unavailable(error: unknown, what: string): MatterStackError {
   return new MatterStackError('LOG_UNAVAILABLE', `JetStream ${what} failed: ${String(error)}`, {}, { cause: error });
-}
-
-/**
- * Decodes one stream message into its events. A message holds a JSON array of envelopes (one
- * appended batch); `position` is the message's stream sequence, shared by the batch's events.
- */
-function decodeMessage(message: StreamMessage, expectedNextSeq: number | undefined): StoredEvent[] {
-  const runId = runIdOfEventSubject(message.subject) ?? message.subject;
-  const where = expectedNextSeq === undefined ? `? (stream sequence ${message.streamSeq})` : `${expectedNextSeq} (stream sequence ${message.streamSeq})`;
-  let records: unknown;
-  try {
-    records = JSON.parse(decoder.decode(message.data)) as unknown;
-  } catch (error) {
-    throw invalidStoredRecord(runId, where, 'message is not JSON', error);
-  }
-  if (!Array.isArray(records) || records.length === 0) throw invalidStoredRecord(runId, where, 'message is not a non-empty array of events');
-  return records.map((record: unknown, i) => {
-    if (typeof record !== 'object' || record === null) throw invalidStoredRecord(runId, where, `element ${i} is not an object`);
-    const r = record as Record<string, unknown>;
-    const event = validateStoredEvent({
-      runId: r.runId,
-      seq: r.seq,
-      position: message.streamSeq,
-      schemaVersion: r.schemaVersion,
-      eventId: r.eventId,
-      type: r.type,
-      actor: r.actor,
-      time: r.time,
-      payload: r.payload,
-      from: r.from,
-      to: r.to,
-      changes: r.changes,
-    });
-    if (event.runId !== runId) throw invalidStoredRecord(runId, event.seq, `record names run ${event.runId}`);
-    if (expectedNextSeq !== undefined && event.seq !== expectedNextSeq + i) {
-      throw invalidStoredRecord(runId, event.seq, `expected sequence ${expectedNextSeq + i}`);
-    }
-    return event;
-  });
-}
-
-/** One message of an appended batch. */
-interface Chunk {
-  data: Uint8Array;
-  firstSeq: number;
-  lastSeq: number;
-  firstEventId: string;
-}
-
-/** A stored envelope: the event with its run, sequence and schema version in front. */
-interface Envelope {
-  runId: string;
-  seq: number;
-  schemaVersion: number;
-  eventId: string;
-  type: string;
-  actor: string;
-  time: string;
-  payload: ValidNewEvent['payload'];
-  from: ValidNewEvent['from'];
-  to: ValidNewEvent['to'];
-  changes: ValidNewEvent['changes'];
-}
-
-/**
- * The batch's envelopes, built field by field (no spread) so that they all share one shape: the
- * same JSON as `{ runId, seq, schemaVersion, ...event }` for a validated event, which has exactly
- * these fields in this order.
- */
-function envelopes(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Envelope[] {
-  const out = new Array<Envelope>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    out[i] = {
-      runId,
-      seq: expectedSeq + i + 1,
-      schemaVersion: SCHEMA_VERSION,
-      eventId: e.eventId,
-      type: e.type,
-      actor: e.actor,
-      time: e.time,
-      payload: e.payload,
-      from: e.from,
-      to: e.to,
-      changes: e.changes,
-    };
-  }
-  return out;
-}
-
-/** Splits envelopes too large for one message into messages of at most `limit` bytes each. */
-function splitRecords(runId: string, records: readonly Envelope[], limit: number): Chunk[] {
-  const out: Chunk[] = [];
-  let parts: string[] = [];
-  let size = 2;
-  let first: Envelope | undefined;
-  let last: Envelope | undefined;
-  const flush = (): void => {
-    if (first === undefined || last === undefined) return;
-    out.push({ data: Buffer.from(`[${parts.join(',')}]`, 'utf8'), firstSeq: first.seq, lastSeq: last.seq, firstEventId: first.eventId });
-    parts = [];
-    size = 2;
-    first = undefined;
-  };
-  for (const record of records) {
-    const json = JSON.stringify(record);
-    const bytes = Buffer.byteLength(json) + 1;
-    if (parts.length > 0 && size + bytes > limit) flush();
-    if (size + bytes > limit) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${record.eventId} is larger than the server's max payload`, { runId });
-    first ??= record;
-    last = record;
-    parts.push(json);
-    size += bytes;
-  }
-  flush();
-  return out;
 }
 
 /**

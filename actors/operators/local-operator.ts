@@ -13,6 +13,7 @@ import { isTerminalPoll } from './operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { isProcessAlive, killProcessGroup } from './process-group.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
+import { SingleFlight } from './single-flight.ts';
 
 /** Bookkeeping files of a local attempt (never reported as results). */
 export const LOCAL_FILES = {
@@ -85,7 +86,7 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null
 export class LocalOperator implements Operator {
   readonly kind: string = 'local';
   private readonly children = new Map<string, ChildProcess>();
-  private readonly submitting = new Map<string, Promise<SubmitResult>>();
+  private readonly submitting = new SingleFlight<SubmitResult>();
   private readonly pollIntervalMs: number;
   private readonly killGraceMs: number;
   private readonly startTimeoutMs: number;
@@ -104,12 +105,7 @@ export class LocalOperator implements Operator {
 
   /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
   submit(ctx: OperatorContext): Promise<SubmitResult> {
-    const key = ctx.attempt.dir;
-    const pending = this.submitting.get(key);
-    if (pending) return pending;
-    const promise = this.submitOnce(ctx).finally(() => this.submitting.delete(key));
-    this.submitting.set(key, promise);
-    return promise;
+    return this.submitting.run(ctx.attempt.dir, () => this.submitOnce(ctx));
   }
 
   private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {

@@ -15,6 +15,7 @@ import { runnerForBackend } from './runner-for-backend.ts';
 import { UnreachableRecorder } from './unreachable-record.ts';
 import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
 import { isInvalidJobId, parseSacct, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, sacctArgv, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
+import { SingleFlight } from '../single-flight.ts';
 
 type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;
 
@@ -66,7 +67,7 @@ export class SlurmOperator implements Operator {
   private readonly backend: SlurmBackend;
   private readonly options: SlurmOperatorOptions;
   private readonly lostGraceMs: number;
-  private readonly submitting = new Map<string, Promise<SubmitResult>>();
+  private readonly submitting = new SingleFlight<SubmitResult>();
   private readonly missingSince = new Map<string, number>();
   private readonly lastSeen = new Map<string, PollResult>();
   private readonly unreachable = new UnreachableRecorder();
@@ -133,12 +134,7 @@ export class SlurmOperator implements Operator {
 
   /** Submits once; re-adopts the job after a restart (by its marker, or by name when the marker never got written). */
   submit(ctx: OperatorContext): Promise<SubmitResult> {
-    const key = ctx.attempt.dir;
-    const pending = this.submitting.get(key);
-    if (pending) return pending;
-    const promise = this.submitOnce(ctx).finally(() => this.submitting.delete(key));
-    this.submitting.set(key, promise);
-    return promise;
+    return this.submitting.run(ctx.attempt.dir, () => this.submitOnce(ctx));
   }
 
   private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
