@@ -34,6 +34,12 @@ export interface StoredEventLike {
   changes: DomainChange[];
 }
 
+/** A run's actors as they are after record `seq` (exactly what replaying the log up to it gives). */
+export interface HostCheckpoint {
+  system: RunSystem;
+  seq: number;
+}
+
 type AnyEvent = RunEvent | AttemptEvent;
 interface MailItem {
   actor: string;
@@ -104,9 +110,17 @@ export class RunHost {
     this.options = options;
   }
 
-  /** Restores the run from its log (no effects during replay), then re-issues the effects it still owes. */
-  static async restore(log: EventLog, runId: string, options: RunHostOptions = {}): Promise<RunHost> {
+  /**
+   * Restores the run from its log (no effects during replay), then re-issues the effects it still
+   * owes. `from` is a state this process already holds (what another host of the run reached at
+   * `seq`): only the records after it are replayed.
+   */
+  static async restore(log: EventLog, runId: string, options: RunHostOptions = {}, from?: HostCheckpoint): Promise<RunHost> {
     const host = new RunHost(runId, log, options);
+    if (from !== undefined) {
+      host.system = from.system;
+      host.lastSeq = from.seq;
+    }
     await host.catchUp();
     if (host.system.run === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
     host.startOwedEffects();
@@ -131,6 +145,11 @@ export class RunHost {
   /** The last sequence this host has applied. */
   get seq(): number {
     return this.lastSeq;
+  }
+
+  /** The state and sequence reached so far, for another host of the run in this process (`restore`'s `from`). */
+  checkpoint(): HostCheckpoint {
+    return { system: this.system, seq: this.lastSeq };
   }
 
   /** Queues events for actors and drains the mailbox; resolves with what was appended. */

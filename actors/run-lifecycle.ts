@@ -12,7 +12,7 @@ import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-co
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
 import { newRunId } from './run-id.ts';
-import { RunHost } from './run-host.ts';
+import { RunHost, type HostCheckpoint } from './run-host.ts';
 import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
@@ -117,12 +117,19 @@ export async function initializeRun(options: InitializeRunOptions): Promise<RunH
       { actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: 0, workflow, state: null } },
     ]);
     await store.project();
+    checkpoints.set(handle, host.checkpoint());
     return handle;
   } catch (error) {
     if (owned) await store.close();
     throw error;
   }
 }
+
+/**
+ * What the host that created a run reached: the first drive of its handle starts from there and
+ * reads only later records, instead of replaying the whole first workflow it has just written.
+ */
+const checkpoints = new WeakMap<RunHandle, HostCheckpoint>();
 
 function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined) {
   const operatorCaps: Record<string, number | null> = {};
@@ -179,7 +186,11 @@ export async function initializeOrResumeRun(options: InitializeOrResumeOptions):
 
 async function withOwnership(handle: Promise<RunHandle>, owned: boolean): Promise<RunHandle> {
   const opened = await handle;
-  return owned ? { ...opened, close: () => opened.store.close() } : opened;
+  if (!owned) return opened;
+  const reopened = { ...opened, close: () => opened.store.close() };
+  const checkpoint = checkpoints.get(opened);
+  if (checkpoint !== undefined) checkpoints.set(reopened, checkpoint);
+  return reopened;
 }
 
 /** Opens an existing run by id (RUN_NOT_FOUND when the log has none). */
@@ -208,6 +219,8 @@ async function hostFor(
   const campaign = await campaignOf(handle, options.campaign);
   const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
+  const checkpoint = checkpoints.get(handle);
+  checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: runner,
     // autoStep (RUN.STEP folded into the drain's last append, 4 → 3 appends per chain task) is
@@ -219,7 +232,7 @@ async function hostFor(
       onAppended();
       options.onProgress?.(host.status);
     },
-  });
+  }, checkpoint);
   return { host, runner, projections };
 }
 

@@ -2,7 +2,7 @@ import type { DomainChange } from '../events/changes.ts';
 import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
 import type { AttemptContext } from './attempt.machine.ts';
 import type { CommandOutcome } from './outgoing.ts';
-import { replacedTaskIds, type RunContext, type TaskEntry } from './run-context.ts';
+import { replacedTaskIndexes, type RunContext, type TaskEntry } from './run-context.ts';
 import { checkWorkflow } from './rules/workflow-check.ts';
 
 /** The top-level state name of a state value (`{analyze: 'check'}` → `analyze`). */
@@ -47,36 +47,34 @@ function taskChanges(prev: RunContext, next: RunContext): DomainChange[] {
   const out: DomainChange[] = [];
   if (prev.buckets === next.buckets) return out;
   // Groups and buckets unchanged by reference are skipped whole: a report looks at its own group
-  // and bucket only. Insertion order of groups and of buckets in a group is workflow order.
-  for (const groupKey of Object.keys(next.buckets)) {
-    const groupBefore = prev.buckets[groupKey];
-    const groupAfter = next.buckets[groupKey];
-    if (groupBefore === undefined || groupAfter === undefined || groupBefore === groupAfter) continue;
-    for (const key of Object.keys(groupAfter)) {
-      const before = groupBefore[key];
-      const after = groupAfter[key];
+  // and bucket only. Groups, and buckets in a group, are in workflow order.
+  next.buckets.forEach((groupAfter, g) => {
+    const groupBefore = prev.buckets[g];
+    if (groupBefore === undefined || groupBefore === groupAfter) return;
+    groupAfter.forEach((after, position) => {
+      const before = groupBefore[position];
       // A new bucket is a new workflow: `workflow.planned` already says its tasks are PENDING.
-      if (before === undefined || after === undefined || before.tasks === after.tasks) continue;
-      // Only the ids `withTask` replaced can differ (one for a report); anything else is scanned whole.
-      const replaced = replacedTaskIds(before.tasks, after.tasks);
+      if (before === undefined || before.tasks === after.tasks) return;
+      // Only the indexes `withTask` replaced can differ (one for a report); anything else is scanned whole.
+      const replaced = replacedTaskIndexes(before.tasks, after.tasks);
       if (replaced !== undefined && replaced.length === 1) {
-        taskChange(out, replaced[0] as string, before.tasks, after.tasks);
-        continue;
+        taskChange(out, after.ids, replaced[0] as number, before.tasks, after.tasks);
+        return;
       }
       const touched = replaced === undefined ? undefined : new Set(replaced);
-      for (const id of after.ids) {
-        if (touched === undefined || touched.has(id)) taskChange(out, id, before.tasks, after.tasks);
+      for (let index = 0; index < after.ids.length; index++) {
+        if (touched === undefined || touched.has(index)) taskChange(out, after.ids, index, before.tasks, after.tasks);
       }
-    }
-  }
+    });
+  });
   return out;
 }
 
-function taskChange(out: DomainChange[], id: string, before: Record<string, TaskEntry>, after: Record<string, TaskEntry>): void {
-  const a = before[id];
-  const b = after[id];
+function taskChange(out: DomainChange[], ids: readonly string[], index: number, before: readonly TaskEntry[], after: readonly TaskEntry[]): void {
+  const a = before[index];
+  const b = after[index];
   if (a === undefined || b === undefined || a === b || (a.status === b.status && a.reason === b.reason)) return;
-  out.push({ kind: 'task.status', taskId: id, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+  out.push({ kind: 'task.status', taskId: ids[index] as string, status: b.status, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
 }
 
 /** The domain facts of one attempt transition: creation, status (with submission data), results. */

@@ -30,10 +30,8 @@ export function initialRunContext(input: RunCreated): RunContext {
     configuredOperators: configured,
     ...(input.envOperator !== undefined ? { envOperator: input.envOperator } : {}),
     defaultOperator: input.defaultOperator ?? 'local.default',
-    buckets: {},
-    bucketGroup: {},
-    bucketOrder: [],
-    taskBucket: {},
+    buckets: [],
+    taskSlot: {},
     dependants: {},
     active: emptyActive(),
   };

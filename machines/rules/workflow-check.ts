@@ -13,7 +13,7 @@ export function checkWorkflow(ctx: RunContext, tasks: readonly TaskSpec[]): stri
   for (const task of tasks) {
     if (ids.has(task.id)) duplicates.push(task.id);
     ids.add(task.id);
-    if (ctx.taskBucket[task.id] !== undefined) existing.push(task.id);
+    if (ctx.taskSlot[task.id] !== undefined) existing.push(task.id);
   }
   if (tasks.length > 0 && existing.length === tasks.length) {
     return `campaign plan returned only already-existing task ids: ${existing.join(', ')}`;
@@ -22,7 +22,7 @@ export function checkWorkflow(ctx: RunContext, tasks: readonly TaskSpec[]): stri
   if (duplicates.length > 0) return `duplicate task ids in workflow: ${[...new Set(duplicates)].join(', ')}`;
   for (const task of tasks) {
     for (const dep of task.dependencies) {
-      if (!ids.has(dep) && ctx.taskBucket[dep] === undefined) return `task ${task.id} depends on unknown task ${dep}`;
+      if (!ids.has(dep) && ctx.taskSlot[dep] === undefined) return `task ${task.id} depends on unknown task ${dep}`;
     }
   }
   const cycle = findCycle(tasks, ids);
@@ -55,24 +55,23 @@ function findCycle(tasks: readonly TaskSpec[], ids: Set<string>): string[] | nul
   return null;
 }
 
-/** Adds a checked workflow to an immer draft: buckets in workflow order, index, dependants. */
+/** Adds a checked workflow to an immer draft: new buckets (appended to the last group, then new groups), slots, dependants. */
 export function adoptWorkflow(draft: RunContext, iteration: number, tasks: readonly TaskSpec[]): void {
-  const order = [...draft.bucketOrder];
-  for (let start = 0; start < tasks.length; start += BUCKET_SIZE) {
+  let bucketNumber = draft.buckets.reduce((n, group) => n + group.length, 0);
+  for (let start = 0; start < tasks.length; start += BUCKET_SIZE, bucketNumber += 1) {
     const slice = tasks.slice(start, start + BUCKET_SIZE);
-    const index = start / BUCKET_SIZE;
-    const key = `${iteration}.${index}`;
-    const group = `${iteration}.g${Math.floor(index / GROUP_SIZE)}`;
-    const bucket = { iteration, ids: slice.map((t) => t.id), tasks: {} as Bucket['tasks'] };
-    for (const spec of slice) {
-      bucket.tasks[spec.id] = { spec, iteration, status: 'PENDING', attempts: 0, current: null };
-      draft.taskBucket[spec.id] = key;
-    }
-    (draft.buckets[group] ??= {})[key] = bucket;
-    draft.bucketGroup[key] = group;
-    order.push(key);
+    const bucket: Bucket = {
+      iteration,
+      ids: slice.map((t) => t.id),
+      tasks: slice.map((spec) => ({ spec, iteration, status: 'PENDING', attempts: 0, current: null })),
+    };
+    slice.forEach((spec, index) => {
+      draft.taskSlot[spec.id] = bucketNumber * BUCKET_SIZE + index;
+    });
+    const group = Math.floor(bucketNumber / GROUP_SIZE);
+    if (group === draft.buckets.length) (draft.buckets as Bucket[][]).push([]);
+    (draft.buckets[group] as Bucket[]).push(bucket);
   }
-  draft.bucketOrder = order;
   for (const spec of tasks) {
     for (const dep of spec.dependencies) draft.dependants[dep] = [...(draft.dependants[dep] ?? []), spec.id];
   }
