@@ -12,7 +12,7 @@ import { validateWorkflow } from './campaign/validate-workflow.ts';
 import type { OperatorContext, PollResult, Unsubscribe } from './operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from './operators/operator-registry.ts';
 import type { EffectHandler, RunHost } from './run-host.ts';
-import { attemptDirOf, runDirOf } from './workspace.ts';
+import { attemptDirIn, runDirOf } from './workspace.ts';
 
 /** What the effect runner needs to know about the run's workspace. */
 export interface EffectRunnerOptions {
@@ -35,6 +35,8 @@ export class EffectRunner implements EffectHandler {
   private readonly options: EffectRunnerOptions;
   private readonly watchers = new Map<string, Unsubscribe>();
   private readonly backoffTimers = new Set<NodeJS.Timeout>();
+  /** `runDirOf` of the run, resolved once (every operator context carries it). */
+  private runDir: string | undefined;
 
   constructor(options: EffectRunnerOptions) {
     this.options = options;
@@ -68,7 +70,7 @@ export class EffectRunner implements EffectHandler {
       const event = reportIfChanged(snapshot, result);
       if (event !== undefined) reports.push({ actor: attemptId, event });
     }
-    if (reports.length > 0) await host.deliver(reports);
+    if (reports.length > 0) await host.send(reports);
   }
 
   /** Stops every watcher (the host is shutting down; the work itself goes on). */
@@ -101,7 +103,7 @@ export class EffectRunner implements EffectHandler {
     }
     const target = this.resolve(snapshot);
     if (target === undefined) {
-      await host.deliver({
+      await host.send({
         actor: effect.attemptId,
         event: { type: 'ATTEMPT.SUBMIT_FAILED', reason: `no operator configured for key "${effect.operatorKey}" (configured: ${this.options.operators.keys().join(', ')})` },
       });
@@ -121,7 +123,7 @@ export class EffectRunner implements EffectHandler {
     } catch (error) {
       event = { type: 'ATTEMPT.SUBMIT_FAILED', reason: errorMessage(error) };
     }
-    await host.deliver({ actor: effect.attemptId, event });
+    await host.send({ actor: effect.attemptId, event });
   }
 
   private async watch(host: RunHost, attemptId: string): Promise<void> {
@@ -139,7 +141,7 @@ export class EffectRunner implements EffectHandler {
       // the collect effect (which may wait behind many others): the next report would only unwatch
       // it (above), and a big fan-out kept every watcher's operator context alive meanwhile.
       void host
-        .deliver({ actor: attemptId, event })
+        .send({ actor: attemptId, event })
         .then(() => {
           const after = host.state.attempts.get(attemptId);
           if (after === undefined || !isWatchable(after)) this.unwatch(attemptId);
@@ -176,7 +178,7 @@ export class EffectRunner implements EffectHandler {
     } catch (error) {
       event = { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
     }
-    await host.deliver({ actor: attemptId, event });
+    await host.send({ actor: attemptId, event });
   }
 
   private async cancel(host: RunHost, attemptId: string): Promise<void> {
@@ -194,7 +196,7 @@ export class EffectRunner implements EffectHandler {
     } catch (error) {
       event = { type: 'ATTEMPT.CANCELLED', reason: `cancel failed: ${errorMessage(error)}` };
     }
-    await host.deliver({ actor: attemptId, event });
+    await host.send({ actor: attemptId, event });
   }
 
   private async analyzeAndPlan(host: RunHost, effect: Extract<Effect, { type: 'campaign.analyzeAndPlan' }>): Promise<void> {
@@ -215,9 +217,9 @@ export class EffectRunner implements EffectHandler {
       const raw = await campaign.plan(state);
       const existingTaskIds = [...tasksInOrder(run.context)].map((entry) => entry.spec.id);
       const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}` });
-      await host.deliver({ actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: effect.iteration + 1, workflow, state } });
+      await host.send({ actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: effect.iteration + 1, workflow, state } });
     } catch (error) {
-      await host.deliver({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason: errorMessage(error) } });
+      await host.send({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason: errorMessage(error) } });
     }
   }
 
@@ -226,12 +228,13 @@ export class EffectRunner implements EffectHandler {
     if (registered === undefined) return undefined;
     const { runId, workspaceDir } = this.options;
     const { attemptId, taskId, task } = snapshot.context;
+    this.runDir ??= runDirOf(workspaceDir, runId);
     const ctx: OperatorContext = {
       runId,
-      attempt: { attemptId, taskId, dir: attemptDirOf(workspaceDir, runId, taskId, attemptId) },
+      attempt: { attemptId, taskId, dir: attemptDirIn(this.runDir, taskId, attemptId) },
       task,
       workspaceDir,
-      runDir: runDirOf(workspaceDir, runId),
+      runDir: this.runDir,
       operatorKey: registered.key,
       config: registered.config,
     };

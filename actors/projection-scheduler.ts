@@ -16,12 +16,19 @@ import type { RunStore } from './run-store.ts';
  * in between) the global position advances too, so the closing `catchUp` reads nothing again.
  * Anything else (a foreign append in between, a gap, a new workflow whose specs the log
  * normalises) falls back to `catchUp` from the log.
+ *
+ * A pass also starts at once (no timer) when the buffer holds PASS_AT_RECORDS records or a
+ * catch-up is due: a drive whose operators answer in microtasks never lets the timer fire, and
+ * the records pushed meanwhile were dropped and read back from the log by the closing flush —
+ * 600k full records at 100k tasks, 8 s and most of the peak memory of fanout-100000.
  */
 const PROJECT_INTERVAL_MS = 100;
-const MAX_BUFFERED_RECORDS = 20_000;
+const PASS_AT_RECORDS = 10_000;
 export class ProjectionScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** A pass chained on `running` that has not taken the buffer yet. */
+  private passQueued = false;
   private error: unknown;
   private buffer: StoredEventLike[] = [];
   private needsCatchUp = false;
@@ -39,29 +46,41 @@ export class ProjectionScheduler {
       if ((last !== undefined && record.seq !== last.seq + 1) || record.changes.some((c) => c.kind === 'workflow.planned')) {
         this.needsCatchUp = true;
         this.buffer = [];
+        this.passNow();
         return;
       }
       this.buffer.push(record);
     }
-    // Bounded memory: a long drain (100k tasks) must not keep every record alive until the next pass.
-    if (this.buffer.length > MAX_BUFFERED_RECORDS) {
-      this.needsCatchUp = true;
-      this.buffer = [];
-    }
+    if (this.buffer.length >= PASS_AT_RECORDS) this.passNow();
   }
 
+  /** Runs a pass within PROJECT_INTERVAL_MS (one timer at a time). */
   schedule(): void {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.running.then(() => this.pass()).catch((error: unknown) => {
-        this.error ??= error;
-      });
+      this.queuePass();
     }, PROJECT_INTERVAL_MS);
+  }
+
+  /** Queues a pass behind the running one without waiting for the timer. */
+  private passNow(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queuePass();
+  }
+
+  private queuePass(): void {
+    if (this.passQueued) return;
+    this.passQueued = true;
+    this.running = this.running.then(() => this.pass()).catch((error: unknown) => {
+      this.error ??= error;
+    });
   }
 
   /** Folds the buffered records (or catches up from the log when they cannot be folded alone). */
   private async pass(): Promise<void> {
+    this.passQueued = false;
     const records = this.buffer;
     const fallback = this.needsCatchUp;
     this.buffer = [];

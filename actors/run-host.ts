@@ -45,9 +45,9 @@ interface MailItem {
   actor: string;
   event: AnyEvent;
 }
-/** A mailbox entry: the item and where its records go (the `appended` of the `deliver` that queued it). */
+/** A mailbox entry: the item and where its records go (the `appended` of the `deliver` that queued it; none for `send`). */
 interface QueuedItem extends MailItem {
-  sink: StoredEventLike[];
+  sink: StoredEventLike[] | undefined;
 }
 
 /** Options of a host. */
@@ -155,15 +155,27 @@ export class RunHost {
   /** Queues events for actors and drains the mailbox; resolves with what was appended. */
   deliver(items: MailItem | MailItem[]): Promise<DrainResult> {
     const appended: StoredEventLike[] = [];
-    if (Array.isArray(items)) for (const item of items) this.mailbox.push({ actor: item.actor, event: item.event, sink: appended });
-    else this.mailbox.push({ actor: items.actor, event: items.event, sink: appended });
+    return this.enqueue(items, appended).then(() => ({ appended }));
+  }
+
+  /**
+   * `deliver` for callers that do not read the records (effect reports): resolves at the same
+   * point, but no list keeps the records alive until the drain ends (1000 effects report at once).
+   */
+  send(items: MailItem | MailItem[]): Promise<void> {
+    return this.enqueue(items, undefined);
+  }
+
+  private enqueue(items: MailItem | MailItem[], sink: StoredEventLike[] | undefined): Promise<void> {
+    if (Array.isArray(items)) for (const item of items) this.mailbox.push({ actor: item.actor, event: item.event, sink });
+    else this.mailbox.push({ actor: items.actor, event: items.event, sink });
     // Deliveries that arrive while a drain waits its turn are decided by that drain (it drains the
     // whole mailbox): one chained job for them all, not one each (100k effect reports → 100k jobs).
     this.queuedDrain ??= this.serialize(async () => {
       this.queuedDrain = undefined;
       await this.drain();
     });
-    return this.queuedDrain.then(() => ({ appended }));
+    return this.queuedDrain;
   }
 
   /** Applies records other writers appended since the last one this host saw, and runs what they owe. */
@@ -345,16 +357,19 @@ export class RunHost {
   }
 
   private launch(handler: EffectHandler, key: string, pending: PendingEffect): void {
-    const job = handler
-      .run(this, pending)
-      .catch((error: unknown) => {
-        this.errors.push(error);
-      })
-      .finally(() => {
-        this.inFlight.delete(key);
-        this.launchWaiting(handler);
-      });
-    this.inFlight.set(key, job);
+    this.inFlight.set(key, this.runEffect(handler, key, pending));
+  }
+
+  /** One promise per running effect (a `.catch().finally()` chain made three, all alive as long). */
+  private async runEffect(handler: EffectHandler, key: string, pending: PendingEffect): Promise<void> {
+    try {
+      await handler.run(this, pending);
+    } catch (error) {
+      this.errors.push(error);
+    } finally {
+      this.inFlight.delete(key);
+      this.launchWaiting(handler);
+    }
   }
 
   /** Starts waiting effects while slots are free (FIFO: the order the records asked for them). */

@@ -321,6 +321,8 @@ export function fastNewEvent(input: unknown): ValidNewEvent | undefined {
   // zod's nullable-with-default: `from: undefined` becomes null, `from: null` stays null.
   const valid = fastEnvelope(eventId, type, actor, time, payload, from, to, changes);
   if (valid === undefined) return undefined;
+  // Already in normal form (what the host appends): the input itself, not a copy per record.
+  if (from !== undefined && to !== undefined && valid === changes) return input as unknown as ValidNewEvent;
   return {
     eventId: eventId as string,
     type: type as string,

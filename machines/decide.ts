@@ -8,7 +8,7 @@ import { attemptChanges, runChanges } from './changes.ts';
 import type { Effect } from './effects.ts';
 import type { CommandOutcome, Message, Outgoing } from './outgoing.ts';
 import { runMachine } from './run.machine.ts';
-import { isCurrentReport, trackReport } from './run-actions.ts';
+import { fastInitialTransition, fastTransition } from './fast-transition.ts';
 
 export type RunSnapshot = SnapshotFrom<typeof runMachine>;
 export type AttemptSnapshot = SnapshotFrom<typeof attemptMachine>;
@@ -99,75 +99,18 @@ function withCollectedActions<T>(logic: AnyStateMachine, run: (scope: AnyActorSc
   }
 }
 
+/** XState's pure transition: computed by `fastTransition` where the machine allows, else by XState. */
 function transition<M extends AnyStateMachine>(machine: M, snapshot: SnapshotFrom<M>, event: unknown): [SnapshotFrom<M>, Action[]] {
+  const fast = fastTransition(machine, inertScope(machine), snapshot, event as { type: string });
+  if (fast !== undefined) return fast as [SnapshotFrom<M>, Action[]];
   return withCollectedActions(machine, (scope) => machine.transition(snapshot, event as never, scope) as SnapshotFrom<M>);
 }
 
+/** XState's pure initial transition, fast where the machine allows (see `transition`). */
 function initialTransition<M extends AnyStateMachine>(machine: M, input: unknown): [SnapshotFrom<M>, Action[]] {
+  const fast = fastInitialTransition(machine, inertScope(machine), input);
+  if (fast !== undefined) return fast as [SnapshotFrom<M>, Action[]];
   return withCollectedActions(machine, (scope) => machine.getInitialSnapshot(scope, input) as SnapshotFrom<M>);
-}
-
-/**
- * The run's hottest event, ATTEMPT.REPORTED, is one targetless root transition (guard
- * `isCurrentReport`, action `trackReport`) in every state the run rests in. For those states (no
- * eventless transitions, no handler of their own for it — checked on the machine's state nodes,
- * once per node set) this computes exactly what XState's macrostep does: the same snapshot when
- * the guard fails; else a clone with the assigned context (`Object.assign({}, context, update)`,
- * as `assign` does), no actions, no state change. About a tenth of the cost.
- */
-interface StateNodeLike {
-  always?: readonly unknown[];
-  transitions: Map<string, readonly { target?: unknown; guard?: unknown; actions: readonly unknown[] }[]>;
-}
-const REPORTED = 'ATTEMPT.REPORTED';
-const reportFastPath = new WeakMap<readonly unknown[], boolean>();
-const rootReport = ((): boolean => {
-  const candidates = (runMachine.root as unknown as StateNodeLike).transitions.get(REPORTED);
-  const only = candidates?.length === 1 ? candidates[0] : undefined;
-  return only !== undefined && only.target === undefined && only.guard === 'isCurrentReport' && only.actions.length === 1 && only.actions[0] === 'trackReport';
-})();
-
-function reportIsFast(snapshot: RunSnapshot): boolean {
-  const nodes = (snapshot as unknown as { _nodes: readonly StateNodeLike[] })._nodes;
-  let fast = reportFastPath.get(nodes);
-  if (fast === undefined) {
-    const root = runMachine.root as unknown as StateNodeLike;
-    fast =
-      rootReport &&
-      nodes.every((node) => (node.always === undefined || node.always.length === 0) && !node.transitions.has('*') && (node === root || !node.transitions.has(REPORTED)));
-    reportFastPath.set(nodes, fast);
-  }
-  return fast && snapshot.status === 'active';
-}
-
-/** `cloneMachineSnapshot(snapshot, { context })`, field for field (the state value is unchanged, so it is shared). */
-function withContext<S extends RunSnapshot>(snapshot: S, context: S['context']): S {
-  const s = snapshot as unknown as Record<string, unknown>;
-  return {
-    status: s.status,
-    output: s.output,
-    error: s.error,
-    machine: s.machine,
-    context,
-    _nodes: s._nodes,
-    value: s.value,
-    tags: new Set(s.tags as Set<string>),
-    children: s.children,
-    historyValue: s.historyValue || {},
-    matches: s.matches,
-    hasTag: s.hasTag,
-    can: s.can,
-    getMeta: s.getMeta,
-    toJSON: s.toJSON,
-  } as unknown as S;
-}
-
-function transitionRun(snapshot: RunSnapshot, event: RunEvent): [RunSnapshot, Action[]] {
-  if (event.type === REPORTED && reportIsFast(snapshot)) {
-    if (!isCurrentReport(snapshot.context, event)) return [snapshot, []];
-    return [withContext(snapshot, Object.assign({}, snapshot.context, trackReport(snapshot.context, event))), []];
-  }
-  return transition(runMachine, snapshot, event);
 }
 
 const valueOf = (snapshot: { value: unknown }): LoggedStateValue => snapshot.value as LoggedStateValue;
@@ -182,7 +125,7 @@ export function decideRun(snapshot: RunSnapshot | undefined, event: RunEvent): R
     return { snapshot: next, from: null, to: valueOf(next), changes, effects, messages, noop: false };
   }
   if (event.type === 'RUN.CREATED') throw new MatterStackError('RUN_EXISTS', 'RUN.CREATED for a run that exists');
-  const [next, actions] = transitionRun(snapshot, event);
+  const [next, actions] = transition(runMachine, snapshot, event);
   const { effects, messages, commands } = collect(actions);
   const changes = runChanges(snapshot.context, next.context, snapshot.value, next.value, event, commands);
   const noop =

@@ -13,19 +13,28 @@ interface Entry<V> {
   order: number;
 }
 
-type Node<K, V> =
-  | { root: true; map: Map<K, Entry<V>>; next: number }
-  | { root: false; key: K; entry: Entry<V> | undefined; to: PersistentMap<K, V>; next: number };
-
+/**
+ * A version is either the owner of the shared map (`map` set) or one change away from the version
+ * `to`: `key` bound to `entry` there (undefined: absent). The fields live on the version itself,
+ * not in a node object per change, so rerooting swaps them in place: a host reading its committed
+ * state while a drain's working copy is 2000 changes ahead reroots back and forth every batch, and
+ * a new node per step made that most of the map's garbage.
+ */
 export class PersistentMap<K, V> implements ReadonlyMap<K, V> {
-  private node: Node<K, V>;
+  private map: Map<K, Entry<V>> | undefined;
+  private key: K | undefined = undefined;
+  private entry: Entry<V> | undefined = undefined;
+  private to: PersistentMap<K, V> | undefined = undefined;
+  /** The insertion order the next new key of this version gets. */
+  private readonly next: number;
 
-  private constructor(node: Node<K, V>) {
-    this.node = node;
+  private constructor(map: Map<K, Entry<V>>, next: number) {
+    this.map = map;
+    this.next = next;
   }
 
   static empty<K, V>(): PersistentMap<K, V> {
-    return new PersistentMap<K, V>({ root: true, map: new Map(), next: 0 });
+    return new PersistentMap<K, V>(new Map(), 0);
   }
 
   static from<K, V>(entries: Iterable<readonly [K, V]>): PersistentMap<K, V> {
@@ -36,13 +45,46 @@ export class PersistentMap<K, V> implements ReadonlyMap<K, V> {
       if (prev !== undefined) prev.value = value;
       else map.set(key, { value, order: next++ });
     }
-    return new PersistentMap<K, V>({ root: true, map, next });
+    return new PersistentMap<K, V>(map, next);
   }
 
   /** The map of this version (rerooting to it if an other version was the newest). */
   private rooted(): Map<K, Entry<V>> {
-    reroot(this);
-    return (this.node as { map: Map<K, Entry<V>> }).map;
+    if (this.map === undefined) this.reroot();
+    return this.map as unknown as Map<K, Entry<V>>;
+  }
+
+  /** Makes this version the map's owner: reverses the changes on the path to the current owner. */
+  private reroot(): void {
+    const path: PersistentMap<K, V>[] = [];
+    let cursor: PersistentMap<K, V> = this;
+    while (cursor.map === undefined) {
+      path.push(cursor);
+      cursor = cursor.to as PersistentMap<K, V>;
+    }
+    // Walk back from the owner towards this version, undoing one change per step.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const version = path[i] as PersistentMap<K, V>;
+      const owner = version.to as PersistentMap<K, V>;
+      const map = owner.map as Map<K, Entry<V>>;
+      const key = version.key as K;
+      const current = map.get(key);
+      if (version.entry === undefined) map.delete(key);
+      else map.set(key, version.entry);
+      owner.becomeChange(key, current, version);
+      version.map = map;
+      version.key = undefined;
+      version.entry = undefined;
+      version.to = undefined;
+    }
+  }
+
+  /** Turns this version into "`to` with `key` bound to `entry`" (it no longer owns the map). */
+  private becomeChange(key: K, entry: Entry<V> | undefined, to: PersistentMap<K, V>): void {
+    this.map = undefined;
+    this.key = key;
+    this.entry = entry;
+    this.to = to;
   }
 
   get size(): number {
@@ -60,11 +102,10 @@ export class PersistentMap<K, V> implements ReadonlyMap<K, V> {
   /** A new version with `key` set (this version is unchanged). */
   set(key: K, value: V): PersistentMap<K, V> {
     const map = this.rooted();
-    const counter = this.node.next;
     const prev = map.get(key);
-    const next = new PersistentMap<K, V>({ root: true, map, next: prev === undefined ? counter + 1 : counter });
-    map.set(key, { value, order: prev === undefined ? counter : prev.order });
-    this.node = { root: false, key, entry: prev, to: next, next: counter };
+    const next = new PersistentMap<K, V>(map, prev === undefined ? this.next + 1 : this.next);
+    map.set(key, { value, order: prev === undefined ? this.next : prev.order });
+    this.becomeChange(key, prev, next);
     return next;
   }
 
@@ -73,9 +114,9 @@ export class PersistentMap<K, V> implements ReadonlyMap<K, V> {
     const map = this.rooted();
     const prev = map.get(key);
     if (prev === undefined) return this;
-    const next = new PersistentMap<K, V>({ root: true, map, next: this.node.next });
+    const next = new PersistentMap<K, V>(map, this.next);
     map.delete(key);
-    this.node = { root: false, key, entry: prev, to: next, next: this.node.next };
+    this.becomeChange(key, prev, next);
     return next;
   }
 
@@ -119,33 +160,5 @@ export class PersistentMap<K, V> implements ReadonlyMap<K, V> {
 
   get [Symbol.toStringTag](): string {
     return 'PersistentMap';
-  }
-}
-
-/** Makes `target` the version owning the map: reverses the diffs on the path to the current owner. */
-function reroot<K, V>(target: PersistentMap<K, V>): void {
-  const nodeOf = (m: PersistentMap<K, V>): Node<K, V> => (m as unknown as { node: Node<K, V> }).node;
-  const setNode = (m: PersistentMap<K, V>, n: Node<K, V>): void => {
-    (m as unknown as { node: Node<K, V> }).node = n;
-  };
-  if (nodeOf(target).root) return;
-  const path: PersistentMap<K, V>[] = [];
-  let cursor = target;
-  while (!nodeOf(cursor).root) {
-    path.push(cursor);
-    cursor = (nodeOf(cursor) as { to: PersistentMap<K, V> }).to;
-  }
-  // Walk back from the owner towards `target`, undoing one change per step.
-  for (let i = path.length - 1; i >= 0; i--) {
-    const version = path[i] as PersistentMap<K, V>;
-    const diff = nodeOf(version) as Extract<Node<K, V>, { root: false }>;
-    const owner = diff.to;
-    const ownerNode = nodeOf(owner) as Extract<Node<K, V>, { root: true }>;
-    const map = ownerNode.map;
-    const current = map.get(diff.key);
-    if (diff.entry === undefined) map.delete(diff.key);
-    else map.set(diff.key, diff.entry);
-    setNode(owner, { root: false, key: diff.key, entry: current, to: version, next: ownerNode.next });
-    setNode(version, { root: true, map, next: diff.next });
   }
 }

@@ -15,11 +15,15 @@ const TSX = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
 let temp: TempRoot;
 afterEach(() => temp?.cleanup());
 
-/** Two workflows; every task appends its id to its own counter file when it starts, then works a little. */
+/**
+ * Two workflows; every task appends its id to its own counter file when it starts, then works
+ * 0.3–0.5 s: the critical path (a, d, e, f) outlasts the longest kill delay below, whatever the
+ * orchestrator's own speed.
+ */
 function countingCampaign(countDir: string): string {
   const task = (id: string, dependencies: string[] = []) => ({
     id,
-    command: `echo run >> ${countDir}/${id} && sleep 0.$((RANDOM % 3 + 1))`,
+    command: `echo run >> ${countDir}/${id} && sleep 0.$((RANDOM % 3 + 3))`,
     dependencies,
   });
   const first = [task('a'), task('b'), task('c', ['a']), task('d', ['a', 'b'])];
