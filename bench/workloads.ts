@@ -3,6 +3,9 @@
 // Each workload runs in a fresh child process (so peak RSS is its own) and a fresh temp root.
 //   tsx bench/workloads.ts                 all workloads, one child process each
 //   tsx bench/workloads.ts fanout-1000     one workload in this process (prints one JSON line)
+//   tsx bench/workloads.ts fanout-1000 --warm   the same after one untimed run in the process
+// Workloads with a target also print "warm s": a second child runs the workload twice and reports
+// the second run (a long-lived worker's case); "wall s" is always a fresh process's first run.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,6 +132,11 @@ export interface WorkloadResult {
   peakRssMb: number;
   usPerTask: number;
   target?: number;
+  /**
+   * Wall time of the same workload run a second time in the same process (a long-lived worker's
+   * case: code already compiled by the JIT); the first run's `seconds` includes V8's warm-up.
+   */
+  warmSeconds?: number;
 }
 
 /** Runs one workload in this process, in a fresh temp workspaces root. */
@@ -173,6 +181,9 @@ export async function runWorkload(workload: Workload): Promise<WorkloadResult> {
   }
 }
 
+/** Child argument: run the workload once untimed first, then report the second run. */
+const WARM_FLAG = '--warm';
+
 /** Runs every workload (or those named) in its own child process and prints the table. */
 export async function main(names: string[] = []): Promise<WorkloadResult[]> {
   const selected = names.length > 0 ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
@@ -180,21 +191,27 @@ export async function main(names: string[] = []): Promise<WorkloadResult[]> {
   const self = fileURLToPath(import.meta.url);
   console.log('\nhost workloads (embedded SQLite log, instant in-process operator; fresh process and root each)');
   console.log(
-    `${'workload'.padEnd(20)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(7)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
+    `${'workload'.padEnd(20)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(7)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'warm s'.padStart(7)}`,
   );
-  for (const workload of selected) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', self, workload.name], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const line = child.stdout.trim().split('\n').pop() ?? '';
-    let result: WorkloadResult;
+  const runChild = (args: string[]): WorkloadResult | string => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', self, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
     try {
-      result = JSON.parse(line) as WorkloadResult;
+      return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as WorkloadResult;
     } catch {
-      console.log(`${workload.name.padEnd(20)} FAILED (exit ${child.status}): ${child.stderr.slice(0, 2000)}`);
+      return `FAILED (exit ${child.status}): ${child.stderr.slice(0, 2000)}`;
+    }
+  };
+  for (const workload of selected) {
+    const cold = runChild([workload.name]);
+    if (typeof cold === 'string') {
+      console.log(`${workload.name.padEnd(20)} ${cold}`);
       continue;
     }
+    const warm = workload.target === undefined ? undefined : runChild([workload.name, WARM_FLAG]);
+    const result: WorkloadResult = typeof warm === 'object' ? { ...cold, warmSeconds: warm.seconds } : cold;
     results.push(result);
     console.log(
-      `${result.name.padEnd(20)} ${result.status.padEnd(10)} ${result.seconds.toFixed(3).padStart(8)} ${result.cpuSeconds.toFixed(3).padStart(7)} ${(result.target?.toFixed(2) ?? '-').padStart(7)} ${String(result.cycles).padStart(7)} ${String(result.events).padStart(8)} ${String(result.appends).padStart(8)} ${result.usPerTask.toFixed(1).padStart(8)} ${result.peakRssMb.toFixed(0).padStart(12)}`,
+      `${result.name.padEnd(20)} ${result.status.padEnd(10)} ${result.seconds.toFixed(3).padStart(8)} ${result.cpuSeconds.toFixed(3).padStart(7)} ${(result.target?.toFixed(2) ?? '-').padStart(7)} ${String(result.cycles).padStart(7)} ${String(result.events).padStart(8)} ${String(result.appends).padStart(8)} ${result.usPerTask.toFixed(1).padStart(8)} ${result.peakRssMb.toFixed(0).padStart(12)} ${(result.warmSeconds?.toFixed(3) ?? '-').padStart(7)}`,
     );
   }
   const small = results.find((r) => r.name === 'fanout-1000');
@@ -208,7 +225,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   // Any `fanout-N` runs even when it is not in the table (memory profiling at 20k/50k).
   const adHoc = /^fanout-(\d+)$/.exec(name ?? '');
   const workload = WORKLOADS.find((w) => w.name === name) ?? (adHoc ? fanout(Number(adHoc[1])) : undefined);
-  if (workload !== undefined && rest.length === 0) {
+  const warm = rest.length === 1 && rest[0] === WARM_FLAG;
+  if (workload !== undefined && (rest.length === 0 || warm)) {
+    if (warm) await runWorkload(workload);
     console.log(JSON.stringify(await runWorkload(workload)));
   } else {
     await main(process.argv.slice(2));
