@@ -1,3 +1,4 @@
+import { sleepUnlessAborted } from '../events/sleep.ts';
 import type { RunHandle } from './run-lifecycle.ts';
 import type { RunHost } from './run-host.ts';
 
@@ -11,15 +12,7 @@ const FOREIGN_POLL_MS = 25;
 export async function followForeignAppends(handle: Pick<RunHandle, 'runId' | 'store'>, host: RunHost, signal: AbortSignal, onChange: () => void): Promise<void> {
   const { log } = handle.store;
   while (!signal.aborted) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, FOREIGN_POLL_MS);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    await sleepUnlessAborted(FOREIGN_POLL_MS, signal);
     if (signal.aborted) return;
     try {
       if ((await log.lastSeq(handle.runId)) > host.seq) {

@@ -4,7 +4,8 @@ import { DomainChangeSchema } from '../events/changes.ts';
 import { NewEventSchema, StoredEventSchema } from '../events/envelope.ts';
 import { isMatterStackError } from '../events/errors.ts';
 import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from '../events/statuses.ts';
-import { fastDomainChange, fastNewEvent, validateNewEvents, validateStoredEvent } from '../events/validate-events.ts';
+import { fastDomainChange } from '../events/validate-changes.ts';
+import { fastNewEvent, validateNewEvents, validateStoredEvent } from '../events/validate-events.ts';
 
 /*
  * The hand-written validators in events/validate-events.ts must accept exactly what the zod

@@ -1,4 +1,5 @@
 import { errorMessage } from '../../events/errors.ts';
+import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
 import { RunHost } from '../run-host.ts';
@@ -21,18 +22,6 @@ export interface RunSessionDeps {
   dedupWindowMs: number;
   logLine: (line: string) => void;
   onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function abortedPromise(signal: AbortSignal): Promise<'KICKED'> {
@@ -118,7 +107,7 @@ export class RunSession {
       } catch (error) {
         if (signal.aborted || this.fenced) break;
         this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}; restoring it from the log in ${backoff} ms`);
-        await sleep(backoff, signal);
+        await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, 5000);
       } finally {
         signal.removeEventListener('abort', stopIncarnation);

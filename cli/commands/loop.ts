@@ -1,4 +1,5 @@
 import type { RunStore } from '../../actors/run-store.ts';
+import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { getRun, getRunStatus, listRuns, type RunStatusView } from '../../projections/queries.ts';
 import { isMatterStackError } from '../../events/errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../../events/statuses.ts';
@@ -95,18 +96,6 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
   });
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 async function loopAll(ctx: CommandContext): Promise<number> {
   const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
   return withStore(ctx, async (store) => {
@@ -134,7 +123,7 @@ async function loopAll(ctx: CommandContext): Promise<number> {
         if (getRun(await store.views(), run.runId)?.lastSeq !== run.lastSeq) progressed = true;
       }
       display.update(await viewsOf(store, outcomes.keys()));
-      if (!progressed) await sleep(IDLE_ROUND_MS, ctx.signal);
+      if (!progressed) await sleepUnlessAborted(IDLE_ROUND_MS, ctx.signal);
     }
     const stillActive = [...outcomes].filter(([, status]) => !TERMINAL_RUN_STATUSES.includes(status)).map(([id]) => id);
     if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
