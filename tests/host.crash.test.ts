@@ -10,7 +10,7 @@ import { seededRandom } from './harness/seeded-random.ts';
 
 const SEEDS = Number(process.env.PROPERTY_RUNS ?? 4);
 const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
-const TSX = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'tsx');
+const REPO = path.join(import.meta.dirname, '..');
 
 let temp: TempRoot;
 afterEach(() => temp?.cleanup());
@@ -38,9 +38,12 @@ export function analyze(state, results) { return { iteration: (state?.iteration 
 `;
 }
 
-/** Starts the orchestrator; resolves with its exit (code or signal). */
+/**
+ * Starts the orchestrator; resolves with its exit (code or signal). Node itself runs the script
+ * (`--import tsx`): the `tsx` command would run it in a grandchild that a SIGKILL never reaches.
+ */
 function orchestrate(root: string, runId: string): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
-  const child = spawn(TSX, [CHILD, root, 'ws', runId], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, 'ws', runId], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -52,6 +55,30 @@ function orchestrate(root: string, runId: string): { done: Promise<{ code: numbe
     }),
   );
   return { done, kill: () => child.kill('SIGKILL') };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the run's store and checks: COMPLETED, each task's command ran once, projections equal a rebuild. */
+async function expectCompletedExactlyOnce(root: string, countDir: string, runId: string): Promise<void> {
+  const run = await openRun({ root, runId });
+  try {
+    const views = await run.store.views();
+    expect(getRunStatus(views, runId)?.status).toBe('COMPLETED');
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      expect(fs.readFileSync(path.join(countDir, id), 'utf8').trim().split('\n'), `task ${id}`).toEqual(['run']);
+    }
+    expect(dumpProjections(views)).toEqual(await rebuiltProjections(run.store.log));
+  } finally {
+    await run.close();
+  }
 }
 
 describe('crash safety: SIGKILL the orchestrator at random points, restart it', () => {
@@ -72,7 +99,11 @@ describe('crash safety: SIGKILL the orchestrator at random points, restart it', 
         const exit = await orchestrator.done;
         clearTimeout(timer);
         finished = exit.code === 0;
-        if (exit.code === null) killed += 1;
+        if (exit.code === null) {
+          killed += 1;
+          const reported = /^pid (\d+)$/m.exec(exit.stdout);
+          if (reported !== null) expect(isAlive(Number(reported[1])), 'the killed orchestrator is gone').toBe(false);
+        }
       }
       // The run outlasts the first kill's delay: every seed really crashes the orchestrator.
       expect(killed).toBeGreaterThan(0);
@@ -81,17 +112,25 @@ describe('crash safety: SIGKILL the orchestrator at random points, restart it', 
         expect(last.code).toBe(0);
       }
 
-      const run = await openRun({ root: temp.root, runId });
-      try {
-        const views = await run.store.views();
-        expect(getRunStatus(views, runId)?.status).toBe('COMPLETED');
-        for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
-          expect(fs.readFileSync(path.join(countDir, id), 'utf8').trim().split('\n'), `task ${id}`).toEqual(['run']);
-        }
-        expect(dumpProjections(views)).toEqual(await rebuiltProjections(run.store.log));
-      } finally {
-        await run.close();
-      }
+      await expectCompletedExactlyOnce(temp.root, countDir, runId);
+    }, 60_000);
+  }
+});
+
+describe('two orchestrators drive the same run at once (two `loop`s by mistake)', () => {
+  for (let seed = 1; seed <= Math.max(1, Math.floor(SEEDS / 2)); seed++) {
+    it(`seed ${seed}: the run completes once, every task's command ran exactly once, projections equal a rebuild`, async () => {
+      temp = tempRoot('ms-twice-');
+      const countDir = path.join(temp.root, 'counts');
+      fs.mkdirSync(countDir);
+      temp.workspace('ws', countingCampaign(countDir));
+      const runId = `twice${seed}`;
+      const first = orchestrate(temp.root, runId);
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.floor(seededRandom(seed)() * 700)));
+      const second = orchestrate(temp.root, runId);
+      const exits = await Promise.all([first.done, second.done]);
+      expect(exits.map((exit) => exit.code)).toEqual([0, 0]);
+      await expectCompletedExactlyOnce(temp.root, countDir, runId);
     }, 60_000);
   }
 });

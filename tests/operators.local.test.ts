@@ -139,6 +139,26 @@ describe('LocalOperator', () => {
     expect(read(ctx, 'counter.txt')).toBe('run\n');
   });
 
+  it('a second instance launching while the first wrapper starts (staggered 0-20 ms, 24 attempts) neither breaks the first nor runs the command twice', async () => {
+    const ws = tempWorkspace();
+    const outcomes = await Promise.all(
+      Array.from({ length: 24 }, async (_, index) => {
+        const ctx = contextFor(ws, { id: `stagger${index}`, command: 'echo run >> counter.txt' });
+        const [first, second] = [operator(), operator()];
+        await first.prepare(ctx);
+        const submits = [first.submit(ctx), sleep(index % 21).then(() => second.submit(ctx))];
+        const [a, b] = await Promise.all(submits);
+        await untilDone(first, ctx);
+        return { ctx, same: a?.externalId === b?.externalId };
+      }),
+    );
+    await sleep(100);
+    for (const { ctx, same } of outcomes) {
+      expect(same, ctx.task.id).toBe(true);
+      expect(read(ctx, 'counter.txt'), ctx.task.id).toBe('run\n');
+    }
+  });
+
   it('a new instance re-adopts a running process (orchestrator restart)', async () => {
     const { ctx } = await start({ id: 't8', command: 'echo run >> counter.txt; sleep 0.4' });
     const before = JSON.parse(read(ctx, 'started.json')) as { pid: number };

@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** Writes `content` to `file` via a temporary file and a rename, so readers never see half a file. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
+/**
+ * Writes `content` to `file` via a temporary file and a rename, so readers never see half a file
+ * (and a shell already running the old file keeps reading the old one).
+ */
+export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, content);
+  await writeFile(tmp, content, mode === undefined ? undefined : { mode });
   await rename(tmp, file);
 }
 

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
@@ -114,8 +113,11 @@ export class LocalOperator implements Operator {
     if ((await readTextIfExists(file(MANIFEST_FILE))) === null) await this.prepare(ctx);
     if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
 
+    // The exit code first: the wrapper writes it after the start marker, so a command that ends
+    // between the two reads is still seen as started.
+    const exited = (await readTextIfExists(file(LOCAL_FILES.exitCode))) !== null;
     let started = await readJson(file(LOCAL_FILES.started), StartedSchema);
-    if (started === null && (await readTextIfExists(file(LOCAL_FILES.exitCode))) === null) {
+    if (started === null && !exited) {
       // Launching again is safe even if an earlier launch is still starting: the wrapper's claim
       // lets only one of them run the command, and the loser's launch adopts the winner.
       started = await this.launch(ctx);
@@ -130,7 +132,8 @@ export class LocalOperator implements Operator {
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
     const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    await writeFile(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, { mode: 0o755 });
+    // Atomic: another orchestrator's wrapper may be reading this file right now (sh reads as it goes).
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, 0o755);
     await writeFileAtomic(path.join(dir, LOCAL_FILES.launch), `${JSON.stringify({ launchedAt: Date.now() })}\n`);
 
     const out = openSync(path.join(dir, LOCAL_FILES.stdout), 'a');
@@ -180,10 +183,13 @@ export class LocalOperator implements Operator {
 
   private async waitForStart(ctx: OperatorContext, timeoutMs: number, giveUp?: () => boolean): Promise<Started | null> {
     const deadline = Date.now() + timeoutMs;
+    const read = (): Promise<Started | null> => readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
     for (;;) {
-      const started = await readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
+      const started = await read();
       if (started !== null) return started;
-      if (Date.now() >= deadline || giveUp?.()) return null;
+      // A quick command may have ended (marker written, then exit) while the read above ran.
+      if (giveUp?.()) return read();
+      if (Date.now() >= deadline) return null;
       await sleep(10);
     }
   }

@@ -3,6 +3,8 @@ import { initializeOrResumeRun, runUntilCompletion } from '../../actors/run-life
 
 const [root, workspace, runId] = process.argv.slice(2);
 if (root === undefined || workspace === undefined || runId === undefined) throw new Error('usage: orchestrator-child <root> <workspace> <runId>');
+// The test checks that its SIGKILL reached this very process (not a launcher in front of it).
+process.stdout.write(`pid ${process.pid}\n`);
 const run = await initializeOrResumeRun({ root, workspace, resumeRunId: runId });
 const status = await runUntilCompletion(run);
 await run.close();

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MatterStackError } from '../../../events/errors.ts';
 import type { JsonObject } from '../../../events/json.ts';
@@ -129,7 +128,7 @@ export class SlurmOperator implements Operator {
   async prepare(ctx: OperatorContext): Promise<void> {
     if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
     await prepareAttemptDir(ctx);
-    await writeFile(this.file(ctx, SLURM_FILES.script), renderBatchScript(this.scriptInput(ctx)), { mode: 0o755 });
+    await writeFileAtomic(this.file(ctx, SLURM_FILES.script), renderBatchScript(this.scriptInput(ctx)), 0o755);
   }
 
   /** Submits once; re-adopts the job after a restart (by its marker, or by name when the marker never got written). */
