@@ -100,8 +100,8 @@ export function fastInitialTransition(machine: AnyStateMachine, scope: AnyActorS
     const nodes = checkedNodes(entered);
     const actions = nodes.flatMap((node) => [...node.entry, ...(node.initial?.actions ?? [])]);
     const base = scope.self.getSnapshot() as Record<string, unknown>;
-    const preInitial = snapshotOf(machine, base, { context, _nodes: [root], value: {} });
-    const initial = snapshotOf(machine, base, { context: run(actions, preInitial.context, event, scope, emitted, preInitial), _nodes: nodes, value: valueOf(nodes) });
+    const preInitial = snapshotOf(base, context, [root], {});
+    const initial = snapshotOf(base, run(actions, preInitial.context, event, scope, emitted, preInitial), nodes, valueOf(nodes));
     return [settle(initial, event, scope, emitted), emitted];
   } catch (error) {
     if (error instanceof Unsupported) return undefined;
@@ -153,8 +153,8 @@ function microstep(snapshot: Snapshot, transition: Transition, event: unknown, s
   const plan = planOf(snapshot, transition);
   if (plan.actions.length === 0 && plan.sameNodes) return snapshot;
   const context = run(plan.actions, snapshot.context, event, scope, emitted, snapshot);
-  if (plan.sameNodes) return snapshotOf(snapshot.machine, snapshot, { ...snapshot, context });
-  return snapshotOf(snapshot.machine, snapshot, { ...snapshot, context, _nodes: plan.nodes, value: plan.value });
+  if (plan.sameNodes) return snapshotOf(snapshot, context, snapshot._nodes, snapshot.value, snapshot);
+  return snapshotOf(snapshot, context, plan.nodes, plan.value, snapshot);
 }
 
 function planOf(snapshot: Snapshot, transition: Transition): Plan {
@@ -291,22 +291,36 @@ function refuseSpawn(): never {
   throw new Unsupported('spawn');
 }
 
+/** Shared by every snapshot without children or history (all of ours: no spawn, no history states). */
+const NO_CHILDREN = Object.freeze({});
+const NO_HISTORY = Object.freeze({});
+/** Tags of a configuration, by its leaf (a compound/atomic configuration is its leaf's ancestry). */
+const tagsByLeaf = new WeakMap<Node, ReadonlySet<string>>();
+
+function tagsOf(nodes: readonly Node[]): ReadonlySet<string> {
+  const leaf = nodes[nodes.length - 1] as Node;
+  let tags = tagsByLeaf.get(leaf);
+  if (tags === undefined) tagsByLeaf.set(leaf, (tags = new Set(nodes.flatMap((node) => node.tags))));
+  return tags;
+}
+
 /**
  * XState's createMachineSnapshot, field for field, with a state value already known. The snapshot
- * methods are XState's shared functions, taken from a snapshot XState made (`base`).
+ * methods are XState's shared functions, taken from a snapshot XState made (`base`); `previous`
+ * (a microstep's source) lends its status, output, error, children and history.
  */
-function snapshotOf(machine: AnyStateMachine, base: Record<string, unknown>, from: { context: unknown; _nodes: Node[]; value: unknown; [key: string]: unknown }): Snapshot {
+function snapshotOf(base: Record<string, unknown>, context: unknown, nodes: Node[], value: unknown, previous?: Snapshot): Snapshot {
   return {
-    status: (from.status as string | undefined) ?? 'active',
-    output: from.output,
-    error: from.error,
-    machine,
-    context: from.context,
-    _nodes: from._nodes,
-    value: from.value,
-    tags: new Set(from._nodes.flatMap((node) => node.tags)),
-    children: from.children ?? {},
-    historyValue: from.historyValue ?? {},
+    status: previous?.status ?? 'active',
+    output: previous?.output,
+    error: previous?.error,
+    machine: base.machine as AnyStateMachine,
+    context,
+    _nodes: nodes,
+    value,
+    tags: previous !== undefined && previous._nodes === nodes ? previous.tags : tagsOf(nodes),
+    children: previous?.children ?? NO_CHILDREN,
+    historyValue: previous?.historyValue ?? NO_HISTORY,
     matches: base.matches,
     hasTag: base.hasTag,
     can: base.can,

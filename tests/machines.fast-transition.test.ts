@@ -15,7 +15,7 @@ function scopeOf(machine: AnyStateMachine): AnyActorScope {
   return { self, system: self.system } as unknown as AnyActorScope;
 }
 
-type Snap = { value: unknown; context: unknown; status: string };
+type Snap = { value: unknown; context: unknown; status: string; tags: ReadonlySet<string>; children: object; historyValue: object };
 const emitted = (actions: readonly { type: string; params?: unknown }[]): unknown[] =>
   actions.filter((a) => a.type === 'xstate.emit').map((a) => (a.params as { event: unknown }).event);
 
@@ -29,6 +29,9 @@ function step(machine: AnyStateMachine, scope: AnyActorScope, prev: Snap | undef
   expect(got.status).toBe(expected.status);
   expect(JSON.stringify(got.context)).toBe(JSON.stringify(expected.context));
   expect(emitted(gotActions)).toEqual(emitted(actions));
+  expect([...got.tags].sort()).toEqual([...expected.tags].sort());
+  expect(got.children).toEqual(expected.children);
+  expect(got.historyValue).toEqual(expected.historyValue);
   return expected;
 }
 
@@ -112,12 +115,13 @@ describe('fast transitions equal XState', () => {
     states: {
       a: {
         initial: 'a1',
+        tags: ['in-a'],
         entry: trace('a-entry'),
         exit: trace('a-exit'),
         on: { UP: { target: 'a', actions: trace('up') }, SELF: { target: 'a', reenter: true, actions: trace('self') }, DEEP: '#corners.b.b2.deep' },
         states: {
           a1: { entry: trace('a1-entry'), exit: trace('a1-exit'), on: { SIB: 'a2' } },
-          a2: { entry: [trace('a2-entry'), emit({ type: 'in-a2' })], exit: trace('a2-exit'), on: { SIB: { target: 'a1', reenter: true } } },
+          a2: { tags: ['second', 'in-a-too'], entry: [trace('a2-entry'), emit({ type: 'in-a2' })], exit: trace('a2-exit'), on: { SIB: { target: 'a1', reenter: true } } },
         },
       },
       b: {
@@ -131,7 +135,7 @@ describe('fast transitions equal XState', () => {
               enqueue.assign({ trace: [...context.trace, 'b2-entry'] });
               enqueue.emit({ type: 'in-b2' });
             }),
-            states: { shallow: {}, deep: { entry: trace('deep-entry'), on: { UP: '#corners.a' } } },
+            states: { shallow: { tags: ['shallow'] }, deep: { entry: trace('deep-entry'), on: { UP: '#corners.a' } } },
           },
         },
         on: { SIB: 'a', BUMP: { actions: trace('never: b1 handles it') } },
