@@ -3,7 +3,7 @@ import type { DomainChange } from './changes.ts';
 import type { LoggedStateValue } from './envelope.ts';
 import type { JsonValue } from './json.ts';
 import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from './statuses.ts';
-import type { TaskSpec } from './workflow.ts';
+import type { TaskSpec, Workflow } from './workflow.ts';
 
 /*
  * The hand-written structural checks behind events/validate-events.ts: JSON and state values,
@@ -153,6 +153,8 @@ function isTaskFiles(value: unknown): boolean {
   return true;
 }
 
+const WORKFLOW_KEYS: ReadonlySet<string> = new Set(['tasks']);
+
 /** A TaskSpecSchema check: the spec as zod outputs it (defaults applied), or undefined. */
 function fastTaskSpec(input: unknown): TaskSpec | undefined {
   if (!isPlainObject(input) || !onlyKeys(input, TASK_SPEC_KEYS)) return undefined;
@@ -197,6 +199,27 @@ function fastTaskSpec(input: unknown): TaskSpec | undefined {
     allowFailure: (allowFailure as boolean | undefined) ?? false,
     allowDependencyFailure: (allowDependencyFailure as boolean | undefined) ?? false,
   };
+}
+
+/** Nested task fields a workflow copy would have to clone deeply: their tasks go to zod. */
+const NESTED_TASK_FIELDS = ['files', 'env', 'downloadPatterns', 'retryOn', 'request'] as const;
+
+/**
+ * A WorkflowSchema check for a campaign's plan: the workflow as zod outputs it, in fresh objects
+ * (campaign code may keep and change what it returned), or undefined to let zod decide and explain.
+ */
+export function fastWorkflow(input: unknown): Workflow | undefined {
+  if (!isPlainObject(input) || !onlyKeys(input, WORKFLOW_KEYS) || !Array.isArray(input.tasks)) return undefined;
+  const raw = input.tasks as unknown[];
+  const tasks: TaskSpec[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const spec = fastTaskSpec(raw[i]);
+    if (spec === undefined) return undefined;
+    for (const field of NESTED_TASK_FIELDS) if (spec[field] !== undefined) return undefined;
+    const { command } = spec;
+    tasks[i] = { ...spec, dependencies: [...spec.dependencies], ...(Array.isArray(command) ? { command: [...command] } : {}) };
+  }
+  return { tasks };
 }
 
 const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> = {

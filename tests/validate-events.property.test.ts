@@ -4,7 +4,8 @@ import { DomainChangeSchema } from '../events/changes.ts';
 import { NewEventSchema, StoredEventSchema } from '../events/envelope.ts';
 import { isMatterStackError } from '../events/errors.ts';
 import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from '../events/statuses.ts';
-import { fastDomainChange } from '../events/validate-changes.ts';
+import { fastDomainChange, fastWorkflow } from '../events/validate-changes.ts';
+import { WorkflowSchema } from '../events/workflow.ts';
 import { fastNewEvent, validateNewEvents, validateStoredEvent } from '../events/validate-events.ts';
 
 /*
@@ -312,6 +313,33 @@ describe('fast event validation agrees with the zod schemas', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('fastWorkflow returns what zod returns, or leaves the workflow to zod; never accepts what zod refuses', () => {
+    const workflow = fc.record({ tasks: fc.array(taskSpec, { maxLength: 4 }) });
+    const check = (input: unknown): void => {
+      const fast = fastWorkflow(input);
+      const zod = WorkflowSchema.safeParse(input);
+      if (fast === undefined) return;
+      expect(zod.success).toBe(true);
+      expect(plain(fast)).toStrictEqual(plain(zod.data));
+    };
+    fc.assert(fc.property(workflow, (input) => check(input)), { numRuns: 1000 });
+    fc.assert(fc.property(workflow, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => check(mutate(input, mutations))), { numRuns: 3000 });
+    // The common case (no nested fields) takes the fast path.
+    expect(fastWorkflow({ tasks: [{ id: 'a', command: ['echo', 'x'] }, { id: 'b', dependencies: ['a'], kind: 'gate' }] })).toBeDefined();
+  });
+
+  it('fastWorkflow copies what it returns: changing the campaign’s objects afterwards changes nothing', () => {
+    const command = ['echo', 'x'];
+    const dependencies = ['a'];
+    const input = { tasks: [{ id: 'a', command }, { id: 'b', command: 'true', dependencies, kind: 'compute', allowFailure: false, allowDependencyFailure: false }] };
+    const out = fastWorkflow(input);
+    expect(out).toBeDefined();
+    command.push('more');
+    dependencies.push('c');
+    input.tasks[1]!.id = 'changed';
+    expect(out).toStrictEqual(WorkflowSchema.parse({ tasks: [{ id: 'a', command: ['echo', 'x'] }, { id: 'b', command: 'true', dependencies: ['a'] }] }));
   });
 
   it('never mutates the caller’s objects when filling defaults', () => {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
+import { fastWorkflow } from '../../events/validate-changes.ts';
 import { WorkflowSchema, type TaskSpec, type Workflow } from '../../events/workflow.ts';
 
 /** What else the run already has when a new workflow arrives. */
@@ -55,13 +56,8 @@ export function findCycle(tasks: readonly Pick<TaskSpec, 'id' | 'dependencies'>[
   return null;
 }
 
-/**
- * Validates a workflow a campaign returned: schema (TaskSpecSchema), unique ids (also against
- * earlier workflows), known dependencies, no cycle, safe file and pattern paths. Every error is
- * INVALID_WORKFLOW naming the task and the field; the first one found is thrown.
- */
-export function validateWorkflow(input: unknown, options: ValidateWorkflowOptions = {}): Workflow {
-  const source = options.source;
+/** The workflow as WorkflowSchema parses it; its first issue as INVALID_WORKFLOW naming task and field. */
+function parseWorkflow(input: unknown, source: string | undefined): Workflow {
   const parsed = WorkflowSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -76,7 +72,17 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
     const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
     throw invalid(source, taskId, field, message, { issues: z.treeifyError(parsed.error) });
   }
-  const workflow = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * Validates a workflow a campaign returned: schema (TaskSpecSchema), unique ids (also against
+ * earlier workflows), known dependencies, no cycle, safe file and pattern paths. Every error is
+ * INVALID_WORKFLOW naming the task and the field; the first one found is thrown.
+ */
+export function validateWorkflow(input: unknown, options: ValidateWorkflowOptions = {}): Workflow {
+  const source = options.source;
+  const workflow = fastWorkflow(input) ?? parseWorkflow(input, source);
   const existing = new Set(options.existingTaskIds ?? []);
 
   if (workflow.tasks.length > 0 && workflow.tasks.every((t) => existing.has(t.id))) {
