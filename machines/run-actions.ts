@@ -3,7 +3,7 @@ import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../e
 import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
 import type { Message } from './outgoing.ts';
-import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, withTask, type RunContext, type TaskEntry } from './run-context.ts';
+import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, withTask, withTasks, type RunContext, type TaskEntry } from './run-context.ts';
 import { activeAttemptIds, gateAttempt, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
 import type { Dispatch } from './rules/dispatch.ts';
 import { checkOperatorKey } from '../events/operator-key.ts';
@@ -46,11 +46,8 @@ export function withStatus(ctx: RunContext, status: RunStatus): RunContext {
 
 /** Adopts CAMPAIGN.PLANNED (checked before): the campaign state and, if any, the new workflow. */
 export function adoptPlan(ctx: RunContext, event: CampaignPlanned): RunContext {
-  return produce(ctx, (draft) => {
-    draft.awaitingPlan = null;
-    draft.campaignState = event.state;
-    if (event.workflow !== null) adoptWorkflow(draft, event.iteration, event.workflow.tasks);
-  });
+  const next: RunContext = { ...ctx, awaitingPlan: null, campaignState: event.state };
+  return event.workflow === null ? next : adoptWorkflow(next, event.iteration, event.workflow.tasks);
 }
 
 /** Follows an attempt's reported status: the task's status is its current attempt's. */
@@ -101,22 +98,20 @@ export function applySkips(ctx: RunContext): RunContext {
 export function applyDispatch(ctx: RunContext, plan: readonly Dispatch[]): RunContext {
   if (plan.length === 0) return ctx;
   const started: [string, { taskId: string; operatorKey: string }][] = [];
-  const next = produce(ctx, (draft) => {
-    for (const d of plan) {
-      const entry = draftTask(draft, d.taskId);
-      entry.attempts += 1;
-      if (d.initError !== undefined) {
-        entry.current = { id: d.attemptId, operatorKey: d.operatorKey, status: 'FAILED_INIT' };
-        entry.status = 'FAILED';
-        entry.reason = d.initError;
-      } else {
-        entry.current = { id: d.attemptId, operatorKey: d.operatorKey, status: 'CREATED' };
-        entry.status = 'PENDING';
-        delete entry.reason;
-        started.push([d.attemptId, { taskId: d.taskId, operatorKey: d.operatorKey }]);
-      }
+  // Plain copies, not an immer draft: a fan-out dispatches thousands of tasks at once.
+  const entries = new Map<string, TaskEntry>();
+  for (const d of plan) {
+    const before = entries.get(d.taskId) ?? getTask(ctx, d.taskId);
+    if (before === undefined) throw new Error(`internal: unknown task ${d.taskId}`);
+    const { reason: _reason, ...rest } = before;
+    if (d.initError !== undefined) {
+      entries.set(d.taskId, { ...rest, attempts: before.attempts + 1, current: { id: d.attemptId, operatorKey: d.operatorKey, status: 'FAILED_INIT' }, status: 'FAILED', reason: d.initError });
+    } else {
+      entries.set(d.taskId, { ...rest, attempts: before.attempts + 1, current: { id: d.attemptId, operatorKey: d.operatorKey, status: 'CREATED' }, status: 'PENDING' });
+      started.push([d.attemptId, { taskId: d.taskId, operatorKey: d.operatorKey }]);
     }
-  });
+  }
+  const next = withTasks(ctx, entries);
   return started.length === 0 ? next : { ...next, active: activeWith(next.active, started) };
 }
 

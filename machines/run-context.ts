@@ -120,6 +120,40 @@ export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): Run
 }
 
 /**
+ * `ctx` with several entries replaced (a dispatch of many tasks): each touched bucket, group and
+ * the group list copied once. The copies carry no provenance: `changes.ts` compares their tasks.
+ */
+export function withTasks(ctx: RunContext, entries: ReadonlyMap<string, TaskEntry>): RunContext {
+  if (entries.size === 0) return ctx;
+  const buckets = ctx.buckets.slice();
+  const copiedGroups = new Set<number>();
+  const copiedTasks = new Map<Bucket, TaskEntry[]>();
+  for (const [taskId, entry] of entries) {
+    const slot = ctx.taskSlot[taskId];
+    if (slot === undefined) throw new Error(`internal: unknown task ${taskId}`);
+    const { group, position, index } = locate(slot);
+    let groupList = buckets[group] as Bucket[] | undefined;
+    if (groupList === undefined) throw new Error(`internal: no bucket for task ${taskId}`);
+    if (!copiedGroups.has(group)) {
+      groupList = groupList.slice();
+      buckets[group] = groupList;
+      copiedGroups.add(group);
+    }
+    const bucket = groupList[position];
+    if (bucket === undefined) throw new Error(`internal: no bucket for task ${taskId}`);
+    let tasks = copiedTasks.get(bucket);
+    if (tasks === undefined) {
+      tasks = bucket.tasks.slice();
+      const copy: Bucket = { iteration: bucket.iteration, ids: bucket.ids, tasks };
+      copiedTasks.set(copy, tasks);
+      groupList[position] = copy;
+    }
+    tasks[index] = entry;
+  }
+  return { ...ctx, buckets };
+}
+
+/**
  * Provenance of the bucket task lists `withTask` made, newest first: the index it replaced and the
  * id of the list it copied, then the same for that list, up to MAX_TRAIL steps. Lets `changes.ts`
  * find the tasks a transition touched without comparing every task of the bucket (a report

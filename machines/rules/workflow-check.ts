@@ -55,9 +55,11 @@ function findCycle(tasks: readonly TaskSpec[], ids: Set<string>): string[] | nul
   return null;
 }
 
-/** Adds a checked workflow to an immer draft: new buckets (appended to the last group, then new groups), slots, dependants. */
-export function adoptWorkflow(draft: RunContext, iteration: number, tasks: readonly TaskSpec[]): void {
-  let bucketNumber = draft.buckets.reduce((n, group) => n + group.length, 0);
+/** `ctx` with a checked workflow added: new buckets (appended to the last group, then new groups), slots, dependants. */
+export function adoptWorkflow(ctx: RunContext, iteration: number, tasks: readonly TaskSpec[]): RunContext {
+  const buckets = ctx.buckets.slice() as Bucket[][];
+  const taskSlot = { ...ctx.taskSlot };
+  let bucketNumber = buckets.reduce((n, group) => n + group.length, 0);
   for (let start = 0; start < tasks.length; start += BUCKET_SIZE, bucketNumber += 1) {
     const slice = tasks.slice(start, start + BUCKET_SIZE);
     const bucket: Bucket = {
@@ -66,14 +68,17 @@ export function adoptWorkflow(draft: RunContext, iteration: number, tasks: reado
       tasks: slice.map((spec) => ({ spec, iteration, status: 'PENDING', attempts: 0, current: null })),
     };
     slice.forEach((spec, index) => {
-      draft.taskSlot[spec.id] = bucketNumber * BUCKET_SIZE + index;
+      taskSlot[spec.id] = bucketNumber * BUCKET_SIZE + index;
     });
     const group = Math.floor(bucketNumber / GROUP_SIZE);
-    if (group === draft.buckets.length) (draft.buckets as Bucket[][]).push([]);
-    (draft.buckets[group] as Bucket[]).push(bucket);
+    // The last group is copied before its first new bucket; groups made here are new already.
+    if (group === buckets.length) buckets.push([]);
+    else if (buckets[group] === ctx.buckets[group]) buckets[group] = buckets[group]!.slice();
+    buckets[group]!.push(bucket);
   }
+  const dependants = { ...ctx.dependants };
   for (const spec of tasks) {
-    for (const dep of spec.dependencies) draft.dependants[dep] = [...(draft.dependants[dep] ?? []), spec.id];
+    for (const dep of spec.dependencies) dependants[dep] = [...(dependants[dep] ?? []), spec.id];
   }
-  draft.iteration = iteration;
+  return { ...ctx, buckets, taskSlot, dependants, iteration };
 }
