@@ -1,9 +1,18 @@
 import type { NewEvent, StoredEvent } from './envelope.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
+import type { ChangeRecord } from './sqlite-event-log.ts';
+
+type ChangeFeed = { readAllChanges(afterPosition?: number): AsyncIterable<readonly ChangeRecord[]> };
 
 /** An EventLog that forwards every call to another: wrappers (fencing, counting) override what they change. */
 export class DelegatingEventLog implements EventLog {
-  constructor(protected readonly inner: EventLog) {}
+  /** The inner log's narrow projection feed, when it has one (a wrapper must not hide it). */
+  readonly readAllChanges?: (afterPosition?: number) => AsyncIterable<readonly ChangeRecord[]>;
+
+  constructor(protected readonly inner: EventLog) {
+    const feed = inner as EventLog & Partial<ChangeFeed>;
+    if (typeof feed.readAllChanges === 'function') this.readAllChanges = (afterPosition) => (feed as ChangeFeed).readAllChanges(afterPosition);
+  }
 
   append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     return this.inner.append(runId, events, expectedSeq);

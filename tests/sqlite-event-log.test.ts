@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../events/event-log.ts';
+import { DelegatingEventLog } from '../events/delegating-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import { Projector } from '../projections/projector.ts';
 import { appendWithRetry, eventLogContract, makeEvent } from './event-log.contract.ts';
@@ -110,6 +111,21 @@ describe('SqliteEventLog across processes', () => {
       db.prepare(`UPDATE events SET ${column} = ? WHERE run_id = 'r1' AND seq = 2`).run(original.v);
       db.close();
     }
+    await log.close();
+  });
+
+  it('a wrapping log (DelegatingEventLog) keeps the narrow rebuild read of the log it wraps', async () => {
+    const log = SqliteEventLog.open(join(dir, 'wrapped.sqlite'));
+    await log.append('r1', [makeEvent(), makeEvent()], 0);
+    const wrapped = new DelegatingEventLog(log);
+    const read = async (source: { readAllChanges?: (after?: number) => AsyncIterable<readonly unknown[]> }): Promise<unknown[]> => {
+      const out: unknown[] = [];
+      for await (const page of source.readAllChanges!()) out.push(...page);
+      return out;
+    };
+    expect(typeof wrapped.readAllChanges).toBe('function');
+    expect(await read(wrapped)).toEqual(await read(log));
+    expect(await read(wrapped)).toHaveLength(2);
     await log.close();
   });
 });
