@@ -1,21 +1,14 @@
-// NATS benchmarks (npx tsx bench/nats.bench.ts): command round-trip latency over 10,000 `status`
-// requests to a worker, and the end-to-end time of fanout-1000 on JetStream next to the
-// embedded log (in-process operator completing right after submit: InstantOperator).
+// NATS benchmark (npx tsx bench/nats.bench.ts): command round-trip latency over 10,000 `status`
+// requests to a worker. The end-to-end workloads on the JetStream log, next to the embedded log,
+// are in bench/workloads.ts.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import type { Campaign } from '../actors/campaign/campaign.ts';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
 import { runWorker } from '../actors/nats/worker.ts';
-import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
-import { RunStore } from '../actors/run-store.ts';
-import type { EventLog } from '../events/event-log.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
-import { InstantOperator } from './workloads.ts';
 
 function workspaceRoot(campaignSource: string): string {
   const root = mkdtempSync(join(tmpdir(), 'ms-nats-bench-'));
@@ -56,39 +49,11 @@ export function analyze() { return {}; }\n`);
   }
 }
 
-async function fanout(name: string, tasks: number, makeLog: () => Promise<EventLog>, natsUrl?: string): Promise<number> {
-  const root = workspaceRoot('export function plan() { return null; }\nexport function analyze() { return null; }\n');
-  const log = await makeLog();
-  const store = await RunStore.open({ root, log, ...(natsUrl ? { natsUrl } : {}) });
-  const campaign: Campaign = {
-    plan: (state) => (state === null ? { tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, command: 'true' })) } : null),
-    analyze: () => ({ done: true }),
-  };
-  try {
-    const start = performance.now();
-    const run = await initializeRun({ store, workspace: 'lab', runId: `bench_${name}`, campaign, maxConcurrent: null });
-    const status = await runUntilCompletion(run, { campaign, registry: { factories: { local: () => new InstantOperator() } } });
-    const seconds = (performance.now() - start) / 1000;
-    if (status !== 'COMPLETED') throw new Error(`${name}: ${status}`);
-    return seconds;
-  } finally {
-    await store.close();
-    await log.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
-/** Runs both NATS benchmarks against a private nats-server and prints their figures. */
+/** Runs the command round-trip benchmark against a private nats-server and prints its figures. */
 export async function main(): Promise<void> {
   const server = await startNatsServer();
   try {
     await statusLatency(server, 10_000);
-    const tasks = 1000;
-    const embedded = await fanout('sqlite', tasks, async () => SqliteEventLog.open(join(mkdtempSync(join(tmpdir(), 'ms-bench-log-')), 'events.sqlite')));
-    const js = await fanout('jetstream', tasks, () => JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator }), server.url);
-    console.log(`\nfanout-${tasks} end to end (init → COMPLETED, instant in-process operator)`);
-    console.log(`  embedded SQLite log  ${embedded.toFixed(2)} s`);
-    console.log(`  NATS JetStream log   ${js.toFixed(2)} s   (${(js / embedded).toFixed(2)}× the embedded log)`);
   } finally {
     await server.stop();
   }

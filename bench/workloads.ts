@@ -1,9 +1,19 @@
-// End-to-end host workloads (npm run bench): init → runUntilCompletion → COMPLETED on the
-// embedded SQLite log with an in-process operator that completes every attempt at once.
-// Each workload runs in a fresh child process (so peak RSS is its own) and a fresh temp root.
-//   tsx bench/workloads.ts                 all workloads, one child process each
-//   tsx bench/workloads.ts fanout-1000     one workload in this process (prints one JSON line)
+// End-to-end host workloads (npm run bench): init → runUntilCompletion → COMPLETED with an
+// in-process operator that completes every attempt at once, on each event log: the embedded SQLite
+// log, then NATS JetStream (one private nats-server started by `main` for the whole table).
+// Each workload runs in a fresh child process (so peak RSS is its own) and a fresh temp root; on
+// JetStream each run first deletes the events stream, so it starts on an empty log like SQLite does.
+//   tsx bench/workloads.ts                 all workloads on both logs, one child process each
+//   tsx bench/workloads.ts a b [--log jetstream]   the table for the named workloads [on one log only]
+//   tsx bench/workloads.ts fanout-1000     one workload in this process on the embedded log (prints one JSON line)
+//   tsx bench/workloads.ts fanout-1000 --log jetstream   the same on JetStream, on the server named by
+//                                          BENCH_NATS_URL / BENCH_NATS_USER / BENCH_NATS_PASS (set by
+//                                          `main` for its children; only ever a throwaway server, as
+//                                          its MS_EVENTS stream is deleted), else on a private one
 //   tsx bench/workloads.ts fanout-1000 --warm   the same after one untimed run in the process
+// On JetStream one event must fit in one message: CAMPAIGN.PLANNED holds the whole workflow
+// (~240 B per task, 24 MB at 100k), hence `max_payload: 64MB` in nats.conf. A workload that fails
+// prints a FAILED row with the error; run it by name for the full stderr.
 // Workloads with a target also print "warm s": a second child runs the workload twice and reports
 // the second run (a long-lived worker's case); "wall s" is always a fresh process's first run.
 import { spawnSync } from 'node:child_process';
@@ -11,6 +21,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { Campaign } from '../actors/campaign/campaign.ts';
 import type { OperatorEntry } from '../actors/config/operators-config.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
@@ -18,9 +30,11 @@ import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import type { NewEvent } from '../events/envelope.ts';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { WorkflowInput } from '../events/workflow.ts';
 import { DelegatingEventLog } from '../events/delegating-event-log.ts';
+import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
 
 /** An operator that accepts every attempt and reports it COMPLETED at once (push, no polling). */
 export class InstantOperator implements Operator {
@@ -118,9 +132,25 @@ export const WORKLOADS: Workload[] = [
   fanout(100000),
 ];
 
+/** The event logs a workload can run on. */
+export const LOG_KINDS = ['sqlite', 'jetstream'] as const;
+/** An event log a workload runs on. */
+export type LogKind = (typeof LOG_KINDS)[number];
+
+/** A nats-server to put the JetStream log on, and the orchestrator's credentials. */
+export interface NatsTarget {
+  url: string;
+  user: string;
+  pass: string;
+}
+
+/** Where a workload's log lives: a fresh SQLite file under its root, or JetStream on a throwaway server. */
+export type LogTarget = { kind: 'sqlite' } | { kind: 'jetstream'; nats: NatsTarget };
+
 /** What one workload prints. */
 export interface WorkloadResult {
   name: string;
+  log: LogKind;
   tasks: number;
   status: string;
   seconds: number;
@@ -139,43 +169,82 @@ export interface WorkloadResult {
   warmSeconds?: number;
 }
 
-/** Runs one workload in this process, in a fresh temp workspaces root. */
-export async function runWorkload(workload: Workload): Promise<WorkloadResult> {
+/** Creates a temp workspaces root holding the `bench` workspace. */
+function benchRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'ms-bench-wl-'));
+  const dir = join(root, 'bench');
+  mkdirSync(dir, { recursive: true });
+  // The workspace needs a campaign file to exist; the campaign itself is passed in-process.
+  writeFileSync(join(dir, 'campaign.mjs'), 'export function plan() { return null; }\nexport function analyze() { return null; }\n');
+  mkdirSync(join(root, '.matterstack'), { recursive: true });
+  return root;
+}
+
+/** Deletes the events stream (if any), so the next JetStream log starts empty. */
+async function deleteEventsStream(nats: NatsTarget): Promise<void> {
+  const nc = await connect({ servers: nats.url, user: nats.user, pass: nats.pass });
   try {
-    const dir = join(root, 'bench');
-    mkdirSync(dir, { recursive: true });
-    // The workspace needs a campaign file to exist; the campaign itself is passed in-process.
-    writeFileSync(join(dir, 'campaign.mjs'), 'export function plan() { return null; }\nexport function analyze() { return null; }\n');
-    mkdirSync(join(root, '.matterstack'), { recursive: true });
+    await (await jetstreamManager(nc)).streams.delete('MS_EVENTS');
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Opens an empty event log of `target` (under `root` for SQLite), counting appends. */
+async function openCountingLog(target: LogTarget, root: string): Promise<CountingLog> {
+  if (target.kind === 'sqlite') {
     const synchronous = process.env.BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
-    const log = new CountingLog(SqliteEventLog.open(join(root, '.matterstack', 'events.sqlite'), { synchronous }));
-    const store = await RunStore.open({ root, log });
-    const campaign = workload.campaign();
-    const factories = { local: (_key: string, _entry: OperatorEntry) => new InstantOperator() };
-    const start = performance.now();
-    const cpuStart = process.cpuUsage();
-    const run = await initializeRun({ store, workspace: 'bench', runId: 'bench', campaign, maxConcurrent: workload.maxConcurrent });
-    const status = await runUntilCompletion(run, { campaign, registry: { factories } });
-    const seconds = (performance.now() - start) / 1000;
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    await run.close();
-    await store.close();
-    await log.close();
-    return {
-      name: workload.name,
-      tasks: workload.tasks,
-      status,
-      seconds,
-      cpuSeconds,
-      cycles: log.steps,
-      events: log.events,
-      appends: log.appends,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
-      usPerTask: (seconds * 1e6) / workload.tasks,
-      ...(workload.target !== undefined ? { target: workload.target } : {}),
-    };
+    return new CountingLog(SqliteEventLog.open(join(root, '.matterstack', 'events.sqlite'), { synchronous }));
+  }
+  await deleteEventsStream(target.nats);
+  return new CountingLog(await JetStreamEventLog.connect({ servers: target.nats.url, user: target.nats.user, pass: target.nats.pass }));
+}
+
+/** Drives one workload to the end as run `runId` on `store` and measures it. */
+async function measure(workload: Workload, store: RunStore, log: CountingLog, kind: LogKind, runId: string): Promise<WorkloadResult> {
+  const campaign = workload.campaign();
+  const factories = { local: (_key: string, _entry: OperatorEntry) => new InstantOperator() };
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const run = await initializeRun({ store, workspace: 'bench', runId, campaign, maxConcurrent: workload.maxConcurrent });
+  const status = await runUntilCompletion(run, { campaign, registry: { factories } });
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  await run.close();
+  return {
+    name: workload.name,
+    log: kind,
+    tasks: workload.tasks,
+    status,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    cycles: log.steps,
+    events: log.events,
+    appends: log.appends,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    usPerTask: (seconds * 1e6) / workload.tasks,
+    ...(workload.target !== undefined ? { target: workload.target } : {}),
+  };
+}
+
+/** Runs one workload in this process on an empty log of `target`, in a fresh temp workspaces root. */
+export async function runWorkload(workload: Workload, target: LogTarget, runId = `bench_${workload.name}`): Promise<WorkloadResult> {
+  const root = benchRoot();
+  try {
+    const log = await openCountingLog(target, root);
+    try {
+      // natsUrl only picks the JetStream projections file here: the log is passed in.
+      const store = await RunStore.open({ root, log, ...(target.kind === 'jetstream' ? { natsUrl: target.nats.url } : {}) });
+      try {
+        return await measure(workload, store, log, target.kind, runId);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await log.close();
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -183,53 +252,128 @@ export async function runWorkload(workload: Workload): Promise<WorkloadResult> {
 
 /** Child argument: run the workload once untimed first, then report the second run. */
 const WARM_FLAG = '--warm';
+/** Argument naming the log: `--log sqlite` (default for one workload) or `--log jetstream`. */
+const LOG_FLAG = '--log';
+const NATS_ENV = { url: 'BENCH_NATS_URL', user: 'BENCH_NATS_USER', pass: 'BENCH_NATS_PASS' } as const;
 
-/** Runs every workload (or those named) in its own child process and prints the table. */
-export async function main(names: string[] = []): Promise<WorkloadResult[]> {
-  const selected = names.length > 0 ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
-  const results: WorkloadResult[] = [];
-  const self = fileURLToPath(import.meta.url);
-  console.log('\nhost workloads (embedded SQLite log, instant in-process operator; fresh process and root each)');
-  console.log(
-    `${'workload'.padEnd(20)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(7)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'warm s'.padStart(7)}`,
-  );
-  const runChild = (args: string[]): WorkloadResult | string => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', self, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    try {
-      return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as WorkloadResult;
-    } catch {
-      return `FAILED (exit ${child.status}): ${child.stderr.slice(0, 2000)}`;
-    }
-  };
-  for (const workload of selected) {
-    const cold = runChild([workload.name]);
-    if (typeof cold === 'string') {
-      console.log(`${workload.name.padEnd(20)} ${cold}`);
-      continue;
-    }
-    const warm = workload.target === undefined ? undefined : runChild([workload.name, WARM_FLAG]);
-    const result: WorkloadResult = typeof warm === 'object' ? { ...cold, warmSeconds: warm.seconds } : cold;
-    results.push(result);
-    console.log(
-      `${result.name.padEnd(20)} ${result.status.padEnd(10)} ${result.seconds.toFixed(3).padStart(8)} ${result.cpuSeconds.toFixed(3).padStart(7)} ${(result.target?.toFixed(2) ?? '-').padStart(7)} ${String(result.cycles).padStart(7)} ${String(result.events).padStart(8)} ${String(result.appends).padStart(8)} ${result.usPerTask.toFixed(1).padStart(8)} ${result.peakRssMb.toFixed(0).padStart(12)} ${(result.warmSeconds?.toFixed(3) ?? '-').padStart(7)}`,
-    );
+/** The environment telling a child which nats-server to use. */
+function natsEnv(server: NatsServerHandle): Record<string, string> {
+  const { user, pass } = server.users.orchestrator;
+  return { [NATS_ENV.url]: server.url, [NATS_ENV.user]: user, [NATS_ENV.pass]: pass };
+}
+
+/** The nats-server named by the environment (set by `main` for its children), if any. */
+function natsFromEnv(): NatsTarget | undefined {
+  const url = process.env[NATS_ENV.url];
+  return url ? { url, user: process.env[NATS_ENV.user] ?? '', pass: process.env[NATS_ENV.pass] ?? '' } : undefined;
+}
+
+/** Runs this file on one workload in a child process and parses its JSON line (or says why it failed, in one line). */
+function runChild(args: string[], env: Record<string, string>): WorkloadResult | string {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    env: { ...process.env, ...env },
+  });
+  try {
+    return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as WorkloadResult;
+  } catch {
+    const lines = child.stderr.split('\n').filter((line) => line.trim() !== '');
+    const reason = lines.find((line) => /^\w*Error\b/.test(line)) ?? lines[lines.length - 1] ?? '';
+    return `FAILED (exit ${child.status}): ${reason.slice(0, 300)}`;
   }
-  const small = results.find((r) => r.name === 'fanout-1000');
-  const big = results.find((r) => r.name === 'fanout-100000');
-  if (small && big) console.log(`cost per task 100k / 1k: ${(big.usPerTask / small.usPerTask).toFixed(2)}x (target ≤ 1.5x)`);
-  return results;
+}
+
+/** Runs one table row: a cold child, then (for workloads with a target) a warm one. */
+function runRow(workload: Workload, kind: LogKind, env: Record<string, string>): WorkloadResult | string {
+  const args = [workload.name, LOG_FLAG, kind];
+  const cold = runChild(args, env);
+  if (typeof cold === 'string' || workload.target === undefined) return cold;
+  const warm = runChild([...args, WARM_FLAG], env);
+  return typeof warm === 'object' ? { ...cold, warmSeconds: warm.seconds } : cold;
+}
+
+const HEADER = `${'workload'.padEnd(20)} ${'log'.padEnd(9)} ${'status'.padEnd(10)} ${'wall s'.padStart(8)} ${'cpu s'.padStart(7)} ${'target'.padStart(7)} ${'cycles'.padStart(7)} ${'events'.padStart(8)} ${'appends'.padStart(8)} ${'µs/task'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'warm s'.padStart(7)}`;
+
+/** One table line. */
+function formatRow(r: WorkloadResult): string {
+  return `${r.name.padEnd(20)} ${r.log.padEnd(9)} ${r.status.padEnd(10)} ${r.seconds.toFixed(3).padStart(8)} ${r.cpuSeconds.toFixed(3).padStart(7)} ${(r.target?.toFixed(2) ?? '-').padStart(7)} ${String(r.cycles).padStart(7)} ${String(r.events).padStart(8)} ${String(r.appends).padStart(8)} ${r.usPerTask.toFixed(1).padStart(8)} ${r.peakRssMb.toFixed(0).padStart(12)} ${(r.warmSeconds?.toFixed(3) ?? '-').padStart(7)}`;
+}
+
+/** Prints the cost per task of fanout-100000 over fanout-1000 on one log, when both ran. */
+function printScaling(results: WorkloadResult[], kind: LogKind): void {
+  const small = results.find((r) => r.log === kind && r.name === 'fanout-1000');
+  const big = results.find((r) => r.log === kind && r.name === 'fanout-100000');
+  if (small && big) console.log(`cost per task 100k / 1k (${kind}): ${(big.usPerTask / small.usPerTask).toFixed(2)}x (target ≤ 1.5x)`);
+}
+
+/** Runs every workload (or those named) on each log in its own child process and prints the table. */
+export async function main(names: string[] = [], logs: readonly LogKind[] = LOG_KINDS): Promise<WorkloadResult[]> {
+  const server = logs.includes('jetstream') ? await startNatsServer() : undefined;
+  try {
+    const selected = names.length > 0 ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
+    const results: WorkloadResult[] = [];
+    console.log('\nhost workloads (instant in-process operator; fresh process and root each; log: embedded SQLite file, or NATS JetStream on one private nats-server, events stream emptied before each run)');
+    console.log(HEADER);
+    for (const kind of logs) {
+      const env = kind === 'jetstream' && server !== undefined ? natsEnv(server) : {};
+      for (const workload of selected) {
+        const row = runRow(workload, kind, env);
+        if (typeof row === 'string') {
+          console.log(`${workload.name.padEnd(20)} ${kind.padEnd(9)} ${row}`);
+          continue;
+        }
+        results.push(row);
+        console.log(formatRow(row));
+      }
+    }
+    for (const kind of logs) printScaling(results, kind);
+    return results;
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** The workload a name stands for: a table workload, or any `fanout-N` (memory profiling at 20k/50k). */
+function workloadNamed(name: string | undefined): Workload | undefined {
+  const adHoc = /^fanout-(\d+)$/.exec(name ?? '');
+  return WORKLOADS.find((w) => w.name === name) ?? (adHoc ? fanout(Number(adHoc[1])) : undefined);
+}
+
+/** Runs one workload in this process on `kind` (a private nats-server unless the environment names one) and prints its JSON line. */
+async function runOne(workload: Workload, kind: LogKind, warm: boolean): Promise<void> {
+  const named = kind === 'jetstream' ? natsFromEnv() : undefined;
+  const server = kind === 'jetstream' && named === undefined ? await startNatsServer() : undefined;
+  try {
+    const nats = named ?? (server ? { url: server.url, ...server.users.orchestrator } : undefined);
+    const target: LogTarget = nats ? { kind: 'jetstream', nats } : { kind: 'sqlite' };
+    if (warm) await runWorkload(workload, target, `bench_${workload.name}_warmup`);
+    console.log(JSON.stringify(await runWorkload(workload, target)));
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** The command line: workload names, `--log sqlite|jetstream`, `--warm`. */
+function parseArgs(argv: string[]): { names: string[]; log: LogKind | undefined; warm: boolean } {
+  const names: string[] = [];
+  let log: LogKind | undefined;
+  let warm = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === WARM_FLAG) warm = true;
+    else if (arg === LOG_FLAG) {
+      const value = argv[++i];
+      if (value !== 'sqlite' && value !== 'jetstream') throw new Error(`${LOG_FLAG} takes sqlite or jetstream, not ${String(value)}`);
+      log = value;
+    } else names.push(arg);
+  }
+  return { names, log, warm };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [name, ...rest] = process.argv.slice(2);
-  // Any `fanout-N` runs even when it is not in the table (memory profiling at 20k/50k).
-  const adHoc = /^fanout-(\d+)$/.exec(name ?? '');
-  const workload = WORKLOADS.find((w) => w.name === name) ?? (adHoc ? fanout(Number(adHoc[1])) : undefined);
-  const warm = rest.length === 1 && rest[0] === WARM_FLAG;
-  if (workload !== undefined && (rest.length === 0 || warm)) {
-    if (warm) await runWorkload(workload);
-    console.log(JSON.stringify(await runWorkload(workload)));
-  } else {
-    await main(process.argv.slice(2));
-  }
+  const { names, log, warm } = parseArgs(process.argv.slice(2));
+  const workload = names.length === 1 ? workloadNamed(names[0]) : undefined;
+  if (workload !== undefined) await runOne(workload, log ?? 'sqlite', warm);
+  else await main(names, log ? [log] : LOG_KINDS);
 }

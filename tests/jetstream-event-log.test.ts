@@ -55,3 +55,16 @@ describe('JetStreamEventLog on a restarted server', () => {
     admin = await connect({ servers: server.url, user: server.users.orchestrator.user, pass: server.users.orchestrator.pass });
   });
 });
+
+describe('JetStreamEventLog with the repository nats.conf', () => {
+  it('stores an event over the 1 MB default payload (a plan of ~10,000 tasks is one 2.4 MB event) and reads it back whole', async () => {
+    const log = await openLog();
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    await log.append('big_event_run', [makeEvent({ payload: { status: 'RUNNING', note: big } })], 0);
+    const read = [];
+    for await (const event of log.readRun('big_event_run')) read.push(event);
+    expect(read).toHaveLength(1);
+    expect((read[0]!.payload as { note: string }).note).toBe(big);
+    await log.close();
+  });
+});
