@@ -72,15 +72,51 @@ export function fastTransition(machine: AnyStateMachine, scope: AnyActorScope, s
   if (current.status !== 'active') return undefined;
   try {
     checkedNodes(current._nodes);
-    const selected = (machine as unknown as { getTransitionData(s: unknown, e: unknown): Transition[] }).getTransitionData(current, event);
-    if (selected.length > 1) return undefined;
+    const selected = selectTransition(current, event);
     const emitted: EmittedAction[] = [];
-    const next = selected.length === 0 ? current : microstep(current, selected[0] as Transition, event, scope, emitted);
+    const next = selected === undefined ? current : microstep(current, selected, event, scope, emitted);
     return [settle(next, event, scope, emitted), emitted];
   } catch (error) {
     if (error instanceof Unsupported) return undefined;
     throw error;
   }
+}
+
+/** Each node's transitions by event type (XState's own definitions, so plans stay keyed by them). */
+const candidatesByNode = new WeakMap<Node, Map<string, readonly Transition[]>>();
+
+/** XState's candidates of `node` for `type`; nodes with wildcard descriptors are left to XState. */
+function candidatesOf(node: Node, type: string): readonly Transition[] {
+  let byType = candidatesByNode.get(node);
+  const transitions = (node as unknown as { transitions: Map<string, Transition[]> }).transitions;
+  if (byType === undefined) {
+    for (const descriptor of transitions.keys()) if (descriptor.includes('*')) throw new Unsupported('wildcard event descriptor');
+    candidatesByNode.set(node, (byType = new Map()));
+  }
+  let candidates = byType.get(type);
+  if (candidates === undefined) byType.set(type, (candidates = transitions.get(type) ?? []));
+  return candidates;
+}
+
+/**
+ * XState's transition selection for a compound/atomic configuration: the first candidate whose
+ * guard passes, from the leaf up to the root. A throwing guard is left to XState (its error text).
+ */
+function selectTransition(snapshot: Snapshot, event: { type: string }): Transition | undefined {
+  const nodes = snapshot._nodes;
+  for (let depth = nodes.length - 1; depth >= 0; depth--) {
+    for (const candidate of candidatesOf(nodes[depth] as Node, event.type)) {
+      if (!candidate.guard) return candidate;
+      let passed: boolean;
+      try {
+        passed = guardPasses(candidate.guard, snapshot, event);
+      } catch {
+        throw new Unsupported('a guard threw');
+      }
+      if (passed) return candidate;
+    }
+  }
+  return undefined;
 }
 
 /** XState's `machine.getInitialSnapshot(scope, input)` for the supported subset, else undefined. */

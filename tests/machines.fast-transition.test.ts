@@ -155,10 +155,17 @@ describe('fast transitions equal XState', () => {
     );
   });
 
-  it('declines what it does not implement (parallel states), so XState decides those', () => {
+  it('declines what it does not implement (parallel states, wildcard events, throwing guards), so XState decides those', () => {
     const parallel = setup({}).createMachine({ type: 'parallel', context: {}, states: { x: {}, y: {} } });
-    const scope = scopeOf(parallel);
-    const snap = parallel.getInitialSnapshot(scope);
-    expect(fastTransition(parallel, scope, snap, { type: 'GO' })).toBeUndefined();
+    const parallelScope = scopeOf(parallel);
+    expect(fastTransition(parallel, parallelScope, parallel.getInitialSnapshot(parallelScope), { type: 'GO' })).toBeUndefined();
+
+    const wildcard = setup({}).createMachine({ initial: 'a', context: {}, states: { a: { on: { 'x.*': 'b' } }, b: {} } });
+    const wildcardScope = scopeOf(wildcard);
+    expect(fastTransition(wildcard, wildcardScope, wildcard.getInitialSnapshot(wildcardScope), { type: 'x.y' })).toBeUndefined();
+
+    const throwing = setup({ guards: { broken: () => { throw new Error('guard bug'); } } }).createMachine({ initial: 'a', context: {}, states: { a: { on: { GO: { guard: 'broken', target: 'b' } } }, b: {} } });
+    const throwingScope = scopeOf(throwing);
+    expect(fastTransition(throwing, throwingScope, throwing.getInitialSnapshot(throwingScope), { type: 'GO' })).toBeUndefined();
   });
 });
