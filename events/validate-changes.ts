@@ -257,14 +257,9 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
     case 'workflow.planned': {
       const { iteration, tasks } = c;
       if (!(isSafeInt(iteration) && iteration >= 0) || !Array.isArray(tasks)) return undefined;
-      let out: TaskSpec[] | undefined;
-      for (let i = 0; i < tasks.length; i++) {
-        const spec = fastTaskSpec(tasks[i]);
-        if (spec === undefined) return undefined;
-        if (spec !== tasks[i] && out === undefined) out = tasks.slice(0, i) as TaskSpec[];
-        if (out !== undefined) out.push(spec);
-      }
-      if (out !== undefined) return { ...(c as unknown as DomainChange & { kind: 'workflow.planned' }), tasks: out };
+      const out = mapChecked(tasks, fastTaskSpec);
+      if (out === undefined) return undefined;
+      if (out !== tasks) return { ...(c as unknown as DomainChange & { kind: 'workflow.planned' }), tasks: out };
       break;
     }
     case 'campaign.state': {
@@ -297,13 +292,21 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
 
 /** The changes array as zod outputs it (a new array only when a change needed defaults), or undefined. */
 export function fastDomainChanges(changes: readonly unknown[]): DomainChange[] | undefined {
-  let out: DomainChange[] | undefined;
-  for (let i = 0; i < changes.length; i++) {
-    const change = fastDomainChange(changes[i]);
-    if (change === undefined) return undefined;
-    if (change !== changes[i] && out === undefined) out = changes.slice(0, i) as DomainChange[];
-    if (out !== undefined) out.push(change);
+  return mapChecked(changes, fastDomainChange);
+}
+
+/**
+ * Each item through `check`: undefined when one fails, else the items — the same array when
+ * every check returned its item unchanged, a new one from the first item that changed.
+ */
+function mapChecked<T>(items: readonly unknown[], check: (item: unknown) => T | undefined): T[] | undefined {
+  let out: T[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const checked = check(items[i]);
+    if (checked === undefined) return undefined;
+    if (checked !== items[i] && out === undefined) out = items.slice(0, i) as T[];
+    if (out !== undefined) out.push(checked);
   }
-  return out ?? (changes as DomainChange[]);
+  return out ?? (items as T[]);
 }
 
