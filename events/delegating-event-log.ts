@@ -1,6 +1,6 @@
 import type { NewEvent, StoredEvent } from './envelope.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
-import type { ChangeRecord } from './sqlite-event-log.ts';
+import type { ChangeRecord } from './sqlite-rows.ts';
 
 type ChangeFeed = { readAllChanges(afterPosition?: number): AsyncIterable<readonly ChangeRecord[]> };
 

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
-import { invalidStoredRecord, validateNewEvents, validateStoredEvent } from './validate-events.ts';
+import { CHANGE_COLUMNS, COLUMNS, rawChangeRowToRecord, rawRowToEvent, type ChangeRecord, type RawChangeRow, type RawRow } from './sqlite-rows.ts';
+import { validateNewEvents } from './validate-events.ts';
 
 /** Options of `SqliteEventLog.open`. */
 export interface SqliteEventLogOptions {
@@ -17,44 +18,6 @@ export interface SqliteEventLogOptions {
    */
   synchronous?: 'FULL' | 'NORMAL';
 }
-
-interface Row {
-  position: number;
-  run_id: string;
-  seq: number;
-  event_id: string;
-  type: string;
-  actor: string;
-  time: string;
-  payload: string;
-  from_state: string | null;
-  to_state: string | null;
-  changes: string;
-  schema_version: number;
-}
-
-const PAGE_SIZE = 500;
-/**
- * Rows per page of `readAll`/`readAllChanges`: big enough to amortise the statement cost, small
- * enough that a page's parsed records die young (5000 doubled the garbage collector's work).
- */
-const READ_ALL_PAGE_SIZE = 1000;
-
-/** A row as `.raw()` statements return it: the columns of COLUMNS in order. */
-type RawRow = [
-  position: number,
-  runId: string,
-  seq: number,
-  eventId: string,
-  type: string,
-  actor: string,
-  time: string,
-  payload: string,
-  fromState: string | null,
-  toState: string | null,
-  changes: string,
-  schemaVersion: number,
-];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -73,120 +36,12 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (run_id, seq)
 );`;
 
-const COLUMNS = 'position, run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version';
-
+const PAGE_SIZE = 500;
 /**
- * What a fold of the domain changes needs of a record (projections read nothing else): the
- * envelope's place, actor and time, and the changes. A `StoredEvent` is one.
+ * Rows per page of `readAll`/`readAllChanges`: big enough to amortise the statement cost, small
+ * enough that a page's parsed records die young (5000 doubled the garbage collector's work).
  */
-export type ChangeRecord = Pick<StoredEvent, 'runId' | 'seq' | 'position' | 'schemaVersion' | 'actor' | 'time' | 'changes'>;
-
-/** The columns of a ChangeRecord, as `.raw()` returns them. */
-type RawChangeRow = [position: number, runId: string, seq: number, actor: string, time: string, changes: string, schemaVersion: number];
-const CHANGE_COLUMNS = 'position, run_id, seq, actor, time, changes, schema_version';
-
-/** Placeholders for the columns a ChangeRecord does not read: valid, so validation judges only the columns read. */
-const UNREAD_ID = 'unread';
-
-function parseJsonColumn(row: Row, column: string, text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw invalidStoredRecord(row.run_id, row.seq, `${column}: not JSON`, error);
-  }
-}
-
-function parseRawColumn(row: RawRow, column: string, text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw invalidStoredRecord(row[1], row[2], `${column}: not JSON`, error);
-  }
-}
-
-function rawRowToEvent(row: RawRow): StoredEvent {
-  return validateStoredEvent({
-    runId: row[1],
-    seq: row[2],
-    position: row[0],
-    schemaVersion: row[11],
-    eventId: row[3],
-    type: row[4],
-    actor: row[5],
-    time: row[6],
-    payload: parseRawColumn(row, 'payload', row[7]),
-    from: parseRawColumn(row, 'from', row[8]),
-    to: parseRawColumn(row, 'to', row[9]),
-    changes: parseRawColumn(row, 'changes', row[10]),
-  });
-}
-
-/**
- * Parses and validates the columns of a ChangeRecord with the very checks of a full read; a
- * corrupt record is INVALID_EVENT naming its run and sequence, never skipped.
- */
-function changeRecord(
-  position: unknown,
-  runId: unknown,
-  seq: unknown,
-  actor: unknown,
-  time: unknown,
-  text: unknown,
-  schemaVersion: unknown,
-): ChangeRecord {
-  let changes: unknown;
-  try {
-    changes = JSON.parse(text as string) as unknown;
-  } catch (error) {
-    throw invalidStoredRecord(runId, seq, 'changes: not JSON', error);
-  }
-  const event = validateStoredEvent({
-    runId,
-    seq,
-    position,
-    schemaVersion,
-    eventId: UNREAD_ID,
-    type: UNREAD_ID,
-    actor,
-    time,
-    payload: null,
-    from: null,
-    to: null,
-    changes,
-  });
-  return {
-    runId: event.runId,
-    seq: event.seq,
-    position: event.position,
-    schemaVersion: event.schemaVersion,
-    actor: event.actor,
-    time: event.time,
-    changes: event.changes,
-  };
-}
-
-function rawChangeRowToRecord(row: RawChangeRow): ChangeRecord {
-  return changeRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6]);
-}
-
-function rowToEvent(row: Row): StoredEvent {
-  return validateStoredEvent({
-    runId: row.run_id,
-    seq: row.seq,
-    position: row.position,
-    schemaVersion: row.schema_version,
-    eventId: row.event_id,
-    type: row.type,
-    actor: row.actor,
-    time: row.time,
-    payload: parseJsonColumn(row, 'payload', row.payload),
-    from: parseJsonColumn(row, 'from', row.from_state),
-    to: parseJsonColumn(row, 'to', row.to_state),
-    changes: parseJsonColumn(row, 'changes', row.changes),
-  });
-}
+const READ_ALL_PAGE_SIZE = 1000;
 
 /** Resolves after `ms`, or earlier on `wake()` or abort. */
 function sleep(ms: number, waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
@@ -216,10 +71,9 @@ export class SqliteEventLog implements EventLog {
     lastSeq: Database.Statement<[string], { seq: number | null }>;
     insert: Database.Statement<unknown[]>;
     idsFrom: Database.Statement<[string, number, number], { seq: number; event_id: string }>;
-    runPage: Database.Statement<[string, number, number], Row>;
-    allPage: Database.Statement<[number, number], Row>;
-    allPageRaw: Database.Statement<[number, number], RawRow>;
-    changesPageRaw: Database.Statement<[number, number], RawChangeRow>;
+    runPage: Database.Statement<[string, number, number], RawRow>;
+    allPage: Database.Statement<[number, number], RawRow>;
+    changesPage: Database.Statement<[number, number], RawChangeRow>;
     listRuns: Database.Statement<[], { run_id: string; last_seq: number }>;
   };
   private readonly appendTx: (runId: string, events: ValidNewEvent[], expectedSeq: number) => AppendResult;
@@ -239,20 +93,9 @@ export class SqliteEventLog implements EventLog {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       idsFrom: this.db.prepare('SELECT seq, event_id FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      runPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      allPage: this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
-      allPageRaw: (
-        this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`) as Database.Statement<
-          [number, number],
-          RawRow
-        >
-      ).raw(true),
-      changesPageRaw: (
-        this.db.prepare(`SELECT ${CHANGE_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`) as Database.Statement<
-          [number, number],
-          RawChangeRow
-        >
-      ).raw(true),
+      runPage: this.raw<[string, number, number], RawRow>(`SELECT ${COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      allPage: this.raw<[number, number], RawRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+      changesPage: this.raw<[number, number], RawChangeRow>(`SELECT ${CHANGE_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
       listRuns: this.db.prepare('SELECT run_id, MAX(seq) AS last_seq FROM events GROUP BY run_id ORDER BY run_id'),
     };
     const tx = this.db.transaction((runId: string, events: ValidNewEvent[], expectedSeq: number): AppendResult => {
@@ -283,6 +126,11 @@ export class SqliteEventLog implements EventLog {
       return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false };
     });
     this.appendTx = (runId, events, expectedSeq) => tx.immediate(runId, events, expectedSeq);
+  }
+
+  /** A statement returning rows as arrays (`.raw()`): no column-named object per row. */
+  private raw<P extends unknown[], R>(sql: string): Database.Statement<P, R> {
+    return (this.db.prepare(sql) as Database.Statement<P, R>).raw(true);
   }
 
   /** Opens (creating if needed) the log stored in the SQLite file at `path`. */
@@ -330,8 +178,8 @@ export class SqliteEventLog implements EventLog {
       this.assertOpen();
       const rows = this.stmt.runPage.all(runId, last, PAGE_SIZE);
       for (const row of rows) {
-        last = row.seq;
-        yield rowToEvent(row);
+        last = row[2];
+        yield rawRowToEvent(row);
       }
       if (rows.length < PAGE_SIZE) return;
     }
@@ -342,8 +190,7 @@ export class SqliteEventLog implements EventLog {
     let last = afterPosition;
     for (;;) {
       this.assertOpen();
-      // Array rows (`.raw()`): no per-row object with column names to build and throw away.
-      const rows = this.stmt.allPageRaw.all(last, READ_ALL_PAGE_SIZE);
+      const rows = this.stmt.allPage.all(last, READ_ALL_PAGE_SIZE);
       const count = rows.length;
       for (let i = 0; i < count; i++) {
         const row = rows[i]!;
@@ -376,7 +223,7 @@ export class SqliteEventLog implements EventLog {
 
   /** Up to `limit` change records after `afterPosition`, read in this thread. */
   private changesPage(afterPosition: number, limit: number): ChangeRecord[] {
-    const rows = this.stmt.changesPageRaw.all(afterPosition, limit);
+    const rows = this.stmt.changesPage.all(afterPosition, limit);
     const count = rows.length;
     const records = new Array<ChangeRecord>(count);
     for (let i = 0; i < count; i++) records[i] = rawChangeRowToRecord(rows[i]!);
@@ -394,8 +241,8 @@ export class SqliteEventLog implements EventLog {
       const rows = runId === undefined ? this.stmt.allPage.all(last, PAGE_SIZE) : this.stmt.runPage.all(runId, last, PAGE_SIZE);
       for (const row of rows) {
         if (signal?.aborted || this.closed) return;
-        last = runId === undefined ? row.position : row.seq;
-        yield rowToEvent(row);
+        last = runId === undefined ? row[0] : row[2];
+        yield rawRowToEvent(row);
       }
       if (rows.length < PAGE_SIZE) await sleep(this.pollIntervalMs, this.waiters, signal);
     }

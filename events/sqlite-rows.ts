@@ -1,0 +1,112 @@
+import type { StoredEvent } from './envelope.ts';
+import { invalidStoredRecord, validateStoredEvent } from './validate-events.ts';
+
+// The rows of the SQLite log's `events` table, as `.raw()` statements return them, decoded and
+// validated into records: every column read is checked, a corrupt row is never skipped.
+
+/** A row as `.raw()` statements return it: the columns of COLUMNS in order. */
+export type RawRow = [
+  position: number,
+  runId: string,
+  seq: number,
+  eventId: string,
+  type: string,
+  actor: string,
+  time: string,
+  payload: string,
+  fromState: string | null,
+  toState: string | null,
+  changes: string,
+  schemaVersion: number,
+];
+
+export const COLUMNS = 'position, run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version';
+
+/**
+ * What a fold of the domain changes needs of a record (projections read nothing else): the
+ * envelope's place, actor and time, and the changes. A `StoredEvent` is one.
+ */
+export type ChangeRecord = Pick<StoredEvent, 'runId' | 'seq' | 'position' | 'schemaVersion' | 'actor' | 'time' | 'changes'>;
+
+/** The columns of a ChangeRecord, as `.raw()` returns them. */
+export type RawChangeRow = [position: number, runId: string, seq: number, actor: string, time: string, changes: string, schemaVersion: number];
+export const CHANGE_COLUMNS = 'position, run_id, seq, actor, time, changes, schema_version';
+
+/** Placeholders for the columns a ChangeRecord does not read: valid, so validation judges only the columns read. */
+const UNREAD_ID = 'unread';
+
+function parseRawColumn(row: RawRow, column: string, text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidStoredRecord(row[1], row[2], `${column}: not JSON`, error);
+  }
+}
+
+/** A full row decoded and validated: INVALID_EVENT naming run and sequence when it is corrupt. */
+export function rawRowToEvent(row: RawRow): StoredEvent {
+  return validateStoredEvent({
+    runId: row[1],
+    seq: row[2],
+    position: row[0],
+    schemaVersion: row[11],
+    eventId: row[3],
+    type: row[4],
+    actor: row[5],
+    time: row[6],
+    payload: parseRawColumn(row, 'payload', row[7]),
+    from: parseRawColumn(row, 'from', row[8]),
+    to: parseRawColumn(row, 'to', row[9]),
+    changes: parseRawColumn(row, 'changes', row[10]),
+  });
+}
+
+/**
+ * Parses and validates the columns of a ChangeRecord with the very checks of a full read; a
+ * corrupt record is INVALID_EVENT naming its run and sequence, never skipped.
+ */
+function changeRecord(
+  position: unknown,
+  runId: unknown,
+  seq: unknown,
+  actor: unknown,
+  time: unknown,
+  text: unknown,
+  schemaVersion: unknown,
+): ChangeRecord {
+  let changes: unknown;
+  try {
+    changes = JSON.parse(text as string) as unknown;
+  } catch (error) {
+    throw invalidStoredRecord(runId, seq, 'changes: not JSON', error);
+  }
+  const event = validateStoredEvent({
+    runId,
+    seq,
+    position,
+    schemaVersion,
+    eventId: UNREAD_ID,
+    type: UNREAD_ID,
+    actor,
+    time,
+    payload: null,
+    from: null,
+    to: null,
+    changes,
+  });
+  return {
+    runId: event.runId,
+    seq: event.seq,
+    position: event.position,
+    schemaVersion: event.schemaVersion,
+    actor: event.actor,
+    time: event.time,
+    changes: event.changes,
+  };
+}
+
+/** A change row decoded and validated like a full one. */
+export function rawChangeRowToRecord(row: RawChangeRow): ChangeRecord {
+  return changeRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6]);
+}
