@@ -71,7 +71,7 @@ export function fastTransition(machine: AnyStateMachine, scope: AnyActorScope, s
   const current = snapshot as Snapshot;
   if (current.status !== 'active') return undefined;
   try {
-    checkedNodes(current._nodes);
+    checkedConfiguration(current._nodes);
     const selected = selectTransition(current, event);
     const emitted: EmittedAction[] = [];
     const next = selected === undefined ? current : microstep(current, selected, event, scope, emitted);
@@ -268,6 +268,16 @@ function domainOf(transition: Transition, targets: Node[]): Node {
 function isDescendant(node: Node, ancestor: Node): boolean {
   for (let parent = node.parent; parent !== undefined; parent = parent.parent) if (parent === ancestor) return true;
   return false;
+}
+
+/** Leaves whose configuration (the leaf and its ancestors) was checked supported: checked once, not per event. */
+const supportedLeaves = new WeakSet<Node>();
+
+function checkedConfiguration(nodes: Node[]): void {
+  const leaf = nodes[nodes.length - 1] as Node;
+  if (supportedLeaves.has(leaf)) return;
+  checkedNodes(nodes);
+  supportedLeaves.add(leaf);
 }
 
 function checkedNodes(nodes: Node[]): Node[] {
