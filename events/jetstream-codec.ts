@@ -14,9 +14,9 @@ export interface StreamMessage {
 
 /** Room left under max_payload for the headers (msg id, expectation) and protocol framing. */
 export const HEADER_ROOM = 1024;
+/** The size batches are packed to: messages far larger are slow to store and acknowledge. */
+export const MESSAGE_TARGET_BYTES = 1024 * 1024 - HEADER_ROOM;
 const decoder = new TextDecoder();
-
-
 
 /**
  * Decodes one stream message into its events. A message holds a JSON array of envelopes (one
@@ -106,8 +106,11 @@ export function envelopes(runId: string, events: readonly ValidNewEvent[], expec
   return out;
 }
 
-/** Splits envelopes too large for one message into messages of at most `limit` bytes each. */
-export function splitRecords(runId: string, records: readonly Envelope[], limit: number): Chunk[] {
+/**
+ * Splits envelopes too large for one message into messages of at most `limit` bytes each; an
+ * envelope bigger than `limit` on its own gets a message to itself, up to `maxBytes`.
+ */
+export function splitRecords(runId: string, records: readonly Envelope[], limit: number, maxBytes = limit): Chunk[] {
   const out: Chunk[] = [];
   let parts: string[] = [];
   let size = 2;
@@ -124,7 +127,7 @@ export function splitRecords(runId: string, records: readonly Envelope[], limit:
     const json = JSON.stringify(record);
     const bytes = Buffer.byteLength(json) + 1;
     if (parts.length > 0 && size + bytes > limit) flush();
-    if (size + bytes > limit) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${record.eventId} is larger than the server's max payload`, { runId });
+    if (size + bytes > maxBytes) throw new MatterStackError('INVALID_EVENT', `run ${runId}: event ${record.eventId} is larger than the server's max payload`, { runId });
     first ??= record;
     last = record;
     parts.push(json);

@@ -8,6 +8,7 @@ import {
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
+  type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -15,11 +16,14 @@ import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
-import { decodeMessage, envelopes, HEADER_ROOM, splitRecords, type Chunk, type StreamMessage } from './jetstream-codec.ts';
+import { decodeMessage, envelopes, HEADER_ROOM, MESSAGE_TARGET_BYTES, splitRecords, type Chunk, type StreamMessage } from './jetstream-codec.ts';
+import { RunMessageIndex } from './jetstream-run-index.ts';
 import { validateNewEvents } from './validate-events.ts';
 
 /** How long a bounded read waits for its next message before it fails as LOG_UNAVAILABLE. */
 const READ_STALL_MS = 5_000;
+/** Messages a reading consumer may have in flight (see `messages`). */
+const CONSUME_MAX_MESSAGES = 32;
 /** Stream settings of a `JetStreamEventLog`. */
 export interface JetStreamStreamOptions {
   /** Stream holding every run's log. Default `MS_EVENTS`. */
@@ -60,6 +64,8 @@ function unavailable(error: unknown, what: string): MatterStackError {
  */
 export class JetStreamEventLog implements EventLog {
   private readonly tails = new Map<string, Tail>();
+  /** Where the runs' records sit in the stream (readRun starts near `afterSeq`, not at the stream's start). */
+  private readonly index = new RunMessageIndex();
   private readonly active = new Set<ConsumerMessages>();
   private closed = false;
 
@@ -134,7 +140,10 @@ export class JetStreamEventLog implements EventLog {
         return this.conflictOrDuplicate(runId, valid, expectedSeq, actual);
       }
       if (ack.duplicate) sawDuplicate = true;
-      else wroteSomething = true;
+      else {
+        wroteSomething = true;
+        this.index.record(runId, chunk.firstSeq, ack.seq);
+      }
       streamSeq = ack.seq;
       seq = chunk.lastSeq;
     }
@@ -164,7 +173,10 @@ export class JetStreamEventLog implements EventLog {
    * (still gap-free and in order, and a retry completes it through de-duplication).
    */
   private chunks(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Chunk[] {
-    const limit = Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
+    const maxBytes = Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
+    // Batches pack into messages of about 1 MB even when the server allows more: a 24 MB message
+    // (a 40k-task dispatch) outlasts the publish timeout. Only one event alone may be bigger.
+    const limit = Math.min(maxBytes, MESSAGE_TARGET_BYTES);
     const records = envelopes(runId, events, expectedSeq);
     // The common case: the whole batch, one JSON.stringify and one UTF-8 encoding (a UTF-16 unit
     // never takes more than 3 bytes, so short texts skip counting their bytes).
@@ -172,7 +184,7 @@ export class JetStreamEventLog implements EventLog {
     if (text.length * 3 <= limit || Buffer.byteLength(text) <= limit) {
       return [{ data: Buffer.from(text, 'utf8'), firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, firstEventId: events[0]?.eventId ?? '' }];
     }
-    return splitRecords(runId, records, limit);
+    return splitRecords(runId, records, limit, maxBytes);
   }
 
   /** Reads the last message of the run's subject: its last per-run seq and stream seq. */
@@ -204,7 +216,9 @@ export class JetStreamEventLog implements EventLog {
       filter_subjects: filter,
       ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
     });
-    const iter = await consumer.consume({ max_messages: 256 });
+    // Few messages in flight: they are up to ~1 MB each, and 256 of them outran the server's
+    // buffer for this connection while the process was busy; the read stalled (a 40k-task run).
+    const iter = await consumer.consume({ max_messages: CONSUME_MAX_MESSAGES });
     this.active.add(iter);
     const stop = (): void => {
       iter.stop();
@@ -258,9 +272,12 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async *runEvents(runId: string, afterSeq: number, end: number | undefined, signal?: AbortSignal): AsyncGenerator<StoredEvent> {
-    let next = 1;
-    for await (const message of this.messages(eventSubject(runId), 1, end, signal)) {
-      for (const event of decodeMessage(message, next)) {
+    const anchor = this.index.anchorFor(runId, afterSeq + 1);
+    let next = anchor?.firstSeq ?? 1;
+    for await (const message of this.messages(eventSubject(runId), anchor?.streamSeq ?? 1, end, signal)) {
+      const events = decodeMessage(message, next);
+      if (events.length > 0) this.index.record(runId, events[0]!.seq, message.streamSeq);
+      for (const event of events) {
         next = event.seq + 1;
         if (event.seq > afterSeq) yield event;
       }
@@ -297,7 +314,23 @@ export class JetStreamEventLog implements EventLog {
   /** The run's last sequence (0 when it has no events), read from the server. */
   async lastSeq(runId: string): Promise<number> {
     this.assertOpen();
+    // Polled often (a loop watching for other writers): when the tail this log knows is still the
+    // last message of the run, answer without fetching that message (up to max_payload) again.
+    const known = this.tails.get(runId);
+    if (known !== undefined && !(await this.hasMessageAfter(runId, known.streamSeq))) return known.seq;
     return (await this.fetchTail(runId)).seq;
+  }
+
+  /** True when the run's subject has a message after stream sequence `streamSeq`. */
+  private async hasMessageAfter(runId: string, streamSeq: number): Promise<boolean> {
+    // STREAM.MSG.GET takes next_by_subj since nats-server 2.9; nats.js types it for direct gets only.
+    const request = { seq: streamSeq + 1, next_by_subj: eventSubject(runId) } as unknown as MsgRequest;
+    try {
+      return (await this.jsm.streams.getMessage(this.stream, request)) !== null;
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.NoMessageFound) return false;
+      throw unavailable(error, `next message lookup for run ${runId}`);
+    }
   }
 
   /**

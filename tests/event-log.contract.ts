@@ -148,6 +148,31 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
         expect(await collect(log.readRun(runId()))).toEqual([]);
       }));
 
+    it('reads a run after any sequence, by this log and by a fresh one, with other runs interleaved', async () => {
+      const log = await fixture.open();
+      const fresh = await fixture.openSibling(log);
+      try {
+        const run = runId();
+        const other = runId();
+        const sizes = [3, 1, 5, 2, 4, 1, 6];
+        let total = 0;
+        for (const size of sizes) {
+          await log.append(run, events(size), total);
+          await log.append(other, events(1), await log.lastSeq(other));
+          total += size;
+        }
+        const expected = (after: number): number[] => Array.from({ length: total - after }, (_, i) => after + i + 1);
+        for (const reader of [log, fresh]) {
+          for (let after = 0; after <= total; after++) {
+            expect((await collect(reader.readRun(run, after))).map((e) => e.seq), `after ${after}`).toEqual(expected(after));
+          }
+        }
+      } finally {
+        await fresh.close();
+        await log.close();
+      }
+    });
+
     it('reads all runs in append order, from a position', () =>
       withLog(async (log) => {
         const [a, b, c] = [runId(), runId(), runId()];
