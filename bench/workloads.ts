@@ -78,8 +78,6 @@ class CountingLog extends DelegatingEventLog {
 }
 
 interface Workload {
-  /** Left out of the JetStream rows unless named (too long for a default bench run). */
-  jetstreamByNameOnly?: boolean;
   name: string;
   tasks: number;
   maxConcurrent: number | null;
@@ -131,8 +129,7 @@ export const WORKLOADS: Workload[] = [
   },
   fanout(5000),
   fanout(10000),
-  // On JetStream it did not finish within 9 minutes of CPU here: run by name (`fanout-100000 --log jetstream`).
-  { ...fanout(100000), jetstreamByNameOnly: true },
+  fanout(100000),
 ];
 
 /** The event logs a workload can run on. */
@@ -321,10 +318,6 @@ export async function main(names: string[] = [], logs: readonly LogKind[] = LOG_
     for (const kind of logs) {
       const env = kind === 'jetstream' && server !== undefined ? natsEnv(server) : {};
       for (const workload of selected) {
-        if (kind === 'jetstream' && workload.jetstreamByNameOnly === true && names.length === 0) {
-          console.log(`${workload.name.padEnd(20)} ${kind.padEnd(9)} skipped by default (too long here); run it by name`);
-          continue;
-        }
         const row = runRow(workload, kind, env);
         if (typeof row === 'string') {
           console.log(`${workload.name.padEnd(20)} ${kind.padEnd(9)} ${row}`);
