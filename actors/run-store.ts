@@ -55,6 +55,9 @@ export class RunStore {
     // busy_timeout first: switching to WAL needs a lock another process may hold.
     db.pragma('busy_timeout = 10000');
     db.pragma('journal_mode = WAL');
+    // The projections are rebuilt from the log: a power cut may roll back their last commits (the
+    // stored position rolls back with them and the next catch-up re-applies), never corrupt them.
+    db.pragma('synchronous = NORMAL');
     return new RunStore(root, log, new Projector(db), ownsLog);
   }
 

@@ -98,6 +98,38 @@ export function* tasksInOrder(ctx: Pick<RunContext, 'buckets'>): Generator<TaskE
   for (const group of ctx.buckets) for (const bucket of group) yield* bucket.tasks;
 }
 
+/** True when the task waits for a dispatch: PENDING with no attempt (dependencies not considered). */
+export function awaitsDispatch(entry: TaskEntry): boolean {
+  return entry.status === 'PENDING' && entry.current === null;
+}
+
+/**
+ * How many tasks of each bucket task list await a dispatch, per list (lists are never mutated
+ * once made, immer's included): lets a cycle skip whole buckets instead of rescanning every task
+ * of the run (a 100k fan-out steps hundreds of times with no task left to dispatch).
+ */
+const awaitingCounts = new WeakMap<readonly TaskEntry[], number>();
+
+function awaitingIn(tasks: readonly TaskEntry[]): number {
+  let count = awaitingCounts.get(tasks);
+  if (count === undefined) {
+    count = 0;
+    for (const entry of tasks) if (awaitsDispatch(entry)) count += 1;
+    awaitingCounts.set(tasks, count);
+  }
+  return count;
+}
+
+/** Every task awaiting a dispatch (see `awaitsDispatch`), in the stable order of `tasksInOrder`. */
+export function* tasksAwaitingDispatch(ctx: Pick<RunContext, 'buckets'>): Generator<TaskEntry> {
+  for (const group of ctx.buckets) {
+    for (const bucket of group) {
+      if (awaitingIn(bucket.tasks) === 0) continue;
+      for (const entry of bucket.tasks) if (awaitsDispatch(entry)) yield entry;
+    }
+  }
+}
+
 /**
  * `ctx` with the entry of `taskId` replaced, copying only its path (bucket tasks, bucket, group,
  * groups, context) — what immer would copy, without its proxies: the hot path of every report.
@@ -110,7 +142,10 @@ export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): Run
   const bucket = groupBefore?.[position];
   if (groupBefore === undefined || bucket === undefined) throw new Error(`internal: no bucket for task ${taskId}`);
   const tasks = bucket.tasks.slice();
+  const replaced = tasks[index] as TaskEntry;
   tasks[index] = entry;
+  const awaitingBefore = awaitingCounts.get(bucket.tasks);
+  if (awaitingBefore !== undefined) awaitingCounts.set(tasks, awaitingBefore - Number(awaitsDispatch(replaced)) + Number(awaitsDispatch(entry)));
   trails.set(tasks, [[index, listId(bucket.tasks)], ...(trails.get(bucket.tasks) ?? []).slice(0, MAX_TRAIL - 1)]);
   const groupAfter = groupBefore.slice();
   groupAfter[position] = { iteration: bucket.iteration, ids: bucket.ids, tasks };

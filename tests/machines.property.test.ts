@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { taskStatusOfAttempt, TERMINAL_RUN_STATUSES, TERMINAL_TASK_STATUSES } from '../events/statuses.ts';
-import { getTask, tasksInOrder } from '../machines/run-context.ts';
+import { awaitsDispatch, getTask, tasksAwaitingDispatch, tasksInOrder } from '../machines/run-context.ts';
 import { activeCounts } from '../machines/rules/slots.ts';
 import { replay, type ReplayStep } from '../machines/system.ts';
 import { Harness } from './machines.harness.ts';
@@ -117,6 +117,12 @@ function apply(h: Harness, action: Action, taskIds: string[]): void {
   }
 }
 
+/** The per-bucket counts behind `tasksAwaitingDispatch` agree with a scan of every task. */
+function checkAwaitingIndex(ctx: Harness['ctx']): void {
+  const scanned = [...tasksInOrder(ctx)].filter(awaitsDispatch).map((e) => e.spec.id);
+  expect([...tasksAwaitingDispatch(ctx)].map((e) => e.spec.id)).toEqual(scanned);
+}
+
 function checkInvariants(h: Harness, maxConcurrent: number, hpcCap: number): void {
   const ctx = h.ctx;
   const { total, byOperator } = activeCounts(ctx);
@@ -124,6 +130,7 @@ function checkInvariants(h: Harness, maxConcurrent: number, hpcCap: number): voi
   expect(byOperator['hpc.default'] ?? 0).toBeLessThanOrEqual(hpcCap);
   const tasksWithActive = Object.values(ctx.active).map((a) => a.taskId);
   expect(new Set(tasksWithActive).size).toBe(tasksWithActive.length); // never two active attempts per task
+  checkAwaitingIndex(ctx);
   for (const entry of tasksInOrder(ctx)) {
     if (entry.current !== null) expect(entry.status).toBe(taskStatusOfAttempt(entry.current.status));
     else expect(['PENDING', 'SKIPPED']).toContain(entry.status);
@@ -153,6 +160,33 @@ function drain(h: Harness): void {
 }
 
 describe('run machine properties (random DAGs × random interleavings)', () => {
+  it('tasks awaiting dispatch (several buckets, retries, reruns) match a full scan in every context, old ones included', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 129, max: 300 }),
+        fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constant(400)),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom('COMPLETED' as const, 'FAILED' as const)), { minLength: 50, maxLength: 300 }),
+        (n, maxConcurrent, reports) => {
+          const h = new Harness({ maxConcurrent, configuredOperators: ['local.default'] });
+          const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, command: 'x', allowFailure: true, retries: i % 3 === 0 ? 2 : 0 }));
+          h.plan(tasks);
+          const contexts = [h.ctx];
+          for (const [pick, outcome] of reports) {
+            h.step();
+            const busy = busyAttempts(h);
+            // A few attempts at a time, so that many reach their end (and retries) within the actions.
+            if (busy.length > 0) operate(h, busy[pick % Math.min(busy.length, 4)]!, outcome);
+            if (pick % 5 === 0) h.run({ type: 'CMD.RERUN', taskId: `t${pick % n}` });
+            contexts.push(h.ctx);
+            checkAwaitingIndex(h.ctx);
+          }
+          for (const ctx of contexts) checkAwaitingIndex(ctx);
+        },
+      ),
+      { numRuns: Math.max(5, Math.round(RUNS / 5)) },
+    );
+  });
+
   it('caps, one active attempt per task, readiness, task status = its attempt, termination, deterministic replay', () => {
     fc.assert(
       fc.property(workflowArb, configArb, fc.array(actionArb, { maxLength: 60 }), (tasks, config, actions) => {

@@ -1,6 +1,6 @@
 import { attemptIdFor } from '../../events/ids.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
-import { tasksInOrder, type RunContext } from '../run-context.ts';
+import { tasksAwaitingDispatch, type RunContext } from '../run-context.ts';
 import { resolveOperator } from './operator-key.ts';
 import { isReady } from './readiness.ts';
 import { slotCounter } from './slots.ts';
@@ -22,7 +22,7 @@ export interface Dispatch {
 export function planDispatch(ctx: RunContext): Dispatch[] {
   const slots = slotCounter(ctx);
   const out: Dispatch[] = [];
-  for (const entry of tasksInOrder(ctx)) {
+  for (const entry of tasksAwaitingDispatch(ctx)) {
     if (!slots.globalFree()) break;
     if (!isReady(ctx, entry)) continue;
     const taskId = entry.spec.id;

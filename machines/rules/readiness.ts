@@ -1,6 +1,6 @@
 import { TERMINAL_TASK_STATUSES, type TaskStatus } from '../../events/statuses.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
-import { getTask, tasksInOrder, type RunContext, type TaskEntry } from '../run-context.ts';
+import { awaitsDispatch, getTask, tasksAwaitingDispatch, type RunContext, type TaskEntry } from '../run-context.ts';
 
 /** satisfied: may run now; waiting: some dependency is not terminal yet; never: it can never run. */
 export type DependencyState = { kind: 'satisfied' } | { kind: 'waiting' } | { kind: 'never'; dependency: string; status: TaskStatus | 'UNKNOWN' };
@@ -32,7 +32,7 @@ export function statusLookup(ctx: RunContext): StatusOf {
 
 /** True when the task may be dispatched now: PENDING, no attempt in flight, dependencies satisfied. */
 export function isReady(ctx: RunContext, entry: TaskEntry): boolean {
-  return entry.status === 'PENDING' && entry.current === null && dependencyState(entry.spec, statusLookup(ctx)).kind === 'satisfied';
+  return awaitsDispatch(entry) && dependencyState(entry.spec, statusLookup(ctx)).kind === 'satisfied';
 }
 
 /** Tasks that can never run and become SKIPPED, transitively, in stable order (SPEC §3, better). */
@@ -40,9 +40,8 @@ export function findSkips(ctx: RunContext): { taskId: string; reason: string }[]
   const skipped = new Map<string, string>();
   const statusOf: StatusOf = (id) => (skipped.has(id) ? 'SKIPPED' : getTask(ctx, id)?.status);
   const waitingForRun = (entry: TaskEntry | undefined): entry is TaskEntry =>
-    entry !== undefined && entry.status === 'PENDING' && entry.current === null && !skipped.has(entry.spec.id);
-  const queue: TaskEntry[] = [];
-  for (const entry of tasksInOrder(ctx)) if (waitingForRun(entry)) queue.push(entry);
+    entry !== undefined && awaitsDispatch(entry) && !skipped.has(entry.spec.id);
+  const queue: TaskEntry[] = [...tasksAwaitingDispatch(ctx)];
   // Worklist: a newly skipped task re-examines its dependants, whichever workflow they are in.
   for (let i = 0; i < queue.length; i++) {
     const entry = queue[i] as TaskEntry;

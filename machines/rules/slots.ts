@@ -19,19 +19,25 @@ export function activeCounts(ctx: Pick<RunContext, 'active'>): { total: number; 
   return { total, byOperator };
 }
 
-/** A slot counter starting from the attempts already active in `ctx`. */
+/**
+ * A slot counter starting from the attempts already active in `ctx`. The active attempts are
+ * counted only once a cap asks: uncapped, a fan-out has every attempt active, and counting them
+ * on every cycle rescanned the whole run.
+ */
 export function slotCounter(ctx: Pick<RunContext, 'active' | 'maxConcurrent' | 'operatorCaps'>): SlotCounter {
-  const { total, byOperator } = activeCounts(ctx);
-  let used = total;
+  let active: { total: number; byOperator: Record<string, number> } | undefined;
+  const activeNow = (): { total: number; byOperator: Record<string, number> } => (active ??= activeCounts(ctx));
+  let taken = 0;
+  const takenBy: Record<string, number> = {};
   return {
-    globalFree: () => ctx.maxConcurrent === null || used < ctx.maxConcurrent,
+    globalFree: () => ctx.maxConcurrent === null || activeNow().total + taken < ctx.maxConcurrent,
     operatorFree: (key) => {
       const cap = ctx.operatorCaps[key];
-      return cap === undefined || cap === null || (byOperator[key] ?? 0) < cap;
+      return cap === undefined || cap === null || (activeNow().byOperator[key] ?? 0) + (takenBy[key] ?? 0) < cap;
     },
     take: (key) => {
-      used += 1;
-      byOperator[key] = (byOperator[key] ?? 0) + 1;
+      taken += 1;
+      takenBy[key] = (takenBy[key] ?? 0) + 1;
     },
   };
 }
