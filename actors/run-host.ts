@@ -7,6 +7,7 @@ import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, deliver, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
 import { pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
 import type { DomainChange } from '../events/changes.ts';
+import { KeyedFifo } from './keyed-fifo.ts';
 
 /** Runs an effect once its transition is durable; outcomes come back through `host.deliver`. */
 export interface EffectHandler {
@@ -101,7 +102,7 @@ export class RunHost {
   private queuedDrain: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Effects waiting for a slot (FIFO by insertion), keyed like `inFlight`. */
-  private readonly waiting = new Map<string, PendingEffect>();
+  private readonly waiting = new KeyedFifo<PendingEffect>();
   private readonly errors: unknown[] = [];
 
   private constructor(runId: string, log: EventLog, options: RunHostOptions) {
@@ -350,7 +351,7 @@ export class RunHost {
     const key = effectKey(pending);
     if (this.inFlight.has(key) || this.waiting.has(key)) return;
     if (this.inFlight.size >= MAX_EFFECTS_RUNNING) {
-      this.waiting.set(key, pending);
+      this.waiting.push(key, pending);
       return;
     }
     this.launch(handler, key, pending);
@@ -374,10 +375,10 @@ export class RunHost {
 
   /** Starts waiting effects while slots are free (FIFO: the order the records asked for them). */
   private launchWaiting(handler: EffectHandler): void {
-    for (const [key, pending] of this.waiting) {
-      if (this.inFlight.size >= MAX_EFFECTS_RUNNING) return;
-      this.waiting.delete(key);
-      this.launch(handler, key, pending);
+    while (this.inFlight.size < MAX_EFFECTS_RUNNING) {
+      const next = this.waiting.shift();
+      if (next === undefined) return;
+      this.launch(handler, next[0], next[1]);
     }
   }
 }
