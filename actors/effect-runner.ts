@@ -1,6 +1,7 @@
 import { errorMessage } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { AttemptEvent } from '../events/run-events.ts';
+import { attemptPhase, isWatchable } from '../machines/attempt-phase.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
 import type { Effect } from '../machines/effects.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
@@ -83,7 +84,7 @@ export class EffectRunner implements EffectHandler {
 
   private async start(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>, afterBackoff = false): Promise<void> {
     let snapshot = host.state.attempts.get(effect.attemptId);
-    if (snapshot === undefined || !snapshot.matches('created')) return;
+    if (snapshot === undefined || attemptPhase(snapshot) !== 'created') return;
     // An automatic retry starts after its backoff (machines/rules/retry.ts); the attempt is CREATED meanwhile.
     const entry = host.state.run === undefined ? undefined : getTask(host.state.run.context, effect.taskId);
     const delayMs = !afterBackoff && entry?.current?.id === effect.attemptId ? retryDelayMs(entry) : 0;
@@ -99,7 +100,7 @@ export class EffectRunner implements EffectHandler {
     if (delayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       snapshot = host.state.attempts.get(effect.attemptId);
-      if (snapshot === undefined || !snapshot.matches('created')) return;
+      if (snapshot === undefined || attemptPhase(snapshot) !== 'created') return;
     }
     const target = this.resolve(snapshot);
     if (target === undefined) {
@@ -240,10 +241,6 @@ export class EffectRunner implements EffectHandler {
     };
     return { registered, ctx };
   }
-}
-
-function isWatchable(snapshot: AttemptSnapshot): boolean {
-  return snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external');
 }
 
 /** The report to deliver, or undefined when the operator saw no change (nothing is logged then). */

@@ -6,5 +6,7 @@ import { register } from 'tsx/esm/api';
 
 registerCommonJs();
 register();
+const { applyOrchestratorV8Flags } = await import('../cli/process-settings.ts');
+applyOrchestratorV8Flags();
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

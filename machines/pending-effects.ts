@@ -1,3 +1,4 @@
+import { attemptPhase, isCollecting, isWatchable } from './attempt-phase.ts';
 import type { AttemptSnapshot, RunSnapshot } from './decide.ts';
 import type { Effect } from './effects.ts';
 import { analyzeResults } from './rules/outcome.ts';
@@ -27,14 +28,11 @@ export function pendingEffects(system: RunSystem): PendingEffect[] {
 
 function attemptEffectOwed(snapshot: AttemptSnapshot): Effect | undefined {
   const { attemptId, taskId, operatorKey, task, externalId } = snapshot.context;
-  if (snapshot.matches('created')) return { type: 'attempt.start', attemptId, taskId, operatorKey, task };
-  if (snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external')) {
-    return { type: 'attempt.watch', attemptId, operatorKey, externalId: externalId ?? '' };
-  }
-  if (snapshot.matches('cancelling')) return { type: 'attempt.cancel', attemptId, operatorKey };
-  if (snapshot.matches({ completed: 'collecting' }) || snapshot.matches({ failed: 'collecting' })) {
-    return { type: 'attempt.collect', attemptId, operatorKey };
-  }
+  const phase = attemptPhase(snapshot);
+  if (phase === 'created') return { type: 'attempt.start', attemptId, taskId, operatorKey, task };
+  if (isWatchable(snapshot)) return { type: 'attempt.watch', attemptId, operatorKey, externalId: externalId ?? '' };
+  if (phase === 'cancelling') return { type: 'attempt.cancel', attemptId, operatorKey };
+  if (isCollecting(snapshot)) return { type: 'attempt.collect', attemptId, operatorKey };
   return undefined;
 }
 

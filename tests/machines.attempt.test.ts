@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseAttemptEvent, type AttemptEvent, type AttemptEventInput } from '../events/run-events.ts';
 import { decideAttempt, type AttemptSnapshot } from '../machines/decide.ts';
+import { attemptPhase, isCollecting, isWatchable } from '../machines/attempt-phase.ts';
+import { attemptMachine } from '../machines/attempt.machine.ts';
 
 const created = (extra: Record<string, unknown> = {}) =>
   parseAttemptEvent({ type: 'ATTEMPT.CREATED', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default', task: { id: 't', command: 'x' }, ...extra });
@@ -103,5 +105,27 @@ describe('attempt machine', () => {
 
   it('an event before ATTEMPT.CREATED is refused as INVALID_EVENT', () => {
     expect(() => decideAttempt(undefined, parseAttemptEvent({ type: 'ATTEMPT.CANCEL' }))).toThrow(/before ATTEMPT.CREATED/);
+  });
+});
+
+describe('attempt phase helpers', () => {
+  it('agree with XState matches() in every state of the attempt machine', () => {
+    const base = drive().snapshot;
+    const leaves: unknown[] = [];
+    const walk = (node: { key: string; states: Record<string, unknown> }, path: string[]): void => {
+      const children = Object.values(node.states) as { key: string; states: Record<string, unknown> }[];
+      if (children.length === 0) leaves.push(path.slice(0, -1).reduceRight<unknown>((inner, key) => ({ [key]: inner }), path[path.length - 1]));
+      for (const child of children) walk(child, [...path, child.key]);
+    };
+    walk(attemptMachine.root as never, []);
+    expect(leaves.length).toBeGreaterThan(8);
+    for (const value of leaves) {
+      const snapshot = attemptMachine.resolveState({ value: value as never, context: base.context });
+      const top = typeof value === 'string' ? value : Object.keys(value as object)[0]!;
+      expect(snapshot.matches(top as never)).toBe(true);
+      expect(attemptPhase(snapshot)).toBe(top);
+      expect(isWatchable(snapshot)).toBe(snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external'));
+      expect(isCollecting(snapshot)).toBe(snapshot.matches({ completed: 'collecting' }) || snapshot.matches({ failed: 'collecting' }));
+    }
   });
 });
