@@ -111,6 +111,11 @@ export class JetStreamEventLog implements EventLog {
     return new JetStreamEventLog(nc, jetstream(nc), jsm, stream, owns);
   }
 
+  /** The log's connection, for clients that must live and reconnect with it (the run leases of `loop --nats`). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** Appends a batch as one message if the run is at `expectedSeq` (see `EventLog.append`). */
   async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     this.assertOpen();

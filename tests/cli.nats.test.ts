@@ -1,5 +1,13 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunLeases } from '../actors/nats/run-leases.ts';
+import { runWorker } from '../actors/nats/worker.ts';
+import { initializeRun } from '../actors/run-lifecycle.ts';
+import { RunStore } from '../actors/run-store.ts';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
 import { startNatsServer, type NatsServerHandle, type NatsUser } from './harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
@@ -149,5 +157,248 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
     const orphan = await scientist(['pause', 'p1']);
     expect(orphan.code).toBe(7);
     expect(orphan.stderr).toBe('error: no worker is serving ms.cmd.p1.pause — is `matterstack worker` running?\n');
+  });
+});
+
+/** One task that finishes at once: loop completes the run in a second or two. */
+const QUICK_CAMPAIGN = `
+export function plan(state) {
+  if (state !== null) return null;
+  return { tasks: [{ id: 'hello', command: 'echo hi > out.txt' }] };
+}
+export function analyze() { return { done: true }; }
+`;
+
+/** Short, so that the CLI renews (a third of it) several times a second and the tests stay quick. */
+const BUCKET_TTL_MS = 3000;
+
+/** A private server and root for `loop --nats`, with no worker: the test plays the other lease holders. */
+interface LoopFixture {
+  server: NatsServerHandle;
+  root: string;
+  nc: NatsConnection;
+  kv: KV;
+  log: JetStreamEventLog;
+  /** Holds leases as a worker would. */
+  other: RunLeases;
+  /** Creates run `runId` of workspace `lab` (gate) or `quick` straight on the log, as the orchestrator. */
+  createRun(runId: string, workspace: 'lab' | 'quick'): Promise<void>;
+  /** Starts the CLI as the orchestrator (loop appends events itself); killed by `close` if still running. */
+  start(args: string[]): RunningCli;
+  /** Who holds the lease of `runId`, and at which revision. */
+  lease(runId: string): Promise<{ holder: string; revision: number } | undefined>;
+  close(): Promise<void>;
+}
+
+async function loopFixture(): Promise<LoopFixture> {
+  const server = await startNatsServer();
+  const root = makeWorkspace(GATE_CAMPAIGN, 'ms-cli-loop-');
+  fs.mkdirSync(path.join(root, 'quick'));
+  fs.writeFileSync(path.join(root, 'quick', 'campaign.mjs'), QUICK_CAMPAIGN);
+  const { orchestrator } = server.users;
+  const nc = await connect({ servers: server.url, ...orchestrator });
+  // Created here first, so its TTL is ours whatever the CLI would have chosen.
+  const other = await RunLeases.open(nc, { workerId: 'test_holder', ttlMs: BUCKET_TTL_MS });
+  const kv = await new Kvm(nc).open('MS_LEASES');
+  const log = await JetStreamEventLog.connect({ servers: server.url, ...orchestrator });
+  const started: RunningCli[] = [];
+  return {
+    server,
+    root,
+    nc,
+    kv,
+    log,
+    other,
+    async createRun(runId, workspace) {
+      const store = await RunStore.open({ root, natsUrl: server.url, natsUser: orchestrator.user, natsPass: orchestrator.pass });
+      try {
+        await initializeRun({ store, workspace, runId });
+      } finally {
+        await store.close();
+      }
+    },
+    start(args) {
+      const cli = startCli(args, { root, env: { MATTERSTACK_NATS_URL: server.url, MATTERSTACK_NATS_USER: orchestrator.user, MATTERSTACK_NATS_PASS: orchestrator.pass } });
+      started.push(cli);
+      return cli;
+    },
+    async lease(runId) {
+      const entry = await kv.get(runId);
+      if (entry === null || entry.operation !== 'PUT') return undefined;
+      return { holder: entry.json<{ workerId: string }>().workerId, revision: entry.revision };
+    },
+    async close() {
+      // A failed test may leave a loop waiting at a gate.
+      for (const cli of started) if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+      await Promise.all(started.map((cli) => cli.done));
+      await log.close();
+      await nc.close();
+      await server.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` every 50 ms until it returns a value; fails after `timeoutMs`. */
+async function pollFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits for the CLI to exit; kills it (and fails) if it does not within `timeoutMs`. */
+async function exitOf(cli: RunningCli, timeoutMs = 15_000): Promise<CliResult> {
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await cli.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A LoopFixture for the enclosing describe block (its own server: runs left active by one block never reach another). */
+function useLoopFixture(): LoopFixture {
+  let fixture: LoopFixture | undefined;
+  beforeAll(async () => {
+    fixture = await loopFixture();
+  }, 30_000);
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return new Proxy({} as LoopFixture, {
+    get: (_target, key) => {
+      if (fixture === undefined) throw new Error('the loop fixture is not started');
+      return fixture[key as keyof LoopFixture];
+    },
+  });
+}
+
+describe('loop --nats holds the run lease the workers use', () => {
+  const f = useLoopFixture();
+
+  it('refuses a run whose lease another holder has: names the holder, exits 4, appends nothing', async () => {
+    await f.createRun('held1', 'quick');
+    expect(await f.other.acquire('held1')).toBe(true);
+    const before = await f.log.lastSeq('held1');
+
+    const result = await exitOf(f.start(['loop', 'held1']));
+    expect(result.stderr).toBe(
+      'error: run held1 is hosted by worker test_holder, which drives it already: send it commands instead (e.g. "matterstack pause held1 --nats …"), or stop that worker and loop again\n',
+    );
+    expect(result.code).toBe(4);
+    expect(await f.log.lastSeq('held1')).toBe(before);
+    expect((await f.lease('held1'))?.holder).toBe('test_holder');
+    await f.other.release('held1');
+  });
+
+  it('refuses a user without the orchestrator permissions before appending anything: one clear line, exit 4', async () => {
+    await f.createRun('sci1', 'quick');
+    const before = await f.log.lastSeq('sci1');
+    const { scientist } = f.server.users;
+    const result = await runCli(['loop', 'sci1'], { root: f.root, env: { MATTERSTACK_NATS_URL: f.server.url, MATTERSTACK_NATS_USER: scientist.user, MATTERSTACK_NATS_PASS: scientist.pass } });
+    expect(result.stderr).toBe(
+      'error: NATS user "scientist" is not allowed to use the run leases (KV bucket MS_LEASES): loop --nats drives runs itself, which takes the orchestrator\'s permissions; send commands to a worker instead\n',
+    );
+    expect(result.code).toBe(4);
+    expect(await f.log.lastSeq('sci1')).toBe(before);
+  });
+
+  it('completes a free run, then leaves its lease free', async () => {
+    await f.createRun('free1', 'quick');
+    const result = await exitOf(f.start(['loop', 'free1', '--json']));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(JSON.stringify({ event: 'end', runs: [{ runId: 'free1', status: 'COMPLETED' }], exitCode: 0 }));
+    expect(await f.lease('free1')).toBeUndefined();
+    expect(await f.other.owner('free1')).toBeUndefined();
+  });
+
+  it('holds the lease as the CLI while it drives, renews it within the bucket TTL, and Ctrl-C releases it', async () => {
+    await f.createRun('gate1', 'lab');
+    const cli = f.start(['loop', 'gate1', '--json']);
+    const first = await pollFor(() => f.lease('gate1'), 'the CLI to take the lease');
+    expect(first.holder).toMatch(new RegExp(`^cli:[A-Za-z0-9_-]+:${cli.child.pid}$`));
+    // Two renewals while the run waits at its gate, never a moment without the CLI's lease (a
+    // renewal slower than the 3 s TTL would let the entry expire).
+    await pollFor(async () => {
+      const now = await f.lease('gate1');
+      expect(now?.holder, cli.output().stderr).toBe(first.holder);
+      return now !== undefined && now.revision >= first.revision + 2 ? now : undefined;
+    }, 'two renewals');
+    expect(await f.log.lastSeq('gate1')).toBeGreaterThan(2);
+
+    cli.child.kill('SIGINT');
+    const result = await exitOf(cli);
+    expect(result.code, result.stderr).toBe(130);
+    expect(await f.lease('gate1')).toBeUndefined();
+  });
+
+  it('commands sent while it drives reach the run through a worker, which appends them for the loop (pause, resume, approve)', async () => {
+    await f.createRun('gate3', 'lab');
+    const cli = f.start(['loop', 'gate3', '--json']);
+    await pollFor(async () => ((await f.lease('gate3'))?.holder.startsWith('cli:') ? true : undefined), 'the CLI to take the lease');
+    const { orchestrator, scientist } = f.server.users;
+    const worker = await runWorker({ natsUrl: f.server.url, ...orchestrator, root: f.root, workerId: 'w_cmd', leaseTtlMs: BUCKET_TTL_MS });
+    const asScientist = (args: string[]): Promise<CliResult> =>
+      runCli(args, { root: f.root, env: { MATTERSTACK_NATS_URL: f.server.url, MATTERSTACK_NATS_USER: scientist.user, MATTERSTACK_NATS_PASS: scientist.pass } });
+    const status = async (): Promise<{ status: string; gates: { taskId: string }[] }> => {
+      const result = await asScientist(['status', 'gate3', '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      return result.json();
+    };
+    try {
+      await pollFor(async () => ((await status()).gates.length > 0 ? true : undefined), 'the gate');
+      for (const [verb, expected] of [['pause', 'PAUSED'], ['resume', 'RUNNING']] as const) {
+        const reply = await asScientist([verb, 'gate3']);
+        expect(reply.code, reply.stderr).toBe(0);
+        await pollFor(async () => ((await status()).status === expected ? true : undefined), `status ${expected}`);
+      }
+      const approve = await asScientist(['approve', 'gate3', 'gate']);
+      expect(approve.code, approve.stderr).toBe(0);
+      const result = await exitOf(cli);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.trim().split('\n').at(-1)).toBe(JSON.stringify({ event: 'end', runs: [{ runId: 'gate3', status: 'COMPLETED' }], exitCode: 0 }));
+      expect(worker.hostedRuns()).not.toContain('gate3');
+      expect(await f.lease('gate3')).toBeUndefined();
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+
+  it('stops driving a run whose lease it lost, naming who holds it now', async () => {
+    await f.createRun('gate2', 'lab');
+    const cli = f.start(['loop', 'gate2']);
+    await pollFor(async () => ((await f.lease('gate2'))?.holder.startsWith('cli:') ? true : undefined), 'the CLI to take the lease');
+    await f.kv.put('gate2', JSON.stringify({ workerId: 'thief', acquiredAt: new Date().toISOString() }));
+
+    const result = await exitOf(cli);
+    expect(result.stderr).toBe(
+      'error: run gate2 lost its lease (worker thief holds it now): loop stopped driving it so that it is never driven twice; tasks already started keep running\n',
+    );
+    expect(result.code).toBe(4);
+    expect((await f.lease('gate2'))?.holder).toBe('thief');
+  });
+});
+
+describe('loop --nats without a run id', () => {
+  const f = useLoopFixture();
+
+  it('skips a run a worker hosts with a note line and drives the others to the end', async () => {
+    await f.createRun('all_held', 'quick');
+    await f.createRun('all_free', 'quick');
+    expect(await f.other.acquire('all_held')).toBe(true);
+    const before = await f.log.lastSeq('all_held');
+
+    const result = await exitOf(f.start(['loop', '--json']));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('note: run all_held is hosted by worker test_holder, which drives it already:');
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(JSON.stringify({ event: 'end', runs: [{ runId: 'all_free', status: 'COMPLETED' }], exitCode: 0 }));
+    expect(await f.log.lastSeq('all_held')).toBe(before);
+    expect((await f.lease('all_held'))?.holder).toBe('test_holder');
+    expect(await f.lease('all_free')).toBeUndefined();
+    await f.other.release('all_held');
   });
 });

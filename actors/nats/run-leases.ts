@@ -7,6 +7,17 @@ import { z } from 'zod';
 export const LeaseValueSchema = z.object({ workerId: z.string().min(1), acquiredAt: z.string() });
 export type LeaseValue = z.output<typeof LeaseValueSchema>;
 
+/** Lease TTL when nobody says otherwise: a dead holder's runs are free again within about this long. */
+export const DEFAULT_LEASE_TTL_MS = 10_000;
+
+/** Prefix of the holder ids of `matterstack loop --nats` processes (workers' ids never contain a colon). */
+export const CLI_HOLDER_PREFIX = 'cli:';
+
+/** True when `holder` is a CLI loop, not a worker: it serves no commands, it follows the log. */
+export function isCliHolder(holder: string): boolean {
+  return holder.startsWith(CLI_HOLDER_PREFIX);
+}
+
 /** Outcome of a renewal: kept, lost (someone else holds it or it expired), or unknown (server unreachable). */
 export type RenewOutcome = 'kept' | 'lost' | 'unknown';
 
@@ -40,6 +51,15 @@ export class RunLeases {
   static async open(nc: NatsConnection, options: { workerId: string; ttlMs: number; bucket?: string }): Promise<RunLeases> {
     const kv = await new Kvm(nc).create(options.bucket ?? 'MS_LEASES', { ttl: options.ttlMs, history: 1 });
     return new RunLeases(kv, options.workerId, options.ttlMs);
+  }
+
+  /**
+   * How long an entry lives without renewal: the TTL of whoever created the bucket, which may
+   * differ from ours (`ttlMs`), so renewals must be timed on this one.
+   */
+  async expiryMs(): Promise<number> {
+    const ttl = (await this.kv.status()).ttl;
+    return ttl > 0 ? ttl : this.ttlMs;
   }
 
   /** Takes the lease of `runId` if nobody holds it; true when it is ours. */

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
 import { errorMessage } from '../../events/errors.ts';
+import type { EventLog } from '../../events/event-log.ts';
 import { JetStreamEventLog } from '../../events/jetstream-event-log.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import { getRunStatus } from '../../projections/queries.ts';
@@ -11,11 +12,11 @@ import { newRunId } from '../run-id.ts';
 import { RunHost } from '../run-host.ts';
 import { initializeRun } from '../run-lifecycle.ts';
 import { RunStore } from '../run-store.ts';
-import { replyOfRecord } from './command-dedup.ts';
+import { CommandDedup, replyOfRecord } from './command-dedup.ts';
 import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService } from './command-service.ts';
 import { FencedEventLog } from './fenced-event-log.ts';
 import { InitDedup } from './init-dedup.ts';
-import { RunLeases } from './run-leases.ts';
+import { DEFAULT_LEASE_TTL_MS, isCliHolder, RunLeases } from './run-leases.ts';
 import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 
@@ -58,6 +59,9 @@ function defaultWorkerId(): string {
   return `w-${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** How long a command id is remembered, so that a retried command is executed once. */
+const DEFAULT_DEDUP_WINDOW_MS = 120_000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -94,6 +98,8 @@ class Worker implements CommandHandler, WorkerHandle {
   private stopping = false;
   private readonly log: FencedEventLog;
   private readonly logLine: (line: string) => void;
+  /** De-duplicates the commands appended for runs a `loop --nats` drives (they have no session here). */
+  private readonly loopDedup: CommandDedup;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -108,10 +114,11 @@ class Worker implements CommandHandler, WorkerHandle {
   ) {
     this.log = fenced;
     this.logLine = options.logLine ?? (() => undefined);
+    this.loopDedup = new CommandDedup(options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
   }
 
   static async start(nc: NatsConnection, workerId: string, options: WorkerOptions): Promise<Worker> {
-    const ttl = options.leaseTtlMs ?? 10_000;
+    const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     const jsLog = await JetStreamEventLog.open(nc, options.stream !== undefined ? { stream: options.stream } : {}, false);
     let worker: Worker | undefined;
     const fenced = new FencedEventLog(jsLog, (runId, why) => worker?.onFenced(runId, why));
@@ -119,7 +126,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const store = await RunStore.open({ root: options.root, natsUrl: url, log: fenced });
     const leases = await RunLeases.open(nc, { workerId, ttlMs: ttl });
     const registry = await RunRegistry.open(nc);
-    const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? 120_000);
+    const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (e) => worker?.logLine(`command: ${errorMessage(e)}`) });
@@ -162,7 +169,7 @@ class Worker implements CommandHandler, WorkerHandle {
   private async unhosted(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
     if (verb === 'status') {
       const owner = forwarded ? undefined : await this.leases.owner(runId);
-      if (owner !== undefined && owner !== this.workerId) return { forwardTo: owner };
+      if (owner !== undefined && owner !== this.workerId && !isCliHolder(owner)) return { forwardTo: owner };
       return this.statusReply(runId);
     }
     if ((await this.log.lastSeq(runId)) === 0) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
@@ -176,6 +183,8 @@ class Worker implements CommandHandler, WorkerHandle {
         }
       }
       const owner = await this.leases.owner(runId);
+      // A CLI loop serves no commands: append for it, it follows the log's foreign appends.
+      if (owner !== undefined && isCliHolder(owner)) return this.appendCommand(this.jsLog, this.loopDedup, runId, verb, payload);
       if (owner !== undefined && owner !== this.workerId) {
         if (forwarded) break;
         return { forwardTo: owner };
@@ -190,13 +199,22 @@ class Worker implements CommandHandler, WorkerHandle {
     const { runId } = session;
     if (verb === 'status') return this.statusReply(runId);
     if (verb === 'step') return { accepted: true, seq: this.log.lastOwnSeq(runId) ?? (await this.log.lastSeq(runId)) };
+    return this.appendCommand(this.log, session.dedup, runId, verb, payload);
+  }
+
+  /**
+   * Appends a validated command through a command-only host (no effects): the run's live host
+   * (a session here, or a `loop --nats`) picks the record up and runs what it owes.
+   */
+  private async appendCommand(log: EventLog, dedup: CommandDedup, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    if (verb === 'status') return this.statusReply(runId);
+    if (verb === 'step') return { accepted: true, seq: await log.lastSeq(runId) };
     const command = toRunCommand(verb, payload);
     if (command === undefined) return rejected('VALIDATION_FAILED', `unknown command ${verb}`);
     const commandId = typeof payload.commandId === 'string' ? payload.commandId : undefined;
-    return session.dedup.once(commandId, async () => {
+    return dedup.once(commandId, async () => {
       try {
-        // A command-only host (no effects): the live host of the session picks the record up and runs what it owes.
-        const host = await RunHost.restore(this.log, runId);
+        const host = await RunHost.restore(log, runId);
         const { appended } = await host.deliver({ actor: 'run', event: command });
         await this.store.project();
         const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
@@ -251,7 +269,7 @@ class Worker implements CommandHandler, WorkerHandle {
       log: this.log,
       natsUrl: Array.isArray(this.options.natsUrl) ? (this.options.natsUrl[0] ?? 'nats') : this.options.natsUrl,
       ...(this.options.operators ? { operators: this.options.operators } : {}),
-      dedupWindowMs: this.options.dedupWindowMs ?? 120_000,
+      dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
       logLine: this.logLine,
       onEnd: (s, why) => this.onSessionEnd(s, why),
     });

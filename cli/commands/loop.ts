@@ -5,6 +5,7 @@ import { isMatterStackError } from '../../events/errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../../events/statuses.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
+import { hostedError, withLoopLeases } from '../loop-leases.ts';
 import { withRun, withStore } from '../open-store.ts';
 import { ProgressDisplay, progressMode } from '../progress-display.ts';
 import { toCliFailure } from '../report-error.ts';
@@ -33,7 +34,10 @@ export const loopCommand = defineCommand({
   args: [{ name: 'run', required: false, description: 'the run id (omit: every active run)' }],
   options: {},
   examples: ['loop 20250101_120000_1a2b3c4d', 'loop                      # every active run, round-robin', 'loop r1 --json > progress.jsonl'],
-  notes: [RUN_OUTCOME_NOTE + '\nWithout a run id: 10 if any run FAILED, else 11 if any was CANCELLED.'],
+  notes: [
+    RUN_OUTCOME_NOTE + '\nWithout a run id: 10 if any run FAILED, else 11 if any was CANCELLED.',
+    'With --nats, loop holds the run\'s lease as a worker does, so no worker hosts the run meanwhile; a run a worker\nhosts is refused (exit 4; skipped with a note without a run id): send it commands instead.',
+  ],
   async run(ctx) {
     const runId = ctx.args.run;
     return runId === undefined ? loopAll(ctx) : loopOne(ctx, runId);
@@ -81,53 +85,73 @@ function end(ctx: CommandContext, outcomes: Map<string, RunStatus>, exitCode: nu
 }
 
 async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
-  return withRun(ctx, runId, async (handle, store) => {
-    const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
-    const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
-    const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
-    let status: RunStatus;
-    try {
-      status = await runUntilCompletion(handle, { signal: ctx.signal, onProgress: () => redraw.poke() });
-    } finally {
-      await redraw.stop();
-    }
-    if (ctx.signal.aborted && !TERMINAL_RUN_STATUSES.includes(status)) return interrupted(ctx, [handle.runId]);
-    return end(ctx, new Map([[handle.runId, status]]), exitCodeForStatus(status));
-  });
+  return withRun(ctx, runId, (handle, store) =>
+    withLoopLeases(ctx, store, async (leases) => {
+      const holder = await leases?.claim(handle.runId);
+      if (holder !== undefined) throw hostedError(handle.runId, holder);
+      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+      const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
+      const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
+      const signal = leases === undefined ? ctx.signal : AbortSignal.any([ctx.signal, leases.lostSignal(handle.runId)]);
+      let status: RunStatus;
+      try {
+        status = await runUntilCompletion(handle, { signal, onProgress: () => redraw.poke() });
+      } finally {
+        await redraw.stop();
+      }
+      leases?.throwIfLost(handle.runId);
+      if (ctx.signal.aborted && !TERMINAL_RUN_STATUSES.includes(status)) return interrupted(ctx, [handle.runId]);
+      return end(ctx, new Map([[handle.runId, status]]), exitCodeForStatus(status));
+    }),
+  );
 }
 
 async function loopAll(ctx: CommandContext): Promise<number> {
   const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
-  return withStore(ctx, async (store) => {
-    const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
-    const outcomes = new Map<string, RunStatus>();
-    // A run whose step throws (its workspace was deleted, its config broke) is reported once and left alone.
-    const broken = new Map<string, number>();
-    while (!ctx.signal.aborted) {
-      const active = listRuns(await store.views()).filter((r) => !broken.has(r.runId));
-      if (active.length === 0) break;
-      let progressed = false;
-      for (const run of active) {
-        if (ctx.signal.aborted) break;
-        try {
-          const handle = await openRun({ store, runId: run.runId });
-          outcomes.set(run.runId, await stepRun(handle));
-          await handle.close();
-        } catch (error) {
-          // Another process is driving this run (one writer per run): leave it to that process this round.
-          if (isMatterStackError(error, 'VERSION_CONFLICT')) continue;
-          const failure = toCliFailure(error);
-          broken.set(run.runId, failure.exitCode);
-          ctx.out.note(`error: run ${run.runId}: ${failure.message} (skipped from now on)`);
+  return withStore(ctx, (store) =>
+    withLoopLeases(ctx, store, async (leases) => {
+      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+      const outcomes = new Map<string, RunStatus>();
+      // A run whose step throws (its workspace was deleted, its config broke) is reported once and left alone.
+      const broken = new Map<string, number>();
+      // With --nats, a run a worker hosts is that worker's to drive: noted once and left alone.
+      const hosted = new Set<string>();
+      while (!ctx.signal.aborted) {
+        const active = listRuns(await store.views()).filter((r) => !broken.has(r.runId) && !hosted.has(r.runId));
+        if (active.length === 0) break;
+        let progressed = false;
+        for (const run of active) {
+          if (ctx.signal.aborted) break;
+          try {
+            leases?.throwIfLost(run.runId);
+            const holder = await leases?.claim(run.runId);
+            if (holder !== undefined) {
+              hosted.add(run.runId);
+              ctx.out.note(`note: ${hostedError(run.runId, holder).message} (skipped)`);
+              continue;
+            }
+            const handle = await openRun({ store, runId: run.runId });
+            const status = await stepRun(handle);
+            outcomes.set(run.runId, status);
+            await handle.close();
+            if (TERMINAL_RUN_STATUSES.includes(status)) await leases?.release(run.runId);
+          } catch (error) {
+            // Another process is driving this run (one writer per run): leave it to that process this round.
+            if (isMatterStackError(error, 'VERSION_CONFLICT')) continue;
+            const failure = toCliFailure(error);
+            broken.set(run.runId, failure.exitCode);
+            await leases?.release(run.runId);
+            ctx.out.note(`error: run ${run.runId}: ${failure.message} (skipped from now on)`);
+          }
+          if (getRun(await store.views(), run.runId)?.lastSeq !== run.lastSeq) progressed = true;
         }
-        if (getRun(await store.views(), run.runId)?.lastSeq !== run.lastSeq) progressed = true;
+        display.update(await viewsOf(store, outcomes.keys()));
+        if (!progressed) await sleepUnlessAborted(IDLE_ROUND_MS, ctx.signal);
       }
-      display.update(await viewsOf(store, outcomes.keys()));
-      if (!progressed) await sleepUnlessAborted(IDLE_ROUND_MS, ctx.signal);
-    }
-    const stillActive = [...outcomes].filter(([, status]) => !TERMINAL_RUN_STATUSES.includes(status)).map(([id]) => id);
-    if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
-    const brokenCode = [...broken.values()][0];
-    return end(ctx, outcomes, brokenCode ?? exitCodeForStatuses(outcomes.values()));
-  });
+      const stillActive = [...outcomes].filter(([, status]) => !TERMINAL_RUN_STATUSES.includes(status)).map(([id]) => id);
+      if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
+      const brokenCode = [...broken.values()][0];
+      return end(ctx, outcomes, brokenCode ?? exitCodeForStatuses(outcomes.values()));
+    }),
+  );
 }
