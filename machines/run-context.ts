@@ -103,31 +103,59 @@ export function awaitsDispatch(entry: TaskEntry): boolean {
   return entry.status === 'PENDING' && entry.current === null;
 }
 
-/**
- * How many tasks of each bucket task list await a dispatch, per list (lists are never mutated
- * once made, immer's included): lets a cycle skip whole buckets instead of rescanning every task
- * of the run (a 100k fan-out steps hundreds of times with no task left to dispatch).
- */
-const awaitingCounts = new WeakMap<readonly TaskEntry[], number>();
+/** True when the task ended without completing (FAILED, CANCELLED, SKIPPED): its dependants may never run. */
+export function endedUncompleted(entry: TaskEntry): boolean {
+  return entry.status === 'FAILED' || entry.status === 'CANCELLED' || entry.status === 'SKIPPED';
+}
 
-function awaitingIn(tasks: readonly TaskEntry[]): number {
-  let count = awaitingCounts.get(tasks);
-  if (count === undefined) {
-    count = 0;
-    for (const entry of tasks) if (awaitsDispatch(entry)) count += 1;
-    awaitingCounts.set(tasks, count);
+/** Per bucket task list: how many tasks await a dispatch, and how many ended without completing. */
+interface Tally {
+  awaiting: number;
+  uncompleted: number;
+}
+
+/**
+ * The tally of each bucket task list (lists are never mutated once made, immer's included): lets a
+ * cycle skip whole buckets instead of rescanning every task of the run (a 100k fan-out steps
+ * hundreds of times with no task left to dispatch; a 200-task chain steps 200 times).
+ */
+const tallies = new WeakMap<readonly TaskEntry[], Tally>();
+
+function tallyOf(tasks: readonly TaskEntry[]): Tally {
+  let tally = tallies.get(tasks);
+  if (tally === undefined) {
+    tally = { awaiting: 0, uncompleted: 0 };
+    for (const entry of tasks) {
+      if (awaitsDispatch(entry)) tally.awaiting += 1;
+      else if (endedUncompleted(entry)) tally.uncompleted += 1;
+    }
+    tallies.set(tasks, tally);
   }
-  return count;
+  return tally;
+}
+
+/** The tally of a list that differs from one with `before`'s tally by one entry, `replaced` → `entry`. */
+function tallyAfter(before: Tally, replaced: TaskEntry, entry: TaskEntry): Tally {
+  return {
+    awaiting: before.awaiting - Number(awaitsDispatch(replaced)) + Number(awaitsDispatch(entry)),
+    uncompleted: before.uncompleted - Number(endedUncompleted(replaced)) + Number(endedUncompleted(entry)),
+  };
 }
 
 /** Every task awaiting a dispatch (see `awaitsDispatch`), in the stable order of `tasksInOrder`. */
 export function* tasksAwaitingDispatch(ctx: Pick<RunContext, 'buckets'>): Generator<TaskEntry> {
   for (const group of ctx.buckets) {
     for (const bucket of group) {
-      if (awaitingIn(bucket.tasks) === 0) continue;
+      if (tallyOf(bucket.tasks).awaiting === 0) continue;
       for (const entry of bucket.tasks) if (awaitsDispatch(entry)) yield entry;
     }
   }
+}
+
+/** True when some task of the run ended without completing (see `endedUncompleted`). */
+export function anyEndedUncompleted(ctx: Pick<RunContext, 'buckets'>): boolean {
+  for (const group of ctx.buckets) for (const bucket of group) if (tallyOf(bucket.tasks).uncompleted > 0) return true;
+  return false;
 }
 
 /**
@@ -144,8 +172,8 @@ export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): Run
   const tasks = bucket.tasks.slice();
   const replaced = tasks[index] as TaskEntry;
   tasks[index] = entry;
-  const awaitingBefore = awaitingCounts.get(bucket.tasks);
-  if (awaitingBefore !== undefined) awaitingCounts.set(tasks, awaitingBefore - Number(awaitsDispatch(replaced)) + Number(awaitsDispatch(entry)));
+  const tallyBefore = tallies.get(bucket.tasks);
+  if (tallyBefore !== undefined) tallies.set(tasks, tallyAfter(tallyBefore, replaced, entry));
   trails.set(tasks, [[index, listId(bucket.tasks)], ...(trails.get(bucket.tasks) ?? []).slice(0, MAX_TRAIL - 1)]);
   const groupAfter = groupBefore.slice();
   groupAfter[position] = { iteration: bucket.iteration, ids: bucket.ids, tasks };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { taskStatusOfAttempt, TERMINAL_RUN_STATUSES, TERMINAL_TASK_STATUSES } from '../events/statuses.ts';
-import { awaitsDispatch, getTask, tasksAwaitingDispatch, tasksInOrder } from '../machines/run-context.ts';
+import { anyEndedUncompleted, awaitsDispatch, endedUncompleted, getTask, tasksAwaitingDispatch, tasksInOrder } from '../machines/run-context.ts';
 import { activeCounts } from '../machines/rules/slots.ts';
 import { replay, type ReplayStep } from '../machines/system.ts';
 import { Harness } from './machines.harness.ts';
@@ -117,10 +117,11 @@ function apply(h: Harness, action: Action, taskIds: string[]): void {
   }
 }
 
-/** The per-bucket counts behind `tasksAwaitingDispatch` agree with a scan of every task. */
-function checkAwaitingIndex(ctx: Harness['ctx']): void {
-  const scanned = [...tasksInOrder(ctx)].filter(awaitsDispatch).map((e) => e.spec.id);
-  expect([...tasksAwaitingDispatch(ctx)].map((e) => e.spec.id)).toEqual(scanned);
+/** The per-bucket tallies behind `tasksAwaitingDispatch` and `anyEndedUncompleted` agree with a scan of every task. */
+function checkBucketTallies(ctx: Harness['ctx']): void {
+  const all = [...tasksInOrder(ctx)];
+  expect([...tasksAwaitingDispatch(ctx)].map((e) => e.spec.id)).toEqual(all.filter(awaitsDispatch).map((e) => e.spec.id));
+  expect(anyEndedUncompleted(ctx)).toBe(all.some(endedUncompleted));
 }
 
 function checkInvariants(h: Harness, maxConcurrent: number, hpcCap: number): void {
@@ -130,7 +131,7 @@ function checkInvariants(h: Harness, maxConcurrent: number, hpcCap: number): voi
   expect(byOperator['hpc.default'] ?? 0).toBeLessThanOrEqual(hpcCap);
   const tasksWithActive = Object.values(ctx.active).map((a) => a.taskId);
   expect(new Set(tasksWithActive).size).toBe(tasksWithActive.length); // never two active attempts per task
-  checkAwaitingIndex(ctx);
+  checkBucketTallies(ctx);
   for (const entry of tasksInOrder(ctx)) {
     if (entry.current !== null) expect(entry.status).toBe(taskStatusOfAttempt(entry.current.status));
     else expect(['PENDING', 'SKIPPED']).toContain(entry.status);
@@ -160,7 +161,7 @@ function drain(h: Harness): void {
 }
 
 describe('run machine properties (random DAGs × random interleavings)', () => {
-  it('tasks awaiting dispatch (several buckets, retries, reruns) match a full scan in every context, old ones included', () => {
+  it('bucket tallies (tasks awaiting dispatch, tasks ended uncompleted; several buckets, retries, reruns) match a full scan in every context, old ones included', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 129, max: 300 }),
@@ -178,9 +179,9 @@ describe('run machine properties (random DAGs × random interleavings)', () => {
             if (busy.length > 0) operate(h, busy[pick % Math.min(busy.length, 4)]!, outcome);
             if (pick % 5 === 0) h.run({ type: 'CMD.RERUN', taskId: `t${pick % n}` });
             contexts.push(h.ctx);
-            checkAwaitingIndex(h.ctx);
+            checkBucketTallies(h.ctx);
           }
-          for (const ctx of contexts) checkAwaitingIndex(ctx);
+          for (const ctx of contexts) checkBucketTallies(ctx);
         },
       ),
       { numRuns: Math.max(5, Math.round(RUNS / 5)) },

@@ -1,6 +1,6 @@
 import { TERMINAL_TASK_STATUSES, type TaskStatus } from '../../events/statuses.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
-import { awaitsDispatch, getTask, tasksAwaitingDispatch, type RunContext, type TaskEntry } from '../run-context.ts';
+import { anyEndedUncompleted, awaitsDispatch, getTask, tasksAwaitingDispatch, type RunContext, type TaskEntry } from '../run-context.ts';
 
 /** satisfied: may run now; waiting: some dependency is not terminal yet; never: it can never run. */
 export type DependencyState = { kind: 'satisfied' } | { kind: 'waiting' } | { kind: 'never'; dependency: string; status: TaskStatus | 'UNKNOWN' };
@@ -37,6 +37,9 @@ export function isReady(ctx: RunContext, entry: TaskEntry): boolean {
 
 /** Tasks that can never run and become SKIPPED, transitively, in stable order (SPEC §3, better). */
 export function findSkips(ctx: RunContext): { taskId: string; reason: string }[] {
+  // Only a dependency that ended without completing makes a task never runnable (workflows are
+  // validated: no unknown dependency): none in the run, nothing to look at.
+  if (!anyEndedUncompleted(ctx)) return [];
   const skipped = new Map<string, string>();
   const statusOf: StatusOf = (id) => (skipped.has(id) ? 'SKIPPED' : getTask(ctx, id)?.status);
   const waitingForRun = (entry: TaskEntry | undefined): entry is TaskEntry =>
