@@ -3,7 +3,7 @@ import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../e
 import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
 import type { Message } from './outgoing.ts';
-import { DEFAULT_MAX_CONCURRENT, draftTask, getTask, withTask, withTasks, type RunContext, type TaskEntry } from './run-context.ts';
+import { carryDispatchCandidates, DEFAULT_MAX_CONCURRENT, draftTask, getTask, withTask, withTasks, type RunContext, type TaskEntry } from './run-context.ts';
 import { activeAttemptIds, gateAttempt, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
 import type { Dispatch } from './rules/dispatch.ts';
 import { checkOperatorKey } from '../events/operator-key.ts';
@@ -85,13 +85,15 @@ export function trackReport(ctx: RunContext, event: AttemptReported): RunContext
 export function applySkips(ctx: RunContext): RunContext {
   const skips = findSkips(ctx);
   if (skips.length === 0) return ctx;
-  return produce(ctx, (draft) => {
+  const next = produce(ctx, (draft) => {
     for (const { taskId, reason } of skips) {
       const entry = draftTask(draft, taskId);
       entry.status = 'SKIPPED';
       entry.reason = reason;
     }
   });
+  carryDispatchCandidates(ctx, next, skips.map((s) => s.taskId));
+  return next;
 }
 
 /** Records the attempts the execute phase creates; those without an operator are FAILED_INIT at once. */
@@ -142,14 +144,10 @@ export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunCo
       const reason = cmd.by !== undefined ? `cancelled by ${cmd.by}` : 'cancelled';
       return { context: { ...ctx, reason, awaitingPlan: null }, messages };
     }
-    case 'CMD.REVIVE': {
-      const ids = reviveSet(ctx);
-      return { context: produce(ctx, (d) => ids.forEach((id) => resetTask(d, id))), messages: [] };
-    }
-    case 'CMD.RERUN': {
-      const ids = rerunSet(ctx, cmd.taskId, cmd.recursive);
-      return { context: produce(ctx, (d) => ids.forEach((id) => resetTask(d, id))), messages: [] };
-    }
+    case 'CMD.REVIVE':
+      return { context: resetTasks(ctx, reviveSet(ctx)), messages: [] };
+    case 'CMD.RERUN':
+      return { context: resetTasks(ctx, rerunSet(ctx, cmd.taskId, cmd.recursive)), messages: [] };
     case 'CMD.CANCEL_ATTEMPT':
       return { context: ctx, messages: [{ to: cmd.attemptId, event: { type: 'ATTEMPT.CANCEL', reason: 'cancel-attempt command', ...by } }] };
     case 'CMD.APPROVE':
@@ -159,6 +157,13 @@ export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunCo
       return { context: ctx, messages: [{ to: gateAttempt(ctx, cmd.taskId), event: { type, ...comment, ...by } }] };
     }
   }
+}
+
+/** `ctx` with the tasks `ids` reset to PENDING (rerun, revive). */
+function resetTasks(ctx: RunContext, ids: readonly string[]): RunContext {
+  const next = produce(ctx, (draft) => ids.forEach((id) => resetTask(draft, id)));
+  carryDispatchCandidates(ctx, next, ids);
+  return next;
 }
 
 /** True when the report is news about a task's current attempt (stale or repeated reports are no-ops). */

@@ -1,6 +1,7 @@
 import type { JsonValue } from '../events/json.ts';
-import type { AttemptStatus, RunStatus, TaskStatus } from '../events/statuses.ts';
+import { TERMINAL_TASK_STATUSES, type AttemptStatus, type RunStatus, type TaskStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
+import { EMPTY_SLOT_SET, editSlotSet, hasSlot, type SlotSet } from './slot-set.ts';
 
 /** The run's view of a task's current attempt (the attempt actor holds the rest). */
 export interface CurrentAttempt {
@@ -83,7 +84,11 @@ function locate(slot: number): { group: number; position: number; index: number 
 /** The task entry for `taskId`, or undefined when no workflow of the run has it. */
 export function getTask(ctx: Pick<RunContext, 'buckets' | 'taskSlot'>, taskId: string): TaskEntry | undefined {
   const slot = ctx.taskSlot[taskId];
-  if (slot === undefined) return undefined;
+  return slot === undefined ? undefined : taskAtSlot(ctx, slot);
+}
+
+/** The task entry at `slot` (see `RunContext.taskSlot`), or undefined. */
+export function taskAtSlot(ctx: Pick<RunContext, 'buckets'>, slot: number): TaskEntry | undefined {
   const { group, position, index } = locate(slot);
   return ctx.buckets[group]?.[position]?.tasks[index];
 }
@@ -179,7 +184,9 @@ export function withTask(ctx: RunContext, taskId: string, entry: TaskEntry): Run
   groupAfter[position] = { iteration: bucket.iteration, ids: bucket.ids, tasks };
   const buckets = ctx.buckets.slice();
   buckets[group] = groupAfter;
-  return { ...ctx, buckets };
+  const next = { ...ctx, buckets };
+  carryTaskCandidates(ctx, next, taskId, slot, entry);
+  return next;
 }
 
 /**
@@ -213,7 +220,92 @@ export function withTasks(ctx: RunContext, entries: ReadonlyMap<string, TaskEntr
     }
     tasks[index] = entry;
   }
-  return { ...ctx, buckets };
+  const next = { ...ctx, buckets };
+  carryDispatchCandidates(ctx, next, entries.keys());
+  return next;
+}
+
+/**
+ * The dispatch candidates of each version of `RunContext.buckets`: slots of tasks that may be
+ * ready, a superset of those awaiting a dispatch with their dependencies satisfied. Why:
+ * `planDispatch` runs every cycle and, in a deep DAG, nearly every waiting task is blocked:
+ * rescanning them all made a chain quadratic. Beside the context, like the tallies, not in it:
+ * readiness is a function of the tasks, so contexts sharing buckets share candidates, old contexts
+ * keep theirs, and the context (its JSON, its replay) is unchanged. A version missing here (a
+ * context made some other way) starts from every task awaiting a dispatch.
+ */
+const candidateSets = new WeakMap<RunContext['buckets'], SlotSet>();
+
+/** The dispatch candidates of `ctx` (see `candidateSets`); iterate them with `slotsOf`, in workflow order. */
+export function dispatchCandidates(ctx: RunContext): SlotSet {
+  let set = candidateSets.get(ctx.buckets);
+  if (set === undefined) {
+    set = awaitingSlots(ctx);
+    candidateSets.set(ctx.buckets, set);
+  }
+  return set;
+}
+
+function awaitingSlots(ctx: RunContext): SlotSet {
+  return editSlotSet(EMPTY_SLOT_SET, (add) => {
+    ctx.buckets.forEach((group, g) =>
+      group.forEach((bucket, position) => {
+        if (tallyOf(bucket.tasks).awaiting === 0) return;
+        const first = (g * GROUP_SIZE + position) * BUCKET_SIZE;
+        bucket.tasks.forEach((entry, index) => {
+          if (awaitsDispatch(entry)) add(first + index);
+        });
+      }),
+    );
+  });
+}
+
+/**
+ * Forgets candidates of `ctx` found not ready. Safe for this very context: its tasks never change,
+ * and a task only becomes ready when it is reset or a dependency ends, which re-adds it.
+ */
+export function dropDispatchCandidates(ctx: RunContext, slots: readonly number[]): void {
+  if (slots.length === 0) return;
+  candidateSets.set(ctx.buckets, editSlotSet(dispatchCandidates(ctx), (_add, remove) => slots.forEach(remove)));
+}
+
+/**
+ * Derives the candidates of `after` from those of `before`, for a transition that changed (or
+ * added) only the tasks `taskIds`: a changed task is a candidate while it awaits a dispatch, and
+ * a task ending (a terminal status) makes its waiting dependants candidates — the only ways a task
+ * becomes ready. Call it from every transition that makes new buckets.
+ */
+export function carryDispatchCandidates(before: RunContext, after: RunContext, taskIds: Iterable<string>): void {
+  const set = candidateSets.get(before.buckets);
+  if (set === undefined || before.buckets === after.buckets) return;
+  const next = editSlotSet(set, (add, remove) => {
+    for (const taskId of taskIds) {
+      const slot = after.taskSlot[taskId] as number;
+      const entry = taskAtSlot(after, slot) as TaskEntry;
+      if (awaitsDispatch(entry)) add(slot);
+      else remove(slot);
+      if (!endsNow(before, taskId, entry)) continue;
+      for (const dependant of after.dependants[taskId] ?? []) {
+        const dependantSlot = after.taskSlot[dependant] as number;
+        if (awaitsDispatch(taskAtSlot(after, dependantSlot) as TaskEntry)) add(dependantSlot);
+      }
+    }
+  });
+  candidateSets.set(after.buckets, next);
+}
+
+/** True when task `taskId`, now `now`, reached a terminal status since `before`: its dependants may be ready. */
+function endsNow(before: RunContext, taskId: string, now: TaskEntry): boolean {
+  return TERMINAL_TASK_STATUSES.includes(now.status) && getTask(before, taskId)?.status !== now.status;
+}
+
+/** `carryDispatchCandidates` for one task (a report): most reports leave the candidates as they are. */
+function carryTaskCandidates(before: RunContext, after: RunContext, taskId: string, slot: number, now: TaskEntry): void {
+  const set = candidateSets.get(before.buckets);
+  if (set === undefined) return;
+  const wakes = (after.dependants[taskId]?.length ?? 0) > 0 && endsNow(before, taskId, now);
+  if (awaitsDispatch(now) || wakes || hasSlot(set, slot)) carryDispatchCandidates(before, after, [taskId]);
+  else candidateSets.set(after.buckets, set);
 }
 
 /**

@@ -122,3 +122,44 @@ export class Harness {
     return this.processed.map((p) => ({ actor: p.actor, type: p.event.type, payload: payloadOf(p.event) }));
   }
 }
+
+/** Moves one attempt actor one step forward, the way its operator would. */
+export function operate(h: Harness, attemptId: string, outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL'): void {
+  const snap = h.system.attempts.get(attemptId);
+  if (snap === undefined) return;
+  const phase = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0];
+  if (phase === 'created') h.start(attemptId, outcome === 'WAITING_EXTERNAL' ? 'WAITING_EXTERNAL' : 'RUNNING');
+  else if (phase === 'running' || phase === 'waiting_external' || phase === 'submitted') {
+    h.attempt(attemptId, { type: 'OPERATOR.REPORTED', status: outcome === 'WAITING_EXTERNAL' ? 'RUNNING' : outcome });
+  } else if (phase === 'completed' || phase === 'failed') h.attempt(attemptId, { type: 'ATTEMPT.RESULTS', files: {} });
+  else if (phase === 'cancelling') h.attempt(attemptId, { type: 'ATTEMPT.CANCELLED' });
+}
+
+/** Attempt actors that still have something to do (including collecting and cancelling). */
+export function busyAttempts(h: Harness): string[] {
+  const done = new Set(['failed_init', 'cancelled', JSON.stringify({ completed: 'collected' }), JSON.stringify({ failed: 'collected' })]);
+  return [...h.system.attempts.entries()]
+    .filter(([, s]) => !done.has(typeof s.value === 'string' ? s.value : JSON.stringify(s.value)))
+    .map(([id]) => id)
+    .sort();
+}
+
+/** The run commands the property tests send. */
+export type CommandVerb = 'pause' | 'resume' | 'cancel' | 'revive' | 'rerun' | 'rerun-r' | 'cancel-attempt';
+
+/** Sends command `verb` to the run, aimed at the task and attempt `pick` selects. */
+export function sendCommand(h: Harness, verb: CommandVerb, pick: number, taskIds: readonly string[]): void {
+  const taskId = taskIds[pick % taskIds.length]!;
+  const attempts = [...h.system.attempts.keys()].sort();
+  const attemptId = attempts.length > 0 ? attempts[pick % attempts.length]! : 'none-a1';
+  const events = {
+    pause: { type: 'CMD.PAUSE' },
+    resume: { type: 'CMD.RESUME' },
+    cancel: { type: 'CMD.CANCEL' },
+    revive: { type: 'CMD.REVIVE' },
+    rerun: { type: 'CMD.RERUN', taskId },
+    'rerun-r': { type: 'CMD.RERUN', taskId, recursive: true },
+    'cancel-attempt': { type: 'CMD.CANCEL_ATTEMPT', attemptId },
+  } as const;
+  h.run(events[verb]);
+}

@@ -4,7 +4,7 @@ import { taskStatusOfAttempt, TERMINAL_RUN_STATUSES, TERMINAL_TASK_STATUSES } fr
 import { anyEndedUncompleted, awaitsDispatch, endedUncompleted, getTask, tasksAwaitingDispatch, tasksInOrder } from '../machines/run-context.ts';
 import { activeCounts } from '../machines/rules/slots.ts';
 import { replay, type ReplayStep } from '../machines/system.ts';
-import { Harness } from './machines.harness.ts';
+import { busyAttempts, Harness, operate, sendCommand, type CommandVerb } from './machines.harness.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 50);
 const OPERATORS = ['local.default', 'hpc.default', 'bad.op'] as const;
@@ -49,7 +49,7 @@ const configArb = fc.record({
 type Action =
   | { kind: 'step' }
   | { kind: 'operator'; pick: number; outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL' }
-  | { kind: 'command'; verb: 'pause' | 'resume' | 'cancel' | 'revive' | 'rerun' | 'rerun-r' | 'cancel-attempt'; pick: number }
+  | { kind: 'command'; verb: CommandVerb; pick: number }
   | { kind: 'campaign' };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
@@ -66,26 +66,6 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'campaign' as const }) },
 );
 
-/** Moves one attempt actor one step forward, the way its operator would. */
-function operate(h: Harness, attemptId: string, outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL'): void {
-  const snap = h.system.attempts.get(attemptId);
-  if (snap === undefined) return;
-  const phase = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0];
-  if (phase === 'created') h.start(attemptId, outcome === 'WAITING_EXTERNAL' ? 'WAITING_EXTERNAL' : 'RUNNING');
-  else if (phase === 'running' || phase === 'waiting_external' || phase === 'submitted') {
-    h.attempt(attemptId, { type: 'OPERATOR.REPORTED', status: outcome === 'WAITING_EXTERNAL' ? 'RUNNING' : outcome });
-  } else if (phase === 'completed' || phase === 'failed') h.attempt(attemptId, { type: 'ATTEMPT.RESULTS', files: {} });
-  else if (phase === 'cancelling') h.attempt(attemptId, { type: 'ATTEMPT.CANCELLED' });
-}
-
-/** Attempt actors that still have something to do (including collecting and cancelling). */
-function busyAttempts(h: Harness): string[] {
-  return [...h.system.attempts.entries()]
-    .filter(([, s]) => !['failed_init', 'cancelled'].includes(String(s.value)) && JSON.stringify(s.value) !== JSON.stringify({ completed: 'collected' }) && JSON.stringify(s.value) !== JSON.stringify({ failed: 'collected' }))
-    .map(([id]) => id)
-    .sort();
-}
-
 function apply(h: Harness, action: Action, taskIds: string[]): void {
   switch (action.kind) {
     case 'step':
@@ -99,21 +79,8 @@ function apply(h: Harness, action: Action, taskIds: string[]): void {
     case 'campaign':
       if (h.ctx.awaitingPlan !== null && h.ctx.status !== 'PENDING') h.plan(null, h.ctx.awaitingPlan, { done: true });
       return;
-    case 'command': {
-      const taskId = taskIds[action.pick % taskIds.length]!;
-      const attempts = [...h.system.attempts.keys()].sort();
-      const attemptId = attempts.length > 0 ? attempts[action.pick % attempts.length]! : 'none-a1';
-      const events = {
-        pause: { type: 'CMD.PAUSE' },
-        resume: { type: 'CMD.RESUME' },
-        cancel: { type: 'CMD.CANCEL' },
-        revive: { type: 'CMD.REVIVE' },
-        rerun: { type: 'CMD.RERUN', taskId },
-        'rerun-r': { type: 'CMD.RERUN', taskId, recursive: true },
-        'cancel-attempt': { type: 'CMD.CANCEL_ATTEMPT', attemptId },
-      } as const;
-      h.run(events[action.verb]);
-    }
+    case 'command':
+      sendCommand(h, action.verb, action.pick, taskIds);
   }
 }
 

@@ -1,8 +1,9 @@
 import { attemptIdFor } from '../../events/ids.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
-import { tasksAwaitingDispatch, type RunContext } from '../run-context.ts';
+import { dispatchCandidates, dropDispatchCandidates, taskAtSlot, type RunContext, type TaskEntry } from '../run-context.ts';
 import { resolveOperator } from './operator-key.ts';
 import { isReady } from './readiness.ts';
+import { slotsOf } from '../slot-set.ts';
 import { slotCounter } from './slots.ts';
 
 /** One attempt the execute phase creates; `initError` set = born FAILED_INIT (no operator for it). */
@@ -17,14 +18,21 @@ export interface Dispatch {
 /**
  * The attempts to create this cycle: ready tasks in stable (workflow) order while the global cap
  * has room; a task whose operator is at its own cap waits while later tasks of other operators
- * go ahead. A task with no configured operator fails at once and takes no slot.
+ * go ahead. A task with no configured operator fails at once and takes no slot. Only the dispatch
+ * candidates are looked at (every ready task is one): blocked tasks cost nothing until a
+ * dependency ends; those found blocked here are dropped from the candidates until then.
  */
 export function planDispatch(ctx: RunContext): Dispatch[] {
   const slots = slotCounter(ctx);
   const out: Dispatch[] = [];
-  for (const entry of tasksAwaitingDispatch(ctx)) {
+  const blocked: number[] = [];
+  for (const slot of slotsOf(dispatchCandidates(ctx))) {
     if (!slots.globalFree()) break;
-    if (!isReady(ctx, entry)) continue;
+    const entry = taskAtSlot(ctx, slot) as TaskEntry;
+    if (!isReady(ctx, entry)) {
+      blocked.push(slot);
+      continue;
+    }
     const taskId = entry.spec.id;
     const attemptId = attemptIdFor(taskId, entry.attempts + 1);
     const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
@@ -36,5 +44,6 @@ export function planDispatch(ctx: RunContext): Dispatch[] {
     slots.take(route.key);
     out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec });
   }
+  dropDispatchCandidates(ctx, blocked);
   return out;
 }

@@ -1,5 +1,5 @@
 import type { TaskSpec } from '../../events/workflow.ts';
-import { BUCKET_SIZE, GROUP_SIZE, type Bucket, type RunContext } from '../run-context.ts';
+import { BUCKET_SIZE, carryDispatchCandidates, GROUP_SIZE, type Bucket, type RunContext } from '../run-context.ts';
 
 /**
  * Why a newly planned workflow cannot be adopted, or null. Task ids are unique within a run;
@@ -80,5 +80,7 @@ export function adoptWorkflow(ctx: RunContext, iteration: number, tasks: readonl
   for (const spec of tasks) {
     for (const dep of spec.dependencies) dependants[dep] = [...(dependants[dep] ?? []), spec.id];
   }
-  return { ...ctx, buckets, taskSlot, dependants, iteration };
+  const next = { ...ctx, buckets, taskSlot, dependants, iteration };
+  carryDispatchCandidates(ctx, next, tasks.map((t) => t.id));
+  return next;
 }
