@@ -110,7 +110,7 @@ export function awaitsDispatch(entry: TaskEntry): boolean {
 
 /** True when the task ended without completing (FAILED, CANCELLED, SKIPPED): its dependants may never run. */
 export function endedUncompleted(entry: TaskEntry): boolean {
-  return entry.status === 'FAILED' || entry.status === 'CANCELLED' || entry.status === 'SKIPPED';
+  return entry.status !== 'COMPLETED' && TERMINAL_TASK_STATUSES.includes(entry.status);
 }
 
 /** Per bucket task list: how many tasks await a dispatch, and how many ended without completing. */
@@ -248,15 +248,7 @@ export function dispatchCandidates(ctx: RunContext): SlotSet {
 
 function awaitingSlots(ctx: RunContext): SlotSet {
   return editSlotSet(EMPTY_SLOT_SET, (add) => {
-    ctx.buckets.forEach((group, g) =>
-      group.forEach((bucket, position) => {
-        if (tallyOf(bucket.tasks).awaiting === 0) return;
-        const first = (g * GROUP_SIZE + position) * BUCKET_SIZE;
-        bucket.tasks.forEach((entry, index) => {
-          if (awaitsDispatch(entry)) add(first + index);
-        });
-      }),
-    );
+    for (const entry of tasksAwaitingDispatch(ctx)) add(ctx.taskSlot[entry.spec.id] as number);
   });
 }
 

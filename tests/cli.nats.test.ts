@@ -262,19 +262,14 @@ async function exitOf(cli: RunningCli, timeoutMs = 15_000): Promise<CliResult> {
 
 /** A LoopFixture for the enclosing describe block (its own server: runs left active by one block never reach another). */
 function useLoopFixture(): LoopFixture {
-  let fixture: LoopFixture | undefined;
+  const fixture = {} as LoopFixture;
   beforeAll(async () => {
-    fixture = await loopFixture();
+    Object.assign(fixture, await loopFixture());
   }, 30_000);
   afterAll(async () => {
-    await fixture?.close();
+    await fixture.close?.();
   });
-  return new Proxy({} as LoopFixture, {
-    get: (_target, key) => {
-      if (fixture === undefined) throw new Error('the loop fixture is not started');
-      return fixture[key as keyof LoopFixture];
-    },
-  });
+  return fixture;
 }
 
 describe('loop --nats holds the run lease the workers use', () => {

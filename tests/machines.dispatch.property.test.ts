@@ -8,7 +8,7 @@ import { resolveOperator } from '../machines/rules/operator-key.ts';
 import { isReady } from '../machines/rules/readiness.ts';
 import { EMPTY_SLOT_SET, editSlotSet, hasSlot, slotsOf, type SlotSet } from '../machines/slot-set.ts';
 import { slotCounter } from '../machines/rules/slots.ts';
-import { busyAttempts, Harness, operate, sendCommand, type CommandVerb } from './machines.harness.ts';
+import { Harness, playAction, type Action } from './machines.harness.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 50);
 const OPERATORS = ['local.default', 'hpc.default', 'bad.op'] as const;
@@ -85,11 +85,6 @@ const configArb = fc.record({
   hpcCap: fc.oneof(fc.integer({ min: 1, max: 2 }), fc.constant(null)),
 });
 
-type Action =
-  | { kind: 'step' }
-  | { kind: 'operator'; pick: number; outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL' }
-  | { kind: 'command'; verb: CommandVerb; pick: number }
-  | { kind: 'campaign' };
 
 const verbArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('pause' as const, 'resume' as const, 'resume' as const, 'cancel' as const) },
@@ -111,28 +106,13 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'campaign' as const }) },
 );
 
-/** Plays one action; a campaign action adopts the next workflow (or ends the campaign) when one is awaited. */
-function apply(h: Harness, action: Action, workflows: TaskSpecInput[][], taskIds: string[]): void {
-  switch (action.kind) {
-    case 'step':
-      h.step();
-      return;
-    case 'operator': {
-      const busy = busyAttempts(h);
-      if (busy.length > 0) operate(h, busy[action.pick % busy.length]!, action.outcome);
-      return;
-    }
-    case 'campaign': {
-      const iteration = h.ctx.awaitingPlan;
-      if (iteration === null || h.ctx.status === 'PENDING') return;
-      const next = workflows[iteration];
-      h.plan(next ?? null, iteration, { iteration });
-      if (next !== undefined) taskIds.push(...next.map((t) => t.id));
-      return;
-    }
-    case 'command':
-      sendCommand(h, action.verb, action.pick, taskIds);
-  }
+/** The campaign's answer: adopts the next workflow (or ends the campaign) when one is awaited. */
+function planNext(h: Harness, workflows: TaskSpecInput[][], taskIds: string[]): void {
+  const iteration = h.ctx.awaitingPlan;
+  if (iteration === null || h.ctx.status === 'PENDING') return;
+  const next = workflows[iteration];
+  h.plan(next ?? null, iteration, { iteration });
+  if (next !== undefined) taskIds.push(...next.map((t) => t.id));
 }
 
 /** Every run context the last delivery went through (a delivery may pass several run transitions). */
@@ -151,7 +131,7 @@ function playAgainstOracle(workflows: TaskSpecInput[][], config: { maxConcurrent
   const taskIds = workflows[0]!.map((t) => t.id);
   const seen: RunContext[] = [h.ctx];
   for (const action of actions) {
-    apply(h, action, workflows, taskIds);
+    playAction(h, action, taskIds, () => planNext(h, workflows, taskIds));
     for (const ctx of runContextsOfLastDelivery(h)) {
       expect(planDispatch(ctx)).toEqual(scanningPlanDispatch(ctx));
       seen.push(ctx);

@@ -135,6 +135,12 @@ export function operate(h: Harness, attemptId: string, outcome: 'COMPLETED' | 'F
   else if (phase === 'cancelling') h.attempt(attemptId, { type: 'ATTEMPT.CANCELLED' });
 }
 
+/** Operates the busy attempt `pick` selects among the first `among` busy ones (all by default); nothing when none is busy. */
+export function operateBusy(h: Harness, pick: number, outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL', among = Infinity): void {
+  const busy = busyAttempts(h);
+  if (busy.length > 0) operate(h, busy[pick % Math.min(busy.length, among)]!, outcome);
+}
+
 /** Attempt actors that still have something to do (including collecting and cancelling). */
 export function busyAttempts(h: Harness): string[] {
   const done = new Set(['failed_init', 'cancelled', JSON.stringify({ completed: 'collected' }), JSON.stringify({ failed: 'collected' })]);
@@ -162,4 +168,28 @@ export function sendCommand(h: Harness, verb: CommandVerb, pick: number, taskIds
     'cancel-attempt': { type: 'CMD.CANCEL_ATTEMPT', attemptId },
   } as const;
   h.run(events[verb]);
+}
+
+/** One random action of the property tests: a cycle, an operator's step, a command, or the campaign's answer. */
+export type Action =
+  | { kind: 'step' }
+  | { kind: 'operator'; pick: number; outcome: 'COMPLETED' | 'FAILED' | 'WAITING_EXTERNAL' }
+  | { kind: 'command'; verb: CommandVerb; pick: number }
+  | { kind: 'campaign' };
+
+/** Plays one action; `campaign` answers the campaign action (each test plans its own way). */
+export function playAction(h: Harness, action: Action, taskIds: readonly string[], campaign: () => void): void {
+  switch (action.kind) {
+    case 'step':
+      h.step();
+      return;
+    case 'operator':
+      operateBusy(h, action.pick, action.outcome);
+      return;
+    case 'campaign':
+      campaign();
+      return;
+    case 'command':
+      sendCommand(h, action.verb, action.pick, taskIds);
+  }
 }

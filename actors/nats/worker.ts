@@ -207,7 +207,6 @@ class Worker implements CommandHandler, WorkerHandle {
    * (a session here, or a `loop --nats`) picks the record up and runs what it owes.
    */
   private async appendCommand(log: EventLog, dedup: CommandDedup, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
-    if (verb === 'status') return this.statusReply(runId);
     if (verb === 'step') return { accepted: true, seq: await log.lastSeq(runId) };
     const command = toRunCommand(verb, payload);
     if (command === undefined) return rejected('VALIDATION_FAILED', `unknown command ${verb}`);
