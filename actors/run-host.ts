@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../events/event-id.ts';
 import type { NewEvent, StoredEvent } from '../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -330,7 +330,7 @@ export class RunHost {
   private toRecord(processed: Processed, time: string): NewEvent & { actor: string } {
     const { decision } = processed;
     return {
-      eventId: randomUUID(),
+      eventId: newEventId(),
       type: processed.event.type,
       actor: processed.actor,
       time,

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+
+/** Counter values per millisecond (12 bits, RFC 9562 UUIDv7 method 1). */
+const COUNTER_LIMIT = 0x1000;
+
+/**
+ * A generator of time-ordered event ids (UUIDv7: 48-bit Unix milliseconds, a 12-bit counter
+ * within the millisecond, 62 random bits), strictly increasing within a process even when the
+ * clock stands still or goes back. Random ids (v4) land anywhere in the log's unique index on
+ * event ids, so every append rewrote a page per event once the index outgrew the cache
+ * (fanout-100000: an append of 1,000 events took 38 ms); ordered ids append at its end.
+ */
+export function eventIdSource(now: () => number = Date.now): () => string {
+  let lastMs = -1;
+  let counter = 0;
+  return () => {
+    const clock = now();
+    if (clock > lastMs) {
+      lastMs = clock;
+      counter = 0;
+    } else if (++counter === COUNTER_LIMIT) {
+      lastMs += 1;
+      counter = 0;
+    }
+    const ms = lastMs.toString(16).padStart(12, '0');
+    // randomUUID's last two groups: the variant bits and 62 random bits.
+    return `${ms.slice(0, 8)}-${ms.slice(8)}-7${counter.toString(16).padStart(3, '0')}-${randomUUID().slice(19)}`;
+  };
+}
+
+/** A new event id, later (as a string) than every id this process made before. */
+export const newEventId: () => string = eventIdSource();
