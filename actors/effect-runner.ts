@@ -1,7 +1,7 @@
 import { errorMessage } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { AttemptEvent } from '../events/run-events.ts';
-import { attemptPhase, isWatchable } from '../machines/attempt-phase.ts';
+import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
 import type { Effect } from '../machines/effects.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
@@ -69,7 +69,9 @@ export class EffectRunner implements EffectHandler {
       if (target === undefined) continue;
       const result = await target.registered.operator.poll(target.ctx);
       const event = reportIfChanged(snapshot, result);
-      if (event !== undefined) reports.push({ actor: attemptId, event });
+      if (event === undefined) continue;
+      reports.push({ actor: attemptId, event });
+      if (reportStartsCollecting(event.status)) reports.push({ actor: attemptId, event: await collectedEvent(target) });
     }
     if (reports.length > 0) await host.send(reports);
   }
@@ -138,9 +140,18 @@ export class EffectRunner implements EffectHandler {
       if (current === undefined || !isWatchable(current)) return this.unwatch(attemptId);
       const event = reportIfChanged(current, result);
       if (event === undefined) return;
-      // Once the report has ended the attempt's active life, drop the watcher now rather than at
-      // the collect effect (which may wait behind many others): the next report would only unwatch
-      // it (above), and a big fan-out kept every watcher's operator context alive meanwhile.
+      if (reportStartsCollecting(event.status)) {
+        // The attempt's active life is over: no further report matters. Its results are collected
+        // now and delivered with the report, so both transitions go into one append (a separate
+        // collect effect waited for the report to be durable: one more fsync per attempt). Collecting
+        // only reads what the attempt left, so it needs no write-ahead; after a crash before the
+        // append, restore watches the attempt again and the report and collection are repeated.
+        this.unwatch(attemptId);
+        void collectedEvent(target)
+          .then((results) => host.send([{ actor: attemptId, event }, { actor: attemptId, event: results }]))
+          .catch(() => undefined);
+        return;
+      }
       void host
         .send({ actor: attemptId, event })
         .then(() => {
@@ -169,16 +180,13 @@ export class EffectRunner implements EffectHandler {
   private async collect(host: RunHost, attemptId: string): Promise<void> {
     this.unwatch(attemptId);
     const snapshot = host.state.attempts.get(attemptId);
-    if (snapshot === undefined) return;
+    // Not collecting any more: the results came with the report (the watcher collected them).
+    if (snapshot === undefined || !isCollecting(snapshot)) return;
     const target = this.resolve(snapshot);
-    let event: AttemptEvent;
-    try {
-      if (target === undefined) throw new Error(`no operator configured for key "${snapshot.context.operatorKey}"`);
-      const results = await target.registered.operator.collectResults(target.ctx);
-      event = { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
-    } catch (error) {
-      event = { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
-    }
+    const event: AttemptEvent =
+      target === undefined
+        ? { type: 'ATTEMPT.COLLECT_FAILED', reason: `no operator configured for key "${snapshot.context.operatorKey}"` }
+        : await collectedEvent(target);
     await host.send({ actor: attemptId, event });
   }
 
@@ -243,8 +251,18 @@ export class EffectRunner implements EffectHandler {
   }
 }
 
+/** The attempt's results as the operator collects them, or why collecting failed. */
+async function collectedEvent(target: { registered: RegisteredOperator; ctx: OperatorContext }): Promise<AttemptEvent> {
+  try {
+    const results = await target.registered.operator.collectResults(target.ctx);
+    return { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
+  } catch (error) {
+    return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
+  }
+}
+
 /** The report to deliver, or undefined when the operator saw no change (nothing is logged then). */
-function reportIfChanged(snapshot: AttemptSnapshot, result: PollResult): AttemptEvent | undefined {
+function reportIfChanged(snapshot: AttemptSnapshot, result: PollResult): Extract<AttemptEvent, { type: 'OPERATOR.REPORTED' }> | undefined {
   if (result.status === snapshot.context.status || result.status === 'CREATED') return undefined;
   const status = result.status === 'FAILED_INIT' ? 'FAILED' : result.status;
   return { type: 'OPERATOR.REPORTED', status, ...(result.reason !== undefined ? { reason: result.reason } : {}) };

@@ -5,7 +5,7 @@ import type { EventLog } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, deliver, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
-import { pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
+import { isStillOwed, pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
 import type { DomainChange } from '../events/changes.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 
@@ -273,7 +273,8 @@ export class RunHost {
       await this.options.onAppended?.(records);
       const { effects } = decided;
       for (let index = 0; index < effects.length; index++) {
-        this.startEffect(effects[index] as PendingEffect);
+        const effect = effects[index] as PendingEffect;
+        if (isStillOwed(this.system, effect)) this.startEffect(effect);
         effects[index] = undefined as unknown as PendingEffect;
       }
     }

@@ -24,3 +24,8 @@ export function isCollecting(snapshot: Pick<AttemptSnapshot, 'value'>): boolean 
   const record = value as Record<string, unknown>;
   return record.completed === 'collecting' || record.failed === 'collecting';
 }
+
+/** True when an operator report of `status` moves a watched attempt to collecting its results (SPEC §2: on COMPLETED and FAILED). */
+export function reportStartsCollecting(status: string): boolean {
+  return status === 'COMPLETED' || status === 'FAILED';
+}

@@ -26,6 +26,16 @@ export function pendingEffects(system: RunSystem): PendingEffect[] {
   return owed;
 }
 
+/**
+ * True when `system` still owes `pending`: a later record of the batch that asked for it may have
+ * done its work already (an attempt's results delivered with its completion report) or made it moot.
+ */
+export function isStillOwed(system: RunSystem, pending: PendingEffect): boolean {
+  if (pending.actor === 'run') return true;
+  const snapshot = system.attempts.get(pending.actor);
+  return snapshot !== undefined && attemptEffectOwed(snapshot)?.type === pending.effect.type;
+}
+
 function attemptEffectOwed(snapshot: AttemptSnapshot): Effect | undefined {
   const { attemptId, taskId, operatorKey, task, externalId } = snapshot.context;
   const phase = attemptPhase(snapshot);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAttemptEvent, type AttemptEvent, type AttemptEventInput } from '../events/run-events.ts';
 import { decideAttempt, type AttemptSnapshot } from '../machines/decide.ts';
-import { attemptPhase, isCollecting, isWatchable } from '../machines/attempt-phase.ts';
+import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
 import { attemptMachine } from '../machines/attempt.machine.ts';
 
 const created = (extra: Record<string, unknown> = {}) =>
@@ -126,6 +126,16 @@ describe('attempt phase helpers', () => {
       expect(attemptPhase(snapshot)).toBe(top);
       expect(isWatchable(snapshot)).toBe(snapshot.matches('submitted') || snapshot.matches('running') || snapshot.matches('waiting_external'));
       expect(isCollecting(snapshot)).toBe(snapshot.matches({ completed: 'collecting' }) || snapshot.matches({ failed: 'collecting' }));
+    }
+  });
+
+  it('reportStartsCollecting says which operator reports move a watched attempt to collecting, as the machine decides', () => {
+    const statuses = ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+    for (const watched of [[], [{ type: 'OPERATOR.REPORTED', status: 'RUNNING' }], [{ type: 'OPERATOR.REPORTED', status: 'WAITING_EXTERNAL' }]] as AttemptEventInput[][]) {
+      for (const status of statuses) {
+        const { snapshot } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: 'x' }, ...watched, { type: 'OPERATOR.REPORTED', status });
+        expect([watched, status, isCollecting(snapshot)]).toEqual([watched, status, reportStartsCollecting(status)]);
+      }
     }
   });
 });

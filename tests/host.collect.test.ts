@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OperatorEntry } from '../actors/config/operators-config.ts';
+import { LocalOperator } from '../actors/operators/local-operator.ts';
+import type { CollectedResults, OperatorContext } from '../actors/operators/operator.ts';
+import { RunHost, type EffectHandler } from '../actors/run-host.ts';
+import { initializeRun, runUntilCompletion, stepRun } from '../actors/run-lifecycle.ts';
+import { RunStore } from '../actors/run-store.ts';
+import { DelegatingEventLog } from '../events/delegating-event-log.ts';
+import type { NewEvent } from '../events/envelope.ts';
+import type { AppendResult } from '../events/event-log.ts';
+import { parseAttemptEvent, parseRunEvent } from '../events/run-events.ts';
+import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import type { PendingEffect } from '../machines/pending-effects.ts';
+import { verifyAndClose } from './harness/verify-and-close.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
+
+/** Numbers every append, so a test can tell which records went into the same one. */
+class AppendNumberingLog extends DelegatingEventLog {
+  readonly appendOf: { actor: string; type: string; append: number }[] = [];
+  private appends = 0;
+  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+    const result = await this.inner.append(runId, events, expectedSeq);
+    this.appends += 1;
+    for (const e of events) this.appendOf.push({ actor: (e as NewEvent & { actor: string }).actor, type: e.type, append: this.appends });
+    return result;
+  }
+}
+
+/** The real local operator, counting collectResults per attempt. */
+class CountingLocalOperator extends LocalOperator {
+  readonly collected = new Map<string, number>();
+  override async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
+    this.collected.set(ctx.attempt.attemptId, (this.collected.get(ctx.attempt.attemptId) ?? 0) + 1);
+    return super.collectResults(ctx);
+  }
+}
+
+let temp: TempRoot | undefined;
+afterEach(() => temp?.cleanup());
+
+const TASKS = [
+  { id: 'ok', command: 'echo 42 > out.txt' },
+  { id: 'bad', command: 'exit 3', allowFailure: true },
+  { id: 'after', command: 'true', dependencies: ['ok'] },
+];
+
+/** Runs TASKS with real processes (live or stepped) and returns the appends and the collect counts. */
+async function runTasks(drive: 'live' | 'step'): Promise<{ log: AppendNumberingLog; operator: CountingLocalOperator }> {
+  temp = tempRoot();
+  temp.workspace('ws', oneWorkflowCampaign(TASKS));
+  const log = new AppendNumberingLog(SqliteEventLog.open(path.join(temp.root, 'events.sqlite')));
+  const store = await RunStore.open({ root: temp.root, log });
+  const operator = new CountingLocalOperator();
+  const options = { registry: { factories: { local: (_key: string, _entry: OperatorEntry) => operator } } };
+  const run = await initializeRun({ store, workspace: 'ws', runId: `collect-${drive}` });
+  try {
+    if (drive === 'live') expect(await runUntilCompletion(run, options)).toBe('COMPLETED');
+    else {
+      let status = await stepRun(run, options);
+      for (let cycle = 0; cycle < 200 && status !== 'COMPLETED'; cycle++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        status = await stepRun(run, options);
+      }
+      expect(status).toBe('COMPLETED');
+    }
+  } finally {
+    await verifyAndClose(run);
+    await store.close();
+    await log.close();
+  }
+  return { log, operator };
+}
+
+describe('results come with the report that ends an attempt', () => {
+  for (const drive of ['live', 'step'] as const) {
+    it(`${drive}: the terminal report and the results are one append, collected once per attempt (real processes)`, async () => {
+      const { log, operator } = await runTasks(drive);
+      const attempts = ['ok-a1', 'bad-a1', 'after-a1'];
+      for (const attemptId of attempts) {
+        const records = log.appendOf.filter((r) => r.actor === attemptId);
+        const report = records.filter((r) => r.type === 'OPERATOR.REPORTED').at(-1);
+        const results = records.filter((r) => r.type === 'ATTEMPT.RESULTS');
+        expect(results, attemptId).toHaveLength(1);
+        expect(report?.append, attemptId).toBe(results[0]?.append);
+      }
+      expect(Object.fromEntries(operator.collected)).toEqual({ 'ok-a1': 1, 'bad-a1': 1, 'after-a1': 1 });
+    });
+  }
+
+  it('the host does not start an effect a later record of the same batch made moot (collect after results)', async () => {
+    temp = tempRoot();
+    const log = SqliteEventLog.open(path.join(temp.root, 'events.sqlite'));
+    const started: PendingEffect['effect']['type'][] = [];
+    const effects: EffectHandler = {
+      async run(_host, pending) {
+        started.push(pending.effect.type);
+      },
+    };
+    const host = RunHost.create(log, 'moot', { effects });
+    try {
+      await host.deliver([
+        { actor: 'run', event: parseRunEvent({ type: 'RUN.CREATED', workspace: 'ws', maxConcurrent: null, configuredOperators: ['local.default'] }) },
+        { actor: 'run', event: parseRunEvent({ type: 'CAMPAIGN.PLANNED', iteration: 0, state: null, workflow: { tasks: [{ id: 'a', command: 'true' }, { id: 'b', command: 'true' }] } }) },
+        { actor: 'run', event: parseRunEvent({ type: 'RUN.STEP' }) },
+      ]);
+      await host.settle();
+      expect(started).toEqual(['attempt.start', 'attempt.start']);
+      const submitted = parseAttemptEvent({ type: 'ATTEMPT.SUBMITTED', externalId: 'x' });
+      await host.deliver([
+        { actor: 'a-a1', event: submitted },
+        { actor: 'b-a1', event: submitted },
+      ]);
+      await host.settle();
+      started.length = 0;
+      // a: report and results in one batch — no collect; b: the report alone — collect owed.
+      await host.deliver([
+        { actor: 'a-a1', event: parseAttemptEvent({ type: 'OPERATOR.REPORTED', status: 'COMPLETED' }) },
+        { actor: 'a-a1', event: parseAttemptEvent({ type: 'ATTEMPT.RESULTS', files: {} }) },
+        { actor: 'b-a1', event: parseAttemptEvent({ type: 'OPERATOR.REPORTED', status: 'FAILED' }) },
+      ]);
+      await host.settle();
+      expect(started).toEqual(['attempt.collect']);
+    } finally {
+      await log.close();
+    }
+  });
+});
