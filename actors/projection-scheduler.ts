@@ -1,5 +1,4 @@
 import type { StoredEvent } from '../events/envelope.ts';
-import type { EventLog } from '../events/event-log.ts';
 import type { StoredEventLike } from './run-host.ts';
 import type { RunStore } from './run-store.ts';
 
@@ -9,13 +8,15 @@ import type { RunStore } from './run-store.ts';
  * returns, so the projections are never stale once stepRun/runUntilCompletion resolve. Readers in
  * between (`store.views()`) catch up themselves.
  *
- * A pass folds the records this host has just appended (it has them, with their sequences)
- * instead of reading them back from the log (`readAll` + parse + validation of every record).
+ * A pass folds the records this host has just appended (it has them, with their sequences and
+ * the positions the appends reported) instead of reading them back from the log (`readAll` +
+ * parse + validation of every record).
  * The projector's per-run sequence idempotency keeps both paths exact: anything it already has is
  * skipped. When the records are the log's very next positions (nothing of another run or writer
  * in between) the global position advances too, so the closing `catchUp` reads nothing again.
- * Anything else (a foreign append in between, a gap, a new workflow whose specs the log
- * normalises) falls back to `catchUp` from the log.
+ * Anything else (a foreign append in between, a gap) falls back to `catchUp` from the log. A new
+ * workflow's specs are folded as the host holds them: they are validateWorkflow's output, which is
+ * what the log stores (its validation fills only defaults those specs already have).
  *
  * A pass also starts at once (no timer) when the buffer holds PASS_AT_RECORDS records or a
  * catch-up is due: a drive whose operators answer in microtasks never lets the timer fire, and
@@ -43,7 +44,7 @@ export class ProjectionScheduler {
     if (this.needsCatchUp) return;
     for (const record of records) {
       const last = this.buffer[this.buffer.length - 1];
-      if ((last !== undefined && record.seq !== last.seq + 1) || record.changes.some((c) => c.kind === 'workflow.planned')) {
+      if (last !== undefined && record.seq !== last.seq + 1) {
         this.needsCatchUp = true;
         this.buffer = [];
         this.passNow();
@@ -87,25 +88,21 @@ export class ProjectionScheduler {
     this.needsCatchUp = false;
     if (fallback) return this.store.project();
     if (records.length === 0) return;
-    const { projector, log } = this.store;
+    const { projector } = this.store;
     const first = records[0] as StoredEventLike;
     const last = records[records.length - 1] as StoredEventLike;
     const applied = projector.lastSeq(this.runId);
     if (applied >= last.seq) return;
     if (applied + 1 < first.seq) return this.store.project();
-    const firstPosition = await positionOf(log, this.runId, first.seq);
-    const lastPosition = last === first ? firstPosition : await positionOf(log, this.runId, last.seq);
-    const contiguous = firstPosition !== null && lastPosition !== null && lastPosition - firstPosition + 1 === records.length;
-    const globalOrder = contiguous && projector.position() + 1 === firstPosition;
-    const events = records.map((record, index) => ({
+    const events = records.map((record) => ({
       runId: this.runId,
       seq: record.seq,
-      position: contiguous ? (firstPosition as number) + index : null,
+      position: record.position,
       actor: record.actor,
       time: record.time,
       changes: record.changes,
     }));
-    projector.apply(events as unknown as StoredEvent[], { globalOrder });
+    projector.apply(events as unknown as StoredEvent[], { globalOrder: followsInGlobalOrder(records, projector.position()) });
   }
 
   /** Catches up now (cancelling a pending pass); raises the first error of a background pass. */
@@ -124,8 +121,17 @@ export class ProjectionScheduler {
   }
 }
 
-/** The global position of the run's record `seq` (null when the log has none for it). */
-async function positionOf(log: EventLog, runId: string, seq: number): Promise<number | null> {
-  for await (const record of log.readRun(runId, seq - 1)) return record.seq === seq ? record.position : null;
-  return null;
+/**
+ * True when `records` are the log's very next records after `position`, nothing of another run or
+ * writer among them: each position is the previous one or the next (records of one JetStream
+ * message share their message's position), starting right after `position`.
+ */
+export function followsInGlobalOrder(records: readonly StoredEventLike[], position: number): boolean {
+  let previous = position;
+  for (let index = 0; index < records.length; index++) {
+    const current = (records[index] as StoredEventLike).position;
+    if (current === null || current < previous || current > previous + 1 || (index === 0 && current !== position + 1)) return false;
+    previous = current;
+  }
+  return true;
 }

@@ -33,6 +33,8 @@ export interface StoredEventLike {
   /** The record's timestamp (what the projections fold as `time`). */
   time: string;
   changes: DomainChange[];
+  /** The record's global position, when the append reported it (AppendResult.positions). */
+  position: number | null;
 }
 
 /** A run's actors as they are after record `seq` (exactly what replaying the log up to it gives). */
@@ -237,8 +239,9 @@ export class RunHost {
       const decided = this.decideBatch();
       const items = this.mailbox.splice(0, decided.consumed);
       if (decided.records.length === 0) continue;
+      let positions: number[] | undefined;
       try {
-        await this.log.append(this.runId, decided.records, this.lastSeq);
+        ({ positions } = await this.log.append(this.runId, decided.records, this.lastSeq));
       } catch (error) {
         if (!isMatterStackError(error, 'VERSION_CONFLICT')) {
           this.mailbox = items.concat(this.mailbox);
@@ -262,6 +265,7 @@ export class RunHost {
           type: record.type,
           time: record.time,
           changes: (record.changes ?? []) as DomainChange[],
+          position: positions?.[index] ?? null,
         };
         records[index] = stored;
         decided.sinks[index]?.push(stored);

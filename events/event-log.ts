@@ -8,6 +8,11 @@ export interface AppendResult {
   lastSeq: number;
   /** True when the batch had already been appended (an idempotent retry): nothing new was written. */
   duplicate: boolean;
+  /**
+   * The global position of each appended event (what `readAll` reports as `position`), as the
+   * append learnt it; absent when it did not (a duplicate), so a reader of positions asks the log.
+   */
+  positions?: number[];
 }
 
 /** One run known to the log. */

@@ -130,6 +130,8 @@ export class JetStreamEventLog implements EventLog {
     let seq = expectedSeq;
     let wroteSomething = false;
     let sawDuplicate = false;
+    // An event's position is its message's stream sequence (codec: shared by the chunk's events).
+    const positions: number[] = [];
     for (const chunk of this.chunks(runId, valid, expectedSeq)) {
       let ack;
       try {
@@ -148,14 +150,18 @@ export class JetStreamEventLog implements EventLog {
       else {
         wroteSomething = true;
         this.index.record(runId, chunk.firstSeq, ack.seq);
+        for (let s = chunk.firstSeq; s <= chunk.lastSeq; s++) positions.push(ack.seq);
       }
       streamSeq = ack.seq;
       seq = chunk.lastSeq;
     }
     // After a duplicate ack the ack's sequence is the original message's: re-read the tail next time.
-    if (sawDuplicate) this.tails.delete(runId);
-    else this.tails.set(runId, { seq, streamSeq });
-    return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: !wroteSomething };
+    if (sawDuplicate) {
+      this.tails.delete(runId);
+      return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: !wroteSomething };
+    }
+    this.tails.set(runId, { seq, streamSeq });
+    return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false, positions };
   }
 
   /** A stale expectation: an idempotent retry when the stored events are this batch, else a conflict. */

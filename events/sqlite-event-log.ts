@@ -107,9 +107,10 @@ export class SqliteEventLog implements EventLog {
         throw new VersionConflictError(runId, expectedSeq, actual);
       }
       let seq = expectedSeq;
+      const positions: number[] = new Array(events.length);
       for (const event of events) {
         seq += 1;
-        this.stmt.insert.run(
+        positions[seq - expectedSeq - 1] = Number(this.stmt.insert.run(
           runId,
           seq,
           event.eventId,
@@ -121,9 +122,9 @@ export class SqliteEventLog implements EventLog {
           event.to === null ? null : JSON.stringify(event.to),
           JSON.stringify(event.changes),
           SCHEMA_VERSION,
-        );
+        ).lastInsertRowid);
       }
-      return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false };
+      return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false, positions };
     });
     this.appendTx = (runId, events, expectedSeq) => tx.immediate(runId, events, expectedSeq);
   }

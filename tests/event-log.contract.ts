@@ -80,9 +80,13 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
         const run = runId();
         const a = events(2);
         const b = events(3);
-        expect(await log.append(run, a, 0)).toEqual({ runId: run, firstSeq: 1, lastSeq: 2, duplicate: false });
-        expect(await log.append(run, b, 2)).toEqual({ runId: run, firstSeq: 3, lastSeq: 5, duplicate: false });
+        const first = await log.append(run, a, 0);
+        const second = await log.append(run, b, 2);
+        expect(first).toMatchObject({ runId: run, firstSeq: 1, lastSeq: 2, duplicate: false });
+        expect(second).toMatchObject({ runId: run, firstSeq: 3, lastSeq: 5, duplicate: false });
         const read = await collect(log.readRun(run));
+        // The positions an append reports are the positions the events are read back at.
+        expect([...(first.positions ?? []), ...(second.positions ?? [])]).toEqual(read.map((e) => e.position));
         expect(read.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
         expect(read.map((e) => e.eventId)).toEqual([...a, ...b].map((e) => e.eventId));
         expect(read[0]).toMatchObject({ runId: run, type: 'OPERATOR.REPORTED', actor: 'task_1-a1', schemaVersion: 1, payload: a[0]?.payload });
@@ -182,9 +186,11 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
           [a, events(3), 2],
           [c, events(2), 0],
         ];
-        for (const [run, batch, expected] of batches) await log.append(run, batch, expected);
+        const reported: (number | undefined)[] = [];
+        for (const [run, batch, expected] of batches) reported.push(...((await log.append(run, batch, expected)).positions ?? [undefined]));
         const all = await collect(log.readAll());
         expect(all.map((e) => e.eventId)).toEqual(batches.flatMap(([, batch]) => batch.map((e) => e.eventId)));
+        expect(reported).toEqual(all.map((e) => e.position));
         const afterSecond = all[2]?.position ?? 0;
         const rest = await collect(log.readAll(afterSecond));
         expect(rest.map((e) => e.eventId)).toEqual(all.slice(3).map((e) => e.eventId));
