@@ -47,6 +47,16 @@ describe('event ids', () => {
     expect(ids.map(millisOf)).toEqual(ids.map((_, i) => 1000 + Math.floor(i / 0x1000)));
   });
 
+  it('two generators (two processes) at the same clock never make the same id', () => {
+    const [a, b] = [eventIdSource(() => 5), eventIdSource(() => 5)];
+    const ids = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      ids.add(a());
+      ids.add(b());
+    }
+    expect(ids.size).toBe(20_000);
+  });
+
   it('the process-wide source carries the current time and never repeats', () => {
     const before = Date.now();
     const ids = Array.from({ length: 20_000 }, () => newEventId());
