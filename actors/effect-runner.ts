@@ -126,18 +126,27 @@ export class EffectRunner implements EffectHandler {
     } catch (error) {
       event = { type: 'ATTEMPT.SUBMIT_FAILED', reason: errorMessage(error) };
     }
-    await host.send({ actor: effect.attemptId, event });
+    const delivered = host.send({ actor: effect.attemptId, event });
+    // Watched from the moment the operator took the work, not from when SUBMITTED is durable: a
+    // report that comes at once then joins SUBMITTED's append (the mailbox keeps their order).
+    // Watching only observes, so it needs no write-ahead (the watch effect finds it subscribed).
+    if (event.type === 'ATTEMPT.SUBMITTED') this.subscribe(host, effect.attemptId, target);
+    await delivered;
   }
 
   private async watch(host: RunHost, attemptId: string): Promise<void> {
-    if (this.options.mode !== 'live' || this.watchers.has(attemptId)) return;
     const snapshot = host.state.attempts.get(attemptId);
-    if (snapshot === undefined) return;
-    const target = this.resolve(snapshot);
-    if (target === undefined) return;
+    const target = snapshot === undefined ? undefined : this.resolve(snapshot);
+    if (target !== undefined) this.subscribe(host, attemptId, target);
+  }
+
+  /** Live mode: reports the attempt's changes as the operator pushes them (or on its poll interval) until it ends. */
+  private subscribe(host: RunHost, attemptId: string, target: { registered: RegisteredOperator; ctx: OperatorContext }): void {
+    if (this.options.mode !== 'live' || this.watchers.has(attemptId)) return;
     const onChange = (result: PollResult): void => {
       const current = host.state.attempts.get(attemptId);
-      if (current === undefined || !isWatchable(current)) return this.unwatch(attemptId);
+      // Still created: its SUBMITTED waits in the host's mailbox, ahead of this report.
+      if (current === undefined || !(isWatchable(current) || attemptPhase(current) === 'created')) return this.unwatch(attemptId);
       const event = reportIfChanged(current, result);
       if (event === undefined) return;
       if (reportStartsCollecting(event.status)) {

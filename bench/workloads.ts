@@ -27,7 +27,6 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io
 import { connect } from '@nats-io/transport-node';
 import type { Campaign } from '../actors/campaign/campaign.ts';
 import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
 import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';
@@ -36,35 +35,9 @@ import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { WorkflowInput } from '../events/workflow.ts';
 import { DelegatingEventLog } from '../events/delegating-event-log.ts';
+import { InstantOperator } from '../tests/harness/instant-operator.ts';
 import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
 import { applyOrchestratorV8Flags } from '../cli/process-settings.ts';
-
-/** An operator that accepts every attempt and reports it COMPLETED at once (push, no polling). */
-export class InstantOperator implements Operator {
-  readonly kind = 'local';
-  async prepare(): Promise<void> {}
-  async submit(ctx: OperatorContext): Promise<SubmitResult> {
-    return { externalId: `bench:${ctx.attempt.attemptId}`, status: 'SUBMITTED' };
-  }
-  async poll(): Promise<PollResult> {
-    return { status: 'COMPLETED' };
-  }
-  async collectResults(): Promise<CollectedResults> {
-    return { files: {} };
-  }
-  async cancel(): Promise<PollResult> {
-    return { status: 'CANCELLED', reason: 'cancelled' };
-  }
-  watch(_ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
-    let active = true;
-    queueMicrotask(() => {
-      if (active) onChange({ status: 'COMPLETED' });
-    });
-    return () => {
-      active = false;
-    };
-  }
-}
 
 /** Counts appends (transactions) and records, and RUN.STEP records, around the real log. */
 class CountingLog extends DelegatingEventLog {

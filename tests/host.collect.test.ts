@@ -12,6 +12,7 @@ import type { AppendResult } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent } from '../events/run-events.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
+import { InstantOperator } from './harness/instant-operator.ts';
 import { verifyAndClose } from './harness/verify-and-close.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -72,7 +73,7 @@ async function runTasks(drive: 'live' | 'step'): Promise<{ log: AppendNumberingL
   return { log, operator };
 }
 
-describe('results come with the report that ends an attempt', () => {
+describe('results come with the report that ends an attempt, and a report that comes at once with SUBMITTED', () => {
   for (const drive of ['live', 'step'] as const) {
     it(`${drive}: the terminal report and the results are one append, collected once per attempt (real processes)`, async () => {
       const { log, operator } = await runTasks(drive);
@@ -87,6 +88,29 @@ describe('results come with the report that ends an attempt', () => {
       expect(Object.fromEntries(operator.collected)).toEqual({ 'ok-a1': 1, 'bad-a1': 1, 'after-a1': 1 });
     });
   }
+
+  it('an operator that answers at once (in-process push): SUBMITTED, its report and the results are one append', async () => {
+    temp = tempRoot();
+    temp.workspace('ws', oneWorkflowCampaign([]));
+    const log = new AppendNumberingLog(SqliteEventLog.open(path.join(temp.root, 'events.sqlite')));
+    const store = await RunStore.open({ root: temp.root, log });
+    const chain = ['a', 'b', 'c', 'd'].map((id, i, all) => ({ id, command: 'true', dependencies: i === 0 ? [] : [all[i - 1] as string] }));
+    const campaign = { plan: (state: unknown) => (state === null ? { tasks: chain } : null), analyze: () => ({ done: true }) };
+    const run = await initializeRun({ store, workspace: 'ws', runId: 'instant', campaign });
+    try {
+      const options = { campaign, registry: { factories: { local: (_key: string, _entry: OperatorEntry) => new InstantOperator() } } };
+      expect(await runUntilCompletion(run, options)).toBe('COMPLETED');
+      for (const { id } of chain) {
+        const appends = log.appendOf.filter((r) => r.actor === `${id}-a1` && r.type !== 'ATTEMPT.CREATED');
+        expect(appends.map((r) => r.type), id).toEqual(['ATTEMPT.SUBMITTED', 'OPERATOR.REPORTED', 'ATTEMPT.RESULTS']);
+        expect(new Set(appends.map((r) => r.append)).size, id).toBe(1);
+      }
+    } finally {
+      await verifyAndClose(run);
+      await store.close();
+      await log.close();
+    }
+  });
 
   it('the host does not start an effect a later record of the same batch made moot (collect after results)', async () => {
     temp = tempRoot();
