@@ -11,7 +11,7 @@ import {
   type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
@@ -135,10 +135,13 @@ export class JetStreamEventLog implements EventLog {
     for (const chunk of this.chunks(runId, valid, expectedSeq)) {
       let ack;
       try {
+        const header = headers();
+        header.set(LAST_SEQ_HEADER, String(chunk.lastSeq));
         ack = await this.js.publish(subject, chunk.data, {
           // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
           msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
           expect: { lastSubjectSequence: streamSeq },
+          headers: header,
         });
       } catch (error) {
         this.tails.delete(runId);
@@ -202,9 +205,7 @@ export class JetStreamEventLog implements EventLog {
   private async fetchTail(runId: string): Promise<Tail> {
     const message = await this.lastMessage(runId);
     if (message === null) return { seq: 0, streamSeq: 0 };
-    const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
-    const last = events[events.length - 1];
-    const tail = { seq: last?.seq ?? 0, streamSeq: message.seq };
+    const tail = { seq: lastSeqOf(message), streamSeq: message.seq };
     this.tails.set(runId, tail);
     return tail;
   }
@@ -376,4 +377,19 @@ export class JetStreamEventLog implements EventLog {
   private assertOpen(): void {
     if (this.closed) throw new MatterStackError('LOG_UNAVAILABLE', 'the event log is closed');
   }
+}
+
+/**
+ * Header naming the run sequence of a message's last event: the tail of a run is known without
+ * decoding (and validating) its last message, up to max_payload of events. Messages written
+ * before it existed are decoded.
+ */
+const LAST_SEQ_HEADER = 'Ms-Last-Seq';
+
+/** The run sequence of the last event in `message`. */
+function lastSeqOf(message: StoredMsg): number {
+  const stated = Number(message.header?.get(LAST_SEQ_HEADER));
+  if (Number.isSafeInteger(stated) && stated > 0) return stated;
+  const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
+  return events[events.length - 1]?.seq ?? 0;
 }

@@ -56,6 +56,32 @@ describe('JetStreamEventLog on a restarted server', () => {
   });
 });
 
+describe('JetStreamEventLog tails', () => {
+  it('a message without the last-sequence header (written by an earlier version) still gives the run its tail', async () => {
+    const log = await openLog();
+    const runId = 'headerless_run';
+    await log.append(runId, [makeEvent(), makeEvent()], 0);
+    const jsm = await jetstreamManager(admin);
+    const stored = await jsm.streams.getMessage('MS_EVENTS', { last_by_subj: eventSubject(runId) });
+    expect(stored?.header?.get('Ms-Last-Seq')).toBe('2');
+    await log.close();
+    // The same bytes again, as the only message of the run, without any header.
+    await jsm.streams.purge('MS_EVENTS', { filter: eventSubject(runId) });
+    admin.publish(eventSubject(runId), stored!.data);
+    await admin.flush();
+    const fresh = await openLog();
+    try {
+      expect(await fresh.lastSeq(runId)).toBe(2);
+      await fresh.append(runId, [makeEvent()], 2);
+      const read = [];
+      for await (const event of fresh.readRun(runId)) read.push(event.seq);
+      expect(read).toEqual([1, 2, 3]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
 describe('JetStreamEventLog with the repository nats.conf', () => {
   it('stores an event over the 1 MB default payload (a plan of ~10,000 tasks is one 2.4 MB event) and reads it back whole', async () => {
     const log = await openLog();
