@@ -17,7 +17,7 @@
 // Workloads with a target also print "warm s": a second child runs the workload WARMUP_RUNS times
 // untimed, then reports the next run (a long-lived orchestrator's steady state, V8's JIT done);
 // "wall s" is always a fresh process's first run, most of it V8 warming up (interpreted code).
-// Children run with the CLI's V8 settings (cli/process-settings.ts): they stand for `matterstack loop`.
+// Children run with the CLI's node flags and V8 settings (cli/process-settings.ts): they stand for `matterstack loop`.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ import type { WorkflowInput } from '../events/workflow.ts';
 import { DelegatingEventLog } from '../events/delegating-event-log.ts';
 import { InstantOperator } from '../tests/harness/instant-operator.ts';
 import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
-import { applyOrchestratorV8Flags } from '../cli/process-settings.ts';
+import { applyOrchestratorV8Flags, ORCHESTRATOR_NODE_FLAGS } from '../cli/process-settings.ts';
 
 /** Counts appends (transactions) and records, and RUN.STEP records, around the real log. */
 class CountingLog extends DelegatingEventLog {
@@ -248,7 +248,7 @@ function natsFromEnv(): NatsTarget | undefined {
 
 /** Runs this file on one workload in a child process and parses its JSON line (or says why it failed, in one line). */
 function runChild(args: string[], env: Record<string, string>): WorkloadResult | string {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
+  const child = spawnSync(process.execPath, [...ORCHESTRATOR_NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
     env: { ...process.env, ...env },

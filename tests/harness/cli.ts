@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ORCHESTRATOR_NODE_FLAGS } from '../../cli/process-settings.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/matterstack.js');
 
@@ -50,9 +51,9 @@ export interface RunningCli {
   done: Promise<CliResult>;
 }
 
-/** Starts `node bin/matterstack.js ...args` as a real process (the binary users run). */
+/** Starts `node <ORCHESTRATOR_NODE_FLAGS> bin/matterstack.js ...args` as a real process (the binary users run, as its shebang starts it). */
 export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? options.root ?? process.cwd(), env: environment(options), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...ORCHESTRATOR_NODE_FLAGS, BIN, ...args], { cwd: options.cwd ?? options.root ?? process.cwd(), env: environment(options), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
