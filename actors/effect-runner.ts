@@ -36,6 +36,8 @@ export class EffectRunner implements EffectHandler {
   private readonly options: EffectRunnerOptions;
   private readonly watchers = new Map<string, Unsubscribe>();
   private readonly backoffTimers = new Set<NodeJS.Timeout>();
+  /** Set by `stop()`: a submit that returns afterwards must not leave a watcher (or its poll timer) behind. */
+  private stopped = false;
   /** `runDirOf` of the run, resolved once (every operator context carries it). */
   private runDir: string | undefined;
 
@@ -76,8 +78,9 @@ export class EffectRunner implements EffectHandler {
     if (reports.length > 0) await host.send(reports);
   }
 
-  /** Stops every watcher (the host is shutting down; the work itself goes on). */
+  /** Stops every watcher, and keeps effects still in flight from starting new ones (the host is shutting down; the work itself goes on). */
   stop(): void {
+    this.stopped = true;
     for (const unsubscribe of this.watchers.values()) unsubscribe();
     this.watchers.clear();
     for (const timer of this.backoffTimers) clearTimeout(timer);
@@ -92,6 +95,7 @@ export class EffectRunner implements EffectHandler {
     const delayMs = !afterBackoff && entry?.current?.id === effect.attemptId ? retryDelayMs(entry) : 0;
     if (delayMs > 0 && this.options.mode === 'live') {
       // Live: a timer, so the loop keeps stepping other tasks meanwhile (stop() clears it; restore re-arms it).
+      if (this.stopped) return;
       const timer = setTimeout(() => {
         this.backoffTimers.delete(timer);
         this.start(host, effect, true).catch(() => undefined);
@@ -142,7 +146,7 @@ export class EffectRunner implements EffectHandler {
 
   /** Live mode: reports the attempt's changes as the operator pushes them (or on its poll interval) until it ends. */
   private subscribe(host: RunHost, attemptId: string, target: { registered: RegisteredOperator; ctx: OperatorContext }): void {
-    if (this.options.mode !== 'live' || this.watchers.has(attemptId)) return;
+    if (this.options.mode !== 'live' || this.stopped || this.watchers.has(attemptId)) return;
     const onChange = (result: PollResult): void => {
       const current = host.state.attempts.get(attemptId);
       // Still created: its SUBMITTED waits in the host's mailbox, ahead of this report.

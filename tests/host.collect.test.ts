@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperatorEntry } from '../actors/config/operators-config.ts';
 import { LocalOperator } from '../actors/operators/local-operator.ts';
-import type { CollectedResults, OperatorContext } from '../actors/operators/operator.ts';
+import type { CollectedResults, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
 import { RunHost, type EffectHandler } from '../actors/run-host.ts';
 import { initializeRun, runUntilCompletion, stepRun } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
@@ -109,6 +109,41 @@ describe('results come with the report that ends an attempt, and a report that c
       await verifyAndClose(run);
       await store.close();
       await log.close();
+    }
+  });
+
+  it('a submit that returns after the drive stopped leaves no watcher behind', async () => {
+    temp = tempRoot();
+    temp.workspace('ws', oneWorkflowCampaign([{ id: 'slow', command: 'true' }]));
+    let release: () => void = () => undefined;
+    let submitted: () => void = () => undefined;
+    const submitCalled = new Promise<void>((resolve) => (submitted = resolve));
+    let watching = 0;
+    class SlowSubmitOperator extends InstantOperator {
+      override async submit(ctx: OperatorContext): Promise<SubmitResult> {
+        submitted();
+        await new Promise<void>((resolve) => (release = resolve));
+        return super.submit(ctx);
+      }
+      override watch(_ctx: OperatorContext, _onChange: (result: PollResult) => void): Unsubscribe {
+        watching += 1;
+        return () => {
+          watching -= 1;
+        };
+      }
+    }
+    const run = await initializeRun({ root: temp.root, workspace: 'ws', runId: 'stopped' });
+    try {
+      const controller = new AbortController();
+      const drive = runUntilCompletion(run, { signal: controller.signal, registry: { factories: { local: () => new SlowSubmitOperator() } } });
+      await submitCalled;
+      controller.abort();
+      expect(await drive).toBe('RUNNING');
+      release();
+      for (let i = 0; i < 5; i++) await new Promise(setImmediate);
+      expect(watching).toBe(0);
+    } finally {
+      await run.close();
     }
   });
 
