@@ -126,11 +126,12 @@ export class ProjectionScheduler {
  * writer among them: each position is the previous one or the next (records of one JetStream
  * message share their message's position), starting right after `position`.
  */
-export function followsInGlobalOrder(records: readonly StoredEventLike[], position: number): boolean {
+function followsInGlobalOrder(records: readonly StoredEventLike[], position: number): boolean {
   let previous = position;
   for (let index = 0; index < records.length; index++) {
     const current = (records[index] as StoredEventLike).position;
-    if (current === null || current < previous || current > previous + 1 || (index === 0 && current !== position + 1)) return false;
+    const next = index === 0 ? current === position + 1 : current === previous || current === previous + 1;
+    if (current === null || !next) return false;
     previous = current;
   }
   return true;

@@ -101,5 +101,26 @@ describe('projections fed from the host’s own records (positions from the appe
         temp.cleanup();
       }
     });
+
+    it(`${kind}: two runs driven at once on one log (their records interleaved) still equal a rebuild`, async () => {
+      const temp: TempRoot = tempRoot();
+      temp.workspace('ws', 'export function plan() { return null; }\nexport function analyze() { return null; }\n');
+      const { user, pass } = server.users.orchestrator;
+      const store = await RunStore.open({ root: temp.root, ...(kind === 'jetstream' ? { natsUrl: server.url, natsUser: user, natsPass: pass } : {}) });
+      try {
+        const runs = await Promise.all(['one', 'two'].map((name) => initializeRun({ store, workspace: 'ws', runId: `both_${kind}_${name}`, campaign: threeWorkflows })));
+        try {
+          expect(await Promise.all(runs.map((run) => runUntilCompletion(run, { campaign: threeWorkflows })))).toEqual(['COMPLETED', 'COMPLETED']);
+          await store.project();
+          expect(store.projector.position()).toBe(await lastPosition(store.log));
+          expect(dumpProjections(store.projector.db)).toEqual(await rebuiltProjections(store.log));
+        } finally {
+          for (const run of runs) await verifyAndClose(run);
+        }
+      } finally {
+        await store.close();
+        temp.cleanup();
+      }
+    });
   }
 });
