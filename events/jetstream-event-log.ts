@@ -64,6 +64,8 @@ function unavailable(error: unknown, what: string): MatterStackError {
  */
 export class JetStreamEventLog implements EventLog {
   private readonly tails = new Map<string, Tail>();
+  /** Runs with a publish of this log awaiting its ack (a count per run). */
+  private readonly publishing = new Map<string, number>();
   /** Where the runs' records sit in the stream (readRun starts near `afterSeq`, not at the stream's start). */
   private readonly index = new RunMessageIndex();
   private readonly active = new Set<ConsumerMessages>();
@@ -137,12 +139,19 @@ export class JetStreamEventLog implements EventLog {
       try {
         const header = headers();
         header.set(LAST_SEQ_HEADER, String(chunk.lastSeq));
-        ack = await this.js.publish(subject, chunk.data, {
-          // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
-          msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
-          expect: { lastSubjectSequence: streamSeq },
-          headers: header,
-        });
+        this.publishing.set(runId, (this.publishing.get(runId) ?? 0) + 1);
+        try {
+          ack = await this.js.publish(subject, chunk.data, {
+            // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
+            msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
+            expect: { lastSubjectSequence: streamSeq },
+            headers: header,
+          });
+        } finally {
+          const left = (this.publishing.get(runId) ?? 1) - 1;
+          if (left === 0) this.publishing.delete(runId);
+          else this.publishing.set(runId, left);
+        }
       } catch (error) {
         this.tails.delete(runId);
         if (!wrongLastSequence(error)) throw unavailable(error, `publish to ${subject}`);
@@ -329,7 +338,10 @@ export class JetStreamEventLog implements EventLog {
     // Polled often (a loop watching for other writers): when the tail this log knows is still the
     // last message of the run, answer without fetching that message (up to max_payload) again.
     const known = this.tails.get(runId);
-    if (known !== undefined && !(await this.hasMessageAfter(runId, known.streamSeq))) return known.seq;
+    // While this log's own publish awaits its ack, the last acknowledged sequence is the one it
+    // knows: asking the server then returned that very message (up to max_payload, base64-encoded)
+    // to a loop's check for foreign appends. A foreign append meanwhile fails the publish anyway.
+    if (known !== undefined && (this.publishing.has(runId) || !(await this.hasMessageAfter(runId, known.streamSeq)))) return known.seq;
     return (await this.fetchTail(runId)).seq;
   }
 

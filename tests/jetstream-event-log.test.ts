@@ -82,6 +82,24 @@ describe('JetStreamEventLog tails', () => {
   });
 });
 
+describe('JetStreamEventLog while its own append is in flight', () => {
+  it('lastSeq answers the last acknowledged sequence it knows until the ack, then the new one', async () => {
+    const log = await openLog();
+    try {
+      const runId = 'in_flight_run';
+      await log.append(runId, [makeEvent()], 0);
+      const appending = log.append(runId, Array.from({ length: 2000 }, () => makeEvent()), 1);
+      // The publish is on its way: the server may already hold the message, but it is not acknowledged.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await log.lastSeq(runId)).toBe(1);
+      expect(await appending).toMatchObject({ firstSeq: 2, lastSeq: 2001 });
+      expect(await log.lastSeq(runId)).toBe(2001);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
 describe('JetStreamEventLog with the repository nats.conf', () => {
   it('stores an event over the 1 MB default payload (a plan of ~10,000 tasks is one 2.4 MB event) and reads it back whole', async () => {
     const log = await openLog();
