@@ -286,9 +286,14 @@ export class JetStreamEventLog implements EventLog {
   /** The run's events after `afterSeq`, from an ordered consumer on the run's subject. */
   async *readRun(runId: string, afterSeq = 0): AsyncIterable<StoredEvent> {
     this.assertOpen();
+    // Nothing after the tail this log appended itself: one small request instead of fetching the
+    // run's last message and reading it again through a consumer (a host restored right after
+    // initializeRun re-read and re-validated the whole plan only to skip it).
+    const known = this.tails.get(runId);
+    if (known !== undefined && known.seq <= afterSeq && !this.publishing.has(runId) && !(await this.hasMessageAfter(runId, known.streamSeq))) return;
     // Only the stream sequence of the end is needed; decoding (and validation) happens in order.
     const last = await this.lastMessage(runId);
-    if (last === null) return;
+    if (last === null || (statedLastSeq(last) ?? Infinity) <= afterSeq) return;
     yield* this.runEvents(runId, afterSeq, last.seq);
   }
 
@@ -398,10 +403,16 @@ export class JetStreamEventLog implements EventLog {
  */
 const LAST_SEQ_HEADER = 'Ms-Last-Seq';
 
+/** The run sequence the message's header names for its last event, when it names one. */
+function statedLastSeq(message: StoredMsg): number | undefined {
+  const stated = Number(message.header?.get(LAST_SEQ_HEADER));
+  return Number.isSafeInteger(stated) && stated > 0 ? stated : undefined;
+}
+
 /** The run sequence of the last event in `message`. */
 function lastSeqOf(message: StoredMsg): number {
-  const stated = Number(message.header?.get(LAST_SEQ_HEADER));
-  if (Number.isSafeInteger(stated) && stated > 0) return stated;
+  const stated = statedLastSeq(message);
+  if (stated !== undefined) return stated;
   const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
   return events[events.length - 1]?.seq ?? 0;
 }

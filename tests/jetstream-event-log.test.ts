@@ -100,6 +100,30 @@ describe('JetStreamEventLog while its own append is in flight', () => {
   });
 });
 
+describe('JetStreamEventLog reading after the tail it knows', () => {
+  it('finds what another writer appended after its own last append, and nothing past the end', async () => {
+    const [mine, other] = [await openLog(), await openLog()];
+    try {
+      const runId = 'stale_tail_run';
+      await mine.append(runId, [makeEvent(), makeEvent(), makeEvent()], 0);
+      const seqs = async (afterSeq: number): Promise<number[]> => {
+        const out: number[] = [];
+        for await (const event of mine.readRun(runId, afterSeq)) out.push(event.seq);
+        return out;
+      };
+      expect(await seqs(3)).toEqual([]);
+      await other.append(runId, [makeEvent(), makeEvent()], 3);
+      expect(await seqs(3)).toEqual([4, 5]);
+      expect(await seqs(4)).toEqual([5]);
+      expect(await seqs(5)).toEqual([]);
+      expect(await seqs(0)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await mine.close();
+      await other.close();
+    }
+  });
+});
+
 describe('JetStreamEventLog with the repository nats.conf', () => {
   it('stores an event over the 1 MB default payload (a plan of ~10,000 tasks is one 2.4 MB event) and reads it back whole', async () => {
     const log = await openLog();
