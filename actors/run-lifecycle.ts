@@ -112,11 +112,14 @@ export async function initializeRun(options: InitializeRunOptions): Promise<RunH
     const workflow = raw === null ? null : validateWorkflow(raw, { source: `campaign ${campaign.name}` });
     const host = RunHost.create(store.log, runId);
     const created = runCreatedEvent(options.workspace, config, options.maxConcurrent);
-    await host.deliver([
+    const { appended } = await host.deliver([
       { actor: 'run', event: created },
       { actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: 0, workflow, state: null } },
     ]);
-    await store.project();
+    // Projected from the records just appended, not read back (on JetStream: the whole plan again).
+    const projections = new ProjectionScheduler(store, runId);
+    projections.push(appended);
+    await projections.flush();
     checkpoints.set(handle, host.checkpoint());
     return handle;
   } catch (error) {
