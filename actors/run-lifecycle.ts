@@ -226,7 +226,7 @@ async function hostFor(
   checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: runner,
-    // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (4 → 3 durable appends per chain task).
+    // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (one durable append where two were).
     autoStep: mode === 'live',
     onAppended: (records) => {
       projections.push(records);

@@ -1,3 +1,5 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError } from './errors.ts';
 import { runIdOfEventSubject } from './subjects.ts';
@@ -13,9 +15,9 @@ export interface StreamMessage {
 }
 
 /** Room left under max_payload for the headers (msg id, expectation) and protocol framing. */
-export const HEADER_ROOM = 1024;
+const HEADER_ROOM = 1024;
 /** The size batches are packed to: messages far larger are slow to store and acknowledge. */
-export const MESSAGE_TARGET_BYTES = 1024 * 1024 - HEADER_ROOM;
+const MESSAGE_TARGET_BYTES = 1024 * 1024 - HEADER_ROOM;
 const decoder = new TextDecoder();
 
 /**
@@ -107,6 +109,27 @@ export function envelopes(runId: string, events: readonly ValidNewEvent[], expec
 }
 
 /**
+ * Encodes an appended batch as messages under the server's `maxPayload`. Normally one message, so
+ * the batch is atomic. CAVEAT: a batch too large for one message becomes several, each guarded by
+ * the expectation on the previous one; a failure midway leaves a prefix of the batch appended
+ * (still gap-free and in order, and a retry completes it through de-duplication).
+ */
+export function encodeBatch(runId: string, events: readonly ValidNewEvent[], expectedSeq: number, maxPayload: number): Chunk[] {
+  const maxBytes = Math.max(4096, maxPayload - HEADER_ROOM);
+  // Batches pack into messages of about 1 MB even when the server allows more: a 24 MB message
+  // (a 40k-task dispatch) outlasts the publish timeout. Only one event alone may be bigger.
+  const limit = Math.min(maxBytes, MESSAGE_TARGET_BYTES);
+  const records = envelopes(runId, events, expectedSeq);
+  // The common case: the whole batch, one JSON.stringify and one UTF-8 encoding (a UTF-16 unit
+  // never takes more than 3 bytes, so short texts skip counting their bytes).
+  const text = JSON.stringify(records);
+  if (text.length * 3 <= limit || Buffer.byteLength(text) <= limit) {
+    return [{ data: Buffer.from(text, 'utf8'), firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, firstEventId: events[0]?.eventId ?? '' }];
+  }
+  return splitRecords(runId, records, limit, maxBytes);
+}
+
+/**
  * Splits envelopes too large for one message into messages of at most `limit` bytes each; an
  * envelope bigger than `limit` on its own gets a message to itself, up to `maxBytes`.
  */
@@ -135,4 +158,32 @@ export function splitRecords(runId: string, records: readonly Envelope[], limit:
   }
   flush();
   return out;
+}
+
+/**
+ * Header naming the run sequence of a message's last event: the tail of a run is known without
+ * decoding (and validating) its last message, up to max_payload of events. Messages written
+ * before it existed are decoded.
+ */
+const LAST_SEQ_HEADER = 'Ms-Last-Seq';
+
+/** The headers a chunk's message carries. */
+export function chunkHeaders(chunk: Chunk): MsgHdrs {
+  const header = headers();
+  header.set(LAST_SEQ_HEADER, String(chunk.lastSeq));
+  return header;
+}
+
+/** The run sequence the message's header names for its last event, when it names one. */
+export function statedLastSeq(message: StoredMsg): number | undefined {
+  const stated = Number(message.header?.get(LAST_SEQ_HEADER));
+  return Number.isSafeInteger(stated) && stated > 0 ? stated : undefined;
+}
+
+/** The run sequence of the last event in `message`. */
+export function lastSeqOf(message: StoredMsg): number {
+  const stated = statedLastSeq(message);
+  if (stated !== undefined) return stated;
+  const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
+  return events[events.length - 1]?.seq ?? 0;
 }

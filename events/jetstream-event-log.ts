@@ -9,14 +9,15 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type MsgRequest,
+  type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
-import { decodeMessage, envelopes, HEADER_ROOM, MESSAGE_TARGET_BYTES, splitRecords, type Chunk, type StreamMessage } from './jetstream-codec.ts';
+import { chunkHeaders, decodeMessage, encodeBatch, lastSeqOf, statedLastSeq, type Chunk, type StreamMessage } from './jetstream-codec.ts';
 import { RunMessageIndex } from './jetstream-run-index.ts';
 import { validateNewEvents } from './validate-events.ts';
 
@@ -122,7 +123,6 @@ export class JetStreamEventLog implements EventLog {
   async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
     this.assertOpen();
     const valid = validateNewEvents(runId, events, expectedSeq);
-    const subject = eventSubject(runId);
     let tail = this.tails.get(runId);
     if (tail === undefined || tail.seq !== expectedSeq) tail = await this.fetchTail(runId);
     if (tail.seq !== expectedSeq) return this.conflictOrDuplicate(runId, valid, expectedSeq, tail.seq);
@@ -134,27 +134,13 @@ export class JetStreamEventLog implements EventLog {
     let sawDuplicate = false;
     // An event's position is its message's stream sequence (codec: shared by the chunk's events).
     const positions: number[] = [];
-    for (const chunk of this.chunks(runId, valid, expectedSeq)) {
+    for (const chunk of encodeBatch(runId, valid, expectedSeq, this.nc.info?.max_payload ?? 1024 * 1024)) {
       let ack;
       try {
-        const header = headers();
-        header.set(LAST_SEQ_HEADER, String(chunk.lastSeq));
-        this.publishing.set(runId, (this.publishing.get(runId) ?? 0) + 1);
-        try {
-          ack = await this.js.publish(subject, chunk.data, {
-            // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
-            msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
-            expect: { lastSubjectSequence: streamSeq },
-            headers: header,
-          });
-        } finally {
-          const left = (this.publishing.get(runId) ?? 1) - 1;
-          if (left === 0) this.publishing.delete(runId);
-          else this.publishing.set(runId, left);
-        }
+        ack = await this.publish(runId, chunk, streamSeq);
       } catch (error) {
         this.tails.delete(runId);
-        if (!wrongLastSequence(error)) throw unavailable(error, `publish to ${subject}`);
+        if (!wrongLastSequence(error)) throw unavailable(error, `publish to ${eventSubject(runId)}`);
         const actual = (await this.fetchTail(runId)).seq;
         return this.conflictOrDuplicate(runId, valid, expectedSeq, actual);
       }
@@ -176,6 +162,32 @@ export class JetStreamEventLog implements EventLog {
     return { runId, firstSeq: expectedSeq + 1, lastSeq: seq, duplicate: false, positions };
   }
 
+  /** Publishes one chunk after the run's message at `afterStreamSeq`; the run counts as publishing until the ack. */
+  private async publish(runId: string, chunk: Chunk, afterStreamSeq: number): Promise<PubAck> {
+    this.publishing.set(runId, (this.publishing.get(runId) ?? 0) + 1);
+    try {
+      return await this.js.publish(eventSubject(runId), chunk.data, {
+        // Deterministic per chunk: a retried publish is dropped by the server's de-duplication.
+        msgID: `${runId}:${chunk.firstSeq}:${chunk.firstEventId}`,
+        expect: { lastSubjectSequence: afterStreamSeq },
+        headers: chunkHeaders(chunk),
+      });
+    } finally {
+      const left = (this.publishing.get(runId) ?? 1) - 1;
+      if (left === 0) this.publishing.delete(runId);
+      else this.publishing.set(runId, left);
+    }
+  }
+
+  /**
+   * True while `tail` is still the run's last acknowledged message. While this log's own publish
+   * awaits its ack the answer is yes without asking: the server would return that very message
+   * (up to max_payload, base64-encoded), and a foreign append meanwhile fails the publish anyway.
+   */
+  private async isLast(runId: string, tail: Tail): Promise<boolean> {
+    return this.publishing.has(runId) || !(await this.hasMessageAfter(runId, tail.streamSeq));
+  }
+
   /** A stale expectation: an idempotent retry when the stored events are this batch, else a conflict. */
   private async conflictOrDuplicate(runId: string, events: readonly ValidNewEvent[], expectedSeq: number, actual: number): Promise<AppendResult> {
     if (actual > expectedSeq && events.length > 0) {
@@ -187,27 +199,6 @@ export class JetStreamEventLog implements EventLog {
       }
     }
     throw new VersionConflictError(runId, expectedSeq, actual);
-  }
-
-  /**
-   * Encodes the batch as messages under the server's max_payload. Normally one message, so the
-   * batch is atomic. CAVEAT: a batch too large for one message becomes several, each guarded by
-   * the expectation on the previous one; a failure midway leaves a prefix of the batch appended
-   * (still gap-free and in order, and a retry completes it through de-duplication).
-   */
-  private chunks(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Chunk[] {
-    const maxBytes = Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
-    // Batches pack into messages of about 1 MB even when the server allows more: a 24 MB message
-    // (a 40k-task dispatch) outlasts the publish timeout. Only one event alone may be bigger.
-    const limit = Math.min(maxBytes, MESSAGE_TARGET_BYTES);
-    const records = envelopes(runId, events, expectedSeq);
-    // The common case: the whole batch, one JSON.stringify and one UTF-8 encoding (a UTF-16 unit
-    // never takes more than 3 bytes, so short texts skip counting their bytes).
-    const text = JSON.stringify(records);
-    if (text.length * 3 <= limit || Buffer.byteLength(text) <= limit) {
-      return [{ data: Buffer.from(text, 'utf8'), firstSeq: expectedSeq + 1, lastSeq: expectedSeq + events.length, firstEventId: events[0]?.eventId ?? '' }];
-    }
-    return splitRecords(runId, records, limit, maxBytes);
   }
 
   /** Reads the last message of the run's subject: its last per-run seq and stream seq. */
@@ -290,7 +281,7 @@ export class JetStreamEventLog implements EventLog {
     // run's last message and reading it again through a consumer (a host restored right after
     // initializeRun re-read and re-validated the whole plan only to skip it).
     const known = this.tails.get(runId);
-    if (known !== undefined && known.seq <= afterSeq && !this.publishing.has(runId) && !(await this.hasMessageAfter(runId, known.streamSeq))) return;
+    if (known !== undefined && known.seq <= afterSeq && (await this.isLast(runId, known))) return;
     // Only the stream sequence of the end is needed; decoding (and validation) happens in order.
     const last = await this.lastMessage(runId);
     if (last === null || (statedLastSeq(last) ?? Infinity) <= afterSeq) return;
@@ -343,10 +334,7 @@ export class JetStreamEventLog implements EventLog {
     // Polled often (a loop watching for other writers): when the tail this log knows is still the
     // last message of the run, answer without fetching that message (up to max_payload) again.
     const known = this.tails.get(runId);
-    // While this log's own publish awaits its ack, the last acknowledged sequence is the one it
-    // knows: asking the server then returned that very message (up to max_payload, base64-encoded)
-    // to a loop's check for foreign appends. A foreign append meanwhile fails the publish anyway.
-    if (known !== undefined && (this.publishing.has(runId) || !(await this.hasMessageAfter(runId, known.streamSeq)))) return known.seq;
+    if (known !== undefined && (await this.isLast(runId, known))) return known.seq;
     return (await this.fetchTail(runId)).seq;
   }
 
@@ -396,23 +384,3 @@ export class JetStreamEventLog implements EventLog {
   }
 }
 
-/**
- * Header naming the run sequence of a message's last event: the tail of a run is known without
- * decoding (and validating) its last message, up to max_payload of events. Messages written
- * before it existed are decoded.
- */
-const LAST_SEQ_HEADER = 'Ms-Last-Seq';
-
-/** The run sequence the message's header names for its last event, when it names one. */
-function statedLastSeq(message: StoredMsg): number | undefined {
-  const stated = Number(message.header?.get(LAST_SEQ_HEADER));
-  return Number.isSafeInteger(stated) && stated > 0 ? stated : undefined;
-}
-
-/** The run sequence of the last event in `message`. */
-function lastSeqOf(message: StoredMsg): number {
-  const stated = statedLastSeq(message);
-  if (stated !== undefined) return stated;
-  const events = decodeMessage({ subject: message.subject, streamSeq: message.seq, data: message.data }, undefined);
-  return events[events.length - 1]?.seq ?? 0;
-}

@@ -33,17 +33,33 @@ export function pendingEffects(system: RunSystem): PendingEffect[] {
 export function isStillOwed(system: RunSystem, pending: PendingEffect): boolean {
   if (pending.actor === 'run') return true;
   const snapshot = system.attempts.get(pending.actor);
-  return snapshot !== undefined && attemptEffectOwed(snapshot)?.type === pending.effect.type;
+  return snapshot !== undefined && owedAttemptEffect(snapshot) === pending.effect.type;
+}
+
+/** The kind of effect an attempt in this state owes, if any. */
+function owedAttemptEffect(snapshot: AttemptSnapshot): Effect['type'] | undefined {
+  const phase = attemptPhase(snapshot);
+  if (phase === 'created') return 'attempt.start';
+  if (isWatchable(snapshot)) return 'attempt.watch';
+  if (phase === 'cancelling') return 'attempt.cancel';
+  if (isCollecting(snapshot)) return 'attempt.collect';
+  return undefined;
 }
 
 function attemptEffectOwed(snapshot: AttemptSnapshot): Effect | undefined {
   const { attemptId, taskId, operatorKey, task, externalId } = snapshot.context;
-  const phase = attemptPhase(snapshot);
-  if (phase === 'created') return { type: 'attempt.start', attemptId, taskId, operatorKey, task };
-  if (isWatchable(snapshot)) return { type: 'attempt.watch', attemptId, operatorKey, externalId: externalId ?? '' };
-  if (phase === 'cancelling') return { type: 'attempt.cancel', attemptId, operatorKey };
-  if (isCollecting(snapshot)) return { type: 'attempt.collect', attemptId, operatorKey };
-  return undefined;
+  switch (owedAttemptEffect(snapshot)) {
+    case 'attempt.start':
+      return { type: 'attempt.start', attemptId, taskId, operatorKey, task };
+    case 'attempt.watch':
+      return { type: 'attempt.watch', attemptId, operatorKey, externalId: externalId ?? '' };
+    case 'attempt.cancel':
+      return { type: 'attempt.cancel', attemptId, operatorKey };
+    case 'attempt.collect':
+      return { type: 'attempt.collect', attemptId, operatorKey };
+    default:
+      return undefined;
+  }
 }
 
 function runEffectOwed(snapshot: RunSnapshot): Effect | undefined {

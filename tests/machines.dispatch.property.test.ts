@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { attemptIdFor } from '../events/ids.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
 import { tasksInOrder, type RunContext } from '../machines/run-context.ts';
-import { planDispatch, type Dispatch } from '../machines/rules/dispatch.ts';
-import { resolveOperator } from '../machines/rules/operator-key.ts';
+import { dispatchReady, planDispatch, type Dispatch } from '../machines/rules/dispatch.ts';
 import { isReady } from '../machines/rules/readiness.ts';
 import { EMPTY_SLOT_SET, editSlotSet, hasSlot, slotsOf, type SlotSet } from '../machines/slot-set.ts';
 import { slotCounter } from '../machines/rules/slots.ts';
@@ -15,7 +13,8 @@ const OPERATORS = ['local.default', 'hpc.default', 'bad.op'] as const;
 
 /**
  * The oracle: `planDispatch` as it was before dispatch candidates, scanning every task of the run
- * in workflow order. Kept verbatim so that any divergence of the incremental version shows.
+ * in workflow order. It shares the decision for one ready task (`dispatchReady`): what differs,
+ * and what the property checks, is which tasks are looked at.
  */
 function scanningPlanDispatch(ctx: RunContext): Dispatch[] {
   const slots = slotCounter(ctx);
@@ -23,17 +22,7 @@ function scanningPlanDispatch(ctx: RunContext): Dispatch[] {
   for (const entry of tasksInOrder(ctx)) {
     if (entry.status !== 'PENDING' || entry.current !== null) continue;
     if (!slots.globalFree()) break;
-    if (!isReady(ctx, entry)) continue;
-    const taskId = entry.spec.id;
-    const attemptId = attemptIdFor(taskId, entry.attempts + 1);
-    const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
-    if (!route.ok) {
-      out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec, initError: route.reason });
-      continue;
-    }
-    if (!slots.operatorFree(route.key)) continue;
-    slots.take(route.key);
-    out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec });
+    if (isReady(ctx, entry)) dispatchReady(ctx, entry, slots, out);
   }
   return out;
 }

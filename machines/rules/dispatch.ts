@@ -4,7 +4,7 @@ import { dispatchCandidates, dropDispatchCandidates, taskAtSlot, type RunContext
 import { resolveOperator } from './operator-key.ts';
 import { isReady } from './readiness.ts';
 import { slotsOf } from '../slot-set.ts';
-import { slotCounter } from './slots.ts';
+import { slotCounter, type SlotCounter } from './slots.ts';
 
 /** One attempt the execute phase creates; `initError` set = born FAILED_INIT (no operator for it). */
 export interface Dispatch {
@@ -29,21 +29,26 @@ export function planDispatch(ctx: RunContext): Dispatch[] {
   for (const slot of slotsOf(dispatchCandidates(ctx))) {
     if (!slots.globalFree()) break;
     const entry = taskAtSlot(ctx, slot) as TaskEntry;
-    if (!isReady(ctx, entry)) {
-      blocked.push(slot);
-      continue;
-    }
-    const taskId = entry.spec.id;
-    const attemptId = attemptIdFor(taskId, entry.attempts + 1);
-    const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
-    if (!route.ok) {
-      out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec, initError: route.reason });
-      continue;
-    }
-    if (!slots.operatorFree(route.key)) continue;
-    slots.take(route.key);
-    out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec });
+    if (isReady(ctx, entry)) dispatchReady(ctx, entry, slots, out);
+    else blocked.push(slot);
   }
   dropDispatchCandidates(ctx, blocked);
   return out;
+}
+
+/**
+ * Dispatches one ready task into `out` when its operator has room (taking the slot); a task with
+ * no configured operator is dispatched to fail at once and takes no slot.
+ */
+export function dispatchReady(ctx: RunContext, entry: TaskEntry, slots: SlotCounter, out: Dispatch[]): void {
+  const taskId = entry.spec.id;
+  const attemptId = attemptIdFor(taskId, entry.attempts + 1);
+  const route = resolveOperator(entry.spec, ctx, ctx.configuredOperators);
+  if (!route.ok) {
+    out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec, initError: route.reason });
+    return;
+  }
+  if (!slots.operatorFree(route.key)) return;
+  slots.take(route.key);
+  out.push({ taskId, attemptId, operatorKey: route.key, task: entry.spec });
 }
