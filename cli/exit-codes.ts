@@ -22,6 +22,10 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOut
   OPERATOR_ERROR: 7,
   COMMAND_REJECTED: 4,
   LOG_UNAVAILABLE: 7,
+  // The log or projections file cannot be read or written (locked, read-only, full, corrupt).
+  STORAGE_ERROR: 12,
+  CAMPAIGN_TIMEOUT: 6,
+  RESULTS_INVALID: 6,
   // step/loop: the run ended, but not well.
   RUN_FAILED: 10,
   RUN_CANCELLED: 11,

@@ -14,6 +14,9 @@ export const ERROR_CODES = [
   'OPERATOR_ERROR',
   'COMMAND_REJECTED',
   'LOG_UNAVAILABLE',
+  'STORAGE_ERROR',
+  'CAMPAIGN_TIMEOUT',
+  'RESULTS_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
