@@ -264,10 +264,11 @@ export class EffectRunner implements EffectHandler {
   }
 }
 
-/** The attempt's results as the operator collects them, or why collecting failed. */
+/** The attempt's results as the operator collects them, why they cannot be taken, or why collecting failed. */
 async function collectedEvent(target: { registered: RegisteredOperator; ctx: OperatorContext }): Promise<AttemptEvent> {
   try {
     const results = await target.registered.operator.collectResults(target.ctx);
+    if (results.reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason: results.reason };
     return { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
   } catch (error) {
     return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };

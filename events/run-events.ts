@@ -130,6 +130,12 @@ export const AttemptResultsSchema = z.strictObject({
   files: z.record(z.string(), z.string()).default({}),
   data: JsonValueSchema.optional(),
 });
+/** Outcome of the `attempt.collect` effect when the task's results cannot be taken (RESULTS_INVALID): the attempt fails. */
+export const AttemptResultsInvalidSchema = z.strictObject({
+  type: z.literal('ATTEMPT.RESULTS_INVALID'),
+  files: z.record(z.string(), z.string()).default({}),
+  reason: z.string().min(1),
+});
 export const AttemptCollectFailedSchema = z.strictObject({ type: z.literal('ATTEMPT.COLLECT_FAILED'), reason: z.string().min(1) });
 
 /** Cancel request (from the run's cancel, or a cancel-attempt command routed by the run). */
@@ -147,6 +153,7 @@ export const AttemptEventSchema = z.discriminatedUnion('type', [
   AttemptSubmitFailedSchema,
   OperatorReportedSchema,
   AttemptResultsSchema,
+  AttemptResultsInvalidSchema,
   AttemptCollectFailedSchema,
   AttemptCancelSchema,
   AttemptCancelledSchema,

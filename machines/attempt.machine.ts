@@ -51,7 +51,10 @@ function activeOn(self: 'submitted' | 'running' | 'waiting_external') {
   };
 }
 
-/** completed / failed: set the status, collect, then report to the run once collected. */
+/**
+ * completed / failed: set the status, collect, then report to the run once collected. Results that
+ * cannot be taken fail a completed attempt with their reason; a failed one keeps its own.
+ */
 function collectingState(status: 'COMPLETED' | 'FAILED') {
   return {
     initial: 'collecting' as const,
@@ -61,6 +64,10 @@ function collectingState(status: 'COMPLETED' | 'FAILED') {
         entry: 'collect' as const,
         on: {
           'ATTEMPT.RESULTS': { target: 'collected' as const, actions: 'recordResults' as const },
+          'ATTEMPT.RESULTS_INVALID': {
+            target: status === 'COMPLETED' ? ('#attempt.failed.collected' as const) : ('collected' as const),
+            actions: 'recordResults' as const,
+          },
           'ATTEMPT.COLLECT_FAILED': { target: 'collected' as const, actions: 'recordResults' as const },
         },
       },
@@ -106,6 +113,7 @@ export const attemptMachine = setup({
     }),
     recordResults: assign(({ context, event }) => {
       if (event.type === 'ATTEMPT.RESULTS') return { ...context, files: event.files, ...(event.data !== undefined ? { data: event.data } : {}) };
+      if (event.type === 'ATTEMPT.RESULTS_INVALID') return { ...context, files: event.files, collectError: event.reason };
       if (event.type === 'ATTEMPT.COLLECT_FAILED') return { ...context, collectError: event.reason };
       return context;
     }),

@@ -95,5 +95,8 @@ export function attemptChanges(prev: AttemptContext | undefined, next: AttemptCo
   if (event.type === 'ATTEMPT.RESULTS' && prev !== undefined && prev.files !== next.files) {
     out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files, ...(event.data !== undefined ? { data: event.data } : {}) });
   }
+  if (event.type === 'ATTEMPT.RESULTS_INVALID' && prev !== undefined && prev.files !== next.files) {
+    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files });
+  }
   return out;
 }

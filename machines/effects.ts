@@ -11,7 +11,7 @@ export type Effect =
   | { type: 'attempt.start'; attemptId: string; taskId: string; operatorKey: string; task: TaskSpec }
   /** keep polling/watching the operator → OPERATOR.REPORTED on change (nothing logged otherwise). */
   | { type: 'attempt.watch'; attemptId: string; operatorKey: string; externalId: string }
-  /** collect files and data (on COMPLETED and FAILED) → ATTEMPT.RESULTS | ATTEMPT.COLLECT_FAILED. */
+  /** collect files and data (on COMPLETED and FAILED) → ATTEMPT.RESULTS | ATTEMPT.RESULTS_INVALID | ATTEMPT.COLLECT_FAILED. */
   | { type: 'attempt.collect'; attemptId: string; operatorKey: string }
   /** cancel the work through the operator → ATTEMPT.CANCELLED (or OPERATOR.REPORTED if it ended first). */
   | { type: 'attempt.cancel'; attemptId: string; operatorKey: string }

@@ -75,6 +75,27 @@ describe('attempt machine', () => {
     expect(all[3]?.messages[0]?.event).toMatchObject({ status: 'FAILED', reason: 'exit code 2' });
   });
 
+  it('results that cannot be taken fail a completed attempt with their reason; a failed one keeps its own', () => {
+    const completed = drive(
+      { type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' },
+      { type: 'OPERATOR.REPORTED', status: 'COMPLETED' },
+      { type: 'ATTEMPT.RESULTS_INVALID', files: { 'out.txt': '/a/out.txt' }, reason: 'results.json must hold a JSON object, not an array' },
+    );
+    expect(completed.snapshot.value).toEqual({ failed: 'collected' });
+    expect(completed.snapshot.context).toMatchObject({ status: 'FAILED', reason: 'results.json must hold a JSON object, not an array', files: { 'out.txt': '/a/out.txt' } });
+    expect(completed.all[3]?.changes).toEqual([
+      { kind: 'attempt.status', attemptId: 't-a1', status: 'FAILED', reason: 'results.json must hold a JSON object, not an array', externalId: '1' },
+      { kind: 'attempt.results', attemptId: 't-a1', files: { 'out.txt': '/a/out.txt' } },
+    ]);
+    expect(reports(completed.all)).toEqual(['RUNNING', 'FAILED']);
+    const failed = drive(
+      { type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' },
+      { type: 'OPERATOR.REPORTED', status: 'FAILED', reason: 'exit code 2' },
+      { type: 'ATTEMPT.RESULTS_INVALID', files: {}, reason: 'results.json is not valid JSON' },
+    );
+    expect(failed.snapshot.context).toMatchObject({ status: 'FAILED', reason: 'exit code 2', collectError: 'results.json is not valid JSON' });
+  });
+
   it('a repeated operator status is a noop (no record, no report)', () => {
     const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }, { type: 'OPERATOR.REPORTED', status: 'RUNNING' });
     expect(last.noop).toBe(true);

@@ -41,6 +41,7 @@ const attemptEventArb: fc.Arbitrary<AttemptEventInput> = fc.oneof(
   fc.record({ type: fc.constant('ATTEMPT.SUBMIT_FAILED' as const), reason: fc.constant('no') }),
   fc.record({ type: fc.constant('OPERATOR.REPORTED' as const), status: fc.constantFrom('SUBMITTED' as const, 'RUNNING' as const, 'WAITING_EXTERNAL' as const, 'COMPLETED' as const, 'FAILED' as const, 'CANCELLED' as const) }, { requiredKeys: ['type', 'status'] }),
   fc.record({ type: fc.constant('ATTEMPT.RESULTS' as const), files: fc.constant({ 'out.json': 'out.json' }) }),
+  fc.record({ type: fc.constant('ATTEMPT.RESULTS_INVALID' as const), files: fc.constant({ 'out.json': 'out.json' }), reason: fc.constant('results.json is not valid JSON') }),
   fc.record({ type: fc.constant('ATTEMPT.COLLECT_FAILED' as const), reason: fc.constant('gone') }),
   fc.record({ type: fc.constant('ATTEMPT.CANCEL' as const), reason: fc.constant('stop') }),
   fc.record({ type: fc.constant('ATTEMPT.CANCELLED' as const) }),

@@ -23,6 +23,7 @@ const attemptEvents: AttemptEvent[] = [
   { type: 'OPERATOR.REPORTED', status: 'FAILED', reason: 'exit 1' },
   { type: 'OPERATOR.REPORTED', status: 'CANCELLED' },
   { type: 'ATTEMPT.RESULTS', files: {} },
+  { type: 'ATTEMPT.RESULTS_INVALID', files: {}, reason: 'results.json is not valid JSON' },
   { type: 'ATTEMPT.COLLECT_FAILED', reason: 'gone' },
   { type: 'ATTEMPT.CANCEL' },
   { type: 'ATTEMPT.CANCELLED' },

@@ -77,6 +77,7 @@ const FileSchema = z.strictObject({
     .strictObject({
       max_concurrent_global: maxConcurrent.optional(),
       default_operator: z.string().optional(),
+      max_results_bytes: z.number().int('must be a positive integer').positive('must be a positive integer').optional(),
     })
     .optional(),
   operators: z.record(z.string(), OperatorEntrySchema),
@@ -91,6 +92,8 @@ export interface OperatorEntry {
   maxConcurrent: number | null;
   pollIntervalSeconds?: number;
   description?: string;
+  /** Cap on a task's results.json (`defaults.max_results_bytes`); unset: DEFAULT_MAX_RESULTS_BYTES. */
+  maxResultsBytes?: number;
 }
 
 /** A validated operators.yaml (or the built-in defaults). JSON-serialisable for snapshots. */
@@ -237,6 +240,8 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
     }
     config.defaultOperator = key;
   }
+  const maxResultsBytes = defaults?.max_results_bytes;
+  if (maxResultsBytes !== undefined) for (const entry of Object.values(config.operators)) entry.maxResultsBytes = maxResultsBytes;
   return config;
 }
 

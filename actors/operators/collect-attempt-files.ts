@@ -1,10 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { errorMessage } from '../../events/errors.ts';
-import { JsonValueSchema } from '../../events/json.ts';
-import { readTextIfExists } from './atomic-file.ts';
+import { isMatterStackError } from '../../events/errors.ts';
 import type { CollectedResults, OperatorContext } from './operator.ts';
+import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
 
 /** What to collect from an attempt directory. */
 export interface CollectOptions {
@@ -49,19 +48,18 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
   return files;
 }
 
-/** Produced files (the task's downloadPatterns, bookkeeping excluded) and `results.json` as data (an invalid one → reason). */
+/**
+ * Produced files (the task's downloadPatterns, bookkeeping excluded) and `results.json` as data;
+ * a results.json that cannot be taken (see readResultsFile) → `reason`, and the attempt fails.
+ */
 export async function collectTaskResults(ctx: OperatorContext, bookkeeping: readonly string[]): Promise<CollectedResults> {
   const patterns = ctx.task.downloadPatterns;
   const files = await collectAttemptFiles(ctx.attempt.dir, { include: patterns?.include, exclude: patterns?.exclude, bookkeeping });
-  const text = await readTextIfExists(path.join(ctx.attempt.dir, 'results.json'));
-  if (text === null) return { files };
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    const data = await readResultsFile(ctx.attempt.dir, 'results.json', ctx.config.maxResultsBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    return data === undefined ? { files } : { files, data };
   } catch (error) {
-    return { files, reason: `results.json is not valid JSON: ${errorMessage(error)}` };
+    if (isMatterStackError(error, 'RESULTS_INVALID')) return { files, reason: error.message };
+    throw error;
   }
-  const parsed = JsonValueSchema.safeParse(raw);
-  if (!parsed.success) return { files, reason: `results.json: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
-  return { files, data: parsed.data };
 }

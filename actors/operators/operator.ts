@@ -46,7 +46,7 @@ export interface CollectedResults {
   files: Record<string, string>;
   /** Structured output (results.json, response data...). */
   data?: JsonValue;
-  /** Set when collection was partial (e.g. an invalid results.json). */
+  /** Why the results cannot be taken (e.g. an invalid results.json): the attempt fails with it. */
   reason?: string;
 }
 

@@ -1,0 +1,99 @@
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage, MatterStackError } from '../../events/errors.ts';
+import type { JsonObject } from '../../events/json.ts';
+import { isJsonValue, isPlainObject } from '../../events/validate-changes.ts';
+import { isInside } from '../workspace-paths.ts';
+
+/**
+ * Default cap on `results.json` (its file and the data the log keeps), in bytes: 1 MB leaves room
+ * for the rest of the record under NATS's default 1 MiB max_payload. operators.yaml:
+ * `defaults.max_results_bytes`.
+ */
+export const DEFAULT_MAX_RESULTS_BYTES = 1_000_000;
+
+// Never follows a final link by itself, never waits for a FIFO's writer.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function invalid(name: string, why: string): MatterStackError {
+  return new MatterStackError('RESULTS_INVALID', `${name} ${why}`, { file: name });
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a file';
+}
+
+/** The file a link at `file` leads to, when it stays inside `dir`; RESULTS_INVALID otherwise. */
+async function linkTargetInside(dir: string, file: string, name: string): Promise<string> {
+  let target: string;
+  try {
+    target = await realpath(file);
+  } catch (error) {
+    throw invalid(name, `is a symbolic link that leads nowhere (${errorMessage(error)})`);
+  }
+  if (!isInside(await realpath(dir), target)) throw invalid(name, 'is a symbolic link leading out of the attempt folder: not followed');
+  return target;
+}
+
+/** At most `maxBytes + 1` bytes of the open file: enough to tell it is over the limit, however it grows. */
+async function readBounded(handle: Awaited<ReturnType<typeof open>>, maxBytes: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(maxBytes + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  return buffer.subarray(0, length);
+}
+
+/**
+ * The JSON object in `dir/name` (a task's `results.json`), or undefined when there is none. Reads
+ * only a regular file inside `dir` (a link is followed only when it stays inside), never blocks on
+ * a FIFO, and never more than `maxBytes`. Anything else is RESULTS_INVALID naming the file and why.
+ */
+export async function readResultsFile(dir: string, name: string, maxBytes: number): Promise<JsonObject | undefined> {
+  const limit = `over the limit of ${maxBytes} bytes (defaults.max_results_bytes in operators.yaml)`;
+  let file = path.join(dir, name);
+  try {
+    if ((await lstat(file)).isSymbolicLink()) file = await linkTargetInside(dir, file, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let handle;
+  try {
+    handle = await open(file, OPEN_FLAGS);
+  } catch (error) {
+    // ENXIO: a socket; ELOOP: replaced by a link since the check above.
+    throw invalid(name, `cannot be read as a regular file (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
+  }
+  let text: string;
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw invalid(name, `is not a regular file (${kindOf(stats)})`);
+    if (stats.size > maxBytes) throw invalid(name, `is ${stats.size} bytes, ${limit}`);
+    const bytes = await readBounded(handle, maxBytes);
+    if (bytes.length > maxBytes) throw invalid(name, `grew past ${maxBytes} bytes while being read, ${limit}`);
+    text = bytes.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw invalid(name, `is not valid JSON: ${errorMessage(error)}`);
+  }
+  if (!isPlainObject(raw)) throw invalid(name, `must hold a JSON object, not ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : `a ${typeof raw}`}`);
+  if (!isJsonValue(raw)) throw invalid(name, 'is nested more than 200 levels deep or has a "__proto__" key');
+  // What the log keeps is the data re-serialised: `1e21` grows to `1e+21`, `9e20` to 21 digits.
+  const kept = Buffer.byteLength(JSON.stringify(raw));
+  if (kept > maxBytes) throw invalid(name, `takes ${kept} bytes once re-serialised, ${limit}`);
+  return raw as JsonObject;
+}
