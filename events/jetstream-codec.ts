@@ -2,6 +2,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError } from './errors.ts';
+import { storedPayload } from './results-once.ts';
 import { runIdOfEventSubject } from './subjects.ts';
 import { invalidStoredRecord, validateStoredEvent } from './validate-events.ts';
 
@@ -99,7 +100,7 @@ export function envelopes(runId: string, events: readonly ValidNewEvent[], expec
       type: e.type,
       actor: e.actor,
       time: e.time,
-      payload: e.payload,
+      payload: storedPayload(e),
       from: e.from,
       to: e.to,
       changes: e.changes,

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
+import { storedPayload } from './results-once.ts';
 import { CHANGE_COLUMNS, COLUMNS, rawChangeRowToRecord, rawRowToEvent, type ChangeRecord, type RawChangeRow, type RawRow } from './sqlite-rows.ts';
 import { validateNewEvents } from './validate-events.ts';
 
@@ -117,7 +118,7 @@ export class SqliteEventLog implements EventLog {
           event.type,
           event.actor,
           event.time,
-          JSON.stringify(event.payload),
+          JSON.stringify(storedPayload(event)),
           event.from === null ? null : JSON.stringify(event.from),
           event.to === null ? null : JSON.stringify(event.to),
           JSON.stringify(event.changes),

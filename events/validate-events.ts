@@ -4,6 +4,7 @@ import { NewEventSchema, StoredEventSchema, type LoggedStateValue, type NewEvent
 import { MatterStackError } from './errors.ts';
 import { isValidId } from './ids.ts';
 import type { JsonValue } from './json.ts';
+import { restoredPayload } from './results-once.ts';
 import { fastDomainChanges, isId, isJsonValue, isPlainObject, isShortString, isStateValue, isValidTime, onlyKeys } from './validate-changes.ts';
 
 /*
@@ -146,6 +147,14 @@ export function invalidStoredRecord(runId: unknown, seq: unknown, reason: string
  * naming its run and sequence: it is never skipped, since a gap would silently change history.
  */
 export function validateStoredEvent(raw: RawStoredRecord): StoredEvent {
+  const event = validateStoredEnvelope(raw);
+  const payload = restoredPayload(event.type, event.actor, event.payload, event.changes);
+  if (payload === undefined) throw invalidStoredRecord(event.runId, event.seq, 'payload: refers to results its changes do not carry');
+  if (payload !== event.payload) event.payload = payload;
+  return event;
+}
+
+function validateStoredEnvelope(raw: RawStoredRecord): StoredEvent {
   const { runId, seq, position, schemaVersion } = raw;
   if (
     typeof runId === 'string' &&
