@@ -46,6 +46,12 @@ describe('operators.yaml', () => {
     expect(Object.keys(config.operators).sort()).toEqual(['experiment.default', 'hpc.cluster_a', 'human.default', 'human.review', 'local.default']);
   });
 
+  it('defaults.max_results_bytes reaches every operator, the built-in ones too', () => {
+    const config = parseOperatorsConfig('defaults:\n  max_results_bytes: 3000000\noperators:\n  local.fast: {kind: local}\n', 'ws/operators.yaml');
+    expect(Object.values(config.operators).map((entry) => entry.maxResultsBytes)).toEqual([3_000_000, 3_000_000, 3_000_000, 3_000_000]);
+    expect(parseOperatorsConfig('operators: {}\n', 'ws/operators.yaml').operators['local.default']?.maxResultsBytes).toBeUndefined();
+  });
+
   it('a missing workspace file gives the defaults; a missing explicit file is an error', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ms-cfg-'));
     const config = loadOperatorsConfig({ workspaceDir: dir });
@@ -71,6 +77,8 @@ describe('operators.yaml', () => {
     ['\n\noperators:\n  Local:\n    kind: local\n', 4, 'Local', '(entry)', /did you mean "local.default"/],
     ['defaults:\n  max_concurrent_global: -1\noperators: {}\n', 2, 'defaults', 'max_concurrent_global', /positive integer/],
     ['defaults:\n  default_operator: hpc.nope\noperators: {}\n', 2, 'defaults', 'default_operator', /not configured/],
+    ['defaults:\n  max_results_bytes: -1\noperators: {}\n', 2, 'defaults', 'max_results_bytes', /must be a positive integer/],
+    ['defaults:\n  max_results_bytes: 1.5\noperators: {}\n', 2, 'defaults', 'max_results_bytes', /must be a positive integer/],
   ])('error names file, line, key and field: %j', (yaml, line, key, field, message) => {
     const error = errorOf(yaml);
     expect(error.message).toMatch(message);

@@ -23,7 +23,10 @@ export const attemptsCommand = defineCommand({
   ],
   options: {},
   examples: ['attempts r1 relax_001', 'attempts r1 relax_001 --json | jq -r \'.[-1].dir\''],
-  notes: ['--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",…}.'],
+  notes: [
+    '--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",…}.',
+    'A results.json that is not a JSON object in a regular file of the attempt directory (a link out of it is not\nfollowed), or is over defaults.max_results_bytes of operators.yaml (default 1000000), fails the attempt\nwith the reason (RESULTS_INVALID).',
+  ],
   async run(ctx) {
     const runId = parseId('run id', requiredArg(ctx, 'run'));
     const taskId = parseId('task id', requiredArg(ctx, 'task'));
