@@ -4,11 +4,12 @@ import path from 'node:path';
 
 /**
  * Writes `content` to `file` via a temporary file and a rename, so readers never see half a file
- * (and a shell already running the old file keeps reading the old one).
+ * (and a shell already running the old file keeps reading the old one). The temporary file is
+ * created exclusively: a link planted under its name is never written through.
  */
 export async function writeFileAtomic(file: string, content: string, mode?: number): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, content, mode === undefined ? undefined : { mode });
+  await writeFile(tmp, content, { flag: 'wx', ...(mode === undefined ? {} : { mode }) });
   await rename(tmp, file);
 }
 
