@@ -86,7 +86,7 @@ interface Envelope {
 /**
  * The batch's envelopes, built field by field (no spread) so that they all share one shape: the
  * same JSON as `{ runId, seq, schemaVersion, ...event }` for a validated event, which has exactly
- * these fields in this order.
+ * these fields in this order, but for the payload as stored (results once: events/results-once.ts).
  */
 export function envelopes(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Envelope[] {
   const out = new Array<Envelope>(events.length);
