@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, realpath } from 'node:fs/promises';
+import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
@@ -40,16 +40,17 @@ async function linkTargetInside(dir: string, file: string, name: string): Promis
   return target;
 }
 
-/** At most `maxBytes + 1` bytes of the open file: enough to tell it is over the limit, however it grows. */
-async function readBounded(handle: Awaited<ReturnType<typeof open>>, maxBytes: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(maxBytes + 1);
+/** The file's `size` bytes; one more read tells whether it grew meanwhile (then undefined). */
+async function readExactly(handle: FileHandle, size: number): Promise<Buffer | undefined> {
+  // Sized by the file, not by the limit: most results are small, and a collect must stay cheap.
+  const buffer = Buffer.alloc(size + 1);
   let length = 0;
   while (length < buffer.length) {
     const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
     if (bytesRead === 0) break;
     length += bytesRead;
   }
-  return buffer.subarray(0, length);
+  return length > size ? undefined : buffer.subarray(0, length);
 }
 
 /**
@@ -78,8 +79,8 @@ export async function readResultsFile(dir: string, name: string, maxBytes: numbe
     const stats = await handle.stat();
     if (!stats.isFile()) throw invalid(name, `is not a regular file (${kindOf(stats)})`);
     if (stats.size > maxBytes) throw invalid(name, `is ${stats.size} bytes, ${limit}`);
-    const bytes = await readBounded(handle, maxBytes);
-    if (bytes.length > maxBytes) throw invalid(name, `grew past ${maxBytes} bytes while being read, ${limit}`);
+    const bytes = await readExactly(handle, stats.size);
+    if (bytes === undefined) throw invalid(name, 'grew while being read (is a process of the task still writing it?)');
     text = bytes.toString('utf8');
   } finally {
     await handle.close();
