@@ -15,7 +15,10 @@ export const exportEvidenceCommand = defineCommand({
   args: [{ name: 'run', required: true, description: 'the run id' }],
   options: {},
   examples: ['export-evidence r1', 'export-evidence r1 --json | jq -r .reportPath'],
-  notes: ['--json prints {"dir","bundlePath","reportPath"}.'],
+  notes: [
+    '--json prints {"dir","bundlePath","reportPath"}.',
+    'A symbolic link (a task may leave one) at evidence/, bundle.json or report.md is refused (exit 2), never written through.',
+  ],
   async run(ctx) {
     const { exportEvidence } = await import('../../actors/views/index.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
