@@ -95,14 +95,18 @@ function checkGate(ctx: RunContext, taskId: string): Rejection | null {
   if (entry === undefined) return reject('TASK_NOT_FOUND', `no task ${taskId} in this run`);
   if (entry.spec.kind !== 'gate') return reject('NOT_A_GATE', `task ${taskId} is a ${entry.spec.kind} task, not a gate`);
   // Checked before waiting: the attempt still waits until its decision is collected and reported.
-  const decided = entry.current?.decision;
-  if (entry.current != null && decided !== undefined) {
-    const by = decided.by !== undefined ? ` by ${decided.by}` : '';
-    return reject('GATE_ALREADY_DECIDED', `gate ${taskId} was already ${decided.verb}${by} (attempt ${entry.current.id})`);
+  const current = entry.current;
+  if (current?.decision !== undefined) {
+    return reject('GATE_ALREADY_DECIDED', `gate ${taskId} was already ${describeDecision(current.decision)} (attempt ${current.id})`);
   }
   const waiting = entry.current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(entry.current.status);
   if (!waiting || !isTaskActive(ctx, entry)) return reject('GATE_NOT_WAITING', `gate ${taskId} is ${entry.status}, not waiting for a decision`);
   return null;
+}
+
+/** A gate decision as people read it: `approved by alice`. */
+export function describeDecision(decision: GateDecision): string {
+  return decision.by !== undefined ? `${decision.verb} by ${decision.by}` : decision.verb;
 }
 
 /**
