@@ -46,3 +46,15 @@ describe.concurrent('approve / reject with no host running (embedded log)', () =
     expect((await cli(['replay', s.run, '--verify'])).code).toBe(0);
   });
 });
+
+describe('approve and reject at once (two processes, embedded log)', () => {
+  it('exactly one is accepted, the other is GATE_ALREADY_DECIDED (a writer that lost the append race decides again)', async () => {
+    expect((await cli(['init', 'lab', '--run-id', 'both'])).code).toBe(0);
+    expect((await cli(['step', 'both'])).code).toBe(0);
+    const [approve, reject] = await Promise.all([cli(['approve', 'both', 'gate', '--by', 'alice']), cli(['reject', 'both', 'gate', '--by', 'bob'])]);
+    const outcomes = [approve, reject].map((r) => r.code);
+    expect(outcomes.sort()).toEqual([0, 4]);
+    const [winner, loser] = approve.code === 0 ? (['approved by alice', reject] as const) : (['rejected by bob', approve] as const);
+    expect(loser.stderr).toContain(`gate gate was already ${winner} (attempt gate-a1) [GATE_ALREADY_DECIDED]`);
+  });
+});
