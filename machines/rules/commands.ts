@@ -99,7 +99,7 @@ function checkGate(ctx: RunContext, taskId: string): Rejection | null {
   if (current?.decision !== undefined) {
     return reject('GATE_ALREADY_DECIDED', `gate ${taskId} was already ${describeDecision(current.decision)} (attempt ${current.id})`);
   }
-  const waiting = entry.current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(entry.current.status);
+  const waiting = current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(current.status);
   if (!waiting || !isTaskActive(ctx, entry)) return reject('GATE_NOT_WAITING', `gate ${taskId} is ${entry.status}, not waiting for a decision`);
   return null;
 }
