@@ -191,6 +191,7 @@ export const COMMAND_REJECTION_CODES = [
   'ATTEMPT_NOT_ACTIVE',
   'NOT_A_GATE',
   'GATE_NOT_WAITING',
+  'GATE_ALREADY_DECIDED',
 ] as const;
 export type CommandRejectionCode = (typeof COMMAND_REJECTION_CODES)[number];
 

@@ -4,7 +4,7 @@ import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
 import type { Message } from './outgoing.ts';
 import { carryDispatchCandidates, DEFAULT_MAX_CONCURRENT, draftTask, getTask, withTask, withTasks, type RunContext, type TaskEntry } from './run-context.ts';
-import { activeAttemptIds, gateAttempt, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
+import { activeAttemptIds, recordDecision, rerunSet, resetTask, reviveSet } from './rules/commands.ts';
 import type { Dispatch } from './rules/dispatch.ts';
 import { checkOperatorKey } from '../events/operator-key.ts';
 import { findSkips } from './rules/readiness.ts';
@@ -153,8 +153,10 @@ export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunCo
     case 'CMD.APPROVE':
     case 'CMD.REJECT': {
       const comment = cmd.comment !== undefined ? { comment: cmd.comment } : {};
-      const type = cmd.type === 'CMD.APPROVE' ? ('ATTEMPT.APPROVE' as const) : ('ATTEMPT.REJECT' as const);
-      return { context: ctx, messages: [{ to: gateAttempt(ctx, cmd.taskId), event: { type, ...comment, ...by } }] };
+      const approve = cmd.type === 'CMD.APPROVE';
+      const type = approve ? ('ATTEMPT.APPROVE' as const) : ('ATTEMPT.REJECT' as const);
+      const { context, attemptId } = recordDecision(ctx, cmd.taskId, { verb: approve ? 'approved' : 'rejected', ...by });
+      return { context, messages: [{ to: attemptId, event: { type, ...comment, ...by } }] };
     }
   }
 }

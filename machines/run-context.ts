@@ -8,6 +8,14 @@ export interface CurrentAttempt {
   id: string;
   operatorKey: string;
   status: AttemptStatus;
+  /** The decision accepted on this gate attempt: it takes exactly one (a later one is GATE_ALREADY_DECIDED). */
+  decision?: GateDecision;
+}
+
+/** An accepted approve or reject, as later refusals name it. */
+export interface GateDecision {
+  verb: 'approved' | 'rejected';
+  by?: string;
 }
 
 /** One task of any workflow planned so far. */

@@ -516,4 +516,68 @@ describe('commands: rejected with a stable code, recorded, never silently ignore
     h.run({ type: 'CMD.APPROVE', taskId: 'zz' });
     expect(rejected(h)).toBe('TASK_NOT_FOUND');
   });
+
+  describe('a gate takes exactly one decision', () => {
+    /** A run whose gate g waits for a human. */
+    const waitingGate = (): Harness => {
+      const h = started([t('g', { kind: 'gate' }), t('after', { dependencies: ['g'] })]);
+      h.start('g-a1', 'WAITING_EXTERNAL');
+      return h;
+    };
+    const pairs = [
+      ['CMD.APPROVE', 'CMD.REJECT', 'approved'],
+      ['CMD.REJECT', 'CMD.APPROVE', 'rejected'],
+      ['CMD.APPROVE', 'CMD.APPROVE', 'approved'],
+      ['CMD.REJECT', 'CMD.REJECT', 'rejected'],
+    ] as const;
+
+    it.each(pairs)('given %s accepted and not yet collected, when %s arrives, then it is GATE_ALREADY_DECIDED naming the first', (first, second, verb) => {
+      const h = waitingGate();
+      h.run({ type: first, taskId: 'g', by: 'alice' });
+      expect(h.commandChanges()[0]?.accepted).toBe(true);
+      // The attempt has not reported yet: the run still sees the gate WAITING_EXTERNAL.
+      expect(h.status('g')).toBe('WAITING_EXTERNAL');
+      const [p] = h.run({ type: second, taskId: 'g', by: 'bob' });
+      expect(h.commandChanges()).toEqual([
+        {
+          kind: 'command',
+          verb: second === 'CMD.APPROVE' ? 'approve' : 'reject',
+          accepted: false,
+          code: 'GATE_ALREADY_DECIDED',
+          reason: `gate g was already ${verb} by alice (attempt g-a1)`,
+          target: 'g',
+          by: 'bob',
+        },
+      ]);
+      expect(h.last.map((x) => x.actor)).toEqual(['run']); // nothing routed to the attempt
+      expect(p?.decision.noop).toBe(false); // the refusal is recorded
+      h.attempt('g-a1', { type: 'ATTEMPT.RESULTS', files: {} });
+      expect(h.status('g')).toBe(first === 'CMD.APPROVE' ? 'COMPLETED' : 'FAILED');
+    });
+
+    it('given a decided gate whose attempt reported, when another decision arrives, then it is still GATE_ALREADY_DECIDED', () => {
+      const h = waitingGate();
+      h.run({ type: 'CMD.REJECT', taskId: 'g' });
+      h.attempt('g-a1', { type: 'ATTEMPT.RESULTS', files: {} });
+      expect(h.status('g')).toBe('FAILED');
+      h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'bob' });
+      expect(rejected(h)).toBe('GATE_ALREADY_DECIDED');
+      expect(h.commandChanges()[0]?.reason).toBe('gate g was already rejected (attempt g-a1)');
+    });
+
+    it('given a decided gate, when it is rerun, then its new attempt takes a new decision', () => {
+      const h = waitingGate();
+      h.run({ type: 'CMD.REJECT', taskId: 'g', by: 'alice' });
+      h.attempt('g-a1', { type: 'ATTEMPT.RESULTS', files: {} });
+      h.step();
+      h.run({ type: 'CMD.REVIVE' });
+      h.step();
+      expect(h.active()).toEqual(['g-a2']);
+      h.start('g-a2', 'WAITING_EXTERNAL');
+      h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'bob' });
+      expect(h.commandChanges()[0]?.accepted).toBe(true);
+      h.run({ type: 'CMD.REJECT', taskId: 'g', by: 'alice' });
+      expect(h.commandChanges()[0]?.reason).toBe('gate g was already approved by bob (attempt g-a2)');
+    });
+  });
 });

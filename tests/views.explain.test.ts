@@ -82,6 +82,27 @@ export function analyze() { return {}; }
     }
   });
 
+  it('a gate decided while no host runs: explain names the decision and asks to drive the run, not to approve', async () => {
+    const root = workspace(`
+export function plan(state) { return state === null ? { tasks: [{ id: 'gate', kind: 'gate', message: 'go?' }] } : null; }
+export function analyze() { return {}; }
+`);
+    const run = await initializeRun({ root, workspace: 'lab', runId: 'x5' });
+    try {
+      await stepRun(run);
+      expect(await sendCommand(run, { type: 'CMD.REJECT', taskId: 'gate', by: 'alice' })).toMatchObject({ accepted: true });
+      const e = await explainRun(run);
+      const gate = byId(e.tasks, 'gate');
+      expect(gate.status).toBe('WAITING_EXTERNAL'); // not collected yet
+      expect(gate.why).toMatchObject({ kind: 'waiting-operator', hint: { kind: 'human', decided: 'rejected by alice' } });
+      expect(formatExplanation(e)).toContain('decided: rejected by alice (the host driving the run acts on it)');
+      expect(e.nextSteps.some((s) => s.includes('matterstack approve'))).toBe(false);
+      expect(e.nextSteps).toContain('keep it going with `matterstack loop x5` (or one cycle: `matterstack step x5`)');
+    } finally {
+      await run.close();
+    }
+  });
+
   it('explains a failed task with its reason and rerun command, its dependant SKIPPED because of it, and revive/rerun next steps', async () => {
     const root = workspace(`
 export function plan(state) { return state === null ? { tasks: [

@@ -5,6 +5,7 @@ import { getRunStatus, listAttempts, type AttemptView } from '../../projections/
 import { phaseOf } from '../../machines/changes.ts';
 import type { AttemptSnapshot } from '../../machines/decide.ts';
 import { tasksInOrder, type RunContext, type TaskEntry } from '../../machines/run-context.ts';
+import { describeDecision } from '../../machines/rules/commands.ts';
 import { resolveOperator } from '../../machines/rules/operator-key.ts';
 import { dependencyState, isReady, statusLookup } from '../../machines/rules/readiness.ts';
 import { activeCounts, slotCounter } from '../../machines/rules/slots.ts';
@@ -18,7 +19,8 @@ import { attemptDirOf } from '../workspace.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
 export type OperatorHint =
-  | { kind: 'human'; dir: string; files: string[]; approveCommand: string; rejectCommand: string; message: string | null }
+  /** `decided`: the accepted decision (`approved by alice`) the host driving the run has not acted on yet, else null. */
+  | { kind: 'human'; dir: string; files: string[]; approveCommand: string; rejectCommand: string; message: string | null; decided: string | null }
   | { kind: 'experiment'; dir: string; requestFile: string; resultFile: string }
   | { kind: 'local'; pid: number | null; dir: string; stdout: string; stderr: string }
   /** `unreachable`: the cluster outage the operator is riding out ("cluster unreachable since …, retry n"). */
@@ -249,6 +251,7 @@ function operatorHint(entry: TaskEntry, attemptId: string, operatorKey: string, 
         approveCommand: `matterstack approve ${paths.runId} ${entry.spec.id}`,
         rejectCommand: `matterstack reject ${paths.runId} ${entry.spec.id}`,
         message: entry.spec.message ?? null,
+        decided: entry.current?.decision !== undefined ? describeDecision(entry.current.decision) : null,
       };
     case 'experiment':
       return { kind: 'experiment', dir, requestFile: path.join(dir, EXPERIMENT_FILES.request), resultFile: path.join(dir, EXPERIMENT_FILES.result) };
@@ -277,7 +280,7 @@ function nextSteps(e: Explanation): string[] {
   for (const t of e.tasks) {
     if (t.why.kind !== 'waiting-operator') continue;
     const hint = t.why.hint;
-    if (hint.kind === 'human') {
+    if (hint.kind === 'human' && hint.decided === null) {
       steps.push(`approve gate ${t.id} with \`${hint.approveCommand}\` (or \`${hint.rejectCommand}\`), or drop ${hint.files.join(' or ')} in ${hint.dir}`);
     } else if (hint.kind === 'experiment') {
       steps.push(`answer the request ${hint.requestFile} by writing ${hint.resultFile}`);

@@ -62,6 +62,7 @@ function reasonDetails(why: TaskReason): string[] {
 export function hintLines(hint: OperatorHint): string[] {
   switch (hint.kind) {
     case 'human':
+      if (hint.decided !== null) return [`decided: ${hint.decided} (the host driving the run acts on it)`];
       return [
         ...(hint.message !== null ? [`question: ${hint.message}`] : []),
         `approve: ${hint.approveCommand}   (reject: ${hint.rejectCommand})`,

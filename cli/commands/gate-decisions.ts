@@ -15,7 +15,10 @@ function gateDecision(name: 'approve' | 'reject', type: string, summary: string,
     ],
     options: { comment: { type: 'string', valueName: 'TEXT', description: 'why (recorded in the log and the evidence)' }, by: BY_OPTION },
     examples: [`${name} r1 approve_synthesis --comment "looks right"`],
-    notes: ['Prints "accepted (seq N)"; refused (NOT_A_GATE, GATE_NOT_WAITING, TASK_NOT_FOUND) → one error line, non-zero exit.'],
+    notes: [
+      'Prints "accepted (seq N)"; refused (NOT_A_GATE, GATE_NOT_WAITING, GATE_ALREADY_DECIDED, TASK_NOT_FOUND) → one error line, non-zero exit.',
+      'A gate takes one decision: once an approve or a reject is accepted, any other is GATE_ALREADY_DECIDED (naming the\nfirst), even before a host has acted on it; a rerun of the gate makes a new attempt, which takes a new one.',
+    ],
     run: (ctx) => {
       const comment = stringOption(ctx, 'comment');
       return sendRunCommand(ctx, requiredArg(ctx, 'run'), {

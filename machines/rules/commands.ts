@@ -1,6 +1,16 @@
 import type { CommandRejectionCode, RunCommand } from '../../events/run-events.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
-import { draftTask, getTask, isTaskActive, parseAttemptId, tasksInOrder, type RunContext, type TaskEntry } from '../run-context.ts';
+import {
+  draftTask,
+  getTask,
+  isTaskActive,
+  parseAttemptId,
+  tasksInOrder,
+  withTask,
+  type GateDecision,
+  type RunContext,
+  type TaskEntry,
+} from '../run-context.ts';
 import { isHardFailure } from './outcome.ts';
 
 /** Why a command is refused: a stable code and a sentence naming what is wrong. */
@@ -84,9 +94,19 @@ function checkGate(ctx: RunContext, taskId: string): Rejection | null {
   const entry = getTask(ctx, taskId);
   if (entry === undefined) return reject('TASK_NOT_FOUND', `no task ${taskId} in this run`);
   if (entry.spec.kind !== 'gate') return reject('NOT_A_GATE', `task ${taskId} is a ${entry.spec.kind} task, not a gate`);
-  const waiting = entry.current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(entry.current.status);
+  // Checked before waiting: the attempt still waits until its decision is collected and reported.
+  const current = entry.current;
+  if (current?.decision !== undefined) {
+    return reject('GATE_ALREADY_DECIDED', `gate ${taskId} was already ${describeDecision(current.decision)} (attempt ${current.id})`);
+  }
+  const waiting = current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(current.status);
   if (!waiting || !isTaskActive(ctx, entry)) return reject('GATE_NOT_WAITING', `gate ${taskId} is ${entry.status}, not waiting for a decision`);
   return null;
+}
+
+/** A gate decision as people read it: `approved by alice`. */
+export function describeDecision(decision: GateDecision): string {
+  return decision.by !== undefined ? `${decision.verb} by ${decision.by}` : decision.verb;
 }
 
 /**
@@ -131,9 +151,10 @@ export function activeAttemptIds(ctx: RunContext): string[] {
   return Object.keys(ctx.active).sort();
 }
 
-/** The task entry of a gate command (checked before). */
-export function gateAttempt(ctx: RunContext, taskId: string): string {
+/** Records an accepted decision on the gate's current attempt (checked before): the context and that attempt. */
+export function recordDecision(ctx: RunContext, taskId: string, decision: GateDecision): { context: RunContext; attemptId: string } {
   const entry: TaskEntry | undefined = getTask(ctx, taskId);
   if (entry?.current == null) throw new Error(`internal: gate ${taskId} has no attempt`);
-  return entry.current.id;
+  const context = withTask(ctx, taskId, { ...entry, current: { ...entry.current, decision } });
+  return { context, attemptId: entry.current.id };
 }
