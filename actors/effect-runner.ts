@@ -1,4 +1,4 @@
-import { errorMessage } from '../events/errors.ts';
+import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { AttemptEvent } from '../events/run-events.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
@@ -241,7 +241,11 @@ export class EffectRunner implements EffectHandler {
       const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}` });
       await host.send({ actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: effect.iteration + 1, workflow, state } });
     } catch (error) {
-      await host.send({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason: errorMessage(error) } });
+      // Stopped meanwhile (its worker was ended with the host): the effect is re-issued on restore.
+      if (this.stopped) return;
+      // The code stays in the reason: status and explain show whether the campaign failed or hung.
+      const reason = isMatterStackError(error) ? `${error.code}: ${error.message}` : errorMessage(error);
+      await host.send({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason } });
     }
   }
 

@@ -50,6 +50,8 @@ export interface InitializeRunOptions extends StoreOptions {
   runId?: string;
   /** Per-run global cap; defaults to operators.yaml's `max_concurrent_global` (10). */
   maxConcurrent?: number | null;
+  /** Limit of one plan/analyze call in ms (default: MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else 10 minutes). */
+  campaignTimeoutMs?: number;
 }
 
 /** Options of `stepRun` / `runUntilCompletion`. */
@@ -60,6 +62,8 @@ export interface DriveOptions {
   signal?: AbortSignal;
   /** Called after each batch of records is appended. */
   onProgress?: (status: RunStatus | undefined) => void;
+  /** Limit of one plan/analyze call in ms (default: MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else 10 minutes). */
+  campaignTimeoutMs?: number;
 }
 
 /** Errors of the run lifecycle API (a MatterStackError with a stable code). */
@@ -107,11 +111,16 @@ export async function initializeRun(options: InitializeRunOptions): Promise<RunH
     const handle = handleFor(store, owned, options.workspace, runId);
     if ((await store.log.lastSeq(runId)) > 0) throw new RunLifecycleError('RUN_EXISTS', `run ${runId} already exists`, { runId });
     const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
-    const campaign = await campaignOf(handle, options.campaign);
-    const raw = await campaign.plan(null);
+    const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs);
+    let raw: unknown;
+    try {
+      raw = await campaign.plan(null);
+    } finally {
+      await campaign.close();
+    }
     const workflow = raw === null ? null : validateWorkflow(raw, { source: `campaign ${campaign.name}` });
     const host = RunHost.create(store.log, runId);
-    const created = runCreatedEvent(options.workspace, config, options.maxConcurrent);
+    const created = runCreatedEvent(options.workspace, config, options.maxConcurrent, campaign.maxIterations);
     const { appended } = await host.deliver([
       { actor: 'run', event: created },
       { actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: 0, workflow, state: null } },
@@ -134,7 +143,7 @@ export async function initializeRun(options: InitializeRunOptions): Promise<RunH
  */
 const checkpoints = new WeakMap<RunHandle, HostCheckpoint>();
 
-function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined) {
+function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined, maxIterations: number | undefined) {
   const operatorCaps: Record<string, number | null> = {};
   for (const [key, entry] of Object.entries(config.operators)) operatorCaps[key] = entry.maxConcurrent;
   const envOperator = process.env.MATTERSTACK_OPERATOR;
@@ -146,12 +155,14 @@ function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurre
     defaultOperator: config.defaultOperator,
     configuredOperators: Object.keys(config.operators),
     ...(envOperator ? { envOperator } : {}),
+    ...(maxIterations !== undefined ? { maxIterations } : {}),
   } satisfies RunEventInput);
 }
 
-async function campaignOf(handle: RunHandle, campaign: Campaign | undefined): Promise<LoadedCampaign> {
-  if (campaign !== undefined) return wrapCampaign(handle.workspace, '(in-process)', campaign);
-  return loadCampaign(handle.workspaceDir, { name: handle.workspace });
+async function campaignOf(handle: RunHandle, campaign: Campaign | undefined, timeoutMs: number | undefined): Promise<LoadedCampaign> {
+  const options = { name: handle.workspace, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+  if (campaign !== undefined) return wrapCampaign(handle.workspace, '(in-process)', campaign, options);
+  return loadCampaign(handle.workspaceDir, options);
 }
 
 /** Options of `initializeOrResumeRun`. */
@@ -216,10 +227,10 @@ async function hostFor(
   mode: 'live' | 'step',
   options: DriveOptions,
   onAppended: () => void = () => undefined,
-): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler }> {
+): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
-  const campaign = await campaignOf(handle, options.campaign);
+  const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs);
   const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);
@@ -234,8 +245,11 @@ async function hostFor(
       onAppended();
       options.onProgress?.(host.status);
     },
-  }, checkpoint);
-  return { host, runner, projections };
+  }, checkpoint).catch(async (error: unknown) => {
+    await campaign.close();
+    throw error;
+  });
+  return { host, runner, projections, campaign };
 }
 
 /**
@@ -243,7 +257,7 @@ async function hostFor(
  * submissions, collections and campaign calls it started. Returns the run status.
  */
 export async function stepRun(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
-  const { host, runner, projections } = await hostFor(handle, 'step', options);
+  const { host, runner, projections, campaign } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
     await runner.pollActive(host);
@@ -255,6 +269,7 @@ export async function stepRun(handle: RunHandle, options: DriveOptions = {}): Pr
     return host.status ?? 'PENDING';
   } finally {
     runner.stop();
+    await campaign.close();
     await projections.flush().catch(() => undefined);
   }
 }
@@ -270,7 +285,7 @@ function raiseEffectErrors(host: RunHost): void {
  */
 export async function runUntilCompletion(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
   const wake = new Wakeup();
-  const { host, runner, projections } = await hostFor(handle, 'live', options, () => wake.notify());
+  const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
@@ -296,6 +311,7 @@ export async function runUntilCompletion(handle: RunHandle, options: DriveOption
   } finally {
     follow.abort();
     runner.stop();
+    await campaign.close();
     options.signal?.removeEventListener('abort', stop);
     await projections.flush().catch(() => undefined);
   }

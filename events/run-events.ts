@@ -30,6 +30,8 @@ export const RunCreatedSchema = z.strictObject({
   configuredOperators: z.array(z.string()).default([]),
   /** `MATTERSTACK_OPERATOR` as the host read it when the run was created (machines cannot read env). */
   envOperator: z.string().optional(),
+  /** How many workflows the campaign may plan (iterations 0 … maxIterations-1); absent: DEFAULT_MAX_ITERATIONS. */
+  maxIterations: z.number().int().positive().optional(),
 });
 
 export const CampaignPlannedSchema = z.strictObject({

@@ -29,6 +29,7 @@ export function initialRunContext(input: RunCreated): RunContext {
     operatorCaps,
     configuredOperators: configured,
     ...(input.envOperator !== undefined ? { envOperator: input.envOperator } : {}),
+    ...(input.maxIterations !== undefined ? { maxIterations: input.maxIterations } : {}),
     defaultOperator: input.defaultOperator ?? 'local.default',
     buckets: [],
     taskSlot: {},

@@ -64,6 +64,8 @@ export interface RunContext {
   operatorCaps: Record<string, number | null>;
   configuredOperators: readonly string[];
   envOperator?: string;
+  /** RUN.CREATED's cap on planned workflows; absent: DEFAULT_MAX_ITERATIONS (rules/iteration-limit.ts). */
+  maxIterations?: number;
   defaultOperator: string;
   /**
    * Buckets in groups of GROUP_SIZE, in plan order (bucket n is `buckets[n / GROUP_SIZE][n %

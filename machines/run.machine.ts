@@ -17,6 +17,7 @@ import type { RunContext } from './run-context.ts';
 import { checkCommand, commandTarget, commandVerb } from './rules/commands.ts';
 import { planDispatch } from './rules/dispatch.ts';
 import { analyzeResults, cycleOutcome } from './rules/outcome.ts';
+import { iterationLimitReason } from './rules/iteration-limit.ts';
 import { checkWorkflow } from './rules/workflow-check.ts';
 
 const isCommand = (event: RunEvent): event is RunCommand => event.type.startsWith('CMD.');
@@ -47,6 +48,7 @@ export const runMachine = setup({
     planIsFinal: ({ event }) => event.type === 'CAMPAIGN.PLANNED' && event.workflow === null,
     planIsInvalid: ({ context, event }) =>
       event.type === 'CAMPAIGN.PLANNED' && event.workflow !== null && checkWorkflow(context, event.workflow.tasks) !== null,
+    planBeyondLimit: ({ context, event }) => event.type === 'CAMPAIGN.PLANNED' && iterationLimitReason(context, event) !== null,
     campaignFailureExpected: ({ context }) => context.awaitingPlan !== null,
     isPaused: ({ context }) => context.status === 'PAUSED',
     isCurrentReport: ({ context, event }) => event.type === 'ATTEMPT.REPORTED' && isCurrentReport(context, event),
@@ -64,6 +66,9 @@ export const runMachine = setup({
       const why = checkWorkflow(context, event.workflow.tasks) ?? 'invalid workflow';
       return { ...context, awaitingPlan: null, reason: `invalid workflow from the campaign (iteration ${event.iteration}): ${why}` };
     }),
+    stopSpinning: assign(({ context, event }) =>
+      event.type === 'CAMPAIGN.PLANNED' ? { ...context, awaitingPlan: null, reason: iterationLimitReason(context, event) } : context,
+    ),
     campaignFailed: assign(({ context, event }) =>
       event.type === 'CAMPAIGN.FAILED' ? { ...context, awaitingPlan: null, reason: `campaign failed: ${event.reason}` } : context,
     ),
@@ -110,6 +115,7 @@ export const runMachine = setup({
     'ATTEMPT.REPORTED': { guard: 'isCurrentReport', actions: 'trackReport' },
     'CAMPAIGN.PLANNED': [
       { guard: and(['planExpected', 'planIsFinal']), target: '.completed', actions: 'adoptPlan' },
+      { guard: and(['planExpected', 'planBeyondLimit']), target: '.failed', actions: 'stopSpinning' },
       { guard: and(['planExpected', 'planIsInvalid']), target: '.failed', actions: 'rejectPlan' },
       { guard: and(['planExpected', 'isPaused']), actions: 'adoptPlan' },
       { guard: 'planExpected', target: '.poll', actions: 'adoptPlan' },

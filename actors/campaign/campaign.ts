@@ -16,4 +16,6 @@ export interface Campaign {
   plan(state: JsonValue | null): WorkflowInput | null | Promise<WorkflowInput | null>;
   /** The new campaign state (JSON) given the results of the workflow just finished. */
   analyze(state: JsonValue | null, results: Record<string, TaskResult>): JsonValue | Promise<JsonValue>;
+  /** How many workflows the run may plan before it fails as spinning (default DEFAULT_MAX_ITERATIONS). */
+  maxIterations?: number;
 }
