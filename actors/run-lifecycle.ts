@@ -289,6 +289,9 @@ export async function runUntilCompletion(handle: RunHandle, options: DriveOption
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
+    // A campaign call still out (perhaps hung) is abandoned, not awaited: its effect is re-issued on resume.
+    runner.stop();
+    void campaign.close();
     wake.notify();
   };
   options.signal?.addEventListener('abort', stop, { once: true });

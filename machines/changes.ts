@@ -3,6 +3,7 @@ import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
 import type { AttemptContext } from './attempt.machine.ts';
 import type { CommandOutcome } from './outgoing.ts';
 import { replacedTaskIndexes, type RunContext, type TaskEntry } from './run-context.ts';
+import { iterationLimitReason } from './rules/iteration-limit.ts';
 import { checkWorkflow } from './rules/workflow-check.ts';
 
 /** The top-level state name of a state value (`{analyze: 'check'}` → `analyze`). */
@@ -29,7 +30,7 @@ export function runChanges(
   if (event.type === 'RUN.CREATED') out.push({ kind: 'run.created', workspace: next.workspace, maxConcurrent: next.maxConcurrent });
   for (const c of commands) out.push({ kind: 'command', ...c });
   if (prev !== undefined && event.type === 'CAMPAIGN.PLANNED' && prev.awaitingPlan === event.iteration) {
-    const adopted = event.workflow === null || checkWorkflow(prev, event.workflow.tasks) === null;
+    const adopted = event.workflow === null || (iterationLimitReason(prev, event) === null && checkWorkflow(prev, event.workflow.tasks) === null);
     if (adopted) out.push({ kind: 'campaign.state', iteration: event.iteration, state: event.state });
     if (adopted && event.workflow !== null) out.push({ kind: 'workflow.planned', iteration: event.iteration, tasks: event.workflow.tasks });
   }

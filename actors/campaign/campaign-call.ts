@@ -8,6 +8,8 @@ import type { CampaignWorkerData } from './campaign-worker.ts';
 
 /** How long one plan/analyze call may take unless configured (10 minutes). */
 export const DEFAULT_CAMPAIGN_TIMEOUT_MS = 600_000;
+/** Loading gets at least this long: starting a worker and tsx is the host's cost, slow on a busy machine. */
+const LOAD_TIMEOUT_FLOOR_MS = 30_000;
 const TIMEOUT_ENV = 'MATTERSTACK_CAMPAIGN_TIMEOUT_MS';
 
 /** A request before it gets its id. */
@@ -103,7 +105,8 @@ export class CampaignWorker {
       };
       const onError = (error: Error): void => abandon(campaignError(this.name, `${request.method} failed: the campaign worker stopped: ${error.message}`, error));
       const onExit = (code: number): void => abandon(campaignError(this.name, `${request.method} failed: the campaign worker exited (code ${code})`));
-      const timer = setTimeout(() => abandon(timeoutError(this.name, request.method, this.timeoutMs)), this.timeoutMs);
+      const ms = request.method === 'load' ? Math.max(this.timeoutMs, LOAD_TIMEOUT_FLOOR_MS) : this.timeoutMs;
+      const timer = setTimeout(() => abandon(timeoutError(this.name, request.method, ms)), ms);
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       // Referenced while a call is out, so the process waits for its answer (or its timeout).
       worker.ref();
