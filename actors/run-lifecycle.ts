@@ -6,7 +6,7 @@ import { parseRunEvent } from '../events/run-events.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../events/statuses.ts';
 import { listRuns, type RunView } from '../projections/queries.ts';
 import type { Campaign } from './campaign/campaign.ts';
-import { loadCampaign, wrapCampaign, type LoadedCampaign } from './campaign/load-campaign.ts';
+import { deferCampaign, loadCampaign, wrapCampaign, type LoadedCampaign } from './campaign/load-campaign.ts';
 import { validateWorkflow } from './campaign/validate-workflow.ts';
 import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-config.ts';
 import { EffectRunner } from './effect-runner.ts';
@@ -159,10 +159,11 @@ function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurre
   } satisfies RunEventInput);
 }
 
-async function campaignOf(handle: RunHandle, campaign: Campaign | undefined, timeoutMs: number | undefined): Promise<LoadedCampaign> {
+/** The run's campaign; `deferred`: a workspace campaign's worker starts at its first call (maxIterations is not read). */
+async function campaignOf(handle: RunHandle, campaign: Campaign | undefined, timeoutMs: number | undefined, deferred = false): Promise<LoadedCampaign> {
   const options = { name: handle.workspace, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
   if (campaign !== undefined) return wrapCampaign(handle.workspace, '(in-process)', campaign, options);
-  return loadCampaign(handle.workspaceDir, options);
+  return deferred ? deferCampaign(handle.workspaceDir, options) : loadCampaign(handle.workspaceDir, options);
 }
 
 /** Options of `initializeOrResumeRun`. */
@@ -230,7 +231,7 @@ async function hostFor(
 ): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
-  const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs);
+  const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
   const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);

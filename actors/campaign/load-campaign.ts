@@ -41,17 +41,42 @@ function loaded(name: string, file: string, maxIterations: number | undefined, c
   };
 }
 
+function campaignFileOf(workspaceDir: string, options: CampaignOptions): { name: string; file: string } {
+  const name = options.name ?? path.basename(path.resolve(workspaceDir));
+  const file = findCampaignFile(workspaceDir);
+  if (file === null) {
+    throw new MatterStackError('WORKSPACE_NOT_FOUND', `campaign ${name}: ${workspaceDir} has no ${CAMPAIGN_FILES.join(' / ')}`, { campaign: name, dir: workspaceDir });
+  }
+  return { name, file };
+}
+
+/**
+ * `loadCampaign` on the first call, not before: a host that steps a run once often calls no
+ * campaign at all, and should not pay for starting a worker. The campaign file must exist now.
+ */
+export function deferCampaign(workspaceDir: string, options: CampaignOptions = {}): LoadedCampaign {
+  const { name, file } = campaignFileOf(workspaceDir, options);
+  let loading: Promise<LoadedCampaign> | undefined;
+  const campaign = (): Promise<LoadedCampaign> => (loading ??= loadCampaign(workspaceDir, options));
+  return {
+    name,
+    file,
+    plan: async (state) => (await campaign()).plan(state),
+    analyze: async (state, results) => (await campaign()).analyze(state, results),
+    close: async () => {
+      // A load that failed has nothing to close.
+      await (await loading?.catch(() => undefined))?.close();
+    },
+  };
+}
+
 /**
  * Loads `campaign.ts` / `campaign.js` / `campaign.mjs` from `workspaceDir` into a worker thread
  * of its own (TypeScript through tsx): its plan and analyze run off the host's event loop, each
  * within the timeout. A module that cannot load or exports no campaign is a CAMPAIGN_ERROR.
  */
 export async function loadCampaign(workspaceDir: string, options: CampaignOptions = {}): Promise<LoadedCampaign> {
-  const name = options.name ?? path.basename(path.resolve(workspaceDir));
-  const file = findCampaignFile(workspaceDir);
-  if (file === null) {
-    throw new MatterStackError('WORKSPACE_NOT_FOUND', `campaign ${name}: ${workspaceDir} has no ${CAMPAIGN_FILES.join(' / ')}`, { campaign: name, dir: workspaceDir });
-  }
+  const { name, file } = campaignFileOf(workspaceDir, options);
   // No cache-busting query: loaders (vite, tsx) pick the TypeScript transform by extension, and a
   // query hides it. Each worker imports the module afresh, so an edited campaign is seen by the next run.
   const worker = new CampaignWorker(name, pathToFileURL(file).href, campaignTimeoutMs(options.timeoutMs));
