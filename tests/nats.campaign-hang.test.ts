@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { waitFor } from './harness/workspace.ts';
+import { makeWorkspace } from './nats-fixtures/workspace.ts';
+import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
+
+// One worker process hosts a run whose campaign spins for ever; it must still answer `init` and
+// drive another run to the end (campaign code runs in a worker thread, not on the host's loop).
+
+let server: NatsServerHandle;
+let root: string;
+let nc: NatsConnection;
+let worker: WorkerProcess | undefined;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  root = makeWorkspace(`export const plan = (s) => s === null ? { tasks: [{ id: 'a', command: 'true' }] } : null; export const analyze = () => 1;`);
+  const hang = path.join(root, 'hang');
+  fs.mkdirSync(hang);
+  fs.writeFileSync(
+    path.join(hang, 'campaign.mjs'),
+    `import fs from 'node:fs';
+export const plan = (s) => { if (s === null) return { tasks: [{ id: 'a', command: 'true' }] }; fs.writeFileSync(${JSON.stringify(path.join(root, 'spinning'))}, 'yes'); for (;;) {} };
+export const analyze = () => 1;`,
+  );
+  nc = await connect({ servers: server.url, ...server.users.orchestrator });
+});
+afterAll(async () => {
+  await worker?.stop().catch(() => undefined);
+  await nc?.close();
+  await server?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('a hung campaign on a NATS worker', () => {
+  it('init still answers and another run completes on the same worker', async () => {
+    worker = await startWorkerProcess({ url: server.url, pass: server.users.orchestrator.pass, root, id: 'w1', leaseTtlMs: 2000, pollMs: 100 });
+    expect((await requestInit(nc, { workspace: 'hang', runId: 'hung_run' })).accepted).toBe(true);
+    await waitFor(() => fs.existsSync(path.join(root, 'spinning')), 30_000, 'the campaign to spin');
+    const init = await requestInit(nc, { workspace: 'lab', runId: 'fine_run' }, 20_000);
+    expect(init.accepted, worker.stderr()).toBe(true);
+    const status = await waitFor(async () => {
+      const reply = await requestCommand(nc, 'fine_run', 'status', {}, 10_000);
+      return reply.status?.status === 'COMPLETED' ? 'COMPLETED' : undefined;
+    }, 30_000, 'fine_run to complete');
+    expect(status).toBe('COMPLETED');
+    const hung = await requestCommand(nc, 'hung_run', 'status', {}, 10_000);
+    expect(hung.status?.status).toBe('RUNNING');
+  });
+});
