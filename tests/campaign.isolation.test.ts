@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { explainRun } from '../actors/views/explain-run.ts';
 import { initializeRun, runUntilCompletion, type RunHandle } from '../actors/run-lifecycle.ts';
 import type { Campaign } from '../actors/campaign/campaign.ts';
+import { loadCampaign } from '../actors/campaign/load-campaign.ts';
 import { getCampaignStates, getRun } from '../projections/queries.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -70,6 +71,26 @@ describe('campaign calls run off the host and within a timeout', () => {
     const run = await start('stray', `export const plan = (s) => s === null ? ${FIRST} : null; export const analyze = () => { Promise.reject(new Error('nobody waits for me')); return 1; };`);
     expect(await runUntilCompletion(run)).toBe('FAILED');
     expect((await reasonOf(run)).reason).toMatch(/CAMPAIGN_ERROR: campaign stray: analyze failed: unhandled rejection in campaign code: nobody waits for me/);
+  });
+
+  it('an exception thrown by campaign code between calls ends its worker, not the host; the next call gets a new worker', async () => {
+    temp = tempRoot();
+    const dir = temp.workspace('late', `export const plan = (s) => { if (s === null) setTimeout(() => { throw new Error('late'); }, 20); return null; }; export const analyze = () => ({ ok: true });`);
+    const campaign = await loadCampaign(dir);
+    try {
+      expect(await campaign.plan(null)).toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await campaign.analyze(null, {})).toEqual({ ok: true });
+    } finally {
+      await campaign.close();
+    }
+  });
+
+  it('an exception thrown by campaign code during a call fails that call', async () => {
+    temp = tempRoot();
+    const run = await start('thrower', `export const plan = (s) => s === null ? ${FIRST} : null; export const analyze = () => { setTimeout(() => { throw new Error('from a timer'); }, 0); return new Promise(() => {}); };`);
+    expect(await runUntilCompletion(run)).toBe('FAILED');
+    expect((await reasonOf(run)).reason).toMatch(/CAMPAIGN_ERROR: campaign thrower: analyze failed: the campaign worker stopped: from a timer/);
   });
 
   it('a circular state names the campaign, the call and the place', async () => {

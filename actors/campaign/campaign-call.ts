@@ -79,6 +79,12 @@ export class CampaignWorker {
     // No inherited flags: the boot file registers the loader the worker needs.
     const worker = new Worker(new URL('./campaign-worker-boot.mjs', import.meta.url), { execArgv: [], workerData: data });
     worker.unref();
+    // Campaign code may throw between calls (a timer of its own): the worker dies, not the host,
+    // and the next call starts another. A call's own listeners report what happens during it.
+    worker.on('error', () => undefined);
+    worker.once('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+    });
     return worker;
   }
 
