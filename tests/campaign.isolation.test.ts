@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { explainRun } from '../actors/views/explain-run.ts';
 import { initializeRun, runUntilCompletion, type RunHandle } from '../actors/run-lifecycle.ts';
 import type { Campaign } from '../actors/campaign/campaign.ts';
+import { campaignTimeoutMs } from '../actors/campaign/campaign-call.ts';
 import { loadCampaign } from '../actors/campaign/load-campaign.ts';
 import { getCampaignStates, getRun } from '../projections/queries.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
@@ -50,6 +51,37 @@ describe('campaign calls run off the host and within a timeout', () => {
       delete process.env.MATTERSTACK_CAMPAIGN_TIMEOUT_MS;
     }
     expect((await reasonOf(run)).reason).toMatch(/CAMPAIGN_TIMEOUT: campaign stuck: analyze did not return within 800 ms/);
+  });
+
+  it('a first plan that loops for ever fails init with CAMPAIGN_TIMEOUT, and nothing is logged', async () => {
+    temp = tempRoot();
+    temp.workspace('spin0', 'export const plan = () => { for (;;) {} }; export const analyze = () => 1;');
+    await expect(initializeRun({ root: temp.root, workspace: 'spin0', runId: 'never', campaignTimeoutMs: 500 })).rejects.toMatchObject({
+      code: 'CAMPAIGN_TIMEOUT',
+      message: expect.stringMatching(/^campaign spin0: plan did not return within 500 ms/),
+    });
+    const run = await start('other', 'export const plan = () => null; export const analyze = () => null;');
+    expect(await run.store.log.lastSeq('never')).toBe(0);
+  });
+
+  it('an in-process campaign object whose promise never settles fails the step too', async () => {
+    temp = tempRoot();
+    const campaign: Campaign = { plan: (s) => (s === null ? { tasks: [{ id: 'a', command: 'true' }] } : null), analyze: () => new Promise(() => {}) };
+    const run = await start('inline', 'export const plan = () => null; export const analyze = () => null;', { campaign });
+    expect(await runUntilCompletion(run, { campaign, campaignTimeoutMs: 300 })).toBe('FAILED');
+    expect((await reasonOf(run)).reason).toMatch(/CAMPAIGN_TIMEOUT: campaign inline: analyze did not return within 300 ms/);
+  });
+
+  it('a timeout that is not a positive integer is refused, naming the variable', () => {
+    for (const bad of ['-1', '0', '1.5', 'soon']) {
+      process.env.MATTERSTACK_CAMPAIGN_TIMEOUT_MS = bad;
+      try {
+        expect(() => campaignTimeoutMs()).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', message: `MATTERSTACK_CAMPAIGN_TIMEOUT_MS must be a positive integer (milliseconds), got "${bad}"` }));
+      } finally {
+        delete process.env.MATTERSTACK_CAMPAIGN_TIMEOUT_MS;
+      }
+    }
+    expect(campaignTimeoutMs()).toBe(600_000);
   });
 
   it('a campaign hanging in one run does not stop another run of the same process', async () => {
