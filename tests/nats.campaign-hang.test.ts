@@ -45,10 +45,10 @@ describe('a hung campaign on a NATS worker', () => {
     expect(init.accepted, worker.stderr()).toBe(true);
     const status = await waitFor(async () => {
       const reply = await requestCommand(nc, 'fine_run', 'status', {}, 10_000);
-      return reply.status?.status === 'COMPLETED' ? 'COMPLETED' : undefined;
+      return reply.accepted && reply.status?.status === 'COMPLETED' ? 'COMPLETED' : undefined;
     }, 30_000, 'fine_run to complete');
     expect(status).toBe('COMPLETED');
     const hung = await requestCommand(nc, 'hung_run', 'status', {}, 10_000);
-    expect(hung.status?.status).toBe('RUNNING');
+    expect(hung.accepted && hung.status?.status).toBe('RUNNING');
   });
 });
