@@ -17,7 +17,8 @@ const port = parentPort!;
 let campaign: Campaign | undefined;
 let strays: unknown[] = [];
 
-// A promise the campaign let reject unhandled fails the call it happened in, not the host.
+// A promise the campaign let reject unhandled fails the call it happened in (between calls: the
+// next one), not the host.
 process.on('unhandledRejection', (reason) => {
   strays.push(reason);
 });
