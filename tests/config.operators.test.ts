@@ -87,9 +87,16 @@ describe('operators.yaml', () => {
     expect(error.details).toMatchObject({ file: 'ws/operators.yaml', line, key, field });
   });
 
-  it('reports YAML syntax errors and a missing operators section with a line', () => {
+  it('a file holding only defaults is valid: the built-in operators take them', () => {
+    const config = parseOperatorsConfig('defaults:\n  max_concurrent_global: 2\n  max_results_bytes: 5000\n', 'ws/operators.yaml');
+    expect(config.maxConcurrentGlobal).toBe(2);
+    expect(Object.keys(config.operators).sort()).toEqual(['experiment.default', 'human.default', 'local.default']);
+    expect(config.operators['local.default']).toMatchObject({ kind: 'local', maxResultsBytes: 5000 });
+    expect(config.defaultOperator).toBe('local.default');
+  });
+
+  it('reports YAML syntax errors and a top level that is not a mapping with a line', () => {
     expect(errorOf('operators:\n  local.a: {kind: local\n').message).toMatch(/ws\/operators\.yaml:\d+: invalid YAML/);
-    expect(errorOf('defaults: {}\n').message).toMatch(/operators/);
     expect(errorOf('- a\n- b\n').message).toMatch(/top level must be a mapping/);
     expect(errorOf('operators:\n  local.a: {kind: local}\n  local.a: {kind: local}\n').message).toMatch(/:3: invalid YAML/);
   });

@@ -65,6 +65,21 @@ describe('host end to end on the embedded log (real processes)', () => {
     }
   });
 
+  it('an operators.yaml holding only defaults is valid: the built-in local operator runs under its global cap', async () => {
+    temp = tempRoot();
+    const mark = path.join(temp.root, 'marks');
+    const tasks = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ id, command: slotProbe(mark, id) }));
+    temp.workspace('ws', oneWorkflowCampaign(tasks), 'defaults:\n  max_concurrent_global: 2\n');
+    const run = await initializeRun({ root: temp.root, workspace: 'ws', runId: 'defonly' });
+    try {
+      expect(await runUntilCompletion(run)).toBe('COMPLETED');
+      expect(maxConcurrency(mark)).toBeLessThanOrEqual(2);
+      expect(fs.readFileSync(path.join(mark, 'concurrency'), 'utf8').trim().split('\n')).toHaveLength(6);
+    } finally {
+      await verifyAndClose(run);
+    }
+  });
+
   it('a gate is approved by a command from another store on the same log while the loop runs', async () => {
     temp = tempRoot();
     temp.workspace(

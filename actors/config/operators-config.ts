@@ -80,7 +80,8 @@ const FileSchema = z.strictObject({
       max_results_bytes: z.number().int('must be a positive integer').positive('must be a positive integer').optional(),
     })
     .optional(),
-  operators: z.record(z.string(), OperatorEntrySchema),
+  // A file may only tune `defaults`: the built-in operators then take them.
+  operators: z.record(z.string(), OperatorEntrySchema).default({}),
 });
 
 /** One configured operator, as the registry and the operators see it. */
@@ -185,7 +186,7 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
     throw new MatterStackError('INVALID_CONFIG', `${file}: invalid YAML: ${(error as Error).message}`, { file, field: '(yaml)' }, { cause: error });
   }
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw configError(file, 1, [], 'the top level must be a mapping with an "operators" section');
+    throw configError(file, 1, [], 'the top level must be a mapping with an "operators" and/or "defaults" section');
   }
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success) {
