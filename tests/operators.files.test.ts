@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentOperator } from '../actors/operators/experiment-operator.ts';
@@ -45,8 +47,8 @@ describe('HumanOperator', () => {
     ['{"status": "DONE"}', /field status/],
     ['{"status": "COMPLETED", "data": [1]}', /field data/],
     ['{"status": "FAILED", "error": 42}', /field error/],
-    ['not json', /not JSON/],
-    ['[]', /top level/],
+    ['not json', /not valid JSON/],
+    ['[]', /must hold a JSON object, not an array/],
   ])('an invalid response.json %s fails with a reason naming what is wrong', async (content, reason) => {
     const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
     await human.prepare(ctx);
@@ -93,6 +95,43 @@ describe('HumanOperator', () => {
     expect(await human.cancel(other)).toMatchObject({ status: 'CANCELLED' });
     writeFileSync(path.join(other.attempt.dir, 'approved.txt'), '');
     expect((await human.poll(other)).status).toBe('CANCELLED');
+  });
+});
+
+describe('answer files people and robots write are read safely', () => {
+  const human = new HumanOperator({ pollIntervalMs: 50 });
+  const experiment = new ExperimentOperator({ pollIntervalMs: 50 });
+  const robot = { id: 'robot', kind: 'external' as const, request: {} };
+  const cases = [
+    { name: 'response.json', operator: human, task: gate(), kind: 'human' as const },
+    { name: 'experiment_result.json', operator: experiment, task: robot, kind: 'experiment' as const },
+  ];
+
+  it.each(cases)('a FIFO as $name is refused with the reason, without waiting for a writer', async ({ name, operator, task, kind }) => {
+    const ctx = contextFor(tempWorkspace(), task, { kind, backend: null });
+    await operator.prepare(ctx);
+    execFileSync('mkfifo', [path.join(ctx.attempt.dir, name)]);
+    expect(await operator.poll(ctx)).toEqual({ status: 'FAILED', reason: `invalid ${name} is not a regular file (a FIFO)` });
+    expect((await operator.collectResults(ctx)).reason).toMatch(/a FIFO/);
+  });
+
+  it.each(cases)('a symbolic link $name leading out of the attempt folder is not followed', async ({ name, operator, task, kind }) => {
+    const ctx = contextFor(tempWorkspace(), task, { kind, backend: null });
+    await operator.prepare(ctx);
+    const outside = path.join(mkdtempSync(path.join(tmpdir(), 'ms-outside-')), 'secret.json');
+    writeFileSync(outside, JSON.stringify({ status: 'COMPLETED', data: { secret: 1 } }));
+    symlinkSync(outside, path.join(ctx.attempt.dir, name));
+    const polled = await operator.poll(ctx);
+    expect(polled.status).toBe('FAILED');
+    expect(polled.reason).toMatch(new RegExp(`invalid ${name.replace('.', '\\.')} is a symbolic link leading out of the attempt folder`));
+    expect((await operator.collectResults(ctx)).data).toBeUndefined();
+  });
+
+  it('a response over defaults.max_results_bytes is refused naming the limit', async () => {
+    const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null, maxResultsBytes: 100 });
+    await human.prepare(ctx);
+    writeFileSync(path.join(ctx.attempt.dir, 'response.json'), JSON.stringify({ status: 'COMPLETED', data: { big: 'x'.repeat(200) } }));
+    expect((await human.poll(ctx)).reason).toMatch(/invalid response\.json is \d+ bytes, over the limit of 100 bytes/);
   });
 });
 

@@ -1,7 +1,7 @@
-import path from 'node:path';
 import { z } from 'zod';
+import { isMatterStackError } from '../../events/errors.ts';
 import { JsonObjectSchema, type JsonObject } from '../../events/json.ts';
-import { readTextIfExists } from './atomic-file.ts';
+import { readResultsFile } from './read-results-file.ts';
 
 /**
  * `response.json` (human) and `experiment_result.json` (experiment): `status` COMPLETED |
@@ -22,16 +22,20 @@ export type ExternalResponseRead =
   | { kind: 'valid'; response: ExternalResponse }
   | { kind: 'invalid'; reason: string };
 
-/** Reads and validates `name` in `dir`; an invalid file yields a reason naming what is wrong. */
-export async function readExternalResponse(dir: string, name: string): Promise<ExternalResponseRead> {
-  const text = await readTextIfExists(path.join(dir, name));
-  if (text === null) return { kind: 'absent' };
+/**
+ * Reads and validates `name` in `dir`; an invalid file yields a reason naming what is wrong.
+ * People and robots write this file, so it is read like a task's results.json: a FIFO, a link out
+ * of `dir` or a file over `maxBytes` is refused (never blocks the host), not followed.
+ */
+export async function readExternalResponse(dir: string, name: string, maxBytes: number): Promise<ExternalResponseRead> {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = await readResultsFile(dir, name, maxBytes);
   } catch (error) {
-    return { kind: 'invalid', reason: `invalid ${name}: not JSON (${(error as Error).message})` };
+    if (isMatterStackError(error, 'RESULTS_INVALID')) return { kind: 'invalid', reason: `invalid ${error.message}` };
+    throw error;
   }
+  if (raw === undefined) return { kind: 'absent' };
   const parsed = ExternalResponseSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
