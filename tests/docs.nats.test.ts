@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
+import { NATS_DOC, REGENERATE_HINT, renderNatsDoc } from '../docs/generate-nats-doc.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The JavaScript between the doc's example markers. */
+function clientExample(doc: string): string {
+  const match = /<!-- example:client begin -->\n```js\n([\s\S]*?)```\n<!-- example:client end -->/.exec(doc);
+  if (match?.[1] === undefined) throw new Error('docs/nats.md: the client example markers are missing');
+  return match[1];
+}
+
+/** Runs ES module source with node from the repository (so bare imports resolve to its node_modules). */
+function runModule(source: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-'], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(source);
+  });
+}
+
+describe('docs/nats.md', () => {
+  it('its generated sections match the zod schemas', () => {
+    const current = fs.readFileSync(NATS_DOC, 'utf8');
+    expect(renderNatsDoc(current), `docs/nats.md is out of date: ${REGENERATE_HINT}`).toBe(current);
+  });
+
+  describe('the client example, run against a real nats-server and worker', () => {
+    let server: NatsServerHandle;
+    let worker: WorkerHandle;
+    let root: string;
+
+    beforeAll(async () => {
+      server = await startNatsServer();
+      root = makeWorkspace(GATE_CAMPAIGN);
+      worker = await runWorker({ natsUrl: server.url, ...server.users.orchestrator, root, leaseTtlMs: 3000, operators: { pollIntervalMs: 100 } });
+    });
+    afterAll(async () => {
+      await worker?.stop();
+      await server?.stop();
+      if (root) fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    it('starts a run, prints its events, approves the gate and sees the run complete', async () => {
+      const source = clientExample(fs.readFileSync(NATS_DOC, 'utf8'));
+      const result = await runModule(source, { NATS_URL: server.url, MS_SCIENTIST_PASSWORD: server.users.scientist.pass, WORKSPACE: 'lab' });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^event 1 RUN\.CREATED$/m);
+      expect(result.stdout).toMatch(/^approved gate$/m);
+      expect(result.stdout).toMatch(/^run example_\d+ COMPLETED$/m);
+    }, 60_000);
+  });
+});
