@@ -5,12 +5,15 @@ import { z } from 'zod';
 import * as messages from '../events/command-messages.ts';
 import { StoredEventSchema } from '../events/envelope.ts';
 import { commandSubject, INIT_COMMAND_SUBJECT } from '../events/subjects.ts';
+import { mayPublish, parseNatsConfPermissions, type UserPermissions } from './nats-conf-permissions.ts';
 
 // Rewrites the generated regions of docs/nats.md from the zod schemas, so the document follows
 // the code: `npm run docs:nats`. tests/docs.nats.test.ts fails when the file is out of date.
 
 /** The document this script maintains. */
 export const NATS_DOC = fileURLToPath(new URL('./nats.md', import.meta.url));
+/** The server configuration whose permissions the document states. */
+export const NATS_CONF = fileURLToPath(new URL('../nats.conf', import.meta.url));
 /** How to bring the document up to date (said by the drift test). */
 export const REGENERATE_HINT = 'run `npm run docs:nats` to regenerate docs/nats.md';
 
@@ -31,17 +34,30 @@ function isSchemaRecord(value: unknown): value is Record<string, z.ZodType> {
   return typeof value === 'object' && value !== null && !isSchema(value) && !Array.isArray(value) && Object.values(value).length > 0 && Object.values(value).every(isSchema);
 }
 
-/** The table of run commands: subject, what it becomes in the log. */
-function commandTable(): string {
+const code = (items: readonly string[]): string => (items.length === 0 ? '—' : items.map((item) => `\`${item}\``).join(', '));
+
+/** The users of nats.conf and the subjects each may publish and subscribe to. */
+function usersTable(users: readonly UserPermissions[]): string {
+  return [
+    '| User | May publish | Never publish (denied) | May subscribe |',
+    '| --- | --- | --- | --- |',
+    ...users.map((u) => `| \`${u.user}\` | ${code(u.publishAllow)} | ${code(u.publishDeny)} | ${code(u.subscribeAllow)} |`),
+  ].join('\n');
+}
+
+/** The table of run commands: subject, who may send it (nats.conf), what it becomes in the log. */
+function commandTable(users: readonly UserPermissions[]): string {
+  const allowed = (subject: string): string => code(users.filter((u) => mayPublish(u, subject)).map((u) => u.user));
   const rows = messages.COMMAND_VERBS.map((verb) => {
     // The event type only depends on the verb; the payload's fields do not matter here.
     const event = messages.toRunCommand(verb, {})?.type;
-    return `| \`${commandSubject('RUN', verb).replace('RUN', '<runId>')}\` | [${verb}](#request-${verb}) | ${event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``} |`;
+    const subject = commandSubject('RUN', verb);
+    return `| \`${subject.replace('RUN', '<runId>')}\` | [${verb}](#request-${verb}) | ${allowed(subject)} | ${event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``} |`;
   });
   return [
-    '| Subject | Request | Appends to the run\'s log |',
-    '| --- | --- | --- |',
-    `| \`${INIT_COMMAND_SUBJECT}\` | [init](#request-init) | a new run (\`RUN.CREATED\`) |`,
+    '| Subject | Request | Users allowed | Appends to the run\'s log |',
+    '| --- | --- | --- | --- |',
+    `| \`${INIT_COMMAND_SUBJECT}\` | [init](#request-init) | ${allowed(INIT_COMMAND_SUBJECT)} | a new run (\`RUN.CREATED\`) |`,
     ...rows,
   ].join('\n');
 }
@@ -49,6 +65,8 @@ function commandTable(): string {
 /** Every request and reply schema `events/command-messages.ts` exports, by export name. */
 function schemaSections(): string {
   const out: string[] = [];
+  const inRecords = new Set<unknown>();
+  for (const value of Object.values(messages)) if (isSchemaRecord(value)) for (const schema of Object.values(value)) inRecords.add(schema);
   // Sorted by code point: Node lists a module's exports sorted, vitest in source order.
   const exports = Object.entries(messages).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, value] of exports) {
@@ -56,7 +74,7 @@ function schemaSections(): string {
       for (const [key, schema] of Object.entries(value)) {
         out.push(`<a id="request-${key}"></a>\n#### \`${key}\` (\`${name}.${key}\`)\n\n${jsonSchema(schema)}`);
       }
-    } else if (isSchema(value)) {
+    } else if (isSchema(value) && !inRecords.has(value)) {
       const anchor = name === 'InitPayloadSchema' ? '<a id="request-init"></a>\n' : '';
       out.push(`${anchor}#### \`${name}\`\n\n${jsonSchema(value)}`);
     }
@@ -69,12 +87,17 @@ function envelopeSection(): string {
   return `<details><summary>JSON Schema of one event (<code>StoredEventSchema</code> without <code>position</code>)</summary>\n\n${jsonSchema(StoredEventSchema.omit({ position: true }))}\n\n</details>`;
 }
 
-const REGIONS: Record<string, () => string> = { commands: commandTable, schemas: schemaSections, envelope: envelopeSection };
-
-/** `text` with every generated region rewritten; throws when a region's markers are missing. */
-export function renderNatsDoc(text: string): string {
+/** `text` (docs/nats.md) with every generated region rewritten from the schemas and `natsConf`; throws when a region's markers are missing. */
+export function renderNatsDoc(text: string, natsConf: string): string {
+  const users = parseNatsConfPermissions(natsConf);
+  const regions: Record<string, () => string> = {
+    users: () => usersTable(users),
+    commands: () => commandTable(users),
+    schemas: schemaSections,
+    envelope: envelopeSection,
+  };
   let out = text;
-  for (const [name, render] of Object.entries(REGIONS)) {
+  for (const [name, render] of Object.entries(regions)) {
     const from = out.indexOf(begin(name));
     const to = out.indexOf(end(name));
     if (from < 0 || to < from) throw new Error(`docs/nats.md: markers of the generated region "${name}" are missing (${begin(name)} … ${end(name)})`);
@@ -85,7 +108,7 @@ export function renderNatsDoc(text: string): string {
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const current = readFileSync(NATS_DOC, 'utf8');
-  const next = renderNatsDoc(current);
+  const next = renderNatsDoc(current, readFileSync(NATS_CONF, 'utf8'));
   if (next !== current) writeFileSync(NATS_DOC, next);
   process.stdout.write(`${next === current ? 'up to date' : 'rewrote'}: ${path.relative(process.cwd(), NATS_DOC)}\n`);
 }

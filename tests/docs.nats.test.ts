@@ -2,9 +2,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestFailureOf } from '../actors/nats/command-client.ts';
 import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
-import { NATS_DOC, REGENERATE_HINT, renderNatsDoc } from '../docs/generate-nats-doc.ts';
+import { NATS_CONF, NATS_DOC, REGENERATE_HINT, renderNatsDoc } from '../docs/generate-nats-doc.ts';
+import { mayPublish, parseNatsConfPermissions } from '../docs/nats-conf-permissions.ts';
+import { COMMAND_VERBS } from '../events/command-messages.ts';
+import { commandSubject, INIT_COMMAND_SUBJECT } from '../events/subjects.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
@@ -32,12 +37,12 @@ function runModule(source: string, env: Record<string, string>): Promise<{ code:
 }
 
 describe('docs/nats.md', () => {
-  it('its generated sections match the zod schemas', () => {
+  it('its generated sections match the zod schemas and nats.conf', () => {
     const current = fs.readFileSync(NATS_DOC, 'utf8');
-    expect(renderNatsDoc(current), `docs/nats.md is out of date: ${REGENERATE_HINT}`).toBe(current);
+    expect(renderNatsDoc(current, fs.readFileSync(NATS_CONF, 'utf8')), `docs/nats.md is out of date: ${REGENERATE_HINT}`).toBe(current);
   });
 
-  describe('the client example, run against a real nats-server and worker', () => {
+  describe('against a real nats-server and worker', () => {
     let server: NatsServerHandle;
     let worker: WorkerHandle;
     let root: string;
@@ -53,7 +58,28 @@ describe('docs/nats.md', () => {
       if (root) fs.rmSync(root, { recursive: true, force: true });
     });
 
-    it('starts a run, prints its events, approves the gate and sees the run complete', async () => {
+    it('the users it allows to send each command are those the server lets through', async () => {
+      const users = parseNatsConfPermissions(fs.readFileSync(NATS_CONF, 'utf8'));
+      const subjects = [INIT_COMMAND_SUBJECT, ...COMMAND_VERBS.map((verb) => commandSubject('no_such_run', verb))];
+      for (const user of users) {
+        const pass = server.users[user.user as keyof NatsServerHandle['users']].pass;
+        const nc = await connect({ servers: server.url, user: user.user, pass });
+        try {
+          for (const subject of subjects) {
+            // An allowed request reaches the worker and gets a reply (a refusal: no such run, bad payload); nothing changes.
+            const outcome = await nc.request(subject, '{}', { timeout: 10_000 }).then(
+              () => 'answered',
+              (error: unknown) => requestFailureOf(error),
+            );
+            expect(`${user.user} ${subject}: ${outcome}`).toBe(`${user.user} ${subject}: ${mayPublish(user, subject) ? 'answered' : 'permission'}`);
+          }
+        } finally {
+          await nc.close();
+        }
+      }
+    });
+
+    it('the client example starts a run, prints its events, approves the gate and sees the run complete', async () => {
       const source = clientExample(fs.readFileSync(NATS_DOC, 'utf8'));
       const result = await runModule(source, { NATS_URL: server.url, MS_SCIENTIST_PASSWORD: server.users.scientist.pass, WORKSPACE: 'lab' });
       expect(result.stderr).toBe('');
