@@ -4,7 +4,6 @@ import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
-import { DEFAULT_MAX_RESULTS_BYTES } from './read-results-file.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
 export const EXPERIMENT_FILES = {
@@ -65,7 +64,7 @@ export class ExperimentOperator implements Operator {
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
     if ((await readTextIfExists(path.join(dir, EXPERIMENT_FILES.cancelled))) !== null) return { status: 'CANCELLED', reason: 'cancelled' };
-    const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { status: 'FAILED', reason: read.reason };
     if (read.kind === 'valid' && read.response.status === 'COMPLETED') return { status: 'COMPLETED' };
     if (read.kind === 'valid' && read.response.status === 'FAILED') {
@@ -78,7 +77,7 @@ export class ExperimentOperator implements Operator {
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     const dir = ctx.attempt.dir;
     const files = await collectAttemptFiles(dir, { ...ctx.task.downloadPatterns, bookkeeping: BOOKKEEPING });
-    const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { files, reason: read.reason };
     if (read.kind === 'valid' && read.response.data !== undefined) return { files, data: read.response.data };
     return { files };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isMatterStackError } from '../../events/errors.ts';
-import { JsonObjectSchema, type JsonObject } from '../../events/json.ts';
-import { readResultsFile } from './read-results-file.ts';
+import { JsonObjectSchema } from '../../events/json.ts';
+import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
 
 /**
  * `response.json` (human) and `experiment_result.json` (experiment): `status` COMPLETED |
@@ -25,12 +25,13 @@ export type ExternalResponseRead =
 /**
  * Reads and validates `name` in `dir`; an invalid file yields a reason naming what is wrong.
  * People and robots write this file, so it is read like a task's results.json: a FIFO, a link out
- * of `dir` or a file over `maxBytes` is refused (never blocks the host), not followed.
+ * of `dir` or a file over `maxBytes` (default: DEFAULT_MAX_RESULTS_BYTES) is refused (never
+ * blocks the host), not followed.
  */
-export async function readExternalResponse(dir: string, name: string, maxBytes: number): Promise<ExternalResponseRead> {
+export async function readExternalResponse(dir: string, name: string, maxBytes: number | undefined): Promise<ExternalResponseRead> {
   let raw: unknown;
   try {
-    raw = await readResultsFile(dir, name, maxBytes);
+    raw = await readResultsFile(dir, name, maxBytes ?? DEFAULT_MAX_RESULTS_BYTES);
   } catch (error) {
     if (isMatterStackError(error, 'RESULTS_INVALID')) return { kind: 'invalid', reason: `invalid ${error.message}` };
     throw error;
@@ -43,9 +44,4 @@ export async function readExternalResponse(dir: string, name: string, maxBytes: 
     return { kind: 'invalid', reason: `invalid ${name}: field ${field}: ${issue.message}` };
   }
   return { kind: 'valid', response: parsed.data };
-}
-
-/** The data of a valid response, or undefined. */
-export function responseData(read: ExternalResponseRead): JsonObject | undefined {
-  return read.kind === 'valid' ? read.response.data : undefined;
 }

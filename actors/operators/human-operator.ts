@@ -4,7 +4,6 @@ import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
-import { DEFAULT_MAX_RESULTS_BYTES } from './read-results-file.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
@@ -56,7 +55,7 @@ export class HumanOperator implements Operator {
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
     if ((await readTextIfExists(path.join(dir, HUMAN_FILES.cancelled))) !== null) return { status: 'CANCELLED', reason: 'cancelled' };
-    const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { status: 'FAILED', reason: read.reason };
     if (read.kind === 'valid') {
       if (read.response.status === 'COMPLETED') return { status: 'COMPLETED' };
@@ -72,7 +71,7 @@ export class HumanOperator implements Operator {
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     const dir = ctx.attempt.dir;
     const files = await collectAttemptFiles(dir, { ...ctx.task.downloadPatterns, bookkeeping: BOOKKEEPING });
-    const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes);
     if (read.kind === 'valid') return read.response.data === undefined ? { files } : { files, data: read.response.data };
     if (read.kind === 'invalid') return { files, reason: read.reason };
     const comment = (await readTextIfExists(path.join(dir, HUMAN_FILES.approved))) ?? (await readTextIfExists(path.join(dir, HUMAN_FILES.rejected)));
