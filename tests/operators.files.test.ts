@@ -127,6 +127,22 @@ describe('answer files people and robots write are read safely', () => {
     expect((await operator.collectResults(ctx)).data).toBeUndefined();
   });
 
+  it.each(['approved.txt', 'rejected.txt'])('a FIFO or an outside link as %s is refused too, without waiting', async (name) => {
+    const fifo = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(fifo);
+    execFileSync('mkfifo', [path.join(fifo.attempt.dir, name)]);
+    expect(await human.poll(fifo)).toEqual({ status: 'FAILED', reason: `invalid ${name} is not a regular file (a FIFO)` });
+    expect((await human.collectResults(fifo)).reason).toMatch(/a FIFO/);
+
+    const linked = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
+    await human.prepare(linked);
+    const outside = path.join(mkdtempSync(path.join(tmpdir(), 'ms-outside-')), 'comment.txt');
+    writeFileSync(outside, 'secret');
+    symlinkSync(outside, path.join(linked.attempt.dir, name));
+    expect((await human.poll(linked)).reason).toMatch(/is a symbolic link leading out of the attempt folder/);
+    expect((await human.collectResults(linked)).data).toBeUndefined();
+  });
+
   it('a response over defaults.max_results_bytes is refused naming the limit', async () => {
     const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null, maxResultsBytes: 100 });
     await human.prepare(ctx);

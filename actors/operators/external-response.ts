@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isMatterStackError } from '../../events/errors.ts';
 import { JsonObjectSchema } from '../../events/json.ts';
-import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
+import { DEFAULT_MAX_RESULTS_BYTES, readAttemptFile, readResultsFile } from './read-results-file.ts';
 
 /**
  * `response.json` (human) and `experiment_result.json` (experiment): `status` COMPLETED |
@@ -21,6 +21,20 @@ export type ExternalResponseRead =
   | { kind: 'absent' }
   | { kind: 'valid'; response: ExternalResponse }
   | { kind: 'invalid'; reason: string };
+
+/** A person's plain-text answer (`approved.txt`, `rejected.txt`) read from an attempt directory. */
+export type AnswerTextRead = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'invalid'; reason: string };
+
+/** Reads `name` in `dir` as text, refused like the response files (FIFO, link out of `dir`, over `maxBytes`). */
+export async function readAnswerText(dir: string, name: string, maxBytes: number | undefined): Promise<AnswerTextRead> {
+  try {
+    const text = await readAttemptFile(dir, name, maxBytes ?? DEFAULT_MAX_RESULTS_BYTES);
+    return text === undefined ? { kind: 'absent' } : { kind: 'text', text };
+  } catch (error) {
+    if (isMatterStackError(error, 'RESULTS_INVALID')) return { kind: 'invalid', reason: `invalid ${error.message}` };
+    throw error;
+  }
+}
 
 /**
  * Reads and validates `name` in `dir`; an invalid file yields a reason naming what is wrong.

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readTextIfExists } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
-import { readExternalResponse } from './external-response.ts';
+import { readAnswerText, readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
@@ -61,10 +61,12 @@ export class HumanOperator implements Operator {
       if (read.response.status === 'COMPLETED') return { status: 'COMPLETED' };
       if (read.response.status === 'FAILED') return { status: 'FAILED', reason: read.response.error ?? 'failed (response.json gave no error)' };
     }
-    const rejected = await readTextIfExists(path.join(dir, HUMAN_FILES.rejected));
-    if (rejected !== null) return { status: 'FAILED', reason: rejected.trim() === '' ? 'rejected' : `rejected: ${rejected.trim()}` };
-    if ((await readTextIfExists(path.join(dir, HUMAN_FILES.approved))) !== null) return { status: 'COMPLETED' };
-    return { status: 'WAITING_EXTERNAL' };
+    const rejected = await readAnswerText(dir, HUMAN_FILES.rejected, ctx.config.maxResultsBytes);
+    if (rejected.kind === 'invalid') return { status: 'FAILED', reason: rejected.reason };
+    if (rejected.kind === 'text') return { status: 'FAILED', reason: rejected.text.trim() === '' ? 'rejected' : `rejected: ${rejected.text.trim()}` };
+    const approved = await readAnswerText(dir, HUMAN_FILES.approved, ctx.config.maxResultsBytes);
+    if (approved.kind === 'invalid') return { status: 'FAILED', reason: approved.reason };
+    return approved.kind === 'text' ? { status: 'COMPLETED' } : { status: 'WAITING_EXTERNAL' };
   }
 
   /** Response data (or the approval comment) and the files people dropped in the directory. */
@@ -74,8 +76,12 @@ export class HumanOperator implements Operator {
     const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes);
     if (read.kind === 'valid') return read.response.data === undefined ? { files } : { files, data: read.response.data };
     if (read.kind === 'invalid') return { files, reason: read.reason };
-    const comment = (await readTextIfExists(path.join(dir, HUMAN_FILES.approved))) ?? (await readTextIfExists(path.join(dir, HUMAN_FILES.rejected)));
-    return comment === null || comment.trim() === '' ? { files } : { files, data: { comment: comment.trim() } };
+    for (const name of [HUMAN_FILES.approved, HUMAN_FILES.rejected]) {
+      const answer = await readAnswerText(dir, name, ctx.config.maxResultsBytes);
+      if (answer.kind === 'invalid') return { files, reason: answer.reason };
+      if (answer.kind === 'text') return answer.text.trim() === '' ? { files } : { files, data: { comment: answer.text.trim() } };
+    }
+    return { files };
   }
 
   /** Marks the attempt cancelled (an answer arriving later is ignored). */

@@ -54,12 +54,11 @@ async function readExactly(handle: FileHandle, size: number): Promise<Buffer | u
 }
 
 /**
- * The JSON object in `dir/name` (a task's `results.json`), or undefined when there is none. Reads
- * only a regular file inside `dir` (a link is followed only when it stays inside), never blocks on
- * a FIFO, and never more than `maxBytes`. Anything else is RESULTS_INVALID naming the file and why.
+ * The text of `dir/name`, or undefined when there is none. Reads only a regular file inside `dir`
+ * (a link is followed only when it stays inside), never blocks on a FIFO, and never more than
+ * `maxBytes`. Anything else is RESULTS_INVALID naming the file and why.
  */
-export async function readResultsFile(dir: string, name: string, maxBytes: number): Promise<JsonObject | undefined> {
-  const limit = `over the limit of ${maxBytes} bytes (defaults.max_results_bytes in operators.yaml)`;
+export async function readAttemptFile(dir: string, name: string, maxBytes: number): Promise<string | undefined> {
   let file = path.join(dir, name);
   try {
     if ((await lstat(file)).isSymbolicLink()) file = await linkTargetInside(dir, file, name);
@@ -74,17 +73,30 @@ export async function readResultsFile(dir: string, name: string, maxBytes: numbe
     // ENXIO: a socket; ELOOP: replaced by a link since the check above.
     throw invalid(name, `cannot be read as a regular file (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
   }
-  let text: string;
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw invalid(name, `is not a regular file (${kindOf(stats)})`);
-    if (stats.size > maxBytes) throw invalid(name, `is ${stats.size} bytes, ${limit}`);
+    if (stats.size > maxBytes) throw invalid(name, `is ${stats.size} bytes, ${overLimit(maxBytes)}`);
     const bytes = await readExactly(handle, stats.size);
     if (bytes === undefined) throw invalid(name, 'grew while being read (is a process of the task still writing it?)');
-    text = bytes.toString('utf8');
+    return bytes.toString('utf8');
   } finally {
     await handle.close();
   }
+}
+
+function overLimit(maxBytes: number): string {
+  return `over the limit of ${maxBytes} bytes (defaults.max_results_bytes in operators.yaml)`;
+}
+
+/**
+ * The JSON object in `dir/name` (a task's `results.json`), or undefined when there is none. Read
+ * as readAttemptFile does; anything but a JSON object within `maxBytes` is RESULTS_INVALID naming
+ * the file and why.
+ */
+export async function readResultsFile(dir: string, name: string, maxBytes: number): Promise<JsonObject | undefined> {
+  const text = await readAttemptFile(dir, name, maxBytes);
+  if (text === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -95,6 +107,6 @@ export async function readResultsFile(dir: string, name: string, maxBytes: numbe
   if (!isJsonValue(raw)) throw invalid(name, 'is nested more than 200 levels deep or has a "__proto__" key');
   // What the log keeps is the data re-serialised: `1e21` grows to `1e+21`, `9e20` to 21 digits.
   const kept = Buffer.byteLength(JSON.stringify(raw));
-  if (kept > maxBytes) throw invalid(name, `takes ${kept} bytes once re-serialised, ${limit}`);
+  if (kept > maxBytes) throw invalid(name, `takes ${kept} bytes once re-serialised, ${overLimit(maxBytes)}`);
   return raw as JsonObject;
 }
