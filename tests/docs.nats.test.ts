@@ -82,8 +82,7 @@ describe('docs/nats.md', () => {
     it('the client example starts a run, prints its events, approves the gate and sees the run complete', async () => {
       const source = clientExample(fs.readFileSync(NATS_DOC, 'utf8'));
       const result = await runModule(source, { NATS_URL: server.url, MS_SCIENTIST_PASSWORD: server.users.scientist.pass, WORKSPACE: 'lab' });
-      expect(result.stderr).toBe('');
-      expect(result.code).toBe(0);
+      expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^event 1 RUN\.CREATED$/m);
       expect(result.stdout).toMatch(/^approved gate$/m);
       expect(result.stdout).toMatch(/^run example_\d+ COMPLETED$/m);
