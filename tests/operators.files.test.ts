@@ -20,7 +20,7 @@ describe('HumanOperator', () => {
     const ctx = contextFor(tempWorkspace(), gate(), { kind: 'human', backend: null });
     await human.prepare(ctx);
     expect(readFileSync(path.join(ctx.attempt.dir, 'instructions.md'), 'utf8')).toContain('Approve the candidates?');
-    expect(readFileSync(path.join(ctx.attempt.dir, 'manifest.json'), 'utf8')).toContain('"task_id": "gate1"');
+    expect(readFileSync(path.join(ctx.attempt.dir, '.matterstack', 'manifest.json'), 'utf8')).toContain('"task_id": "gate1"');
     expect(await human.submit(ctx)).toMatchObject({ status: 'WAITING_EXTERNAL' });
     expect(await human.poll(ctx)).toEqual({ status: 'WAITING_EXTERNAL' });
   });

@@ -37,8 +37,8 @@ describe('LocalOperator', () => {
     expect(await untilDone(op, ctx)).toEqual({ status: 'COMPLETED' });
     expect(read(ctx, 'stdout.log')).toBe('out hello\n');
     expect(read(ctx, 'stderr.log')).toBe('err\n');
-    expect(read(ctx, 'exit_code').trim()).toBe('0');
-    const manifest = JSON.parse(read(ctx, 'manifest.json'));
+    expect(read(ctx, '.matterstack/exit_code').trim()).toBe('0');
+    const manifest = JSON.parse(read(ctx, '.matterstack/manifest.json'));
     expect(manifest).toMatchObject({ task_id: 't1', attempt_id: 't1-a1', run_id: 'r1' });
   });
 
@@ -66,7 +66,7 @@ describe('LocalOperator', () => {
     );
     expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
     expect(read(ctx, 'both.txt')).toBe('inline from workspace');
-    expect(read(ctx, 'manifest.json')).not.toContain('from workspace');
+    expect(read(ctx, '.matterstack/manifest.json')).not.toContain('from workspace');
 
     const bad: Record<string, unknown>[] = [
       { '../escape.txt': 'x' },
@@ -97,7 +97,7 @@ describe('LocalOperator', () => {
       timeLimitMinutes: 0.005,
     });
     const grandchild = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'grandchild.pid')) ? read(ctx, 'grandchild.pid') : undefined)));
-    const started = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    const started = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
     await sleep(400);
     const result = await untilDone(op, ctx);
     expect(result.status).toBe('FAILED');
@@ -161,7 +161,7 @@ describe('LocalOperator', () => {
 
   it('a new instance re-adopts a running process (orchestrator restart)', async () => {
     const { ctx } = await start({ id: 't8', command: 'echo run >> counter.txt; sleep 0.4' });
-    const before = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    const before = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
     const fresh = operator();
     cleanups.push(() => fresh.cancel(ctx));
     expect((await fresh.poll(ctx)).status).toBe('RUNNING');
@@ -173,7 +173,7 @@ describe('LocalOperator', () => {
 
   it('learns the outcome of work that finished while it was down', async () => {
     const { ctx, op } = await start({ id: 't9', command: 'exit 7' });
-    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'exit_code')) ? true : undefined));
+    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, '.matterstack/exit_code')) ? true : undefined));
     void op;
     const fresh = operator();
     const result = await fresh.poll(ctx);
@@ -184,14 +184,14 @@ describe('LocalOperator', () => {
 
   it('reports "lost" when the process is gone without an exit code', async () => {
     const { ctx, op } = await start({ id: 't10', command: 'sleep 30' });
-    const started = JSON.parse(read(ctx, 'started.json')) as { pid: number };
+    const started = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
     // Killed behind our back (as with the machine): the wrapper dies too, no exit code is written.
     process.kill(-started.pid, 'SIGKILL');
     await waitFor(() => (isProcessAlive(started.pid) ? undefined : true));
     const result = await operator().poll(ctx);
     expect(result.status).toBe('FAILED');
     expect(result.reason).toMatch(/^lost/);
-    expect(existsSync(path.join(ctx.attempt.dir, 'exit_code'))).toBe(false);
+    expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/exit_code'))).toBe(false);
     void op;
   });
 

@@ -116,7 +116,7 @@ describe('batch script', () => {
     expect(script).toContain('module load gcc');
     expect(script).toContain(`/bin/sh -c 'echo "$X" > out' &`);
     expect(script).toMatch(/ms_record "\$ms_code"/);
-    expect(sbatchArgv(input)).toEqual(['sbatch', '--parsable', '--job-name=t-a1', '--chdir=/w/t-a1', '--output=/w/t-a1/stdout.log', '--error=/w/t-a1/stderr.log', '/w/t-a1/submit.sh']);
+    expect(sbatchArgv(input)).toEqual(['sbatch', '--parsable', '--job-name=t-a1', '--chdir=/w/t-a1', '--output=/w/t-a1/stdout.log', '--error=/w/t-a1/stderr.log', '/w/t-a1/.matterstack/submit.sh']);
   });
 
   it('operators.yaml accepts the Slurm backend fields; the registry builds a SlurmOperator', () => {

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { isMatterStackError } from '../../events/errors.ts';
+import { MARKER_DIR } from './attempt-folder.ts';
 import type { CollectedResults, OperatorContext } from './operator.ts';
 import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
 
@@ -16,7 +17,8 @@ export interface CollectOptions {
 
 /**
  * Regular files under `dir` matching the patterns, keyed by their posix path relative to `dir`
- * (never by basename). Links are skipped: a result must not point outside the attempt.
+ * (never by basename). Links are skipped: a result must not point outside the attempt. The marker
+ * folder (`.matterstack/`) is never visited.
  */
 export async function collectAttemptFiles(dir: string, options: CollectOptions = {}): Promise<Record<string, string>> {
   const glob = { dot: true };
@@ -36,7 +38,8 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const childAbs = path.join(abs, entry.name);
       if (entry.isDirectory()) {
-        await visit(childAbs, childRel);
+        // MatterStack's markers are never results.
+        if (childRel !== MARKER_DIR) await visit(childAbs, childRel);
       } else if (entry.isFile()) {
         // Temporary files of atomic writes are never results.
         if (bookkeeping.has(childRel) || /^\..*\.tmp$/.test(entry.name)) continue;

@@ -3,7 +3,7 @@ import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
-import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
 export const EXPERIMENT_FILES = {
@@ -11,7 +11,7 @@ export const EXPERIMENT_FILES = {
   result: 'experiment_result.json',
   cancelled: 'cancelled.json',
 } as const;
-const BOOKKEEPING = [MANIFEST_FILE, ...Object.values(EXPERIMENT_FILES)];
+const BOOKKEEPING = [...Object.values(EXPERIMENT_FILES)];
 
 function requestOf(ctx: OperatorContext): string {
   const rawConfig = ctx.task.env?.EXPERIMENT_CONFIG;
@@ -52,7 +52,7 @@ export class ExperimentOperator implements Operator {
 
   /** Nothing to start: the request is on disk; wait for the result. */
   async submit(ctx: OperatorContext): Promise<SubmitResult> {
-    if ((await readTextIfExists(path.join(ctx.attempt.dir, MANIFEST_FILE))) === null) await this.prepare(ctx);
+    if (!(await isPrepared(ctx.attempt.dir))) await this.prepare(ctx);
     return {
       externalId: ctx.attempt.attemptId,
       status: 'WAITING_EXTERNAL',

@@ -3,7 +3,7 @@ import { readTextIfExists } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readAnswerText, readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
-import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
@@ -14,7 +14,7 @@ export const HUMAN_FILES = {
   rejected: 'rejected.txt',
   cancelled: 'cancelled.json',
 } as const;
-const BOOKKEEPING = [MANIFEST_FILE, ...Object.values(HUMAN_FILES)];
+const BOOKKEEPING = [...Object.values(HUMAN_FILES)];
 
 function instructionsOf(ctx: OperatorContext): string {
   const body = ctx.task.message ?? ctx.task.env?.INSTRUCTIONS ?? 'Please complete the task as described.';
@@ -47,7 +47,7 @@ export class HumanOperator implements Operator {
 
   /** Nothing to start: the attempt waits for an answer. */
   async submit(ctx: OperatorContext): Promise<SubmitResult> {
-    if ((await readTextIfExists(path.join(ctx.attempt.dir, MANIFEST_FILE))) === null) await this.prepare(ctx);
+    if (!(await isPrepared(ctx.attempt.dir))) await this.prepare(ctx);
     return { externalId: ctx.attempt.attemptId, status: 'WAITING_EXTERNAL', operatorData: { dir: ctx.attempt.dir } };
   }
 

@@ -3,36 +3,44 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { MatterStackError } from '../../events/errors.ts';
+import { errorMessage, MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
+import { MARKER_DIR } from './attempt-folder.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll } from './operator.ts';
-import { MANIFEST_FILE, prepareAttemptDir } from './prepare-attempt-dir.ts';
-import { isProcessAlive, killProcessGroup } from './process-group.ts';
+import { checkAttemptDir, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
+import { taskProcessEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
 
-/** Bookkeeping files of a local attempt (never reported as results). */
+/**
+ * Files of a local attempt, relative to the attempt folder (the task's cwd). The bookkeeping ones
+ * are markers in the marker folder, where the task does not write; the logs are the task's output.
+ */
 export const LOCAL_FILES = {
-  wrapper: 'run_wrapper.sh',
-  launch: 'launch.json',
-  claim: '.claim',
-  started: 'started.json',
-  exitCode: 'exit_code',
-  killed: 'killed.json',
+  wrapper: `${MARKER_DIR}/run_wrapper.sh`,
+  launch: `${MARKER_DIR}/launch.json`,
+  claim: `${MARKER_DIR}/claim`,
+  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts). */
+  cgroup: `${MARKER_DIR}/cgroup`,
+  started: `${MARKER_DIR}/started.json`,
+  exitCode: `${MARKER_DIR}/exit_code`,
+  killed: `${MARKER_DIR}/killed.json`,
   stdout: 'stdout.log',
   stderr: 'stderr.log',
 } as const;
-const BOOKKEEPING = [MANIFEST_FILE, LOCAL_FILES.wrapper, LOCAL_FILES.launch, LOCAL_FILES.claim, LOCAL_FILES.started, LOCAL_FILES.exitCode, LOCAL_FILES.killed];
 
 /** The wrapper's exit code when another wrapper already claimed the attempt. */
 const CLAIM_LOST_EXIT = 75;
 
 /**
- * Runs the command given as arguments, and records in the attempt directory (its cwd) the
- * start marker (pid + /proc start time, against pid reuse) and, when it ends, its exit code.
+ * Runs the command given as arguments (cwd: the attempt folder), and records in the marker
+ * folder the start marker (pid + /proc start time, against pid reuse) and, when it ends, its
+ * exit code. It joins the attempt's cgroup, when there is one, before the command starts.
  * The command arrives as argv: no task data is ever part of this script's text.
  */
 const WRAPPER_SCRIPT = `#!/bin/sh
@@ -41,6 +49,9 @@ set -f
 # mkdir is atomic: of two wrappers launched for one attempt (a restart racing a slow start),
 # exactly one runs the command; the other leaves without touching anything.
 mkdir ${LOCAL_FILES.claim} 2>/dev/null || exit ${CLAIM_LOST_EXIT}
+if [ -r ${LOCAL_FILES.cgroup} ]; then
+  read -r cg < ${LOCAL_FILES.cgroup} && { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
+fi
 st=
 if [ -r /proc/$$/stat ]; then
   read -r stat < /proc/$$/stat
@@ -48,10 +59,10 @@ if [ -r /proc/$$/stat ]; then
   st=$(field22 $stat)
 fi
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-printf '{"pid":%s,"procStartTime":%s,"startedAt":"%s"}\\n' "$$" "\${st:-null}" "$now" > .started.json.tmp && mv -f .started.json.tmp ${LOCAL_FILES.started}
+printf '{"pid":%s,"procStartTime":%s,"startedAt":"%s"}\\n' "$$" "\${st:-null}" "$now" > ${LOCAL_FILES.started}.tmp && mv -f ${LOCAL_FILES.started}.tmp ${LOCAL_FILES.started}
 "$@"
 code=$?
-printf '%s\\n' "$code" > .exit_code.tmp && mv -f .exit_code.tmp ${LOCAL_FILES.exitCode}
+printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}.tmp && mv -f ${LOCAL_FILES.exitCode}.tmp ${LOCAL_FILES.exitCode}
 exit "$code"
 `;
 
@@ -68,6 +79,8 @@ export interface LocalOperatorOptions {
   killGraceMs?: number;
   /** How long `submit` waits for the wrapper's start marker (default 10 s). */
   startTimeoutMs?: number;
+  /** Put each attempt in its own cgroup where cgroup v2 is writable (default true); else process groups only. */
+  cgroups?: boolean;
 }
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
@@ -89,11 +102,17 @@ export class LocalOperator implements Operator {
   private readonly pollIntervalMs: number;
   private readonly killGraceMs: number;
   private readonly startTimeoutMs: number;
+  private readonly cgroups: boolean;
+  /** Attempt folders this instance found bound to their attempt (checked once per adoption). */
+  private readonly adopted = new Set<string>();
+  /** Attempt folders whose processes this instance is killing right now (SIGTERM grace running). */
+  private readonly killing = new Set<string>();
 
   constructor(options: LocalOperatorOptions = {}) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.killGraceMs = options.killGraceMs ?? 5000;
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
+    this.cgroups = options.cgroups ?? true;
   }
 
   /** Creates the attempt directory, stages files, writes the manifest. */
@@ -110,7 +129,9 @@ export class LocalOperator implements Operator {
   private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
     const dir = ctx.attempt.dir;
     const file = (name: string): string => path.join(dir, name);
-    if ((await readTextIfExists(file(MANIFEST_FILE))) === null) await this.prepare(ctx);
+    // Idempotent, and refuses a folder bound to another attempt before any marker in it is read.
+    await this.prepare(ctx);
+    this.adopted.add(dir);
     if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
 
     // The exit code first: the wrapper writes it after the start marker, so a command that ends
@@ -135,6 +156,8 @@ export class LocalOperator implements Operator {
     // Atomic: another orchestrator's wrapper may be reading this file right now (sh reads as it goes).
     await writeFileAtomic(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, 0o755);
     await writeFileAtomic(path.join(dir, LOCAL_FILES.launch), `${JSON.stringify({ launchedAt: Date.now() })}\n`);
+    const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
+    if (cgroup !== null) await writeFileAtomic(path.join(dir, LOCAL_FILES.cgroup), `${cgroup}\n`);
 
     const out = openSync(path.join(dir, LOCAL_FILES.stdout), 'a');
     const err = openSync(path.join(dir, LOCAL_FILES.stderr), 'a');
@@ -145,14 +168,8 @@ export class LocalOperator implements Operator {
         // Own session and process group: it outlives us, and a group kill reaches its children.
         detached: true,
         stdio: ['ignore', out, err],
-        env: {
-          ...process.env,
-          ...ctx.task.env,
-          MATTERSTACK_RUN_ID: ctx.runId,
-          MATTERSTACK_TASK_ID: ctx.task.id,
-          MATTERSTACK_ATTEMPT_ID: ctx.attempt.attemptId,
-          MATTERSTACK_ATTEMPT_DIR: dir,
-        },
+        // Never the orchestrator's environment (secrets): the allow-list, the task's env, ours.
+        env: taskProcessEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
       });
     } finally {
       closeSync(out);
@@ -194,12 +211,22 @@ export class LocalOperator implements Operator {
     }
   }
 
-  /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel. */
+  /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel; FAILED for a folder of another attempt. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
     const file = (name: string): string => path.join(dir, name);
-    const finished = await this.finishedStatus(dir);
-    if (finished !== null) return finished;
+    try {
+      if (!(await this.ownFolder(ctx))) return { status: 'CREATED' };
+    } catch (error) {
+      return { status: 'FAILED', reason: errorMessage(error) };
+    }
+    const killed = await this.killedStatus(dir);
+    if (killed !== null) return killed;
+    const finished = await this.exitStatus(dir);
+    if (finished !== null) {
+      await this.releaseCgroup(dir);
+      return finished;
+    }
 
     const started = await readJson(file(LOCAL_FILES.started), StartedSchema);
     const launch = await readJson(file(LOCAL_FILES.launch), LaunchSchema);
@@ -221,19 +248,58 @@ export class LocalOperator implements Operator {
       return { status: 'RUNNING' };
     }
     // Dead: read the exit code again, it may have been written just before the process ended.
-    const after = await this.finishedStatus(dir);
+    const after = await this.exitStatus(dir);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
   }
 
-  private async finishedStatus(dir: string): Promise<PollResult | null> {
+  /** False while nothing was prepared; throws when the folder belongs to another attempt (checked once per instance: on adoption). */
+  private async ownFolder(ctx: OperatorContext): Promise<boolean> {
+    if (this.adopted.has(ctx.attempt.dir)) return true;
+    const bound = await checkAttemptDir(ctx);
+    if (bound) this.adopted.add(ctx.attempt.dir);
+    return bound;
+  }
+
+  /** The processes of a started attempt: its group and session, and its cgroup (only one made for this folder). */
+  private async processesOf(dir: string, started: Started): Promise<AttemptProcesses> {
+    return { pgid: started.pid, leaderStartTime: started.procStartTime, cgroup: await this.cgroupOf(dir) };
+  }
+
+  /**
+   * The outcome a kill marker records, once every process of the attempt is gone. A kill this
+   * instance started is still in its grace: RUNNING meanwhile. A kill nobody is finishing (the
+   * host that began it crashed, or a task ignored SIGTERM) is finished here with SIGKILL.
+   */
+  private async killedStatus(dir: string): Promise<PollResult | null> {
     const killed = await readJson(path.join(dir, LOCAL_FILES.killed), KilledSchema);
-    const exitText = await readTextIfExists(path.join(dir, LOCAL_FILES.exitCode));
-    if (killed !== null) {
-      const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
-      if (exitText !== null || started === null || !isProcessAlive(started.pid, started.procStartTime)) return killed;
-      return null;
+    if (killed === null) return null;
+    const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
+    if (started === null) return killed;
+    const target = await this.processesOf(dir, started);
+    if (attemptPids(target).length === 0 && !isProcessAlive(started.pid, started.procStartTime)) {
+      if (target.cgroup !== null) removeCgroup(target.cgroup);
+      return killed;
     }
+    if (this.killing.has(dir)) return { status: 'RUNNING' };
+    await this.killNow(dir, target, 0);
+    return killed;
+  }
+
+  /** The attempt's cgroup, if it has one (only one made for this folder: the marker is not trusted blindly). */
+  private async cgroupOf(dir: string): Promise<string | null> {
+    const recorded = await readTextIfExists(path.join(dir, LOCAL_FILES.cgroup));
+    return recorded === null ? null : checkedAttemptCgroup(dir, recorded);
+  }
+
+  /** Removes the attempt's cgroup once its processes are gone (a process the task left behind keeps it). */
+  private async releaseCgroup(dir: string): Promise<void> {
+    const cgroup = await this.cgroupOf(dir);
+    if (cgroup !== null) removeCgroup(cgroup);
+  }
+
+  private async exitStatus(dir: string): Promise<PollResult | null> {
+    const exitText = await readTextIfExists(path.join(dir, LOCAL_FILES.exitCode));
     if (exitText === null) return null;
     const code = Number.parseInt(exitText.trim(), 10);
     if (code === 0) return { status: 'COMPLETED' };
@@ -241,14 +307,24 @@ export class LocalOperator implements Operator {
   }
 
   private async kill(dir: string, started: Started, outcome: z.infer<typeof KilledSchema>): Promise<void> {
-    // The marker goes first: whoever polls next knows why the process died.
+    // The marker goes first: whoever polls next knows why the processes died, and finishes the kill if we crash.
     await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
-    if (isProcessAlive(started.pid, started.procStartTime)) await killProcessGroup(started.pid, started.procStartTime, this.killGraceMs);
+    await this.killNow(dir, await this.processesOf(dir, started), this.killGraceMs);
   }
 
-  /** Kills the process group (SIGTERM, then SIGKILL after the grace): CANCELLED, unless it had already ended. */
+  private async killNow(dir: string, target: AttemptProcesses, graceMs: number): Promise<void> {
+    this.killing.add(dir);
+    try {
+      await killAttemptProcesses(target, graceMs);
+    } finally {
+      this.killing.delete(dir);
+    }
+  }
+
+  /** Kills every process of the attempt (SIGTERM, then SIGKILL after the grace): CANCELLED, unless it had already ended. */
   async cancel(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
+    // A cancel a crash interrupted is finished (SIGKILL) by this poll; a folder of another attempt is left alone.
     const current = await this.poll(ctx);
     if (isTerminalPoll(current)) return current;
     const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
@@ -279,7 +355,8 @@ export class LocalOperator implements Operator {
 
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
-    return collectTaskResults(ctx, BOOKKEEPING);
+    await this.ownFolder(ctx);
+    return collectTaskResults(ctx, []);
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {

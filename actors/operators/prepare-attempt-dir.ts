@@ -5,10 +5,11 @@ import { MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
 import { isInside, resolveInside } from '../workspace-paths.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import { bindAttemptFolder, MARKER_DIR, markerPath, readBinding } from './attempt-folder.ts';
 import type { OperatorContext } from './operator.ts';
 
-/** Name of the manifest every operator writes; it is written last, so it marks a finished prepare. */
-export const MANIFEST_FILE = 'manifest.json';
+/** Name of the manifest every operator writes (a marker); it is written last, so it marks a finished prepare. */
+const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 2;
 
 function operatorError(ctx: OperatorContext, message: string, cause?: unknown): MatterStackError {
@@ -43,16 +44,35 @@ async function copySource(ctx: OperatorContext, source: string, dest: string): P
   return info.isFile() ? info.size : 0;
 }
 
+/** True once `prepareAttemptDir` finished for the attempt folder `dir` (binding not checked: see `checkAttemptDir`). */
+export async function isPrepared(dir: string): Promise<boolean> {
+  return (await readTextIfExists(markerPath(dir, MANIFEST_FILE))) !== null;
+}
+
+/**
+ * Refuses (OPERATOR_ERROR, naming the folder's owner) an attempt folder bound to another run,
+ * task, attempt or workspace, or holding files no attempt was prepared with; true when it is
+ * bound to this attempt, false when nothing was prepared there yet.
+ */
+export async function checkAttemptDir(ctx: OperatorContext): Promise<boolean> {
+  const binding = await readBinding(ctx);
+  if (binding.kind === 'foreign') throw operatorError(ctx, binding.reason);
+  return binding.kind === 'bound';
+}
+
 /**
  * Creates the attempt directory, stages the task's files (every destination inside the attempt
  * directory, every source inside the workspace), writes `extraFiles` (operator-specific) and
- * finally `manifest.json`. A directory that already has a manifest was prepared: nothing is redone.
+ * finally the manifest. The folder is bound to the attempt first (identity marker), and a folder
+ * bound to another attempt is refused. A bound directory that has a manifest was prepared: nothing is redone.
  */
 export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}): Promise<void> {
   const dir = ctx.attempt.dir;
   if (!path.isAbsolute(dir)) throw operatorError(ctx, `attempt directory must be absolute: ${dir}`);
-  if ((await readTextIfExists(path.join(dir, MANIFEST_FILE))) !== null) return;
-  await mkdir(dir, { recursive: true });
+  const bound = await checkAttemptDir(ctx);
+  if (bound && (await isPrepared(dir))) return;
+  await mkdir(path.join(dir, MARKER_DIR), { recursive: true });
+  if (!bound) await bindAttemptFolder(ctx);
 
   const fileRefs: JsonObject[] = [];
   for (const [dest, spec] of Object.entries(ctx.task.files ?? {})) {
@@ -62,8 +82,9 @@ export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record
     } catch (error) {
       throw operatorError(ctx, `file "${dest}" is refused: ${(error as Error).message}`, error);
     }
-    if (target === path.resolve(dir) || path.relative(dir, target) === MANIFEST_FILE) {
-      throw operatorError(ctx, `file "${dest}" is refused: it names the attempt directory or its manifest`);
+    const first = path.relative(dir, target).split(path.sep)[0];
+    if (target === path.resolve(dir) || first === MARKER_DIR) {
+      throw operatorError(ctx, `file "${dest}" is refused: it names the attempt directory or its ${MARKER_DIR} folder`);
     }
     await mkdir(path.dirname(target), { recursive: true });
     if (typeof spec === 'string') {
@@ -88,5 +109,5 @@ export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record
     files: fileRefs,
     prepared_at: new Date().toISOString(),
   };
-  await writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomic(markerPath(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cgroupPids, killCgroup, removeCgroup } from './attempt-cgroup.ts';
 
 /** What `/proc/<pid>/stat` says about a process, or null when it does not exist. */
 export interface ProcStat {
   state: string;
   /** Process group id. */
   pgrp: number;
+  /** Session id. */
+  session: number;
   /** Start time in clock ticks since boot: with the pid, identifies a process across pid reuse. */
   startTime: number;
 }
@@ -21,7 +24,7 @@ export function readProcStat(pid: number): ProcStat | null {
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const startTime = Number(fields[19]);
-  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), startTime: Number.isFinite(startTime) ? startTime : -1 };
+  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), session: Number(fields[3]), startTime: Number.isFinite(startTime) ? startTime : -1 };
 }
 
 /** True when /proc is usable here (Linux). */
@@ -49,42 +52,72 @@ export function isProcessAlive(pid: number, startTime?: number | null): boolean 
   }
 }
 
-/** True while any process of group `pgid` has not exited (zombies excluded where /proc tells). */
-export function groupHasLiveMembers(pgid: number): boolean {
-  if (hasProcfs()) {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const stat = readProcStat(Number(name));
-      if (stat !== null && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
+/**
+ * Live processes (zombies excluded) of process group `pgid` or of the session it leads: a task
+ * that makes its own process group (`set -m`, `setpgid`) stays in the session; only `setsid`
+ * leaves both (a cgroup holds it). Without /proc: the group's leader stands for the group.
+ */
+export function groupMembers(pgid: number): number[] {
+  if (!hasProcfs()) {
+    try {
+      process.kill(-pgid, 0);
+      return [pgid];
+    } catch {
+      return [];
     }
-    return false;
   }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+  const members: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProcStat(Number(name));
+    if (stat !== null && (stat.pgrp === pgid || stat.session === pgid) && stat.state !== 'Z' && stat.state !== 'X') members.push(Number(name));
   }
+  return members;
+}
+
+/** What makes up one attempt's processes: its process group (and session), and its cgroup when it has one. */
+export interface AttemptProcesses {
+  pgid: number;
+  /** Start time of the group leader (pid reuse check). */
+  leaderStartTime: number | null;
+  /** The attempt's cgroup v2 directory, when it runs in one. */
+  cgroup: string | null;
+}
+
+/** Live pids of the attempt: its group and session members, and everything in its cgroup. */
+export function attemptPids(target: AttemptProcesses): number[] {
+  const pids = new Set(groupMembers(target.pgid));
+  if (target.cgroup !== null) for (const pid of cgroupPids(target.cgroup)) if (isProcessAlive(pid)) pids.add(pid);
+  return [...pids];
 }
 
 /**
- * Sends SIGTERM to the process group `pgid`, waits up to `graceMs` for its leader and the group
- * to go, then SIGKILLs the group. Resolves once the leader is gone (or after the SIGKILL).
+ * Sends SIGTERM to every process of the attempt, waits up to `graceMs` for them to go, then
+ * SIGKILLs them (the cgroup at once through `cgroup.kill`, the group, each remaining member).
+ * `graceMs` 0 goes straight to SIGKILL (a cancel a crash interrupted: its grace has passed).
+ * Resolves once none is left (or after a last wait), and removes the emptied cgroup.
  */
-export async function killProcessGroup(pgid: number, leaderStartTime: number | null, graceMs: number): Promise<void> {
+export async function killAttemptProcesses(target: AttemptProcesses, graceMs: number): Promise<void> {
   const send = (signal: NodeJS.Signals): void => {
-    try {
-      process.kill(-pgid, signal);
-    } catch {
-      // Already gone.
-    }
+    const signalOne = (pid: number): void => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    signalOne(-target.pgid);
+    for (const pid of attemptPids(target)) signalOne(pid);
   };
-  send('SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!groupHasLiveMembers(pgid)) return;
-    await sleep(25);
+  if (graceMs > 0) {
+    send('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && attemptPids(target).length > 0) await sleep(25);
   }
-  send('SIGKILL');
-  for (let i = 0; i < 40 && (isProcessAlive(pgid, leaderStartTime) || groupHasLiveMembers(pgid)); i += 1) await sleep(25);
+  if (attemptPids(target).length > 0 || isProcessAlive(target.pgid, target.leaderStartTime)) {
+    if (target.cgroup !== null) killCgroup(target.cgroup);
+    send('SIGKILL');
+  }
+  for (let i = 0; i < 80 && attemptPids(target).length > 0; i += 1) await sleep(25);
+  if (target.cgroup !== null) removeCgroup(target.cgroup);
 }

@@ -1,18 +1,23 @@
 import type { TaskSpec } from '../../../events/workflow.ts';
+import { MARKER_DIR } from '../attempt-folder.ts';
+import { declaredTaskEnv } from '../task-env.ts';
 import { shellQuote } from './command-runner.ts';
 
-/** Bookkeeping files of a Slurm attempt (never reported as results). */
+/**
+ * Files of a Slurm attempt, relative to the attempt folder (posix: also the job directory's).
+ * The bookkeeping ones are markers, in the marker folder where the task does not write.
+ */
 export const SLURM_FILES = {
-  script: 'submit.sh',
-  exitCode: 'exit_code',
+  script: `${MARKER_DIR}/submit.sh`,
+  exitCode: `${MARKER_DIR}/exit_code`,
   /** Written before `sbatch` runs: a restart that finds it looks the job up by name instead of submitting again. */
-  submitting: 'slurm_submitting.json',
+  submitting: `${MARKER_DIR}/slurm_submitting.json`,
   /** `{jobId, submittedAt}` once `sbatch` answered. */
-  job: 'slurm_job.json',
+  job: `${MARKER_DIR}/slurm_job.json`,
   /** `{since, retries, error}` while the cluster cannot be reached for this attempt (removed on recovery); read by explain. */
-  unreachable: 'cluster_unreachable.json',
+  unreachable: `${MARKER_DIR}/cluster_unreachable.json`,
   /** `{reason}` once cancel was asked (before `scancel`). */
-  cancelled: 'slurm_cancelled.json',
+  cancelled: `${MARKER_DIR}/slurm_cancelled.json`,
   stdout: 'stdout.log',
   stderr: 'stderr.log',
 } as const;
@@ -73,7 +78,7 @@ export function sbatchOptions(input: BatchScriptInput): string[] {
 
 /**
  * The batch script: resources as `#SBATCH` lines, the task's env, then the command in a
- * wrapper that writes its exit code to `exit_code` in the job directory when it ends — also
+ * wrapper that writes its exit code to `.matterstack/exit_code` in the job directory when it ends — also
  * when Slurm signals the job (time limit, scancel), so a job Slurm has forgotten still has
  * an outcome on disk. Job name, output files and the working directory are passed on the
  * `sbatch` command line (argv, never parsed from text).
@@ -83,19 +88,13 @@ export function renderBatchScript(input: BatchScriptInput): string {
   const command = task.command;
   if (command === undefined) throw new Error(`task ${task.id} has no command`);
   const commandLine = typeof command === 'string' ? `/bin/sh -c ${shellQuote(command)}` : command.map(shellQuote).join(' ');
-  const env: Record<string, string> = {
-    ...task.env,
-    MATTERSTACK_RUN_ID: input.runId,
-    MATTERSTACK_TASK_ID: task.id,
-    MATTERSTACK_ATTEMPT_ID: input.attemptId,
-    MATTERSTACK_ATTEMPT_DIR: jobDir,
-  };
+  const env = declaredTaskEnv(task.env, { runId: input.runId, taskId: task.id, attemptId: input.attemptId, attemptDir: jobDir });
   const exports = Object.entries(env)
     .filter(([key]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
     .map(([key, value]) => `export ${key}=${shellQuote(value)}`);
   const modules = (input.site.modules ?? []).map((line) => line.replace(/[\r\n]/g, ' '));
   const exitFile = shellQuote(`${jobDir}/${SLURM_FILES.exitCode}`);
-  const tmpFile = shellQuote(`${jobDir}/.${SLURM_FILES.exitCode}.tmp`);
+  const tmpFile = shellQuote(`${jobDir}/${SLURM_FILES.exitCode}.tmp`);
   return [
     '#!/bin/bash',
     `# MatterStack attempt ${input.attemptId} of task ${task.id} (run ${input.runId})`,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { MatterStackError } from '../../../events/errors.ts';
+import { slurmCommandEnv } from '../task-env.ts';
 
 /** What a cluster command printed and how it ended. */
 export interface CommandResult {
@@ -68,7 +69,7 @@ interface SpawnOutcome extends CommandResult {
 
 function spawnCollect(file: string, args: readonly string[], options: RunOptions & { stdin?: NodeJS.ReadableStream; env?: Record<string, string> }): Promise<SpawnOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -92,13 +93,17 @@ function spawnCollect(file: string, args: readonly string[], options: RunOptions
   });
 }
 
-/** Runs Slurm commands on this machine (PATH and SLURM_CONF of the worker's environment). */
+/**
+ * Runs Slurm commands on this machine, in the task allow-list of the worker's environment plus
+ * its Slurm and module variables (see task-env.ts): sbatch exports its environment to the job, so
+ * the orchestrator's secrets must not be in it.
+ */
 export class LocalCommandRunner implements CommandRunner {
   readonly remote = false;
   readonly target = 'local';
   private readonly env: Record<string, string> | undefined;
 
-  /** `env`: variables set for the Slurm commands over the worker's own (e.g. SLURM_CONF, PATH). */
+  /** `env`: variables set for the Slurm commands over the allowed ones of the worker (e.g. SLURM_CONF, PATH). */
   constructor(options: { env?: Record<string, string> } = {}) {
     this.env = options.env;
   }
@@ -106,7 +111,7 @@ export class LocalCommandRunner implements CommandRunner {
   async run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
-    const outcome = await spawnCollect(file, args, { ...options, ...(this.env ? { env: this.env } : {}) });
+    const outcome = await spawnCollect(file, args, { ...options, env: { ...slurmCommandEnv(), ...this.env } });
     if (outcome.spawnError) {
       const code = outcome.spawnError.code;
       throw new TransientClusterError(

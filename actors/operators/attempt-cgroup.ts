@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * A cgroup v2 per local attempt, where this machine lets us create one: a process that leaves
+ * the attempt's session and process group (`setsid`, a double fork) stays in its cgroup, and
+ * `cgroup.kill` (Linux 5.14+) ends every process in it at once. Elsewhere the operator falls back
+ * to process groups.
+ */
+
+/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid systems); null without one. */
+function cgroup2Mount(): string | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    // "<id> <parent> <dev> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>"
+    const [left, right] = line.split(' - ');
+    if (right?.startsWith('cgroup2 ') && left !== undefined) return left.split(' ')[4] ?? null;
+  }
+  return null;
+}
+
+/** This process's own cgroup v2 path ("0::/path" in /proc/self/cgroup). */
+function ownCgroup(): string | null {
+  try {
+    const line = readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
+    return line === undefined ? null : line.slice(3);
+  } catch {
+    return null;
+  }
+}
+
+/** The cgroup name of an attempt folder: a hash of its path (ids may repeat across workspaces). */
+function cgroupName(attemptDir: string): string {
+  return createHash('sha256').update(path.resolve(attemptDir)).digest('hex').slice(0, 24);
+}
+
+/**
+ * Creates (or finds) the cgroup of the attempt folder `attemptDir` under this process's own
+ * cgroup, `<own>/matterstack/<hash of the folder>`; null when cgroup v2 with `cgroup.kill` is not
+ * there or not writable here.
+ */
+export function createAttemptCgroup(attemptDir: string): string | null {
+  const mount = cgroup2Mount();
+  const own = ownCgroup();
+  if (mount === null || own === null) return null;
+  const dir = path.join(mount, own, 'matterstack', cgroupName(attemptDir));
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch {
+    return null;
+  }
+  return existsSync(path.join(dir, 'cgroup.kill')) ? dir : null;
+}
+
+/** Processes in cgroup `dir` (none when it is gone). */
+export function cgroupPids(dir: string): number[] {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILLs every process of cgroup `dir` (`cgroup.kill`); nothing when it is gone. */
+export function killCgroup(dir: string): void {
+  try {
+    writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+  } catch {
+    // Gone, or not a cgroup any more: nothing to kill there.
+  }
+}
+
+/** Removes cgroup `dir` once it is empty (best effort: a populated or missing cgroup stays as it is). */
+export function removeCgroup(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Still populated, or already removed.
+  }
+}
+
+/**
+ * The recorded cgroup path of `attemptDir` if it is one `createAttemptCgroup` makes for that
+ * folder (inside the cgroup v2 mount, `.../matterstack/<hash of the folder>`); null otherwise: a
+ * task that rewrites the marker cannot point the kill at another cgroup.
+ */
+export function checkedAttemptCgroup(attemptDir: string, recorded: string): string | null {
+  const mount = cgroup2Mount();
+  if (mount === null) return null;
+  const dir = path.resolve(recorded.trim());
+  const rel = path.relative(mount, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+  if (path.basename(dir) !== cgroupName(attemptDir) || path.basename(path.dirname(dir)) !== 'matterstack') return null;
+  return dir;
+}

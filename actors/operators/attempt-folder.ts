@@ -1,0 +1,71 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+import type { OperatorContext } from './operator.ts';
+
+/**
+ * MatterStack's own files of an attempt (manifest, start and exit markers, job ids...) live in
+ * this hidden sub-folder of the attempt folder, never beside the task's files: a task that
+ * writes `exit_code` or `started.json` in its working directory cannot be taken for its own
+ * bookkeeping, and nothing in here is ever reported as a result.
+ */
+export const MARKER_DIR = '.matterstack';
+
+/** Identity file binding the attempt folder to the run, task, attempt and workspace it was prepared for. */
+const IDENTITY_FILE = 'attempt.json';
+
+/** Path of the marker `name` of the attempt folder `dir`. */
+export function markerPath(dir: string, name: string): string {
+  return path.join(dir, MARKER_DIR, name);
+}
+
+const IdentitySchema = z.object({ runId: z.string(), taskId: z.string(), attemptId: z.string(), workspace: z.string() });
+type Identity = z.infer<typeof IdentitySchema>;
+
+function identityOf(ctx: OperatorContext): Identity {
+  return { runId: ctx.runId, taskId: ctx.attempt.taskId, attemptId: ctx.attempt.attemptId, workspace: path.resolve(ctx.workspaceDir) };
+}
+
+/** `bound`: the folder was prepared for this attempt; `unused`: nothing there yet; `foreign`: why its files are not this attempt's. */
+export type Binding = { kind: 'bound' } | { kind: 'unused' } | { kind: 'foreign'; reason: string };
+
+/** True when `dir` is missing, empty, or holds only an identity-less marker folder with temporary files (a prepare that died at once). */
+async function isUnused(dir: string): Promise<boolean> {
+  const names = async (at: string): Promise<string[]> => {
+    try {
+      return await readdir(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  };
+  const top = await names(dir);
+  if (top.some((name) => name !== MARKER_DIR)) return false;
+  return (await names(path.join(dir, MARKER_DIR))).every((name) => name.endsWith('.tmp'));
+}
+
+/**
+ * Whose attempt folder `ctx.attempt.dir` is: read on adoption (a restart, a re-issued effect)
+ * before any marker or result in it is believed.
+ */
+export async function readBinding(ctx: OperatorContext): Promise<Binding> {
+  const dir = ctx.attempt.dir;
+  const raw = await readJsonFile<unknown>(markerPath(dir, IDENTITY_FILE));
+  if (raw === null) {
+    if (await isUnused(dir)) return { kind: 'unused' };
+    return { kind: 'foreign', reason: `attempt folder ${dir} holds files that no MatterStack attempt was prepared with (${MARKER_DIR}/${IDENTITY_FILE} is missing): refusing to take them for this attempt's` };
+  }
+  const found = IdentitySchema.safeParse(raw);
+  if (!found.success) return { kind: 'foreign', reason: `attempt folder ${dir}: ${MARKER_DIR}/${IDENTITY_FILE} is not a valid identity: refusing to take its files for this attempt's` };
+  const want = identityOf(ctx);
+  const differs = (Object.keys(want) as (keyof Identity)[]).filter((key) => found.data[key] !== want[key]);
+  if (differs.length === 0) return { kind: 'bound' };
+  const described = differs.map((key) => `${key} ${found.data[key]} (expected ${want[key]})`).join(', ');
+  return { kind: 'foreign', reason: `attempt folder ${dir} belongs to another attempt: ${described}; refusing to take its markers or results` };
+}
+
+/** Writes the identity file: the first thing a prepare does, so every marker written later is bound. */
+export async function bindAttemptFolder(ctx: OperatorContext): Promise<void> {
+  await writeFileAtomic(markerPath(ctx.attempt.dir, IDENTITY_FILE), `${JSON.stringify(identityOf(ctx))}\n`);
+}

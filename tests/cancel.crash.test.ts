@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cgroupPids } from '../actors/operators/attempt-cgroup.ts';
+import { LOCAL_FILES } from '../actors/operators/local-operator.ts';
+import { groupMembers } from '../actors/operators/process-group.ts';
+import { runCli } from './harness/cli.ts';
+import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+
+const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
+const REPO = path.join(import.meta.dirname, '..');
+
+let temp: TempRoot | undefined;
+const leftovers: number[] = [];
+afterEach(() => {
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }
+  temp?.cleanup();
+});
+
+/** The orchestrator as a real process (node itself, so SIGKILL reaches it). */
+function orchestrate(root: string, runId: string): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, 'ws', runId], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', () => undefined);
+  const done = new Promise<{ code: number | null; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout })));
+  return { done, kill: () => child.kill('SIGKILL') };
+}
+
+describe('a cancel interrupted by a crash', () => {
+  it('is finished by the restarted host: no process of the attempt survives (SIGTERM ignored, leader gone)', async () => {
+    temp = tempRoot('ms-cancel-crash-');
+    const { root } = temp;
+    // The task's shell and its sleep ignore SIGTERM: only the escalation to SIGKILL ends them.
+    temp.workspace('ws', oneWorkflowCampaign([{ id: 'hold', command: "trap '' TERM; sleep 1000" }]));
+    const dir = path.join(root, 'ws', 'runs', 'r1', 'attempts', 'hold', 'hold-a1');
+    const file = (name: string): string => path.join(dir, name);
+
+    const first = orchestrate(root, 'r1');
+    const started = await waitFor(() => fs.existsSync(file(LOCAL_FILES.started)) && (JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }), 20_000, 'the task to start');
+    const pgid = started.pid;
+    const cgroup = fs.existsSync(file(LOCAL_FILES.cgroup)) ? fs.readFileSync(file(LOCAL_FILES.cgroup), 'utf8').trim() : null;
+    const members = (): number[] => [...new Set([...groupMembers(pgid), ...(cgroup === null ? [] : cgroupPids(cgroup))])];
+    await waitFor(() => members().length >= 3, 10_000, 'wrapper, shell and sleep');
+
+    expect((await runCli(['cancel', 'r1', '--json'], { root })).code).toBe(0);
+    // The kill marker is written before SIGTERM; the host then waits out its grace (5 s): kill it there.
+    await waitFor(() => fs.existsSync(file(LOCAL_FILES.killed)), 20_000, 'the cancel to begin');
+    await waitFor(() => groupMembers(pgid).length < 3, 5_000, 'SIGTERM to reach the wrapper');
+    first.kill();
+    await first.done;
+    const survivors = members();
+    leftovers.push(...survivors);
+    expect(survivors.length, 'the task ignores SIGTERM: its processes outlive the crashed host').toBeGreaterThan(0);
+
+    const second = orchestrate(root, 'r1');
+    const outcome = await second.done;
+    expect(outcome.stdout.trim().split('\n').at(-1)).toBe('CANCELLED');
+    expect(members()).toEqual([]);
+    for (const pid of survivors) expect(fs.existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `pid ${pid}`).toBe(false);
+  }, 60_000);
+});
