@@ -44,7 +44,11 @@ describe('a cancel interrupted by a crash', () => {
     const file = (name: string): string => path.join(dir, name);
 
     const first = orchestrate(root, 'r1');
-    const started = await waitFor(() => fs.existsSync(file(LOCAL_FILES.started)) && (JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }), 20_000, 'the task to start');
+    const started = await waitFor(
+      () => (fs.existsSync(file(LOCAL_FILES.started)) ? (JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }) : undefined),
+      20_000,
+      'the task to start',
+    );
     const pgid = started.pid;
     const cgroup = fs.existsSync(file(LOCAL_FILES.cgroup)) ? fs.readFileSync(file(LOCAL_FILES.cgroup), 'utf8').trim() : null;
     const members = (): number[] => [...new Set([...groupMembers(pgid), ...(cgroup === null ? [] : cgroupPids(cgroup))])];

@@ -53,11 +53,23 @@ export function isProcessAlive(pid: number, startTime?: number | null): boolean 
 }
 
 /**
+ * False for a number that cannot be an attempt's process group: init's, and this process's own
+ * pid, group or session. A marker file is data a task could have forged: signalling `-1` or our
+ * own group would reach every process we may signal.
+ */
+export function isAttemptGroupId(pgid: number): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return false;
+  const own = readProcStat(process.pid);
+  return own === null || (pgid !== own.pgrp && pgid !== own.session);
+}
+
+/**
  * Live processes (zombies excluded) of process group `pgid` or of the session it leads: a task
  * that makes its own process group (`set -m`, `setpgid`) stays in the session; only `setsid`
  * leaves both (a cgroup holds it). Without /proc: the group's leader stands for the group.
  */
 export function groupMembers(pgid: number): number[] {
+  if (!isAttemptGroupId(pgid)) return [];
   if (!hasProcfs()) {
     try {
       process.kill(-pgid, 0);
@@ -98,6 +110,7 @@ export function attemptPids(target: AttemptProcesses): number[] {
  * Resolves once none is left (or after a last wait), and removes the emptied cgroup.
  */
 export async function killAttemptProcesses(target: AttemptProcesses, graceMs: number): Promise<void> {
+  if (!isAttemptGroupId(target.pgid)) return;
   const send = (signal: NodeJS.Signals): void => {
     const signalOne = (pid: number): void => {
       try {
