@@ -303,9 +303,9 @@ describe.skipIf(skipSsh !== null).concurrent('Slurm over SSH (a real sshd on loo
       // ...and its outputs came back into the local attempt directory.
       const local = path.join(run.runDir, 'attempts', 'stage', stage.attemptId);
       expect(readFileSync(path.join(local, 'copy.txt'), 'utf8')).toBe('staged content\n');
-      expect(readFileSync(path.join(local, 'exit_code'), 'utf8').trim()).toBe('0');
+      expect(readFileSync(path.join(local, SLURM_FILES.exitCode), 'utf8').trim()).toBe('0');
       expect(Object.keys(stage.results?.files ?? {})).toEqual(expect.arrayContaining(['copy.txt', 'stdout.log']));
-      expect(readFileSync(path.join(local, 'submit.sh'), 'utf8')).toContain(`cd ${remote}`);
+      expect(readFileSync(path.join(local, SLURM_FILES.script), 'utf8')).toContain(`cd ${remote}`);
     } finally {
       await run.close();
     }
