@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAttemptCgroup, removeCgroup } from '../actors/operators/attempt-cgroup.ts';
+import { HumanOperator } from '../actors/operators/human-operator.ts';
 import { LocalOperator } from '../actors/operators/local-operator.ts';
 import type { OperatorContext, PollResult } from '../actors/operators/operator.ts';
 import { isAttemptGroupId, isProcessAlive, readProcStat } from '../actors/operators/process-group.ts';
@@ -103,6 +104,19 @@ describe('an attempt folder is bound to its run and attempt', () => {
     await expect(fresh.collectResults(other)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
     expect((await fresh.cancel(other)).status).toBe('FAILED');
     expect(isProcessAlive(pid)).toBe(true);
+  });
+
+  it("a gate's folder bound to another run does not pass its approval on", async () => {
+    const ws = tempWorkspace();
+    const gate = contextFor(ws, { id: 'gate', kind: 'gate' }, { kind: 'human' });
+    const human = new HumanOperator();
+    await human.prepare(gate);
+    writeFileSync(path.join(gate.attempt.dir, 'approved.txt'), 'ok');
+    expect((await human.poll(gate)).status).toBe('COMPLETED');
+    const other: OperatorContext = { ...gate, runId: 'r2' };
+    const polled = await new HumanOperator().poll(other);
+    expect(polled.status).toBe('FAILED');
+    expect(polled.reason).toMatch(/belongs to another attempt: runId r1 \(expected r2\)/);
   });
 
   it('a folder holding files no attempt was prepared with (an old run left them) is refused, nothing runs', async () => {

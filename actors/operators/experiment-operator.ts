@@ -3,7 +3,7 @@ import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
-import { isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { AdoptedFolders, isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
 export const EXPERIMENT_FILES = {
@@ -42,6 +42,7 @@ function requestOf(ctx: OperatorContext): string {
 /** Operator `experiment`: hands a request to an outside agent and waits for its result file (SPEC §2). */
 export class ExperimentOperator implements Operator {
   readonly kind: string = 'experiment';
+  private readonly folders = new AdoptedFolders();
 
   constructor(private readonly options: { pollIntervalMs?: number } = {}) {}
 
@@ -52,6 +53,7 @@ export class ExperimentOperator implements Operator {
 
   /** Nothing to start: the request is on disk; wait for the result. */
   async submit(ctx: OperatorContext): Promise<SubmitResult> {
+    await this.folders.require(ctx);
     if (!(await isPrepared(ctx.attempt.dir))) await this.prepare(ctx);
     return {
       externalId: ctx.attempt.attemptId,
@@ -63,6 +65,8 @@ export class ExperimentOperator implements Operator {
   /** COMPLETED / FAILED from `experiment_result.json`; an invalid result → FAILED with the reason. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
+    const folder = await this.folders.status(ctx);
+    if (folder !== 'bound' && folder !== 'unused') return folder;
     if ((await readTextIfExists(path.join(dir, EXPERIMENT_FILES.cancelled))) !== null) return { status: 'CANCELLED', reason: 'cancelled' };
     const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { status: 'FAILED', reason: read.reason };
@@ -76,6 +80,7 @@ export class ExperimentOperator implements Operator {
   /** The result's `data` and the files the agent dropped in the directory. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     const dir = ctx.attempt.dir;
+    await this.folders.require(ctx);
     const files = await collectAttemptFiles(dir, { ...ctx.task.downloadPatterns, bookkeeping: BOOKKEEPING });
     const read = await readExternalResponse(dir, EXPERIMENT_FILES.result, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { files, reason: read.reason };

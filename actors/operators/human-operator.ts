@@ -3,7 +3,7 @@ import { readTextIfExists } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readAnswerText, readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
-import { isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { AdoptedFolders, isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 
@@ -37,6 +37,7 @@ function instructionsOf(ctx: OperatorContext): string {
 /** Operator `human`: gate tasks wait in WAITING_EXTERNAL for a person's answer (SPEC §2). */
 export class HumanOperator implements Operator {
   readonly kind: string = 'human';
+  private readonly folders = new AdoptedFolders();
 
   constructor(private readonly options: { pollIntervalMs?: number } = {}) {}
 
@@ -47,6 +48,7 @@ export class HumanOperator implements Operator {
 
   /** Nothing to start: the attempt waits for an answer. */
   async submit(ctx: OperatorContext): Promise<SubmitResult> {
+    await this.folders.require(ctx);
     if (!(await isPrepared(ctx.attempt.dir))) await this.prepare(ctx);
     return { externalId: ctx.attempt.attemptId, status: 'WAITING_EXTERNAL', operatorData: { dir: ctx.attempt.dir } };
   }
@@ -54,6 +56,8 @@ export class HumanOperator implements Operator {
   /** COMPLETED / FAILED from response.json, approved.txt or rejected.txt; invalid response → FAILED. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
+    const folder = await this.folders.status(ctx);
+    if (folder !== 'bound' && folder !== 'unused') return folder;
     if ((await readTextIfExists(path.join(dir, HUMAN_FILES.cancelled))) !== null) return { status: 'CANCELLED', reason: 'cancelled' };
     const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes);
     if (read.kind === 'invalid') return { status: 'FAILED', reason: read.reason };
@@ -72,6 +76,7 @@ export class HumanOperator implements Operator {
   /** Response data (or the approval comment) and the files people dropped in the directory. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     const dir = ctx.attempt.dir;
+    await this.folders.require(ctx);
     const files = await collectAttemptFiles(dir, { ...ctx.task.downloadPatterns, bookkeeping: BOOKKEEPING });
     const read = await readExternalResponse(dir, HUMAN_FILES.response, ctx.config.maxResultsBytes);
     if (read.kind === 'valid') return read.response.data === undefined ? { files } : { files, data: read.response.data };

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { errorMessage, MatterStackError } from '../../events/errors.ts';
+import { MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
@@ -11,7 +11,7 @@ import { MARKER_DIR } from './attempt-folder.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll } from './operator.ts';
-import { checkAttemptDir, prepareAttemptDir } from './prepare-attempt-dir.ts';
+import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
 import { taskProcessEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
@@ -103,8 +103,7 @@ export class LocalOperator implements Operator {
   private readonly killGraceMs: number;
   private readonly startTimeoutMs: number;
   private readonly cgroups: boolean;
-  /** Attempt folders this instance found bound to their attempt (checked once per adoption). */
-  private readonly adopted = new Set<string>();
+  private readonly folders = new AdoptedFolders();
   /** Attempt folders whose processes this instance is killing right now (SIGTERM grace running). */
   private readonly killing = new Set<string>();
 
@@ -131,7 +130,6 @@ export class LocalOperator implements Operator {
     const file = (name: string): string => path.join(dir, name);
     // Idempotent, and refuses a folder bound to another attempt before any marker in it is read.
     await this.prepare(ctx);
-    this.adopted.add(dir);
     if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
 
     // The exit code first: the wrapper writes it after the start marker, so a command that ends
@@ -215,11 +213,9 @@ export class LocalOperator implements Operator {
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
     const file = (name: string): string => path.join(dir, name);
-    try {
-      if (!(await this.ownFolder(ctx))) return { status: 'CREATED' };
-    } catch (error) {
-      return { status: 'FAILED', reason: errorMessage(error) };
-    }
+    const folder = await this.folders.status(ctx);
+    if (folder === 'unused') return { status: 'CREATED' };
+    if (folder !== 'bound') return folder;
     const killed = await this.killedStatus(dir);
     if (killed !== null) return killed;
     const finished = await this.exitStatus(dir);
@@ -251,14 +247,6 @@ export class LocalOperator implements Operator {
     const after = await this.exitStatus(dir);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
-  }
-
-  /** False while nothing was prepared; throws when the folder belongs to another attempt (checked once per instance: on adoption). */
-  private async ownFolder(ctx: OperatorContext): Promise<boolean> {
-    if (this.adopted.has(ctx.attempt.dir)) return true;
-    const bound = await checkAttemptDir(ctx);
-    if (bound) this.adopted.add(ctx.attempt.dir);
-    return bound;
   }
 
   /** The processes of a started attempt: its group and session, and its cgroup (only one made for this folder). */
@@ -355,7 +343,7 @@ export class LocalOperator implements Operator {
 
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
-    await this.ownFolder(ctx);
+    await this.folders.require(ctx);
     return collectTaskResults(ctx, []);
   }
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { cp, lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MatterStackError } from '../../events/errors.ts';
+import { errorMessage, MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
 import { isInside, resolveInside } from '../workspace-paths.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { bindAttemptFolder, MARKER_DIR, markerPath, readBinding } from './attempt-folder.ts';
-import type { OperatorContext } from './operator.ts';
+import type { OperatorContext, PollResult } from './operator.ts';
 
 /** Name of the manifest every operator writes (a marker); it is written last, so it marks a finished prepare. */
 const MANIFEST_FILE = 'manifest.json';
@@ -54,10 +54,35 @@ export async function isPrepared(dir: string): Promise<boolean> {
  * task, attempt or workspace, or holding files no attempt was prepared with; true when it is
  * bound to this attempt, false when nothing was prepared there yet.
  */
-export async function checkAttemptDir(ctx: OperatorContext): Promise<boolean> {
+async function checkAttemptDir(ctx: OperatorContext): Promise<boolean> {
   const binding = await readBinding(ctx);
   if (binding.kind === 'foreign') throw operatorError(ctx, binding.reason);
   return binding.kind === 'bound';
+}
+
+/**
+ * The attempt folders an operator instance found bound to their attempt: each is checked once
+ * per instance, i.e. when the attempt is adopted (first call after a start or a restart).
+ */
+export class AdoptedFolders {
+  private readonly bound = new Set<string>();
+
+  /** `bound`, `unused` (nothing prepared yet), or the FAILED result naming whose folder it is. */
+  async status(ctx: OperatorContext): Promise<'bound' | 'unused' | PollResult> {
+    if (this.bound.has(ctx.attempt.dir)) return 'bound';
+    try {
+      if (!(await checkAttemptDir(ctx))) return 'unused';
+    } catch (error) {
+      return { status: 'FAILED', reason: errorMessage(error) };
+    }
+    this.bound.add(ctx.attempt.dir);
+    return 'bound';
+  }
+
+  /** Throws OPERATOR_ERROR for a folder of another attempt (before its files are taken as results). */
+  async require(ctx: OperatorContext): Promise<void> {
+    if (!this.bound.has(ctx.attempt.dir) && (await checkAttemptDir(ctx))) this.bound.add(ctx.attempt.dir);
+  }
 }
 
 /**

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { errorMessage, MatterStackError } from '../../../events/errors.ts';
+import { MatterStackError } from '../../../events/errors.ts';
 import type { JsonObject } from '../../../events/json.ts';
 import type { BackendConfig, OperatorEntry } from '../../config/operators-config.ts';
 import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
 import { collectTaskResults } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
 import { isTerminalPoll } from '../operator.ts';
-import { checkAttemptDir, prepareAttemptDir } from '../prepare-attempt-dir.ts';
+import { AdoptedFolders, prepareAttemptDir } from '../prepare-attempt-dir.ts';
 import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
 import { isTransient, type CommandRunner } from './command-runner.ts';
 import { runnerForBackend } from './runner-for-backend.ts';
@@ -68,8 +68,7 @@ export class SlurmOperator implements Operator {
   private readonly missingSince = new Map<string, number>();
   private readonly lastSeen = new Map<string, PollResult>();
   private readonly unreachable = new UnreachableRecorder();
-  /** Attempt folders this instance found bound to their attempt (checked once per adoption). */
-  private readonly adopted = new Set<string>();
+  private readonly folders = new AdoptedFolders();
   private accountingAvailable = true;
 
   constructor(key: string, entry: OperatorEntry, options: SlurmOperatorOptions = {}) {
@@ -136,16 +135,8 @@ export class SlurmOperator implements Operator {
     return this.submitting.run(ctx.attempt.dir, () => this.submitOnce(ctx));
   }
 
-  /** False while nothing was prepared; throws when the folder belongs to another attempt. */
-  private async ownFolder(ctx: OperatorContext): Promise<boolean> {
-    if (this.adopted.has(ctx.attempt.dir)) return true;
-    const bound = await checkAttemptDir(ctx);
-    if (bound) this.adopted.add(ctx.attempt.dir);
-    return bound;
-  }
-
   private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
-    await this.ownFolder(ctx);
+    await this.folders.require(ctx);
     const marker = await readJsonFile<JobMarker>(this.file(ctx, SLURM_FILES.job));
     if (marker !== null) return this.submitted(marker);
     if ((await readTextIfExists(this.file(ctx, SLURM_FILES.script))) === null) await this.prepare(ctx);
@@ -252,11 +243,9 @@ export class SlurmOperator implements Operator {
   /** Status from the shared squeue snapshot; scontrol, then the exit-code file, for jobs it does not list. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const attemptId = ctx.attempt.attemptId;
-    try {
-      if (!(await this.ownFolder(ctx))) return { status: 'CREATED' };
-    } catch (error) {
-      return { status: 'FAILED', reason: errorMessage(error) };
-    }
+    const folder = await this.folders.status(ctx);
+    if (folder === 'unused') return { status: 'CREATED' };
+    if (folder !== 'bound') return folder;
     const marker = await readJsonFile<JobMarker>(this.file(ctx, SLURM_FILES.job));
     if (marker === null) return { status: 'CREATED' };
     try {
@@ -396,7 +385,7 @@ export class SlurmOperator implements Operator {
 
   /** Fetches the job directory back (ssh), then the produced files and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
-    await this.ownFolder(ctx);
+    await this.folders.require(ctx);
     if (this.runner.remote) await this.withRetry(ctx, () => this.runner.pull(this.jobDir(ctx), ctx.attempt.dir, [SLURM_FILES.job, SLURM_FILES.cancelled, SLURM_FILES.submitting]));
     return collectTaskResults(ctx, []);
   }
