@@ -100,7 +100,7 @@ describe('an attempt folder is bound to its run and attempt', () => {
     await expect(fresh.submit(other)).rejects.toThrow(/belongs to another attempt: runId r1 \(expected r2\)/);
     const polled = await fresh.poll(other);
     expect(polled.status).toBe('FAILED');
-    expect(polled.reason).toMatch(/belongs to another attempt: runId r1 \(expected r2\); refusing to take its markers or results/);
+    expect(polled.reason).toMatch(/belongs to another attempt: runId r1 \(expected r2\), prepared in workspace .*; refusing to take its markers or results/);
     await expect(fresh.collectResults(other)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
     expect((await fresh.cancel(other)).status).toBe('FAILED');
     expect(isProcessAlive(pid)).toBe(true);

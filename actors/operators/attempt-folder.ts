@@ -12,7 +12,11 @@ import type { OperatorContext } from './operator.ts';
  */
 export const MARKER_DIR = '.matterstack';
 
-/** Identity file binding the attempt folder to the run, task, attempt and workspace it was prepared for. */
+/**
+ * Identity file binding the attempt folder to the run, task and attempt it was prepared for. The
+ * workspace is recorded for people, not compared: a moved workspace, or one another worker mounts
+ * elsewhere, still holds the same run.
+ */
 const IDENTITY_FILE = 'attempt.json';
 
 /** Path of the marker `name` of the attempt folder `dir`. */
@@ -59,10 +63,11 @@ export async function readBinding(ctx: OperatorContext): Promise<Binding> {
   const found = IdentitySchema.safeParse(raw);
   if (!found.success) return { kind: 'foreign', reason: `attempt folder ${dir}: ${MARKER_DIR}/${IDENTITY_FILE} is not a valid identity: refusing to take its files for this attempt's` };
   const want = identityOf(ctx);
-  const differs = (Object.keys(want) as (keyof Identity)[]).filter((key) => found.data[key] !== want[key]);
+  const differs = (['runId', 'taskId', 'attemptId'] as const).filter((key) => found.data[key] !== want[key]);
   if (differs.length === 0) return { kind: 'bound' };
   const described = differs.map((key) => `${key} ${found.data[key]} (expected ${want[key]})`).join(', ');
-  return { kind: 'foreign', reason: `attempt folder ${dir} belongs to another attempt: ${described}; refusing to take its markers or results` };
+  // The workspace it was prepared in tells where the folder came from.
+  return { kind: 'foreign', reason: `attempt folder ${dir} belongs to another attempt: ${described}, prepared in workspace ${found.data.workspace}; refusing to take its markers or results` };
 }
 
 /** Writes the identity file: the first thing a prepare does, so every marker written later is bound. */
