@@ -55,9 +55,14 @@ async function isUnused(dir: string): Promise<boolean> {
  */
 export async function readBinding(ctx: OperatorContext): Promise<Binding> {
   const dir = ctx.attempt.dir;
-  const raw = await readJsonFile<unknown>(markerPath(dir, IDENTITY_FILE));
+  const identity = (): Promise<unknown> => readJsonFile<unknown>(markerPath(dir, IDENTITY_FILE));
+  let raw = await identity();
   if (raw === null) {
     if (await isUnused(dir)) return { kind: 'unused' };
+    // A concurrent prepare (a second host on the run) writes the identity before any other file: read it again.
+    raw = await identity();
+  }
+  if (raw === null) {
     return { kind: 'foreign', reason: `attempt folder ${dir} holds files that no MatterStack attempt was prepared with (${MARKER_DIR}/${IDENTITY_FILE} is missing): refusing to take them for this attempt's` };
   }
   const found = IdentitySchema.safeParse(raw);
