@@ -174,6 +174,32 @@ describe('task processes get a clean environment', () => {
   });
 });
 
+describe('a kill nobody finishes (the host that began it crashed)', () => {
+  it('is finished with SIGKILL by the next instance that polls, through the process group alone (no cgroup)', async () => {
+    const slow = new LocalOperator({ pollIntervalMs: 50, killGraceMs: 60_000, cgroups: false });
+    const ctx = contextFor(tempWorkspace(), { id: 'stubborn', command: "trap '' TERM; sleep 1000 & echo $! > child.pid; wait" });
+    await slow.prepare(ctx);
+    await slow.submit(ctx);
+    const child = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'child.pid')) ? read(ctx, 'child.pid').trim() || undefined : undefined)));
+    cleanups.push(() => {
+      try {
+        process.kill(child, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    });
+    expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/cgroup'))).toBe(false);
+    // The first instance sends SIGTERM and waits out its minute of grace: as good as crashed.
+    const stalled = slow.cancel(ctx);
+    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, '.matterstack/killed.json')) ? true : undefined));
+    expect(isProcessAlive(child)).toBe(true);
+    const restarted = new LocalOperator({ pollIntervalMs: 50, killGraceMs: 60_000, cgroups: false });
+    expect(await restarted.cancel(ctx)).toEqual({ status: 'CANCELLED', reason: 'cancelled' });
+    expect(isProcessAlive(child)).toBe(false);
+    await stalled;
+  });
+});
+
 // Only where this machine lets us create cgroup v2 groups (see README: Operators).
 const probe = createAttemptCgroup(path.join(tempWorkspace(), 'probe'));
 if (probe !== null) removeCgroup(probe);

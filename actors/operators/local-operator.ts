@@ -251,7 +251,7 @@ export class LocalOperator implements Operator {
 
   /** The processes of a started attempt: its group and session, and its cgroup (only one made for this folder). */
   private async processesOf(dir: string, started: Started): Promise<AttemptProcesses> {
-    return { pgid: started.pid, leaderStartTime: started.procStartTime, cgroup: await this.cgroupOf(dir) };
+    return { pgid: started.pid, cgroup: await this.cgroupOf(dir) };
   }
 
   /**

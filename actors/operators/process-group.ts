@@ -89,9 +89,8 @@ export function groupMembers(pgid: number): number[] {
 
 /** What makes up one attempt's processes: its process group (and session), and its cgroup when it has one. */
 export interface AttemptProcesses {
+  /** The wrapper's pid: it leads the attempt's session and group (never signalled unless `isAttemptGroupId`). */
   pgid: number;
-  /** Start time of the group leader (pid reuse check). */
-  leaderStartTime: number | null;
   /** The attempt's cgroup v2 directory, when it runs in one. */
   cgroup: string | null;
 }
@@ -110,7 +109,6 @@ export function attemptPids(target: AttemptProcesses): number[] {
  * Resolves once none is left (or after a last wait), and removes the emptied cgroup.
  */
 export async function killAttemptProcesses(target: AttemptProcesses, graceMs: number): Promise<void> {
-  if (!isAttemptGroupId(target.pgid)) return;
   const send = (signal: NodeJS.Signals): void => {
     const signalOne = (pid: number): void => {
       try {
@@ -119,15 +117,16 @@ export async function killAttemptProcesses(target: AttemptProcesses, graceMs: nu
         // Already gone.
       }
     };
-    signalOne(-target.pgid);
+    // The group at once (catches a fork racing the listing), only while it has members: a group id is reused once it is empty.
+    if (groupMembers(target.pgid).length > 0) signalOne(-target.pgid);
     for (const pid of attemptPids(target)) signalOne(pid);
   };
-  if (graceMs > 0) {
+  if (graceMs > 0 && attemptPids(target).length > 0) {
     send('SIGTERM');
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && attemptPids(target).length > 0) await sleep(25);
   }
-  if (attemptPids(target).length > 0 || isProcessAlive(target.pgid, target.leaderStartTime)) {
+  if (attemptPids(target).length > 0) {
     if (target.cgroup !== null) killCgroup(target.cgroup);
     send('SIGKILL');
   }
