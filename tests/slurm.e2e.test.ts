@@ -68,6 +68,28 @@ const slurmForgot = (jobId: string): boolean => {
 };
 
 describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slurm', () => {
+  it("a job sees the task's env and the allow-list, none of the orchestrator's secrets; markers stay in .matterstack/", async () => {
+    // Not MATTERSTACK_NATS_URL here: the concurrent tests' runs would read it.
+    const secrets = { MS_ORCHESTRATOR_PASSWORD: 'orchestrator-pw', SOME_API_TOKEN: 'orchestrator-pw-token' };
+    Object.assign(process.env, secrets);
+    const run = await slurmRun('envdump', [{ id: 'e', command: 'env > env.txt; echo 0 > exit_code; exit 4', env: { DECLARED: 'yes' } }]);
+    try {
+      expect(await runUntilCompletion(run)).toBe('FAILED');
+      const [row] = await attempts(run);
+      expect(row?.reason).toMatch(/exit code 4/);
+      const dir = path.join(run.runDir, 'attempts', 'e', row!.attemptId);
+      const env = readFileSync(path.join(dir, 'env.txt'), 'utf8');
+      expect(env).not.toContain('orchestrator-pw');
+      expect(env).toContain('DECLARED=yes\n');
+      expect(env).toContain('MATTERSTACK_ATTEMPT_ID=');
+      expect(readFileSync(path.join(dir, SLURM_FILES.exitCode), 'utf8').trim()).toBe('4');
+      expect(readFileSync(path.join(dir, 'exit_code'), 'utf8').trim()).toBe('0');
+    } finally {
+      for (const key of Object.keys(secrets)) delete process.env[key];
+      await run.close();
+    }
+  }, 90_000);
+
   it('a DAG campaign completes through the library (sbatch, one squeue per interval, results collected)', async () => {
     const tasks = [
       { id: 'a', command: 'echo "{\\"x\\": 1}" > results.json; echo from-a', cores: 1, memoryGb: 0.5, timeLimitMinutes: 5, env: { GREETING: "it's me" } },
