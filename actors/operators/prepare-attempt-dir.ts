@@ -51,7 +51,7 @@ export async function isPrepared(dir: string): Promise<boolean> {
 
 /**
  * Refuses (OPERATOR_ERROR, naming the folder's owner) an attempt folder bound to another run,
- * task, attempt or workspace, or holding files no attempt was prepared with; true when it is
+ * task or attempt, or holding files no attempt was prepared with; true when it is
  * bound to this attempt, false when nothing was prepared there yet.
  */
 async function checkAttemptDir(ctx: OperatorContext): Promise<boolean> {
