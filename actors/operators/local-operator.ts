@@ -344,6 +344,8 @@ export class LocalOperator implements Operator {
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     await this.folders.require(ctx);
+    // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
+    await this.releaseCgroup(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
   }
 
