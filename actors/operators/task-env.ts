@@ -7,6 +7,9 @@
 const ALLOWED_NAMES: ReadonlySet<string> = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TERM', 'TMPDIR', 'TMP', 'TEMP']);
 const ALLOWED_PREFIXES: readonly string[] = ['LC_'];
 
+/** The allow-list as people read it (`LC_*`: every variable starting with `LC_`), for help texts. */
+export const TASK_ENV_ALLOW_LIST: string = [...ALLOWED_NAMES, ...ALLOWED_PREFIXES.map((prefix) => `${prefix}*`)].join(' ');
+
 /**
  * What Slurm's own commands (and, through sbatch's default `--export=ALL`, a batch job) may see
  * besides the allow-list: the Slurm client settings and the module system of the cluster.

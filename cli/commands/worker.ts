@@ -1,4 +1,5 @@
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
+import { TASK_ENV_ALLOW_LIST } from '../../actors/operators/task-env.ts';
 import { defineCommand, stringOption } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { natsTarget } from '../nats-target.ts';
@@ -31,6 +32,7 @@ export const workerCommand = defineCommand({
   ],
   notes: [
     'Credentials: user:pass in the URL, else --user NAME (default: $MATTERSTACK_NATS_USER, else orchestrator)\nwith the password in $MATTERSTACK_NATS_PASS (else $MS_ORCHESTRATOR_PASSWORD). The user needs the\norchestrator permissions of nats.conf (it appends events and manages the stream).',
+    `Tasks never see these credentials. Of the worker's environment they get only\n${TASK_ENV_ALLOW_LIST},\nplus their own env and MATTERSTACK_* (README: Operators).`,
   ],
   async run(ctx) {
     const target = natsTarget(ctx);
