@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cgroupPids } from '../actors/operators/attempt-cgroup.ts';
-import { LOCAL_FILES } from '../actors/operators/local-operator.ts';
+import { LOCAL_FILES, type LocalOperatorOptions } from '../actors/operators/local-operator.ts';
 import { groupMembers } from '../actors/operators/process-group.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
@@ -25,8 +25,9 @@ afterEach(() => {
 });
 
 /** The orchestrator as a real process (node itself, so SIGKILL reaches it). */
-function orchestrate(root: string, runId: string): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, 'ws', runId], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+function orchestrate(root: string, runId: string, localOptions?: LocalOperatorOptions): { done: Promise<{ code: number | null; stdout: string }>; kill(): void } {
+  const extra = localOptions === undefined ? [] : [JSON.stringify(localOptions)];
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, 'ws', runId, ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', () => undefined);
@@ -43,21 +44,22 @@ describe('a cancel interrupted by a crash', () => {
     const dir = path.join(root, 'ws', 'runs', 'r1', 'attempts', 'hold', 'hold-a1');
     const file = (name: string): string => path.join(dir, name);
 
-    const first = orchestrate(root, 'r1');
+    // A minute of SIGTERM grace: the host is surely inside it when it is killed, however loaded the machine.
+    const first = orchestrate(root, 'r1', { killGraceMs: 60_000 });
     const started = await waitFor(
       () => (fs.existsSync(file(LOCAL_FILES.started)) ? (JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }) : undefined),
-      20_000,
+      45_000,
       'the task to start',
     );
     const pgid = started.pid;
     const cgroup = fs.existsSync(file(LOCAL_FILES.cgroup)) ? fs.readFileSync(file(LOCAL_FILES.cgroup), 'utf8').trim() : null;
     const members = (): number[] => [...new Set([...groupMembers(pgid), ...(cgroup === null ? [] : cgroupPids(cgroup))])];
-    await waitFor(() => members().length >= 3, 10_000, 'wrapper, shell and sleep');
+    await waitFor(() => members().length >= 3, 30_000, 'wrapper, shell and sleep');
 
     expect((await runCli(['cancel', 'r1', '--json'], { root })).code).toBe(0);
-    // The kill marker is written before SIGTERM; the host then waits out its grace (5 s): kill it there.
-    await waitFor(() => fs.existsSync(file(LOCAL_FILES.killed)), 20_000, 'the cancel to begin');
-    await waitFor(() => groupMembers(pgid).length < 3, 5_000, 'SIGTERM to reach the wrapper');
+    // The kill marker is written before SIGTERM; the host then waits out its grace: kill it there.
+    await waitFor(() => fs.existsSync(file(LOCAL_FILES.killed)), 45_000, 'the cancel to begin');
+    await waitFor(() => groupMembers(pgid).length < 3, 30_000, 'SIGTERM to reach the wrapper');
     first.kill();
     await first.done;
     const survivors = members();
@@ -69,5 +71,5 @@ describe('a cancel interrupted by a crash', () => {
     expect(outcome.stdout.trim().split('\n').at(-1)).toBe('CANCELLED');
     expect(members()).toEqual([]);
     for (const pid of survivors) expect(fs.existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `pid ${pid}`).toBe(false);
-  }, 60_000);
+  }, 180_000);
 });
