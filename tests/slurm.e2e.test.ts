@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -299,6 +299,23 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
 const sshSettings = () => ({ host: sshd!.host, port: sshd!.port, user: sshd!.user, keyPath: sshd!.keyPath, knownHosts: sshd!.knownHosts });
 
 describe.skipIf(skipSsh !== null).concurrent('Slurm over SSH (a real sshd on loopback in front of the same Slurm)', () => {
+  it("a job directory on the cluster bound to another workspace's run of the same id is refused, nothing submitted", async () => {
+    const remote = path.join(remoteRoot!, 'clash', 'x', 'x-a1');
+    mkdirSync(path.join(remote, '.matterstack'), { recursive: true });
+    writeFileSync(path.join(remote, '.matterstack', 'attempt.json'), JSON.stringify({ runId: 'clash', taskId: 'x', attemptId: 'x-a1', workspace: '/elsewhere/ws' }));
+    writeFileSync(path.join(remote, '.matterstack', 'exit_code'), '0\n');
+    const run = await slurmRun('clash', [{ id: 'x', command: 'echo ran > ran.txt' }], slurmOperatorsYaml({ ssh: sshSettings(), workspaceRoot: remoteRoot! }));
+    try {
+      expect(await runUntilCompletion(run)).toBe('FAILED');
+      const [row] = await attempts(run);
+      expect(row?.reason).toMatch(/belongs to another attempt: workspace \/elsewhere\/ws \(expected .*\); refusing to take its markers or results/);
+      expect(existsSync(path.join(remote, 'ran.txt'))).toBe(false);
+      expect(existsSync(path.join(remote, 'stdout.log'))).toBe(false);
+    } finally {
+      await run.close();
+    }
+  }, 60_000);
+
   it('a campaign completes over ssh: files staged to the remote work dir, results fetched back', async () => {
     const tasks = [
       { id: 'stage', command: 'cat input.txt > copy.txt; echo "{\\"n\\": 2}" > results.json', files: { 'input.txt': 'staged content\n' } },

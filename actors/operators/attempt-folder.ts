@@ -19,6 +19,9 @@ export const MARKER_DIR = '.matterstack';
  */
 const IDENTITY_FILE = 'attempt.json';
 
+/** The identity file's path relative to the attempt folder (posix: also a remote job directory's). */
+export const IDENTITY_PATH = `${MARKER_DIR}/${IDENTITY_FILE}`;
+
 /** Path of the marker `name` of the attempt folder `dir`. */
 export function markerPath(dir: string, name: string): string {
   return path.join(dir, MARKER_DIR, name);
@@ -63,16 +66,28 @@ export async function readBinding(ctx: OperatorContext): Promise<Binding> {
     raw = await identity();
   }
   if (raw === null) {
-    return { kind: 'foreign', reason: `attempt folder ${dir} holds files that no MatterStack attempt was prepared with (${MARKER_DIR}/${IDENTITY_FILE} is missing): refusing to take them for this attempt's` };
+    return { kind: 'foreign', reason: `attempt folder ${dir} holds files that no MatterStack attempt was prepared with (${IDENTITY_PATH} is missing): refusing to take them for this attempt's` };
   }
+  const mismatch = identityMismatch(ctx, dir, raw, false);
+  return mismatch === null ? { kind: 'bound' } : { kind: 'foreign', reason: mismatch };
+}
+
+/**
+ * Why the identity `raw` found in folder `where` is not `ctx`'s attempt, or null when it is.
+ * `sameWorkspace`: the workspace must match too (a job directory on a cluster, which every
+ * workspace with that run id would share).
+ */
+export function identityMismatch(ctx: OperatorContext, where: string, raw: unknown, sameWorkspace: boolean): string | null {
   const found = IdentitySchema.safeParse(raw);
-  if (!found.success) return { kind: 'foreign', reason: `attempt folder ${dir}: ${MARKER_DIR}/${IDENTITY_FILE} is not a valid identity: refusing to take its files for this attempt's` };
+  if (!found.success) return `attempt folder ${where}: ${IDENTITY_PATH} is not a valid identity: refusing to take its files for this attempt's`;
   const want = identityOf(ctx);
-  const differs = (['runId', 'taskId', 'attemptId'] as const).filter((key) => found.data[key] !== want[key]);
-  if (differs.length === 0) return { kind: 'bound' };
+  const keys = sameWorkspace ? (['runId', 'taskId', 'attemptId', 'workspace'] as const) : (['runId', 'taskId', 'attemptId'] as const);
+  const differs = keys.filter((key) => found.data[key] !== want[key]);
+  if (differs.length === 0) return null;
   const described = differs.map((key) => `${key} ${found.data[key]} (expected ${want[key]})`).join(', ');
   // The workspace it was prepared in tells where the folder came from.
-  return { kind: 'foreign', reason: `attempt folder ${dir} belongs to another attempt: ${described}, prepared in workspace ${found.data.workspace}; refusing to take its markers or results` };
+  const origin = sameWorkspace ? '' : `, prepared in workspace ${found.data.workspace}`;
+  return `attempt folder ${where} belongs to another attempt: ${described}${origin}; refusing to take its markers or results`;
 }
 
 /** Writes the identity file: the first thing a prepare does, so every marker written later is bound. */

@@ -7,6 +7,7 @@ import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.
 import { collectTaskResults } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
 import { isTerminalPoll } from '../operator.ts';
+import { identityMismatch, IDENTITY_PATH } from '../attempt-folder.ts';
 import { AdoptedFolders, prepareAttemptDir } from '../prepare-attempt-dir.ts';
 import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
 import { isTransient, type CommandRunner } from './command-runner.ts';
@@ -150,7 +151,10 @@ export class SlurmOperator implements Operator {
     } else {
       await writeFileAtomic(this.file(ctx, SLURM_FILES.submitting), `${JSON.stringify({ at: new Date().toISOString() })}\n`);
     }
-    await this.withRetry(ctx, () => this.runner.push(ctx.attempt.dir, this.jobDir(ctx)));
+    await this.withRetry(ctx, async () => {
+      await this.checkRemoteFolder(ctx);
+      await this.runner.push(ctx.attempt.dir, this.jobDir(ctx));
+    });
     let first = true;
     const jobId = await this.withRetry(ctx, async () => {
       // An sbatch that timed out may still have submitted: check by name before trying again.
@@ -174,6 +178,27 @@ export class SlurmOperator implements Operator {
     // Cancelled while sbatch ran: the job must not be left behind.
     if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) await this.scancel(ctx, jobId).catch(() => undefined);
     return this.submitted(recorded);
+  }
+
+  /** Over ssh, a job directory already on the cluster must be this attempt's, of this workspace (never taken over from another run). */
+  private async checkRemoteFolder(ctx: OperatorContext): Promise<void> {
+    if (!this.runner.remote) return;
+    const jobDir = this.jobDir(ctx);
+    const where = `${this.runner.target}:${jobDir}`;
+    const found = await this.runner.run(['cat', `${jobDir}/${IDENTITY_PATH}`]);
+    if (found.code === 0) {
+      let raw: unknown = null;
+      try {
+        raw = JSON.parse(found.stdout);
+      } catch {
+        // Not JSON: identityMismatch says it is not a valid identity.
+      }
+      const mismatch = identityMismatch(ctx, where, raw, true);
+      if (mismatch !== null) throw this.error(ctx, mismatch);
+      return;
+    }
+    const exists = await this.runner.run(['test', '-e', jobDir]);
+    if (exists.code === 0) throw this.error(ctx, `job directory ${where} exists without ${IDENTITY_PATH}: refusing to take its files for this attempt's`);
   }
 
   private submitted(marker: JobMarker): SubmitResult {
