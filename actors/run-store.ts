@@ -5,6 +5,7 @@ import type { EventLog } from '../events/event-log.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import { Projector } from '../projections/projector.ts';
+import { parseNatsUrl } from './nats/nats-url.ts';
 
 /** Where a workspaces root keeps its embedded log and its projections. */
 export const STATE_DIR = '.matterstack';
@@ -13,12 +14,19 @@ export const STATE_DIR = '.matterstack';
 export interface RunStoreOptions {
   /** The workspaces root. */
   root: string;
-  /** A NATS URL: use JetStream instead of the embedded log (`MATTERSTACK_NATS_URL`). */
+  /** A NATS URL: use JetStream instead of the embedded log (`MATTERSTACK_NATS_URL`); `user:pass@` in it wins over natsUser/natsPass. */
   natsUrl?: string;
   natsUser?: string;
   natsPass?: string;
   /** Use this log instead of opening one (tests, workers). */
   log?: EventLog;
+}
+
+/** The JetStream log at `natsUrl`, logged in with the URL's credentials, else the options'. */
+function connectJetStream(natsUrl: string, options: RunStoreOptions): Promise<JetStreamEventLog> {
+  const url = parseNatsUrl(natsUrl);
+  const login = url.user !== undefined ? url : { user: options.natsUser, pass: options.natsPass };
+  return JetStreamEventLog.connect({ servers: url.servers, user: login.user, pass: login.pass });
 }
 
 /**
@@ -45,11 +53,7 @@ export class RunStore {
     fs.mkdirSync(stateDir, { recursive: true });
     let log = options.log;
     const ownsLog = log === undefined;
-    if (log === undefined) {
-      log = options.natsUrl
-        ? await JetStreamEventLog.connect({ servers: options.natsUrl, user: options.natsUser, pass: options.natsPass })
-        : SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
-    }
+    if (log === undefined) log = options.natsUrl ? await connectJetStream(options.natsUrl, options) : SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
     const projectionsFile = options.natsUrl ? 'projections-nats.sqlite' : 'projections.sqlite';
     const db = new Database(path.join(stateDir, projectionsFile));
     // busy_timeout first: switching to WAL needs a lock another process may hold.
