@@ -9,6 +9,7 @@ import { getTask, tasksInOrder } from '../machines/run-context.ts';
 import { retryDelayMs } from '../machines/rules/retry.ts';
 import type { TaskResult } from './campaign/campaign.ts';
 import type { LoadedCampaign } from './campaign/load-campaign.ts';
+import { taskRouting } from './campaign/task-routing.ts';
 import { validateWorkflow } from './campaign/validate-workflow.ts';
 import type { OperatorContext, PollResult, Unsubscribe } from './operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from './operators/operator-registry.ts';
@@ -238,7 +239,8 @@ export class EffectRunner implements EffectHandler {
       const state = await campaign.analyze(run.context.campaignState as JsonValue, results);
       const raw = await campaign.plan(state);
       const existingTaskIds = [...tasksInOrder(run.context)].map((entry) => entry.spec.id);
-      const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}` });
+      const routing = taskRouting(run.context, (key) => this.options.operators.get(key)?.config);
+      const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}`, routing });
       await host.send({ actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: effect.iteration + 1, workflow, state } });
     } catch (error) {
       // Stopped meanwhile (its worker was ended with the host): the effect is re-issued on restore.

@@ -3,7 +3,9 @@ import { IdSchema } from './ids.ts';
 import { JsonValueSchema } from './json.ts';
 
 /** A file staged into the attempt directory: literal content, or a source path to copy. */
-export const TaskFileSchema = z.union([z.string(), z.strictObject({ source: z.string().min(1) })]);
+export const TaskFileSchema = z.union([z.string(), z.strictObject({ source: z.string().min(1) })], {
+  error: 'must be a string (the file\'s content) or { source: "path/in/the/workspace" } (a file to copy)',
+});
 
 /** One task of a workflow (SPEC.md §1). Unknown fields are errors. */
 export const TaskSpecSchema = z.strictObject({

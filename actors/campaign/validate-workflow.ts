@@ -10,6 +10,24 @@ export interface ValidateWorkflowOptions {
   existingTaskIds?: Iterable<string>;
   /** Named in messages (the campaign / workspace). */
   source?: string;
+  /** The run's routing: every task must reach a configured operator, and a compute task bound for one that runs commands needs a `command`. */
+  routing?: TaskRouting;
+}
+
+/** Where a task will be dispatched: the operator's key and whether it runs the task's command, or why no operator takes it. */
+export interface TaskRouting {
+  route(task: TaskSpec): { ok: true; key: string; runsCommands: boolean } | { ok: false; reason: string };
+}
+
+/** The first routing problem of the workflow's tasks (unserved operatorKey, compute task without command). */
+function checkRouting(tasks: readonly TaskSpec[], routing: TaskRouting, source: string | undefined): void {
+  for (const task of tasks) {
+    const route = routing.route(task);
+    if (!route.ok) throw invalid(source, task.id, 'operatorKey', route.reason);
+    if (task.kind === 'compute' && task.command === undefined && route.runsCommands) {
+      throw invalid(source, task.id, 'command', `a compute task needs a command (a string run by sh -c, or an argv array): its operator ${route.key} runs one`);
+    }
+  }
 }
 
 function invalid(source: string | undefined, taskId: string | undefined, field: string, message: string, extra: Record<string, unknown> = {}): MatterStackError {
@@ -56,6 +74,12 @@ export function findCycle(tasks: readonly Pick<TaskSpec, 'id' | 'dependencies'>[
   return null;
 }
 
+/** Resources are task fields of their own: a `resources` object (or a misspelt one) gets pointed at them. */
+function resourcesHint(keys: readonly string[], taskId: string | undefined): string {
+  if (taskId === undefined || !keys.some((k) => /^(resources|cpus?|memory|mem|gpu|time|walltime)/i.test(k))) return '';
+  return ' (resources are the task fields cores, memoryGb, gpus, timeLimitMinutes)';
+}
+
 /** The workflow as WorkflowSchema parses it; its first issue as INVALID_WORKFLOW naming task and field. */
 function parseWorkflow(input: unknown, source: string | undefined): Workflow {
   const parsed = WorkflowSchema.safeParse(input);
@@ -69,7 +93,7 @@ function parseWorkflow(input: unknown, source: string | undefined): Workflow {
       taskId = typeof rawId === 'string' ? rawId : `#${index}`;
     }
     const field = (taskId === undefined ? issue.path : rest).map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '');
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}${resourcesHint(issue.keys, taskId)}` : issue.message;
     throw invalid(source, taskId, field, message, { issues: z.treeifyError(parsed.error) });
   }
   return parsed.data;
@@ -113,5 +137,6 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
   }
   const cycle = findCycle(workflow.tasks);
   if (cycle !== null) throw invalid(source, cycle[0], 'dependencies', `dependency cycle: ${cycle.join(' -> ')}`, { cycle });
+  if (options.routing !== undefined) checkRouting(workflow.tasks, options.routing, source);
   return workflow;
 }
