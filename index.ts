@@ -21,6 +21,7 @@ export type {
   DriveOptions,
   InitializeOrResumeOptions,
   InitializeRunOptions,
+  OpenRunOptions,
   RunHandle,
   StoreOptions,
 } from './actors/run-lifecycle.ts';

@@ -2,12 +2,15 @@ import { MatterStackError } from '../events/errors.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
-import { parseRunEvent } from '../events/run-events.ts';
+import { RunCreatedSchema, type RunCreated } from '../events/run-events.ts';
 import { TERMINAL_RUN_STATUSES, type RunStatus } from '../events/statuses.ts';
 import { listRuns, type RunView } from '../projections/queries.ts';
-import type { Campaign } from './campaign/campaign.ts';
+import type { JsonValue } from '../events/json.ts';
+import type { AnyCampaign, Campaign } from './campaign/campaign.ts';
 import { deferCampaign, loadCampaign, wrapCampaign, type LoadedCampaign } from './campaign/load-campaign.ts';
+import { taskRouting } from './campaign/task-routing.ts';
 import { validateWorkflow } from './campaign/validate-workflow.ts';
+import { initialRunContext } from '../machines/run-actions.ts';
 import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-config.ts';
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
@@ -17,7 +20,7 @@ import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
 import { Wakeup } from './wakeup.ts';
-import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf } from './workspace.ts';
+import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf, workspaceDirOf } from './workspace.ts';
 
 /** An open run: where it lives and the store holding its log. Close it when done. */
 export interface RunHandle {
@@ -28,6 +31,8 @@ export interface RunHandle {
   runDir: string;
   root: string;
   store: RunStore;
+  /** The campaign object this handle was opened with: `stepRun` and `runUntilCompletion` call it, never the workspace's file. */
+  campaign?: AnyCampaign;
   /** Closes the store if this handle opened it. */
   close(): Promise<void>;
 }
@@ -38,15 +43,15 @@ export interface StoreOptions {
   root?: string;
   /** An open store to use (it is not closed by the handle). */
   store?: RunStore;
-  /** JetStream instead of the embedded log. */
+  /** JetStream instead of the embedded log (`nats://user:pass@host:4222` logs in as that user); else `MATTERSTACK_NATS_URL`. */
   natsUrl?: string;
 }
 
 /** Options of `initializeRun`. */
-export interface InitializeRunOptions extends StoreOptions {
+export interface InitializeRunOptions<State = JsonValue, Data = JsonValue> extends StoreOptions {
   workspace: string;
-  /** The campaign; loaded from the workspace's campaign module when omitted. */
-  campaign?: Campaign;
+  /** The campaign (the workspace then needs no campaign file; the handle keeps it); else the workspace's campaign module. */
+  campaign?: Campaign<State, Data>;
   runId?: string;
   /** Per-run global cap; defaults to operators.yaml's `max_concurrent_global` (10). */
   maxConcurrent?: number | null;
@@ -55,8 +60,9 @@ export interface InitializeRunOptions extends StoreOptions {
 }
 
 /** Options of `stepRun` / `runUntilCompletion`. */
-export interface DriveOptions {
-  campaign?: Campaign;
+export interface DriveOptions<State = JsonValue, Data = JsonValue> {
+  /** The campaign to call instead of the handle's (or, for a handle without one, the workspace's file). */
+  campaign?: Campaign<State, Data>;
   registry?: RegistryOptions;
   /** Stops `runUntilCompletion` (the run stays as it is in the log and can be resumed). */
   signal?: AbortSignal;
@@ -74,16 +80,39 @@ export class RunLifecycleError extends MatterStackError {
   }
 }
 
+/** Codes of the lifecycle's own failures (the caller named something missing, taken or malformed). */
+const LIFECYCLE_CODES: ReadonlySet<MatterStackError['code']> = new Set(['WORKSPACE_NOT_FOUND', 'RUN_NOT_FOUND', 'RUN_EXISTS', 'VALIDATION_FAILED']);
+
+/** `error` as a RunLifecycleError when it is one of the lifecycle's own failures (code, message and details kept). */
+function asLifecycleError(error: unknown): unknown {
+  if (error instanceof RunLifecycleError || !(error instanceof MatterStackError) || !LIFECYCLE_CODES.has(error.code)) return error;
+  return new RunLifecycleError(error.code, error.message, error.details);
+}
+
+/** Runs a lifecycle call, raising its own failures as RunLifecycleError. */
+async function lifecycle<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw asLifecycleError(error);
+  }
+}
+
 async function openStore(options: StoreOptions): Promise<{ store: RunStore; root: string; owned: boolean }> {
   if (options.store) return { store: options.store, root: options.store.root, owned: false };
   const root = findWorkspacesRoot(options.root !== undefined ? { root: options.root } : {});
   const natsUrl = options.natsUrl ?? process.env.MATTERSTACK_NATS_URL;
-  const store = await RunStore.open({ root, ...(natsUrl ? { natsUrl } : {}) });
+  const login = { natsUser: process.env.MATTERSTACK_NATS_USER || undefined, natsPass: process.env.MATTERSTACK_NATS_PASS || undefined };
+  const store = await RunStore.open({ root, ...(natsUrl ? { natsUrl, ...login } : {}) });
   return { store, root, owned: true };
 }
 
-function handleFor(store: RunStore, owned: boolean, workspace: string, runId: string): RunHandle {
-  const workspaceDir = resolveWorkspaceDir(store.root, workspace);
+/**
+ * A handle on run `runId`. The workspace needs a campaign file only when the run's campaign is
+ * to come from it (`needsCampaignFile`): an inline campaign, or a run already in the log, does not.
+ */
+function handleFor(store: RunStore, owned: boolean, workspace: string, runId: string, campaign: AnyCampaign | undefined, needsCampaignFile: boolean): RunHandle {
+  const workspaceDir = needsCampaignFile ? resolveWorkspaceDir(store.root, workspace) : workspaceDirOf(store.root, workspace);
   return {
     runId,
     workspace,
@@ -91,6 +120,7 @@ function handleFor(store: RunStore, owned: boolean, workspace: string, runId: st
     runDir: runDirOf(workspaceDir, runId),
     root: store.root,
     store,
+    ...(campaign !== undefined ? { campaign } : {}),
     close: async () => {
       if (owned) await store.close();
     },
@@ -102,25 +132,30 @@ function handleFor(store: RunStore, owned: boolean, workspace: string, runId: st
  * before anything is logged: a bad one is an INVALID_WORKFLOW error and the log stays empty.
  * @example const run = await initializeRun({ workspace: 'demos/battery_screening' });
  */
-export async function initializeRun(options: InitializeRunOptions): Promise<RunHandle> {
+export function initializeRun<State = JsonValue, Data = JsonValue>(options: InitializeRunOptions<State, Data>): Promise<RunHandle> {
+  return lifecycle(() => createRun(options));
+}
+
+async function createRun(options: InitializeRunOptions<unknown, unknown>): Promise<RunHandle> {
   const { store, owned } = await openStore(options);
   try {
     const runId = options.runId ?? newRunId();
     const idCheck = IdSchema.safeParse(runId);
     if (!idCheck.success) throw new RunLifecycleError('VALIDATION_FAILED', `invalid run id "${runId}": ${idCheck.error.issues[0]?.message}`, { runId });
-    const handle = handleFor(store, owned, options.workspace, runId);
+    const handle = handleFor(store, owned, options.workspace, runId, options.campaign, options.campaign === undefined);
     if ((await store.log.lastSeq(runId)) > 0) throw new RunLifecycleError('RUN_EXISTS', `run ${runId} already exists`, { runId });
     const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
-    const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs);
+    const campaign = await campaignOf(handle, undefined, options.campaignTimeoutMs);
     let raw: unknown;
     try {
       raw = await campaign.plan(null);
     } finally {
       await campaign.close();
     }
-    const workflow = raw === null ? null : validateWorkflow(raw, { source: `campaign ${campaign.name}` });
-    const host = RunHost.create(store.log, runId);
     const created = runCreatedEvent(options.workspace, config, options.maxConcurrent, campaign.maxIterations);
+    const routing = taskRouting(initialRunContext(created), (key) => (Object.hasOwn(config.operators, key) ? config.operators[key] : undefined));
+    const workflow = raw === null ? null : validateWorkflow(raw, { source: `campaign ${campaign.name}`, routing });
+    const host = RunHost.create(store.log, runId);
     const { appended } = await host.deliver([
       { actor: 'run', event: created },
       { actor: 'run', event: { type: 'CAMPAIGN.PLANNED', iteration: 0, workflow, state: null } },
@@ -143,11 +178,11 @@ export async function initializeRun(options: InitializeRunOptions): Promise<RunH
  */
 const checkpoints = new WeakMap<RunHandle, HostCheckpoint>();
 
-function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined, maxIterations: number | undefined) {
+function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined, maxIterations: number | undefined): RunCreated {
   const operatorCaps: Record<string, number | null> = {};
   for (const [key, entry] of Object.entries(config.operators)) operatorCaps[key] = entry.maxConcurrent;
   const envOperator = process.env.MATTERSTACK_OPERATOR;
-  return parseRunEvent({
+  return RunCreatedSchema.parse({
     type: 'RUN.CREATED',
     workspace,
     maxConcurrent: maxConcurrent === undefined ? config.maxConcurrentGlobal : maxConcurrent,
@@ -159,15 +194,19 @@ function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurre
   } satisfies RunEventInput);
 }
 
-/** The run's campaign; `deferred`: a workspace campaign's worker starts at its first call (maxIterations is not read). */
-async function campaignOf(handle: RunHandle, campaign: Campaign | undefined, timeoutMs: number | undefined, deferred = false): Promise<LoadedCampaign> {
+/**
+ * The run's campaign: `given`, else the handle's, else the workspace's file; `deferred`: a
+ * workspace campaign's worker starts at its first call (maxIterations is not read).
+ */
+async function campaignOf(handle: RunHandle, given: AnyCampaign | undefined, timeoutMs: number | undefined, deferred = false): Promise<LoadedCampaign> {
   const options = { name: handle.workspace, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+  const campaign = given ?? handle.campaign;
   if (campaign !== undefined) return wrapCampaign(handle.workspace, '(in-process)', campaign, options);
   return deferred ? deferCampaign(handle.workspaceDir, options) : loadCampaign(handle.workspaceDir, options);
 }
 
 /** Options of `initializeOrResumeRun`. */
-export interface InitializeOrResumeOptions extends InitializeRunOptions {
+export interface InitializeOrResumeOptions<State = JsonValue, Data = JsonValue> extends InitializeRunOptions<State, Data> {
   /** Resume this run if it exists, else create it with this id. */
   resumeRunId?: string;
   /** Resume the newest run of the workspace whatever its status. */
@@ -178,21 +217,25 @@ export interface InitializeOrResumeOptions extends InitializeRunOptions {
  * Resumes a run or starts a new one (SPEC §3): with `resumeRunId`, that run (created if missing);
  * otherwise the newest run of the workspace if it is active (or always with `resumeAlways`).
  */
-export async function initializeOrResumeRun(options: InitializeOrResumeOptions): Promise<RunHandle> {
+export function initializeOrResumeRun<State = JsonValue, Data = JsonValue>(options: InitializeOrResumeOptions<State, Data>): Promise<RunHandle> {
+  return lifecycle(() => createOrResumeRun(options));
+}
+
+async function createOrResumeRun(options: InitializeOrResumeOptions<unknown, unknown>): Promise<RunHandle> {
   const { store, owned } = await openStore(options);
   const shared = { ...options, store };
   try {
     if (options.resumeRunId !== undefined) {
-      if ((await store.log.lastSeq(options.resumeRunId)) > 0) return await openRun({ ...shared, runId: options.resumeRunId }, owned);
-      return await withOwnership(initializeRun({ ...shared, runId: options.resumeRunId }), owned);
+      if ((await store.log.lastSeq(options.resumeRunId)) > 0) return await openExisting({ ...shared, runId: options.resumeRunId }, owned);
+      return await withOwnership(createRun({ ...shared, runId: options.resumeRunId }), owned);
     }
     const views = await store.views();
     const newest = listRuns(views, { all: true })
       .filter((run) => run.workspace === options.workspace)
       .sort((a, b) => b.runId.localeCompare(a.runId))[0];
     const active = newest !== undefined && (options.resumeAlways || !TERMINAL_RUN_STATUSES.includes(newest.status as RunStatus));
-    if (newest !== undefined && active) return await openRun({ ...shared, runId: newest.runId }, owned);
-    return await withOwnership(initializeRun(shared), owned);
+    if (newest !== undefined && active) return await openExisting({ ...shared, runId: newest.runId }, owned);
+    return await withOwnership(createRun(shared), owned);
   } catch (error) {
     if (owned) await store.close();
     throw error;
@@ -208,15 +251,26 @@ async function withOwnership(handle: Promise<RunHandle>, owned: boolean): Promis
   return reopened;
 }
 
-/** Opens an existing run by id (RUN_NOT_FOUND when the log has none). */
-export async function openRun(options: StoreOptions & { runId: string }, ownedStore?: boolean): Promise<RunHandle> {
+/** Options of `openRun`. */
+export interface OpenRunOptions<State = JsonValue, Data = JsonValue> extends StoreOptions {
+  runId: string;
+  /** The campaign the handle calls (else the workspace's campaign file). */
+  campaign?: Campaign<State, Data>;
+}
+
+/** Opens an existing run by id (RunLifecycleError RUN_NOT_FOUND when the log has none). */
+export function openRun<State = JsonValue, Data = JsonValue>(options: OpenRunOptions<State, Data>): Promise<RunHandle> {
+  return lifecycle(() => openExisting(options));
+}
+
+async function openExisting(options: OpenRunOptions<unknown, unknown>, ownedStore?: boolean): Promise<RunHandle> {
   const opened = await openStore(options);
   const owned = ownedStore ?? opened.owned;
   const { store } = opened;
   try {
     const host = await RunHost.restore(store.log, options.runId);
     const workspace = host.state.run?.context.workspace ?? '';
-    return handleFor(store, owned, workspace, options.runId);
+    return handleFor(store, owned, workspace, options.runId, options.campaign, false);
   } catch (error) {
     if (owned) await store.close();
     throw error;
@@ -226,7 +280,7 @@ export async function openRun(options: StoreOptions & { runId: string }, ownedSt
 async function hostFor(
   handle: RunHandle,
   mode: 'live' | 'step',
-  options: DriveOptions,
+  options: DriveOptions<unknown, unknown>,
   onAppended: () => void = () => undefined,
 ): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
@@ -257,7 +311,11 @@ async function hostFor(
  * One cycle: poll every active attempt, then POLL → PLAN → EXECUTE → ANALYZE; waits for the
  * submissions, collections and campaign calls it started. Returns the run status.
  */
-export async function stepRun(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
+export function stepRun<State = JsonValue, Data = JsonValue>(handle: RunHandle, options: DriveOptions<State, Data> = {}): Promise<RunStatus> {
+  return lifecycle(() => stepOnce(handle, options));
+}
+
+async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const { host, runner, projections, campaign } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
@@ -284,7 +342,11 @@ function raiseEffectErrors(host: RunHost): void {
  * Drives the run until it is terminal, reacting to attempt changes and commands as they happen
  * (operators push changes, or are polled on their own interval). Resolves with the final status.
  */
-export async function runUntilCompletion(handle: RunHandle, options: DriveOptions = {}): Promise<RunStatus> {
+export function runUntilCompletion<State = JsonValue, Data = JsonValue>(handle: RunHandle, options: DriveOptions<State, Data> = {}): Promise<RunStatus> {
+  return lifecycle(() => driveToEnd(handle, options));
+}
+
+async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const wake = new Wakeup();
   const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
   const follow = new AbortController();
@@ -337,7 +399,7 @@ export type CommandReply =
 
 /** Sends a command to a run (embedded path: appended directly; the process hosting the run runs its effects). */
 export async function sendCommand(handle: RunHandle, command: RunCommand): Promise<CommandReply> {
-  const host = await RunHost.restore(handle.store.log, handle.runId);
+  const host = await lifecycle(() => RunHost.restore(handle.store.log, handle.runId));
   const { appended } = await host.deliver({ actor: 'run', event: command });
   await handle.store.project();
   const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
@@ -351,7 +413,7 @@ export async function sendCommand(handle: RunHandle, command: RunCommand): Promi
 
 /** Every run in every workspace (nested slugs included) whose status is PENDING, RUNNING or PAUSED. */
 export async function listActiveRuns(options: StoreOptions = {}): Promise<RunView[]> {
-  const { store, owned } = await openStore(options);
+  const { store, owned } = await lifecycle(() => openStore(options));
   try {
     return listRuns(await store.views());
   } finally {

@@ -70,9 +70,14 @@ export function parseWorkspaceSlug(slug: string): string {
   return result.data;
 }
 
+/** The folder of workspace `slug` under `root` (slug validated), whether or not it exists. */
+export function workspaceDirOf(root: string, slug: string): string {
+  return resolveInside(root, parseWorkspaceSlug(slug));
+}
+
 /** The folder of workspace `slug` under `root`; WORKSPACE_NOT_FOUND unless it has a campaign file. */
 export function resolveWorkspaceDir(root: string, slug: string): string {
-  const dir = resolveInside(root, parseWorkspaceSlug(slug));
+  const dir = workspaceDirOf(root, slug);
   if (!isDirectory(dir) || findCampaignFile(dir) === null) {
     throw new MatterStackError(
       'WORKSPACE_NOT_FOUND',

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { MatterStackError } from '../../events/errors.ts';
 import type { JsonValue } from '../../events/json.ts';
-import type { Campaign } from './campaign.ts';
+import type { AnyCampaign } from './campaign.ts';
 import { answerCampaignRequest, campaignError } from './campaign-module.ts';
 import { CampaignReplySchema, type CampaignMethod, type CampaignReply, type CampaignRequest } from './campaign-protocol.ts';
 import type { CampaignWorkerData } from './campaign-worker.ts';
@@ -136,7 +136,7 @@ function parseJsonText(text: unknown): unknown {
  * synchronous endless loop cannot be stopped here — campaigns loaded from a workspace run in a
  * CampaignWorker for that reason.
  */
-export async function callInProcess(name: string, campaign: Campaign, request: CampaignCall, timeoutMs: number): Promise<JsonValue> {
+export async function callInProcess(name: string, campaign: AnyCampaign, request: CampaignCall, timeoutMs: number): Promise<JsonValue> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(timeoutError(name, request.method, timeoutMs)), timeoutMs);

@@ -1,5 +1,5 @@
 import { MatterStackError, isMatterStackError } from '../../events/errors.ts';
-import type { Campaign } from './campaign.ts';
+import type { AnyCampaign, Campaign } from './campaign.ts';
 import { CampaignInfoSchema, type CampaignReply, type CampaignRequest } from './campaign-protocol.ts';
 import { copyJson } from './json-copy.ts';
 
@@ -47,7 +47,7 @@ export async function importCampaign(name: string, href: string): Promise<Campai
  * failure naming the campaign and the call. Shared by the worker and in-process campaigns, so both
  * check the same things.
  */
-export async function answerCampaignRequest(name: string, campaign: Campaign, request: CampaignRequest): Promise<CampaignReply> {
+export async function answerCampaignRequest(name: string, campaign: AnyCampaign, request: CampaignRequest): Promise<CampaignReply> {
   const { id } = request;
   try {
     if (request.method === 'load') {

@@ -2,20 +2,27 @@ import type { JsonValue } from '../../events/json.ts';
 import type { AttemptStatus, TaskStatus } from '../../events/statuses.ts';
 import type { WorkflowInput } from '../../events/workflow.ts';
 
-/** What `analyze` receives for one task of the finished workflow (SPEC §1). */
-export interface TaskResult {
+/** What `analyze` receives for one task of the finished workflow (SPEC §1); `Data`: the type of its `data`. */
+export interface TaskResult<Data = JsonValue> {
   status: TaskStatus | AttemptStatus;
   /** Output path relative to the attempt directory → absolute path. */
   files?: Record<string, string>;
-  data?: JsonValue;
+  data?: Data;
 }
 
-/** A campaign: user code that plans workflows and analyzes their results. */
-export interface Campaign {
+/**
+ * A campaign: user code that plans workflows and analyzes their results. `State` is what
+ * `analyze` returns and `plan` receives; `Data` the type of the tasks' result data. Both are
+ * copied as JSON (a value that is not JSON fails the run with CAMPAIGN_ERROR).
+ */
+export interface Campaign<State = JsonValue, Data = JsonValue> {
   /** The next workflow, or null when the campaign is finished (state is null on the first call). */
-  plan(state: JsonValue | null): WorkflowInput | null | Promise<WorkflowInput | null>;
+  plan(state: State | null): WorkflowInput | null | Promise<WorkflowInput | null>;
   /** The new campaign state (JSON) given the results of the workflow just finished. */
-  analyze(state: JsonValue | null, results: Record<string, TaskResult>): JsonValue | Promise<JsonValue>;
+  analyze(state: State | null, results: Record<string, TaskResult<Data>>): State | Promise<State>;
   /** How many workflows the run may plan before it fails as spinning (default DEFAULT_MAX_ITERATIONS). */
   maxIterations?: number;
 }
+
+/** Any campaign, whatever its types: how the host holds one (it only moves JSON in and out). */
+export type AnyCampaign = Campaign<unknown, unknown>;

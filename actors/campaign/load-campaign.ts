@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { MatterStackError } from '../../events/errors.ts';
 import type { JsonValue } from '../../events/json.ts';
 import { findCampaignFile, CAMPAIGN_FILES } from '../workspace.ts';
-import type { Campaign, TaskResult } from './campaign.ts';
+import type { AnyCampaign, TaskResult } from './campaign.ts';
 import { CampaignWorker, callInProcess, campaignTimeoutMs, type CampaignCall } from './campaign-call.ts';
 import { answerCampaignRequest } from './campaign-module.ts';
 import { CampaignInfoSchema } from './campaign-protocol.ts';
@@ -94,7 +94,7 @@ export async function loadCampaign(workspaceDir: string, options: CampaignOption
  * cannot move to a worker): a promise that never settles still fails after the timeout, but a
  * synchronous endless loop blocks the caller — put such code in a workspace campaign file.
  */
-export async function wrapCampaign(name: string, file: string, campaign: Campaign, options: CampaignOptions = {}): Promise<LoadedCampaign> {
+export async function wrapCampaign(name: string, file: string, campaign: AnyCampaign, options: CampaignOptions = {}): Promise<LoadedCampaign> {
   const timeoutMs = campaignTimeoutMs(options.timeoutMs);
   const info = await answerCampaignRequest(name, campaign, { id: 0, method: 'load' });
   if (!info.ok) throw new MatterStackError(info.code, info.message);
