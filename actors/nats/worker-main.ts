@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { findWorkspacesRoot } from '../workspace.ts';
+import { escapeControl } from '../views/escape-text.ts';
 import { runWorker, type WorkerHandle } from './worker.ts';
 
 const ArgsSchema = z.object({
@@ -50,7 +51,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     ...(args.id !== undefined ? { workerId: args.id } : {}),
     ...(args.leaseTtlMs !== undefined ? { leaseTtlMs: args.leaseTtlMs } : {}),
     ...(args.pollMs !== undefined ? { operators: { pollIntervalMs: args.pollMs } } : {}),
-    logLine: (line) => process.stderr.write(`[worker] ${line}\n`),
+    logLine: (line) => process.stderr.write(`[worker] ${escapeControl(line)}\n`),
   });
   process.stdout.write(`ready ${worker.workerId}\n`);
   await new Promise<void>((resolve) => {
@@ -67,7 +68,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
 // Entry point when run directly: `npx tsx actors/nats/worker-main.ts --nats URL --root DIR`.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    process.stderr.write(`matterstack worker: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`matterstack worker: ${escapeControl(error instanceof Error ? error.message : String(error))}\n`);
     process.exit(1);
   });
 }

@@ -1,5 +1,6 @@
 import type { EvidenceBundle } from './build-evidence.ts';
 import { shortJson } from './describe-change.ts';
+import { textBlock } from './escape-text.ts';
 
 /** A table cell: pipes and newlines would break the Markdown table. */
 function cell(value: string | number | null | undefined): string {
@@ -92,5 +93,6 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
       '',
     );
   }
-  return `${out.join('\n').trimEnd()}\n`;
+  while (out.at(-1) === '') out.pop();
+  return textBlock(out);
 }
