@@ -1,4 +1,5 @@
 import { MatterStackError } from '../events/errors.ts';
+import { redactPasswords } from '../events/redact-url.ts';
 import type { CommandContext } from './command.ts';
 
 /** Where and as whom this invocation talks to NATS. */
@@ -27,7 +28,7 @@ export function natsTarget(ctx: CommandContext): NatsTarget | undefined {
     try {
       url = new URL(text.includes('://') ? text : `nats://${text}`);
     } catch {
-      throw new MatterStackError('VALIDATION_FAILED', `invalid NATS URL "${text.replace(/\/\/[^@/]*@/, '//')}"`, { field: 'nats' });
+      throw new MatterStackError('VALIDATION_FAILED', `invalid NATS URL "${redactPasswords(text)}"`, { field: 'nats' });
     }
     if (url.username !== '' && user === undefined) {
       user = decodeURIComponent(url.username);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { findWorkspacesRoot } from '../workspace.ts';
+import { redactPasswords } from '../../events/redact-url.ts';
 import { escapeControl } from '../views/escape-text.ts';
 import { runWorker, type WorkerHandle } from './worker.ts';
 
@@ -68,7 +69,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
 // Entry point when run directly: `npx tsx actors/nats/worker-main.ts --nats URL --root DIR`.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    process.stderr.write(`matterstack worker: ${escapeControl(error instanceof Error ? error.message : String(error))}\n`);
+    process.stderr.write(`matterstack worker: ${escapeControl(redactPasswords(error instanceof Error ? error.message : String(error)))}\n`);
     process.exit(1);
   });
 }

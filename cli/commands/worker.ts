@@ -27,7 +27,7 @@ export const workerCommand = defineCommand({
   },
   examples: [
     'worker --nats nats://127.0.0.1:4222 --root ./workspaces   # as "orchestrator", password from $MS_ORCHESTRATOR_PASSWORD',
-    'worker --nats nats://orchestrator:$PASS@nats.lab:4222 --id w1',
+    'worker --nats nats://nats.lab:4222 --id w1   # password from $MS_ORCHESTRATOR_PASSWORD (never in argv: ps shows it)',
     'worker --user orchestrator --lease-ttl-ms 5000   # URL and password from $MATTERSTACK_NATS_URL, $MATTERSTACK_NATS_PASS',
   ],
   notes: [
