@@ -4,7 +4,7 @@ import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
 import { stringOption, type CommandContext } from './command.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
-import type { CommandVerb } from '../events/command-messages.ts';
+import { COMMAND_PAYLOADS, type CommandVerb } from '../events/command-messages.ts';
 import { natsRunRequest, type CliCommandReply } from './nats-session.ts';
 import { natsTarget } from './nats-target.ts';
 import { withRun } from './open-store.ts';
@@ -21,16 +21,30 @@ export function issuer(ctx: CommandContext): string | undefined {
   }
 }
 
-/** Validates the command with its zod schema (VALIDATION_FAILED naming the field otherwise). */
+/** The value as an error line may show it: a long one is cut (a 10,000-character comment is no line). */
+function shownValue(value: unknown): string {
+  const text = String(value ?? '');
+  return text.length > 40 ? `"${text.slice(0, 40)}…" (${text.length} characters)` : `"${text}"`;
+}
+
+/** VALIDATION_FAILED naming the field, its value and the rule it breaks. */
+function invalid(error: ZodError, input: Record<string, unknown>): MatterStackError {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') || 'command';
+  return new MatterStackError('VALIDATION_FAILED', `invalid ${field} ${shownValue(input[field])}: ${issue?.message ?? 'invalid'}`, { field });
+}
+
+/**
+ * Validates the command with its event schema and with the NATS payload schema of its verb, so
+ * that both paths accept exactly the same `--by` and `--comment` (VALIDATION_FAILED naming the field otherwise).
+ */
 function parseCommand(input: Record<string, unknown>): RunCommand {
-  try {
-    return RunCommandSchema.parse(input);
-  } catch (error) {
-    if (!(error instanceof ZodError)) throw error;
-    const issue = error.issues[0];
-    const field = issue?.path.join('.') || 'command';
-    throw new MatterStackError('VALIDATION_FAILED', `invalid ${field} "${String(input[field] ?? '')}": ${issue?.message ?? 'invalid'}`, { field });
-  }
+  const parsed = RunCommandSchema.safeParse(input);
+  if (!parsed.success) throw invalid(parsed.error, input);
+  const { type: _type, ...payload } = parsed.data;
+  const wire = COMMAND_PAYLOADS[verbOf(parsed.data)].safeParse(payload);
+  if (!wire.success) throw invalid(wire.error, input);
+  return parsed.data;
 }
 
 /** `CMD.CANCEL_ATTEMPT` → `cancel-attempt`: the verb of its NATS subject and of the CLI command. */

@@ -12,7 +12,7 @@ const ArgsSchema = z.object({
   root: z.string().optional(),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   leaseTtlMs: z.coerce.number().int().min(500).optional(),
-  pollMs: z.coerce.number().int().min(10).optional(),
+  pollMs: z.coerce.number().int().min(10).max(86_400_000).optional(),
 });
 
 /**
