@@ -1,4 +1,4 @@
-import os from 'node:os';
+import { osAccount } from '../actors/os-account.ts';
 import { ZodError } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
@@ -13,12 +13,7 @@ import { parseId } from './parse-id.ts';
 /** Who issues a command: `--by`, else $USER, else the OS account name. */
 export function issuer(ctx: CommandContext): string | undefined {
   const by = stringOption(ctx, 'by') ?? ctx.env.USER ?? ctx.env.USERNAME;
-  if (by) return by;
-  try {
-    return os.userInfo().username || undefined;
-  } catch {
-    return undefined;
-  }
+  return by || osAccount();
 }
 
 /** The value as an error line may show it: a long one is cut (a 10,000-character comment is no line). */
@@ -52,7 +47,7 @@ function verbOf(command: RunCommand): CommandVerb {
   return command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-') as CommandVerb;
 }
 
-/** Delivers the command: through a worker on `ms.cmd.<run>.<verb>` with --nats, else appended to the embedded log. */
+/** Delivers the command: through a worker on `ms.cmd.<user>.<run>.<verb>` with --nats, else appended to the embedded log. */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb): Promise<CliCommandReply> {
   const target = natsTarget(ctx);
   if (target !== undefined) {

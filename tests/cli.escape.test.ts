@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
@@ -33,5 +34,16 @@ describe('user and campaign text is escaped in human output (real processes, emb
       expect(shown.stdout, args.join(' ')).not.toMatch(RAW_CONTROL);
       expect(shown.stdout.split('\n').some((l) => l.startsWith('run gated: COMPLETED')), args.join(' ')).toBe(false);
     }
+  });
+
+  it('on the embedded log the OS account is recorded with each command; --by is shown as the claim it is', async () => {
+    const temp = tempRoot('ms-escape-');
+    roots.push(temp);
+    temp.workspace('lab', oneWorkflowCampaign([{ id: 'gate', kind: 'gate', message: 'go?' }]));
+    const { root } = temp;
+    await runCli(['init', 'lab', '--run-id', 'who'], { root });
+    expect((await runCli(['pause', 'who', '--by', 'bob'], { root })).code).toBe(0);
+    const replay = await runCli(['replay', 'who', '--type', 'CMD.'], { root });
+    expect(replay.stdout).toContain(`command pause by bob (as ${os.userInfo().username}) accepted`);
   });
 });

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
 import { startNatsServer, type NatsServerHandle, type NatsUser } from './harness/nats-server.ts';
 import { waitFor } from './harness/workspace.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
+import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 
 // Who did what over NATS, and what the CLI prints about it: a real nats-server from nats.conf, a
 // `matterstack worker` process, the CLI binary as scientist / viewer.
@@ -50,6 +52,31 @@ describe('the CLI over NATS: passwords and permissions (real nats-server, worker
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`approve: matterstack --nats ${server.url} --user scientist approve secret1 gate`);
     for (const text of [init.stdout, init.stderr, status.stdout, status.stderr]) expect(text).not.toContain(scientist.pass);
+  });
+
+  it('the audit trail records the NATS user the server authenticated; a client\'s `by` is only a claim', async () => {
+    const { scientist } = server.users;
+    expect((await cliAs(scientist, ['init', 'lab', '--run-id', 'who1'])).code).toBe(0);
+    const pause = await cliAs(scientist, ['pause', 'who1', '--by', 'bob']);
+    expect(pause.code, pause.stderr).toBe(0);
+    const replay = await cliAs(scientist, ['replay', 'who1', '--type', 'CMD.']);
+    expect(replay.stdout).toContain('command pause by bob (as scientist) accepted');
+    const evidence = await cliAs(scientist, ['export-evidence', 'who1']);
+    expect(evidence.code, evidence.stderr).toBe(0);
+    const report = fs.readFileSync(evidence.stdout.split('\n')[1]!.replace(/^wrote /, ''), 'utf8');
+    expect(report).toMatch(/\| pause \| — \| bob \(as scientist\) \| accepted \|/);
+
+    // The scientist cannot speak for another user, nor bring its own principal in the payload.
+    const log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
+    const before = await log.lastSeq('who1');
+    const nc = await connect({ servers: server.url, ...scientist });
+    await expect(nc.request('ms.cmd.orchestrator.who1.resume', '{}', { timeout: 2000 })).rejects.toThrow(/permission/i);
+    await expect(nc.request('ms.cmd.who1.resume', '{}', { timeout: 2000 })).rejects.toThrow(/permission/i);
+    const claimed = await nc.request('ms.cmd.scientist.who1.resume', JSON.stringify({ principal: 'orchestrator' }), { timeout: 5000 });
+    expect(claimed.json()).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    await nc.close();
+    expect(await log.lastSeq('who1')).toBe(before);
+    await log.close();
   });
 
   it('a viewer\'s read of the event log says which permission it lacks: one line, exit 4', async () => {
