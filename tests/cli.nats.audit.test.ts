@@ -79,6 +79,15 @@ describe('the CLI over NATS: passwords and permissions (real nats-server, worker
     await log.close();
   });
 
+  it('--comment and --by over NATS: the same limits and the same line as on the embedded path (tests/cli.options.test.ts)', async () => {
+    const long = await cliAs(server.users.scientist, ['approve', 'who1', 'gate', '--comment', 'x'.repeat(10_001)]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toBe(`error: invalid comment "${'x'.repeat(40)}…" (10001 characters): Too big: expected string to have <=10000 characters\n`);
+    const by = await cliAs(server.users.scientist, ['pause', 'who1', '--by', 'b'.repeat(129)]);
+    expect(by.code).toBe(2);
+    expect(by.stderr).toMatch(/^error: invalid by "b{40}…" \(129 characters\): /);
+  });
+
   it('a viewer\'s read of the event log says which permission it lacks: one line, exit 4', async () => {
     const replay = await cliAs(server.users.viewer, ['replay', 'secret1']);
     expect(replay.code).toBe(4);
