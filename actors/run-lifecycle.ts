@@ -20,6 +20,7 @@ import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
 import { Wakeup } from './wakeup.ts';
+import { osAccount } from './os-account.ts';
 import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf, workspaceDirOf } from './workspace.ts';
 
 /** An open run: where it lives and the store holding its log. Close it when done. */
@@ -397,10 +398,16 @@ export type CommandReply =
   | { accepted: true; seq: number }
   | { accepted: false; code: string; message: string };
 
-/** Sends a command to a run (embedded path: appended directly; the process hosting the run runs its effects). */
+/**
+ * Sends a command to a run (embedded path: appended directly; the process hosting the run runs its
+ * effects). The record's principal is this process's OS account, whatever the caller put there.
+ */
 export async function sendCommand(handle: RunHandle, command: RunCommand): Promise<CommandReply> {
   const host = await lifecycle(() => RunHost.restore(handle.store.log, handle.runId));
-  const { appended } = await host.deliver({ actor: 'run', event: command });
+  const { principal: _claimed, ...rest } = command;
+  const account = osAccount();
+  const event: RunCommand = { ...rest, ...(account !== undefined ? { principal: account } : {}) };
+  const { appended } = await host.deliver({ actor: 'run', event });
   await handle.store.project();
   const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
   const outcome = record?.changes.find((c) => c.kind === 'command');

@@ -1,4 +1,5 @@
 import type { Output } from './output.ts';
+import { UsageError } from './usage-error.ts';
 
 /** One option of a command, as `--help` shows it and node:util parseArgs reads it. */
 export interface OptionSpec {
@@ -74,6 +75,28 @@ export const BY_OPTION: OptionSpec = { type: 'string', valueName: 'NAME', descri
 export function stringOption(ctx: CommandContext, name: string): string | undefined {
   const value = ctx.options[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** Bounds and meaning of a positive integer option (`note` ends the message: "(a log sequence)"). */
+export interface IntegerLimits {
+  min?: number;
+  max?: number;
+  note?: string;
+}
+
+/** A positive integer option's value (undefined when absent); a UsageError naming the option and the value otherwise. */
+export function positiveIntegerOption(ctx: CommandContext, name: string, limits: IntegerLimits = {}): number | undefined {
+  const text = stringOption(ctx, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  const note = limits.note !== undefined ? ` ${limits.note}` : '';
+  const refuse = (rule: string): never => {
+    throw new UsageError(`--${name} must be ${rule}${note}, got "${text}"`);
+  };
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) refuse('a positive integer');
+  if (limits.min !== undefined && value < limits.min) refuse(`at least ${limits.min}`);
+  if (limits.max !== undefined && value > limits.max) refuse(`at most ${limits.max}`);
+  return value;
 }
 
 /** A boolean option's value. */

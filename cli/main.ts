@@ -34,15 +34,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         else out.line(packageVersion());
         return EXIT_CODES.OK;
       case 'global-help':
-        out.line(globalHelp(COMMANDS, packageVersion()));
+        out.write(`${globalHelp(COMMANDS, packageVersion())}\n`);
         return EXIT_CODES.OK;
       case 'missing-command':
-        out.note(globalHelp(COMMANDS, packageVersion()));
-        out.note('');
+        process.stderr.write(`${globalHelp(COMMANDS, packageVersion())}\n\n`);
         out.note('error: missing command (see the list above)');
         return EXIT_CODES.USAGE;
       case 'command-help':
-        out.line(commandHelp(parsed.command));
+        out.write(`${commandHelp(parsed.command)}\n`);
         return EXIT_CODES.OK;
       case 'command': {
         const ctx: CommandContext = { args: parsed.args, options: parsed.options, global: parsed.global, out, env, signal: interrupt.signal };
@@ -52,7 +51,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   } catch (error) {
     const failure = toCliFailure(error);
     if (json) new Output(true).data({ error: { code: failure.code, message: failure.message } });
-    else process.stderr.write(`error: ${failure.message}\n`);
+    else new Output(false).note(`error: ${failure.message}`);
     if (env.MATTERSTACK_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return failure.exitCode;
   } finally {

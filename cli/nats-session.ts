@@ -65,10 +65,24 @@ export function toCliReply(reply: CommandReplyMessage, options: { allRejectionsT
   return { accepted: false, code: reply.error.code, message: reply.error.message };
 }
 
-/** Rewrites a refused publish into one line naming the user and what it may not do. */
-function explainPermission(error: unknown, target: NatsTarget, what: string): never {
-  if (isMatterStackError(error) && error.details.reason === 'permission') {
-    throw new MatterStackError('COMMAND_REJECTED', `NATS user "${target.user ?? '(anonymous)'}" is not allowed to ${what} (publish on ${String(error.details.subject)} refused by the server's permissions)`, error.details);
+/** The subject and operation a server refused, when `error` is (or wraps) a permissions violation. */
+function refusedPermission(error: unknown): { subject: string; operation: string } | undefined {
+  if (isMatterStackError(error) && error.details.reason === 'permission') return { subject: String(error.details.subject), operation: 'publish' };
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'PermissionViolationError') {
+      const { subject, operation } = e as Error & { subject?: unknown; operation?: unknown };
+      return { subject: String(subject), operation: typeof operation === 'string' ? operation : 'publish' };
+    }
+  }
+  return undefined;
+}
+
+/** Rewrites a refused publish or subscription into one line naming the user, what it may not do and the subject. */
+export function explainPermission(error: unknown, target: NatsTarget, what: string): never {
+  const refused = refusedPermission(error);
+  if (refused !== undefined) {
+    const details = { ...(isMatterStackError(error) ? error.details : {}), subject: refused.subject, reason: 'permission' };
+    throw new MatterStackError('COMMAND_REJECTED', `NATS user "${target.user ?? '(anonymous)'}" is not allowed to ${what} (${refused.operation} on ${refused.subject} refused by the server's permissions)`, details, { cause: error });
   }
   throw error;
 }
@@ -80,7 +94,7 @@ export async function natsRunRequest(target: NatsTarget, runId: string, verb: Co
   return toCliReply(reply);
 }
 
-/** Asks a worker to create a run (`ms.cmd.init`); any refusal is thrown as on the embedded path. */
+/** Asks a worker to create a run (`ms.cmd.<user>.init`); any refusal is thrown as on the embedded path. */
 export async function natsInit(target: NatsTarget, payload: InitPayload): Promise<{ runId: string; seq: number }> {
   const { requestInit } = await import('../actors/nats/command-client.ts');
   const reply = await withNats(target, (nc) => requestInit(nc, payload, INIT_TIMEOUT_MS)).catch((error: unknown) => explainPermission(error, target, 'create runs'));

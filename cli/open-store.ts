@@ -29,12 +29,13 @@ export async function openStore(ctx: CommandContext): Promise<RunStore> {
   const nats = natsTarget(ctx);
   if (nats === undefined) return RunStore.open({ root });
   // Reads go straight to the JetStream log (the projections are folded locally), as the NATS user.
+  const { explainPermission } = await import('./nats-session.ts');
   return RunStore.open({
     root,
     natsUrl: nats.servers.join(','),
     ...(nats.user !== undefined ? { natsUser: nats.user } : {}),
     ...(nats.pass !== undefined ? { natsPass: nats.pass } : {}),
-  });
+  }).catch((error: unknown) => explainPermission(error, nats, 'read the runs\' event log'));
 }
 
 /** Runs `body` with the store open, closing it afterwards whatever happens. */

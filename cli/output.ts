@@ -1,3 +1,5 @@
+import { escapeControl } from '../actors/views/escape-text.ts';
+
 /** Where a command writes: plain lines or JSON on stdout, diagnostics on stderr. */
 export class Output {
   constructor(
@@ -6,9 +8,9 @@ export class Output {
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  /** A line of human output on stdout. */
+  /** A line of human output on stdout; control characters in it (from user or campaign text) are shown escaped. */
   line(text = ''): void {
-    this.stdout.write(`${text}\n`);
+    this.stdout.write(`${escapeControl(text)}\n`);
   }
 
   /** A JSON document (pretty when stdout is a terminal, one line otherwise, so `jq` and line readers both work). */
@@ -22,9 +24,9 @@ export class Output {
     this.stdout.write(`${JSON.stringify(value)}\n`);
   }
 
-  /** A diagnostic or hint on stderr (never mixed into data on stdout). */
+  /** A one-line diagnostic or hint on stderr (never mixed into data on stdout), control characters escaped. */
   note(text: string): void {
-    this.stderr.write(`${text}\n`);
+    this.stderr.write(`${escapeControl(text)}\n`);
   }
 
   /** True when stdout is a terminal (live displays). */
@@ -32,7 +34,7 @@ export class Output {
     return (this.stdout as { isTTY?: boolean }).isTTY === true;
   }
 
-  /** Raw write to stdout (the live display). */
+  /** Raw write to stdout (the live display, help, text blocks already escaped). */
   write(text: string): void {
     this.stdout.write(text);
   }

@@ -59,6 +59,26 @@ function optionError(error: unknown, command: string | undefined, known: readonl
   return new UsageError(message.split('\n')[0] ?? message, command);
 }
 
+/**
+ * `--max-concurrent -1` → `--max-concurrent=-1`: parseArgs takes a value starting with "-" for an
+ * option, and would then say the option "takes no value"; a negative number is a value (that the
+ * command refuses with a clear message), never an option.
+ */
+function attachNegativeValues(args: readonly string[], options: Readonly<Record<string, OptionSpec>>): string[] {
+  const stringOptions = new Set(Object.entries(options).filter(([, spec]) => spec.type === 'string').map(([name]) => `--${name}`));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const token = args[i]!;
+    if (token === '--') return [...out, ...args.slice(i)];
+    const next = args[i + 1];
+    if (stringOptions.has(token) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${token}=${next}`);
+      i++;
+    } else out.push(token);
+  }
+  return out;
+}
+
 /** Is `--json` somewhere before a `--`? (So even usage errors can answer in JSON.) */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -90,8 +110,8 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
     const suggestion = closest(name, names);
     throw new UsageError(`unknown command "${name}"${suggestion ? ` — did you mean "${suggestion}"?` : ''} (run "matterstack --help" for the list)`);
   }
-  const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
   const all = { ...GLOBAL_OPTIONS, ...command.options };
+  const rest = attachNegativeValues([...argv.slice(0, index), ...argv.slice(index + 1)], all);
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: rest, options: parseConfig(all), allowPositionals: true, strict: true });

@@ -1,5 +1,6 @@
 import { ZodError } from 'zod';
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
+import { redactPasswords } from '../events/redact-url.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -10,8 +11,9 @@ export interface CliFailure {
   exitCode: number;
 }
 
+// Every printed error goes through here: a NATS URL in it never shows its password.
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return redactPasswords(text.replace(/\s*\n\s*/g, ' ').trim());
 }
 
 /** Classifies anything thrown by a command into code, one-line message and exit code. */

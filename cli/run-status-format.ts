@@ -2,6 +2,7 @@ import type { RunStatusView, TaskView } from '../projections/queries.ts';
 import { TASK_STATUSES } from '../events/statuses.ts';
 import type { CommandContext } from './command.ts';
 import { formatTable } from './format-table.ts';
+import { natsTarget } from './nats-target.ts';
 
 /** A gate waiting for a human, with the commands that answer it. */
 export interface WaitingGate {
@@ -15,11 +16,17 @@ function shellQuote(value: string): string {
   return /^[A-Za-z0-9_./:@=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `matterstack` plus the --root / --nats this invocation used, so a printed hint can be pasted as is. */
+/**
+ * `matterstack` plus the --root / --nats / --user this invocation used, so a printed hint can be
+ * pasted as is; never a password (a URL's `user:pass@` becomes `--user`, the password stays in
+ * MATTERSTACK_NATS_PASS).
+ */
 export function commandPrefix(ctx: CommandContext): string {
   const parts = ['matterstack'];
   if (ctx.global.root !== undefined) parts.push('--root', shellQuote(ctx.global.root));
-  if (ctx.global.natsUrl !== undefined && ctx.global.natsUrl !== ctx.env.MATTERSTACK_NATS_URL) parts.push('--nats', shellQuote(ctx.global.natsUrl));
+  const target = natsTarget(ctx);
+  if (target !== undefined && ctx.global.natsUrl !== ctx.env.MATTERSTACK_NATS_URL) parts.push('--nats', shellQuote(target.display));
+  if (target?.user !== undefined && target.user !== ctx.env.MATTERSTACK_NATS_USER) parts.push('--user', shellQuote(target.user));
   return parts.join(' ');
 }
 

@@ -1,10 +1,10 @@
-import os from 'node:os';
+import { osAccount } from '../actors/os-account.ts';
 import { ZodError } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
 import { stringOption, type CommandContext } from './command.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
-import type { CommandVerb } from '../events/command-messages.ts';
+import { COMMAND_PAYLOADS, type CommandVerb } from '../events/command-messages.ts';
 import { natsRunRequest, type CliCommandReply } from './nats-session.ts';
 import { natsTarget } from './nats-target.ts';
 import { withRun } from './open-store.ts';
@@ -13,24 +13,33 @@ import { parseId } from './parse-id.ts';
 /** Who issues a command: `--by`, else $USER, else the OS account name. */
 export function issuer(ctx: CommandContext): string | undefined {
   const by = stringOption(ctx, 'by') ?? ctx.env.USER ?? ctx.env.USERNAME;
-  if (by) return by;
-  try {
-    return os.userInfo().username || undefined;
-  } catch {
-    return undefined;
-  }
+  return by || osAccount();
 }
 
-/** Validates the command with its zod schema (VALIDATION_FAILED naming the field otherwise). */
+/** The value as an error line may show it: a long one is cut (a 10,000-character comment is no line). */
+function shownValue(value: unknown): string {
+  const text = String(value ?? '');
+  return text.length > 40 ? `"${text.slice(0, 40)}…" (${text.length} characters)` : `"${text}"`;
+}
+
+/** VALIDATION_FAILED naming the field, its value and the rule it breaks. */
+function invalid(error: ZodError, input: Record<string, unknown>): MatterStackError {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') || 'command';
+  return new MatterStackError('VALIDATION_FAILED', `invalid ${field} ${shownValue(input[field])}: ${issue?.message ?? 'invalid'}`, { field });
+}
+
+/**
+ * Validates the command with its event schema and with the NATS payload schema of its verb, so
+ * that both paths accept exactly the same `--by` and `--comment` (VALIDATION_FAILED naming the field otherwise).
+ */
 function parseCommand(input: Record<string, unknown>): RunCommand {
-  try {
-    return RunCommandSchema.parse(input);
-  } catch (error) {
-    if (!(error instanceof ZodError)) throw error;
-    const issue = error.issues[0];
-    const field = issue?.path.join('.') || 'command';
-    throw new MatterStackError('VALIDATION_FAILED', `invalid ${field} "${String(input[field] ?? '')}": ${issue?.message ?? 'invalid'}`, { field });
-  }
+  const parsed = RunCommandSchema.safeParse(input);
+  if (!parsed.success) throw invalid(parsed.error, input);
+  const { type: _type, ...payload } = parsed.data;
+  const wire = COMMAND_PAYLOADS[verbOf(parsed.data)].safeParse(payload);
+  if (!wire.success) throw invalid(wire.error, input);
+  return parsed.data;
 }
 
 /** `CMD.CANCEL_ATTEMPT` → `cancel-attempt`: the verb of its NATS subject and of the CLI command. */
@@ -38,7 +47,7 @@ function verbOf(command: RunCommand): CommandVerb {
   return command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-') as CommandVerb;
 }
 
-/** Delivers the command: through a worker on `ms.cmd.<run>.<verb>` with --nats, else appended to the embedded log. */
+/** Delivers the command: through a worker on `ms.cmd.<user>.<run>.<verb>` with --nats, else appended to the embedded log. */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb): Promise<CliCommandReply> {
   const target = natsTarget(ctx);
   if (target !== undefined) {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import * as messages from '../events/command-messages.ts';
 import { StoredEventSchema } from '../events/envelope.ts';
-import { commandSubject, INIT_COMMAND_SUBJECT } from '../events/subjects.ts';
+import { commandSubject, initCommandSubject } from '../events/subjects.ts';
 import { mayPublish, parseNatsConfPermissions, type UserPermissions } from './nats-conf-permissions.ts';
 
 // Rewrites the generated regions of docs/nats.md from the zod schemas, so the document follows
@@ -45,19 +45,19 @@ function usersTable(users: readonly UserPermissions[]): string {
   ].join('\n');
 }
 
-/** The table of run commands: subject, who may send it (nats.conf), what it becomes in the log. */
+/** The table of run commands: subject, who may send it under its own name (nats.conf), what it becomes in the log. */
 function commandTable(users: readonly UserPermissions[]): string {
-  const allowed = (subject: string): string => code(users.filter((u) => mayPublish(u, subject)).map((u) => u.user));
+  const allowed = (subjectOf: (user: string) => string): string => code(users.filter((u) => mayPublish(u, subjectOf(u.user))).map((u) => u.user));
   const rows = messages.COMMAND_VERBS.map((verb) => {
     // The event type only depends on the verb; the payload's fields do not matter here.
     const event = messages.toRunCommand(verb, {})?.type;
-    const subject = commandSubject('RUN', verb);
-    return `| \`${subject.replace('RUN', '<runId>')}\` | [${verb}](#request-${verb}) | ${allowed(subject)} | ${event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``} |`;
+    const subject = commandSubject('RUN', verb, 'USER').replace('USER', '<user>').replace('RUN', '<runId>');
+    return `| \`${subject}\` | [${verb}](#request-${verb}) | ${allowed((user) => commandSubject('RUN', verb, user))} | ${event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``} |`;
   });
   return [
     '| Subject | Request | Users allowed | Appends to the run\'s log |',
     '| --- | --- | --- | --- |',
-    `| \`${INIT_COMMAND_SUBJECT}\` | [init](#request-init) | ${allowed(INIT_COMMAND_SUBJECT)} | a new run (\`RUN.CREATED\`) |`,
+    `| \`${initCommandSubject('USER').replace('USER', '<user>')}\` | [init](#request-init) | ${allowed(initCommandSubject)} | a new run (\`RUN.CREATED\`) |`,
     ...rows,
   ].join('\n');
 }

@@ -47,6 +47,7 @@ export const DomainChangeSchema = z.discriminatedUnion('kind', [
     reason: z.string().optional(),
     target: z.string().optional(),
     by: z.string().optional(),
+    principal: z.string().optional(),
   }),
 ]);
 

@@ -3,11 +3,14 @@ import { IdSchema, WorkspaceSlugSchema } from './ids.ts';
 import type { RunCommand } from './run-events.ts';
 
 /**
- * Payloads of the NATS commands (`ms.cmd.<runId>.<verb>`, `ms.cmd.init`) and their replies.
+ * Payloads of the NATS commands (`ms.cmd.<user>.<runId>.<verb>`, `ms.cmd.<user>.init`) and their replies.
  * The request is JSON (an empty body means `{}`); the run id comes from the subject.
  */
 
-/** Who asks (free text) and the caller's idempotency key: a repeat within the window gets the first answer. */
+/**
+ * Who asks (free text, a claim) and the caller's idempotency key: a repeat within the window gets
+ * the first answer. No `principal`: the worker takes it from the subject the server let through.
+ */
 const Meta = { by: z.string().min(1).max(128).optional(), commandId: z.string().min(1).max(128).optional() };
 
 const Bare = z.strictObject({ ...Meta });
@@ -30,7 +33,7 @@ export type CommandVerb = keyof typeof COMMAND_PAYLOADS;
 export const COMMAND_VERBS = Object.keys(COMMAND_PAYLOADS) as CommandVerb[];
 export type CommandPayload<V extends CommandVerb> = z.output<(typeof COMMAND_PAYLOADS)[V]>;
 
-/** `ms.cmd.init`: start a run of a workspace (the run id is generated when omitted). */
+/** `ms.cmd.<user>.init`: start a run of a workspace (the run id is generated when omitted). */
 export const InitPayloadSchema = z.strictObject({
   workspace: WorkspaceSlugSchema,
   runId: IdSchema.optional(),
@@ -59,9 +62,13 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
   return Object.hasOwn(COMMAND_PAYLOADS, verb);
 }
 
-/** The run event a mutating verb becomes (`step` and `status` have none). */
-export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>): RunCommand | undefined {
-  const meta = { ...(payload.by !== undefined ? { by: payload.by as string } : {}), ...(payload.commandId !== undefined ? { commandId: payload.commandId as string } : {}) };
+/** The run event a mutating verb becomes (`step` and `status` have none); `principal`: who the server authenticated. */
+export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>, principal?: string): RunCommand | undefined {
+  const meta = {
+    ...(payload.by !== undefined ? { by: payload.by as string } : {}),
+    ...(principal !== undefined ? { principal } : {}),
+    ...(payload.commandId !== undefined ? { commandId: payload.commandId as string } : {}),
+  };
   switch (verb) {
     case 'pause':
       return { type: 'CMD.PAUSE', ...meta };

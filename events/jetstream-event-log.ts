@@ -16,6 +16,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
+import { redactPasswords } from './redact-url.ts';
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
 import { chunkHeaders, decodeMessage, encodeBatch, lastSeqOf, statedLastSeq, type Chunk, type StreamMessage } from './jetstream-codec.ts';
 import { RunMessageIndex } from './jetstream-run-index.ts';
@@ -55,7 +56,8 @@ function wrongLastSequence(error: unknown): boolean {
 }
 
 function unavailable(error: unknown, what: string): MatterStackError {
-  return new MatterStackError('LOG_UNAVAILABLE', `JetStream ${what} failed: ${String(error)}`, {}, { cause: error });
+  // `what` may name a server URL given with its password.
+  return new MatterStackError('LOG_UNAVAILABLE', redactPasswords(`JetStream ${what} failed: ${String(error)}`), {}, { cause: error });
 }
 
 /**

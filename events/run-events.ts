@@ -10,8 +10,16 @@ import { TaskSpecSchema, WorkflowSchema } from './workflow.ts';
  * ones. Times and ids always arrive inside events: the machines read no clock.
  */
 
-/** Who issued a command (user name, service) and an idempotency key chosen by the caller. */
-const CommandMeta = { by: z.string().min(1).max(128).optional(), commandId: z.string().min(1).max(128).optional() };
+/**
+ * Who issued a command: `by` is what the caller claims (free text), `principal` who the transport
+ * proved it was (the NATS user the server authenticated, or the OS account on the embedded log;
+ * absent in records older than it). Plus an idempotency key chosen by the caller.
+ */
+const CommandMeta = {
+  by: z.string().min(1).max(128).optional(),
+  principal: z.string().min(1).max(128).optional(),
+  commandId: z.string().min(1).max(128).optional(),
+};
 
 const OperatorCapSchema = z.number().int().positive().nullable();
 
@@ -196,6 +204,15 @@ export const COMMAND_REJECTION_CODES = [
   'GATE_ALREADY_DECIDED',
 ] as const;
 export type CommandRejectionCode = (typeof COMMAND_REJECTION_CODES)[number];
+
+/**
+ * Who issued a command, for people: the claim with the proven identity when they differ
+ * (`bob (as scientist)`), either alone otherwise; undefined when neither is known.
+ */
+export function issuerText(by: string | undefined, principal: string | undefined): string | undefined {
+  if (by === undefined) return principal;
+  return principal === undefined || principal === by ? by : `${by} (as ${principal})`;
+}
 
 /** Parses a run event (host boundary); throws a ZodError naming the bad field. */
 export function parseRunEvent(input: unknown): RunEvent {

@@ -232,7 +232,7 @@ const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> =
   'attempt.created': new Set(['kind', 'attemptId', 'taskId', 'operatorKey']),
   'attempt.status': new Set(['kind', 'attemptId', 'status', 'reason', 'externalId', 'operatorData', 'dir']),
   'attempt.results': new Set(['kind', 'attemptId', 'files', 'data']),
-  command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by']),
+  command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'principal']),
 };
 
 /** A DomainChangeSchema check: the change as zod outputs it, or undefined (let zod decide). */
@@ -284,7 +284,7 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
       break;
     case 'command':
       if (typeof c.verb !== 'string' || typeof c.accepted !== 'boolean') return undefined;
-      if (!isOptString(c.code) || !isOptString(c.reason) || !isOptString(c.target) || !isOptString(c.by)) return undefined;
+      if (!isOptString(c.code) || !isOptString(c.reason) || !isOptString(c.target) || !isOptString(c.by) || !isOptString(c.principal)) return undefined;
       break;
   }
   return c as unknown as DomainChange;

@@ -15,6 +15,7 @@ export interface CommandOutcome {
   reason?: string;
   target?: string;
   by?: string;
+  principal?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AttemptReported, CampaignPlanned, RunCommand, RunCreated } from '../events/run-events.ts';
+import { issuerText, type AttemptReported, type CampaignPlanned, type RunCommand, type RunCreated } from '../events/run-events.ts';
 import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../events/statuses.ts';
 import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
@@ -135,14 +135,15 @@ export function creationMessage(d: Dispatch): Message {
 
 /** Applies an accepted command: the next context and the messages it sends to attempts. */
 export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunContext; messages: Message[] } {
-  const by = cmd.by !== undefined ? { by: cmd.by } : {};
+  const issuer = issuerText(cmd.by, cmd.principal);
+  const by = issuer !== undefined ? { by: issuer } : {};
   switch (cmd.type) {
     case 'CMD.PAUSE':
     case 'CMD.RESUME':
       return { context: ctx, messages: [] }; // the target state sets the status
     case 'CMD.CANCEL': {
       const messages = activeAttemptIds(ctx).map((id) => ({ to: id, event: { type: 'ATTEMPT.CANCEL' as const, reason: 'run cancelled', ...by } }));
-      const reason = cmd.by !== undefined ? `cancelled by ${cmd.by}` : 'cancelled';
+      const reason = issuer !== undefined ? `cancelled by ${issuer}` : 'cancelled';
       return { context: { ...ctx, reason, awaitingPlan: null }, messages };
     }
     case 'CMD.REVIVE':

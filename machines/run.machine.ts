@@ -21,7 +21,10 @@ import { iterationLimitReason } from './rules/iteration-limit.ts';
 import { checkWorkflow } from './rules/workflow-check.ts';
 
 const isCommand = (event: RunEvent): event is RunCommand => event.type.startsWith('CMD.');
-const byOf = (cmd: RunCommand): { by?: string } => (cmd.by !== undefined ? { by: cmd.by } : {});
+const byOf = (cmd: RunCommand): { by?: string; principal?: string } => ({
+  ...(cmd.by !== undefined ? { by: cmd.by } : {}),
+  ...(cmd.principal !== undefined ? { principal: cmd.principal } : {}),
+});
 const targetOf = (cmd: RunCommand): { target?: string } => {
   const target = commandTarget(cmd);
   return target !== undefined ? { target } : {};

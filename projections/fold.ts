@@ -161,6 +161,7 @@ function foldChange(target: FoldTarget, event: FoldEvent, run: RunRow, change: D
         reason: change.reason ?? null,
         target: change.target ?? null,
         by: change.by ?? null,
+        principal: change.principal ?? null,
         actor: event.actor,
         time,
       });

@@ -155,7 +155,7 @@ export class ProjectionBatch implements FoldTarget {
       }
     }
     for (const c of this.commands) {
-      s.upsertCommand.run(c.runId, c.seq, c.idx, c.verb, c.accepted, c.code, c.reason, c.target, c.by, c.actor, c.time);
+      s.upsertCommand.run(c.runId, c.seq, c.idx, c.verb, c.accepted, c.code, c.reason, c.target, c.by, c.principal, c.actor, c.time);
     }
   }
 

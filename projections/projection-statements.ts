@@ -95,7 +95,7 @@ export function prepareProjectionStatements(db: Database.Database): ProjectionSt
     updateAttempt: db.prepare(update('attempts', ATTEMPT_COLS, 2)),
     upsertCampaignState: db.prepare(upsert('campaign_states', ['run_id', 'iteration', 'state', 'time', 'seq'], 2)),
     upsertCommand: db.prepare(
-      upsert('commands', ['run_id', 'seq', 'idx', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'actor', 'time'], 3),
+      upsert('commands', ['run_id', 'seq', 'idx', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'principal', 'actor', 'time'], 3),
     ),
     selectPosition: db.prepare(`SELECT last_seq AS lastSeq, position FROM projection_positions WHERE stream = ?`),
     upsertPosition: db.prepare(upsert('projection_positions', ['stream', 'last_seq', 'position'], 1)) as Database.Statement<

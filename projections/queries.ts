@@ -70,6 +70,8 @@ export interface CommandView {
   reason: string | null;
   target: string | null;
   by: string | null;
+  /** Who the transport authenticated (NATS user, OS account); null in records older than it. */
+  principal: string | null;
   actor: string;
   time: string;
 }
@@ -209,7 +211,7 @@ export function getCampaignStates(db: Database.Database, runId: string): Campaig
 export function listCommands(db: Database.Database, runId: string): CommandView[] {
   const rows = statement(
     db,
-    `SELECT seq, verb, accepted, code, reason, target, by, actor, time FROM commands WHERE run_id = ? ORDER BY seq, idx`,
+    `SELECT seq, verb, accepted, code, reason, target, by, principal, actor, time FROM commands WHERE run_id = ? ORDER BY seq, idx`,
   ).all(runId) as (Omit<CommandView, 'accepted'> & { accepted: number })[];
   return rows.map((row) => ({ ...row, accepted: row.accepted === 1 }));
 }

@@ -78,6 +78,7 @@ export interface CommandRow {
   reason: string | null;
   target: string | null;
   by: string | null;
+  principal: string | null;
   actor: string;
   time: string;
 }

@@ -7,7 +7,7 @@ export const PROJECTION_TABLES = ['commands', 'campaign_states', 'attempts', 'ta
 export const ALL_STREAM = '$all';
 
 /** Bumped whenever a table changes shape: a database at another version is dropped and refolded. */
-export const PROJECTION_SCHEMA_VERSION = 1;
+export const PROJECTION_SCHEMA_VERSION = 2;
 const VERSION_STREAM = '$schema';
 
 // Primary keys are (run_id, …) so every per-run query is a range scan on the key itself;
@@ -82,9 +82,10 @@ CREATE TABLE IF NOT EXISTS commands (
   accepted INTEGER NOT NULL,
   code     TEXT,
   reason   TEXT,
-  target   TEXT,
-  by       TEXT,
-  actor    TEXT NOT NULL,
+  target    TEXT,
+  by        TEXT,
+  principal TEXT,
+  actor     TEXT NOT NULL,
   time     TEXT NOT NULL,
   PRIMARY KEY (run_id, seq, idx)
 ) WITHOUT ROWID;

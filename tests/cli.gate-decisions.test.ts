@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot } from './harness/workspace.ts';
@@ -14,6 +15,8 @@ temp.workspace(
   ]),
 );
 const cli = (args: string[]) => runCli(args, { root: temp.root });
+// The embedded path records the OS account as the principal beside the claimed --by.
+const as = `(as ${os.userInfo().username})`;
 
 const SCENARIOS = [
   { run: 'ar', first: 'approve', second: 'reject', decided: 'approved', gate: 'COMPLETED', exit: 0 },
@@ -32,14 +35,14 @@ describe.concurrent('approve / reject with no host running (embedded log)', () =
     const second = await cli([s.second, s.run, 'gate', '--by', 'bob']);
     expect(second.code).toBe(4);
     expect(second.stdout).toBe('');
-    expect(second.stderr).toBe(`error: ${s.second} rejected for run ${s.run}: gate gate was already ${s.decided} by alice (attempt gate-a1) [GATE_ALREADY_DECIDED]\n`);
+    expect(second.stderr).toBe(`error: ${s.second} rejected for run ${s.run}: gate gate was already ${s.decided} by alice ${as} (attempt gate-a1) [GATE_ALREADY_DECIDED]\n`);
     expect((await cli(['loop', s.run])).code).toBe(s.exit);
     const status = (await cli(['status', s.run, '--json'])).json<{ tasks: { id: string; status: string }[] }>();
     expect(status.tasks.find((t) => t.id === 'gate')?.status).toBe(s.gate);
     const timeline = (await cli(['replay', s.run, '--json'])).json<{ actor: string; type: string; changes: string[] }[]>();
     const commands = timeline.filter((e) => e.type.startsWith('CMD.')).map((e) => e.changes);
-    const refusal = `command ${s.second} gate by bob rejected GATE_ALREADY_DECIDED: gate gate was already ${s.decided} by alice (attempt gate-a1)`;
-    expect(commands).toEqual([[`command ${s.first} gate by alice accepted`], [refusal]]);
+    const refusal = `command ${s.second} gate by bob ${as} rejected GATE_ALREADY_DECIDED: gate gate was already ${s.decided} by alice ${as} (attempt gate-a1)`;
+    expect(commands).toEqual([[`command ${s.first} gate by alice ${as} accepted`], [refusal]]);
     // Only the first decision reached the gate's attempt.
     const decisions = timeline.filter((e) => e.actor === 'gate-a1' && (e.type === 'ATTEMPT.APPROVE' || e.type === 'ATTEMPT.REJECT'));
     expect(decisions.map((d) => d.type)).toEqual([s.first === 'approve' ? 'ATTEMPT.APPROVE' : 'ATTEMPT.REJECT']);
@@ -54,7 +57,7 @@ describe('approve and reject at once (two processes, embedded log)', () => {
     const [approve, reject] = await Promise.all([cli(['approve', 'both', 'gate', '--by', 'alice']), cli(['reject', 'both', 'gate', '--by', 'bob'])]);
     const outcomes = [approve, reject].map((r) => r.code);
     expect(outcomes.sort()).toEqual([0, 4]);
-    const [winner, loser] = approve.code === 0 ? (['approved by alice', reject] as const) : (['rejected by bob', approve] as const);
+    const [winner, loser] = approve.code === 0 ? ([`approved by alice ${as}`, reject] as const) : ([`rejected by bob ${as}`, approve] as const);
     expect(loser.stderr).toContain(`gate gate was already ${winner} (attempt gate-a1) [GATE_ALREADY_DECIDED]`);
   });
 });

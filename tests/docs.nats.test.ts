@@ -9,7 +9,7 @@ import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
 import { NATS_CONF, NATS_DOC, REGENERATE_HINT, renderNatsDoc } from '../docs/generate-nats-doc.ts';
 import { mayPublish, parseNatsConfPermissions } from '../docs/nats-conf-permissions.ts';
 import { COMMAND_VERBS } from '../events/command-messages.ts';
-import { commandSubject, INIT_COMMAND_SUBJECT } from '../events/subjects.ts';
+import { commandSubject, initCommandSubject } from '../events/subjects.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
@@ -60,8 +60,9 @@ describe('docs/nats.md', () => {
 
     it('the users it allows to send each command are those the server lets through', async () => {
       const users = parseNatsConfPermissions(fs.readFileSync(NATS_CONF, 'utf8'));
-      const subjects = [INIT_COMMAND_SUBJECT, ...COMMAND_VERBS.map((verb) => commandSubject('no_such_run', verb))];
       for (const user of users) {
+        // Each user sends under its own name (ms.cmd.<user>.…): the server vouches for it.
+        const subjects = [initCommandSubject(user.user), ...COMMAND_VERBS.map((verb) => commandSubject('no_such_run', verb, user.user))];
         const pass = server.users[user.user as keyof NatsServerHandle['users']].pass;
         const nc = await connect({ servers: server.url, user: user.user, pass });
         try {

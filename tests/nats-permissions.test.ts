@@ -44,12 +44,12 @@ describe('nats.conf permissions', () => {
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
     })();
-    nc.publish('ms.cmd.run1.pause', 'x');
+    nc.publish('ms.cmd.viewer.run1.pause', 'x');
     nc.publish('ms.evt.run1.log', 'x');
     await nc.flush();
     await new Promise((r) => setTimeout(r, 100));
-    expect(violations.join('\n')).toMatch(/ms\.cmd\.run1\.pause/);
-    await expect(nc.request('ms.cmd.run1.status', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
+    expect(violations.join('\n')).toMatch(/ms\.cmd\.viewer\.run1\.pause/);
+    await expect(nc.request('ms.cmd.viewer.run1.status', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
     await nc.close();
   });
 });

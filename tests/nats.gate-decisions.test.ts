@@ -80,6 +80,7 @@ async function records(runId: string): Promise<StoredEvent[]> {
 }
 
 const VERB = { approve: 'approved', reject: 'rejected' } as const;
+// Sent as the NATS user "scientist": the first decision is named with its principal ("alice (as scientist)").
 const BY = { approve: 'alice', reject: 'bob' } as const;
 
 /** Each gate gets an approve (by alice) and a reject (by bob) at once; the order of sending alternates. */
@@ -99,7 +100,7 @@ async function decideConcurrently(runId: string, gates: number[]): Promise<Map<s
     const loser = replies[verbs.indexOf(winner) === 0 ? 1 : 0] as CommandReplyMessage;
     expect(loser).toEqual({
       accepted: false,
-      error: { code: 'GATE_ALREADY_DECIDED', message: `gate ${gate} was already ${VERB[winner]} by ${BY[winner]} (attempt ${gate}-a1)` },
+      error: { code: 'GATE_ALREADY_DECIDED', message: `gate ${gate} was already ${VERB[winner]} by ${BY[winner]} (as scientist) (attempt ${gate}-a1)` },
     });
     accepted.set(gate, winner);
   }
@@ -168,7 +169,7 @@ describe('a gate takes exactly one decision over NATS', () => {
           const two = await cli([second, runId, gate, '--by', 'carol']);
           expect(two.code).toBe(4);
           expect(two.stderr).toBe(
-            `error: ${second} rejected for run ${runId}: gate ${gate} was already ${VERB[first]} by ${BY[first]} (attempt ${gate}-a1) [GATE_ALREADY_DECIDED]\n`,
+            `error: ${second} rejected for run ${runId}: gate ${gate} was already ${VERB[first]} by ${BY[first]} (as scientist) (attempt ${gate}-a1) [GATE_ALREADY_DECIDED]\n`,
           );
           accepted.set(gate, first);
         }),

@@ -267,11 +267,11 @@ describe('command changes', () => {
     given(
       created,
       { kind: 'command', verb: 'pause', accepted: true, by: 'alice' },
-      { kind: 'command', verb: 'rerun', accepted: false, code: 'TASK_NOT_FOUND', reason: 'no task nope', target: 'nope', by: 'bob' },
+      { kind: 'command', verb: 'rerun', accepted: false, code: 'TASK_NOT_FOUND', reason: 'no task nope', target: 'nope', by: 'bob', principal: 'scientist' },
     );
     expect(listCommands(db, RUN)).toEqual([
-      { seq: 2, verb: 'pause', accepted: true, code: null, reason: null, target: null, by: 'alice', actor: 'run', time: at(2) },
-      { seq: 3, verb: 'rerun', accepted: false, code: 'TASK_NOT_FOUND', reason: 'no task nope', target: 'nope', by: 'bob', actor: 'run', time: at(3) },
+      { seq: 2, verb: 'pause', accepted: true, code: null, reason: null, target: null, by: 'alice', principal: null, actor: 'run', time: at(2) },
+      { seq: 3, verb: 'rerun', accepted: false, code: 'TASK_NOT_FOUND', reason: 'no task nope', target: 'nope', by: 'bob', principal: 'scientist', actor: 'run', time: at(3) },
     ]);
   });
 });

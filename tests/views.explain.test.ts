@@ -94,8 +94,10 @@ export function analyze() { return {}; }
       const e = await explainRun(run);
       const gate = byId(e.tasks, 'gate');
       expect(gate.status).toBe('WAITING_EXTERNAL'); // not collected yet
-      expect(gate.why).toMatchObject({ kind: 'waiting-operator', hint: { kind: 'human', decided: 'rejected by alice' } });
-      expect(formatExplanation(e)).toContain('decided: rejected by alice (the host driving the run acts on it)');
+      // sendCommand records the OS account as the principal; alice is the claim.
+      const decided = `rejected by alice (as ${os.userInfo().username})`;
+      expect(gate.why).toMatchObject({ kind: 'waiting-operator', hint: { kind: 'human', decided } });
+      expect(formatExplanation(e)).toContain(`decided: ${decided} (the host driving the run acts on it)`);
       expect(e.nextSteps.some((s) => s.includes('matterstack approve'))).toBe(false);
       expect(e.nextSteps).toContain('keep it going with `matterstack loop x5` (or one cycle: `matterstack step x5`)');
     } finally {

@@ -66,7 +66,8 @@ describe('replay views', () => {
       expect(lines).toContain('task make PENDING→RUNNING');
       expect(lines).toContain('task make RUNNING→COMPLETED');
       expect(lines.some((l) => /^attempt make-a1 CREATED→RUNNING \(pid \d+\)$/.test(l))).toBe(true);
-      expect(lines).toContain('command pause rejected RUN_TERMINAL: the run is COMPLETED');
+      // sendCommand records the OS account as the principal (no --by: it is the only name known).
+      expect(lines).toContain(`command pause by ${os.userInfo().username} rejected RUN_TERMINAL: the run is COMPLETED`);
 
       const make = await replayTimeline(log, 'rp1', { actor: 'make' });
       expect(make.length).toBeGreaterThan(0);

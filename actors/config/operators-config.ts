@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
@@ -16,6 +16,9 @@ export const COMPUTE_KINDS: readonly OperatorKind[] = ['local', 'hpc'];
 export const DEFAULT_MAX_CONCURRENT_GLOBAL = 10;
 /** Keys that exist even when operators.yaml does not mention them. */
 export const BUILTIN_OPERATOR_KEYS = ['local.default', 'human.default', 'experiment.default'] as const;
+
+// A timer beyond 2^31 ms (24.8 days) fires at once: a poll that long would spin, and a day is already far past any useful interval.
+const pollIntervalSeconds = z.number().positive().max(86_400, 'must be at most 86400 (one day)');
 
 const LocalBackendSchema = z.strictObject({
   type: z.literal('local'),
@@ -47,7 +50,7 @@ const SlurmBackendSchema = z.strictObject({
   sbatch_options: z.array(z.string().min(1)).default([]),
   modules: z.array(z.string()).default([]),
   /** One squeue for all active jobs per interval (default 30 s). */
-  poll_interval_seconds: z.number().positive().optional(),
+  poll_interval_seconds: pollIntervalSeconds.optional(),
   /** A job Slurm no longer knows and that left no exit code is FAILED "lost" after this (default max(3 intervals, 120 s)). */
   lost_grace_seconds: z.number().positive().optional(),
   /** Give up on an unreachable cluster after this long (default: retry forever; the attempt stays active). */
@@ -68,7 +71,7 @@ const OperatorEntrySchema = z.strictObject({
   backend: BackendSchema.optional(),
   max_concurrent: maxConcurrent.optional(),
   /** How often file-based operators look for their files (default 1 s). */
-  poll_interval_seconds: z.number().positive().optional(),
+  poll_interval_seconds: pollIntervalSeconds.optional(),
   description: z.string().optional(),
 });
 
@@ -246,6 +249,15 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
   return config;
 }
 
+/** Where `file` links to, when it is a symbolic link (its target missing); undefined when there is no file at all. */
+function danglingLinkTarget(file: string): string | undefined {
+  try {
+    return lstatSync(file).isSymbolicLink() ? readlinkSync(file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Loads `<workspaceDir>/operators.yaml` (or the file `file` points to). A missing file gives the
  * defaults (`local.default`, `human.default`, `experiment.default`); anything invalid throws INVALID_CONFIG.
@@ -258,8 +270,12 @@ export function loadOperatorsConfig(options: { workspaceDir?: string; file?: str
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    // An explicitly named file must exist; the workspace's own file is optional.
-    if (code === 'ENOENT' && options.file === undefined) return defaultOperatorsConfig();
+    // An explicitly named file must exist; the workspace's own file is optional, but a link to nothing is a mistake, not "no config".
+    if (code === 'ENOENT' && options.file === undefined) {
+      const link = danglingLinkTarget(file);
+      if (link === undefined) return defaultOperatorsConfig();
+      throw new MatterStackError('INVALID_CONFIG', `${file}: a symbolic link to ${link}, which does not exist`, { file }, { cause: error });
+    }
     throw new MatterStackError('INVALID_CONFIG', `${file}: cannot read operators config (${code ?? String(error)})`, { file }, { cause: error });
   }
   return parseOperatorsConfig(text, file);

@@ -1,7 +1,7 @@
 import { NoRespondersError, PermissionViolationError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { CommandReplySchema, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
 import { MatterStackError } from '../../events/errors.ts';
-import { commandSubject, INIT_COMMAND_SUBJECT } from '../../events/subjects.ts';
+import { commandSubject, initCommandSubject } from '../../events/subjects.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -47,12 +47,18 @@ async function ask(nc: NatsConnection, subject: string, payload: unknown, timeou
   return parsed.data;
 }
 
-/** Sends a command to a run over NATS (`ms.cmd.<runId>.<verb>`) and returns the worker's reply. */
-export function requestCommand(nc: NatsConnection, runId: string, verb: CommandVerb, payload: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<CommandReplyMessage> {
-  return ask(nc, commandSubject(runId, verb), payload, timeoutMs);
+/** The NATS user the connection logged in as (the user token of its command subjects). */
+function userOf(nc: NatsConnection): string | undefined {
+  // The connection's own options (the client's implementation exposes them; the interface does not).
+  return (nc as NatsConnection & { options?: { user?: string } }).options?.user || undefined;
 }
 
-/** Asks a worker to create and host a run (`ms.cmd.init`). */
+/** Sends a command to a run over NATS (`ms.cmd.<user>.<runId>.<verb>`) and returns the worker's reply. */
+export function requestCommand(nc: NatsConnection, runId: string, verb: CommandVerb, payload: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<CommandReplyMessage> {
+  return ask(nc, commandSubject(runId, verb, userOf(nc)), payload, timeoutMs);
+}
+
+/** Asks a worker to create and host a run (`ms.cmd.<user>.init`). */
 export function requestInit(nc: NatsConnection, payload: InitPayload, timeoutMs = 60_000): Promise<CommandReplyMessage> {
-  return ask(nc, INIT_COMMAND_SUBJECT, payload, timeoutMs);
+  return ask(nc, initCommandSubject(userOf(nc)), payload, timeoutMs);
 }

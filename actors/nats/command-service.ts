@@ -9,7 +9,7 @@ import {
 } from '../../events/command-messages.ts';
 import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { isValidId } from '../../events/ids.ts';
-import { INIT_COMMAND_SUBJECT } from '../../events/subjects.ts';
+import { parseCommandSubject } from '../../events/subjects.ts';
 
 /** Queue group shared by every worker: each command reaches exactly one of them. */
 export const COMMAND_QUEUE = 'matterstack-workers';
@@ -18,10 +18,11 @@ export const COMMAND_QUEUE = 'matterstack-workers';
 export interface CommandHandler {
   /**
    * Executes (or answers) a validated command. `forwarded`: it already went through the queue
-   * group and was sent here as the run's owner — never forward it again.
+   * group and was sent here as the run's owner — never forward it again. `principal`: the NATS
+   * user the subject proves sent it (undefined: an anonymous connection).
    * Returns `{ forwardTo }` when another worker owns the run.
    */
-  command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }>;
+  command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
   /** Creates and starts hosting a run. */
   init(payload: InitPayload): Promise<CommandReplyMessage>;
 }
@@ -43,9 +44,12 @@ export interface CommandService {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The subject on which a worker takes commands forwarded to it as a run's owner. */
-export function forwardSubject(workerId: string, runId: string, verb: string): string {
-  return `ms.wrk.${workerId}.${runId}.${verb}`;
+/**
+ * The subject on which a worker takes commands forwarded to it as a run's owner, keeping the
+ * sender's user token (only orchestrators may publish on `ms.wrk.>`).
+ */
+export function forwardSubject(workerId: string, commandSubject: string): string {
+  return `ms.wrk.${workerId}.${commandSubject}`;
 }
 
 /** A rejected reply. */
@@ -75,9 +79,9 @@ function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]
 }
 
 /**
- * Serves request/reply commands: `ms.cmd.init` and `ms.cmd.<runId>.<verb>` in the workers'
- * queue group, and `ms.wrk.<workerId>.<runId>.<verb>` for commands forwarded to this worker
- * as the owner of a run (the run's single writer executes its commands). Every payload is
+ * Serves request/reply commands: `ms.cmd.<user>.init` and `ms.cmd.<user>.<runId>.<verb>` in the
+ * workers' queue group, and `ms.wrk.<workerId>.ms.cmd.<user>.<runId>.<verb>` for commands forwarded
+ * to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
  * validated before anything runs; replies are JSON (`CommandReplySchema`).
  */
 export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
@@ -87,16 +91,17 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
   };
 
-  const dispatch = async (msg: Msg, runId: string, verb: string, forwarded: boolean): Promise<CommandReplyMessage> => {
+  const dispatch = async (msg: Msg, subject: string, principal: string | undefined, runId: string, verb: string, forwarded: boolean): Promise<CommandReplyMessage> => {
     if (!isValidId(runId)) return rejected('VALIDATION_FAILED', `invalid run id ${JSON.stringify(runId)}`);
     if (!isCommandVerb(verb)) return rejected('VALIDATION_FAILED', `unknown command ${JSON.stringify(verb)}`);
     const body = parseBody(msg.data);
     if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
     const parsed = COMMAND_PAYLOADS[verb].safeParse(body.value);
     if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid ${verb} payload: ${describeIssues(parsed.error)}`);
-    const outcome = await handler.command(runId, verb, parsed.data as Record<string, unknown>, forwarded);
+    if (principal !== undefined && !isValidId(principal)) return rejected('VALIDATION_FAILED', `invalid NATS user token ${JSON.stringify(principal)}`);
+    const outcome = await handler.command(runId, verb, parsed.data as Record<string, unknown>, forwarded, principal);
     if (!('forwardTo' in outcome)) return outcome;
-    const answer = await nc.request(forwardSubject(outcome.forwardTo, runId, verb), msg.data, { timeout: forwardTimeoutMs });
+    const answer = await nc.request(forwardSubject(outcome.forwardTo, subject), msg.data, { timeout: forwardTimeoutMs });
     return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
   };
 
@@ -109,12 +114,13 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
   };
 
   const serve = (msg: Msg, forwarded: boolean): void => {
-    const tokens = msg.subject.split('.');
+    // A forwarded command's subject is `ms.wrk.<workerId>.` + the subject it was sent on.
+    const subject = forwarded ? msg.subject.split('.').slice(3).join('.') : msg.subject;
+    const command = parseCommandSubject(subject);
     let job: Promise<CommandReplyMessage>;
-    if (!forwarded && msg.subject === INIT_COMMAND_SUBJECT) job = onInit(msg);
-    else if (!forwarded && tokens.length === 4) job = dispatch(msg, tokens[2] ?? '', tokens[3] ?? '', false);
-    else if (forwarded && tokens.length === 5) job = dispatch(msg, tokens[3] ?? '', tokens[4] ?? '', true);
-    else job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject}`));
+    if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<user>.<run>.<verb>)`));
+    else if (command.runId === undefined) job = forwarded ? Promise.resolve(rejected('VALIDATION_FAILED', `init is never forwarded: ${msg.subject}`)) : onInit(msg);
+    else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(
       (reply) => respond(msg, reply),
       (error: unknown) => {

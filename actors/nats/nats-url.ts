@@ -1,4 +1,5 @@
 import { MatterStackError } from '../../events/errors.ts';
+import { redactPasswords } from '../../events/redact-url.ts';
 
 /** A NATS URL list split into what the client takes: servers without credentials, and the login. */
 export interface NatsUrl {
@@ -24,7 +25,7 @@ export function parseNatsUrl(raw: string): NatsUrl {
     try {
       url = new URL(text.includes('://') ? text : `nats://${text}`);
     } catch {
-      throw new MatterStackError('VALIDATION_FAILED', `invalid NATS URL "${text.replace(/\/\/[^@/]*@/, '//')}"`, { field: 'nats' });
+      throw new MatterStackError('VALIDATION_FAILED', `invalid NATS URL "${redactPasswords(text)}"`, { field: 'nats' });
     }
     if (url.username !== '' && user === undefined) {
       user = decodeURIComponent(url.username);

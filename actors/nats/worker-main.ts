@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { findWorkspacesRoot } from '../workspace.ts';
+import { redactPasswords } from '../../events/redact-url.ts';
+import { escapeControl } from '../views/escape-text.ts';
 import { runWorker, type WorkerHandle } from './worker.ts';
 
 const ArgsSchema = z.object({
@@ -10,7 +12,7 @@ const ArgsSchema = z.object({
   root: z.string().optional(),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   leaseTtlMs: z.coerce.number().int().min(500).optional(),
-  pollMs: z.coerce.number().int().min(10).optional(),
+  pollMs: z.coerce.number().int().min(10).max(86_400_000).optional(),
 });
 
 /**
@@ -50,7 +52,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     ...(args.id !== undefined ? { workerId: args.id } : {}),
     ...(args.leaseTtlMs !== undefined ? { leaseTtlMs: args.leaseTtlMs } : {}),
     ...(args.pollMs !== undefined ? { operators: { pollIntervalMs: args.pollMs } } : {}),
-    logLine: (line) => process.stderr.write(`[worker] ${line}\n`),
+    logLine: (line) => process.stderr.write(`[worker] ${escapeControl(line)}\n`),
   });
   process.stdout.write(`ready ${worker.workerId}\n`);
   await new Promise<void>((resolve) => {
@@ -67,7 +69,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
 // Entry point when run directly: `npx tsx actors/nats/worker-main.ts --nats URL --root DIR`.
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    process.stderr.write(`matterstack worker: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`matterstack worker: ${escapeControl(redactPasswords(error instanceof Error ? error.message : String(error)))}\n`);
     process.exit(1);
   });
 }

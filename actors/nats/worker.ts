@@ -156,13 +156,15 @@ class Worker implements CommandHandler, WorkerHandle {
 
   // ---------- commands ----------
 
-  async command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
+  async command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }> {
+    // The payload was validated without a principal (a client cannot claim one): the subject proves it.
+    const asked = principal !== undefined ? { ...payload, principal } : payload;
     const session = this.sessions.get(runId);
     if (session !== undefined && !session.closed) {
       if (verb === 'status') return this.statusReply(runId);
-      return session.serialize(async () => (session.closed ? this.unhosted(runId, verb, payload, forwarded) : this.execute(session, verb, payload)));
+      return session.serialize(async () => (session.closed ? this.unhosted(runId, verb, asked, forwarded) : this.execute(session, verb, asked)));
     }
-    return this.unhosted(runId, verb, payload, forwarded);
+    return this.unhosted(runId, verb, asked, forwarded);
   }
 
   /** A command for a run this worker does not host: forward to its owner, or take the run over. */
@@ -208,7 +210,7 @@ class Worker implements CommandHandler, WorkerHandle {
    */
   private async appendCommand(log: EventLog, dedup: CommandDedup, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
     if (verb === 'step') return { accepted: true, seq: await log.lastSeq(runId) };
-    const command = toRunCommand(verb, payload);
+    const command = toRunCommand(verb, payload, typeof payload.principal === 'string' ? payload.principal : undefined);
     if (command === undefined) return rejected('VALIDATION_FAILED', `unknown command ${verb}`);
     const commandId = typeof payload.commandId === 'string' ? payload.commandId : undefined;
     return dedup.once(commandId, async () => {

@@ -1,4 +1,5 @@
 import type { DomainChange } from '../../events/changes.ts';
+import { issuerText } from '../../events/run-events.ts';
 
 const MAX_JSON = 80;
 
@@ -68,7 +69,8 @@ export class ChangeDescriber {
       }
       case 'command': {
         const target = c.target !== undefined ? ` ${c.target}` : '';
-        const by = c.by !== undefined ? ` by ${c.by}` : '';
+        const issuer = issuerText(c.by, c.principal);
+        const by = issuer !== undefined ? ` by ${issuer}` : '';
         if (c.accepted) return `command ${c.verb}${target}${by} accepted`;
         return `command ${c.verb}${target}${by} rejected${c.code !== undefined ? ` ${c.code}` : ''}${c.reason !== undefined ? `: ${c.reason}` : ''}`;
       }

@@ -1,5 +1,7 @@
 import type { EvidenceBundle } from './build-evidence.ts';
 import { shortJson } from './describe-change.ts';
+import { textBlock } from './escape-text.ts';
+import { issuerText } from '../../events/run-events.ts';
 
 /** A table cell: pipes and newlines would break the Markdown table. */
 function cell(value: string | number | null | undefined): string {
@@ -87,10 +89,11 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
     out.push(
       ...table(
         ['Seq', 'Time', 'Command', 'Target', 'By', 'Outcome'],
-        b.commands.map((c) => [c.seq, c.time, c.verb, c.target, c.by, c.accepted ? 'accepted' : `rejected ${c.code ?? ''}: ${c.reason ?? ''}`]),
+        b.commands.map((c) => [c.seq, c.time, c.verb, c.target, issuerText(c.by ?? undefined, c.principal ?? undefined), c.accepted ? 'accepted' : `rejected ${c.code ?? ''}: ${c.reason ?? ''}`]),
       ),
       '',
     );
   }
-  return `${out.join('\n').trimEnd()}\n`;
+  while (out.at(-1) === '') out.pop();
+  return textBlock(out);
 }

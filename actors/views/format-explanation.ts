@@ -1,3 +1,4 @@
+import { textBlock } from './escape-text.ts';
 import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
@@ -21,7 +22,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push('', 'Next steps:');
     for (const step of e.nextSteps) lines.push(`  - ${step}`);
   }
-  return `${lines.join('\n')}\n`;
+  return textBlock(lines);
 }
 
 /** One sentence for a task's reason. */

@@ -1,5 +1,6 @@
 import type { LoggedStateValue } from '../../events/envelope.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { textBlock } from './escape-text.ts';
 import type { StateAt, TimelineEntry, VerifyResult } from './replay-run.ts';
 
 /** `execute.dispatching` for `{execute: 'dispatching'}`; `-` for none. */
@@ -19,7 +20,7 @@ export function formatTimeline(entries: readonly TimelineEntry[]): string {
     lines.push(`#${e.seq} ${e.time} ${e.actor} ${e.type} ${stateText(e.from)} → ${stateText(e.to)}`);
     for (const change of e.changes) lines.push(`    ${change}`);
   }
-  return `${lines.join('\n')}\n`;
+  return textBlock(lines);
 }
 
 /** The run's state after a record: status line, tasks, active attempts, attempt actors. */
@@ -49,16 +50,16 @@ export function formatStateAt(state: StateAt): string {
       lines.push(`    ${a.attemptId} (${a.operatorKey}): ${a.status} [${stateText(a.state)}]${ext}${a.reason !== undefined ? ` (${a.reason})` : ''}`);
     }
   }
-  return `${lines.join('\n')}\n`;
+  return textBlock(lines);
 }
 
 /** "replay verified: N records" or the first divergence with logged vs recomputed facts. */
 export function formatVerifyResult(result: VerifyResult): string {
-  if (result.ok) return `replay verified: ${result.events} records (last seq ${result.lastSeq}) match the current machines\n`;
+  if (result.ok) return textBlock([`replay verified: ${result.events} records (last seq ${result.lastSeq}) match the current machines`]);
   const lines = [`replay DIVERGES at seq ${result.seq}: ${result.message}`];
   lines.push(`  logged to:       ${stateText(result.expected.to)}`);
   lines.push(`  recomputed to:   ${result.actual === null ? '(refused)' : stateText(result.actual.to)}`);
   lines.push(`  logged changes:     ${canonicalJson(result.expected.changes)}`);
   lines.push(`  recomputed changes: ${result.actual === null ? '(refused)' : canonicalJson(result.actual.changes)}`);
-  return `${lines.join('\n')}\n`;
+  return textBlock(lines);
 }

@@ -24,7 +24,10 @@ export const exportEvidenceCommand = defineCommand({
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
       const { dir, bundlePath, reportPath } = await exportEvidence(handle);
       if (ctx.global.json) ctx.out.data({ dir, bundlePath, reportPath });
-      else ctx.out.line(`wrote ${bundlePath}\nwrote ${reportPath}`);
+      else {
+        ctx.out.line(`wrote ${bundlePath}`);
+        ctx.out.line(`wrote ${reportPath}`);
+      }
       return EXIT_CODES.OK;
     });
   },

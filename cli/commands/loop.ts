@@ -106,6 +106,15 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
   );
 }
 
+/** The status each run has in the log now: another process may have driven it on since this loop last stepped it. */
+async function readFinalStatuses(store: RunStore, outcomes: Map<string, RunStatus>): Promise<void> {
+  const db = await store.views();
+  for (const runId of outcomes.keys()) {
+    const status = getRun(db, runId)?.status;
+    if (status !== undefined) outcomes.set(runId, status);
+  }
+}
+
 async function loopAll(ctx: CommandContext): Promise<number> {
   const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
   return withStore(ctx, (store) =>
@@ -136,8 +145,12 @@ async function loopAll(ctx: CommandContext): Promise<number> {
             await handle.close();
             if (TERMINAL_RUN_STATUSES.includes(status)) await leases?.release(run.runId);
           } catch (error) {
-            // Another process is driving this run (one writer per run): leave it to that process this round.
-            if (isMatterStackError(error, 'VERSION_CONFLICT')) continue;
+            // Another process is driving this run (one writer per run): leave it to that process this round,
+            // and still report how it ends.
+            if (isMatterStackError(error, 'VERSION_CONFLICT')) {
+              if (!outcomes.has(run.runId)) outcomes.set(run.runId, run.status);
+              continue;
+            }
             const failure = toCliFailure(error);
             broken.set(run.runId, failure.exitCode);
             await leases?.release(run.runId);
@@ -148,6 +161,7 @@ async function loopAll(ctx: CommandContext): Promise<number> {
         display.update(await viewsOf(store, outcomes.keys()));
         if (!progressed) await sleepUnlessAborted(IDLE_ROUND_MS, ctx.signal);
       }
+      await readFinalStatuses(store, outcomes);
       const stillActive = [...outcomes].filter(([, status]) => !TERMINAL_RUN_STATUSES.includes(status)).map(([id]) => id);
       if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
       const brokenCode = [...broken.values()][0];

@@ -1,14 +1,10 @@
-import { defineCommand, flag, requiredArg, stringOption } from '../command.ts';
+import { defineCommand, flag, positiveIntegerOption, requiredArg, stringOption, type CommandContext } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { withRun } from '../open-store.ts';
-import { UsageError } from '../usage-error.ts';
 
 /** A positive sequence number from an option, or a usage error naming the option. */
-function seqOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const seq = Number(value);
-  if (!Number.isInteger(seq) || seq < 1) throw new UsageError(`--${name} must be a positive integer (a log sequence), got "${value}"`);
-  return seq;
+function seqOption(ctx: CommandContext, name: string): number | undefined {
+  return positiveIntegerOption(ctx, name, { note: '(a log sequence)' });
 }
 
 /** `replay <run>`: the event timeline, the state at a sequence, or a verification of the log against the machines. */
@@ -36,9 +32,9 @@ export const replayCommand = defineCommand({
   notes: ['Exit codes: 0, or 9 when --verify finds a divergence.', '--json prints the timeline entries, the state, or the verification result.'],
   async run(ctx) {
     const views = await import('../../actors/views/index.ts');
-    const at = seqOption(stringOption(ctx, 'at'), 'at');
-    const fromSeq = seqOption(stringOption(ctx, 'from'), 'from');
-    const toSeq = seqOption(stringOption(ctx, 'to'), 'to');
+    const at = seqOption(ctx, 'at');
+    const fromSeq = seqOption(ctx, 'from');
+    const toSeq = seqOption(ctx, 'to');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
       const { log } = handle.store;
       if (flag(ctx, 'verify')) {

@@ -1,10 +1,12 @@
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
 import { TASK_ENV_ALLOW_LIST } from '../../actors/operators/task-env.ts';
-import { defineCommand, stringOption } from '../command.ts';
+import { defineCommand, positiveIntegerOption, stringOption } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { natsTarget } from '../nats-target.ts';
 import { resolveRoot } from '../open-store.ts';
 import { UsageError } from '../usage-error.ts';
+
+const DAY_MS = 86_400_000;
 
 /** `worker`: hosts runs on NATS JetStream and serves the commands sent to them, until stopped. */
 export const workerCommand = defineCommand({
@@ -12,7 +14,7 @@ export const workerCommand = defineCommand({
   summary: 'host runs on NATS and serve their commands (distributed mode)',
   description: [
     'Connects to NATS (--nats URL, required), then runs the campaigns whose log is on JetStream and',
-    'answers the commands on ms.cmd.init and ms.cmd.<run>.<verb> (what "matterstack … --nats URL" sends).',
+    'answers the commands on ms.cmd.<user>.init and ms.cmd.<user>.<run>.<verb> (what "matterstack … --nats URL" sends).',
     'Start several on one server to share the runs: each run is hosted by one worker at a time, and',
     'when a worker dies another takes its runs over within the lease TTL and continues them from the log.',
     'Every worker needs the same workspaces (--root): it loads the campaigns and attempt directories there.',
@@ -23,11 +25,11 @@ export const workerCommand = defineCommand({
   options: {
     id: { type: 'string', valueName: 'ID', description: 'worker id (letters, digits, "_" or "-"; default: w-<host>-<pid>-<random>)' },
     'lease-ttl-ms': { type: 'string', valueName: 'MS', description: 'run lease TTL: a dead worker\'s runs are taken over within about this long (default 10000, min 500)' },
-    'poll-ms': { type: 'string', valueName: 'MS', description: 'how often operators are polled for attempt progress (default: the operators\' own)' },
+    'poll-ms': { type: 'string', valueName: 'MS', description: 'how often operators are polled for attempt progress (default: the operators\' own; at most a day)' },
   },
   examples: [
     'worker --nats nats://127.0.0.1:4222 --root ./workspaces   # as "orchestrator", password from $MS_ORCHESTRATOR_PASSWORD',
-    'worker --nats nats://orchestrator:$PASS@nats.lab:4222 --id w1',
+    'worker --nats nats://nats.lab:4222 --id w1   # password from $MS_ORCHESTRATOR_PASSWORD (never in argv: ps shows it)',
     'worker --user orchestrator --lease-ttl-ms 5000   # URL and password from $MATTERSTACK_NATS_URL, $MATTERSTACK_NATS_PASS',
   ],
   notes: [
@@ -40,10 +42,12 @@ export const workerCommand = defineCommand({
     const root = resolveRoot(ctx);
     const argv = ['--nats', target.servers.join(','), '--root', root];
     if (target.user !== undefined) argv.push('--user', target.user);
-    for (const name of ['id', 'lease-ttl-ms', 'poll-ms']) {
-      const value = stringOption(ctx, name);
-      if (value !== undefined) argv.push(`--${name}`, value);
-    }
+    const id = stringOption(ctx, 'id');
+    if (id !== undefined) argv.push('--id', id);
+    const leaseTtlMs = positiveIntegerOption(ctx, 'lease-ttl-ms', { min: 500, max: DAY_MS, note: '(milliseconds)' });
+    if (leaseTtlMs !== undefined) argv.push('--lease-ttl-ms', String(leaseTtlMs));
+    const pollMs = positiveIntegerOption(ctx, 'poll-ms', { min: 10, max: DAY_MS, note: '(milliseconds)' });
+    if (pollMs !== undefined) argv.push('--poll-ms', String(pollMs));
     // The password travels in the environment, never in argv (visible in ps).
     const env = { ...ctx.env, ...(target.pass !== undefined ? { MATTERSTACK_NATS_PASS: target.pass } : {}) };
     const { main } = await import('../../actors/nats/worker-main.ts');
