@@ -80,6 +80,8 @@ export const nastyNumber: fc.Arbitrary<number> = fc.oneof(
 export function deeplyNested(depth: number, asObject: boolean): unknown {
   let value: unknown = 1;
   for (let i = 0; i < depth; i++) value = asObject ? { a: value } : [value];
+  // fast-check would print a counterexample by recursion (and overflow): name it instead.
+  Object.defineProperty(value, fc.toStringMethod, { value: () => `deeplyNested(${depth}, ${asObject})` });
   return value;
 }
 
