@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../actors/campaign/campaign.ts';
 import { findCycle, validateWorkflow } from '../actors/campaign/validate-workflow.ts';
+import { globError } from '../actors/operators/collect-attempt-files.ts';
 import { initializeRun, stepRun } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import { isMatterStackError } from '../events/errors.ts';
@@ -73,11 +74,22 @@ describe('fuzz: the workflow a campaign plans', () => {
           expect(existing).not.toContain(t.id);
           for (const dep of t.dependencies) expect([...ids, ...existing]).toContain(dep);
           for (const dest of Object.keys(t.files ?? {})) expect(dest.split(/[\\/]/)).not.toContain('..');
+          // Results are collected with these globs once the task has run: each must compile.
+          for (const pattern of [...(t.downloadPatterns?.include ?? []), ...(t.downloadPatterns?.exclude ?? [])]) expect(globError(pattern)).toBeUndefined();
         }
         expect(findCycle(workflow.tasks)).toBeNull();
       }),
       { numRuns: FUZZ_RUNS * 2 },
     );
+  });
+
+  it('a download pattern picomatch cannot compile is refused when planned, not when the results are collected', () => {
+    for (const pattern of ['a'.repeat(70_000), 'é*'.repeat(33_000)]) {
+      const result = outcome(() => validateWorkflow({ tasks: [{ id: 'a', command: 'true', downloadPatterns: { include: [pattern] } }] }, { source: 'campaign fuzz' }));
+      expect(result.ok).toBe(false);
+      expectCleanError(result.ok ? undefined : result.error, ['INVALID_WORKFLOW']);
+      expect((result.ok ? '' : (result.error as Error).message).length).toBeLessThan(400);
+    }
   });
 
   // depends on #13 item 14 ("a circular or 100,000-deep value from a campaign names the campaign and the call"):
