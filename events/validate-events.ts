@@ -132,11 +132,18 @@ export interface RawStoredRecord {
   changes: unknown;
 }
 
+/** A run id or sequence read from a damaged record, fit for a one-line message: quoted and shortened unless it is well-formed. */
+function shownColumn(value: unknown): string {
+  if ((typeof value === 'string' && isValidId(value)) || typeof value === 'number') return String(value);
+  const text = JSON.stringify(String(value));
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 /** Builds the INVALID_EVENT error for a record that cannot be read back. */
 export function invalidStoredRecord(runId: unknown, seq: unknown, reason: string, cause?: unknown): MatterStackError {
   return new MatterStackError(
     'INVALID_EVENT',
-    `invalid record in the event log: run ${String(runId)} seq ${String(seq)}: ${reason}`,
+    `invalid record in the event log: run ${shownColumn(runId)} seq ${shownColumn(seq)}: ${reason}`,
     { runId, seq },
     cause === undefined ? undefined : { cause },
   );
