@@ -67,6 +67,22 @@ describe('fuzz: command-line parsing (in process)', () => {
   });
 });
 
+describe('fuzz: command-line errors shown to a terminal', () => {
+  // depends on #13 item 11 (control characters escaped in human output): today an unknown command or a bad
+  // run id is echoed raw, so `matterstack $'x\e[2J'` clears the screen of whoever reads the error.
+  it('an error line never carries a control character the user typed', () => {
+    const control = fc.tuple(fc.string({ maxLength: 4 }), fc.constantFrom('\u001b[2J', '\u001b]0;t\u0007', '\r', '\u0008', '\u009b31m'), fc.string({ maxLength: 4 })).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.constantFrom([], ['status'], ['pause'], ['--by']), control, (before, bad) => {
+        const result = outcome(() => parseCommandLine([...before, bad], COMMANDS, {}));
+        if (result.ok) return;
+        expect(toCliFailure(result.error).message).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      }),
+      { numRuns: Math.min(FUZZ_RUNS, 50) },
+    );
+  });
+});
+
 /** The commands that end by themselves (`loop`, `worker` wait; `self-test` runs its own campaign). */
 const FINITE = ['init', 'step', 'status', 'list', 'attempts', 'pause', 'resume', 'cancel', 'revive', 'rerun', 'cancel-attempt', 'approve', 'reject', 'explain', 'export-evidence', 'replay', 'projections'];
 /** Tokens for the real binary: no `--root`/`--nats` (they would leave the temporary root or dial out). */
