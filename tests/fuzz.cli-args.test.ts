@@ -142,7 +142,7 @@ describe('fuzz: command lines through the real binary', () => {
         // Projections are what the log says: the rejected input changed neither.
         expect(after.projections, context).toEqual(after.rebuilt);
       }),
-      { numRuns: slowRuns(100, 6) },
+      { numRuns: slowRuns(100, 4) },
     );
   });
 });
