@@ -147,6 +147,28 @@ describe('fuzz: operators.yaml', () => {
   });
 });
 
+describe('fuzz: a workspace whose operators.yaml is a link to nowhere', () => {
+  // depends on #13 item 14 ("a dangling operators.yaml link is an error"): today it silently gives the defaults.
+  it('is INVALID_CONFIG, not the defaults', () => {
+    const temp = tempRoot('ms-fuzz-opdangle-');
+    let n = 0;
+    try {
+      fc.assert(
+        fc.property(fc.constantFrom('nowhere.yaml', '../../nowhere.yaml', '/nonexistent/operators.yaml'), (target) => {
+          const dir = temp.workspace(`ws${n++}`, '');
+          fs.symlinkSync(target, path.join(dir, 'operators.yaml'));
+          const result = outcome(() => loadOperatorsConfig({ workspaceDir: dir }));
+          expect(result.ok).toBe(false);
+          expectCleanError(result.ok ? undefined : result.error, ['INVALID_CONFIG']);
+        }),
+        { numRuns: 3 },
+      );
+    } finally {
+      temp.cleanup();
+    }
+  });
+});
+
 describe('fuzz: a workspace with a bad operators.yaml creates no run', () => {
   let temp: TempRoot;
   let store: RunStore;
