@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { isMatterStackError } from '../../events/errors.ts';
+import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { MARKER_DIR } from './attempt-folder.ts';
 import type { CollectedResults, OperatorContext } from './operator.ts';
 import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
