@@ -136,7 +136,7 @@ function contextFor(dir: string, task: TaskSpec): OperatorContext {
   };
 }
 
-/** An entry that leaves results.json, if any, a regular file (the other kinds: see the property that depends on #13 item 4). */
+/** An entry that leaves results.json, if any, a regular file (the other kinds: see the property on #13 item 4). */
 function isPlainEntry(e: Entry): boolean {
   return e.at[0] !== 'results.json' || (e.at.length === 1 && e.kind === 'file');
 }
@@ -155,8 +155,8 @@ describe('fuzz: results files (in process)', () => {
       { numRuns: FUZZ_RUNS },
     );
   });
-  // depends on #13 item 4 (results.json that is not a regular file): today a results.json folder throws a bare
-  // EISDIR out of collectTaskResults, and a results.json link leading out of the attempt is followed.
+  // #13 item 4 (results.json that is not a regular file): a results.json folder used to throw a bare EISDIR out
+  // of collectTaskResults, and a results.json link leading out of the attempt was followed.
   it('results.json as a folder or a link out of the attempt gives a reason, never the outside file', async () => {
     let n = 0;
     await fc.assert(
