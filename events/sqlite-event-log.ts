@@ -4,7 +4,8 @@ import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { storedPayload } from './results-once.ts';
 import { CHANGE_COLUMNS, COLUMNS, rawChangeRowToRecord, rawRowToEvent, type ChangeRecord, type RawChangeRow, type RawRow } from './sqlite-rows.ts';
-import { validateNewEvents } from './validate-events.ts';
+import { isValidId } from './ids.ts';
+import { invalidStoredRecord, validateNewEvents } from './validate-events.ts';
 
 /** Options of `SqliteEventLog.open`. */
 export interface SqliteEventLogOptions {
@@ -265,7 +266,12 @@ export class SqliteEventLog implements EventLog {
   /** Every run with at least one event, by run id. */
   async listRuns(): Promise<LoggedRun[]> {
     this.assertOpen();
-    return this.stmt.listRuns.all().map((row) => ({ runId: row.run_id, lastSeq: row.last_seq }));
+    return this.stmt.listRuns.all().map((row) => {
+      // Read back like any column: a damaged run id would name a run no read can find.
+      if (typeof row.run_id !== 'string' || !isValidId(row.run_id)) throw invalidStoredRecord(row.run_id, row.last_seq, 'run_id: must be 1-64 letters, digits, "_" or "-"');
+      if (!Number.isSafeInteger(row.last_seq) || row.last_seq < 1) throw invalidStoredRecord(row.run_id, row.last_seq, 'seq: must be a positive integer');
+      return { runId: row.run_id, lastSeq: row.last_seq };
+    });
   }
 
   /** Closes the file; followers end. */

@@ -63,11 +63,22 @@ export function fastNewEvent(input: unknown): ValidNewEvent | undefined {
   };
 }
 
+/** Clips text that came from a record (a key, a zod message quoting keys) so an error stays one readable line. */
+function clipped(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** One step of an issue's path: `.name` for a plain key, `["quoted"]` for any other (newlines, 200,000 characters). */
+function pathPart(part: PropertyKey): string {
+  if (typeof part === 'number') return `[${part}]`;
+  const key = String(part);
+  return /^[A-Za-z_$][\w$]{0,63}$/.test(key) ? `.${key}` : `[${clipped(JSON.stringify(key), 60)}]`;
+}
+
 function describeIssue(error: z.ZodError, prefix: string): string {
   const issue = error.issues[0];
   if (issue === undefined) return `${prefix}: invalid`;
-  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
-  return `${prefix}${path}: ${issue.message}`;
+  return `${prefix}${issue.path.map(pathPart).join('')}: ${clipped(issue.message, 300)}`;
 }
 
 /**
@@ -132,11 +143,17 @@ export interface RawStoredRecord {
   changes: unknown;
 }
 
+/** A run id or sequence read from a damaged record, fit for a one-line message: quoted and shortened unless it is well-formed. */
+function shownColumn(value: unknown): string {
+  if ((typeof value === 'string' && isValidId(value)) || typeof value === 'number') return String(value);
+  return clipped(JSON.stringify(String(value)), 80);
+}
+
 /** Builds the INVALID_EVENT error for a record that cannot be read back. */
 export function invalidStoredRecord(runId: unknown, seq: unknown, reason: string, cause?: unknown): MatterStackError {
   return new MatterStackError(
     'INVALID_EVENT',
-    `invalid record in the event log: run ${String(runId)} seq ${String(seq)}: ${reason}`,
+    `invalid record in the event log: run ${shownColumn(runId)} seq ${shownColumn(seq)}: ${reason}`,
     { runId, seq },
     cause === undefined ? undefined : { cause },
   );

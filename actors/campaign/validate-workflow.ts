@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
 import { fastWorkflow } from '../../events/validate-changes.ts';
 import { WorkflowSchema, type TaskSpec, type Workflow } from '../../events/workflow.ts';
+import { globError } from '../operators/collect-attempt-files.ts';
 
 /** What else the run already has when a new workflow arrives. */
 export interface ValidateWorkflowOptions {
@@ -114,6 +115,8 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
     throw invalid(source, undefined, 'tasks', `every task already exists in the run (${ids.join(', ')}): a plan that returns finished work would loop forever; return null when the campaign is done`, { taskIds: ids });
   }
   const seen = new Set<string>();
+  // A glob is compiled once per workflow, however many tasks share it.
+  const globs = new Map<string, string | undefined>();
   for (const task of workflow.tasks) {
     if (seen.has(task.id)) throw invalid(source, task.id, 'id', 'duplicate task id in this workflow');
     if (existing.has(task.id)) throw invalid(source, task.id, 'id', 'a task with this id already exists in an earlier workflow of the run');
@@ -133,6 +136,10 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
     }
     for (const pattern of [...(task.downloadPatterns?.include ?? []), ...(task.downloadPatterns?.exclude ?? [])]) {
       if (!isSafeRelative(pattern)) throw invalid(source, task.id, 'downloadPatterns', `pattern "${pattern}" must be relative to the attempt directory`);
+      // Checked here, not when the attempt's results are collected: by then the task has run for nothing.
+      if (!globs.has(pattern)) globs.set(pattern, globError(pattern));
+      const unusable = globs.get(pattern);
+      if (unusable !== undefined) throw invalid(source, task.id, 'downloadPatterns', `pattern "${pattern.length > 100 ? `${pattern.slice(0, 100)}…` : pattern}" is not a usable glob: ${unusable}`);
     }
   }
   const cycle = findCycle(workflow.tasks);

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { isMatterStackError } from '../../events/errors.ts';
+import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { MARKER_DIR } from './attempt-folder.ts';
 import type { CollectedResults, OperatorContext } from './operator.ts';
 import { DEFAULT_MAX_RESULTS_BYTES, readResultsFile } from './read-results-file.ts';
@@ -15,15 +15,28 @@ export interface CollectOptions {
   bookkeeping?: readonly string[];
 }
 
+/** How download patterns are matched: dot files too. */
+const GLOB_OPTIONS = { dot: true };
+
+/** Why `pattern` cannot be used as a download pattern (picomatch cannot compile it), or undefined when it can. */
+export function globError(pattern: string): string | undefined {
+  try {
+    // picomatch builds its regular expression at the first match, not when the matcher is made.
+    picomatch(pattern, GLOB_OPTIONS)('probe');
+    return undefined;
+  } catch (error) {
+    return errorMessage(error).split('\n')[0]!.slice(0, 200);
+  }
+}
+
 /**
  * Regular files under `dir` matching the patterns, keyed by their posix path relative to `dir`
  * (never by basename). Links are skipped: a result must not point outside the attempt. The marker
  * folder (`.matterstack/`) is never visited.
  */
 export async function collectAttemptFiles(dir: string, options: CollectOptions = {}): Promise<Record<string, string>> {
-  const glob = { dot: true };
-  const included = options.include && options.include.length > 0 ? picomatch([...options.include], glob) : () => true;
-  const excluded = options.exclude && options.exclude.length > 0 ? picomatch([...options.exclude], glob) : () => false;
+  const included = options.include && options.include.length > 0 ? picomatch([...options.include], GLOB_OPTIONS) : () => true;
+  const excluded = options.exclude && options.exclude.length > 0 ? picomatch([...options.exclude], GLOB_OPTIONS) : () => false;
   const bookkeeping = new Set(options.bookkeeping ?? []);
   const files: Record<string, string> = {};
   const visit = async (abs: string, rel: string): Promise<void> => {

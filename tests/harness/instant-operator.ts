@@ -10,7 +10,7 @@ export class InstantOperator implements Operator {
   async poll(): Promise<PollResult> {
     return { status: 'COMPLETED' };
   }
-  async collectResults(): Promise<CollectedResults> {
+  async collectResults(_ctx: OperatorContext): Promise<CollectedResults> {
     return { files: {} };
   }
   async cancel(): Promise<PollResult> {
