@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IdSchema, WorkspaceSlugSchema } from './ids.ts';
-import type { RunCommand } from './run-events.ts';
+import type { JsonValue } from './json.ts';
+import { GateDataSchema, type RunCommand } from './run-events.ts';
 
 /**
  * Payloads of the NATS commands (`ms.cmd.<runId>.<verb>`, `ms.cmd.init`) and their replies.
@@ -22,8 +23,8 @@ export const COMMAND_PAYLOADS = {
   status: z.strictObject({}),
   rerun: z.strictObject({ taskId: IdSchema, recursive: z.boolean().default(false), ...Meta }),
   'cancel-attempt': z.strictObject({ attemptId: IdSchema, ...Meta }),
-  approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
-  reject: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
+  approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), data: GateDataSchema.optional(), ...Meta }),
+  reject: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), data: GateDataSchema.optional(), ...Meta }),
 } as const;
 
 export type CommandVerb = keyof typeof COMMAND_PAYLOADS;
@@ -59,6 +60,14 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
   return Object.hasOwn(COMMAND_PAYLOADS, verb);
 }
 
+/** The comment and data of a validated approve / reject payload. */
+function decisionOf(payload: Record<string, unknown>): { comment?: string; data?: JsonValue } {
+  return {
+    ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}),
+    ...(payload.data !== undefined ? { data: payload.data as JsonValue } : {}),
+  };
+}
+
 /** The run event a mutating verb becomes (`step` and `status` have none). */
 export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>): RunCommand | undefined {
   const meta = { ...(payload.by !== undefined ? { by: payload.by as string } : {}), ...(payload.commandId !== undefined ? { commandId: payload.commandId as string } : {}) };
@@ -76,9 +85,9 @@ export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>
     case 'cancel-attempt':
       return { type: 'CMD.CANCEL_ATTEMPT', attemptId: payload.attemptId as string, ...meta };
     case 'approve':
-      return { type: 'CMD.APPROVE', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+      return { type: 'CMD.APPROVE', taskId: payload.taskId as string, ...decisionOf(payload), ...meta };
     case 'reject':
-      return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+      return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...decisionOf(payload), ...meta };
     case 'step':
     case 'status':
       return undefined;

@@ -232,6 +232,7 @@ const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> =
   'attempt.created': new Set(['kind', 'attemptId', 'taskId', 'operatorKey']),
   'attempt.status': new Set(['kind', 'attemptId', 'status', 'reason', 'externalId', 'operatorData', 'dir']),
   'attempt.results': new Set(['kind', 'attemptId', 'files', 'data']),
+  'attempt.decision': new Set(['kind', 'attemptId', 'verb', 'by', 'comment', 'data']),
   command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by']),
 };
 
@@ -281,6 +282,10 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
     case 'attempt.results':
       if (!isId(c.attemptId) || !isStringRecord(c.files)) return undefined;
       if (c.data !== undefined && !isJsonValue(c.data)) return undefined;
+      break;
+    case 'attempt.decision':
+      if (!isId(c.attemptId) || (c.verb !== 'approved' && c.verb !== 'rejected')) return undefined;
+      if (!isOptString(c.by) || !isOptString(c.comment) || (c.data !== undefined && !isJsonValue(c.data))) return undefined;
       break;
     case 'command':
       if (typeof c.verb !== 'string' || typeof c.accepted !== 'boolean') return undefined;
