@@ -135,7 +135,7 @@ function isIdArray(value: unknown): boolean {
 const TASK_SPEC_KEYS: ReadonlySet<string> = new Set([
   'id', 'kind', 'command', 'image', 'files', 'env', 'dependencies', 'cores', 'memoryGb', 'gpus', 'timeLimitMinutes',
   'allowFailure', 'allowDependencyFailure', 'downloadPatterns', 'operatorKey', 'retries', 'retryOn', 'retryBackoffSeconds',
-  'message', 'request',
+  'message', 'request', 'inputSchema',
 ]);
 const FILE_SOURCE_KEYS: ReadonlySet<string> = new Set(['source']);
 const DOWNLOAD_PATTERN_KEYS: ReadonlySet<string> = new Set(['include', 'exclude']);
@@ -188,6 +188,7 @@ function fastTaskSpec(input: unknown): TaskSpec | undefined {
   }
   if (s.retryOn !== undefined && !isStringArray(s.retryOn, 1)) return undefined;
   if (s.request !== undefined && !isJsonValue(s.request)) return undefined;
+  if (s.inputSchema !== undefined && !isJsonObject(s.inputSchema)) return undefined;
   if (kind !== undefined && dependencies !== undefined && allowFailure !== undefined && allowDependencyFailure !== undefined) {
     return s as unknown as TaskSpec;
   }
@@ -202,7 +203,7 @@ function fastTaskSpec(input: unknown): TaskSpec | undefined {
 }
 
 /** Nested task fields a workflow copy would have to clone deeply: their tasks go to zod. */
-const NESTED_TASK_FIELDS = ['files', 'env', 'downloadPatterns', 'retryOn', 'request'] as const;
+const NESTED_TASK_FIELDS = ['files', 'env', 'downloadPatterns', 'retryOn', 'request', 'inputSchema'] as const;
 
 /**
  * A WorkflowSchema check for a campaign's plan: the workflow as zod outputs it, in fresh objects
