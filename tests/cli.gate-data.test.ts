@@ -79,7 +79,10 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', () =>
     // Nothing changed: the gate still waits, has no decision, and takes a valid approve next.
     const status = (await cli(['status', 'bad', '--json'])).json<{ tasks: { id: string; status: string }[] }>();
     expect(status.tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
-    expect((await cli(['attempts', 'bad', 'gate', '--json'])).json<Attempt[]>()[0]?.decision).toBeNull();
+    const [attempt] = (await cli(['attempts', 'bad', 'gate', '--json'])).json<(Attempt & { dir: string })[]>();
+    expect(attempt?.decision).toBeNull();
+    // The person answering is told which data the gate takes.
+    expect(fs.readFileSync(path.join(attempt!.dir, 'instructions.md'), 'utf8')).toContain(`matching this JSON Schema:\n\n\`\`\`json\n${JSON.stringify(INPUT_SCHEMA, null, 2)}`);
     const timeline = (await cli(['replay', 'bad', '--json'])).json<{ type: string; changes: string[] }[]>();
     // The three refusals are recorded (as every refused command is), and nothing else was appended.
     expect(timeline.length).toBe(before + 3);
