@@ -61,7 +61,8 @@ interface Attempt {
   results: { data: unknown } | null;
 }
 
-describe.concurrent('gate decisions with data (embedded log, CLI binary)', () => {
+// Each test runs ~20 CLI processes: on a loaded machine that can take longer than the default minute.
+describe.concurrent('gate decisions with data (embedded log, CLI binary)', { timeout: 240_000 }, () => {
   it('refuses data that does not match the inputSchema naming the field, and nothing changes', async () => {
     expect((await cli(['init', 'lab', '--run-id', 'bad'])).code).toBe(0);
     expect((await cli(['step', 'bad'])).code).toBe(0);
