@@ -2,6 +2,7 @@ import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { AttemptEvent } from '../events/run-events.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
+import type { AttemptDecisionRecord } from '../machines/attempt.machine.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
 import type { Effect } from '../machines/effects.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
@@ -233,6 +234,7 @@ export class EffectRunner implements EffectHandler {
         status: summary.status,
         ...(attempt?.context.files !== undefined ? { files: attempt.context.files } : {}),
         ...(attempt?.context.data !== undefined ? { data: attempt.context.data } : {}),
+        ...(attempt?.context.decision !== undefined ? { decision: decisionResult(attempt.context.decision) } : {}),
       };
     }
     try {
@@ -279,6 +281,11 @@ async function collectedEvent(target: { registered: RegisteredOperator; ctx: Ope
   } catch (error) {
     return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
   }
+}
+
+/** A gate attempt's decision as `analyze` receives it (its data is the result's `data`). */
+function decisionResult({ data: _data, ...decision }: AttemptDecisionRecord): NonNullable<TaskResult['decision']> {
+  return decision;
 }
 
 /** The report to deliver, or undefined when the operator saw no change (nothing is logged then). */

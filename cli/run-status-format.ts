@@ -64,6 +64,7 @@ export function statusLines(view: RunStatusView, prefix: string): string[] {
     `phase      ${view.phase ?? '-'} (iteration ${view.iteration ?? '-'})`,
     `tasks      ${formatCounts(view.counts)}`,
   ];
+  if (view.campaignState != null) lines.push(`state      ${stateLine(view, prefix)}`);
   if (view.tasks.length > 0) {
     lines.push('');
     const rows = view.tasks.map((t) => [t.id, t.status, t.operatorKey, t.attempts, t.currentAttemptId, t.statusReason]);
@@ -77,6 +78,18 @@ export function statusLines(view: RunStatusView, prefix: string): string[] {
     }
   }
   return lines;
+}
+
+const STATE_WIDTH = 100;
+
+/** The campaign state on one line, folded when long, with the command that prints it whole. */
+function stateLine(view: RunStatusView, prefix: string): string {
+  const state = view.campaignState;
+  if (state == null) return '-';
+  const text = JSON.stringify(state.state);
+  const where = `(iteration ${state.iteration})`;
+  if (text.length <= STATE_WIDTH) return `${text} ${where}`;
+  return `${text.slice(0, STATE_WIDTH - 1)}… ${where}; whole: ${prefix} status ${view.runId} --state`;
 }
 
 /** The `status --json` document: SPEC §6 fields (runId, workspace, status, phase, iteration, tasks[]) plus counts and gates. */

@@ -40,6 +40,14 @@ export const DomainChangeSchema = z.discriminatedUnion('kind', [
     data: JsonValueSchema.optional(),
   }),
   z.strictObject({
+    kind: z.literal('attempt.decision'),
+    attemptId: IdSchema,
+    verb: z.enum(['approved', 'rejected']),
+    by: z.string().optional(),
+    comment: z.string().optional(),
+    data: JsonValueSchema.optional(),
+  }),
+  z.strictObject({
     kind: z.literal('command'),
     verb: z.string(),
     accepted: z.boolean(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IdSchema, WorkspaceSlugSchema } from './ids.ts';
-import type { RunCommand } from './run-events.ts';
+import type { JsonValue } from './json.ts';
+import { GateDataSchema, type RunCommand } from './run-events.ts';
 
 /**
  * Payloads of the NATS commands (`ms.cmd.<user>.<runId>.<verb>`, `ms.cmd.<user>.init`) and their replies.
@@ -25,8 +26,8 @@ export const COMMAND_PAYLOADS = {
   status: z.strictObject({}),
   rerun: z.strictObject({ taskId: IdSchema, recursive: z.boolean().default(false), ...Meta }),
   'cancel-attempt': z.strictObject({ attemptId: IdSchema, ...Meta }),
-  approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
-  reject: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), ...Meta }),
+  approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), data: GateDataSchema.optional(), ...Meta }),
+  reject: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), data: GateDataSchema.optional(), ...Meta }),
 } as const;
 
 export type CommandVerb = keyof typeof COMMAND_PAYLOADS;
@@ -62,6 +63,14 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
   return Object.hasOwn(COMMAND_PAYLOADS, verb);
 }
 
+/** The comment and data of a validated approve / reject payload. */
+function decisionOf(payload: Record<string, unknown>): { comment?: string; data?: JsonValue } {
+  return {
+    ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}),
+    ...(payload.data !== undefined ? { data: payload.data as JsonValue } : {}),
+  };
+}
+
 /** The run event a mutating verb becomes (`step` and `status` have none); `principal`: who the server authenticated. */
 export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>, principal?: string): RunCommand | undefined {
   const meta = {
@@ -83,9 +92,9 @@ export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>
     case 'cancel-attempt':
       return { type: 'CMD.CANCEL_ATTEMPT', attemptId: payload.attemptId as string, ...meta };
     case 'approve':
-      return { type: 'CMD.APPROVE', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+      return { type: 'CMD.APPROVE', taskId: payload.taskId as string, ...decisionOf(payload), ...meta };
     case 'reject':
-      return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...(typeof payload.comment === 'string' ? { comment: payload.comment } : {}), ...meta };
+      return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...decisionOf(payload), ...meta };
     case 'step':
     case 'status':
       return undefined;

@@ -81,8 +81,14 @@ export const CmdRerunSchema = z.strictObject({
   ...CommandMeta,
 });
 export const CmdCancelAttemptSchema = z.strictObject({ type: z.literal('CMD.CANCEL_ATTEMPT'), attemptId: IdSchema, ...CommandMeta });
-export const CmdApproveSchema = z.strictObject({ type: z.literal('CMD.APPROVE'), taskId: IdSchema, comment: z.string().optional(), ...CommandMeta });
-export const CmdRejectSchema = z.strictObject({ type: z.literal('CMD.REJECT'), taskId: IdSchema, comment: z.string().optional(), ...CommandMeta });
+/** Most characters a gate decision's data may take as JSON: it travels in one NATS message and stays in the log. */
+export const GATE_DATA_MAX_CHARS = 256 * 1024;
+/** The data a person attaches to a gate decision (`--data`): what `analyze` receives as the gate's result data. */
+export const GateDataSchema = JsonValueSchema.refine((value) => JSON.stringify(value).length <= GATE_DATA_MAX_CHARS, {
+  message: `must be at most ${GATE_DATA_MAX_CHARS} characters as JSON`,
+});
+export const CmdApproveSchema = z.strictObject({ type: z.literal('CMD.APPROVE'), taskId: IdSchema, comment: z.string().optional(), data: GateDataSchema.optional(), ...CommandMeta });
+export const CmdRejectSchema = z.strictObject({ type: z.literal('CMD.REJECT'), taskId: IdSchema, comment: z.string().optional(), data: GateDataSchema.optional(), ...CommandMeta });
 
 export const RunCommandSchema = z.discriminatedUnion('type', [
   CmdPauseSchema,
@@ -154,8 +160,9 @@ export const AttemptCancelSchema = z.strictObject({ type: z.literal('ATTEMPT.CAN
 export const AttemptCancelledSchema = z.strictObject({ type: z.literal('ATTEMPT.CANCELLED'), reason: z.string().optional() });
 
 /** Gate decisions routed by the run from CMD.APPROVE / CMD.REJECT. */
-export const AttemptApproveSchema = z.strictObject({ type: z.literal('ATTEMPT.APPROVE'), comment: z.string().optional(), by: z.string().optional() });
-export const AttemptRejectSchema = z.strictObject({ type: z.literal('ATTEMPT.REJECT'), comment: z.string().optional(), by: z.string().optional() });
+const DecisionFields = { comment: z.string().optional(), data: JsonValueSchema.optional(), by: z.string().optional() };
+export const AttemptApproveSchema = z.strictObject({ type: z.literal('ATTEMPT.APPROVE'), ...DecisionFields });
+export const AttemptRejectSchema = z.strictObject({ type: z.literal('ATTEMPT.REJECT'), ...DecisionFields });
 
 export const AttemptEventSchema = z.discriminatedUnion('type', [
   AttemptCreatedSchema,
@@ -202,6 +209,7 @@ export const COMMAND_REJECTION_CODES = [
   'NOT_A_GATE',
   'GATE_NOT_WAITING',
   'GATE_ALREADY_DECIDED',
+  'GATE_DATA_INVALID',
 ] as const;
 export type CommandRejectionCode = (typeof COMMAND_REJECTION_CODES)[number];
 

@@ -135,7 +135,7 @@ function isIdArray(value: unknown): boolean {
 const TASK_SPEC_KEYS: ReadonlySet<string> = new Set([
   'id', 'kind', 'command', 'image', 'files', 'env', 'dependencies', 'cores', 'memoryGb', 'gpus', 'timeLimitMinutes',
   'allowFailure', 'allowDependencyFailure', 'downloadPatterns', 'operatorKey', 'retries', 'retryOn', 'retryBackoffSeconds',
-  'message', 'request',
+  'message', 'request', 'inputSchema',
 ]);
 const FILE_SOURCE_KEYS: ReadonlySet<string> = new Set(['source']);
 const DOWNLOAD_PATTERN_KEYS: ReadonlySet<string> = new Set(['include', 'exclude']);
@@ -188,6 +188,7 @@ function fastTaskSpec(input: unknown): TaskSpec | undefined {
   }
   if (s.retryOn !== undefined && !isStringArray(s.retryOn, 1)) return undefined;
   if (s.request !== undefined && !isJsonValue(s.request)) return undefined;
+  if (s.inputSchema !== undefined && !isJsonObject(s.inputSchema)) return undefined;
   if (kind !== undefined && dependencies !== undefined && allowFailure !== undefined && allowDependencyFailure !== undefined) {
     return s as unknown as TaskSpec;
   }
@@ -202,7 +203,7 @@ function fastTaskSpec(input: unknown): TaskSpec | undefined {
 }
 
 /** Nested task fields a workflow copy would have to clone deeply: their tasks go to zod. */
-const NESTED_TASK_FIELDS = ['files', 'env', 'downloadPatterns', 'retryOn', 'request'] as const;
+const NESTED_TASK_FIELDS = ['files', 'env', 'downloadPatterns', 'retryOn', 'request', 'inputSchema'] as const;
 
 /**
  * A WorkflowSchema check for a campaign's plan: the workflow as zod outputs it, in fresh objects
@@ -232,6 +233,7 @@ const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> =
   'attempt.created': new Set(['kind', 'attemptId', 'taskId', 'operatorKey']),
   'attempt.status': new Set(['kind', 'attemptId', 'status', 'reason', 'externalId', 'operatorData', 'dir']),
   'attempt.results': new Set(['kind', 'attemptId', 'files', 'data']),
+  'attempt.decision': new Set(['kind', 'attemptId', 'verb', 'by', 'comment', 'data']),
   command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'principal']),
 };
 
@@ -281,6 +283,10 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
     case 'attempt.results':
       if (!isId(c.attemptId) || !isStringRecord(c.files)) return undefined;
       if (c.data !== undefined && !isJsonValue(c.data)) return undefined;
+      break;
+    case 'attempt.decision':
+      if (!isId(c.attemptId) || (c.verb !== 'approved' && c.verb !== 'rejected')) return undefined;
+      if (!isOptString(c.by) || !isOptString(c.comment) || (c.data !== undefined && !isJsonValue(c.data))) return undefined;
       break;
     case 'command':
       if (typeof c.verb !== 'string' || typeof c.accepted !== 'boolean') return undefined;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IdSchema } from './ids.ts';
-import { JsonValueSchema } from './json.ts';
+import { JsonObjectSchema, JsonValueSchema } from './json.ts';
 
 /** A file staged into the attempt directory: literal content, or a source path to copy. */
 export const TaskFileSchema = z.union([z.string(), z.strictObject({ source: z.string().min(1) })], {
@@ -38,6 +38,8 @@ export const TaskSpecSchema = z.strictObject({
   retryBackoffSeconds: z.number().nonnegative().optional(),
   /** Gate tasks: the question shown to the approver. */
   message: z.string().optional(),
+  /** Gate tasks: the JSON Schema an approve's data must match (checked when planned; a mismatch refuses the approve). */
+  inputSchema: JsonObjectSchema.optional(),
   /** External tasks: the request handed to the outside agent. */
   request: JsonValueSchema.optional(),
 });

@@ -20,6 +20,16 @@ export interface AttemptContext {
   files?: Record<string, string>;
   data?: JsonValue;
   collectError?: string;
+  /** A gate's decision as the run routed it: its data becomes the attempt's result data. */
+  decision?: AttemptDecisionRecord;
+}
+
+/** An approve or reject as the gate attempt keeps it (and the log and views show it). */
+export interface AttemptDecisionRecord {
+  verb: 'approved' | 'rejected';
+  by?: string;
+  comment?: string;
+  data?: JsonValue;
 }
 
 type Reportable = Exclude<AttemptStatus, 'CREATED'>;
@@ -46,8 +56,8 @@ function activeOn(self: 'submitted' | 'running' | 'waiting_external') {
       target,
     })),
     'ATTEMPT.CANCEL': { target: 'cancelling' as const },
-    'ATTEMPT.APPROVE': { guard: 'isGate' as const, target: 'completed' as const },
-    'ATTEMPT.REJECT': { guard: 'isGate' as const, target: 'failed' as const },
+    'ATTEMPT.APPROVE': { guard: 'isGate' as const, target: 'completed' as const, actions: 'recordDecision' as const },
+    'ATTEMPT.REJECT': { guard: 'isGate' as const, target: 'failed' as const, actions: 'recordDecision' as const },
   };
 }
 
@@ -111,8 +121,20 @@ export const attemptMachine = setup({
       if (event.dir !== undefined) next.dir = event.dir;
       return next;
     }),
+    recordDecision: assign(({ context, event }) => {
+      if (event.type !== 'ATTEMPT.APPROVE' && event.type !== 'ATTEMPT.REJECT') return context;
+      const decision: AttemptDecisionRecord = { verb: event.type === 'ATTEMPT.APPROVE' ? 'approved' : 'rejected' };
+      if (event.by !== undefined) decision.by = event.by;
+      if (event.comment !== undefined) decision.comment = event.comment;
+      if (event.data !== undefined) decision.data = event.data;
+      return { ...context, decision };
+    }),
     recordResults: assign(({ context, event }) => {
-      if (event.type === 'ATTEMPT.RESULTS') return { ...context, files: event.files, ...(event.data !== undefined ? { data: event.data } : {}) };
+      if (event.type === 'ATTEMPT.RESULTS') {
+        // The approver's data is the gate's result; what the operator collected only fills in when there is none.
+        const data = context.decision?.data ?? event.data;
+        return { ...context, files: event.files, ...(data !== undefined ? { data } : {}) };
+      }
       if (event.type === 'ATTEMPT.RESULTS_INVALID') return { ...context, files: event.files, collectError: event.reason };
       if (event.type === 'ATTEMPT.COLLECT_FAILED') return { ...context, collectError: event.reason };
       return context;

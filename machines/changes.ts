@@ -93,8 +93,11 @@ export function attemptChanges(prev: AttemptContext | undefined, next: AttemptCo
       ...(next.dir !== undefined ? { dir: next.dir } : {}),
     });
   }
+  if (prev !== undefined && next.decision !== undefined && prev.decision !== next.decision) {
+    out.push({ kind: 'attempt.decision', attemptId: next.attemptId, ...next.decision });
+  }
   if (event.type === 'ATTEMPT.RESULTS' && prev !== undefined && prev.files !== next.files) {
-    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files, ...(event.data !== undefined ? { data: event.data } : {}) });
+    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files, ...(next.data !== undefined ? { data: next.data } : {}) });
   }
   if (event.type === 'ATTEMPT.RESULTS_INVALID' && prev !== undefined && prev.files !== next.files) {
     out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files });

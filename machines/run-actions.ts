@@ -155,10 +155,11 @@ export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunCo
     case 'CMD.APPROVE':
     case 'CMD.REJECT': {
       const comment = cmd.comment !== undefined ? { comment: cmd.comment } : {};
+      const data = cmd.data !== undefined ? { data: cmd.data } : {};
       const approve = cmd.type === 'CMD.APPROVE';
       const type = approve ? ('ATTEMPT.APPROVE' as const) : ('ATTEMPT.REJECT' as const);
       const { context, attemptId } = recordDecision(ctx, cmd.taskId, { verb: approve ? 'approved' : 'rejected', ...by });
-      return { context, messages: [{ to: attemptId, event: { type, ...comment, ...by } }] };
+      return { context, messages: [{ to: attemptId, event: { type, ...comment, ...data, ...by } }] };
     }
   }
 }

@@ -123,6 +123,7 @@ function foldChange(target: FoldTarget, event: FoldEvent, run: RunRow, change: D
         endedAt: null,
         resultsFiles: null,
         resultsData: null,
+        decision: null,
         updatedAt: time,
       });
       return;
@@ -147,6 +148,14 @@ function foldChange(target: FoldTarget, event: FoldEvent, run: RunRow, change: D
       if (attempt === undefined) return;
       attempt.resultsFiles = JSON.stringify(change.files);
       attempt.resultsData = change.data === undefined ? null : JSON.stringify(change.data);
+      attempt.updatedAt = time;
+      return;
+    }
+    case 'attempt.decision': {
+      const attempt = target.attempt(event.runId, change.attemptId);
+      if (attempt === undefined) return;
+      const { kind: _kind, attemptId: _attemptId, ...decision } = change;
+      attempt.decision = JSON.stringify(decision);
       attempt.updatedAt = time;
       return;
     }

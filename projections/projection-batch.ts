@@ -132,17 +132,17 @@ export class ProjectionBatch implements FoldTarget {
         if (carried === undefined) {
           s.upsertAttempt.run(
             a.runId, a.attemptId, a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
-            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.decision, a.updatedAt,
           );
         } else if (carried.knownAttempts.has(a.attemptId)) {
           s.updateAttempt.run(
             a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
-            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt, a.runId, a.attemptId,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.decision, a.updatedAt, a.runId, a.attemptId,
           );
         } else {
           s.insertAttempt.run(
             a.runId, a.attemptId, a.taskId, a.attemptNumber, a.operatorKey, a.status, a.reason, a.externalId, a.operatorData,
-            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.updatedAt,
+            a.dir, a.createdAt, a.createdSeq, a.submittedAt, a.endedAt, a.resultsFiles, a.resultsData, a.decision, a.updatedAt,
           );
         }
       }

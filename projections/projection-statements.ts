@@ -28,7 +28,7 @@ const TASK_COLUMNS = `run_id AS runId, task_id AS taskId, iteration, workflow_or
 const ATTEMPT_COLUMNS = `run_id AS runId, attempt_id AS attemptId, task_id AS taskId, attempt_number AS attemptNumber,
   operator_key AS operatorKey, status, reason, external_id AS externalId, operator_data AS operatorData, dir,
   created_at AS createdAt, created_seq AS createdSeq, submitted_at AS submittedAt, ended_at AS endedAt, results_files AS resultsFiles,
-  results_data AS resultsData, updated_at AS updatedAt`;
+  results_data AS resultsData, decision, updated_at AS updatedAt`;
 
 function upsert(table: string, columns: readonly string[], keyCount: number): string {
   const updates = columns.slice(keyCount).map((column) => `${column} = excluded.${column}`);
@@ -53,7 +53,7 @@ const TASK_COLS = [
 ] as const;
 const ATTEMPT_COLS = [
   'run_id', 'attempt_id', 'task_id', 'attempt_number', 'operator_key', 'status', 'reason', 'external_id',
-  'operator_data', 'dir', 'created_at', 'created_seq', 'submitted_at', 'ended_at', 'results_files', 'results_data', 'updated_at',
+  'operator_data', 'dir', 'created_at', 'created_seq', 'submitted_at', 'ended_at', 'results_files', 'results_data', 'decision', 'updated_at',
 ] as const;
 
 /** Prepares the projector's statements; the projection tables must exist. */
@@ -84,7 +84,7 @@ export function prepareProjectionStatements(db: Database.Database): ProjectionSt
         'attempts',
         [
           'run_id', 'attempt_id', 'task_id', 'attempt_number', 'operator_key', 'status', 'reason', 'external_id',
-          'operator_data', 'dir', 'created_at', 'created_seq', 'submitted_at', 'ended_at', 'results_files', 'results_data', 'updated_at',
+          'operator_data', 'dir', 'created_at', 'created_seq', 'submitted_at', 'ended_at', 'results_files', 'results_data', 'decision', 'updated_at',
         ],
         2,
       ),

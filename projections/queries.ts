@@ -51,6 +51,16 @@ export interface AttemptView {
   submittedAt: string | null;
   endedAt: string | null;
   results: { files: Record<string, string>; data: JsonValue | null } | null;
+  /** A gate attempt's decision (approve / reject with who, comment and data), else null. */
+  decision: GateDecisionView | null;
+}
+
+/** An approve or reject as the log keeps it. */
+export interface GateDecisionView {
+  verb: 'approved' | 'rejected';
+  by?: string;
+  comment?: string;
+  data?: JsonValue;
 }
 
 /** The campaign state recorded for one iteration. */
@@ -80,6 +90,8 @@ export interface CommandView {
 export interface RunStatusView extends RunView {
   tasks: TaskView[];
   counts: Partial<Record<TaskStatus, number>>;
+  /** What the campaign's last `analyze` returned (null before it first did); only when asked for (`withState`). */
+  campaignState?: CampaignStateView | null;
 }
 
 const RUN_SELECT = `SELECT run_id AS runId, workspace, status, status_reason AS statusReason, phase, iteration,
@@ -150,14 +162,17 @@ export function listTasks(db: Database.Database, runId: string): TaskView[] {
   }));
 }
 
-/** The run with its tasks and counts per task status, or undefined when unknown (the `status` view). */
-export function getRunStatus(db: Database.Database, runId: string): RunStatusView | undefined {
+/**
+ * The run with its tasks and counts per task status, or undefined when unknown (the `status` view).
+ * `withState` adds the latest campaign state (left out by default: monitors poll this and a state may be large).
+ */
+export function getRunStatus(db: Database.Database, runId: string, options: { withState?: boolean } = {}): RunStatusView | undefined {
   const run = getRun(db, runId);
   if (run === undefined) return undefined;
   const tasks = listTasks(db, runId);
   const counts: Partial<Record<TaskStatus, number>> = {};
   for (const task of tasks) counts[task.status] = (counts[task.status] ?? 0) + 1;
-  return { ...run, tasks, counts };
+  return { ...run, tasks, counts, ...(options.withState === true ? { campaignState: getLatestCampaignState(db, runId) } : {}) };
 }
 
 interface AttemptRecord {
@@ -175,12 +190,13 @@ interface AttemptRecord {
   endedAt: string | null;
   resultsFiles: string | null;
   resultsData: string | null;
+  decision: string | null;
 }
 
 const ATTEMPT_SELECT = `SELECT attempt_id AS attemptId, task_id AS taskId, attempt_number AS attemptNumber, status,
   operator_key AS operatorKey, external_id AS externalId, dir, reason, operator_data AS operatorData,
   created_at AS createdAt, submitted_at AS submittedAt, ended_at AS endedAt, results_files AS resultsFiles,
-  results_data AS resultsData FROM attempts`;
+  results_data AS resultsData, decision FROM attempts`;
 
 /** The run's attempts, oldest first; only those of `taskId` when given. */
 export function listAttempts(db: Database.Database, runId: string, taskId?: string): AttemptView[] {
@@ -190,9 +206,10 @@ export function listAttempts(db: Database.Database, runId: string, taskId?: stri
       ? statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? ORDER BY created_seq, attempt_id`).all(runId)
       : statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? AND task_id = ? ORDER BY attempt_number`).all(runId, taskId)
   ) as AttemptRecord[];
-  return rows.map(({ resultsFiles, resultsData, operatorData, ...rest }) => ({
+  return rows.map(({ resultsFiles, resultsData, operatorData, decision, ...rest }) => ({
     ...rest,
     operatorData: parse<Record<string, JsonValue>>(operatorData),
+    decision: parse<GateDecisionView>(decision),
     results:
       resultsFiles === null ? null : { files: JSON.parse(resultsFiles) as Record<string, string>, data: parse<JsonValue>(resultsData) },
   }));
@@ -205,6 +222,14 @@ export function getCampaignStates(db: Database.Database, runId: string): Campaig
     'SELECT iteration, state, time, seq FROM campaign_states WHERE run_id = ? ORDER BY iteration',
   ).all(runId) as { iteration: number; state: string; time: string; seq: number }[];
   return rows.map((row) => ({ ...row, state: JSON.parse(row.state) as JsonValue }));
+}
+
+/** The state the campaign's last `analyze` returned (its latest iteration), or null before the first plan. */
+export function getLatestCampaignState(db: Database.Database, runId: string): CampaignStateView | null {
+  const row = statement(db, 'SELECT iteration, state, time, seq FROM campaign_states WHERE run_id = ? ORDER BY iteration DESC LIMIT 1').get(runId) as
+    | { iteration: number; state: string; time: string; seq: number }
+    | undefined;
+  return row === undefined ? null : { ...row, state: JSON.parse(row.state) as JsonValue };
 }
 
 /** Every command asked of the run, accepted or rejected, in log order. */

@@ -55,6 +55,8 @@ export interface AttemptRow {
   endedAt: string | null;
   resultsFiles: string | null;
   resultsData: string | null;
+  /** A gate's decision (JSON: verb, by, comment, data), null for any other attempt. */
+  decision: string | null;
   updatedAt: string;
 }
 

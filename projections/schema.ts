@@ -7,7 +7,7 @@ export const PROJECTION_TABLES = ['commands', 'campaign_states', 'attempts', 'ta
 export const ALL_STREAM = '$all';
 
 /** Bumped whenever a table changes shape: a database at another version is dropped and refolded. */
-export const PROJECTION_SCHEMA_VERSION = 2;
+export const PROJECTION_SCHEMA_VERSION = 3;
 const VERSION_STREAM = '$schema';
 
 // Primary keys are (run_id, …) so every per-run query is a range scan on the key itself;
@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS attempts (
   ended_at       TEXT,
   results_files  TEXT,
   results_data   TEXT,
+  decision       TEXT,
   updated_at     TEXT NOT NULL,
   PRIMARY KEY (run_id, attempt_id)
 ) WITHOUT ROWID;

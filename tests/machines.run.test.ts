@@ -565,6 +565,25 @@ describe('commands: rejected with a stable code, recorded, never silently ignore
       expect(h.commandChanges()[0]?.reason).toBe('gate g was already rejected (attempt g-a1)');
     });
 
+    it('given a gate with an inputSchema, an approve whose data breaks it is GATE_DATA_INVALID naming the field and changes nothing; a matching one carries its data to the attempt', () => {
+      const inputSchema = { type: 'object', properties: { batch: { type: 'string' } }, required: ['batch'] };
+      const h = started([t('g', { kind: 'gate', inputSchema })]);
+      h.start('g-a1', 'WAITING_EXTERNAL');
+      const before = h.task('g');
+      const [refused] = h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'alice', data: { batch: 7 } });
+      expect(h.commandChanges()[0]).toMatchObject({ accepted: false, code: 'GATE_DATA_INVALID', reason: expect.stringMatching(/^data\.batch: .* \(inputSchema of gate g\)$/) });
+      expect(h.last.map((x) => x.actor)).toEqual(['run']);
+      expect(refused?.decision.changes.map((c) => c.kind)).toEqual(['command']);
+      expect(h.task('g')).toBe(before);
+      h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'alice', comment: 'ok', data: { batch: 'B7' } });
+      expect(h.commandChanges()[0]?.accepted).toBe(true);
+      const decided = h.last.find((x) => x.actor === 'g-a1');
+      expect(decided?.decision.changes).toContainEqual({ kind: 'attempt.decision', attemptId: 'g-a1', verb: 'approved', by: 'alice', comment: 'ok', data: { batch: 'B7' } });
+      h.attempt('g-a1', { type: 'ATTEMPT.RESULTS', files: {} });
+      expect(h.lastChanges()).toContainEqual({ kind: 'attempt.results', attemptId: 'g-a1', files: {}, data: { batch: 'B7' } });
+      expect(h.status('g')).toBe('COMPLETED');
+    });
+
     it('given a decided gate, when it is rerun, then its new attempt takes a new decision', () => {
       const h = waitingGate();
       h.run({ type: 'CMD.REJECT', taskId: 'g', by: 'alice' });

@@ -182,9 +182,16 @@ describe('attempt changes', () => {
         submittedAt: null,
         endedAt: null,
         results: null,
+        decision: null,
       },
     ]);
     expect(listTasks(db, RUN)[0]).toMatchObject({ currentAttemptId: 'prep-a1', attempts: 1, operatorKey: 'hpc.cluster_a' });
+  });
+
+  it('attempt.decision keeps the gate decision whole: verb, by, comment and data', () => {
+    const data = { batch: 'B7', samples: [1, 2, { deep: 'x'.repeat(500) }] };
+    given(created, planned, createdAttempt, { kind: 'attempt.decision', attemptId: 'prep-a1', verb: 'approved', by: 'alice', comment: 'looks right', data });
+    expect(listAttempts(db, RUN, 'prep')[0]?.decision).toEqual({ verb: 'approved', by: 'alice', comment: 'looks right', data });
   });
 
   it('attempt.status keeps external id, operator data and dir once given; submitted_at is when it first left CREATED, ended_at when terminal', () => {

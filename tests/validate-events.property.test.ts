@@ -62,6 +62,7 @@ const taskSpec = withCompact(
     retryBackoffSeconds: optional(fc.double({ min: 0, max: 600, noNaN: true })),
     message: optional(fc.string({ maxLength: 8 })),
     request: optional(json),
+    inputSchema: optional(fc.dictionary(fc.string({ maxLength: 6 }), json, { maxKeys: 3 })),
   }),
 );
 
@@ -85,6 +86,16 @@ const change = fc.oneof(
     }),
   ),
   withCompact(fc.record({ kind: fc.constant('attempt.results'), attemptId: id, files: stringRecord, data: optional(json) })),
+  withCompact(
+    fc.record({
+      kind: fc.constant('attempt.decision'),
+      attemptId: id,
+      verb: fc.constantFrom('approved', 'rejected'),
+      by: optional(fc.string({ maxLength: 8 })),
+      comment: optional(fc.string({ maxLength: 8 })),
+      data: optional(json),
+    }),
+  ),
   withCompact(
     fc.record({
       kind: fc.constant('command'),

@@ -7,7 +7,10 @@ export interface TaskResult<Data = JsonValue> {
   status: TaskStatus | AttemptStatus;
   /** Output path relative to the attempt directory → absolute path. */
   files?: Record<string, string>;
+  /** Structured output: results.json, a response's data, or the data a gate was approved / rejected with (`--data`). */
   data?: Data;
+  /** Gate tasks decided with `approve` / `reject`: the decision, who made it and the comment. */
+  decision?: { verb: 'approved' | 'rejected'; by?: string; comment?: string };
 }
 
 /**

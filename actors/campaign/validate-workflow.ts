@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
+import { inputSchemaProblem } from '../../events/json-schema.ts';
 import { fastWorkflow } from '../../events/validate-changes.ts';
 import { WorkflowSchema, type TaskSpec, type Workflow } from '../../events/workflow.ts';
 import { globError } from '../operators/collect-attempt-files.ts';
@@ -102,7 +103,7 @@ function parseWorkflow(input: unknown, source: string | undefined): Workflow {
 
 /**
  * Validates a workflow a campaign returned: schema (TaskSpecSchema), unique ids (also against
- * earlier workflows), known dependencies, no cycle, safe file and pattern paths. Every error is
+ * earlier workflows), known dependencies, no cycle, safe file and pattern paths, gates' inputSchema. Every error is
  * INVALID_WORKFLOW naming the task and the field; the first one found is thrown.
  */
 export function validateWorkflow(input: unknown, options: ValidateWorkflowOptions = {}): Workflow {
@@ -133,6 +134,11 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
       if (typeof spec !== 'string' && !isSafeRelative(spec.source)) {
         throw invalid(source, task.id, 'files', `source "${spec.source}" of "${key}" must be a relative path inside the workspace`);
       }
+    }
+    if (task.inputSchema !== undefined) {
+      if (task.kind !== 'gate') throw invalid(source, task.id, 'inputSchema', `only gate tasks take an inputSchema (this task is ${task.kind})`);
+      const problem = inputSchemaProblem(task.inputSchema);
+      if (problem !== null) throw invalid(source, task.id, 'inputSchema', `not a usable JSON Schema: ${problem}`);
     }
     for (const pattern of [...(task.downloadPatterns?.include ?? []), ...(task.downloadPatterns?.exclude ?? [])]) {
       if (!isSafeRelative(pattern)) throw invalid(source, task.id, 'downloadPatterns', `pattern "${pattern}" must be relative to the attempt directory`);

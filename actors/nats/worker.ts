@@ -230,7 +230,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const own = this.sessions.has(runId) ? this.log.lastOwnSeq(runId) : undefined;
     // Hosted here: the projections are caught up after every append, unless one is in flight.
     if (own === undefined || this.store.projector.lastSeq(runId) < own) await this.store.project();
-    const view = getRunStatus(this.store.projector.db, runId);
+    const view = getRunStatus(this.store.projector.db, runId, { withState: true });
     if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
     return { accepted: true, seq: view.lastSeq, status: { ...view } };
   }

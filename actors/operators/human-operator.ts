@@ -31,7 +31,14 @@ function instructionsOf(ctx: OperatorContext): string {
     '- `response.json`: `{"status": "COMPLETED", "data": {...}}` or `{"status": "FAILED", "error": "why"}`',
     '- `approved.txt` / `rejected.txt` (content: your comment)',
     '',
+    ...dataSection(ctx),
   ].join('\n');
+}
+
+/** With an inputSchema: the data an approve must carry (`--data`), as the schema says. */
+function dataSection(ctx: OperatorContext): string[] {
+  if (ctx.task.inputSchema === undefined) return [];
+  return ['## Data', '', 'An approve must carry data (`--data JSON` or `--data-file F`) matching this JSON Schema:', '', '```json', JSON.stringify(ctx.task.inputSchema, null, 2), '```', ''];
 }
 
 /** Operator `human`: gate tasks wait in WAITING_EXTERNAL for a person's answer (SPEC §2). */

@@ -15,11 +15,27 @@ export function shortJson(value: unknown, max = MAX_JSON): string {
  * every record of the run in order, even those a filter will hide.
  */
 export class ChangeDescriber {
+  /** True once a sentence had a value folded with "…" (never when built with `whole`). */
+  folded = false;
+  private readonly whole: boolean;
   private readonly tasks = new Map<string, string>();
   private readonly attempts = new Map<string, string>();
   private readonly externals = new Map<string, string>();
   private runStatus: string | undefined;
   private phase: string | undefined;
+
+  /** `whole`: values are written out in full (for --json), never folded with "…". */
+  constructor(options: { whole?: boolean } = {}) {
+    this.whole = options.whole === true;
+  }
+
+  /** A JSON value for a sentence: whole, or folded to `max` characters. */
+  private json(value: unknown, max = MAX_JSON): string {
+    if (this.whole) return JSON.stringify(value) ?? 'undefined';
+    const text = shortJson(value, max);
+    if (text.endsWith('…')) this.folded = true;
+    return text;
+  }
 
   /** One sentence per change of a record, in order. */
   describe(changes: readonly DomainChange[]): string[] {
@@ -43,11 +59,13 @@ export class ChangeDescriber {
       case 'workflow.planned': {
         for (const task of c.tasks) this.tasks.set(task.id, 'PENDING');
         const ids = c.tasks.map((t) => t.id);
-        const shown = ids.slice(0, 5).join(', ') + (ids.length > 5 ? `, … (+${ids.length - 5})` : '');
+        const listed = this.whole ? ids.length : 5;
+        const shown = ids.slice(0, listed).join(', ') + (ids.length > listed ? `, … (+${ids.length - listed})` : '');
+        if (ids.length > listed) this.folded = true;
         return `workflow ${c.iteration} planned: ${ids.length} task${ids.length === 1 ? '' : 's'}${ids.length > 0 ? ` (${shown})` : ''}`;
       }
       case 'campaign.state':
-        return `campaign state of iteration ${c.iteration}: ${shortJson(c.state)}`;
+        return `campaign state of iteration ${c.iteration}: ${this.json(c.state)}`;
       case 'task.status': {
         const text = `task ${c.taskId} ${arrow(this.tasks.get(c.taskId), c.status)}${why(c.reason)}`;
         this.tasks.set(c.taskId, c.status);
@@ -65,7 +83,12 @@ export class ChangeDescriber {
       }
       case 'attempt.results': {
         const files = Object.keys(c.files).length;
-        return `attempt ${c.attemptId} results: ${files} file${files === 1 ? '' : 's'}${c.data !== undefined ? `, data ${shortJson(c.data, 60)}` : ''}`;
+        return `attempt ${c.attemptId} results: ${files} file${files === 1 ? '' : 's'}${c.data !== undefined ? `, data ${this.json(c.data, 60)}` : ''}`;
+      }
+      case 'attempt.decision': {
+        const by = c.by !== undefined ? ` by ${c.by}` : '';
+        const comment = c.comment !== undefined ? `, comment ${this.json(c.comment)}` : '';
+        return `attempt ${c.attemptId} ${c.verb}${by}${comment}${c.data !== undefined ? `, data ${this.json(c.data)}` : ''}`;
       }
       case 'command': {
         const target = c.target !== undefined ? ` ${c.target}` : '';

@@ -13,8 +13,14 @@ function table(header: string[], rows: (string | number | null | undefined)[][])
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)];
 }
 
-/** The readable report (report.md): outcome, tasks, attempts, failures, iterations, commands. Pure and deterministic. */
+/** The readable report (report.md): outcome, tasks, attempts, gate decisions, failures, iterations, commands. Pure and deterministic. */
 export function renderEvidenceReport(b: EvidenceBundle): string {
+  let folded = false;
+  const fold = (value: unknown, max: number): string => {
+    const text = shortJson(value, max);
+    if (text.endsWith('…')) folded = true;
+    return text;
+  };
   const out: string[] = [`# Evidence: run ${b.runId}`, ''];
   out.push('## Outcome', '');
   out.push(`- Workspace: ${b.workspace ?? '—'}`);
@@ -51,9 +57,21 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
           a.createdAt,
           a.submittedAt,
           a.endedAt,
-          a.results === null ? null : `${Object.keys(a.results.files).length} files${a.results.data !== null ? `, data ${shortJson(a.results.data, 60)}` : ''}`,
+          a.results === null ? null : `${Object.keys(a.results.files).length} files${a.results.data !== null ? `, data ${fold(a.results.data, 60)}` : ''}`,
           a.reason,
         ]),
+      ),
+      '',
+    );
+  }
+
+  const decided = b.attempts.filter((a) => a.decision !== null);
+  if (decided.length > 0) {
+    out.push('## Gate decisions', '');
+    out.push(
+      ...table(
+        ['Attempt', 'Task', 'Decision', 'By', 'Comment', 'Data'],
+        decided.map((a) => [a.attemptId, a.taskId, a.decision?.verb, a.decision?.by, a.decision?.comment, a.decision?.data === undefined ? null : fold(a.decision.data, 120)]),
       ),
       '',
     );
@@ -77,7 +95,7 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
     out.push(
       ...table(
         ['Iteration', 'Planned at', 'Seq', 'Tasks', 'Campaign state'],
-        b.campaignStates.map((s) => [s.iteration, s.time, s.seq, (planned.get(s.iteration) ?? []).join(', '), shortJson(s.state, 120)]),
+        b.campaignStates.map((s) => [s.iteration, s.time, s.seq, (planned.get(s.iteration) ?? []).join(', '), fold(s.state, 120)]),
       ),
       '',
     );
@@ -94,6 +112,7 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
       '',
     );
   }
+  if (folded) out.push('Values cut with "…" are whole in bundle.json (`attempts[].results`, `attempts[].decision`, `campaignStates[].state`).', '');
   while (out.at(-1) === '') out.pop();
   return textBlock(out);
 }

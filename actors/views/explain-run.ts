@@ -3,6 +3,7 @@ import type { JsonObject } from '../../events/json.ts';
 import type { AttemptStatus, RunStatus, TaskStatus } from '../../events/statuses.ts';
 import { getRunStatus, listAttempts, type AttemptView } from '../../projections/queries.ts';
 import { phaseOf } from '../../machines/changes.ts';
+import type { AttemptDecisionRecord } from '../../machines/attempt.machine.ts';
 import type { AttemptSnapshot } from '../../machines/decide.ts';
 import { tasksInOrder, type RunContext, type TaskEntry } from '../../machines/run-context.ts';
 import { describeDecision } from '../../machines/rules/commands.ts';
@@ -66,8 +67,16 @@ export interface Explanation {
   slots: { used: number; max: number | null; byOperator: { key: string; used: number; max: number | null }[] };
   /** Every task that is not COMPLETED, in workflow order. */
   tasks: TaskExplanation[];
+  /** Every approve / reject a gate attempt took, oldest attempt first, with its comment and data. */
+  decisions: GateDecisionEntry[];
   /** What a person can do now, most useful first. */
   nextSteps: string[];
+}
+
+/** One gate decision as `explain` lists it. */
+export interface GateDecisionEntry extends AttemptDecisionRecord {
+  taskId: string;
+  attemptId: string;
 }
 
 /** What `explainRun` needs of an open run. */
@@ -121,6 +130,7 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
       byOperator: operatorKeys.map((key) => ({ key, used: byOperator[key] ?? 0, max: ctx.operatorCaps[key] ?? null })),
     },
     tasks,
+    decisions: gateDecisions(host.state.attempts),
     nextSteps: [],
   };
   explanation.nextSteps = nextSteps(explanation);
@@ -260,6 +270,15 @@ function operatorHint(entry: TaskEntry, attemptId: string, operatorKey: string, 
     default:
       return { kind: 'other', operatorKey, externalId: c?.externalId ?? null, dir, unreachable: null };
   }
+}
+
+function gateDecisions(attempts: ReadonlyMap<string, AttemptSnapshot>): GateDecisionEntry[] {
+  const out: GateDecisionEntry[] = [];
+  for (const [attemptId, snapshot] of attempts) {
+    const { decision, taskId } = snapshot.context;
+    if (decision !== undefined) out.push({ taskId, attemptId, ...decision });
+  }
+  return out;
 }
 
 function pidOf(data: JsonObject | undefined): number | null {

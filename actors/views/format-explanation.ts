@@ -1,3 +1,4 @@
+import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
 
@@ -17,6 +18,17 @@ export function formatExplanation(e: Explanation): string {
       lines.push(`  ${t.id} [${t.status}${t.attempts > 0 ? `, ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}` : ''}]: ${reasonText(t.why)}`);
       for (const detail of reasonDetails(t.why)) lines.push(`      ${detail}`);
     }
+  }
+  if (e.decisions.length > 0) {
+    lines.push('', 'Gate decisions:');
+    let folded = false;
+    for (const d of e.decisions) {
+      const data = d.data === undefined ? undefined : shortJson(d.data, 100);
+      if (data?.endsWith('…') === true) folded = true;
+      const details = [d.comment !== undefined ? `comment: ${d.comment}` : null, data !== undefined ? `data: ${data}` : null].filter((x) => x !== null);
+      lines.push(`  ${d.taskId} (${d.attemptId}): ${d.verb}${d.by !== undefined ? ` by ${d.by}` : ''}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`);
+    }
+    if (folded) lines.push(`  (data cut with "…" is whole in \`matterstack explain ${e.runId} --json\`)`);
   }
   if (e.nextSteps.length > 0) {
     lines.push('', 'Next steps:');

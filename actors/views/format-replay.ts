@@ -12,13 +12,19 @@ export function stateText(value: LoggedStateValue | null): string {
     .join(',');
 }
 
-/** One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`) and an indented line per change. */
-export function formatTimeline(entries: readonly TimelineEntry[]): string {
+/**
+ * One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`) and an indented line per change;
+ * when values were folded, a last line says how to see them whole.
+ */
+export function formatTimeline(entries: readonly TimelineEntry[], runId?: string): string {
   if (entries.length === 0) return '(no records match)\n';
   const lines: string[] = [];
   for (const e of entries) {
     lines.push(`#${e.seq} ${e.time} ${e.actor} ${e.type} ${stateText(e.from)} → ${stateText(e.to)}`);
     for (const change of e.changes) lines.push(`    ${change}`);
+  }
+  if (entries.some((e) => e.folded === true)) {
+    lines.push(`(long values are folded with "…": \`matterstack replay ${runId ?? '<run>'} --json\` shows them whole)`);
   }
   return textBlock(lines);
 }

@@ -28,17 +28,25 @@ export interface TimelineEntry {
   to: LoggedStateValue | null;
   /** What changed, one compact sentence per domain change (`task t1 PENDING→RUNNING`). */
   changes: string[];
+  /** Set when a long value in `changes` was folded with "…" (only without `whole`). */
+  folded?: true;
 }
 
-/** The run's transitions in log order, filtered; every record is read so "before→after" stays right. */
-export async function replayTimeline(log: EventLog, runId: string, filter: TimelineFilter = {}): Promise<TimelineEntry[]> {
+/**
+ * The run's transitions in log order, filtered; every record is read so "before→after" stays right.
+ * `whole`: long values are written out (for --json), else folded with "…" and the entry marked `folded`.
+ */
+export async function replayTimeline(log: EventLog, runId: string, filter: TimelineFilter = {}, options: { whole?: boolean } = {}): Promise<TimelineEntry[]> {
   const records = await readRunRecords(log, runId);
-  const describer = new ChangeDescriber();
+  const describer = new ChangeDescriber(options);
   const out: TimelineEntry[] = [];
   for (const record of records) {
+    describer.folded = false;
     const changes = describer.describe(record.changes);
     if (!matches(record, filter)) continue;
-    out.push({ seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes });
+    const entry: TimelineEntry = { seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes };
+    if (describer.folded) entry.folded = true;
+    out.push(entry);
   }
   return out;
 }

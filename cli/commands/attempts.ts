@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { getRun, listAttempts, listTasks, type AttemptView } from '../../projections/queries.ts';
+import { getRun, listAttempts, listTasks, type AttemptView, type GateDecisionView } from '../../projections/queries.ts';
 import { MatterStackError } from '../../events/errors.ts';
 import { resolveWorkspaceDir } from '../../actors/workspace.ts';
 import { defineCommand, requiredArg } from '../command.ts';
@@ -24,7 +24,7 @@ export const attemptsCommand = defineCommand({
   options: {},
   examples: ['attempts r1 relax_001', 'attempts r1 relax_001 --json | jq -r \'.[-1].dir\''],
   notes: [
-    '--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",…}.',
+    '--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",\n"results":{"files","data"},"decision":{"verb","by","comment","data"} (gates decided by approve / reject),…}.',
     'A results.json that is not a JSON object in a regular file of the attempt directory (a link out of it is not\nfollowed), or is over defaults.max_results_bytes of operators.yaml (default 1000000), fails the attempt\nwith the reason (RESULTS_INVALID).',
   ],
   async run(ctx) {
@@ -48,6 +48,7 @@ export const attemptsCommand = defineCommand({
         for (const line of formatTable(['attempt', 'status', 'operator', 'external id', 'created', 'ended', 'reason'], rows)) ctx.out.line(line);
         ctx.out.line('');
         for (const a of attempts) ctx.out.line(`${a.attemptId}  ${a.dir ?? '(no directory)'}`);
+        for (const a of attempts) if (a.decision !== null) ctx.out.line(`${a.attemptId}  ${describeGateDecision(a.decision)}`);
       }
       return EXIT_CODES.OK;
     });
@@ -66,4 +67,12 @@ function workspaceDirOrRoot(root: string, workspace: string | null): string {
 
 function withAbsoluteDir(attempt: AttemptView, base: string): AttemptView {
   return attempt.dir === null || path.isAbsolute(attempt.dir) ? attempt : { ...attempt, dir: path.resolve(base, attempt.dir) };
+}
+
+/** `approved by alice; comment: looks right; data: {"batch":"B7"}` (whole: people decided on these values). */
+function describeGateDecision(d: GateDecisionView): string {
+  const parts = [`${d.verb}${d.by !== undefined ? ` by ${d.by}` : ''}`];
+  if (d.comment !== undefined) parts.push(`comment: ${d.comment}`);
+  if (d.data !== undefined) parts.push(`data: ${JSON.stringify(d.data)}`);
+  return parts.join('; ');
 }

@@ -29,7 +29,10 @@ export const replayCommand = defineCommand({
     verify: { type: 'boolean', description: 're-run the log through the current machines; exit 9 on divergence' },
   },
   examples: ['replay r1', 'replay r1 --actor make --type OPERATOR.', 'replay r1 --at 12', 'replay r1 --verify'],
-  notes: ['Exit codes: 0, or 9 when --verify finds a divergence.', '--json prints the timeline entries, the state, or the verification result.'],
+  notes: [
+    'Exit codes: 0, or 9 when --verify finds a divergence.',
+    '--json prints the timeline entries, the state, or the verification result, with every value whole (the text\noutput folds long values with "…" and says so).',
+  ],
   async run(ctx) {
     const views = await import('../../actors/views/index.ts');
     const at = seqOption(ctx, 'at');
@@ -56,9 +59,9 @@ export const replayCommand = defineCommand({
         ...(type !== undefined ? { type } : {}),
         ...(fromSeq !== undefined ? { fromSeq } : {}),
         ...(toSeq !== undefined ? { toSeq } : {}),
-      });
+      }, { whole: ctx.global.json });
       if (ctx.global.json) ctx.out.data(entries);
-      else ctx.out.write(views.formatTimeline(entries));
+      else ctx.out.write(views.formatTimeline(entries, handle.runId));
       return EXIT_CODES.OK;
     });
   },

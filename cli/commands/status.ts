@@ -1,6 +1,6 @@
 import { getRunStatus, type RunStatusView } from '../../projections/queries.ts';
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
-import { defineCommand, requiredArg, type CommandContext } from '../command.ts';
+import { defineCommand, flag, requiredArg, type CommandContext } from '../command.ts';
 import { natsStatusView } from '../nats-status.ts';
 import { natsTarget } from '../nats-target.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
@@ -11,7 +11,7 @@ import { commandPrefix, statusJson, statusLines } from '../run-status-format.ts'
 /** The view from the local projections of the log (embedded, or JetStream read directly). */
 function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusView> {
   return withStore(ctx, async (store) => {
-    const view = getRunStatus(await store.views(), runId);
+    const view = getRunStatus(await store.views(), runId, { withState: true });
     if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
     return view;
   });
@@ -46,18 +46,26 @@ export const statusCommand = defineCommand({
     'gate waiting for a human, with its message and the approve / reject command to type.',
     'Read-only: it reads the projections, brought up to date with the log first. With --nats it asks',
     'the worker hosting the run (any NATS user, the viewer too); with no worker it reads JetStream itself.',
+    'The campaign state (what the last `analyze` returned) is shown folded to one line; --state prints it whole.',
   ].join('\n'),
   group: 'views',
   args: [{ name: 'run', required: true, description: 'the run id (see "matterstack list")' }],
-  options: {},
-  examples: ['status 20250101_120000_1a2b3c4d', 'status r1 --json | jq -r .status'],
+  options: {
+    state: { type: 'boolean', description: 'print only the campaign state, whole, as indented JSON (null before the first analyze)' },
+  },
+  examples: ['status 20250101_120000_1a2b3c4d', 'status r1 --json | jq -r .status', 'status r1 --state'],
   notes: [
     '--json prints {"runId","workspace","status","statusReason","phase","iteration","counts":{STATUS:n},',
-    '"tasks":[{"id","status","operatorKey","attempts","currentAttemptId",…}],"gates":[{"taskId","message","approve","reject"}]}.',
+    '"tasks":[{"id","status","operatorKey","attempts","currentAttemptId",…}],"gates":[{"taskId","message","approve","reject"}],',
+    '"campaignState":{"iteration","state","time","seq"} (null before the first plan)}; values are never cut.',
   ],
   async run(ctx) {
     const runId = parseId('run id', requiredArg(ctx, 'run'));
     const view = await statusView(ctx, runId);
+    if (flag(ctx, 'state')) {
+      ctx.out.write(`${JSON.stringify(view.campaignState?.state ?? null, null, ctx.global.json ? undefined : 2)}\n`);
+      return EXIT_CODES.OK;
+    }
     const prefix = commandPrefix(ctx);
     if (ctx.global.json) ctx.out.data(statusJson(view, prefix));
     else for (const line of statusLines(view, prefix)) ctx.out.line(line);

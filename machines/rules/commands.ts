@@ -1,3 +1,5 @@
+import { inputMismatch } from '../../events/json-schema.ts';
+import type { JsonValue } from '../../events/json.ts';
 import type { CommandRejectionCode, RunCommand } from '../../events/run-events.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import {
@@ -54,6 +56,7 @@ export function checkCommand(ctx: RunContext, cmd: RunCommand): Rejection | null
     case 'CMD.CANCEL_ATTEMPT':
       return checkAttemptActive(ctx, cmd.attemptId);
     case 'CMD.APPROVE':
+      return checkGate(ctx, cmd.taskId) ?? checkGateData(ctx, cmd.taskId, cmd.data);
     case 'CMD.REJECT':
       return checkGate(ctx, cmd.taskId);
   }
@@ -102,6 +105,15 @@ function checkGate(ctx: RunContext, taskId: string): Rejection | null {
   const waiting = current !== null && ['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL'].includes(current.status);
   if (!waiting || !isTaskActive(ctx, entry)) return reject('GATE_NOT_WAITING', `gate ${taskId} is ${entry.status}, not waiting for a decision`);
   return null;
+}
+
+/** An approve's data against the gate's inputSchema (when it declares one): the field at fault, or null. */
+function checkGateData(ctx: RunContext, taskId: string, data: JsonValue | undefined): Rejection | null {
+  const schema = getTask(ctx, taskId)?.spec.inputSchema;
+  if (schema === undefined) return null;
+  const mismatch = inputMismatch(schema, data);
+  if (mismatch === null) return null;
+  return reject('GATE_DATA_INVALID', `${mismatch.field}: ${mismatch.message} (inputSchema of gate ${taskId})`);
 }
 
 /** A gate decision as people read it: `approved by alice`. */
