@@ -1,4 +1,5 @@
 import { ZodError } from 'zod';
+import { escapeControl } from '../actors/views/escape-text.ts';
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import { redactPasswords } from '../events/redact-url.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
@@ -11,9 +12,10 @@ export interface CliFailure {
   exitCode: number;
 }
 
-// Every printed error goes through here: a NATS URL in it never shows its password.
+// Every printed error goes through here: a NATS URL in it never shows its password, and a control
+// character from user input is shown escaped (it could rewrite the terminal).
 function oneLine(text: string): string {
-  return redactPasswords(text.replace(/\s*\n\s*/g, ' ').trim());
+  return redactPasswords(escapeControl(text.replace(/\s*\n\s*/g, ' ').trim()));
 }
 
 /** Classifies anything thrown by a command into code, one-line message and exit code. */

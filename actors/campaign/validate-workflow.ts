@@ -102,13 +102,27 @@ function parseWorkflow(input: unknown, source: string | undefined): Workflow {
 }
 
 /**
+ * The workflow parsed by the schema; a value nested deep enough to overflow the stack while it is
+ * checked is refused as invalid (campaign output is copied with a depth limit, but the library API
+ * and the log hand workflows here directly).
+ */
+function parseNested(input: unknown, source: string | undefined): Workflow {
+  try {
+    return fastWorkflow(input) ?? parseWorkflow(input, source);
+  } catch (error) {
+    if (error instanceof RangeError) throw invalid(source, undefined, 'tasks', `a value is nested too deeply to check (${error.message})`);
+    throw error;
+  }
+}
+
+/**
  * Validates a workflow a campaign returned: schema (TaskSpecSchema), unique ids (also against
  * earlier workflows), known dependencies, no cycle, safe file and pattern paths, gates' inputSchema. Every error is
  * INVALID_WORKFLOW naming the task and the field; the first one found is thrown.
  */
 export function validateWorkflow(input: unknown, options: ValidateWorkflowOptions = {}): Workflow {
   const source = options.source;
-  const workflow = fastWorkflow(input) ?? parseWorkflow(input, source);
+  const workflow = parseNested(input, source);
   const existing = new Set(options.existingTaskIds ?? []);
 
   if (workflow.tasks.length > 0 && workflow.tasks.every((t) => existing.has(t.id))) {
