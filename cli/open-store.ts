@@ -21,13 +21,17 @@ export function resolveRoot(ctx: CommandContext): string {
   return root;
 }
 
-/** Opens the store (embedded log, or JetStream with --nats) of this invocation's root. */
+/**
+ * Opens the store (embedded log, or JetStream with --nats) of this invocation's root. Every
+ * command but `init` and `worker` acts on runs that exist: a root without a log is an error, and
+ * nothing is created there.
+ */
 export async function openStore(ctx: CommandContext): Promise<RunStore> {
   const root = resolveRoot(ctx);
   // Loaded on demand: the log and NATS clients cost half a second, which --help should not pay.
   const { RunStore } = await import('../actors/run-store.ts');
   const nats = natsTarget(ctx);
-  if (nats === undefined) return RunStore.open({ root });
+  if (nats === undefined) return RunStore.open({ root, mustExist: true });
   // Reads go straight to the JetStream log (the projections are folded locally), as the NATS user.
   const { explainPermission } = await import('./nats-session.ts');
   return RunStore.open({
