@@ -195,25 +195,94 @@ describe.concurrent('a run id is never adopted silently', () => {
   });
 });
 
-describe('a failed append stops loop with a storage error; loop again resumes', () => {
+/** A tiny tmpfs mounted at `dir` (root only), unmounted after the tests; false where mounting is not allowed. */
+function mountTinyTmpfs(dir: string): boolean {
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  cleanups.unshift(() => execFileSync('umount', ['-l', dir], { stdio: 'ignore' }));
+  return true;
+}
+
+/** Writes `file` until its file system is full. */
+function fillUp(file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const size of [65_536, 4096, 512, 1]) {
+      const chunk = Buffer.alloc(size, 1);
+      for (;;) {
+        try {
+          fs.writeSync(fd, chunk);
+        } catch {
+          break;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A run whose one task writes `started`, then waits for `go`; `release()` lets it end. */
+function waitingTask(temp: TempRoot): { release(): void; running(file: string): boolean } {
+  const started = path.join(temp.root, 'started');
+  const go = path.join(temp.root, 'go');
+  temp.workspace('lab', oneWorkflowCampaign([{ id: 't', command: `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done; echo done > out.txt` }]));
+  return {
+    release: () => fs.writeFileSync(go, ''),
+    // The attempt is RUNNING in the log: only its end is left to append.
+    running: (file) => {
+      if (!fs.existsSync(started)) return false;
+      const reader = new Database(file, { readonly: true });
+      try {
+        return reader.prepare("SELECT 1 FROM events WHERE changes LIKE '%attempt.status%RUNNING%'").get() !== undefined;
+      } finally {
+        reader.close();
+      }
+    },
+  };
+}
+
+describe.concurrent('a failed append stops loop with a storage error; loop again resumes', () => {
+  it('disk full while a task runs: exit 12 naming the log and the cause, then loop completes the run', async (ctx) => {
+    const temp = newRoot();
+    const { root } = temp;
+    if (!mountTinyTmpfs(path.join(root, '.matterstack'))) ctx.skip();
+    const task = waitingTask(temp);
+    expect((await runCli(['init', 'lab', '--run-id', 'full'], { root })).code).toBe(0);
+    const file = logFileOf(root);
+    const loop = startCli(['loop', 'full'], { root });
+    cleanups.unshift(() => loop.child.kill('SIGKILL'));
+    await waitFor(() => task.running(file), 15_000, 'the task to run');
+    const filler = path.join(root, '.matterstack', 'filler');
+    fillUp(filler);
+    task.release();
+    const stopped = await loop.done;
+    fs.rmSync(filler);
+    expect(stopped.code, stopped.stderr).toBe(12);
+    expect(stopped.stderr).toMatch(new RegExp(`^error: event log ${file}: the disk is full \\(SQLITE_FULL[^)]*\\); free space on its disk`, 'm'));
+
+    const resumed = await runCli(['loop', 'full'], { root });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('run full ended COMPLETED');
+  }, 60_000);
+
   it('log locked past the busy timeout while a task runs: exit 12 naming the file and the cause, then loop completes the run', async () => {
     const temp = newRoot();
-    const started = path.join(temp.root, 'started');
-    const go = path.join(temp.root, 'go');
-    temp.workspace('lab', oneWorkflowCampaign([{ id: 't', command: `touch ${started}; while [ ! -e ${go} ]; do sleep 0.05; done; echo done > out.txt` }]));
+    const task = waitingTask(temp);
     const { root } = temp;
     expect((await runCli(['init', 'lab', '--run-id', 'locked'], { root })).code).toBe(0);
     const file = logFileOf(root);
     const env = { MATTERSTACK_BUSY_TIMEOUT_MS: '300' };
     const loop = startCli(['loop', 'locked'], { root, env });
-    cleanups.push(() => loop.child.kill('SIGKILL'));
-    const reader = new Database(file, { readonly: true });
-    // The attempt is RUNNING in the log: only its end is left to append.
-    await waitFor(() => fs.existsSync(started) && reader.prepare("SELECT 1 FROM events WHERE changes LIKE '%attempt.status%RUNNING%'").get() !== undefined, 15_000, 'the task to run');
-    reader.close();
+    cleanups.unshift(() => loop.child.kill('SIGKILL'));
+    await waitFor(() => task.running(file), 15_000, 'the task to run');
     const holder = new Database(file);
     holder.exec('BEGIN EXCLUSIVE');
-    fs.writeFileSync(go, '');
+    task.release();
     const stopped = await loop.done;
     holder.exec('ROLLBACK');
     holder.close();
