@@ -50,7 +50,7 @@ function busyTimeoutFromEnv(): number {
 function assertLogExists(root: string, stateDir: string, logFile: string): void {
   if (fs.existsSync(logFile)) return;
   if (!fs.existsSync(stateDir)) {
-    throw new MatterStackError('WORKSPACE_NOT_FOUND', `no runs under ${root}: it has no ${STATE_DIR}/ folder (create a run with "matterstack init <workspace>", or pass --root)`, { root });
+    throw new MatterStackError('WORKSPACE_NOT_FOUND', `no runs under ${root}: it has no ${STATE_DIR}/ folder (create a run with "matterstack init <workspace>", or pass --root)`, { root, noState: true });
   }
   const projections = path.join(stateDir, 'projections.sqlite');
   const orphans = fs.existsSync(projections) ? ` while the projections ${projections} remain (they may list runs that no longer exist)` : '';

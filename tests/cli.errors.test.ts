@@ -25,10 +25,7 @@ function expectOneErrorLine(result: { stdout: string; stderr: string }, pattern:
 
 describe.concurrent('matterstack CLI: bad input gets one clear line, a stable exit code, and changes nothing', () => {
   it('an unknown run is RUN_NOT_FOUND (exit 3) for views and commands; a bad run id is refused before anything (exit 2)', async () => {
-    const temp = newRoot();
-    temp.workspace('lab', SIMPLE);
-    const { root } = temp;
-    expect((await runCli(['init', 'lab'], { root })).code).toBe(0);
+    const { root } = newRoot();
     const [status, statusJson, pause, badId, badIdCommand] = await Promise.all([
       runCli(['status', 'nope'], { root }),
       runCli(['status', 'nope', '--json'], { root }),

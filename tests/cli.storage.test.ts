@@ -73,15 +73,18 @@ describe.concurrent('storage faults through the CLI: one line naming the file, a
   it('read commands in a root without a log fail and create no .matterstack/', async () => {
     const { root } = newRoot();
     const results = await Promise.all([
-      runCli(['status', 'r1'], { root }),
       runCli(['list'], { root }),
+      runCli(['status', 'r1'], { root }),
       runCli(['replay', 'r1'], { root }),
       runCli(['explain', 'r1'], { root }),
       runCli(['attempts', 'r1', 't'], { root }),
     ]);
-    for (const result of results) {
+    const [list, ...onRun] = results;
+    expect(list?.code).toBe(3);
+    expectOneErrorLine(list!, /no runs under .*: it has no \.matterstack\/ folder/);
+    for (const result of onRun) {
       expect(result.code).toBe(3);
-      expectOneErrorLine(result, /no runs under .*: it has no \.matterstack\/ folder/);
+      expectOneErrorLine(result, /^error: run r1 not found\n$/);
     }
     expect(fs.existsSync(path.join(root, '.matterstack'))).toBe(false);
   });

@@ -51,7 +51,7 @@ export const attemptsCommand = defineCommand({
         for (const a of attempts) if (a.decision !== null) ctx.out.line(`${a.attemptId}  ${describeGateDecision(a.decision)}`);
       }
       return EXIT_CODES.OK;
-    });
+    }, runId);
   },
 });
 

@@ -16,7 +16,7 @@ function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusVie
     if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
     await assertLogHolds(store, [view]);
     return view;
-  });
+  }, runId);
 }
 
 /**
