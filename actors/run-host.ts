@@ -61,7 +61,7 @@ export interface RunHostOptions {
   now?: () => Date;
   /** Called after every append (e.g. to update projections). */
   onAppended?: (records: StoredEventLike[]) => void | Promise<void>;
-  /** Called once when the host stops on a failed append (see `RunHost.failure`). */
+  /** Called once when the host halts (a failed append, an unreadable log: see `RunHost.failure`). */
   onStopped?: (error: unknown) => void;
   /**
    * Live driving (runUntilCompletion): a batch that changed something also carries the RUN.STEP
@@ -263,7 +263,7 @@ export class RunHost {
         ({ positions } = await this.log.append(this.runId, decided.records, this.lastSeq));
       } catch (error) {
         if (!isMatterStackError(error, 'VERSION_CONFLICT')) {
-          this.stop(error);
+          this.halt(error);
           throw error;
         }
         // Another writer appended first: adopt its records, then decide our events again.
@@ -365,8 +365,11 @@ export class RunHost {
     };
   }
 
-  /** Stops the host on a failed append (see `failure`); effect reports that swallow their rejection cannot hide it. */
-  private stop(error: unknown): void {
+  /**
+   * Stops the host with `error` (see `failure`): on a failed append, or when whoever feeds it
+   * cannot read the log any more. Effect reports that swallow their rejection cannot hide it.
+   */
+  halt(error: unknown): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = { error };
     this.mailbox = [];
