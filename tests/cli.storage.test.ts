@@ -166,8 +166,8 @@ describe.concurrent('a run id is never adopted silently', () => {
 
     // A new run creates a new (otherwise empty) log: the projections still hold r1, which it lacks.
     expect((await runCli(['init', 'lab', '--run-id', 'r2'], { root: temp.root })).code).toBe(0);
-    const [listAgain, statusAgain] = await Promise.all([runCli(['list'], { root: temp.root }), runCli(['status', 'r1'], { root: temp.root })]);
-    for (const result of [listAgain, statusAgain]) {
+    const again = await Promise.all([['list'], ['status', 'r1'], ['attempts', 'r1', 't']].map((args) => runCli(args, { root: temp.root })));
+    for (const result of again) {
       expect(result.code).toBe(12);
       expectOneErrorLine(result, new RegExp(`hold 1 run\\(s\\) the event log ${file} does not have \\(r1\\): the log is missing or empty`));
     }
