@@ -24,6 +24,9 @@ function newRoot(): TempRoot {
   return temp;
 }
 
+/** Timeout of a test that starts a dozen CLI processes (each about a second, several on a loaded machine). */
+const CLI_HEAVY_MS = 180_000;
+
 const ONE_TASK = oneWorkflowCampaign([{ id: 't', command: 'echo done > out.txt' }]);
 
 function logFileOf(root: string): string {
@@ -125,7 +128,7 @@ describe.concurrent('storage faults through the CLI: one line naming the file, a
       }
       expect(snapshot(temp.root)).toEqual(before);
     }));
-  }, 60_000);
+  }, CLI_HEAVY_MS);
 
   it('a read-only log: a write command exits 12 naming the file, the log is unchanged, reads still work', async (ctx) => {
     const temp = await finishedRun(false);
@@ -174,7 +177,7 @@ describe.concurrent('a run id is never adopted silently', () => {
     expect((await runCli(['projections', 'rebuild'], { root: temp.root })).code).toBe(0);
     const runs = (await runCli(['list', '--all', '--json'], { root: temp.root })).json<{ runId: string }[]>();
     expect(runs.map((run) => run.runId)).toEqual(['r2']);
-  });
+  }, CLI_HEAVY_MS);
 
   it('projections rebuild fails on a record it cannot decode, naming run and sequence, and leaves the projections as they were', async () => {
     const temp = await finishedRun();
@@ -271,7 +274,7 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     const resumed = await runCli(['loop', 'full'], { root });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('run full ended COMPLETED');
-  }, 60_000);
+  }, CLI_HEAVY_MS);
 
   it('log locked past the busy timeout while a task runs: exit 12 naming the file and the cause, then loop completes the run', async () => {
     const temp = newRoot();
@@ -297,5 +300,5 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     expect(resumed.stdout).toContain('run locked ended COMPLETED');
     const status = (await runCli(['status', 'locked', '--json'], { root })).json<{ tasks: { id: string; status: string }[] }>();
     expect(status.tasks).toEqual([expect.objectContaining({ id: 't', status: 'COMPLETED' })]);
-  }, 60_000);
+  }, CLI_HEAVY_MS);
 });
