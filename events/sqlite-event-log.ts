@@ -221,9 +221,10 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * Like `readAll`, but only the columns a fold of the domain changes needs (no payload, from/to,
-   * type or event id fetched or parsed), a page of records at a time: what a projection rebuild
-   * reads. Every column read is validated as `readAll` validates it: a corrupt record is
-   * INVALID_EVENT naming its run and sequence, never skipped.
+   * type or event id fetched or parsed; SQLite only checks that the payload is JSON), a page of
+   * records at a time: what a projection rebuild reads. Every column read is validated as
+   * `readAll` validates it: a corrupt record is INVALID_EVENT naming its run and sequence, never
+   * skipped.
    */
   async *readAllChanges(afterPosition = 0): AsyncIterable<ChangeRecord[]> {
     let last = afterPosition;

@@ -191,13 +191,17 @@ describe.concurrent('a run id is never adopted silently', () => {
       }
     };
     const before = dump();
-    const log = new Database(logFileOf(temp.root));
-    log.prepare("UPDATE events SET changes = '{\"kind\": broken' WHERE run_id = 'r1' AND seq = 2").run();
-    log.close();
-    const rebuild = await runCli(['projections', 'rebuild'], { root: temp.root });
-    expect(rebuild.code).toBe(8);
-    expectOneErrorLine(rebuild, /invalid record in the event log: run r1 seq 2: changes: not JSON/);
-    expect(dump()).toEqual(before);
+    const corrupt = async (column: string, seq: number): Promise<void> => {
+      const log = new Database(logFileOf(temp.root));
+      log.prepare(`UPDATE events SET ${column} = '{"kind": broken' WHERE run_id = 'r1' AND seq = ?`).run(seq);
+      log.close();
+      const rebuild = await runCli(['projections', 'rebuild'], { root: temp.root });
+      expect(rebuild.code).toBe(8);
+      expectOneErrorLine(rebuild, new RegExp(`invalid record in the event log: run r1 seq ${seq}: ${column}: not JSON`));
+      expect(dump()).toEqual(before);
+    };
+    await corrupt('payload', 3);
+    await corrupt('changes', 2);
   });
 });
 
