@@ -130,6 +130,19 @@ describe.concurrent('storage faults through the CLI: one line naming the file, a
     }));
   }, CLI_HEAVY_MS);
 
+  it('projections that are not a database: exit 12 naming them and saying to delete them; once deleted, the log refolds them', async () => {
+    const temp = await finishedRun(false);
+    const projections = path.join(temp.root, '.matterstack', 'projections.sqlite');
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(projections + suffix, { force: true });
+    fs.writeFileSync(projections, 'not a database at all, but long enough to have a header '.repeat(20));
+    const broken = await runCli(['status', 'r1'], { root: temp.root });
+    expect(broken.code).toBe(12);
+    expectOneErrorLine(broken, new RegExp(`projections ${projections}: not a SQLite database .*; delete it: the next command folds the event log into a new one`));
+    fs.rmSync(projections);
+    const status = await runCli(['status', 'r1', '--json'], { root: temp.root });
+    expect(status.json<{ status: string }>().status).toBe('PENDING');
+  });
+
   it('a read-only log: a write command exits 12 naming the file, the log is unchanged, reads still work', async (ctx) => {
     const temp = await finishedRun(false);
     const file = logFileOf(temp.root);
