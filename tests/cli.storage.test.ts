@@ -24,7 +24,7 @@ function newRoot(): TempRoot {
   return temp;
 }
 
-/** Timeout of a test that starts a dozen CLI processes (each about a second, several on a loaded machine). */
+/** Timeout of these tests: each starts up to a dozen CLI processes (about a second each, several on a loaded machine). */
 const CLI_HEAVY_MS = 180_000;
 
 const ONE_TASK = oneWorkflowCampaign([{ id: 't', command: 'echo done > out.txt' }]);
@@ -72,7 +72,7 @@ async function finishedRun(drive = true): Promise<TempRoot> {
   return temp;
 }
 
-describe.concurrent('storage faults through the CLI: one line naming the file, a storage exit code, nothing changed', () => {
+describe.concurrent('storage faults through the CLI: one line naming the file, a storage exit code, nothing changed', { timeout: CLI_HEAVY_MS }, () => {
   it('read commands in a root without a log fail and create no .matterstack/', async () => {
     const { root } = newRoot();
     const results = await Promise.all([
@@ -128,7 +128,7 @@ describe.concurrent('storage faults through the CLI: one line naming the file, a
       }
       expect(snapshot(temp.root)).toEqual(before);
     }));
-  }, CLI_HEAVY_MS);
+  });
 
   it('projections that are not a database: exit 12 naming them and saying to delete them; once deleted, the log refolds them', async () => {
     const temp = await finishedRun(false);
@@ -159,7 +159,7 @@ describe.concurrent('storage faults through the CLI: one line naming the file, a
   });
 });
 
-describe.concurrent('a run id is never adopted silently', () => {
+describe.concurrent('a run id is never adopted silently', { timeout: CLI_HEAVY_MS }, () => {
   it('after the log was lost: list and status name the missing log, init refuses the old run folder, and an empty new log is named too', async () => {
     const temp = await finishedRun();
     const file = logFileOf(temp.root);
@@ -190,7 +190,7 @@ describe.concurrent('a run id is never adopted silently', () => {
     expect((await runCli(['projections', 'rebuild'], { root: temp.root })).code).toBe(0);
     const runs = (await runCli(['list', '--all', '--json'], { root: temp.root })).json<{ runId: string }[]>();
     expect(runs.map((run) => run.runId)).toEqual(['r2']);
-  }, CLI_HEAVY_MS);
+  });
 
   it('projections rebuild fails on a record it cannot decode, naming run and sequence, and leaves the projections as they were', async () => {
     const temp = await finishedRun();
@@ -269,7 +269,7 @@ function waitingTask(temp: TempRoot): { release(): void; running(file: string): 
   };
 }
 
-describe.concurrent('a failed append stops loop with a storage error; loop again resumes', () => {
+describe.concurrent('a failed append stops loop with a storage error; loop again resumes', { timeout: CLI_HEAVY_MS }, () => {
   it('disk full while a task runs: exit 12 naming the log and the cause, then loop completes the run', async (ctx) => {
     const temp = newRoot();
     const { root } = temp;
@@ -292,7 +292,7 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     const resumed = await runCli(['loop', 'full'], { root });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('run full ended COMPLETED');
-  }, CLI_HEAVY_MS);
+  });
 
   it('log locked past the busy timeout while a task runs: exit 12 naming the file and the cause, then loop completes the run', async () => {
     const temp = newRoot();
@@ -318,5 +318,5 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     expect(resumed.stdout).toContain('run locked ended COMPLETED');
     const status = (await runCli(['status', 'locked', '--json'], { root })).json<{ tasks: { id: string; status: string }[] }>();
     expect(status.tasks).toEqual([expect.objectContaining({ id: 't', status: 'COMPLETED' })]);
-  }, CLI_HEAVY_MS);
+  });
 });
