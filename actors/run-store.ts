@@ -11,8 +11,9 @@ import { parseNatsUrl } from './nats/nats-url.ts';
 
 /** Where a workspaces root keeps its embedded log and its projections. */
 export const STATE_DIR = '.matterstack';
-/** The embedded log's file in STATE_DIR. */
-export const LOG_FILE = 'events.sqlite';
+/** The embedded log's file and its projections' file in STATE_DIR. */
+const LOG_FILE = 'events.sqlite';
+const PROJECTIONS_FILE = 'projections.sqlite';
 /** How long a writer waits for another process's lock on a SQLite file, unless MATTERSTACK_BUSY_TIMEOUT_MS says otherwise. */
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
@@ -31,8 +32,6 @@ export interface RunStoreOptions {
    * embedded log is an error, and no `.matterstack/` is created.
    */
   mustExist?: boolean;
-  /** How long to wait for another process's lock (ms); default MATTERSTACK_BUSY_TIMEOUT_MS, else 10 s. */
-  busyTimeoutMs?: number;
 }
 
 /** The busy timeout from MATTERSTACK_BUSY_TIMEOUT_MS (a non-negative integer of ms), else the default. */
@@ -52,7 +51,7 @@ function assertLogExists(root: string, stateDir: string, logFile: string): void 
   if (!fs.existsSync(stateDir)) {
     throw new MatterStackError('WORKSPACE_NOT_FOUND', `no runs under ${root}: it has no ${STATE_DIR}/ folder (create a run with "matterstack init <workspace>", or pass --root)`, { root, noState: true });
   }
-  const projections = path.join(stateDir, 'projections.sqlite');
+  const projections = path.join(stateDir, PROJECTIONS_FILE);
   const orphans = fs.existsSync(projections) ? ` while the projections ${projections} remain (they may list runs that no longer exist)` : '';
   throw new MatterStackError('STORAGE_ERROR', `event log ${logFile} is missing${orphans}: restore it from a backup, or create a run with "matterstack init <workspace>"`, { file: logFile });
 }
@@ -94,12 +93,12 @@ export class RunStore {
     const logFile = path.join(stateDir, LOG_FILE);
     const embedded = options.log === undefined && !options.natsUrl;
     if (options.mustExist && embedded) assertLogExists(root, stateDir, logFile);
-    const busyTimeoutMs = options.busyTimeoutMs ?? busyTimeoutFromEnv();
+    const busyTimeoutMs = busyTimeoutFromEnv();
     fs.mkdirSync(stateDir, { recursive: true });
     let log = options.log;
     const ownsLog = log === undefined;
     if (log === undefined) log = options.natsUrl ? await connectJetStream(options.natsUrl, options) : SqliteEventLog.open(logFile, { busyTimeoutMs });
-    const projectionsFile = path.join(stateDir, options.natsUrl ? 'projections-nats.sqlite' : 'projections.sqlite');
+    const projectionsFile = path.join(stateDir, options.natsUrl ? 'projections-nats.sqlite' : PROJECTIONS_FILE);
     let projector: Projector;
     try {
       projector = openProjections(projectionsFile, busyTimeoutMs);

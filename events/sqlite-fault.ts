@@ -22,7 +22,7 @@ function primaryCode(code: string): string {
 }
 
 /** True when `error` is one better-sqlite3 raised (a SqliteError with an SQLITE_* code). */
-export function isSqliteError(error: unknown): error is Error & { code: string } {
+function isSqliteError(error: unknown): error is Error & { code: string } {
   if (!(error instanceof Error)) return false;
   const { code } = error as { code?: unknown };
   return typeof code === 'string' && code.startsWith('SQLITE_');
