@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { MatterStackError } from '../events/errors.ts';
+import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
@@ -244,8 +244,15 @@ async function createOrResumeRun(options: InitializeOrResumeOptions<unknown, unk
   const shared = { ...options, store };
   try {
     if (options.resumeRunId !== undefined) {
-      if ((await store.log.lastSeq(options.resumeRunId)) > 0) return await openExisting({ ...shared, runId: options.resumeRunId }, owned);
-      return await withOwnership(createRun({ ...shared, runId: options.resumeRunId }), owned);
+      const runId = options.resumeRunId;
+      if ((await store.log.lastSeq(runId)) > 0) return await openExisting({ ...shared, runId }, owned);
+      try {
+        return await withOwnership(createRun({ ...shared, runId }), owned);
+      } catch (error) {
+        // Another process created it meanwhile (its RUN.CREATED won): resume that run.
+        if (isMatterStackError(error, 'RUN_EXISTS') && (await store.log.lastSeq(runId)) > 0) return await openExisting({ ...shared, runId }, owned);
+        throw error;
+      }
     }
     const views = await store.views();
     const newest = listRuns(views, { all: true })
