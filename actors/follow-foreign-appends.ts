@@ -19,8 +19,12 @@ export async function followForeignAppends(handle: Pick<RunHandle, 'runId' | 'st
         await host.refresh();
         onChange();
       }
-    } catch {
-      // The log closed (the loop ends on abort); the host keeps working from its own appends.
+    } catch (error) {
+      // Aborted: the log may be closing under the loop. Otherwise the log cannot be read: stop the host, whose driver reports it.
+      if (!signal.aborted) {
+        host.halt(error);
+        onChange();
+      }
       return;
     }
   }

@@ -22,6 +22,13 @@ export class KeyedFifo<T> {
     this.items.push([key, item]);
   }
 
+  /** Removes every item. */
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+    this.keys.clear();
+  }
+
   /** Removes and returns the head, or undefined when empty. */
   shift(): readonly [string, T] | undefined {
     if (this.head >= this.items.length) return undefined;

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../events/envelope.ts';
 import type { StoredEventLike } from './run-host.ts';
+import { sqliteFault } from '../events/sqlite-fault.ts';
 import type { RunStore } from './run-store.ts';
 
 /**
@@ -75,7 +76,7 @@ export class ProjectionScheduler {
     if (this.passQueued) return;
     this.passQueued = true;
     this.running = this.running.then(() => this.pass()).catch((error: unknown) => {
-      this.error ??= error;
+      this.error ??= sqliteFault(error, this.store.projectionsFile, 'projections', true);
     });
   }
 
@@ -111,7 +112,7 @@ export class ProjectionScheduler {
     this.timer = undefined;
     this.running = this.running.then(() => this.pass());
     await this.running.catch((error: unknown) => {
-      this.error ??= error;
+      this.error ??= sqliteFault(error, this.store.projectionsFile, 'projections', true);
     });
     this.running = Promise.resolve();
     await this.store.project();

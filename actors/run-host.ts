@@ -61,6 +61,8 @@ export interface RunHostOptions {
   now?: () => Date;
   /** Called after every append (e.g. to update projections). */
   onAppended?: (records: StoredEventLike[]) => void | Promise<void>;
+  /** Called once when the host halts (a failed append, an unreadable log: see `RunHost.failure`). */
+  onStopped?: (error: unknown) => void;
   /**
    * Live driving (runUntilCompletion): a batch that changed something also carries the RUN.STEP
    * that reacts to it, decided after the batch's events and appended with them — one append where
@@ -106,6 +108,8 @@ export class RunHost {
   /** Effects waiting for a slot (FIFO by insertion), keyed like `inFlight`. */
   private readonly waiting = new KeyedFifo<PendingEffect>();
   private readonly errors: unknown[] = [];
+  /** Why the host stopped, once an append failed for a reason other than a conflict. */
+  private stopReason: { error: unknown } | undefined;
 
   private constructor(runId: string, log: EventLog, options: RunHostOptions) {
     this.runId = runId;
@@ -170,6 +174,7 @@ export class RunHost {
   }
 
   private enqueue(items: MailItem | MailItem[], sink: StoredEventLike[] | undefined): Promise<void> {
+    if (this.stopReason !== undefined) return Promise.reject(this.stopReason.error);
     if (Array.isArray(items)) for (const item of items) this.mailbox.push({ actor: item.actor, event: item.event, sink });
     else this.mailbox.push({ actor: items.actor, event: items.event, sink });
     // Deliveries that arrive while a drain waits its turn are decided by that drain (it drains the
@@ -201,6 +206,16 @@ export class RunHost {
       await this.chain;
     }
     await this.chain;
+  }
+
+  /**
+   * The error of an append that failed for a reason other than a version conflict (storage
+   * locked, read-only, full…), or undefined. Such a failure stops the host: what it decided is
+   * not durable, so it delivers, decides and starts nothing more; whoever drives it must stop
+   * and report this error, and a host restored from the log later resumes where the log is.
+   */
+  get failure(): unknown {
+    return this.stopReason?.error;
   }
 
   /** Errors raised by effect handlers (they never break the run, but they must not vanish). */
@@ -248,7 +263,7 @@ export class RunHost {
         ({ positions } = await this.log.append(this.runId, decided.records, this.lastSeq));
       } catch (error) {
         if (!isMatterStackError(error, 'VERSION_CONFLICT')) {
-          this.mailbox = items.concat(this.mailbox);
+          this.halt(error);
           throw error;
         }
         // Another writer appended first: adopt its records, then decide our events again.
@@ -350,13 +365,25 @@ export class RunHost {
     };
   }
 
+  /**
+   * Stops the host with `error` (see `failure`): on a failed append, or when whoever feeds it
+   * cannot read the log any more. Effect reports that swallow their rejection cannot hide it.
+   */
+  halt(error: unknown): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = { error };
+    this.mailbox = [];
+    this.waiting.clear();
+    this.options.onStopped?.(error);
+  }
+
   private startOwedEffects(): void {
     for (const pending of pendingEffects(this.system)) this.startEffect(pending);
   }
 
   private startEffect(pending: PendingEffect): void {
     const handler = this.options.effects;
-    if (handler === undefined) return;
+    if (handler === undefined || this.stopReason !== undefined) return;
     const key = effectKey(pending);
     if (this.inFlight.has(key) || this.waiting.has(key)) return;
     if (this.inFlight.size >= MAX_EFFECTS_RUNNING) {
@@ -384,7 +411,7 @@ export class RunHost {
 
   /** Starts waiting effects while slots are free (FIFO: the order the records asked for them). */
   private launchWaiting(handler: EffectHandler): void {
-    while (this.inFlight.size < MAX_EFFECTS_RUNNING) {
+    while (this.inFlight.size < MAX_EFFECTS_RUNNING && this.stopReason === undefined) {
       const next = this.waiting.shift();
       if (next === undefined) return;
       this.launch(handler, next[0], next[1]);

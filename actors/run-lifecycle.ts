@@ -1,4 +1,5 @@
-import { MatterStackError } from '../events/errors.ts';
+import { existsSync } from 'node:fs';
+import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
@@ -99,9 +100,14 @@ async function lifecycle<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The workspaces root of `options` (the store's, when one is given). */
+function rootOf(options: StoreOptions): string {
+  return options.store?.root ?? findWorkspacesRoot(options.root !== undefined ? { root: options.root } : {});
+}
+
 async function openStore(options: StoreOptions): Promise<{ store: RunStore; root: string; owned: boolean }> {
   if (options.store) return { store: options.store, root: options.store.root, owned: false };
-  const root = findWorkspacesRoot(options.root !== undefined ? { root: options.root } : {});
+  const root = rootOf(options);
   const natsUrl = options.natsUrl ?? process.env.MATTERSTACK_NATS_URL;
   const login = { natsUser: process.env.MATTERSTACK_NATS_USER || undefined, natsPass: process.env.MATTERSTACK_NATS_PASS || undefined };
   const store = await RunStore.open({ root, ...(natsUrl ? { natsUrl, ...login } : {}) });
@@ -138,11 +144,12 @@ export function initializeRun<State = JsonValue, Data = JsonValue>(options: Init
 }
 
 async function createRun(options: InitializeRunOptions<unknown, unknown>): Promise<RunHandle> {
+  const runId = options.runId ?? newRunId();
+  const idCheck = IdSchema.safeParse(runId);
+  if (!idCheck.success) throw new RunLifecycleError('VALIDATION_FAILED', `invalid run id "${runId}": ${idCheck.error.issues[0]?.message}`, { runId });
+  assertNoRunFolder(rootOf(options), options.workspace, runId, options.campaign === undefined);
   const { store, owned } = await openStore(options);
   try {
-    const runId = options.runId ?? newRunId();
-    const idCheck = IdSchema.safeParse(runId);
-    if (!idCheck.success) throw new RunLifecycleError('VALIDATION_FAILED', `invalid run id "${runId}": ${idCheck.error.issues[0]?.message}`, { runId });
     const handle = handleFor(store, owned, options.workspace, runId, options.campaign, options.campaign === undefined);
     if ((await store.log.lastSeq(runId)) > 0) throw new RunLifecycleError('RUN_EXISTS', `run ${runId} already exists`, { runId });
     const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
@@ -171,6 +178,16 @@ async function createRun(options: InitializeRunOptions<unknown, unknown>): Promi
     if (owned) await store.close();
     throw error;
   }
+}
+
+/**
+ * Refuses a run id whose folder exists, before anything is opened or created: a folder without a
+ * run is what a lost log leaves, and its attempts' files would be taken for the new run's results.
+ */
+function assertNoRunFolder(root: string, workspace: string, runId: string, needsCampaignFile: boolean): void {
+  const runDir = runDirOf(needsCampaignFile ? resolveWorkspaceDir(root, workspace) : workspaceDirOf(root, workspace), runId);
+  if (!existsSync(runDir)) return;
+  throw new RunLifecycleError('RUN_EXISTS', `run ${runId}: its folder ${runDir} already exists (a run of that id, or one whose log was lost, used it); choose another run id or move the folder away`, { runId, runDir });
 }
 
 /**
@@ -227,8 +244,15 @@ async function createOrResumeRun(options: InitializeOrResumeOptions<unknown, unk
   const shared = { ...options, store };
   try {
     if (options.resumeRunId !== undefined) {
-      if ((await store.log.lastSeq(options.resumeRunId)) > 0) return await openExisting({ ...shared, runId: options.resumeRunId }, owned);
-      return await withOwnership(createRun({ ...shared, runId: options.resumeRunId }), owned);
+      const runId = options.resumeRunId;
+      if ((await store.log.lastSeq(runId)) > 0) return await openExisting({ ...shared, runId }, owned);
+      try {
+        return await withOwnership(createRun({ ...shared, runId }), owned);
+      } catch (error) {
+        // Another process created it meanwhile (its RUN.CREATED won): resume that run.
+        if (isMatterStackError(error, 'RUN_EXISTS') && (await store.log.lastSeq(runId)) > 0) return await openExisting({ ...shared, runId }, owned);
+        throw error;
+      }
     }
     const views = await store.views();
     const newest = listRuns(views, { all: true })
@@ -282,7 +306,7 @@ async function hostFor(
   handle: RunHandle,
   mode: 'live' | 'step',
   options: DriveOptions<unknown, unknown>,
-  onAppended: () => void = () => undefined,
+  onChange: () => void = () => undefined,
 ): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
@@ -298,9 +322,10 @@ async function hostFor(
     onAppended: (records) => {
       projections.push(records);
       projections.schedule();
-      onAppended();
+      onChange();
       options.onProgress?.(host.status);
     },
+    onStopped: onChange,
   }, checkpoint).catch(async (error: unknown) => {
     await campaign.close();
     throw error;
@@ -334,7 +359,9 @@ async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknow
   }
 }
 
+/** Throws what stopped the host (a failed append), else the first error of an effect. */
 function raiseEffectErrors(host: RunHost): void {
+  if (host.failure !== undefined) throw host.failure;
   const [first] = host.drainErrors();
   if (first !== undefined) throw first;
 }

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { MatterStackError } from '../events/errors.ts';
+import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import { findWorkspacesRoot } from '../actors/workspace.ts';
 import type { RunStore } from '../actors/run-store.ts';
 import type { RunHandle } from '../actors/run-lifecycle.ts';
@@ -21,13 +21,26 @@ export function resolveRoot(ctx: CommandContext): string {
   return root;
 }
 
-/** Opens the store (embedded log, or JetStream with --nats) of this invocation's root. */
-export async function openStore(ctx: CommandContext): Promise<RunStore> {
+/**
+ * Opens the store (embedded log, or JetStream with --nats) of this invocation's root. Every
+ * command but `init` and `worker` acts on runs that exist: a root without a log is an error
+ * (RUN_NOT_FOUND for a command on run `runId`, which cannot be there), and nothing is created.
+ */
+export async function openStore(ctx: CommandContext, runId?: string): Promise<RunStore> {
   const root = resolveRoot(ctx);
   // Loaded on demand: the log and NATS clients cost half a second, which --help should not pay.
   const { RunStore } = await import('../actors/run-store.ts');
   const nats = natsTarget(ctx);
-  if (nats === undefined) return RunStore.open({ root });
+  if (nats === undefined) {
+    try {
+      return await RunStore.open({ root, mustExist: true });
+    } catch (error) {
+      if (runId !== undefined && isMatterStackError(error, 'WORKSPACE_NOT_FOUND') && error.details.noState === true) {
+        throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
+      }
+      throw error;
+    }
+  }
   // Reads go straight to the JetStream log (the projections are folded locally), as the NATS user.
   const { explainPermission } = await import('./nats-session.ts');
   return RunStore.open({
@@ -38,9 +51,9 @@ export async function openStore(ctx: CommandContext): Promise<RunStore> {
   }).catch((error: unknown) => explainPermission(error, nats, 'read the runs\' event log'));
 }
 
-/** Runs `body` with the store open, closing it afterwards whatever happens. */
-export async function withStore<T>(ctx: CommandContext, body: (store: RunStore) => Promise<T>): Promise<T> {
-  const store = await openStore(ctx);
+/** Runs `body` with the store open (for run `runId`, if given), closing it afterwards whatever happens. */
+export async function withStore<T>(ctx: CommandContext, body: (store: RunStore) => Promise<T>, runId?: string): Promise<T> {
+  const store = await openStore(ctx, runId);
   try {
     return await body(store);
   } finally {
@@ -59,5 +72,5 @@ export async function withRun<T>(ctx: CommandContext, runId: string, body: (hand
     } finally {
       await handle.close();
     }
-  });
+  }, id);
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
+import { sqliteFault } from './sqlite-fault.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { storedPayload } from './results-once.ts';
 import { CHANGE_COLUMNS, COLUMNS, rawChangeRowToRecord, rawRowToEvent, type ChangeRecord, type RawChangeRow, type RawRow } from './sqlite-rows.ts';
@@ -65,6 +66,8 @@ function sleep(ms: number, waiters: Set<() => void>, signal?: AbortSignal): Prom
  * (writers serialise on `BEGIN IMMEDIATE`, readers never block them).
  */
 export class SqliteEventLog implements EventLog {
+  /** The SQLite file (named in every storage error). */
+  readonly path: string;
   private readonly db: Database.Database;
   private readonly pollIntervalMs: number;
   private readonly waiters = new Set<() => void>();
@@ -82,12 +85,18 @@ export class SqliteEventLog implements EventLog {
 
   private constructor(path: string, options: SqliteEventLogOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 25;
-    this.db = new Database(path);
-    // busy_timeout first: the WAL switch itself needs a lock another process may hold.
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.db.exec(SCHEMA);
+    this.path = path;
+    this.db = this.guard(() => new Database(path));
+    try {
+      // busy_timeout first: the WAL switch itself needs a lock another process may hold.
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      this.db.close();
+      throw sqliteFault(error, path, 'event log');
+    }
     this.stmt = {
       lastSeq: this.db.prepare('SELECT MAX(seq) AS seq FROM events WHERE run_id = ?'),
       insert: this.db.prepare(
@@ -168,10 +177,16 @@ export class SqliteEventLog implements EventLog {
       // (run_id, seq) cannot collide inside BEGIN IMMEDIATE, so this is an event id stored elsewhere.
       return new MatterStackError('INVALID_EVENT', `run ${runId}: eventId already stored in the log (${String(error)})`, { runId }, { cause: error });
     }
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-      return new MatterStackError('LOG_UNAVAILABLE', `event log busy: ${String(error)}`, { runId }, { cause: error });
+    return sqliteFault(error, this.path, 'event log');
+  }
+
+  /** Runs a read of the file: a SQLite fault becomes STORAGE_ERROR naming the file. */
+  private guard<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw sqliteFault(error, this.path, 'event log');
     }
-    return error;
   }
 
   /** The run's events after `afterSeq`, read a page at a time (no cursor is held across yields). */
@@ -179,7 +194,7 @@ export class SqliteEventLog implements EventLog {
     let last = afterSeq;
     for (;;) {
       this.assertOpen();
-      const rows = this.stmt.runPage.all(runId, last, PAGE_SIZE);
+      const rows = this.guard(() => this.stmt.runPage.all(runId, last, PAGE_SIZE));
       for (const row of rows) {
         last = row[2];
         yield rawRowToEvent(row);
@@ -193,7 +208,7 @@ export class SqliteEventLog implements EventLog {
     let last = afterPosition;
     for (;;) {
       this.assertOpen();
-      const rows = this.stmt.allPage.all(last, READ_ALL_PAGE_SIZE);
+      const rows = this.guard(() => this.stmt.allPage.all(last, READ_ALL_PAGE_SIZE));
       const count = rows.length;
       for (let i = 0; i < count; i++) {
         const row = rows[i]!;
@@ -206,9 +221,10 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * Like `readAll`, but only the columns a fold of the domain changes needs (no payload, from/to,
-   * type or event id fetched or parsed), a page of records at a time: what a projection rebuild
-   * reads. Every column read is validated as `readAll` validates it: a corrupt record is
-   * INVALID_EVENT naming its run and sequence, never skipped.
+   * type or event id fetched or parsed; SQLite only checks that the payload is JSON), a page of
+   * records at a time: what a projection rebuild reads. Every column read is validated as
+   * `readAll` validates it: a corrupt record is INVALID_EVENT naming its run and sequence, never
+   * skipped.
    */
   async *readAllChanges(afterPosition = 0): AsyncIterable<ChangeRecord[]> {
     let last = afterPosition;
@@ -226,7 +242,7 @@ export class SqliteEventLog implements EventLog {
 
   /** Up to `limit` change records after `afterPosition`, read in this thread. */
   private changesPage(afterPosition: number, limit: number): ChangeRecord[] {
-    const rows = this.stmt.changesPage.all(afterPosition, limit);
+    const rows = this.guard(() => this.stmt.changesPage.all(afterPosition, limit));
     const count = rows.length;
     const records = new Array<ChangeRecord>(count);
     for (let i = 0; i < count; i++) records[i] = rawChangeRowToRecord(rows[i]!);
@@ -241,7 +257,7 @@ export class SqliteEventLog implements EventLog {
     const { runId, signal } = options;
     let last = runId === undefined ? (options.afterPosition ?? 0) : (options.afterSeq ?? 0);
     while (!this.closed && !signal?.aborted) {
-      const rows = runId === undefined ? this.stmt.allPage.all(last, PAGE_SIZE) : this.stmt.runPage.all(runId, last, PAGE_SIZE);
+      const rows = this.guard(() => (runId === undefined ? this.stmt.allPage.all(last, PAGE_SIZE) : this.stmt.runPage.all(runId, last, PAGE_SIZE)));
       for (const row of rows) {
         if (signal?.aborted || this.closed) return;
         last = runId === undefined ? row[0] : row[2];
@@ -254,7 +270,7 @@ export class SqliteEventLog implements EventLog {
   /** The run's last sequence, 0 for an unknown run. */
   async lastSeq(runId: string): Promise<number> {
     this.assertOpen();
-    return this.stmt.lastSeq.get(runId)?.seq ?? 0;
+    return this.guard(() => this.stmt.lastSeq.get(runId)?.seq ?? 0);
   }
 
   /**
@@ -266,7 +282,7 @@ export class SqliteEventLog implements EventLog {
   /** Every run with at least one event, by run id. */
   async listRuns(): Promise<LoggedRun[]> {
     this.assertOpen();
-    return this.stmt.listRuns.all().map((row) => {
+    return this.guard(() => this.stmt.listRuns.all()).map((row) => {
       // Read back like any column: a damaged run id would name a run no read can find.
       if (typeof row.run_id !== 'string' || !isValidId(row.run_id)) throw invalidStoredRecord(row.run_id, row.last_seq, 'run_id: must be 1-64 letters, digits, "_" or "-"');
       if (!Number.isSafeInteger(row.last_seq) || row.last_seq < 1) throw invalidStoredRecord(row.run_id, row.last_seq, 'seq: must be a positive integer');

@@ -28,9 +28,12 @@ export const COLUMNS = 'position, run_id, seq, event_id, type, actor, time, payl
  */
 export type ChangeRecord = Pick<StoredEvent, 'runId' | 'seq' | 'position' | 'schemaVersion' | 'actor' | 'time' | 'changes'>;
 
-/** The columns of a ChangeRecord, as `.raw()` returns them. */
-export type RawChangeRow = [position: number, runId: string, seq: number, actor: string, time: string, changes: string, schemaVersion: number];
-export const CHANGE_COLUMNS = 'position, run_id, seq, actor, time, changes, schema_version';
+/**
+ * The columns of a ChangeRecord, as `.raw()` returns them, and whether the payload is JSON: SQLite
+ * checks it without handing it over, so a record with a corrupt payload is refused, not skipped.
+ */
+export type RawChangeRow = [position: number, runId: string, seq: number, actor: string, time: string, changes: string, schemaVersion: number, payloadIsJson: number];
+export const CHANGE_COLUMNS = 'position, run_id, seq, actor, time, changes, schema_version, json_valid(payload)';
 
 /** Placeholders for the columns a ChangeRecord does not read: valid, so validation judges only the columns read. */
 const UNREAD_ID = 'unread';
@@ -106,7 +109,8 @@ function changeRecord(
   };
 }
 
-/** A change row decoded and validated like a full one. */
+/** A change row decoded and validated like a full one (its payload only checked to be JSON). */
 export function rawChangeRowToRecord(row: RawChangeRow): ChangeRecord {
+  if (row[7] !== 1) throw invalidStoredRecord(row[1], row[2], 'payload: not JSON');
   return changeRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6]);
 }

@@ -61,8 +61,8 @@ export interface ProjectorOptions {
   /** Events per transaction in `catchUp`. @default 5000 */
   chunkSize?: number;
   /**
-   * Events per transaction in `rebuild` (fewer commits and fewer rewrites of a row that changes in
-   * several chunks; the events are folded as they stream in, so this bounds touched rows, not
+   * Events folded in memory between two writes of `rebuild` (fewer writes and fewer rewrites of a
+   * row that changes in several chunks; the events are folded as they stream in, so this bounds touched rows, not
    * events held in memory). @default 250000
    */
   rebuildChunkSize?: number;
@@ -129,9 +129,10 @@ export class Projector {
   }
 
   /**
-   * Drops the projection tables, recreates them and refolds the whole log from position 0.
-   * Commits in chunks: if it stops half-way, the stored positions match the rows and a later
-   * `catchUp` finishes the job.
+   * Drops the projection tables, recreates them and refolds the whole log from position 0, all in
+   * one transaction: a record it cannot fold (corrupt, a gap) fails the rebuild and leaves the
+   * projections as they were, never half-dropped. Other writers of the projections wait meanwhile
+   * (readers see the old tables until the commit).
    */
   async rebuild(log: EventLog): Promise<ApplyResult> {
     const synchronous = this.db.pragma('synchronous', { simple: true }) as number;
@@ -139,6 +140,7 @@ export class Projector {
     // A rebuild can always be redone from the log, so durability of each chunk buys nothing.
     this.db.pragma('synchronous = OFF');
     this.db.pragma('cache_size = -65536');
+    this.db.exec('BEGIN IMMEDIATE');
     try {
       dropSchema(this.db);
       createTables(this.db);
@@ -147,7 +149,12 @@ export class Projector {
       const result = await this.feedRebuild(log, this.rebuildChunkSize);
       // Indexing once after the load is cheaper than maintaining the indexes row by row.
       createIndexes(this.db);
+      this.db.exec('COMMIT');
       return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.statements = prepareProjectionStatements(this.db);
+      throw error;
     } finally {
       this.carry = undefined;
       this.db.pragma(`synchronous = ${synchronous}`);
@@ -176,9 +183,9 @@ export class Projector {
 
   /**
    * The rebuild's feed: this projector is the sole writer of tables it just created, so events
-   * are folded into the in-memory batch as they stream in (no array of events kept alive, no
-   * transaction held across awaits) and the batch's rows are written in one transaction every
-   * `chunkSize` events. A gap still refuses the chunk (nothing of it written).
+   * are folded into the in-memory batch as they stream in (no array of events kept alive) and the
+   * batch's rows are written every `chunkSize` events, inside the rebuild's transaction. A gap
+   * refuses the rebuild (nothing of it kept).
    */
   private async feedRebuild(log: EventLog, chunkSize: number): Promise<ApplyResult> {
     const total: ApplyResult = { applied: 0, skipped: 0 };

@@ -134,6 +134,16 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
     expect(json.json()).toEqual({ error: { code: 'RUN_NOT_FOUND', message: 'run nope not found' } });
   });
 
+  it('init refuses a run id whose folder exists in the worker\'s root: RUN_EXISTS naming the folder, exit 4, no run created', async () => {
+    const runDir = path.join(natsRoot, 'lab', 'runs', 'stale1');
+    fs.mkdirSync(path.join(runDir, 'attempts'), { recursive: true });
+    const init = await scientist(['init', 'lab', '--run-id', 'stale1']);
+    expect(init.code).toBe(4);
+    expect(init.stderr).toMatch(/^error: [^\n]+\n$/);
+    expect(init.stderr).toContain(`run stale1: its folder ${runDir} already exists`);
+    expect((await scientist(['status', 'stale1'])).code).toBe(3);
+  });
+
   it('the viewer may read status but not pause: one clear line, non-zero, nothing changes', async () => {
     const viewer = server.users.viewer;
     const status = await cliAs(viewer, ['status', 'p1', '--json']);

@@ -5,6 +5,7 @@ import { resolveWorkspaceDir } from '../../actors/workspace.ts';
 import { defineCommand, requiredArg } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { formatTable } from '../format-table.ts';
+import { assertLogHolds } from '../assert-log-holds.ts';
 import { withStore } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 
@@ -34,6 +35,7 @@ export const attemptsCommand = defineCommand({
       const db = await store.views();
       const run = getRun(db, runId);
       if (run === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
+      await assertLogHolds(store, [run]);
       if (!listTasks(db, runId).some((t) => t.id === taskId)) {
         throw new MatterStackError('TASK_NOT_FOUND', `task ${taskId} not found in run ${runId}`, { runId, taskId });
       }
@@ -51,7 +53,7 @@ export const attemptsCommand = defineCommand({
         for (const a of attempts) if (a.decision !== null) ctx.out.line(`${a.attemptId}  ${describeGateDecision(a.decision)}`);
       }
       return EXIT_CODES.OK;
-    });
+    }, runId);
   },
 });
 

@@ -2,6 +2,7 @@ import { listRuns } from '../../projections/queries.ts';
 import { defineCommand, flag } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { formatTable } from '../format-table.ts';
+import { assertLogHolds } from '../assert-log-holds.ts';
 import { withStore } from '../open-store.ts';
 
 /** `list [--all]`: active runs (PENDING, RUNNING, PAUSED), or every run. */
@@ -17,7 +18,9 @@ export const listCommand = defineCommand({
   async run(ctx) {
     const all = flag(ctx, 'all');
     return withStore(ctx, async (store) => {
-      const runs = listRuns(await store.views(), { all });
+      const views = await store.views();
+      await assertLogHolds(store, listRuns(views, { all: true }));
+      const runs = listRuns(views, { all });
       if (ctx.global.json) {
         ctx.out.data(runs);
       } else if (runs.length === 0) {

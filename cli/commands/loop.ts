@@ -44,14 +44,20 @@ export const loopCommand = defineCommand({
   },
 });
 
-/** Redraws at most every REDRAW_MS while the run moves (projection queries are not free on big runs). */
+/**
+ * Redraws at most every REDRAW_MS while the run moves (projection queries are not free on big runs).
+ * A redraw that fails (the projections cannot be written) is raised by `stop`, never left unhandled.
+ */
 function scheduler(render: () => Promise<void>): { poke(): void; stop(): Promise<void> } {
   let dirty = true;
+  let failure: { error: unknown } | undefined;
   let rendering = Promise.resolve();
   const timer = setInterval(() => {
-    if (!dirty) return;
+    if (!dirty || failure !== undefined) return;
     dirty = false;
-    rendering = rendering.then(render, render);
+    rendering = rendering.then(render).catch((error: unknown) => {
+      failure ??= { error };
+    });
   }, REDRAW_MS);
   return {
     poke: () => {
@@ -60,6 +66,7 @@ function scheduler(render: () => Promise<void>): { poke(): void; stop(): Promise
     stop: async () => {
       clearInterval(timer);
       await rendering;
+      if (failure !== undefined) throw failure.error;
       await render();
     },
   };

@@ -9,8 +9,9 @@ export const projectionsCommand = defineCommand({
   summary: 'rebuild the projections (runs, tasks, attempts tables) from the log',
   description: [
     'The tables that status, list and attempts read are projections of the event log. "rebuild" drops',
-    'them and folds the whole log again (safe at any time: the log is the truth; if it stops half-way,',
-    'the next command finishes the job). Use it after upgrading MatterStack or if a view looks wrong.',
+    'them and folds the whole log again, in one transaction (safe at any time: the log is the truth; a',
+    'record it cannot decode fails it, naming run and sequence, and the projections stay as they were).',
+    'Use it after upgrading MatterStack, if a view looks wrong, or to drop runs a lost log no longer has.',
   ].join('\n'),
   group: 'maintenance',
   args: [{ name: 'action', required: true, description: 'rebuild (the only action)' }],

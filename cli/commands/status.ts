@@ -4,6 +4,7 @@ import { defineCommand, flag, requiredArg, type CommandContext } from '../comman
 import { natsStatusView } from '../nats-status.ts';
 import { natsTarget } from '../nats-target.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
+import { assertLogHolds } from '../assert-log-holds.ts';
 import { withStore } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 import { commandPrefix, statusJson, statusLines } from '../run-status-format.ts';
@@ -13,8 +14,9 @@ function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusVie
   return withStore(ctx, async (store) => {
     const view = getRunStatus(await store.views(), runId, { withState: true });
     if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
+    await assertLogHolds(store, [view]);
     return view;
-  });
+  }, runId);
 }
 
 /**
