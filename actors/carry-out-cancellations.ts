@@ -1,6 +1,6 @@
 import { sleepUnlessAborted } from '../events/sleep.ts';
 import { attemptPhase } from '../machines/attempt-phase.ts';
-import type { EffectHandler } from './run-host.ts';
+import { RunHost, type EffectHandler } from './run-host.ts';
 import { hostFor, type DriveOptions, type RunHandle } from './run-lifecycle.ts';
 
 /** An attempt a cancel asked to stop, as the log has it once the command waited. */
@@ -19,6 +19,9 @@ export interface CancellationOutcome {
   stillStopping: CancelledAttempt[];
 }
 
+/** How often `awaitCancellations` reads what the host appended. */
+const WATCH_POLL_MS = 200;
+
 /** The attempts a command (record `commandSeq`) and anything after it asked to cancel. */
 async function cancelTargets(handle: RunHandle, commandSeq: number): Promise<Set<string>> {
   const targets = new Set<string>();
@@ -26,6 +29,35 @@ async function cancelTargets(handle: RunHandle, commandSeq: number): Promise<Set
     if (record.type === 'ATTEMPT.CANCEL') targets.add(record.actor);
   }
   return targets;
+}
+
+/** Where the targets are in the log as `host` has it. */
+function outcomeOf(host: RunHost, targets: Set<string>): CancellationOutcome {
+  const outcome: CancellationOutcome = { stopped: [], stillStopping: [] };
+  for (const attemptId of targets) {
+    const snapshot = host.state.attempts.get(attemptId);
+    if (snapshot === undefined) continue;
+    const { taskId, operatorKey, externalId, status } = snapshot.context;
+    const attempt: CancelledAttempt = { attemptId, taskId, operatorKey, ...(externalId !== undefined ? { externalId } : {}), status };
+    (attemptPhase(snapshot) === 'cancelling' ? outcome.stillStopping : outcome.stopped).push(attempt);
+  }
+  return outcome;
+}
+
+/**
+ * Waits (at most `timeoutMs`, reading the log) until the host of the run (a worker, with --nats)
+ * has stopped the attempts the cancel recorded at `commandSeq` asked to cancel; runs no effect.
+ */
+export async function awaitCancellations(handle: RunHandle, commandSeq: number, timeoutMs: number): Promise<CancellationOutcome> {
+  const targets = await cancelTargets(handle, commandSeq);
+  const host = await RunHost.restore(handle.store.log, handle.runId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outcome = outcomeOf(host, targets);
+    if (outcome.stillStopping.length === 0 || Date.now() >= deadline) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WATCH_POLL_MS, Math.max(0, deadline - Date.now()))));
+    await host.refresh();
+  }
 }
 
 /**
@@ -50,15 +82,7 @@ export async function carryOutCancellations(handle: RunHandle, commandSeq: numbe
     // Another host may have recorded the outcome first: read what the log has now.
     await host.refresh();
     await projections.flush();
-    const outcome: CancellationOutcome = { stopped: [], stillStopping: [] };
-    for (const attemptId of targets) {
-      const snapshot = host.state.attempts.get(attemptId);
-      if (snapshot === undefined) continue;
-      const { taskId, operatorKey, externalId, status } = snapshot.context;
-      const attempt: CancelledAttempt = { attemptId, taskId, operatorKey, ...(externalId !== undefined ? { externalId } : {}), status };
-      (attemptPhase(snapshot) === 'cancelling' ? outcome.stillStopping : outcome.stopped).push(attempt);
-    }
-    return outcome;
+    return outcomeOf(host, targets);
   } finally {
     deadline.abort();
     runner.stop();

@@ -61,11 +61,16 @@ interface Delivered {
  */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb, cancelWaitMs: number | undefined): Promise<Delivered> {
   const target = natsTarget(ctx);
+  const { awaitCancellations, carryOutCancellations } = await import('../actors/carry-out-cancellations.ts');
   if (target !== undefined) {
     const { type: _type, ...payload } = command;
-    return { reply: await natsRunRequest(target, runId, verb, payload) };
+    const reply = await natsRunRequest(target, runId, verb, payload);
+    if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };
+    // The worker hosting the run stops the attempts (it holds the run's lease): wait for its records.
+    const seq = reply.seq;
+    return { reply, cancellation: await withRun(ctx, runId, (handle) => awaitCancellations(handle, seq, cancelWaitMs)) };
   }
-  const [{ sendCommand }, { carryOutCancellations }] = await Promise.all([import('../actors/run-lifecycle.ts'), import('../actors/carry-out-cancellations.ts')]);
+  const { sendCommand } = await import('../actors/run-lifecycle.ts');
   return withRun(ctx, runId, async (handle) => {
     const reply = await sendCommand(handle, command);
     if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };
