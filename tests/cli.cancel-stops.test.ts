@@ -34,10 +34,10 @@ function started(root: string, runId: string, task: string): number | undefined 
 }
 
 /** A run of two long tasks whose processes run (wrapper, shell, sleep), with no loop left hosting it. */
-async function runningRun(runId: string): Promise<{ root: string; groups: Record<string, number> }> {
+async function runningRun(runId: string, command = 'sleep 300'): Promise<{ root: string; groups: Record<string, number> }> {
   const temp = tempRoot('ms-cancel-stops-');
   roots.push(temp);
-  temp.workspace('lab', oneWorkflowCampaign([{ id: 'one', command: 'sleep 300' }, { id: 'two', command: 'sleep 300' }]));
+  temp.workspace('lab', oneWorkflowCampaign([{ id: 'one', command }, { id: 'two', command }]));
   const { root } = temp;
   expect((await runCli(['init', 'lab', '--run-id', runId], { root })).code).toBe(0);
   expect((await runCli(['step', runId], { root })).code).toBe(0);
@@ -105,5 +105,16 @@ describe('cancel stops the attempts itself when no loop hosts the run', () => {
     expect((await loop.done).code).toBe(11);
     const status = (await runCli(['status', 'c3', '--json'], { root })).json<StatusJson>();
     expect(status.tasks.map((t) => t.status)).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
+  it('still stopping after --wait-timeout: says so and exits 13; a later loop finishes the job', async () => {
+    // The tasks ignore SIGTERM: only the SIGKILL after the 5 s grace ends them, later than the 1 s wait.
+    const { root, groups } = await runningRun('c4', "trap '' TERM; sleep 300");
+    const cancel = await runCli(['cancel', 'c4', '--wait-timeout', '1'], { root });
+    expect(cancel.code, cancel.stderr).toBe(13);
+    expect(cancel.stdout).toMatch(/^accepted \(seq \d+\)\nstill stopping after 1 s: (one|two)-a1 \(local\.default \d+\) RUNNING, (one|two)-a1 /);
+    expect((await runCli(['loop', 'c4'], { root })).code).toBe(11);
+    expect(groupMembers(groups.one!)).toEqual([]);
+    expect(groupMembers(groups.two!)).toEqual([]);
   });
 });
