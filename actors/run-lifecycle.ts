@@ -16,7 +16,7 @@ import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-co
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
 import { newRunId } from './run-id.ts';
-import { RunHost, type HostCheckpoint } from './run-host.ts';
+import { RunHost, type EffectHandler, type HostCheckpoint } from './run-host.ts';
 import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
@@ -302,11 +302,13 @@ async function openExisting(options: OpenRunOptions<unknown, unknown>, ownedStor
   }
 }
 
-async function hostFor(
+/** A host of the run with this process's operators and effect runner (`effects`: which owed effects it runs; default all). */
+export async function hostFor(
   handle: RunHandle,
   mode: 'live' | 'step',
   options: DriveOptions<unknown, unknown>,
   onChange: () => void = () => undefined,
+  effects: (runner: EffectRunner) => EffectHandler = (runner) => runner,
 ): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
@@ -316,7 +318,7 @@ async function hostFor(
   const checkpoint = checkpoints.get(handle);
   checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
-    effects: runner,
+    effects: effects(runner),
     // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (one durable append where two were).
     autoStep: mode === 'live',
     onAppended: (records) => {

@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../events/errors.ts';
 
 /** Outcomes of `step`/`loop` that are not errors but that scripts must tell apart. */
-export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED' | 'REPLAY_DIVERGED';
+export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED' | 'REPLAY_DIVERGED' | 'CANCEL_PENDING';
 
 /** Exit codes scripts can rely on; every MatterStackError code maps to one. */
 export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOutcomeExit, number> = {
@@ -29,6 +29,8 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOut
   // step/loop: the run ended, but not well.
   RUN_FAILED: 10,
   RUN_CANCELLED: 11,
+  // cancel/cancel-attempt: accepted, but attempts were still stopping when the wait ran out.
+  CANCEL_PENDING: 13,
   // replay --verify: the log and the current machines disagree.
   REPLAY_DIVERGED: 9,
   // Ctrl-C: the shell convention (128 + SIGINT).

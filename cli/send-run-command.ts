@@ -1,8 +1,10 @@
 import { osAccount } from '../actors/os-account.ts';
 import { ZodError } from 'zod';
+import type { CancellationOutcome } from '../actors/carry-out-cancellations.ts';
 import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
 import { stringOption, type CommandContext } from './command.ts';
+import { reportCancellation, waitTimeoutMs } from './cancel-wait.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';
 import { COMMAND_PAYLOADS, type CommandVerb } from '../events/command-messages.ts';
 import { natsRunRequest, type CliCommandReply } from './nats-session.ts';
@@ -47,15 +49,33 @@ function verbOf(command: RunCommand): CommandVerb {
   return command.type.replace(/^CMD\./, '').toLowerCase().replace(/_/g, '-') as CommandVerb;
 }
 
-/** Delivers the command: through a worker on `ms.cmd.<user>.<run>.<verb>` with --nats, else appended to the embedded log. */
-async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb): Promise<CliCommandReply> {
+/** A reply, and for an accepted cancel what it stopped before returning. */
+interface Delivered {
+  reply: CliCommandReply;
+  cancellation?: CancellationOutcome;
+}
+
+/**
+ * Delivers the command: through a worker on `ms.cmd.<user>.<run>.<verb>` with --nats, else appended to
+ * the embedded log. `cancelWaitMs`: an accepted cancel then waits (bounded) until its attempts are stopped.
+ */
+async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb, cancelWaitMs: number | undefined): Promise<Delivered> {
   const target = natsTarget(ctx);
+  const { awaitCancellations, carryOutCancellations } = await import('../actors/carry-out-cancellations.ts');
   if (target !== undefined) {
     const { type: _type, ...payload } = command;
-    return natsRunRequest(target, runId, verb, payload);
+    const reply = await natsRunRequest(target, runId, verb, payload);
+    if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };
+    // The worker hosting the run stops the attempts (it holds the run's lease): wait for its records.
+    const seq = reply.seq;
+    return { reply, cancellation: await withRun(ctx, runId, (handle) => awaitCancellations(handle, seq, cancelWaitMs)) };
   }
   const { sendCommand } = await import('../actors/run-lifecycle.ts');
-  return withRun(ctx, runId, (handle) => sendCommand(handle, command));
+  return withRun(ctx, runId, async (handle) => {
+    const reply = await sendCommand(handle, command);
+    if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };
+    return { reply, cancellation: await carryOutCancellations(handle, reply.seq, cancelWaitMs) };
+  });
 }
 
 /**
@@ -67,7 +87,9 @@ export async function sendRunCommand(ctx: CommandContext, runArg: string, input:
   const by = issuer(ctx);
   const command = parseCommand({ ...input, ...(by !== undefined ? { by } : {}) });
   const verb = verbOf(command);
-  const reply = await deliver(ctx, runId, command, verb);
+  const cancelWaitMs = command.type === 'CMD.CANCEL' || command.type === 'CMD.CANCEL_ATTEMPT' ? waitTimeoutMs(ctx) : undefined;
+  const { reply, cancellation } = await deliver(ctx, runId, command, verb, cancelWaitMs);
+  if (reply.accepted && cancellation !== undefined && cancelWaitMs !== undefined) return reportCancellation(ctx, reply.seq, cancellation, cancelWaitMs);
   if (reply.accepted) {
     if (ctx.global.json) ctx.out.data({ accepted: true, seq: reply.seq });
     else ctx.out.line(`accepted (seq ${reply.seq})`);

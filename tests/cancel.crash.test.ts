@@ -56,7 +56,8 @@ describe('a cancel interrupted by a crash', () => {
     const members = (): number[] => [...new Set([...groupMembers(pgid), ...(cgroup === null ? [] : cgroupPids(cgroup))])];
     await waitFor(() => members().length >= 3, 30_000, 'wrapper, shell and sleep');
 
-    expect((await runCli(['cancel', 'r1', '--json'], { root })).code).toBe(0);
+    // --wait-timeout 0: the command leaves the cancellation to the host (it would otherwise stop the task itself).
+    expect((await runCli(['cancel', 'r1', '--json', '--wait-timeout', '0'], { root })).code).toBe(0);
     // The kill marker is written before SIGTERM; the host then waits out its grace: kill it there.
     await waitFor(() => fs.existsSync(file(LOCAL_FILES.killed)), 45_000, 'the cancel to begin');
     await waitFor(() => groupMembers(pgid).length < 3, 30_000, 'SIGTERM to reach the wrapper');
