@@ -289,6 +289,7 @@ class Worker implements CommandHandler, WorkerHandle {
       log: this.log,
       natsUrl: Array.isArray(this.options.natsUrl) ? (this.options.natsUrl[0] ?? 'nats') : this.options.natsUrl,
       ...(this.options.operators ? { operators: this.options.operators } : {}),
+      driver: `worker ${this.workerId}`,
       dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
       logLine: this.logLine,
       onEnd: (s, why) => this.onSessionEnd(s, why),
