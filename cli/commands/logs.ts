@@ -87,8 +87,8 @@ async function printLog(ctx: CommandContext, read: LogReader, base: BaseRequest,
   // Later pieces name the attempt: a rerun meanwhile must not switch logs halfway.
   const next = (offset: number): Promise<LogChunk> => read({ ...base, attempt: chunk.attemptId, offset });
   ctx.out.note(`${describeAttempt(base.taskId, chunk)} ${base.stream}: ${chunk.where}`);
-  if (chunk.size === null && !follow) {
-    ctx.out.note(`no ${base.stream} yet${chunk.ended ? '' : ' (follow it with -f)'}`);
+  if (!follow && (chunk.size ?? 0) === 0) {
+    ctx.out.note(chunk.ended ? `it wrote no ${base.stream}` : `no ${base.stream} yet (follow it with -f)`);
     return EXIT_CODES.OK;
   }
   for (;;) {
