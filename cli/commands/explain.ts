@@ -10,13 +10,15 @@ export const explainCommand = defineCommand({
     'For every task that is not COMPLETED: waiting for its operator (with where to look: the gate',
     'directory and approve command, the experiment request file, the pid and log files), ready but',
     'no free slot (which cap is full), blocked by which dependencies, skipped because of which',
-    'failure, failed with which reason. Ends with the next steps (resume, approve, rerun, revive...).',
+    'failure, failed with which reason (with the attempt\'s stdout/stderr paths and the last lines of its',
+    'stderr). Names the `loop` or worker driving the run, if one does. Ends with the next steps (resume,',
+    'approve, rerun, revive, or start a loop when nothing drives the run...).',
   ].join('\n'),
   group: 'views',
   args: [{ name: 'run', required: true, description: 'the run id' }],
   options: {},
   examples: ['explain r1', 'explain r1 --json | jq ".tasks[] | {id, why}"'],
-  notes: ['--json prints the explanation object: {runId, status, phase, iteration, slots, tasks:[{id, status, why}], nextSteps}.'],
+  notes: ['--json prints the explanation object: {runId, status, phase, iteration, slots, tasks:[{id, status, why}], driver, nextSteps}\n(driver: {driver, pid, host, since, checked} or null; a failed task\'s why.logs: {stdout, stderr, stderrTail}).'],
   async run(ctx) {
     const { explainRun, formatExplanation } = await import('../../actors/views/index.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
