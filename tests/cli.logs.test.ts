@@ -21,15 +21,6 @@ const CAMPAIGN = oneWorkflowCampaign([
   { id: 'gate', kind: 'gate', operatorKey: 'human.default', message: 'ok?' },
 ]);
 
-/** `step` until attempt `index` of `task` has FAILED (the run has a gate: `loop` would wait on it). */
-async function stepUntilAttemptEnds(root: string, runId: string, task: string, index: number): Promise<void> {
-  await waitFor(async () => {
-    expect((await runCli(['step', runId], { root })).stderr).not.toMatch(/^error/m);
-    const attempts = (await runCli(['attempts', runId, task, '--json'], { root })).json<{ status: string }[]>();
-    return attempts[index]?.status === 'FAILED';
-  }, 30_000, `attempt ${index + 1} of ${task} to fail`);
-}
-
 function workspace(prefix: string, campaign: string): TempRoot {
   const temp = tempRoot(prefix);
   roots.push(temp);
@@ -41,7 +32,10 @@ describe('matterstack logs', () => {
   it('tail by default, --lines, --all, --stderr, --attempt N, --json, and named errors with exit 3', async () => {
     const { root } = workspace('ms-logs-', CAMPAIGN);
     expect((await runCli(['init', 'lab', '--run-id', 'l1'], { root })).code).toBe(0);
-    await stepUntilAttemptEnds(root, 'l1', 'count', 0);
+    // The gate rejected, the run ends FAILED with count's failure: loop returns.
+    expect((await runCli(['step', 'l1'], { root })).code).toBe(0);
+    expect((await runCli(['reject', 'l1', 'gate'], { root })).code).toBe(0);
+    expect((await runCli(['loop', 'l1'], { root })).code).toBe(10);
 
     const [tail, two, all, stderr] = await Promise.all([
       runCli(['logs', 'l1', 'count'], { root }),
@@ -58,7 +52,7 @@ describe('matterstack logs', () => {
 
     // A second attempt: the latest by default, the first with --attempt 1 (or its id).
     expect((await runCli(['rerun', 'l1', 'count'], { root })).code).toBe(0);
-    await stepUntilAttemptEnds(root, 'l1', 'count', 1);
+    expect((await runCli(['loop', 'l1'], { root })).code).toBe(10);
     fs.appendFileSync(path.join(root, 'lab/runs/l1/attempts/count/count-a1/stdout.log'), 'only in the first\n');
     const [latest, first, byId, json] = await Promise.all([
       runCli(['logs', 'l1', 'count', '--lines', '1'], { root }),
