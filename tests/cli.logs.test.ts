@@ -29,8 +29,11 @@ function workspace(prefix: string, campaign: string): TempRoot {
 }
 
 describe('matterstack logs', () => {
-  it('tail by default, --lines, --all, --stderr, --attempt N, --json, and named errors with exit 3', async () => {
-    const { root } = workspace('ms-logs-', CAMPAIGN);
+  // Two steps of one run (the second reruns the task), split to keep each test short on a loaded machine.
+  let root = '';
+
+  it('tail by default, --lines, --all, --stderr', async () => {
+    root = workspace('ms-logs-', CAMPAIGN).root;
     expect((await runCli(['init', 'lab', '--run-id', 'l1'], { root })).code).toBe(0);
     // The gate rejected, the run ends FAILED with count's failure: loop returns.
     expect((await runCli(['step', 'l1'], { root })).code).toBe(0);
@@ -50,6 +53,10 @@ describe('matterstack logs', () => {
     expect(all.stdout).toBe(Array.from({ length: 120 }, (_, i) => `line ${i + 1}\n`).join(''));
     expect(stderr.stdout).toBe('err a\nerr b\n');
 
+  });
+
+  it('--attempt N or id (the latest by default), --json, and named errors with exit 3', async () => {
+    expect(root).not.toBe('');
     // A second attempt: the latest by default, the first with --attempt 1 (or its id).
     expect((await runCli(['rerun', 'l1', 'count'], { root })).code).toBe(0);
     expect((await runCli(['loop', 'l1'], { root })).code).toBe(10);
