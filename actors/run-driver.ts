@@ -12,12 +12,16 @@ import { isProcessAlive, readProcStat } from './operators/process-group.ts';
 const DriverSchema = z.object({ driver: z.string(), pid: z.number().int(), procStartTime: z.number().int().nullable(), host: z.string(), since: z.string() });
 export type DriverRecord = z.output<typeof DriverSchema>;
 
-/** The driver as `explain` shows it; `checked`: its process was seen alive (same host), else it could not be checked from here. */
+/**
+ * The driver as `explain` shows it; `checked`: its process was seen alive (same host) or it holds
+ * the run's lease, else it could not be checked from here. pid, host and since: from the record
+ * (null when only the lease names it).
+ */
 export interface RunDriver {
   driver: string;
-  pid: number;
-  host: string;
-  since: string;
+  pid: number | null;
+  host: string | null;
+  since: string | null;
   checked: boolean;
 }
 

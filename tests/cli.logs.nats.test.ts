@@ -63,6 +63,11 @@ describe('matterstack logs --nats (worker process, viewer user)', () => {
     const explain = await cliAs(scientist, ['explain', 'n1']);
     expect(explain.stdout).toContain('driven by worker lw1 (pid ');
     expect(explain.stdout).not.toContain('keep it going with `matterstack loop');
+    // Without the run folder's record (another host), the run's lease names the worker, for a user who may read it.
+    fs.rmSync(path.join(root, 'lab/runs/n1/.matterstack/driver.json'));
+    const [byLease, noLease] = await Promise.all([cliAs(server.users.orchestrator, ['explain', 'n1']), cliAs(scientist, ['explain', 'n1'])]);
+    expect(byLease.stdout).toContain("driven by worker lw1 (holds the run's lease)");
+    expect(noLease.stdout).toContain('keep it going with `matterstack loop n1`');
 
     // Every request of the client, as the server delivers it: one per piece.
     const requests: { offset?: number; maxBytes?: number }[] = [];

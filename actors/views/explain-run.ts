@@ -96,11 +96,16 @@ export interface GateDecisionEntry extends AttemptDecisionRecord {
   attemptId: string;
 }
 
+/** Where else to look for the run's driver: who holds its NATS lease (`worker w1`, `matterstack loop --nats`), when it can be read. */
+export interface ExplainOptions {
+  leaseDriver?: () => Promise<string | undefined>;
+}
+
 /** What `explainRun` needs of an open run. */
 export type ExplainTarget = Pick<RunHandle, 'runId' | 'store' | 'workspaceDir'>;
 
 /** Explains the run's frontier from the restored machine state (the truth) plus the projections (times). */
-export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
+export async function explainRun(handle: ExplainTarget, options: ExplainOptions = {}): Promise<Explanation> {
   const host = await RunHost.restore(handle.store.log, handle.runId);
   const run = host.state.run;
   if (run === undefined) throw new Error(`internal: run ${handle.runId} restored without a run actor`);
@@ -153,7 +158,7 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
     },
     tasks,
     decisions: gateDecisions(host.state.attempts),
-    driver: TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await currentDriver(runDirOf(handle.workspaceDir, handle.runId)),
+    driver: TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await driverOf(handle, options),
     nextSteps: [],
   };
   explanation.nextSteps = nextSteps(explanation);
@@ -333,9 +338,17 @@ function pidOf(data: JsonObject | undefined): number | null {
   return typeof pid === 'number' && pid > 0 ? pid : null;
 }
 
-/** `matterstack loop (pid 12, host lab1, since …)`. */
+/** The driver recorded in the run folder, else the holder of the run's lease. */
+async function driverOf(handle: ExplainTarget, options: ExplainOptions): Promise<RunDriver | null> {
+  const recorded = await currentDriver(runDirOf(handle.workspaceDir, handle.runId));
+  if (recorded !== null || options.leaseDriver === undefined) return recorded;
+  const driver = await options.leaseDriver();
+  return driver === undefined ? null : { driver, pid: null, host: null, since: null, checked: true };
+}
+
+/** `matterstack loop (pid 12 on lab1, since …)`, or `worker w1 (holds the run's lease)`. */
 export function describeDriver(driver: RunDriver): string {
-  return `${driver.driver} (pid ${driver.pid} on ${driver.host}, since ${driver.since})`;
+  return driver.pid === null ? `${driver.driver} (holds the run's lease)` : `${driver.driver} (pid ${driver.pid} on ${driver.host ?? '?'}, since ${driver.since ?? '?'})`;
 }
 
 /** What to do next, derived from the run status and the task reasons (deduplicated, in order). */
