@@ -237,7 +237,9 @@ class Worker implements CommandHandler, WorkerHandle {
   private async answer(runId: string, verb: 'status' | 'logs', payload: Record<string, unknown>): Promise<CommandReplyMessage> {
     if (verb === 'status') return this.statusReply(runId);
     try {
-      const chunk = await readAttemptLog(this.store, runId, LogsPayloadSchema.parse(payload));
+      // The principal the subject proved is for the audit trail of commands; a read records nothing.
+      const { principal: _principal, ...request } = payload;
+      const chunk = await readAttemptLog(this.store, runId, LogsPayloadSchema.parse(request));
       const seq = this.store.projector.lastSeq(runId);
       return { accepted: true, seq, log: { ...chunk, data: chunk.data.toString('base64') } };
     } catch (error) {
