@@ -15,6 +15,7 @@ import { initialRunContext } from '../machines/run-actions.ts';
 import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-config.ts';
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
+import { markDriver } from './run-driver.ts';
 import { newRunId } from './run-id.ts';
 import { RunHost, type EffectHandler, type HostCheckpoint } from './run-host.ts';
 import { RunStore } from './run-store.ts';
@@ -72,6 +73,8 @@ export interface DriveOptions<State = JsonValue, Data = JsonValue> {
   onProgress?: (status: RunStatus | undefined) => void;
   /** Limit of one plan/analyze call in ms (default: MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else 10 minutes). */
   campaignTimeoutMs?: number;
+  /** Who drives the run (`matterstack loop`, `worker w1`), recorded for `explain` while `runUntilCompletion` runs. */
+  driver?: string;
 }
 
 /** Errors of the run lifecycle API (a MatterStackError with a stable code). */
@@ -379,6 +382,7 @@ export function runUntilCompletion<State = JsonValue, Data = JsonValue>(handle: 
 async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const wake = new Wakeup();
   const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
+  const unmark = await markDriver(handle.runDir, options.driver ?? 'a program using the MatterStack API');
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
@@ -410,6 +414,7 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
     await campaign.close();
     options.signal?.removeEventListener('abort', stop);
     await projections.flush().catch(() => undefined);
+    await unmark().catch(() => undefined);
   }
 }
 

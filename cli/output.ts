@@ -38,4 +38,10 @@ export class Output {
   write(text: string): void {
     this.stdout.write(text);
   }
+
+  /** Raw bytes to stdout (a log), waiting while the reader is slower than us so a big log never piles up in memory. */
+  async bytes(data: Uint8Array): Promise<void> {
+    if (data.length === 0 || this.stdout.write(data)) return;
+    await new Promise<void>((resolve) => this.stdout.once('drain', resolve));
+  }
 }

@@ -16,6 +16,39 @@ const Meta = { by: z.string().min(1).max(128).optional(), commandId: z.string().
 
 const Bare = z.strictObject({ ...Meta });
 
+/** Largest piece of a log one `logs` reply carries (base64 in JSON: ~1.4 MB on the wire). */
+export const MAX_LOG_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * `ms.cmd.<runId>.logs`: one piece of an attempt's stdout or stderr. The client asks again from
+ * `offset + bytes received` until it has `size` bytes: a log of any size streams in pieces.
+ */
+export const LogsPayloadSchema = z.strictObject({
+  taskId: IdSchema,
+  /** Attempt number (1 = first) or attempt id; default: the latest. */
+  attempt: z.union([z.number().int().positive(), IdSchema]).optional(),
+  stream: z.enum(['stdout', 'stderr']).default('stdout'),
+  /** Byte offset to read from; default: the start, or the last `tailLines` lines. */
+  offset: z.number().int().nonnegative().optional(),
+  tailLines: z.number().int().positive().max(1_000_000).optional(),
+  maxBytes: z.number().int().positive().max(MAX_LOG_CHUNK_BYTES).default(256 * 1024),
+});
+export type LogsPayload = z.output<typeof LogsPayloadSchema>;
+
+/** The piece of log a `logs` reply carries (`data` is base64; `size` is null while the log does not exist). */
+export const LogChunkSchema = z.strictObject({
+  attemptId: z.string(),
+  attemptNumber: z.number().int(),
+  attemptStatus: z.string(),
+  ended: z.boolean(),
+  stream: z.enum(['stdout', 'stderr']),
+  where: z.string(),
+  size: z.number().int().nonnegative().nullable(),
+  offset: z.number().int().nonnegative(),
+  data: z.string(),
+});
+export type LogChunkMessage = z.output<typeof LogChunkSchema>;
+
 /** Request schemas by verb. */
 export const COMMAND_PAYLOADS = {
   pause: Bare,
@@ -24,6 +57,7 @@ export const COMMAND_PAYLOADS = {
   revive: Bare,
   step: Bare,
   status: z.strictObject({}),
+  logs: LogsPayloadSchema,
   rerun: z.strictObject({ taskId: IdSchema, recursive: z.boolean().default(false), ...Meta }),
   'cancel-attempt': z.strictObject({ attemptId: IdSchema, ...Meta }),
   approve: z.strictObject({ taskId: IdSchema, comment: z.string().max(10_000).optional(), data: GateDataSchema.optional(), ...Meta }),
@@ -46,13 +80,14 @@ export type InitPayload = z.output<typeof InitPayloadSchema>;
 /** The error half of a reply: a stable code (MatterStackError code or command rejection code) and a message. */
 export const CommandErrorSchema = z.strictObject({ code: z.string().min(1), message: z.string() });
 
-/** A reply on the wire. `status` carries the status view; `runId` answers `init`. */
+/** A reply on the wire. `status` carries the status view; `log` a piece of log; `runId` answers `init`. */
 export const CommandReplySchema = z.union([
   z.object({
     accepted: z.literal(true),
     seq: z.number().int().nonnegative(),
     runId: z.string().optional(),
     status: z.record(z.string(), z.unknown()).optional(),
+    log: LogChunkSchema.optional(),
   }),
   z.object({ accepted: z.literal(false), error: CommandErrorSchema }),
 ]);
@@ -71,7 +106,7 @@ function decisionOf(payload: Record<string, unknown>): { comment?: string; data?
   };
 }
 
-/** The run event a mutating verb becomes (`step` and `status` have none); `principal`: who the server authenticated. */
+/** The run event a mutating verb becomes (`step`, `status` and `logs` have none); `principal`: who the server authenticated. */
 export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>, principal?: string): RunCommand | undefined {
   const meta = {
     ...(payload.by !== undefined ? { by: payload.by as string } : {}),
@@ -97,6 +132,7 @@ export function toRunCommand(verb: CommandVerb, payload: Record<string, unknown>
       return { type: 'CMD.REJECT', taskId: payload.taskId as string, ...decisionOf(payload), ...meta };
     case 'step':
     case 'status':
+    case 'logs':
       return undefined;
   }
 }

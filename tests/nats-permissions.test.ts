@@ -38,7 +38,7 @@ describe('nats.conf permissions', () => {
     await writer.close();
   });
 
-  it('lets a viewer request status only', async () => {
+  it('lets a viewer request status and logs only', async () => {
     const nc = await connect({ servers: server.url, ...server.users.viewer });
     const violations: string[] = [];
     void (async () => {
@@ -50,6 +50,11 @@ describe('nats.conf permissions', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(violations.join('\n')).toMatch(/ms\.cmd\.viewer\.run1\.pause/);
     await expect(nc.request('ms.cmd.viewer.run1.status', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
+    await expect(nc.request('ms.cmd.viewer.run1.logs', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
+    nc.publish('ms.cmd.viewer.run1.logs', 'x');
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(violations.join('\n')).not.toMatch(/ms\.cmd\.viewer\.run1\.logs/);
     await nc.close();
   });
 });

@@ -19,6 +19,8 @@ export interface RunSessionDeps {
   /** NATS URL (selects the projections file of a per-incarnation store). */
   natsUrl: string;
   operators?: RegistryOptions;
+  /** Who drives the run, for `explain` (`worker w1`). */
+  driver: string;
   dedupWindowMs: number;
   logLine: (line: string) => void;
   onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
@@ -94,7 +96,7 @@ export class RunSession {
       try {
         store = await RunStore.open({ root: this.deps.store.root, natsUrl: this.deps.natsUrl, log: epochLog });
         const handle = await openRun({ store, runId: this.runId });
-        const driving = runUntilCompletion(handle, { signal: incarnation.signal, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
+        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
         // A host stuck on a dead consumer does not see the abort: stop waiting for it.
         const status = await Promise.race([driving, abortedPromise(incarnation.signal)]);
         if (signal.aborted || this.fenced) break;

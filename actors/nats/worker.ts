@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
+import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
 import { errorMessage } from '../../events/errors.ts';
 import type { EventLog } from '../../events/event-log.ts';
 import { JetStreamEventLog } from '../../events/jetstream-event-log.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import { getRunStatus } from '../../projections/queries.ts';
+import { readAttemptLog } from '../views/attempt-logs.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
 import { newRunId } from '../run-id.ts';
 import { RunHost } from '../run-host.ts';
@@ -61,6 +62,11 @@ function defaultWorkerId(): string {
 
 /** How long a command id is remembered, so that a retried command is executed once. */
 const DEFAULT_DEDUP_WINDOW_MS = 120_000;
+
+/** Requests that read and never append: answered by the run's owner, or by any worker when nobody hosts it. */
+function isQuery(verb: CommandVerb): verb is 'status' | 'logs' {
+  return verb === 'status' || verb === 'logs';
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -161,7 +167,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const asked = principal !== undefined ? { ...payload, principal } : payload;
     const session = this.sessions.get(runId);
     if (session !== undefined && !session.closed) {
-      if (verb === 'status') return this.statusReply(runId);
+      if (isQuery(verb)) return this.answer(runId, verb, payload);
       return session.serialize(async () => (session.closed ? this.unhosted(runId, verb, asked, forwarded) : this.execute(session, verb, asked)));
     }
     return this.unhosted(runId, verb, asked, forwarded);
@@ -169,10 +175,11 @@ class Worker implements CommandHandler, WorkerHandle {
 
   /** A command for a run this worker does not host: forward to its owner, or take the run over. */
   private async unhosted(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
-    if (verb === 'status') {
+    if (isQuery(verb)) {
+      // The owner answers (its projections are the freshest, its disk holds the logs); else anyone.
       const owner = forwarded ? undefined : await this.leases.owner(runId);
       if (owner !== undefined && owner !== this.workerId && !isCliHolder(owner)) return { forwardTo: owner };
-      return this.statusReply(runId);
+      return this.answer(runId, verb, payload);
     }
     if ((await this.log.lastSeq(runId)) === 0) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
     for (let attempt = 0; attempt < 20 && !this.stopping; attempt++) {
@@ -199,7 +206,7 @@ class Worker implements CommandHandler, WorkerHandle {
   /** Executes a validated command on a run hosted here (in the session's command queue). */
   private async execute(session: RunSession, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
     const { runId } = session;
-    if (verb === 'status') return this.statusReply(runId);
+    if (isQuery(verb)) return this.answer(runId, verb, payload);
     if (verb === 'step') return { accepted: true, seq: this.log.lastOwnSeq(runId) ?? (await this.log.lastSeq(runId)) };
     return this.appendCommand(this.log, session.dedup, runId, verb, payload);
   }
@@ -224,6 +231,20 @@ class Worker implements CommandHandler, WorkerHandle {
         return replyOfError(error);
       }
     });
+  }
+
+  /** Answers a read-only request (status, a piece of an attempt's log): nothing is appended. */
+  private async answer(runId: string, verb: 'status' | 'logs', payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    if (verb === 'status') return this.statusReply(runId);
+    try {
+      // The principal the subject proved is for the audit trail of commands; a read records nothing.
+      const { principal: _principal, ...request } = payload;
+      const chunk = await readAttemptLog(this.store, runId, LogsPayloadSchema.parse(request));
+      const seq = this.store.projector.lastSeq(runId);
+      return { accepted: true, seq, log: { ...chunk, data: chunk.data.toString('base64') } };
+    } catch (error) {
+      return replyOfError(error);
+    }
   }
 
   private async statusReply(runId: string): Promise<CommandReplyMessage> {
@@ -270,6 +291,7 @@ class Worker implements CommandHandler, WorkerHandle {
       log: this.log,
       natsUrl: Array.isArray(this.options.natsUrl) ? (this.options.natsUrl[0] ?? 'nats') : this.options.natsUrl,
       ...(this.options.operators ? { operators: this.options.operators } : {}),
+      driver: `worker ${this.workerId}`,
       dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
       logLine: this.logLine,
       onEnd: (s, why) => this.onSessionEnd(s, why),

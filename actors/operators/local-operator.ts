@@ -8,6 +8,7 @@ import type { JsonObject } from '../../events/json.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
 import { MARKER_DIR } from './attempt-folder.ts';
+import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll } from './operator.ts';
@@ -339,6 +340,11 @@ export class LocalOperator implements Operator {
         if (timer) clearTimeout(timer);
       };
     });
+  }
+
+  /** The process's output files in the attempt folder. */
+  logFiles(ctx: Pick<OperatorContext, 'attempt'>, stream: LogStream): AttemptLogFiles {
+    return { local: path.join(ctx.attempt.dir, LOCAL_FILES[stream]) };
   }
 
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */

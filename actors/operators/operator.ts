@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from '../../events/json.ts';
 import type { AttemptStatus } from '../../events/statuses.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
 import type { OperatorEntry } from '../config/operators-config.ts';
+import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 
 /** The attempt an operator call is about. */
 export interface AttemptRef {
@@ -75,6 +76,8 @@ export interface Operator {
    * changes, until unsubscribed. Operators without one are polled by the host.
    */
   watch?(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe;
+  /** Where the attempt's stdout / stderr are kept; operators that run no process (gates, hand-offs) have none. */
+  logFiles?(ctx: Pick<OperatorContext, 'runId' | 'attempt'>, stream: LogStream): AttemptLogFiles;
 }
 
 /** Terminal statuses an operator can report. */

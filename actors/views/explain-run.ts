@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { JsonObject } from '../../events/json.ts';
-import type { AttemptStatus, RunStatus, TaskStatus } from '../../events/statuses.ts';
+import { TERMINAL_RUN_STATUSES, type AttemptStatus, type RunStatus, type TaskStatus } from '../../events/statuses.ts';
 import { getRunStatus, listAttempts, type AttemptView } from '../../projections/queries.ts';
 import { phaseOf } from '../../machines/changes.ts';
 import type { AttemptDecisionRecord } from '../../machines/attempt.machine.ts';
@@ -16,7 +16,12 @@ import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { RunHost } from '../run-host.ts';
 import { describeUnreachable } from '../operators/slurm/slurm-operator.ts';
 import type { RunHandle } from '../run-lifecycle.ts';
-import { attemptDirOf } from '../workspace.ts';
+import { attemptDirOf, runDirOf } from '../workspace.ts';
+import { loadOperatorsConfig } from '../config/operators-config.ts';
+import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
+import { OperatorRegistry } from '../operators/operator-registry.ts';
+import { currentDriver, type RunDriver } from '../run-driver.ts';
+import { logFilesOf } from './attempt-logs.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
 export type OperatorHint =
@@ -26,6 +31,16 @@ export type OperatorHint =
   | { kind: 'local'; pid: number | null; dir: string; stdout: string; stderr: string }
   /** `unreachable`: the cluster outage the operator is riding out ("cluster unreachable since …, retry n"). */
   | { kind: 'other'; operatorKey: string; externalId: string | null; dir: string; unreachable: string | null };
+
+/** Where a failed attempt's output is, and the end of its stderr (null when it wrote none). */
+export interface FailedAttemptLogs {
+  stdout: string;
+  stderr: string;
+  stderrTail: string | null;
+}
+
+/** Lines of a failed attempt's stderr that explain shows. */
+const STDERR_TAIL_LINES = 10;
 
 /** Which cap keeps a ready task from starting. */
 export type FullCap = { scope: 'global'; used: number; max: number } | { scope: 'operator'; key: string; used: number; max: number };
@@ -38,7 +53,7 @@ export type TaskReason =
   | { kind: 'no-operator'; operatorKey: string; reason: string }
   | { kind: 'blocked'; waitingOn: { id: string; status: TaskStatus }[] }
   | { kind: 'skipped'; dependency: string | null; dependencyStatus: TaskStatus | null; reason: string | null }
-  | { kind: 'failed'; attemptId: string | null; reason: string | null; allowed: boolean; rerunCommand: string }
+  | { kind: 'failed'; attemptId: string | null; reason: string | null; allowed: boolean; rerunCommand: string; logs: FailedAttemptLogs | null }
   | { kind: 'cancelled'; attemptId: string | null; reason: string | null; rerunCommand: string }
   | { kind: 'waiting-campaign'; status: TaskStatus };
 
@@ -69,6 +84,8 @@ export interface Explanation {
   tasks: TaskExplanation[];
   /** Every approve / reject a gate attempt took, oldest attempt first, with its comment and data. */
   decisions: GateDecisionEntry[];
+  /** The `loop` or worker driving the run right now, as recorded in the run folder. */
+  driver: RunDriver | null;
   /** What a person can do now, most useful first. */
   nextSteps: string[];
 }
@@ -79,11 +96,16 @@ export interface GateDecisionEntry extends AttemptDecisionRecord {
   attemptId: string;
 }
 
+/** Where else to look for the run's driver: who holds its NATS lease (`worker w1`, `matterstack loop --nats`), when it can be read. */
+export interface ExplainOptions {
+  leaseDriver?: () => Promise<string | undefined>;
+}
+
 /** What `explainRun` needs of an open run. */
 export type ExplainTarget = Pick<RunHandle, 'runId' | 'store' | 'workspaceDir'>;
 
 /** Explains the run's frontier from the restored machine state (the truth) plus the projections (times). */
-export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
+export async function explainRun(handle: ExplainTarget, options: ExplainOptions = {}): Promise<Explanation> {
   const host = await RunHost.restore(handle.store.log, handle.runId);
   const run = host.state.run;
   if (run === undefined) throw new Error(`internal: run ${handle.runId} restored without a run actor`);
@@ -93,6 +115,7 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
   const taskTimes = new Map((status?.tasks ?? []).map((t) => [t.id, t.updatedAt]));
   const attemptViews = new Map(listAttempts(views, handle.runId).map((a) => [a.attemptId, a]));
   const paths: PathContext = { runId: handle.runId, workspaceDir: handle.workspaceDir };
+  const logsOf = failedLogsReader(handle);
 
   const reasons = frontier(ctx, host.state.attempts, attemptViews, paths);
   const tasks: TaskExplanation[] = [];
@@ -102,6 +125,10 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
     const why = reasons.get(entry.spec.id);
     if (why === undefined) continue;
     if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
+    if (why.kind === 'failed' && why.attemptId !== null) {
+      const operatorKey = host.state.attempts.get(why.attemptId)?.context.operatorKey;
+      if (operatorKey !== undefined) why.logs = await logsOf({ attemptId: why.attemptId, taskId: entry.spec.id, operatorKey });
+    }
     tasks.push({
       id: entry.spec.id,
       iteration: entry.iteration,
@@ -131,6 +158,7 @@ export async function explainRun(handle: ExplainTarget): Promise<Explanation> {
     },
     tasks,
     decisions: gateDecisions(host.state.attempts),
+    driver: TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await driverOf(handle, options),
     nextSteps: [],
   };
   explanation.nextSteps = nextSteps(explanation);
@@ -169,6 +197,7 @@ function frontier(
           reason: entry.reason ?? snapshot?.context.reason ?? null,
           allowed: entry.spec.allowFailure,
           rerunCommand: rerun(id),
+          logs: null,
         });
         continue;
       case 'CANCELLED':
@@ -281,9 +310,45 @@ function gateDecisions(attempts: ReadonlyMap<string, AttemptSnapshot>): GateDeci
   return out;
 }
 
+/**
+ * Reads where a failed attempt's logs are and the end of its stderr, through the operator that ran
+ * it (the files in the attempt folder; a remote job's were fetched back when it ended). Null for
+ * operators that run no process, or when the workspace's operators.yaml cannot be read any more.
+ */
+function failedLogsReader(handle: ExplainTarget): (attempt: { attemptId: string; taskId: string; operatorKey: string }) => Promise<FailedAttemptLogs | null> {
+  let registry: OperatorRegistry | null | undefined;
+  return async (attempt) => {
+    if (registry === undefined) {
+      try {
+        registry = OperatorRegistry.fromConfig(loadOperatorsConfig({ workspaceDir: handle.workspaceDir }));
+      } catch {
+        registry = null;
+      }
+    }
+    if (registry === null || !registry.has(attempt.operatorKey)) return null;
+    const files = logFilesOf(registry, handle.workspaceDir, handle.runId, attempt);
+    if (files === null) return null;
+    const tail = await readLogTail(fileLogSource(files.stderr.local), STDERR_TAIL_LINES).catch(() => null);
+    return { stdout: files.stdout.local, stderr: files.stderr.local, stderrTail: tail === null || tail === '' ? null : tail };
+  };
+}
+
 function pidOf(data: JsonObject | undefined): number | null {
   const pid = data?.pid;
   return typeof pid === 'number' && pid > 0 ? pid : null;
+}
+
+/** The driver recorded in the run folder, else the holder of the run's lease. */
+async function driverOf(handle: ExplainTarget, options: ExplainOptions): Promise<RunDriver | null> {
+  const recorded = await currentDriver(runDirOf(handle.workspaceDir, handle.runId));
+  if (recorded !== null || options.leaseDriver === undefined) return recorded;
+  const driver = await options.leaseDriver();
+  return driver === undefined ? null : { driver, pid: null, host: null, since: null, checked: true };
+}
+
+/** `matterstack loop (pid 12 on lab1, since …)`, or `worker w1 (holds the run's lease)`. */
+export function describeDriver(driver: RunDriver): string {
+  return driver.pid === null ? `${driver.driver} (holds the run's lease)` : `${driver.driver} (pid ${driver.pid} on ${driver.host ?? '?'}, since ${driver.since ?? '?'})`;
 }
 
 /** What to do next, derived from the run status and the task reasons (deduplicated, in order). */
@@ -307,7 +372,9 @@ function nextSteps(e: Explanation): string[] {
   }
   const moving = e.tasks.some((t) => t.why.kind === 'ready' || t.why.kind === 'no-slot' || t.why.kind === 'waiting-operator' || t.why.kind === 'blocked');
   if ((e.status === 'RUNNING' || e.status === 'PENDING') && (moving || e.tasks.length === 0)) {
-    steps.push(`keep it going with \`matterstack loop ${run}\` (or one cycle: \`matterstack step ${run}\`)`);
+    if (e.driver === null) steps.push(`keep it going with \`matterstack loop ${run}\` (or one cycle: \`matterstack step ${run}\`)`);
+    else if (e.driver.checked) steps.push(`nothing to start: ${describeDriver(e.driver)} drives it; follow it with \`matterstack status ${run}\``);
+    else steps.push(`${describeDriver(e.driver)} drives it (not checkable from this host); if that process is gone, keep it going with \`matterstack loop ${run}\``);
   }
   if (e.tasks.some((t) => t.why.kind === 'no-slot')) steps.push('tasks wait for a free slot: raise max_concurrent in operators.yaml (for new runs) or let running attempts finish');
   for (const t of e.tasks) if (t.why.kind === 'no-operator') steps.push(`configure operator "${t.why.operatorKey}" in operators.yaml or set the task's operatorKey`);

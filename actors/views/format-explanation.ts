@@ -1,6 +1,6 @@
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
-import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
+import { describeDriver, type Explanation, type OperatorHint, type TaskReason } from './explain-run.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
 export function formatExplanation(e: Explanation): string {
@@ -10,6 +10,7 @@ export function formatExplanation(e: Explanation): string {
   const counts = Object.entries(e.counts).map(([status, n]) => `${n} ${status}`).join(', ');
   const cap = e.slots.max === null ? 'unlimited' : String(e.slots.max);
   lines.push(`  tasks: ${counts || 'none'}; slots in use: ${e.slots.used}/${cap}; last seq ${e.lastSeq}${e.updatedAt !== null ? `, updated ${e.updatedAt}` : ''}`);
+  if (e.driver !== null) lines.push(`  driven by ${describeDriver(e.driver)}`);
   if (e.tasks.length === 0) {
     lines.push('', e.status === 'COMPLETED' ? 'Every task is done.' : 'No task is waiting.');
   } else {
@@ -67,6 +68,11 @@ export function reasonText(why: TaskReason): string {
 
 function reasonDetails(why: TaskReason): string[] {
   if (why.kind === 'waiting-operator') return hintLines(why.hint);
+  if (why.kind === 'failed' && why.logs !== null) {
+    const { stdout, stderr, stderrTail } = why.logs;
+    const tail = stderrTail === null ? ['stderr: (empty)'] : ['last lines of stderr:', ...stderrTail.replace(/\n$/, '').split('\n').map((line) => `  | ${line}`)];
+    return [`stdout: ${stdout}`, `stderr: ${stderr}`, ...tail, `rerun: ${why.rerunCommand}`];
+  }
   if (why.kind === 'failed' || why.kind === 'cancelled') return [`rerun: ${why.rerunCommand}`];
   return [];
 }

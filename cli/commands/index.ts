@@ -6,6 +6,7 @@ import { explainCommand } from './explain.ts';
 import { exportEvidenceCommand } from './export-evidence.ts';
 import { initCommand } from './init.ts';
 import { listCommand } from './list.ts';
+import { logsCommand } from './logs.ts';
 import { loopCommand } from './loop.ts';
 import { projectionsCommand } from './projections.ts';
 import { replayCommand } from './replay.ts';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   statusCommand,
   listCommand,
   attemptsCommand,
+  logsCommand,
   pauseCommand,
   resumeCommand,
   cancelCommand,

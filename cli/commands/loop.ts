@@ -13,6 +13,8 @@ import { commandPrefix } from '../run-status-format.ts';
 import { exitCodeForStatus, exitCodeForStatuses, RUN_OUTCOME_NOTE } from '../run-outcome.ts';
 
 const REDRAW_MS = 200;
+/** How `explain` names a run's driver while this loop drives it. */
+const LOOP_DRIVER = 'matterstack loop';
 const IDLE_ROUND_MS = 500;
 
 /** `loop [<run>]`: drives one run until it is terminal, or every active run round-robin. */
@@ -102,7 +104,7 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
       const signal = leases === undefined ? ctx.signal : AbortSignal.any([ctx.signal, leases.lostSignal(handle.runId)]);
       let status: RunStatus;
       try {
-        status = await runUntilCompletion(handle, { signal, onProgress: () => redraw.poke() });
+        status = await runUntilCompletion(handle, { signal, onProgress: () => redraw.poke(), driver: LOOP_DRIVER });
       } finally {
         await redraw.stop();
       }
@@ -124,8 +126,9 @@ async function readFinalStatuses(store: RunStore, outcomes: Map<string, RunStatu
 
 async function loopAll(ctx: CommandContext): Promise<number> {
   const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
+  const { withDriverMarks } = await import('../../actors/run-driver.ts');
   return withStore(ctx, (store) =>
-    withLoopLeases(ctx, store, async (leases) => {
+    withDriverMarks(LOOP_DRIVER, (markDriver) => withLoopLeases(ctx, store, async (leases) => {
       const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
       const outcomes = new Map<string, RunStatus>();
       // A run whose step throws (its workspace was deleted, its config broke) is reported once and left alone.
@@ -147,6 +150,7 @@ async function loopAll(ctx: CommandContext): Promise<number> {
               continue;
             }
             const handle = await openRun({ store, runId: run.runId });
+            await markDriver(handle.runDir);
             const status = await stepRun(handle);
             outcomes.set(run.runId, status);
             await handle.close();
@@ -173,6 +177,6 @@ async function loopAll(ctx: CommandContext): Promise<number> {
       if (ctx.signal.aborted && stillActive.length > 0) return interrupted(ctx, stillActive);
       const brokenCode = [...broken.values()][0];
       return end(ctx, outcomes, brokenCode ?? exitCodeForStatuses(outcomes.values()));
-    }),
+    })),
   );
 }

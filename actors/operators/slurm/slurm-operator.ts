@@ -4,6 +4,7 @@ import { MatterStackError } from '../../../events/errors.ts';
 import type { JsonObject } from '../../../events/json.ts';
 import type { BackendConfig, OperatorEntry } from '../../config/operators-config.ts';
 import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
+import type { AttemptLogFiles, LogStream } from '../attempt-log.ts';
 import { collectTaskResults } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
 import { isTerminalPoll } from '../operator.ts';
@@ -11,6 +12,7 @@ import { identityMismatch, IDENTITY_PATH } from '../attempt-folder.ts';
 import { AdoptedFolders, prepareAttemptDir } from '../prepare-attempt-dir.ts';
 import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
 import { isTransient, type CommandRunner } from './command-runner.ts';
+import { remoteLogSource } from './remote-log-source.ts';
 import { runnerForBackend } from './runner-for-backend.ts';
 import { UnreachableRecorder } from './unreachable-record.ts';
 import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
@@ -111,7 +113,7 @@ export class SlurmOperator implements Operator {
   }
 
   /** Where the job runs on the cluster: the attempt directory itself, or its copy under `workspace_root` over ssh. */
-  jobDir(ctx: OperatorContext): string {
+  jobDir(ctx: Pick<OperatorContext, 'runId' | 'attempt'>): string {
     if (!this.runner.remote) return ctx.attempt.dir;
     return path.posix.join(this.backend.workspace_root, ctx.runId, ctx.attempt.taskId, ctx.attempt.attemptId);
   }
@@ -406,6 +408,13 @@ export class SlurmOperator implements Operator {
       stopped = true;
       unsubscribe();
     };
+  }
+
+  /** The job's output files (`--output`/`--error`): in the attempt folder, and over SSH in the job directory on the cluster. */
+  logFiles(ctx: Pick<OperatorContext, 'runId' | 'attempt'>, stream: LogStream): AttemptLogFiles {
+    const local = path.join(ctx.attempt.dir, SLURM_FILES[stream]);
+    if (!this.runner.remote) return { local };
+    return { local, remote: remoteLogSource(this.runner, `${this.jobDir(ctx)}/${SLURM_FILES[stream]}`) };
   }
 
   /** Fetches the job directory back (ssh), then the produced files and `results.json` as data. */
