@@ -14,8 +14,12 @@ export interface CliFailure {
 
 // Every printed error goes through here: a NATS URL in it never shows its password, and a control
 // character from user input is shown escaped (it could rewrite the terminal).
+const MAX_LINE = 2000;
+
 function oneLine(text: string): string {
-  return redactPasswords(escapeControl(text.replace(/\s*\n\s*/g, ' ').trim()));
+  const line = redactPasswords(escapeControl(text.replace(/\s*\n\s*/g, ' ').trim()));
+  // A pasted argument can be megabytes: the line stays readable, and says what it left out.
+  return line.length <= MAX_LINE ? line : `${line.slice(0, MAX_LINE)}… (${line.length - MAX_LINE} more characters)`;
 }
 
 /** Classifies anything thrown by a command into code, one-line message and exit code. */

@@ -19,7 +19,11 @@ export function closest(input: string, candidates: readonly string[]): string | 
   if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestDistance = Infinity;
+  const allowed = Math.max(1, Math.floor(input.length / 3));
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: a far longer input is no typo (and a
+    // pasted 200 kB argument would cost seconds of Levenshtein).
+    if (Math.abs(input.length - candidate.length) > allowed) continue;
     const d = distance(input, candidate);
     if (d < bestDistance) {
       best = candidate;
@@ -27,5 +31,5 @@ export function closest(input: string, candidates: readonly string[]): string | 
     }
   }
   // Allow about one typo per three characters: "stauts" → "status", but "x" suggests nothing.
-  return bestDistance <= Math.max(1, Math.floor(input.length / 3)) ? best : undefined;
+  return bestDistance <= allowed ? best : undefined;
 }
