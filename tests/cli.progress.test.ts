@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../cli/exit-codes.ts';
 import { ORCHESTRATOR_NODE_FLAGS } from '../cli/process-settings.ts';
+import { whereText } from '../cli/progress-display.ts';
+import type { RunStatusView } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
 
@@ -56,9 +58,21 @@ describe('loop progress on a 60-column terminal', () => {
     const text = lines.join('\n');
     expect(text).toContain('waiting (next cycle in 1 s)');
     expect(text).toContain('waiting for approval of gate');
-    expect(text).toContain("tasks: 1 done, 1 pending, 1 cancelled");
+    expect(text).toContain('tasks: 1 done, 1 pending, 1 cancelled');
     expect(text).not.toMatch(/\d failed/);
     const tooLong = lines.filter((line) => line.length >= 60);
     expect(tooLong, text).toEqual([]);
+  });
+});
+
+describe('where a run is, in words', () => {
+  const view = (phase: RunStatusView['phase']): RunStatusView => ({
+    runId: 'r1', workspace: 'lab', status: 'RUNNING', statusReason: null, phase, iteration: 0, maxConcurrent: null,
+    createdAt: null, updatedAt: null, lastSeq: 1, tasks: [], counts: {},
+  });
+  it('names a cycle phase, and the campaign while its analyze call is out', () => {
+    expect(['poll', 'plan', 'execute', 'analyze', 'waiting'].map((p) => whereText(view(p as RunStatusView['phase']), 3))).toEqual([
+      'poll', 'plan', 'execute', 'waiting for the campaign', 'waiting (next cycle in 3 s)',
+    ]);
   });
 });
