@@ -46,7 +46,7 @@ describe('loop progress on a 60-column terminal', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      await waitFor(() => raw.includes('waiting for approval of gate'), 60_000, 'the gate to be shown');
+      await waitFor(() => raw.includes('waiting for approval of gate'), 30_000, 'the gate to be shown');
       const cancel = await runCli(['cancel', 'run_progress_1'], { root: temp.root });
       expect(cancel.code, cancel.stderr).toBe(0);
       expect(await exited).toBe(EXIT_CODES.RUN_CANCELLED);
