@@ -47,36 +47,31 @@ describe.concurrent('replay: the four phases of every cycle', () => {
     const { root, runId } = await loopedRun(TWO_ITERATIONS);
     const [json, text] = await Promise.all([runCli(['replay', runId, '--json'], { root }), runCli(['replay', runId], { root })]);
     expect(json.code, json.stderr).toBe(0);
-    const phase = (reports: unknown, skipped: number, dispatched: number, outcome: string, iteration: number) => ({
-      poll: { reportsApplied: reports },
-      plan: { tasksSkipped: skipped },
-      execute: { attemptsDispatched: dispatched },
-      analyze: { outcome, iteration },
-    });
-    // The attempt's reports (started, ended) reach the run before the next cycle: how many is the operator's business.
-    const applied = expect.toSatisfy((n: number) => n >= 1);
-    expect(phasesOf(json.json<Entry[]>())).toEqual([
-      ['RUN.STEP', phase(0, 0, 1, 'waiting', 0)],
-      ['RUN.STEP', phase(applied, 0, 0, 'campaign asked', 0)],
-      ['CAMPAIGN.PLANNED', phase(0, 0, 1, 'waiting', 1)],
-      ['RUN.STEP', phase(applied, 0, 0, 'campaign asked', 1)],
+    const cycles = phasesOf(json.json<Entry[]>());
+    // A cycle may also run between an attempt's start and end reports (under load): only the shape is fixed.
+    expect(cycles[0]).toEqual(['RUN.STEP', { poll: { reportsApplied: 0 }, plan: { tasksSkipped: 0 }, execute: { attemptsDispatched: 1 }, analyze: { outcome: 'waiting', iteration: 0 } }]);
+    expect(cycles.filter(([, p]) => p!.analyze.outcome === 'campaign asked').map(([type, p]) => [type, p!.analyze.iteration])).toEqual([
+      ['RUN.STEP', 0],
+      ['RUN.STEP', 1],
     ]);
+    expect(cycles.filter(([type]) => type === 'CAMPAIGN.PLANNED').map(([, p]) => [p!.execute.attemptsDispatched, p!.analyze.iteration])).toEqual([[1, 1]]);
+    expect(cycles.every(([, p]) => p!.plan.tasksSkipped === 0)).toBe(true);
+    // Every report of the two attempts is applied by some cycle.
+    expect(cycles.reduce((sum, [, p]) => sum + p!.poll.reportsApplied, 0)).toBeGreaterThanOrEqual(2);
     const lines = text.stdout.split('\n').filter((line) => line.includes('phases: '));
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(cycles.length);
     expect(lines[0]).toContain('poll (0 reports applied) → plan (0 tasks skipped) → execute (1 attempt dispatched) → analyze (');
-    expect(lines[1]).toMatch(/poll \(\d+ reports? applied\) → plan/);
-    expect(lines[1]).toContain('plan (0 tasks skipped) → execute (0 attempts dispatched) → analyze (campaign asked to analyze iteration 0)');
-    expect(lines[3]).toContain('analyze (campaign asked to analyze iteration 1)');
+    expect(lines.filter((line) => /poll \(\d+ reports? applied\) → plan \(0 tasks skipped\) → execute \(0 attempts dispatched\) → analyze \(campaign asked to analyze iteration [01]\)/.test(line))).toHaveLength(2);
   });
 
-  it('a failing run: the skipped dependant and the failure show in the last cycle', async () => {
+  it('a failing run: the skipped dependant shows in one cycle, the failure in the last', async () => {
     const { root, runId } = await loopedRun(FAILING);
     const json = await runCli(['replay', runId, '--json'], { root });
     const cycles = phasesOf(json.json<Entry[]>());
     expect(cycles[0]).toEqual(['RUN.STEP', expect.objectContaining({ execute: { attemptsDispatched: 2 }, analyze: { outcome: 'waiting', iteration: 0 } })]);
-    expect(cycles.at(-1)).toEqual([
-      'RUN.STEP',
-      expect.objectContaining({ plan: { tasksSkipped: 1 }, execute: { attemptsDispatched: 0 }, analyze: { outcome: 'failed', iteration: 0 } }),
-    ]);
+    // Which cycle skips the dependant depends on whether `ok` or `bad` ends first; exactly one does.
+    expect(cycles.reduce((sum, [, p]) => sum + p!.plan.tasksSkipped, 0)).toBe(1);
+    expect(cycles.slice(1).every(([, p]) => p!.execute.attemptsDispatched === 0)).toBe(true);
+    expect(cycles.at(-1)).toEqual(['RUN.STEP', expect.objectContaining({ analyze: { outcome: 'failed', iteration: 0 } })]);
   });
 });
