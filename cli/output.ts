@@ -34,6 +34,12 @@ export class Output {
     return (this.stdout as { isTTY?: boolean }).isTTY === true;
   }
 
+  /** The terminal's width in columns, when stdout is a terminal that reports one. */
+  get columns(): number | undefined {
+    const columns = (this.stdout as { columns?: number }).columns;
+    return typeof columns === 'number' && columns > 0 ? columns : undefined;
+  }
+
   /** Raw write to stdout (the live display, help, text blocks already escaped). */
   write(text: string): void {
     this.stdout.write(text);

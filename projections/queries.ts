@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { JsonValue } from '../events/json.ts';
-import type { AttemptStatus, RunPhase, RunStatus, TaskStatus } from '../events/statuses.ts';
+import { ACTIVE_RUN_STATUSES, type AttemptStatus, type RunPhase, type RunStatus, type TaskStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 
 /** A run as the `list` and `status` views show it. */
@@ -122,12 +122,40 @@ export function getRun(db: Database.Database, runId: string): RunView | undefine
   return statement(db, `${RUN_SELECT} WHERE run_id = ?`).get(runId) as RunView | undefined;
 }
 
-/** Runs ordered by id (ids sort chronologically); only active ones (PENDING, RUNNING, PAUSED) unless `all`. */
-export function listRuns(db: Database.Database, options: { all?: boolean } = {}): RunView[] {
-  const sql = options.all
-    ? `${RUN_SELECT} ORDER BY run_id`
-    : `${RUN_SELECT} WHERE status IN ('PENDING', 'RUNNING', 'PAUSED') ORDER BY run_id`;
-  return statement(db, sql).all() as RunView[];
+/** Which runs `listRuns` returns, and in what order. */
+export interface ListRunsOptions {
+  /** Every status (ignored when `statuses` is given); default: only PENDING, RUNNING, PAUSED. */
+  all?: boolean;
+  /** Only runs in one of these statuses. */
+  statuses?: readonly RunStatus[];
+  /** Only runs of this workspace slug. */
+  workspace?: string;
+  /** Only runs whose latest record is at or after this instant. */
+  since?: Date;
+  /** `id` (default): by run id, so creation order; `activity`: latest record first. */
+  order?: 'id' | 'activity';
+}
+
+/** Runs filtered by status, workspace and last activity (the time of their latest record), ordered as asked. */
+export function listRuns(db: Database.Database, options: ListRunsOptions = {}): RunView[] {
+  const statuses = options.statuses ?? (options.all ? null : ACTIVE_RUN_STATUSES);
+  if (statuses !== null && statuses.length === 0) return [];
+  let runs = (
+    statuses === null
+      ? statement(db, `${RUN_SELECT} ORDER BY run_id`).all()
+      : statement(db, `${RUN_SELECT} WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY run_id`).all(...statuses)
+  ) as RunView[];
+  if (options.workspace !== undefined) runs = runs.filter((run) => run.workspace === options.workspace);
+  const since = options.since?.getTime();
+  if (since !== undefined) runs = runs.filter((run) => activityOf(run) >= since);
+  // Stable sort: runs with the same last activity stay in id order.
+  if (options.order === 'activity') runs.sort((a, b) => activityOf(b) - activityOf(a));
+  return runs;
+}
+
+// Parsed rather than compared as text: a log's times may carry any UTC offset.
+function activityOf(run: RunView): number {
+  return run.updatedAt === null ? Number.NEGATIVE_INFINITY : Date.parse(run.updatedAt);
 }
 
 interface TaskRecord {

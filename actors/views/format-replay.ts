@@ -2,6 +2,7 @@ import type { LoggedStateValue } from '../../events/envelope.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { textBlock } from './escape-text.ts';
 import type { StateAt, TimelineEntry, VerifyResult } from './replay-run.ts';
+import { stepPhasesText } from './step-phases.ts';
 
 /** `execute.dispatching` for `{execute: 'dispatching'}`; `-` for none. */
 export function stateText(value: LoggedStateValue | null): string {
@@ -13,14 +14,15 @@ export function stateText(value: LoggedStateValue | null): string {
 }
 
 /**
- * One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`) and an indented line per change;
- * when values were folded, a last line says how to see them whole.
+ * One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`), the phases of a cycle, and an
+ * indented line per change; when values were folded, a last line says how to see them whole.
  */
 export function formatTimeline(entries: readonly TimelineEntry[], runId?: string): string {
   if (entries.length === 0) return '(no records match)\n';
   const lines: string[] = [];
   for (const e of entries) {
     lines.push(`#${e.seq} ${e.time} ${e.actor} ${e.type} ${stateText(e.from)} → ${stateText(e.to)}`);
+    if (e.phases !== undefined) lines.push(`    phases: ${stepPhasesText(e.phases)}`);
     for (const change of e.changes) lines.push(`    ${change}`);
   }
   if (entries.some((e) => e.folded === true)) {

@@ -6,6 +6,7 @@ import { sameJson } from './canonical-json.ts';
 import { ChangeDescriber } from './describe-change.ts';
 import { readRunRecords } from './read-run-records.ts';
 import { summarizeSystem, type SystemSummary } from './run-summary.ts';
+import { stepPhases, type StepPhases } from './step-phases.ts';
 
 /** Which records `replayTimeline` keeps (all when empty). */
 export interface TimelineFilter {
@@ -30,6 +31,8 @@ export interface TimelineEntry {
   changes: string[];
   /** Set when a long value in `changes` was folded with "…" (only without `whole`). */
   folded?: true;
+  /** Records that ran a cycle (RUN.STEP, or a new workflow): what each of the four phases did. */
+  phases?: StepPhases;
 }
 
 /**
@@ -39,6 +42,7 @@ export interface TimelineEntry {
 export async function replayTimeline(log: EventLog, runId: string, filter: TimelineFilter = {}, options: { whole?: boolean } = {}): Promise<TimelineEntry[]> {
   const records = await readRunRecords(log, runId);
   const describer = new ChangeDescriber(options);
+  const phases = stepPhases(records);
   const out: TimelineEntry[] = [];
   for (const record of records) {
     describer.folded = false;
@@ -46,6 +50,8 @@ export async function replayTimeline(log: EventLog, runId: string, filter: Timel
     if (!matches(record, filter)) continue;
     const entry: TimelineEntry = { seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes };
     if (describer.folded) entry.folded = true;
+    const step = phases.get(record.seq);
+    if (step !== undefined) entry.phases = step;
     out.push(entry);
   }
   return out;

@@ -13,7 +13,9 @@ export const replayCommand = defineCommand({
   summary: 'the event timeline of a run; --at shows the state at a sequence; --verify checks the log',
   description: [
     'Walks the run\'s log: one line per transition (sequence, time, actor, event, from → to, what',
-    'changed). --actor keeps one actor ("run", an attempt id, or a task id for all its attempts),',
+    'changed); each cycle (a RUN.STEP, or a new workflow) also shows its four phases and what each did:',
+    'poll (reports applied), plan (tasks skipped), execute (attempts dispatched), analyze (outcome, or',
+    'the campaign asked). --actor keeps one actor ("run", an attempt id, or a task id for all its attempts),',
     '--type one event type or a prefix ("CMD.", "ATTEMPT."). --at N prints the state after event N.',
     '--verify re-runs every event through the current machines and reports the first one whose',
     'logged state differs (a changed or non-deterministic machine); it exits non-zero then.',
