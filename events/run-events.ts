@@ -215,13 +215,19 @@ export type CommandRejectionCode = (typeof COMMAND_REJECTION_CODES)[number];
 
 /**
  * Who issued a command, for people: the claim with the proven identity when they differ
- * (`bob (as scientist)`), a claim nobody vouched for marked so (`bob (unverified)`), the proven
- * identity alone otherwise; undefined when neither is known.
+ * (`bob (as scientist)`), either alone otherwise; undefined when neither is known.
  */
 export function issuerText(by: string | undefined, principal: string | undefined): string | undefined {
   if (by === undefined) return principal;
-  if (principal === undefined) return `${by} (unverified)`;
-  return principal === by ? by : `${by} (as ${principal})`;
+  return principal === undefined || principal === by ? by : `${by} (as ${principal})`;
+}
+
+/**
+ * `issuerText` for a command's record in replay and evidence: a claim nobody vouched for (sent on a
+ * documented `ms.cmd.…` subject, or recorded before principals) is marked so: `bob (unverified)`.
+ */
+export function recordedIssuerText(by: string | undefined, principal: string | undefined): string | undefined {
+  return by !== undefined && principal === undefined ? `${by} (unverified)` : issuerText(by, principal);
 }
 
 /** Parses a run event (host boundary); throws a ZodError naming the bad field. */

@@ -325,7 +325,7 @@ describe('commands: accepted', () => {
     h.start('a-a1');
     h.run({ type: 'CMD.CANCEL', by: 'ana' });
     expect(h.value).toBe('cancelled');
-    expect(h.ctx.reason).toBe('cancelled by ana (unverified)');
+    expect(h.ctx.reason).toBe('cancelled by ana');
     expect(h.lastEffects()).toEqual([
       { type: 'attempt.cancel', attemptId: 'a-a1', operatorKey: 'local.default' },
       { type: 'attempt.cancel', attemptId: 'b-a1', operatorKey: 'local.default' },
@@ -544,7 +544,7 @@ describe('commands: rejected with a stable code, recorded, never silently ignore
           verb: second === 'CMD.APPROVE' ? 'approve' : 'reject',
           accepted: false,
           code: 'GATE_ALREADY_DECIDED',
-          reason: `gate g was already ${verb} by alice (unverified) (attempt g-a1)`,
+          reason: `gate g was already ${verb} by alice (attempt g-a1)`,
           target: 'g',
           by: 'bob',
         },
@@ -596,7 +596,7 @@ describe('commands: rejected with a stable code, recorded, never silently ignore
       h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'bob' });
       expect(h.commandChanges()[0]?.accepted).toBe(true);
       h.run({ type: 'CMD.REJECT', taskId: 'g', by: 'alice' });
-      expect(h.commandChanges()[0]?.reason).toBe('gate g was already approved by bob (unverified) (attempt g-a2)');
+      expect(h.commandChanges()[0]?.reason).toBe('gate g was already approved by bob (attempt g-a2)');
     });
   });
 });
