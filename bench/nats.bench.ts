@@ -40,7 +40,7 @@ export function analyze() { return {}; }\n`);
     }
     const total = (performance.now() - start) / 1000;
     times.sort((a, b) => a - b);
-    console.log(`\ncommand round-trip (ms.cmd.<user>.<run>.status, ${requests} sequential requests, 1 worker)`);
+    console.log(`\ncommand round-trip (ms.as.<user>.cmd.<run>.status, ${requests} sequential requests, 1 worker)`);
     console.log(`  p50 ${percentile(times, 50).toFixed(3)} ms   p99 ${percentile(times, 99).toFixed(3)} ms   max ${(times[times.length - 1] ?? 0).toFixed(3)} ms   ${(requests / total).toFixed(0)} req/s`);
   } finally {
     await nc.close();

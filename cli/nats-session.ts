@@ -94,7 +94,7 @@ export async function natsRunRequest(target: NatsTarget, runId: string, verb: Co
   return toCliReply(reply);
 }
 
-/** Asks a worker to create a run (`ms.cmd.<user>.init`); any refusal is thrown as on the embedded path. */
+/** Asks a worker to create a run (`ms.as.<user>.cmd.init`); any refusal is thrown as on the embedded path. */
 export async function natsInit(target: NatsTarget, payload: InitPayload): Promise<{ runId: string; seq: number }> {
   const { requestInit } = await import('../actors/nats/command-client.ts');
   const reply = await withNats(target, (nc) => requestInit(nc, payload, INIT_TIMEOUT_MS)).catch((error: unknown) => explainPermission(error, target, 'create runs'));

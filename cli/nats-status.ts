@@ -12,7 +12,7 @@ const StatusViewSchema = z.looseObject({
   counts: z.record(z.string(), z.number()),
 });
 
-/** The run's status view from the worker hosting it (`ms.cmd.<user>.<runId>.status`): as fresh as the log. */
+/** The run's status view from the worker hosting it (`ms.as.<user>.cmd.<runId>.status`): as fresh as the log. */
 export async function natsStatusView(target: NatsTarget, runId: string): Promise<RunStatusView> {
   const reply = await natsRunRequest(target, runId, 'status', {});
   if (!reply.accepted) throw new MatterStackError('COMMAND_REJECTED', `status of run ${runId}: ${reply.message} [${reply.code}]`, { runId });

@@ -56,7 +56,7 @@ interface Delivered {
 }
 
 /**
- * Delivers the command: through a worker on `ms.cmd.<user>.<run>.<verb>` with --nats, else appended to
+ * Delivers the command: through a worker on `ms.as.<user>.cmd.<run>.<verb>` with --nats, else appended to
  * the embedded log. `cancelWaitMs`: an accepted cancel then waits (bounded) until its attempts are stopped.
  */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb, cancelWaitMs: number | undefined): Promise<Delivered> {

@@ -45,19 +45,28 @@ function usersTable(users: readonly UserPermissions[]): string {
   ].join('\n');
 }
 
-/** The table of run commands: subject, who may send it under its own name (nats.conf), what it becomes in the log. */
+/**
+ * The table of run commands: the documented subject and the authenticated one (sent as `<user>`), who
+ * may send each (nats.conf: on the authenticated one, under its own name), what it becomes in the log.
+ */
 function commandTable(users: readonly UserPermissions[]): string {
   const allowed = (subjectOf: (user: string) => string): string => code(users.filter((u) => mayPublish(u, subjectOf(u.user))).map((u) => u.user));
+  const placeholders = (subject: string): string => subject.replace('USER', '<user>').replace('RUN', '<runId>');
+  const row = (subjectAs: (user?: string) => string, request: string, appends: string): string =>
+    `| \`${subjectAs()}\` | \`${placeholders(subjectAs('USER'))}\` | ${request} | ${allowed(() => subjectAs())} | ${allowed((user) => subjectAs(user))} | ${appends} |`;
   const rows = messages.COMMAND_VERBS.map((verb) => {
     // The event type only depends on the verb; the payload's fields do not matter here.
     const event = messages.toRunCommand(verb, {})?.type;
-    const subject = commandSubject('RUN', verb, 'USER').replace('USER', '<user>').replace('RUN', '<runId>');
-    return `| \`${subject}\` | [${verb}](#request-${verb}) | ${allowed((user) => commandSubject('RUN', verb, user))} | ${event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``} |`;
+    return row(
+      (user) => placeholders(commandSubject('RUN', verb, user)),
+      `[${verb}](#request-${verb})`,
+      event === undefined ? 'nothing (answered by the worker)' : `\`${event}\``,
+    );
   });
   return [
-    '| Subject | Request | Users allowed | Appends to the run\'s log |',
-    '| --- | --- | --- | --- |',
-    `| \`${initCommandSubject('USER').replace('USER', '<user>')}\` | [init](#request-init) | ${allowed(initCommandSubject)} | a new run (\`RUN.CREATED\`) |`,
+    '| Subject | Sent as `<user>` (recorded as principal) | Request | Users allowed | Users allowed as themselves | Appends to the run\'s log |',
+    '| --- | --- | --- | --- | --- | --- |',
+    row(initCommandSubject, '[init](#request-init)', 'a new run (`RUN.CREATED`)'),
     ...rows,
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import type { JsonValue } from './json.ts';
 import { GateDataSchema, type RunCommand } from './run-events.ts';
 
 /**
- * Payloads of the NATS commands (`ms.cmd.<user>.<runId>.<verb>`, `ms.cmd.<user>.init`) and their replies.
+ * Payloads of the NATS commands (`ms.cmd.<runId>.<verb>`, `ms.cmd.init`, the same under `ms.as.<user>.`) and their replies.
  * The request is JSON (an empty body means `{}`); the run id comes from the subject.
  */
 
@@ -68,7 +68,7 @@ export type CommandVerb = keyof typeof COMMAND_PAYLOADS;
 export const COMMAND_VERBS = Object.keys(COMMAND_PAYLOADS) as CommandVerb[];
 export type CommandPayload<V extends CommandVerb> = z.output<(typeof COMMAND_PAYLOADS)[V]>;
 
-/** `ms.cmd.<user>.init`: start a run of a workspace (the run id is generated when omitted). */
+/** `ms.cmd.init`: start a run of a workspace (the run id is generated when omitted). */
 export const InitPayloadSchema = z.strictObject({
   workspace: WorkspaceSlugSchema,
   runId: IdSchema.optional(),

@@ -222,6 +222,14 @@ export function issuerText(by: string | undefined, principal: string | undefined
   return principal === undefined || principal === by ? by : `${by} (as ${principal})`;
 }
 
+/**
+ * `issuerText` for a command's record in replay and evidence: a claim nobody vouched for (sent on a
+ * documented `ms.cmd.…` subject, or recorded before principals) is marked so: `bob (unverified)`.
+ */
+export function recordedIssuerText(by: string | undefined, principal: string | undefined): string | undefined {
+  return by !== undefined && principal === undefined ? `${by} (unverified)` : issuerText(by, principal);
+}
+
 /** Parses a run event (host boundary); throws a ZodError naming the bad field. */
 export function parseRunEvent(input: unknown): RunEvent {
   return RunEventSchema.parse(input);

@@ -5,10 +5,13 @@ import { isValidId } from './ids.ts';
 export const EVENT_SUBJECT_PREFIX = 'ms.evt';
 /** The events stream's subject filter. */
 export const EVENT_SUBJECTS = `${EVENT_SUBJECT_PREFIX}.>`;
-/** Prefix of every command subject: `ms.cmd.<user>.…`. */
+/** Prefix of the documented command subjects: `ms.cmd.<runId>.<verb>`, `ms.cmd.init` (the sender is not vouched for). */
 export const COMMAND_SUBJECT_PREFIX = 'ms.cmd';
-/** The user token of a client that connected without a NATS user (a server without authorization). */
-export const ANONYMOUS_USER_TOKEN = '_';
+/**
+ * Prefix of the authenticated command subjects: `ms.as.<user>.cmd.…`. nats.conf lets each user publish
+ * only under `ms.as.<its own name>.>`, so the server, not the client, vouches for the user token.
+ */
+export const AUTHENTICATED_SUBJECT_PREFIX = 'ms.as';
 
 function checkId(kind: string, value: string): string {
   // Ids end up as subject tokens: a "." or "*" would change which subjects match.
@@ -28,31 +31,39 @@ export function runIdOfEventSubject(subject: string): string | undefined {
   return parts[2];
 }
 
-function userToken(user: string | undefined): string {
-  return user === undefined ? ANONYMOUS_USER_TOKEN : checkId('NATS user', user);
+/** `ms.cmd.<rest>`, or `ms.as.<user>.cmd.<rest>` when sent as NATS user `user` (undefined: no user, nothing to vouch for). */
+function commandPrefix(user: string | undefined): string {
+  return user === undefined ? COMMAND_SUBJECT_PREFIX : `${AUTHENTICATED_SUBJECT_PREFIX}.${checkId('NATS user', user)}.cmd`;
 }
 
 /**
- * The subject of a command to one run sent as NATS user `user`: `ms.cmd.<user>.<runId>.<verb>`.
- * nats.conf lets each user publish only under its own name, so the server, not the client, vouches
- * for the user token: the worker records it as the command's principal.
+ * The subject of a command to one run: `ms.cmd.<runId>.<verb>` (documented, the sender unverified) or,
+ * sent as NATS user `user`, `ms.as.<user>.cmd.<runId>.<verb>` (the worker records `user` as the principal).
  */
 export function commandSubject(runId: string, verb: string, user?: string): string {
-  return `${COMMAND_SUBJECT_PREFIX}.${userToken(user)}.${checkId('runId', runId)}.${checkId('verb', verb)}`;
+  return `${commandPrefix(user)}.${checkId('runId', runId)}.${checkId('verb', verb)}`;
 }
 
-/** The subject of the "create a run" command (no run id yet) sent as `user`: `ms.cmd.<user>.init`. */
+/** The subject of the "create a run" command (no run id yet): `ms.cmd.init`, or `ms.as.<user>.cmd.init` sent as `user`. */
 export function initCommandSubject(user?: string): string {
-  return `${COMMAND_SUBJECT_PREFIX}.${userToken(user)}.init`;
+  return `${commandPrefix(user)}.init`;
 }
 
-/** A command subject's parts (`principal` undefined for the anonymous token), or undefined when `subject` is not one. */
+/**
+ * A command subject's parts, or undefined when `subject` is not one. `principal`: the user token of
+ * an authenticated subject; undefined on the documented subjects, where nobody vouched for the sender.
+ */
 export function parseCommandSubject(subject: string): { principal: string | undefined; runId: string | undefined; verb: string } | undefined {
   const parts = subject.split('.');
-  if (parts[0] !== 'ms' || parts[1] !== 'cmd') return undefined;
-  const user = parts[2] ?? '';
-  const principal = user === ANONYMOUS_USER_TOKEN ? undefined : user;
-  if (parts.length === 4 && parts[3] === 'init') return { principal, runId: undefined, verb: 'init' };
-  if (parts.length === 5) return { principal, runId: parts[3] ?? '', verb: parts[4] ?? '' };
+  if (parts[0] !== 'ms') return undefined;
+  let principal: string | undefined;
+  let rest: string[];
+  if (parts[1] === 'cmd') rest = parts.slice(2);
+  else if (parts[1] === 'as' && parts[3] === 'cmd') {
+    principal = parts[2] ?? '';
+    rest = parts.slice(4);
+  } else return undefined;
+  if (rest.length === 1 && rest[0] === 'init') return { principal, runId: undefined, verb: 'init' };
+  if (rest.length === 2) return { principal, runId: rest[0] ?? '', verb: rest[1] ?? '' };
   return undefined;
 }

@@ -71,7 +71,7 @@ describe('matterstack logs --nats (worker process, viewer user)', () => {
 
     // Every request of the client, as the server delivers it: one per piece.
     const requests: { offset?: number; maxBytes?: number }[] = [];
-    const sub = watcher.subscribe('ms.cmd.viewer.n1.logs', {
+    const sub = watcher.subscribe('ms.as.viewer.cmd.n1.logs', {
       callback: (_error, msg) => {
         requests.push(JSON.parse(new TextDecoder().decode(msg.data)) as { maxBytes?: number });
       },

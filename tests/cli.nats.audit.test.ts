@@ -70,13 +70,43 @@ describe('the CLI over NATS: passwords and permissions (real nats-server, worker
     const log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
     const before = await log.lastSeq('who1');
     const nc = await connect({ servers: server.url, ...scientist });
-    await expect(nc.request('ms.cmd.orchestrator.who1.resume', '{}', { timeout: 2000 })).rejects.toThrow(/permission/i);
-    await expect(nc.request('ms.cmd.who1.resume', '{}', { timeout: 2000 })).rejects.toThrow(/permission/i);
-    const claimed = await nc.request('ms.cmd.scientist.who1.resume', JSON.stringify({ principal: 'orchestrator' }), { timeout: 5000 });
-    expect(claimed.json()).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED' } });
+    await expect(nc.request('ms.as.orchestrator.cmd.who1.resume', '{}', { timeout: 2000 })).rejects.toThrow(/permission/i);
+    for (const subject of ['ms.as.scientist.cmd.who1.resume', 'ms.cmd.who1.resume']) {
+      const claimed = await nc.request(subject, JSON.stringify({ principal: 'orchestrator' }), { timeout: 5000 });
+      expect(claimed.json(), subject).toMatchObject({ accepted: false, error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('principal') } });
+    }
     await nc.close();
     expect(await log.lastSeq('who1')).toBe(before);
     await log.close();
+  });
+
+  it('a plain client on the documented subjects (ms.cmd.<run>.<verb>, ms.cmd.init) is served; its `by` is recorded as an unverified claim', async () => {
+    const { scientist } = server.users;
+    const nc = await connect({ servers: server.url, ...scientist });
+    const init = await nc.request('ms.cmd.init', JSON.stringify({ workspace: 'lab', runId: 'plain1' }), { timeout: 30_000 });
+    expect(init.json()).toMatchObject({ accepted: true });
+    const pause = await nc.request('ms.cmd.plain1.pause', JSON.stringify({ by: 'bob' }), { timeout: 10_000 });
+    expect(pause.json()).toMatchObject({ accepted: true });
+    await nc.close();
+
+    const replay = await cliAs(scientist, ['replay', 'plain1', '--type', 'CMD.']);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain('command pause by bob (unverified) accepted');
+    const json = await cliAs(scientist, ['replay', 'plain1', '--type', 'CMD.PAUSE', '--json']);
+    expect(json.json<{ changes: string[] }[]>().flatMap((e) => e.changes)).toContain('command pause by bob (unverified) accepted');
+    // The record itself: the claim, and no principal (nobody vouched for the sender).
+    const log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
+    const pauses = [];
+    for await (const event of log.readRun('plain1')) if (event.type === 'CMD.PAUSE') pauses.push(event);
+    await log.close();
+    expect(pauses).toHaveLength(1);
+    expect(JSON.stringify(pauses[0])).toContain('"by":"bob"');
+    expect(JSON.stringify(pauses[0])).not.toContain('principal');
+
+    // The same through the CLI (authenticated subject): the server vouched for the sender.
+    expect((await cliAs(scientist, ['resume', 'plain1', '--by', 'bob'])).code).toBe(0);
+    const after = await cliAs(scientist, ['replay', 'plain1', '--type', 'CMD.']);
+    expect(after.stdout).toContain('command resume by bob (as scientist) accepted');
   });
 
   it('--comment and --by over NATS: the same limits and the same line as on the embedded path (tests/cli.options.test.ts)', async () => {

@@ -153,7 +153,7 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
     const pause = await cliAs(viewer, ['pause', 'p1']);
     expect(pause.code).toBe(4);
     expect(pause.stdout).toBe('');
-    expect(pause.stderr).toBe('error: NATS user "viewer" is not allowed to send pause commands (publish on ms.cmd.viewer.p1.pause refused by the server\'s permissions)\n');
+    expect(pause.stderr).toBe('error: NATS user "viewer" is not allowed to send pause commands (publish on ms.as.viewer.cmd.p1.pause refused by the server\'s permissions)\n');
     expect((await statusOf('p1')).status).toBe('RUNNING');
   });
 
@@ -166,7 +166,7 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
     expect((await worker.done).code).toBe(0);
     const orphan = await scientist(['pause', 'p1']);
     expect(orphan.code).toBe(7);
-    expect(orphan.stderr).toBe('error: no worker is serving ms.cmd.scientist.p1.pause — is `matterstack worker` running?\n');
+    expect(orphan.stderr).toBe('error: no worker is serving ms.as.scientist.cmd.p1.pause — is `matterstack worker` running?\n');
   });
 });
 

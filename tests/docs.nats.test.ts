@@ -61,8 +61,9 @@ describe('docs/nats.md', () => {
     it('the users it allows to send each command are those the server lets through', async () => {
       const users = parseNatsConfPermissions(fs.readFileSync(NATS_CONF, 'utf8'));
       for (const user of users) {
-        // Each user sends under its own name (ms.cmd.<user>.…): the server vouches for it.
-        const subjects = [initCommandSubject(user.user), ...COMMAND_VERBS.map((verb) => commandSubject('no_such_run', verb, user.user))];
+        // The documented subjects, and the authenticated ones under every user's name: only its own pass.
+        const as = [undefined, ...users.map((u) => u.user)];
+        const subjects = as.flatMap((name) => [initCommandSubject(name), ...COMMAND_VERBS.map((verb) => commandSubject('no_such_run', verb, name))]);
         const pass = server.users[user.user as keyof NatsServerHandle['users']].pass;
         const nc = await connect({ servers: server.url, user: user.user, pass });
         try {

@@ -44,17 +44,43 @@ describe('nats.conf permissions', () => {
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
     })();
-    nc.publish('ms.cmd.viewer.run1.pause', 'x');
+    nc.publish('ms.cmd.run1.pause', 'x');
+    nc.publish('ms.as.viewer.cmd.run1.pause', 'x');
     nc.publish('ms.evt.run1.log', 'x');
     await nc.flush();
     await new Promise((r) => setTimeout(r, 100));
-    expect(violations.join('\n')).toMatch(/ms\.cmd\.viewer\.run1\.pause/);
-    await expect(nc.request('ms.cmd.viewer.run1.status', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
-    await expect(nc.request('ms.cmd.viewer.run1.logs', 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
-    nc.publish('ms.cmd.viewer.run1.logs', 'x');
+    expect(violations.join('\n')).toMatch(/ms\.cmd\.run1\.pause/);
+    expect(violations.join('\n')).toMatch(/ms\.as\.viewer\.cmd\.run1\.pause/);
+    // Allowed (no worker here: nobody answers, but the server lets them through).
+    for (const subject of ['ms.cmd.run1.status', 'ms.as.viewer.cmd.run1.status', 'ms.cmd.run1.logs', 'ms.as.viewer.cmd.run1.logs']) {
+      await expect(nc.request(subject, 'x', { timeout: 200 })).rejects.toThrow(/no responders|timeout|TIMEOUT|503/i);
+    }
+    nc.publish('ms.cmd.run1.logs', 'x');
     await nc.flush();
     await new Promise((r) => setTimeout(r, 100));
-    expect(violations.join('\n')).not.toMatch(/ms\.cmd\.viewer\.run1\.logs/);
+    expect(violations.join('\n')).not.toMatch(/run1\.logs/);
+    await nc.close();
+  });
+
+  it('lets each user send commands as itself only: ms.as.<another user>.> is refused by the server', async () => {
+    const { scientist, viewer, orchestrator } = server.users;
+    const cases: [typeof scientist, string][] = [
+      [scientist, 'ms.as.orchestrator.cmd.run1.pause'],
+      [scientist, 'ms.as.viewer.cmd.run1.status'],
+      [scientist, 'ms.as.orchestrator.cmd.init'],
+      [viewer, 'ms.as.scientist.cmd.run1.status'],
+      [orchestrator, 'ms.as.scientist.cmd.run1.pause'],
+    ];
+    for (const [who, subject] of cases) {
+      const nc = await connect({ servers: server.url, ...who });
+      await expect(nc.request(subject, '{}', { timeout: 2000 }), `${who.user} on ${subject}`).rejects.toThrow(/permission/i);
+      await nc.close();
+    }
+    // Its own prefix and the documented subjects pass the server (no worker here: no responders).
+    const nc = await connect({ servers: server.url, ...scientist });
+    for (const subject of ['ms.as.scientist.cmd.run1.pause', 'ms.cmd.run1.pause', 'ms.cmd.init']) {
+      await expect(nc.request(subject, '{}', { timeout: 2000 }), subject).rejects.toThrow(/no responders|503/i);
+    }
     await nc.close();
   });
 });

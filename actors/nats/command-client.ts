@@ -53,12 +53,12 @@ function userOf(nc: NatsConnection): string | undefined {
   return (nc as NatsConnection & { options?: { user?: string } }).options?.user || undefined;
 }
 
-/** Sends a command to a run over NATS (`ms.cmd.<user>.<runId>.<verb>`) and returns the worker's reply. */
+/** Sends a command to a run over NATS (`ms.as.<user>.cmd.<runId>.<verb>`) and returns the worker's reply. */
 export function requestCommand(nc: NatsConnection, runId: string, verb: CommandVerb, payload: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<CommandReplyMessage> {
   return ask(nc, commandSubject(runId, verb, userOf(nc)), payload, timeoutMs);
 }
 
-/** Asks a worker to create and host a run (`ms.cmd.<user>.init`). */
+/** Asks a worker to create and host a run (`ms.as.<user>.cmd.init`). */
 export function requestInit(nc: NatsConnection, payload: InitPayload, timeoutMs = 60_000): Promise<CommandReplyMessage> {
   return ask(nc, initCommandSubject(userOf(nc)), payload, timeoutMs);
 }

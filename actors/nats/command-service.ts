@@ -9,7 +9,7 @@ import {
 } from '../../events/command-messages.ts';
 import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { isValidId } from '../../events/ids.ts';
-import { parseCommandSubject } from '../../events/subjects.ts';
+import { AUTHENTICATED_SUBJECT_PREFIX, COMMAND_SUBJECT_PREFIX, parseCommandSubject } from '../../events/subjects.ts';
 
 /** Queue group shared by every worker: each command reaches exactly one of them. */
 export const COMMAND_QUEUE = 'matterstack-workers';
@@ -19,7 +19,7 @@ export interface CommandHandler {
   /**
    * Executes (or answers) a validated command. `forwarded`: it already went through the queue
    * group and was sent here as the run's owner — never forward it again. `principal`: the NATS
-   * user the subject proves sent it (undefined: an anonymous connection).
+   * user the subject proves sent it (`ms.as.<user>.cmd.…`); undefined on the documented `ms.cmd.…`.
    * Returns `{ forwardTo }` when another worker owns the run.
    */
   command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
@@ -79,9 +79,9 @@ function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]
 }
 
 /**
- * Serves request/reply commands: `ms.cmd.<user>.init` and `ms.cmd.<user>.<runId>.<verb>` in the
- * workers' queue group, and `ms.wrk.<workerId>.ms.cmd.<user>.<runId>.<verb>` for commands forwarded
- * to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
+ * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init` and
+ * `ms.cmd.<runId>.<verb>`, the same as NATS user `<user>` on `ms.as.<user>.cmd.…`; and
+ * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
  * validated before anything runs; replies are JSON (`CommandReplySchema`).
  */
 export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
@@ -118,7 +118,7 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     const subject = forwarded ? msg.subject.split('.').slice(3).join('.') : msg.subject;
     const command = parseCommandSubject(subject);
     let job: Promise<CommandReplyMessage>;
-    if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<user>.<run>.<verb>)`));
+    if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<run>.<verb> or ms.as.<user>.cmd.<run>.<verb>)`));
     else if (command.runId === undefined) job = forwarded ? Promise.resolve(rejected('VALIDATION_FAILED', `init is never forwarded: ${msg.subject}`)) : onInit(msg);
     else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(
@@ -130,8 +130,10 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     );
   };
 
+  const take = (error: Error | null, msg: Msg): void => (error ? options.onError?.(error) : serve(msg, false));
   const subs: Subscription[] = [
-    nc.subscribe('ms.cmd.>', { queue: COMMAND_QUEUE, callback: (error, msg) => (error ? options.onError?.(error) : serve(msg, false)) }),
+    nc.subscribe(`${COMMAND_SUBJECT_PREFIX}.>`, { queue: COMMAND_QUEUE, callback: take }),
+    nc.subscribe(`${AUTHENTICATED_SUBJECT_PREFIX}.>`, { queue: COMMAND_QUEUE, callback: take }),
     nc.subscribe(`ms.wrk.${workerId}.>`, { callback: (error, msg) => (error ? options.onError?.(error) : serve(msg, true)) }),
   ];
   return {

@@ -7,7 +7,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * De-duplication of `ms.cmd.<user>.init` by command id across workers (any worker of the queue group
+ * De-duplication of `ms.cmd.init`, `ms.as.<user>.cmd.init` by command id across workers (any worker of the queue group
  * may get the retry, and there is no run log yet to remember it): a KV bucket whose entries
  * expire after the window. The first worker claims the id (create), executes, stores the reply;
  * a repeat waits for that reply.

@@ -1,5 +1,5 @@
 import type { DomainChange } from '../../events/changes.ts';
-import { issuerText } from '../../events/run-events.ts';
+import { recordedIssuerText } from '../../events/run-events.ts';
 
 const MAX_JSON = 80;
 
@@ -92,7 +92,7 @@ export class ChangeDescriber {
       }
       case 'command': {
         const target = c.target !== undefined ? ` ${c.target}` : '';
-        const issuer = issuerText(c.by, c.principal);
+        const issuer = recordedIssuerText(c.by, c.principal);
         const by = issuer !== undefined ? ` by ${issuer}` : '';
         if (c.accepted) return `command ${c.verb}${target}${by} accepted`;
         return `command ${c.verb}${target}${by} rejected${c.code !== undefined ? ` ${c.code}` : ''}${c.reason !== undefined ? `: ${c.reason}` : ''}`;

@@ -1,7 +1,7 @@
 import type { EvidenceBundle } from './build-evidence.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
-import { issuerText } from '../../events/run-events.ts';
+import { recordedIssuerText } from '../../events/run-events.ts';
 
 /** A table cell: pipes and newlines would break the Markdown table. */
 function cell(value: string | number | null | undefined): string {
@@ -107,7 +107,7 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
     out.push(
       ...table(
         ['Seq', 'Time', 'Command', 'Target', 'By', 'Outcome'],
-        b.commands.map((c) => [c.seq, c.time, c.verb, c.target, issuerText(c.by ?? undefined, c.principal ?? undefined), c.accepted ? 'accepted' : `rejected ${c.code ?? ''}: ${c.reason ?? ''}`]),
+        b.commands.map((c) => [c.seq, c.time, c.verb, c.target, recordedIssuerText(c.by ?? undefined, c.principal ?? undefined), c.accepted ? 'accepted' : `rejected ${c.code ?? ''}: ${c.reason ?? ''}`]),
       ),
       '',
     );

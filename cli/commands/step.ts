@@ -11,7 +11,7 @@ import { exitCodeForStatus, RUN_OUTCOME_NOTE } from '../run-outcome.ts';
 
 /**
  * With --nats the worker hosting the run drives it continuously: `step` checks the run is served
- * (ms.cmd.<user>.<run>.step) and prints its status, so scripts see the same output and exit codes.
+ * (ms.as.<user>.cmd.<run>.step) and prints its status, so scripts see the same output and exit codes.
  */
 async function stepOverNats(ctx: CommandContext, target: NatsTarget, runId: string): Promise<number> {
   const reply = await natsRunRequest(target, runId, 'step', {});

@@ -14,7 +14,7 @@ export const workerCommand = defineCommand({
   summary: 'host runs on NATS and serve their commands (distributed mode)',
   description: [
     'Connects to NATS (--nats URL, required), then runs the campaigns whose log is on JetStream and',
-    'answers the commands on ms.cmd.<user>.init and ms.cmd.<user>.<run>.<verb> (what "matterstack … --nats URL" sends).',
+    'answers the commands on ms.cmd.init and ms.cmd.<run>.<verb>, and on ms.as.<user>.cmd.… (what "matterstack … --nats URL" sends).',
     'Start several on one server to share the runs: each run is hosted by one worker at a time, and',
     'when a worker dies another takes its runs over within the lease TTL and continues them from the log.',
     'Every worker needs the same workspaces (--root): it loads the campaigns and attempt directories there.',
