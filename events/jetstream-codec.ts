@@ -27,16 +27,18 @@ const decoder = new TextDecoder();
  */
 export function decodeMessage(message: StreamMessage, expectedNextSeq: number | undefined): StoredEvent[] {
   const runId = runIdOfEventSubject(message.subject) ?? message.subject;
-  const where = expectedNextSeq === undefined ? `? (stream sequence ${message.streamSeq})` : `${expectedNextSeq} (stream sequence ${message.streamSeq})`;
+  // The run sequence the message should start at (unknown when read out of order); the stream sequence locates it.
+  const where = expectedNextSeq ?? '?';
+  const inMessage = `(stream sequence ${message.streamSeq})`;
   let records: unknown;
   try {
     records = JSON.parse(decoder.decode(message.data)) as unknown;
   } catch (error) {
-    throw invalidStoredRecord(runId, where, 'message is not JSON', error);
+    throw invalidStoredRecord(runId, where, `message ${inMessage} is not JSON`, error);
   }
-  if (!Array.isArray(records) || records.length === 0) throw invalidStoredRecord(runId, where, 'message is not a non-empty array of events');
+  if (!Array.isArray(records) || records.length === 0) throw invalidStoredRecord(runId, where, `message ${inMessage} is not a non-empty array of events`);
   return records.map((record: unknown, i) => {
-    if (typeof record !== 'object' || record === null) throw invalidStoredRecord(runId, where, `element ${i} is not an object`);
+    if (typeof record !== 'object' || record === null) throw invalidStoredRecord(runId, where, `element ${i} of message ${inMessage} is not an object`);
     const r = record as Record<string, unknown>;
     const event = validateStoredEvent({
       runId: r.runId,

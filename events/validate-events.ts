@@ -145,7 +145,7 @@ export interface RawStoredRecord {
 
 /** A run id or sequence read from a damaged record, fit for a one-line message: quoted and shortened unless it is well-formed. */
 function shownColumn(value: unknown): string {
-  if ((typeof value === 'string' && isValidId(value)) || typeof value === 'number') return String(value);
+  if ((typeof value === 'string' && (isValidId(value) || value === '?')) || typeof value === 'number') return String(value);
   return clipped(JSON.stringify(String(value)), 80);
 }
 

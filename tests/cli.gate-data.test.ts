@@ -1,8 +1,13 @@
+import { userInfo } from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/cli.ts';
 import { tempRoot } from './harness/workspace.ts';
+
+// Embedded commands record the OS account as their principal: the decision's `by` says both.
+const ALICE = `alice (as ${userInfo().username})`;
+const BOB = `bob (as ${userInfo().username})`;
 
 // Gate decisions carry data (approve/reject --comment, --data, --data-file), a gate's inputSchema
 // refuses data that does not match, and the campaign state is visible whole (status --state / --json),
@@ -88,7 +93,7 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
     // The three refusals are recorded (as every refused command is), and nothing else was appended.
     expect(timeline.length).toBe(before + 3);
     expect(timeline.slice(before).map((e) => e.changes)).toEqual([
-      [expect.stringMatching(/^command approve gate by alice rejected GATE_DATA_INVALID: data\.batch: /)],
+      [expect.stringMatching(/^command approve gate by alice \(as [^)]+\) rejected GATE_DATA_INVALID: data\.batch: /)],
       [expect.stringMatching(/rejected GATE_DATA_INVALID: data\.colour: /)],
       [expect.stringMatching(/rejected GATE_DATA_INVALID: data: missing/)],
     ]);
@@ -119,11 +124,11 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
 
     // explain before the host acted, then after the run completed.
     const pending = await cli(['explain', 'g1']);
-    expect(pending.stdout).toContain('gate (gate-a1): approved by alice — comment: looks right; data: {"batch":"B7"');
+    expect(pending.stdout).toContain(`gate (gate-a1): approved by ${ALICE} — comment: looks right; data: {"batch":"B7"`);
     expect(pending.stdout).toContain('explain g1 --json');
     expect((await cli(['loop', 'g1'])).code).toBe(0);
 
-    const decision = { verb: 'approved', by: 'alice', comment: 'looks right', data: DATA };
+    const decision = { verb: 'approved', by: ALICE, comment: 'looks right', data: DATA };
     // analyze received the data as results.gate.data and the decision beside it; the state shows it whole.
     const status = await cli(['status', 'g1', '--json']);
     expect(status.stdout).not.toContain('…');
@@ -133,7 +138,7 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
       status: 'COMPLETED',
       files: {},
       data: DATA,
-      decision: { verb: 'approved', by: 'alice', comment: 'looks right' },
+      decision: { verb: 'approved', by: ALICE, comment: 'looks right' },
     });
     const state = await cli(['status', 'g1', '--state']);
     expect(JSON.parse(state.stdout)).toEqual(view.campaignState.state);
@@ -145,15 +150,15 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
     expect(replay.stdout).not.toContain('…');
     const timeline = replay.json<{ actor: string; type: string; changes: string[] }[]>();
     const decided = timeline.find((e) => e.actor === 'gate-a1' && e.type === 'ATTEMPT.APPROVE');
-    expect(decided?.changes).toContain(`attempt gate-a1 approved by alice, comment "looks right", data ${JSON.stringify(DATA)}`);
+    expect(decided?.changes).toContain(`attempt gate-a1 approved by ${ALICE}, comment "looks right", data ${JSON.stringify(DATA)}`);
     expect(timeline.some((e) => e.changes.some((c) => c.includes('z'.repeat(300))))).toBe(true);
     const replayText = (await cli(['replay', 'g1'])).stdout;
-    expect(replayText).toContain('attempt gate-a1 approved by alice, comment "looks right", data {"batch":"B7"');
+    expect(replayText).toContain(`attempt gate-a1 approved by ${ALICE}, comment "looks right", data {"batch":"B7"`);
     expect(replayText.trimEnd().split('\n').at(-1)).toBe('(long values are folded with "…": `matterstack replay g1 --json` shows them whole)');
 
     const attempts = await cli(['attempts', 'g1', 'gate', '--json']);
     expect(attempts.json<Attempt[]>()[0]).toMatchObject({ decision, results: { data: DATA } });
-    expect((await cli(['attempts', 'g1', 'gate'])).stdout).toContain(`gate-a1  approved by alice; comment: looks right; data: ${JSON.stringify(DATA)}`);
+    expect((await cli(['attempts', 'g1', 'gate'])).stdout).toContain(`gate-a1  approved by ${ALICE}; comment: looks right; data: ${JSON.stringify(DATA)}`);
     expect((await cli(['explain', 'g1', '--json'])).json<{ decisions: unknown[] }>().decisions).toEqual([{ taskId: 'gate', attemptId: 'gate-a1', ...decision }]);
 
     const exported = (await cli(['export-evidence', 'g1', '--json'])).json<{ bundlePath: string; reportPath: string }>();
@@ -164,7 +169,7 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
     expect(bundle.campaignStates.at(-1)?.state).toEqual(view.campaignState.state);
     const report = fs.readFileSync(exported.reportPath, 'utf8');
     expect(report).toContain('## Gate decisions');
-    expect(report).toMatch(/\| gate-a1 \| gate \| approved \| alice \| looks right \| \{"batch":"B7".*… \|/);
+    expect(report).toMatch(/\| gate-a1 \| gate \| approved \| alice \(as [^)]+\) \| looks right \| \{"batch":"B7".*… \|/);
     expect(report).toContain('whole in bundle.json');
   });
 
@@ -183,7 +188,7 @@ export function analyze(state, results) { return { received: results.gate }; }
     expect((await cli(['reject', 's1', 'gate', '--by', 'bob', '--comment', 'contaminated', '--data', '{"lot": [1, 2]}'])).code).toBe(0);
     expect((await cli(['loop', 's1'])).code).toBe(0);
     const state = JSON.parse((await cli(['status', 's1', '--state'])).stdout) as { received: unknown };
-    expect(state.received).toEqual({ status: 'FAILED', files: {}, data: { lot: [1, 2] }, decision: { verb: 'rejected', by: 'bob', comment: 'contaminated' } });
+    expect(state.received).toEqual({ status: 'FAILED', files: {}, data: { lot: [1, 2] }, decision: { verb: 'rejected', by: BOB, comment: 'contaminated' } });
   });
 
   it('an unusable inputSchema, or one on a compute task, rejects the workflow when planned', async () => {

@@ -84,7 +84,7 @@ describe('gate decision data over NATS (real nats-server, worker process, CLI bi
       return status.status === 'COMPLETED' ? status : undefined;
     }, 'the run to complete');
     const expected = {
-      received: { status: 'COMPLETED', files: {}, data: { batch: 'B7' }, decision: { verb: 'approved', by: 'alice', comment: 'go' } },
+      received: { status: 'COMPLETED', files: {}, data: { batch: 'B7' }, decision: { verb: 'approved', by: 'alice (as scientist)', comment: 'go' } },
       pad: 'p'.repeat(500),
     };
     expect(done.campaignState).toMatchObject({ iteration: 1, state: expected });

@@ -27,7 +27,8 @@ describe('option values and configs are refused with one clear line (real proces
     const lease = await runCli(['worker', '--nats', 'nats://127.0.0.1:1', '--lease-ttl-ms', '-5'], { root });
     expect(lease.code).toBe(2);
     expect(lease.stderr).toBe('error: --lease-ttl-ms must be a positive integer (milliseconds), got "-5"\n');
-    expect((await runCli(['list', '--all', '--json'], { root })).json()).toEqual([]);
+    // Nothing was created: not even the log's folder.
+    expect(fs.existsSync(path.join(root, '.matterstack'))).toBe(false);
   });
 
   it('a poll interval beyond a day is refused: worker --poll-ms and poll_interval_seconds in operators.yaml', async () => {
