@@ -23,7 +23,8 @@ export function tempRoot(prefix = 'ms-'): TempRoot {
       return dir;
     },
     cleanup() {
-      fs.rmSync(root, { recursive: true, force: true });
+      // A task a test left running (runs outlive their loop by design) may still write its exit marker.
+      fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
