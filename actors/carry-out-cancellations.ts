@@ -87,6 +87,7 @@ export async function carryOutCancellations(handle: RunHandle, commandSeq: numbe
     deadline.abort();
     runner.stop();
     await campaign.close();
+    // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
     await projections.flush().catch(() => undefined);
   }
 }

@@ -100,6 +100,7 @@ export class EffectRunner implements EffectHandler {
       if (this.stopped) return;
       const timer = setTimeout(() => {
         this.backoffTimers.delete(timer);
+        // start reports an effect's failure to the host as an event; a rejection here means the host has stopped.
         this.start(host, effect, true).catch(() => undefined);
       }, delayMs);
       this.backoffTimers.add(timer);
@@ -164,6 +165,7 @@ export class EffectRunner implements EffectHandler {
         this.unwatch(attemptId);
         void collectedEvent(target)
           .then((results) => host.send([{ actor: attemptId, event }, { actor: attemptId, event: results }]))
+          // A failed send halts the host (RunHost failure), which the drive reports; restore repeats report and collection.
           .catch(() => undefined);
         return;
       }
@@ -173,6 +175,7 @@ export class EffectRunner implements EffectHandler {
           const after = host.state.attempts.get(attemptId);
           if (after === undefined || !isWatchable(after)) this.unwatch(attemptId);
         })
+        // As above: a failed send halts the host and the drive reports it.
         .catch(() => undefined);
     };
     const { operator } = target.registered;

@@ -63,6 +63,7 @@ export async function withDriverMarks<T>(driver: string, body: (mark: (runDir: s
       if (!marks.has(runDir)) marks.set(runDir, await markDriver(runDir, driver));
     });
   } finally {
+    // Driver records are informational; a stale one is recognised by its dead process.
     for (const unmark of marks.values()) await unmark().catch(() => undefined);
   }
 }

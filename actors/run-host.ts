@@ -8,6 +8,7 @@ import { applyEvent, deliver, emptySystem, payloadOf, type Processed, type RunSy
 import { isStillOwed, pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
 import type { DomainChange } from '../events/changes.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
+import { SerialQueue } from '../events/serial-queue.ts';
 
 /** Runs an effect once its transition is durable; outcomes come back through `host.deliver`. */
 export interface EffectHandler {
@@ -101,7 +102,7 @@ export class RunHost {
   private system: RunSystem = emptySystem();
   private lastSeq = 0;
   private mailbox: QueuedItem[] = [];
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly chain = new SerialQueue();
   /** A drain queued on the chain that has not started yet: later deliveries join it instead of queuing another. */
   private queuedDrain: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -179,7 +180,7 @@ export class RunHost {
     else this.mailbox.push({ actor: items.actor, event: items.event, sink });
     // Deliveries that arrive while a drain waits its turn are decided by that drain (it drains the
     // whole mailbox): one chained job for them all, not one each (100k effect reports → 100k jobs).
-    this.queuedDrain ??= this.serialize(async () => {
+    this.queuedDrain ??= this.chain.run(async () => {
       // Let what this turn of the event loop still delivers join the drain: an operator that
       // answers in microtasks (a report right after SUBMITTED, results with the report) then
       // shares one append with it instead of paying one durable commit each (chain-200: 403 → 203).
@@ -192,7 +193,7 @@ export class RunHost {
 
   /** Applies records other writers appended since the last one this host saw, and runs what they owe. */
   refresh(): Promise<void> {
-    return this.serialize(async () => {
+    return this.chain.run(async () => {
       const before = this.lastSeq;
       await this.catchUp();
       if (this.lastSeq !== before) this.startOwedEffects();
@@ -203,9 +204,9 @@ export class RunHost {
   async settle(): Promise<void> {
     while (this.inFlight.size > 0 || this.waiting.size > 0) {
       await Promise.allSettled([...this.inFlight.values()]);
-      await this.chain;
+      await this.chain.settled;
     }
-    await this.chain;
+    await this.chain.settled;
   }
 
   /**
@@ -226,12 +227,6 @@ export class RunHost {
   /** True when an effect with this key is running. */
   isInFlight(key: string): boolean {
     return this.inFlight.has(key) || this.waiting.has(key);
-  }
-
-  private serialize<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(job, job);
-    this.chain = next.catch(() => undefined);
-    return next;
   }
 
   private async catchUp(): Promise<void> {

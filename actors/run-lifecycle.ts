@@ -360,6 +360,7 @@ async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknow
   } finally {
     runner.stop();
     await campaign.close();
+    // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
     await projections.flush().catch(() => undefined);
   }
 }
@@ -413,7 +414,9 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
     runner.stop();
     await campaign.close();
     options.signal?.removeEventListener('abort', stop);
+    // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
     await projections.flush().catch(() => undefined);
+    // The driver record is informational; a stale one is recognised by its dead process.
     await unmark().catch(() => undefined);
   }
 }

@@ -4,6 +4,7 @@ import type { RunStore } from '../actors/run-store.ts';
 import { errorMessage, MatterStackError } from '../events/errors.ts';
 import type { CommandContext } from './command.ts';
 import { natsTarget, type NatsTarget } from './nats-target.ts';
+import { SerialQueue } from '../events/serial-queue.ts';
 
 
 /** This process as a lease holder: a CLI, where, which process (no `.`: holder ids go into NATS subjects). */
@@ -43,14 +44,14 @@ export class LoopLeases {
   private readonly claims = new Map<string, Claim>();
   // Acquire, renew and release of one run must not interleave: a release racing a renewal deletes
   // at a stale revision (so the entry stays) and the renewal then re-records the lease as ours.
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly timer: NodeJS.Timeout;
 
   private constructor(
     private readonly leases: RunLeases,
     private readonly expiryMs: number,
   ) {
-    this.timer = setInterval(() => void this.serially(() => this.renewAll()), Math.max(200, Math.floor(expiryMs / 3)));
+    this.timer = setInterval(() => void this.queue.run(() => this.renewAll()), Math.max(200, Math.floor(expiryMs / 3)));
   }
 
   /** Opens the lease bucket on the connection of the store's JetStream log, as this CLI process. */
@@ -76,7 +77,7 @@ export class LoopLeases {
 
   /** Takes the lease of `runId` (kept if already ours); the holder's id when someone else has it. */
   async claim(runId: string): Promise<string | undefined> {
-    return this.serially(async () => {
+    return this.queue.run(async () => {
       if (this.claims.has(runId)) return undefined;
       let holder: string | undefined;
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -107,7 +108,7 @@ export class LoopLeases {
 
   /** Gives the lease of `runId` up, so a worker may host the run at once. */
   async release(runId: string): Promise<void> {
-    await this.serially(async () => {
+    await this.queue.run(async () => {
       this.claims.delete(runId);
       await this.leases.release(runId);
     });
@@ -116,16 +117,10 @@ export class LoopLeases {
   /** Stops renewing and releases every lease still held. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.serially(async () => {
+    await this.queue.run(async () => {
       for (const runId of this.claims.keys()) await this.leases.release(runId);
       this.claims.clear();
     });
-  }
-
-  private serially<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(job);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   private async renewAll(): Promise<void> {
@@ -134,6 +129,7 @@ export class LoopLeases {
       const outcome = await this.leases.renew(runId);
       if (outcome === 'kept') claim.keptAt = Date.now();
       else if (outcome === 'lost') {
+        // The holder only completes the message: the lease is lost whether or not it can be named.
         const holder = await this.leases.owner(runId).catch(() => undefined);
         const why = holder === undefined ? 'it expired' : `${describeHolder(holder)} holds it now`;
         claim.lost.abort(lostError(runId, `lost its lease (${why})`, 'COMMAND_REJECTED'));

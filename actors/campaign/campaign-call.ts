@@ -5,6 +5,7 @@ import type { AnyCampaign } from './campaign.ts';
 import { answerCampaignRequest, campaignError } from './campaign-module.ts';
 import { CampaignReplySchema, type CampaignMethod, type CampaignReply, type CampaignRequest } from './campaign-protocol.ts';
 import type { CampaignWorkerData } from './campaign-worker.ts';
+import { SerialQueue } from '../../events/serial-queue.ts';
 
 /** How long one plan/analyze call may take unless configured (10 minutes). */
 export const DEFAULT_CAMPAIGN_TIMEOUT_MS = 600_000;
@@ -52,7 +53,7 @@ function valueOf(reply: CampaignReply): JsonValue {
 export class CampaignWorker {
   private worker: Worker | undefined;
   private nextId = 1;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     private readonly name: string,
@@ -62,9 +63,7 @@ export class CampaignWorker {
 
   /** Calls the campaign; resolves with the JSON the call returned. */
   call(request: CampaignCall): Promise<JsonValue> {
-    const result = this.queue.then(() => this.exchange({ ...request, id: this.nextId++ } as CampaignRequest));
-    this.queue = result.catch(() => undefined);
-    return result.then(valueOf);
+    return this.queue.run(() => this.exchange({ ...request, id: this.nextId++ } as CampaignRequest)).then(valueOf);
   }
 
   /** Ends the worker (the next call would start another). */

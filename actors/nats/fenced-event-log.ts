@@ -51,6 +51,7 @@ export class FencedEventLog extends DelegatingEventLog {
       () => this.appendNow(runId, events, expectedSeq),
       () => this.appendNow(runId, events, expectedSeq),
     );
+    // The caller gets the failure through `next`; the per-run queue only needs to know the append settled.
     const tail = next.catch(() => undefined);
     this.queues.set(runId, tail);
     void tail.then(() => {

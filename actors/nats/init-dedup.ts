@@ -31,6 +31,7 @@ export class InitDedup {
       return this.waitForReply(key, waitMs);
     }
     const reply = await execute();
+    // Remembering the reply is best effort: the init has run and its reply reaches this caller either way.
     await this.kv.update(key, encoder.encode(JSON.stringify(reply)), revision).catch(() => undefined);
     return reply;
   }

@@ -8,6 +8,7 @@ import { RunStore } from '../run-store.ts';
 import { EpochEventLog } from './epoch-event-log.ts';
 import { CommandDedup } from './command-dedup.ts';
 import type { FencedEventLog } from './fenced-event-log.ts';
+import { SerialQueue } from '../../events/serial-queue.ts';
 
 /** Why a session ended. */
 export type SessionEnd = 'finished' | 'fenced' | 'stopped';
@@ -44,7 +45,7 @@ export class RunSession {
   readonly dedup: CommandDedup;
   /** Set once the session has decided to end: commands must then go the unhosted way. */
   closed = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private loop: Promise<void> | undefined;
   private incarnation: AbortController | undefined;
 
@@ -57,9 +58,7 @@ export class RunSession {
 
   /** Runs `job` after every job queued before it (commands of one run execute one at a time). */
   serialize<T>(job: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(job, job);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(job);
   }
 
   /** Starts driving the run (idempotent). */
@@ -114,6 +113,7 @@ export class RunSession {
       } finally {
         signal.removeEventListener('abort', stopIncarnation);
         epochLog.retire();
+        // A retired incarnation's store has nothing left to write: a failed close loses nothing.
         void store?.close().catch(() => undefined);
       }
     }

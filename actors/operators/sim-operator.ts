@@ -38,6 +38,7 @@ export class SimOperator implements Operator {
 
   /** A dry run is over as soon as it starts; cancelling before that marks it cancelled. */
   async cancel(ctx: OperatorContext): Promise<PollResult> {
+    // Best effort: a dry run has no process to stop; the marker only labels the attempt.
     await writeFileAtomic(path.join(ctx.attempt.dir, 'cancelled.json'), '{"status":"CANCELLED"}\n').catch(() => undefined);
     return { status: 'CANCELLED', reason: 'cancelled' };
   }

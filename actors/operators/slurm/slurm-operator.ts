@@ -178,6 +178,7 @@ export class SlurmOperator implements Operator {
     await writeFileAtomic(this.file(ctx, SLURM_FILES.job), `${JSON.stringify(recorded)}\n`);
     this.poller.invalidate();
     // Cancelled while sbatch ran: the job must not be left behind.
+    // A failed scancel is not the submit's failure: the job id is recorded, so the owed cancel effect finds the job again.
     if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) await this.scancel(ctx, jobId).catch(() => undefined);
     return this.submitted(recorded);
   }

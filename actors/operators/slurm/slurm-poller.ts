@@ -101,6 +101,7 @@ export class SlurmPoller {
    */
   subscribe(key: string, tick: () => Promise<void>, onFailure?: (error: unknown) => Promise<void>): () => void {
     this.subscribers.set(key, { tick, ...(onFailure ? { onFailure } : {}) });
+    // The first tick's failure is the next interval's to retry: ticks report their own outcomes to the host.
     void tick().catch(() => undefined);
     if (this.timer === undefined) this.schedule(this.options.intervalMs);
     return () => {

@@ -31,6 +31,7 @@ export class UnreachableRecorder {
     if (health.unreachableSince === null || this.written.get(attemptId) === health.retries) return;
     this.written.set(attemptId, health.retries);
     const record: UnreachableRecord = { since: health.unreachableSince, retries: health.retries, error: error instanceof Error ? error.message : String(error) };
+    // Best effort: the record only tells a person why polling stalls; the poller retries either way.
     await writeFileAtomic(path.join(attemptDir, SLURM_FILES.unreachable), `${JSON.stringify(record)}\n`).catch(() => undefined);
   }
 
