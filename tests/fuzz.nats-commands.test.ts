@@ -156,7 +156,16 @@ describe('fuzz: NATS command payloads (the command service)', () => {
           for (const value of Object.values(command)) expect(['string', 'boolean']).toContain(typeof value);
         }
       }),
-      { numRuns: FUZZ_RUNS * 2 },
+      {
+        numRuns: FUZZ_RUNS * 2,
+        // Random keys make a strict payload rare: these guarantee the accepted side is always exercised.
+        examples: [
+          [['run-1', 'pause', undefined, '{}']],
+          [['run-1', 'approve', undefined, JSON.stringify({ taskId: 'gate', comment: 'ok', by: 'alice' })]],
+          [['run-1', 'rerun', undefined, JSON.stringify({ taskId: 't1', recursive: true })]],
+          [['run-1', 'cancel-attempt', undefined, JSON.stringify({ attemptId: 'a1', commandId: 'c-1' })]],
+        ],
+      },
     );
     // Both sides of the boundary were exercised.
     expect(validReached).toBeGreaterThan(0);
