@@ -4,6 +4,7 @@ import { SCHEMA_VERSION, type StoredEvent, type ValidNewEvent } from './envelope
 import { MatterStackError } from './errors.ts';
 import { storedPayload } from './results-once.ts';
 import { runIdOfEventSubject } from './subjects.ts';
+import { upcastStoredRecord } from './upcast.ts';
 import { invalidStoredRecord, validateStoredEvent } from './validate-events.ts';
 
 // How a JetStreamEventLog batch becomes stream messages and back: one message per batch of envelopes.
@@ -40,7 +41,7 @@ export function decodeMessage(message: StreamMessage, expectedNextSeq: number | 
   return records.map((record: unknown, i) => {
     if (typeof record !== 'object' || record === null) throw invalidStoredRecord(runId, where, `element ${i} of message ${inMessage} is not an object`);
     const r = record as Record<string, unknown>;
-    const event = validateStoredEvent({
+    const event = validateStoredEvent(upcastStoredRecord({
       runId: r.runId,
       seq: r.seq,
       position: message.streamSeq,
@@ -53,7 +54,7 @@ export function decodeMessage(message: StreamMessage, expectedNextSeq: number | 
       from: r.from,
       to: r.to,
       changes: r.changes,
-    });
+    }));
     if (event.runId !== runId) throw invalidStoredRecord(runId, event.seq, `record names run ${event.runId}`);
     if (expectedNextSeq !== undefined && event.seq !== expectedNextSeq + i) {
       throw invalidStoredRecord(runId, event.seq, `expected sequence ${expectedNextSeq + i}`);

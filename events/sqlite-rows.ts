@@ -1,4 +1,5 @@
 import type { StoredEvent } from './envelope.ts';
+import { upcastStoredRecord } from './upcast.ts';
 import { invalidStoredRecord, validateStoredEvent } from './validate-events.ts';
 
 // The rows of the SQLite log's `events` table, as `.raw()` statements return them, decoded and
@@ -47,9 +48,9 @@ function parseRawColumn(row: RawRow, column: string, text: string | null): unkno
   }
 }
 
-/** A full row decoded and validated: INVALID_EVENT naming run and sequence when it is corrupt. */
+/** A full row decoded, upcast to the current shape (events/upcast.ts) and validated: INVALID_EVENT naming run and sequence when it is corrupt. */
 export function rawRowToEvent(row: RawRow): StoredEvent {
-  return validateStoredEvent({
+  return validateStoredEvent(upcastStoredRecord({
     runId: row[1],
     seq: row[2],
     position: row[0],
@@ -62,7 +63,7 @@ export function rawRowToEvent(row: RawRow): StoredEvent {
     from: parseRawColumn(row, 'from', row[8]),
     to: parseRawColumn(row, 'to', row[9]),
     changes: parseRawColumn(row, 'changes', row[10]),
-  });
+  }));
 }
 
 /**
@@ -84,7 +85,8 @@ function changeRecord(
   } catch (error) {
     throw invalidStoredRecord(runId, seq, 'changes: not JSON', error);
   }
-  const event = validateStoredEvent({
+  // Upcast like a full read, so that an upcaster of the changes serves projections too.
+  const event = validateStoredEvent(upcastStoredRecord({
     runId,
     seq,
     position,
@@ -97,7 +99,7 @@ function changeRecord(
     from: null,
     to: null,
     changes,
-  });
+  }));
   return {
     runId: event.runId,
     seq: event.seq,
