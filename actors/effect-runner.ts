@@ -241,8 +241,9 @@ export class EffectRunner implements EffectHandler {
       };
     }
     try {
-      const state = await campaign.analyze(run.context.campaignState as JsonValue, results);
-      const raw = await campaign.plan(state);
+      const { runId } = this.options;
+      const state = await campaign.analyze(run.context.campaignState as JsonValue, results, { runId, iteration: effect.iteration });
+      const raw = await campaign.plan(state, { runId, iteration: effect.iteration + 1 });
       const existingTaskIds = [...tasksInOrder(run.context)].map((entry) => entry.spec.id);
       const routing = taskRouting(run.context, (key) => this.options.operators.get(key)?.config);
       const workflow = raw === null ? null : validateWorkflow(raw, { existingTaskIds, source: `campaign ${campaign.name}`, routing });

@@ -159,7 +159,7 @@ async function createRun(options: InitializeRunOptions<unknown, unknown>): Promi
     const campaign = await campaignOf(handle, undefined, options.campaignTimeoutMs);
     let raw: unknown;
     try {
-      raw = await campaign.plan(null);
+      raw = await campaign.plan(null, { runId, iteration: 0 });
     } finally {
       await campaign.close();
     }

@@ -2,10 +2,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MatterStackError } from '../events/errors.ts';
 import { IdSchema, isValidId, WorkspaceSlugSchema } from '../events/ids.ts';
+import { loadOperatorsConfig } from './config/operators-config.ts';
 import { resolveInside } from './workspace-paths.ts';
 
-/** Campaign module names, in lookup order (SPEC §1). */
-export const CAMPAIGN_FILES = ['campaign.ts', 'campaign.js', 'campaign.mjs'] as const;
+/** Campaign file names, in lookup order (SPEC §1); `campaign.py` runs with python3 (README). */
+export const CAMPAIGN_FILES = ['campaign.ts', 'campaign.js', 'campaign.mjs', 'campaign.py'] as const;
+/** What a workspace needs to have a campaign, as error messages say it. */
+export const CAMPAIGN_NEEDED = `${CAMPAIGN_FILES.join(' / ')} nor a campaign.command in operators.yaml`;
 
 /** Where to look for the workspaces root. */
 export interface WorkspacesRootOptions {
@@ -59,6 +62,21 @@ export function findCampaignFile(workspaceDir: string): string | null {
   return null;
 }
 
+/** The command operators.yaml's `campaign` section names, if any (INVALID_CONFIG when the file is invalid). */
+export function configuredCampaignCommand(workspaceDir: string): [string, ...string[]] | undefined {
+  return loadOperatorsConfig({ workspaceDir }).campaign?.command;
+}
+
+/** True when the folder has a campaign: a campaign file, or a command in a valid operators.yaml. */
+function hasCampaign(dir: string): boolean {
+  if (findCampaignFile(dir) !== null) return true;
+  try {
+    return configuredCampaignCommand(dir) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Validates a workspace slug (nested `a/b` allowed), throwing VALIDATION_FAILED naming it. */
 export function parseWorkspaceSlug(slug: string): string {
   const result = WorkspaceSlugSchema.safeParse(slug);
@@ -75,13 +93,14 @@ export function workspaceDirOf(root: string, slug: string): string {
   return resolveInside(root, parseWorkspaceSlug(slug));
 }
 
-/** The folder of workspace `slug` under `root`; WORKSPACE_NOT_FOUND unless it has a campaign file. */
+/** The folder of workspace `slug` under `root`; WORKSPACE_NOT_FOUND unless it has a campaign (file or configured command). */
 export function resolveWorkspaceDir(root: string, slug: string): string {
   const dir = workspaceDirOf(root, slug);
-  if (!isDirectory(dir) || findCampaignFile(dir) === null) {
+  // An invalid operators.yaml is named here (INVALID_CONFIG), not taken for a missing workspace.
+  if (!isDirectory(dir) || (findCampaignFile(dir) === null && configuredCampaignCommand(dir) === undefined)) {
     throw new MatterStackError(
       'WORKSPACE_NOT_FOUND',
-      `workspace "${slug}" not found: ${dir} has no ${CAMPAIGN_FILES.join(' / ')}`,
+      `workspace "${slug}" not found: ${dir} has no ${CAMPAIGN_NEEDED}`,
       { slug, root, dir },
     );
   }
@@ -96,7 +115,7 @@ const MAX_DEPTH = 8;
 export function listWorkspaces(root: string): string[] {
   const slugs: string[] = [];
   const visit = (dir: string, segments: string[]): void => {
-    if (segments.length > 0 && findCampaignFile(dir) !== null) {
+    if (segments.length > 0 && hasCampaign(dir)) {
       slugs.push(segments.join('/'));
       return;
     }

@@ -16,11 +16,14 @@ const TIMEOUT_ENV = 'MATTERSTACK_CAMPAIGN_TIMEOUT_MS';
 /** A request before it gets its id. */
 export type CampaignCall = CampaignRequest extends infer R ? (R extends CampaignRequest ? Omit<R, 'id'> : never) : never;
 
-/** The timeout of a campaign call: `explicit`, else MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else 10 minutes. */
-export function campaignTimeoutMs(explicit?: number): number {
+/**
+ * The timeout of a campaign call: `explicit`, else MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else the
+ * workspace's `campaign.timeout_seconds` (`configured`, in ms), else 10 minutes.
+ */
+export function campaignTimeoutMs(explicit?: number, configured?: number): number {
   if (explicit !== undefined) return positiveMs(explicit, 'campaignTimeoutMs');
   const raw = process.env[TIMEOUT_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_CAMPAIGN_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return configured ?? DEFAULT_CAMPAIGN_TIMEOUT_MS;
   return positiveMs(/^\d+$/.test(raw) ? Number(raw) : Number.NaN, TIMEOUT_ENV, raw);
 }
 
@@ -29,10 +32,11 @@ function positiveMs(value: number, field: string, raw: unknown = value): number 
   throw new MatterStackError('VALIDATION_FAILED', `${field} must be a positive integer (milliseconds), got ${JSON.stringify(raw)}`, { field });
 }
 
-function timeoutError(name: string, method: CampaignMethod, ms: number): MatterStackError {
+/** CAMPAIGN_TIMEOUT for a call past its limit; `why` guesses the cause for the reader. */
+export function timeoutError(name: string, method: CampaignMethod, ms: number, why = 'an endless loop or a promise that never settles?'): MatterStackError {
   return new MatterStackError(
     'CAMPAIGN_TIMEOUT',
-    `campaign ${name}: ${method} did not return within ${ms} ms (an endless loop or a promise that never settles?); the limit is ${TIMEOUT_ENV}`,
+    `campaign ${name}: ${method} did not return within ${ms} ms (${why}); the limit is ${TIMEOUT_ENV} or campaign.timeout_seconds in operators.yaml`,
     { campaign: name, method, timeoutMs: ms },
   );
 }

@@ -6,13 +6,23 @@ import type { TaskResult } from './campaign.ts';
 /**
  * The JSON boundary between the host and campaign code run out of process: one request, one reply,
  * each a JSON text. The TypeScript worker (campaign-worker.ts) speaks it over a message port; a
- * campaign in another language can speak it over stdin/stdout, one JSON document per line.
+ * campaign run as a command (exec-campaign.ts) reads one request on stdin and writes its reply on stdout.
  */
 export type CampaignRequest =
   /** Load the module; the reply's value is CampaignInfo. */
   | { id: number; method: 'load' }
-  | { id: number; method: 'plan'; state: JsonValue | null }
-  | { id: number; method: 'analyze'; state: JsonValue | null; results: Record<string, TaskResult> };
+  | ({ id: number; method: 'plan'; state: JsonValue | null } & Partial<CallContext>)
+  | ({ id: number; method: 'analyze'; state: JsonValue | null; results: Record<string, TaskResult> } & Partial<CallContext>);
+
+/**
+ * Which run and workflow a plan/analyze call is for: `iteration` is the workflow being planned
+ * (plan) or the one whose results are analyzed (analyze). Campaign code must not depend on it to
+ * decide (a call may be repeated); it is there for logs and file names.
+ */
+export interface CallContext {
+  runId: string;
+  iteration: number;
+}
 
 export type CampaignMethod = CampaignRequest['method'];
 

@@ -2,11 +2,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MatterStackError } from '../../events/errors.ts';
 import type { JsonValue } from '../../events/json.ts';
-import { findCampaignFile, CAMPAIGN_FILES } from '../workspace.ts';
+import { loadOperatorsConfig } from '../config/operators-config.ts';
+import { findCampaignFile, CAMPAIGN_NEEDED } from '../workspace.ts';
 import type { AnyCampaign, TaskResult } from './campaign.ts';
 import { CampaignWorker, callInProcess, campaignTimeoutMs, type CampaignCall } from './campaign-call.ts';
-import { answerCampaignRequest } from './campaign-module.ts';
-import { CampaignInfoSchema } from './campaign-protocol.ts';
+import { answerCampaignRequest, campaignError } from './campaign-module.ts';
+import { CampaignInfoSchema, type CallContext, type CampaignInfo } from './campaign-protocol.ts';
+import { CommandCampaign } from './command-campaign.ts';
 
 /** A campaign ready to be called, with its calls checked at the boundary. Close it when done. */
 export interface LoadedCampaign {
@@ -16,10 +18,10 @@ export interface LoadedCampaign {
   /** The campaign's own cap on planned workflows, if it sets one. */
   maxIterations?: number;
   /** The workflow the campaign returned as a JSON copy (validate with `validateWorkflow`), or null when finished. */
-  plan(state: JsonValue | null): Promise<JsonValue>;
+  plan(state: JsonValue | null, context?: CallContext): Promise<JsonValue>;
   /** The new state, checked to be JSON (CAMPAIGN_ERROR otherwise). */
-  analyze(state: JsonValue | null, results: Record<string, TaskResult>): Promise<JsonValue>;
-  /** Ends the campaign's worker, if it has one. */
+  analyze(state: JsonValue | null, results: Record<string, TaskResult>, context?: CallContext): Promise<JsonValue>;
+  /** Ends the campaign's worker (or kills the processes of a command's calls still out). */
   close(): Promise<void>;
 }
 
@@ -35,19 +37,50 @@ function loaded(name: string, file: string, maxIterations: number | undefined, c
     name,
     file,
     ...(maxIterations !== undefined ? { maxIterations } : {}),
-    plan: (state) => call({ method: 'plan', state }),
-    analyze: (state, results) => call({ method: 'analyze', state, results }),
+    plan: (state, context) => call({ method: 'plan', state, ...context }),
+    analyze: (state, results, context) => call({ method: 'analyze', state, results, ...context }),
     close,
   };
 }
 
-function campaignFileOf(workspaceDir: string, options: CampaignOptions): { name: string; file: string } {
+/** Where a workspace's campaign comes from; `command`: run it as a process per call. */
+interface CampaignSource {
+  name: string;
+  /** The campaign file, or operators.yaml for a configured command. */
+  file: string;
+  command?: [string, ...string[]];
+  timeoutMs: number;
+}
+
+/** The interpreter of `campaign.py`: $MATTERSTACK_PYTHON, else python3. */
+function pythonOf(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MATTERSTACK_PYTHON !== undefined && env.MATTERSTACK_PYTHON !== '' ? env.MATTERSTACK_PYTHON : 'python3';
+}
+
+/**
+ * The workspace's campaign: the command of operators.yaml's `campaign` section, else its campaign
+ * file (`campaign.py` runs as a command with python3), with the call timeout that applies.
+ */
+function campaignSourceOf(workspaceDir: string, options: CampaignOptions): CampaignSource {
   const name = options.name ?? path.basename(path.resolve(workspaceDir));
+  const section = loadOperatorsConfig({ workspaceDir }).campaign;
+  const timeoutMs = campaignTimeoutMs(options.timeoutMs, section?.timeoutMs);
+  if (section?.command !== undefined) return { name, file: path.join(workspaceDir, 'operators.yaml'), command: section.command, timeoutMs };
   const file = findCampaignFile(workspaceDir);
   if (file === null) {
-    throw new MatterStackError('WORKSPACE_NOT_FOUND', `campaign ${name}: ${workspaceDir} has no ${CAMPAIGN_FILES.join(' / ')}`, { campaign: name, dir: workspaceDir });
+    throw new MatterStackError('WORKSPACE_NOT_FOUND', `campaign ${name}: ${workspaceDir} has no ${CAMPAIGN_NEEDED}`, { campaign: name, dir: workspaceDir });
   }
-  return { name, file };
+  // Relative to the workspace folder, the command's working directory: tracebacks name "campaign.py".
+  if (path.basename(file) === 'campaign.py') return { name, file, command: [pythonOf(), 'campaign.py'], timeoutMs };
+  return { name, file, timeoutMs };
+}
+
+/** A command campaign's answer to `load`, or CAMPAIGN_ERROR naming what is wrong with it. */
+function commandInfo(name: string, value: JsonValue): CampaignInfo {
+  const info = CampaignInfoSchema.safeParse(value);
+  if (info.success) return info.data;
+  const issue = info.error.issues[0]!;
+  throw campaignError(name, `load replied an invalid value: field ${issue.path.map(String).join('.') || (issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(value)')}: ${issue.message}`);
 }
 
 /**
@@ -55,14 +88,19 @@ function campaignFileOf(workspaceDir: string, options: CampaignOptions): { name:
  * campaign at all, and should not pay for starting a worker. The campaign file must exist now.
  */
 export function deferCampaign(workspaceDir: string, options: CampaignOptions = {}): LoadedCampaign {
-  const { name, file } = campaignFileOf(workspaceDir, options);
+  const { name, file, command, timeoutMs } = campaignSourceOf(workspaceDir, options);
+  // A command starts nothing before its first call anyway.
+  if (command !== undefined) {
+    const runner = new CommandCampaign(name, command, workspaceDir, timeoutMs);
+    return loaded(name, file, undefined, (request) => runner.call(request), () => runner.close());
+  }
   let loading: Promise<LoadedCampaign> | undefined;
   const campaign = (): Promise<LoadedCampaign> => (loading ??= loadCampaign(workspaceDir, options));
   return {
     name,
     file,
-    plan: async (state) => (await campaign()).plan(state),
-    analyze: async (state, results) => (await campaign()).analyze(state, results),
+    plan: async (state, context) => (await campaign()).plan(state, context),
+    analyze: async (state, results, context) => (await campaign()).analyze(state, results, context),
     close: async () => {
       // A load that failed has nothing to close.
       await (await loading?.catch(() => undefined))?.close();
@@ -74,12 +112,18 @@ export function deferCampaign(workspaceDir: string, options: CampaignOptions = {
  * Loads `campaign.ts` / `campaign.js` / `campaign.mjs` from `workspaceDir` into a worker thread
  * of its own (TypeScript through tsx): its plan and analyze run off the host's event loop, each
  * within the timeout. A module that cannot load or exports no campaign is a CAMPAIGN_ERROR.
+ * A campaign run as a command (`campaign.py`, operators.yaml's `campaign.command`) is asked `load` once.
  */
 export async function loadCampaign(workspaceDir: string, options: CampaignOptions = {}): Promise<LoadedCampaign> {
-  const { name, file } = campaignFileOf(workspaceDir, options);
+  const { name, file, command, timeoutMs } = campaignSourceOf(workspaceDir, options);
+  if (command !== undefined) {
+    const runner = new CommandCampaign(name, command, workspaceDir, timeoutMs);
+    const info = commandInfo(name, await runner.call({ method: 'load' }));
+    return loaded(name, file, info.maxIterations, (request) => runner.call(request), () => runner.close());
+  }
   // No cache-busting query: loaders (vite, tsx) pick the TypeScript transform by extension, and a
   // query hides it. Each worker imports the module afresh, so an edited campaign is seen by the next run.
-  const worker = new CampaignWorker(name, pathToFileURL(file).href, campaignTimeoutMs(options.timeoutMs));
+  const worker = new CampaignWorker(name, pathToFileURL(file).href, timeoutMs);
   try {
     const info = CampaignInfoSchema.parse(await worker.call({ method: 'load' }));
     return loaded(name, file, info.maxIterations, (request) => worker.call(request), () => worker.close());

@@ -75,7 +75,16 @@ const OperatorEntrySchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** How the workspace's campaign runs (README "Campaigns in Python and other languages"). */
+const CampaignSectionSchema = z.strictObject({
+  /** A command run once per plan/analyze call, in the workspace folder: program and arguments, no shell. */
+  command: z.array(z.string().min(1, 'must not be empty'), { error: 'must be a list: the program and its arguments (no shell), e.g. [julia, campaign.jl]' }).min(1, 'must name a program').optional(),
+  /** Limit of one plan/analyze call (MATTERSTACK_CAMPAIGN_TIMEOUT_MS wins over it). */
+  timeout_seconds: z.number().positive('must be a positive number of seconds').max(2_000_000, 'must be at most 2000000 (about 23 days)').optional(),
+});
+
 const FileSchema = z.strictObject({
+  campaign: CampaignSectionSchema.optional(),
   defaults: z
     .strictObject({
       max_concurrent_global: maxConcurrent.optional(),
@@ -108,6 +117,14 @@ export interface OperatorsConfig {
   /** The workspace's default execution operator (routing's last resort). */
   defaultOperator: string;
   operators: Record<string, OperatorEntry>;
+  /** The `campaign` section, when the file has one. */
+  campaign?: CampaignSection;
+}
+
+/** The `campaign` section of operators.yaml: a command to run the campaign with, and/or its call timeout. */
+export interface CampaignSection {
+  command?: [string, ...string[]];
+  timeoutMs?: number;
 }
 
 function builtinEntry(key: string): OperatorEntry {
@@ -155,13 +172,14 @@ function describe(segments: readonly PathSegment[]): { key?: string; field: stri
     return { key: String(segments[1]), field: segments.slice(2).join('.') || '(entry)' };
   }
   if (segments[0] === 'defaults') return { key: 'defaults', field: segments.slice(1).join('.') || '(section)' };
+  if (segments[0] === 'campaign') return { key: 'campaign', field: segments.slice(1).join('.') || '(section)' };
   return { field: segments.join('.') || '(top level)' };
 }
 
 function configError(file: string, line: number | undefined, segments: readonly PathSegment[], message: string): MatterStackError {
   const { key, field } = describe(segments);
   const where = `${file}${line === undefined ? '' : `:${line}`}`;
-  const subject = key === undefined ? `field ${field}` : key === 'defaults' ? `defaults, field ${field}` : `operator ${key}, field ${field}`;
+  const subject = key === undefined ? `field ${field}` : key === 'defaults' || key === 'campaign' ? `${key}, field ${field}` : `operator ${key}, field ${field}`;
   return new MatterStackError('INVALID_CONFIG', `${where}: ${subject}: ${message}`, { file, line, key, field, path: segments.join('.') });
 }
 
@@ -189,7 +207,7 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
     throw new MatterStackError('INVALID_CONFIG', `${file}: invalid YAML: ${(error as Error).message}`, { file, field: '(yaml)' }, { cause: error });
   }
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw configError(file, 1, [], 'the top level must be a mapping with an "operators" and/or "defaults" section');
+    throw configError(file, 1, [], 'the top level must be a mapping with "operators", "defaults" and/or "campaign" sections');
   }
   const parsed = FileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -243,6 +261,13 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
       throw configError(file, lineOf(doc, counter, segments), segments, `"${key}" is not configured (configured: ${Object.keys(config.operators).join(', ')})`);
     }
     config.defaultOperator = key;
+  }
+  const campaign = parsed.data.campaign;
+  if (campaign !== undefined) {
+    config.campaign = {
+      ...(campaign.command !== undefined ? { command: campaign.command as [string, ...string[]] } : {}),
+      ...(campaign.timeout_seconds !== undefined ? { timeoutMs: Math.ceil(campaign.timeout_seconds * 1000) } : {}),
+    };
   }
   const maxResultsBytes = defaults?.max_results_bytes;
   if (maxResultsBytes !== undefined) for (const entry of Object.values(config.operators)) entry.maxResultsBytes = maxResultsBytes;
