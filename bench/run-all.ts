@@ -1,8 +1,9 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, projections, workloads, nats, slurm).
+// runs only the named ones (event-log, projections, workloads, nats, slurm, python).
 import { main as eventLogBench } from './event-log.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
+import { main as pythonBench } from './python-campaign.bench.ts';
 import { main as slurmBench } from './slurm.bench.ts';
 import { main as workloadsBench } from './workloads.ts';
 
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   workloads: () => workloadsBench(),
   nats: () => natsBench(),
   slurm: () => slurmBench(200, 3),
+  python: () => pythonBench(),
 };
 
 const chosen = process.argv.slice(2);
