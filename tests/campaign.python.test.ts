@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignTimeoutMs } from '../actors/campaign/campaign-call.ts';
+import { PYTHON_HELPER_DIR } from '../actors/campaign/command-campaign.ts';
 import { isProcessAlive } from '../actors/operators/process-group.ts';
+import { listWorkspaces } from '../actors/workspace.ts';
 import { runCli, type CliResult } from './harness/cli.ts';
 import { pythonCampaign, realPython, writeWorkspace } from './harness/python-workspace.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
@@ -53,7 +55,7 @@ describe('a campaign.py in the workspace', () => {
     expect(end.loop.code, end.loop.stderr).toBe(0);
     expect(end.status).toBe('COMPLETED');
     expect(end.campaignState).toEqual({ x: 3, status: 'COMPLETED' });
-    expect((await cli(['list', '--json'])).stdout).toContain('py_ok');
+    expect(listWorkspaces(temp.root)).toContain('py_ok');
   }, 120_000);
 
   it('an exception fails the step with the traceback\'s last lines in explain; revive after the fix completes the run', async () => {
@@ -97,14 +99,15 @@ describe('a campaign command configured in operators.yaml', () => {
     const script = `
 const fs = require('node:fs');
 const request = JSON.parse(fs.readFileSync(0, 'utf8'));
-fs.appendFileSync('requests.jsonl', JSON.stringify(request) + '\\n');
+fs.appendFileSync('requests.jsonl', JSON.stringify({ ...request, secret: process.env.MS_SCIENTIST_PASSWORD ?? null, pythonpath: process.env.PYTHONPATH }) + '\\n');
 let value = {};
 if (request.method === 'plan') value = request.state === null ? { tasks: [{ id: 'a', command: 'true' }] } : null;
 if (request.method === 'analyze') value = { seen: Object.keys(request.results), after: request.iteration };
 process.stdout.write(JSON.stringify({ id: request.id, ok: true, value }));
 `;
     const dir = writeWorkspace(temp.root, 'js_cmd', { 'my-campaign.cjs': script, 'operators.yaml': 'campaign:\n  command: [node, my-campaign.cjs]\n' });
-    const end = await runToEnd('js_cmd');
+    // The orchestrator's NATS credentials stay out of the campaign's environment.
+    const end = await runToEnd('js_cmd', { MATTERSTACK_PYTHON: python, MS_SCIENTIST_PASSWORD: 'hunter2' });
     expect(end.status).toBe('COMPLETED');
     const requests = fs.readFileSync(path.join(dir, 'requests.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(requests.map((r) => [r.method, r.iteration ?? null])).toEqual([
@@ -113,6 +116,8 @@ process.stdout.write(JSON.stringify({ id: request.id, ok: true, value }));
       ['analyze', 0],
       ['plan', 1],
     ]);
+    expect(listWorkspaces(temp.root)).toContain('js_cmd');
+    expect(requests.every((r) => r.secret === null && String(r.pythonpath).split(path.delimiter)[0] === PYTHON_HELPER_DIR)).toBe(true);
     expect(requests[1]).toMatchObject({ runId: end.runId, state: null });
     expect(requests[2]).toMatchObject({ runId: end.runId, state: null, results: { a: { status: 'COMPLETED' } } });
     expect(requests[3]).toMatchObject({ runId: end.runId, state: { seen: ['a'], after: 0 } });
