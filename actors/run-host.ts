@@ -4,7 +4,7 @@ import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
-import { applyEvent, deliver, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
+import { applyEvent, Delivery, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
 import { isStillOwed, pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
 import type { DomainChange } from '../events/changes.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
@@ -310,33 +310,31 @@ export class RunHost {
     effects: PendingEffect[];
     consumed: number;
   } {
-    let system = this.system;
     const records: (NewEvent & { actor: string })[] = [];
     const sinks: (StoredEventLike[] | undefined)[] = [];
-    const effects: PendingEffect[] = [];
     const time = (this.options.now?.() ?? new Date()).toISOString();
-    const decide = (actor: string, event: AnyEvent, sink: StoredEventLike[] | undefined): void => {
-      const outcome = deliver(system, actor, event);
-      system = outcome.system;
-      for (const processed of outcome.processed) {
-        if (processed.decision.noop) continue;
-        records.push(this.toRecord(processed, time));
-        sinks.push(sink);
-      }
-      for (const effect of outcome.effects) effects.push(effect);
-    };
+    const delivery = new Delivery<StoredEventLike[] | undefined>(this.system, (processed, sink) => {
+      if (processed.decision.noop) return;
+      records.push(this.toRecord(processed, time));
+      sinks.push(sink);
+    });
     let consumed = 0;
     while (consumed < this.mailbox.length && records.length < MAX_BATCH_RECORDS) {
       const item = this.mailbox[consumed] as QueuedItem;
       consumed += 1;
-      if (!this.knowsActor(system, item.actor)) continue;
-      decide(item.actor, item.event, item.sink);
+      if (!this.knowsActor(delivery.system, item.actor)) continue;
+      delivery.add(item.actor, item.event, item.sink);
     }
+    // Held reports belong to this batch: the records that caused them are in it.
+    delivery.finish();
     // One step per drain (the last batch), like the drive loop: a step scans the run's tasks.
     const last = consumed === this.mailbox.length;
-    if (this.options.autoStep && last && records.length > 0 && system.run !== undefined && system.run.context.status !== 'PAUSED') {
-      decide('run', { type: 'RUN.STEP' }, undefined);
+    const { run } = delivery.system;
+    if (this.options.autoStep && last && records.length > 0 && run !== undefined && run.context.status !== 'PAUSED') {
+      delivery.add('run', { type: 'RUN.STEP' }, undefined);
+      delivery.finish();
     }
+    const { system, effects } = delivery;
     return { system, records, sinks, effects, consumed };
   }
 

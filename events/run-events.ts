@@ -70,6 +70,16 @@ export const AttemptReportedSchema = z.strictObject({
   reason: z.string().optional(),
 });
 
+/**
+ * Several attempts' reports, routed to their run as one event (the host gathers the reports that
+ * arrive together): the run applies them in order, exactly as one ATTEMPT.REPORTED each, with one
+ * transition and one log record for them all. A lone report travels as ATTEMPT.REPORTED.
+ */
+export const AttemptsReportedSchema = z.strictObject({
+  type: z.literal('ATTEMPTS.REPORTED'),
+  reports: z.array(AttemptReportedSchema.omit({ type: true })).min(2),
+});
+
 export const CmdPauseSchema = z.strictObject({ type: z.literal('CMD.PAUSE'), ...CommandMeta });
 export const CmdResumeSchema = z.strictObject({ type: z.literal('CMD.RESUME'), ...CommandMeta });
 export const CmdCancelSchema = z.strictObject({ type: z.literal('CMD.CANCEL'), ...CommandMeta });
@@ -107,6 +117,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   CampaignFailedSchema,
   RunStepSchema,
   AttemptReportedSchema,
+  AttemptsReportedSchema,
   ...RunCommandSchema.options,
 ]);
 
@@ -181,6 +192,9 @@ export const AttemptEventSchema = z.discriminatedUnion('type', [
 export type RunCreated = z.output<typeof RunCreatedSchema>;
 export type CampaignPlanned = z.output<typeof CampaignPlannedSchema>;
 export type AttemptReported = z.output<typeof AttemptReportedSchema>;
+export type AttemptsReported = z.output<typeof AttemptsReportedSchema>;
+/** One report inside ATTEMPTS.REPORTED: an ATTEMPT.REPORTED without its type. */
+export type AttemptReport = AttemptsReported['reports'][number];
 export type RunCommand = z.output<typeof RunCommandSchema>;
 export type RunEvent = z.output<typeof RunEventSchema>;
 export type RunEventInput = z.input<typeof RunEventSchema>;

@@ -4,6 +4,7 @@ import type { AttemptCreated, AttemptEvent } from '../events/run-events.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 import type { Outgoing } from './outgoing.ts';
+import { requireInput } from './machine-input.ts';
 
 /** An attempt actor's own state: everything the run does not need to schedule. */
 export interface AttemptContext {
@@ -171,14 +172,17 @@ export const attemptMachine = setup({
   },
 }).createMachine({
   id: 'attempt',
-  context: ({ input }) => ({
-    attemptId: input.attemptId,
-    taskId: input.taskId,
-    operatorKey: input.operatorKey,
-    task: input.task,
-    status: 'CREATED',
-    ...(input.initError !== undefined ? { initError: input.initError } : {}),
-  }),
+  context: ({ input: given }) => {
+    const input = requireInput(given);
+    return {
+      attemptId: input.attemptId,
+      taskId: input.taskId,
+      operatorKey: input.operatorKey,
+      task: input.task,
+      status: 'CREATED',
+      ...(input.initError !== undefined ? { initError: input.initError } : {}),
+    };
+  },
   initial: 'init',
   states: {
     init: { always: [{ guard: 'bornFailed', target: 'failed_init' }, { target: 'created' }] },

@@ -1,4 +1,4 @@
-import { createActor, type AnyActorScope, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import type { DomainChange } from '../events/changes.ts';
 import type { LoggedStateValue } from '../events/envelope.ts';
 import { MatterStackError } from '../events/errors.ts';
@@ -8,7 +8,6 @@ import { attemptChanges, runChanges } from './changes.ts';
 import type { Effect } from './effects.ts';
 import type { CommandOutcome, Message, Outgoing } from './outgoing.ts';
 import { runMachine } from './run.machine.ts';
-import { fastInitialTransition, fastTransition } from './fast-transition.ts';
 
 export type RunSnapshot = SnapshotFrom<typeof runMachine>;
 export type AttemptSnapshot = SnapshotFrom<typeof attemptMachine>;
@@ -64,55 +63,9 @@ function sameContext(a: object, b: object): boolean {
   return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
 }
 
-/**
- * XState's pure `transition()`/`initialTransition()` build a throw-away actor per call, and that
- * actor eagerly computes the machine's initial snapshot (our context factories, with no input):
- * about half the cost of every transition (measured). The scope is inert (nothing is executed,
- * actions are only collected), so one per machine is reused; the calls below do exactly what
- * XState's do with it. Our machines spawn no children, so the shared actor system stays empty.
- */
-const scopes = new WeakMap<AnyStateMachine, AnyActorScope>();
-const ignore = (): void => undefined;
-
-function inertScope(logic: AnyStateMachine): AnyActorScope {
-  let scope = scopes.get(logic);
-  if (scope === undefined) {
-    const self = createActor(logic);
-    scope = { self, defer: ignore, id: '', logger: ignore, sessionId: '', stopChild: ignore, system: self.system, emit: ignore, actionExecutor: ignore } as unknown as AnyActorScope;
-    scopes.set(logic, scope);
-  }
-  return scope;
-}
-
-type Action = { type: string; params?: unknown };
-
-function withCollectedActions<T>(logic: AnyStateMachine, run: (scope: AnyActorScope) => T): [T, Action[]] {
-  const actions: Action[] = [];
-  const scope = inertScope(logic);
-  (scope as unknown as { actionExecutor: (a: Action) => void }).actionExecutor = (action) => {
-    actions.push(action);
-  };
-  try {
-    return [run(scope), actions];
-  } finally {
-    (scope as unknown as { actionExecutor: (a: Action) => void }).actionExecutor = ignore;
-  }
-}
-
-/** XState's pure transition: computed by `fastTransition` where the machine allows, else by XState. */
-function transition<M extends AnyStateMachine>(machine: M, snapshot: SnapshotFrom<M>, event: unknown): [SnapshotFrom<M>, Action[]] {
-  const fast = fastTransition(machine, inertScope(machine), snapshot, event as { type: string });
-  if (fast !== undefined) return fast as [SnapshotFrom<M>, Action[]];
-  return withCollectedActions(machine, (scope) => machine.transition(snapshot, event as never, scope) as SnapshotFrom<M>);
-}
-
-/** XState's pure initial transition, fast where the machine allows (see `transition`). */
-function initialTransition<M extends AnyStateMachine>(machine: M, input: unknown): [SnapshotFrom<M>, Action[]] {
-  const fast = fastInitialTransition(machine, inertScope(machine), input);
-  if (fast !== undefined) return fast as [SnapshotFrom<M>, Action[]];
-  return withCollectedActions(machine, (scope) => machine.getInitialSnapshot(scope, input) as SnapshotFrom<M>);
-}
-
+// Transitions go through XState's public pure functions only (`transition`, `initialTransition`):
+// no hand-built actor scope, no reading of its internals. Their cost per call is paid back by
+// calling them less (reports to the run arrive gathered: machines/system.ts).
 const valueOf = (snapshot: { value: unknown }): LoggedStateValue => snapshot.value as LoggedStateValue;
 
 /** Decides a run event: RUN.CREATED without a snapshot creates the run; anything else needs one. */

@@ -1,4 +1,4 @@
-import { issuerText, type AttemptReported, type CampaignPlanned, type RunCommand, type RunCreated } from '../events/run-events.ts';
+import { issuerText, type AttemptReport, type CampaignPlanned, type RunCommand, type RunCreated } from '../events/run-events.ts';
 import { isActiveAttemptStatus, taskStatusOfAttempt, type RunStatus } from '../events/statuses.ts';
 import { activeWith, activeWithout, emptyActive } from './active-attempts.ts';
 import { produce } from './immer.ts';
@@ -52,7 +52,7 @@ export function adoptPlan(ctx: RunContext, event: CampaignPlanned): RunContext {
 }
 
 /** Follows an attempt's reported status: the task's status is its current attempt's. */
-export function trackReport(ctx: RunContext, event: AttemptReported): RunContext {
+export function trackReport(ctx: RunContext, event: AttemptReport): RunContext {
   const before = getTask(ctx, event.taskId);
   if (before === undefined) throw new Error(`internal: unknown task ${event.taskId}`);
   if (before.current === null) return ctx;
@@ -80,6 +80,22 @@ export function trackReport(ctx: RunContext, event: AttemptReported): RunContext
   if (isActiveAttemptStatus(event.status)) return next;
   const active = activeWithout(next.active, event.attemptId);
   return active === next.active ? next : { ...next, active };
+}
+
+/**
+ * Applies reports in order, each exactly as its own ATTEMPT.REPORTED would be (a stale or repeated
+ * one changes nothing): the run handles reports the same in every state, so one transition for
+ * them all reaches the context their separate transitions would.
+ */
+export function trackReports(ctx: RunContext, reports: readonly AttemptReport[]): RunContext {
+  let next = ctx;
+  for (const report of reports) if (isCurrentReport(next, report)) next = trackReport(next, report);
+  return next;
+}
+
+/** True when applying `reports` in order changes something (one of them is news when it arrives). */
+export function anyCurrentReport(ctx: RunContext, reports: readonly AttemptReport[]): boolean {
+  return reports.some((report) => isCurrentReport(ctx, report));
 }
 
 /** Marks every task that can never run SKIPPED (no-op, same object, when there is none). */
@@ -172,7 +188,7 @@ function resetTasks(ctx: RunContext, ids: readonly string[]): RunContext {
 }
 
 /** True when the report is news about a task's current attempt (stale or repeated reports are no-ops). */
-export function isCurrentReport(ctx: RunContext, event: AttemptReported): boolean {
+export function isCurrentReport(ctx: RunContext, event: AttemptReport): boolean {
   const current = getTask(ctx, event.taskId)?.current;
   return current != null && current.id === event.attemptId && current.status !== event.status;
 }

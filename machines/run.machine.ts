@@ -4,6 +4,7 @@ import type { RunStatus } from '../events/statuses.ts';
 import type { Outgoing } from './outgoing.ts';
 import {
   adoptPlan,
+  anyCurrentReport,
   applyCommand,
   applyDispatch,
   applySkips,
@@ -11,9 +12,11 @@ import {
   initialRunContext,
   isCurrentReport,
   trackReport,
+  trackReports,
   withStatus,
 } from './run-actions.ts';
 import type { RunContext } from './run-context.ts';
+import { requireInput } from './machine-input.ts';
 import { checkCommand, commandTarget, commandVerb } from './rules/commands.ts';
 import { planDispatch } from './rules/dispatch.ts';
 import { analyzeResults, cycleOutcome } from './rules/outcome.ts';
@@ -35,6 +38,7 @@ const targetOf = (cmd: RunCommand): { target?: string } => {
  * transitions and rests in `waiting` (or `analyze.awaitingCampaign` while the campaign plans).
  * Attempt reports and commands are handled in every state, so nothing is lost while paused, and
  * reports only update task entries: 1,000 reports then one RUN.STEP make one pass through the phases.
+ * Reports that arrive together come as one ATTEMPTS.REPORTED, applied as one ATTEMPT.REPORTED each.
  * completed/failed/cancelled are terminal run statuses but not XState final states: rerun and
  * revive leave them, and reports of attempts still being cancelled keep being tracked.
  * Pure: effects and messages are `emit`ted and collected by machines/decide.ts.
@@ -55,6 +59,7 @@ export const runMachine = setup({
     campaignFailureExpected: ({ context }) => context.awaitingPlan !== null,
     isPaused: ({ context }) => context.status === 'PAUSED',
     isCurrentReport: ({ context, event }) => event.type === 'ATTEMPT.REPORTED' && isCurrentReport(context, event),
+    anyCurrentReport: ({ context, event }) => event.type === 'ATTEMPTS.REPORTED' && anyCurrentReport(context, event.reports),
     commandAccepted: ({ context, event }) => isCommand(event) && checkCommand(context, event) === null,
     runEnded: ({ context }) => context.status === 'COMPLETED' || context.status === 'FAILED',
     progressing: ({ context }) => cycleOutcome(context).kind === 'progress',
@@ -76,6 +81,7 @@ export const runMachine = setup({
       event.type === 'CAMPAIGN.FAILED' ? { ...context, awaitingPlan: null, reason: `campaign failed: ${event.reason}` } : context,
     ),
     trackReport: assign(({ context, event }) => (event.type === 'ATTEMPT.REPORTED' ? trackReport(context, event) : context)),
+    trackReports: assign(({ context, event }) => (event.type === 'ATTEMPTS.REPORTED' ? trackReports(context, event.reports) : context)),
     skip: assign(({ context }) => applySkips(context)),
     dispatch: enqueueActions(({ context, enqueue }) => {
       const plan = planDispatch(context);
@@ -112,10 +118,11 @@ export const runMachine = setup({
   },
 }).createMachine({
   id: 'run',
-  context: ({ input }) => initialRunContext(input),
+  context: ({ input }) => initialRunContext(requireInput(input)),
   initial: 'pending',
   on: {
     'ATTEMPT.REPORTED': { guard: 'isCurrentReport', actions: 'trackReport' },
+    'ATTEMPTS.REPORTED': { guard: 'anyCurrentReport', actions: 'trackReports' },
     'CAMPAIGN.PLANNED': [
       { guard: and(['planExpected', 'planIsFinal']), target: '.completed', actions: 'adoptPlan' },
       { guard: and(['planExpected', 'planBeyondLimit']), target: '.failed', actions: 'stopSpinning' },

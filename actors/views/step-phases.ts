@@ -34,6 +34,8 @@ export function stepPhases(records: readonly StoredEvent[]): Map<number, StepPha
     }
     current = undefined;
     if (record.type === 'ATTEMPT.REPORTED' && record.changes.length > 0) reports++;
+    // Reports gathered into one record: each task whose status they changed counts as one applied.
+    if (record.type === 'ATTEMPTS.REPORTED') reports += record.changes.filter((c) => c.kind === 'task.status').length;
     if (!runsCycle(record)) continue;
     current = {
       poll: { reportsApplied: reports },
