@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cgroupPids } from '../actors/operators/attempt-cgroup.ts';
 import { LOCAL_FILES, type LocalOperatorOptions } from '../actors/operators/local-operator.ts';
 import { groupMembers } from '../actors/operators/process-group.ts';
 import { runCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
 const REPO = path.join(import.meta.dirname, '..');
@@ -46,21 +46,17 @@ describe('a cancel interrupted by a crash', () => {
 
     // A minute of SIGTERM grace: the host is surely inside it when it is killed, however loaded the machine.
     const first = orchestrate(root, 'r1', { killGraceMs: 60_000 });
-    const started = await waitFor(
-      () => (fs.existsSync(file(LOCAL_FILES.started)) ? (JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }) : undefined),
-      45_000,
-      'the task to start',
-    );
+    const started = await vi.waitFor(() => JSON.parse(fs.readFileSync(file(LOCAL_FILES.started), 'utf8')) as { pid: number }, { timeout: 45_000 });
     const pgid = started.pid;
     const cgroup = fs.existsSync(file(LOCAL_FILES.cgroup)) ? fs.readFileSync(file(LOCAL_FILES.cgroup), 'utf8').trim() : null;
     const members = (): number[] => [...new Set([...groupMembers(pgid), ...(cgroup === null ? [] : cgroupPids(cgroup))])];
-    await waitFor(() => members().length >= 3, 30_000, 'wrapper, shell and sleep');
+    await vi.waitFor(() => expect(members().length, 'wrapper, shell and sleep').toBeGreaterThanOrEqual(3), { timeout: 30_000 });
 
     // --wait-timeout 0: the command leaves the cancellation to the host (it would otherwise stop the task itself).
     expect((await runCli(['cancel', 'r1', '--json', '--wait-timeout', '0'], { root })).code).toBe(0);
     // The kill marker is written before SIGTERM; the host then waits out its grace: kill it there.
-    await waitFor(() => fs.existsSync(file(LOCAL_FILES.killed)), 45_000, 'the cancel to begin');
-    await waitFor(() => groupMembers(pgid).length < 3, 30_000, 'SIGTERM to reach the wrapper');
+    await vi.waitFor(() => expect(fs.existsSync(file(LOCAL_FILES.killed)), 'the cancel to begin').toBe(true), { timeout: 45_000 });
+    await vi.waitFor(() => expect(groupMembers(pgid).length, 'SIGTERM to reach the wrapper').toBeLessThan(3), { timeout: 30_000 });
     first.kill();
     await first.done;
     const survivors = members();

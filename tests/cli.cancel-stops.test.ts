@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_FILES } from '../actors/operators/local-operator.ts';
 import { groupMembers } from '../actors/operators/process-group.ts';
 import { runCli, startCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // cancel / cancel-attempt with no loop hosting the run stop the processes themselves, before they return.
 const roots: TempRoot[] = [];
@@ -43,8 +43,12 @@ async function runningRun(runId: string, command = 'sleep 300'): Promise<{ root:
   expect((await runCli(['step', runId], { root })).code).toBe(0);
   const groups: Record<string, number> = {};
   for (const task of ['one', 'two']) {
-    const pgid = await waitFor(() => started(root, runId, task), 20_000, `task ${task} to start`);
-    await waitFor(() => groupMembers(pgid).length >= 2 || undefined, 20_000, `the processes of ${task}`);
+    const pgid = await vi.waitFor(() => {
+      const pid = started(root, runId, task);
+      if (pid === undefined) throw new Error(`task ${task} has not started`);
+      return pid;
+    }, { timeout: 20_000 });
+    await vi.waitFor(() => expect(groupMembers(pgid).length, `the processes of ${task}`).toBeGreaterThanOrEqual(2), { timeout: 20_000 });
     groups[task] = pgid;
   }
   return { root, groups };
@@ -93,7 +97,7 @@ describe('cancel stops the attempts itself when no loop hosts the run', () => {
     const { root, groups } = await runningRun('c3');
     const loop = startCli(['loop', 'c3', '--json'], { root });
     // The loop hosts the run once it printed progress.
-    await waitFor(() => loop.output().stdout.includes('"progress"') || undefined, 20_000, 'the loop to start');
+    await vi.waitFor(() => expect(loop.output().stdout).toContain('"progress"'), { timeout: 20_000 });
     const cancel = await runCli(['cancel', 'c3', '--json'], { root });
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(groupMembers(groups.one!)).toEqual([]);

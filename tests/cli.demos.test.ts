@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli } from './harness/cli.ts';
-import { waitFor } from './harness/workspace.ts';
 
 // The README's commands on the four demos, through the real binary: init → loop → status → replay --verify.
 const REPO_DEMOS = path.join(import.meta.dirname, '..', 'workspaces', 'demos');
@@ -79,7 +78,7 @@ describe('the four demos complete through the matterstack CLI on the embedded lo
   it('catalyst_human_in_loop: the loop waits at the gate until `approve` from another process, then completes', async () => {
     const runId = await initAndStatus('demos/catalyst_human_in_loop');
     const loop = startCli(['loop', runId], { root });
-    await waitFor(async () => (await status(runId)).tasks.find((t) => t.id === 'gate_approval')?.status === 'WAITING_EXTERNAL', 30_000, 'the gate');
+    await vi.waitFor(async () => expect((await status(runId)).tasks.find((t) => t.id === 'gate_approval')?.status).toBe('WAITING_EXTERNAL'), { timeout: 30_000 });
     const approve = await runCli(['approve', runId, 'gate_approval', '--comment', 'looks good'], { root });
     expect(approve.code, approve.stderr).toBe(0);
     expect((await loop.done).code).toBe(0);

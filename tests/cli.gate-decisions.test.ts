@@ -1,6 +1,9 @@
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import { initializeRun, openRun, stepRun } from '../actors/run-lifecycle.ts';
+import { getRunStatus } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';
+import { verifyAndClose } from './harness/verify-and-close.ts';
 import { oneWorkflowCampaign, tempRoot } from './harness/workspace.ts';
 
 // A gate takes exactly one decision, also when no host runs: the CLI appends the command to the
@@ -18,6 +21,17 @@ const cli = (args: string[]) => runCli(args, { root: temp.root });
 // The embedded path records the OS account as the principal beside the claimed --by.
 const as = `(as ${os.userInfo().username})`;
 
+/** Run `runId` waits at its gate: created and stepped in-process (init and step have CLI tests of their own). */
+async function atGate(runId: string): Promise<void> {
+  const run = await initializeRun({ root: temp.root, workspace: 'lab', runId });
+  try {
+    expect(await stepRun(run)).toBe('RUNNING');
+    expect(getRunStatus(await run.store.views(), runId)?.tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
+  } finally {
+    await run.close();
+  }
+}
+
 const SCENARIOS = [
   { run: 'ar', first: 'approve', second: 'reject', decided: 'approved', gate: 'COMPLETED', exit: 0 },
   { run: 'aa', first: 'approve', second: 'approve', decided: 'approved', gate: 'COMPLETED', exit: 0 },
@@ -26,8 +40,7 @@ const SCENARIOS = [
 
 describe.concurrent('approve / reject with no host running (embedded log)', () => {
   it.each(SCENARIOS)('$first then $second: the second is GATE_ALREADY_DECIDED, the run follows the first, the log agrees', async (s) => {
-    expect((await cli(['init', 'lab', '--run-id', s.run])).code).toBe(0);
-    expect((await cli(['step', s.run])).code).toBe(0); // the gate now waits for a human
+    await atGate(s.run);
     const first = await cli([s.first, s.run, 'gate', '--by', 'alice']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^accepted \(seq \d+\)\n$/);
@@ -37,8 +50,6 @@ describe.concurrent('approve / reject with no host running (embedded log)', () =
     expect(second.stdout).toBe('');
     expect(second.stderr).toBe(`error: ${s.second} rejected for run ${s.run}: gate gate was already ${s.decided} by alice ${as} (attempt gate-a1) [GATE_ALREADY_DECIDED]\n`);
     expect((await cli(['loop', s.run])).code).toBe(s.exit);
-    const status = (await cli(['status', s.run, '--json'])).json<{ tasks: { id: string; status: string }[] }>();
-    expect(status.tasks.find((t) => t.id === 'gate')?.status).toBe(s.gate);
     const timeline = (await cli(['replay', s.run, '--json'])).json<{ actor: string; type: string; changes: string[] }[]>();
     const commands = timeline.filter((e) => e.type.startsWith('CMD.')).map((e) => e.changes);
     const refusal = `command ${s.second} gate by bob ${as} rejected GATE_ALREADY_DECIDED: gate gate was already ${s.decided} by alice ${as} (attempt gate-a1)`;
@@ -46,14 +57,18 @@ describe.concurrent('approve / reject with no host running (embedded log)', () =
     // Only the first decision reached the gate's attempt.
     const decisions = timeline.filter((e) => e.actor === 'gate-a1' && (e.type === 'ATTEMPT.APPROVE' || e.type === 'ATTEMPT.REJECT'));
     expect(decisions.map((d) => d.type)).toEqual([s.first === 'approve' ? 'ATTEMPT.APPROVE' : 'ATTEMPT.REJECT']);
-    expect((await cli(['replay', s.run, '--verify'])).code).toBe(0);
+    const run = await openRun({ root: temp.root, runId: s.run });
+    try {
+      expect(getRunStatus(await run.store.views(), s.run)?.tasks.find((t) => t.id === 'gate')?.status).toBe(s.gate);
+    } finally {
+      await verifyAndClose(run);
+    }
   });
 });
 
 describe('approve and reject at once (two processes, embedded log)', () => {
   it('exactly one is accepted, the other is GATE_ALREADY_DECIDED (a writer that lost the append race decides again)', async () => {
-    expect((await cli(['init', 'lab', '--run-id', 'both'])).code).toBe(0);
-    expect((await cli(['step', 'both'])).code).toBe(0);
+    await atGate('both');
     const [approve, reject] = await Promise.all([cli(['approve', 'both', 'gate', '--by', 'alice']), cli(['reject', 'both', 'gate', '--by', 'bob'])]);
     const outcomes = [approve, reject].map((r) => r.code);
     expect(outcomes.sort()).toEqual([0, 4]);

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // Every test spawns the real binary (`node bin/matterstack.js`) in its own temporary root.
 const roots: TempRoot[] = [];
@@ -104,11 +104,11 @@ describe.concurrent('matterstack CLI: a run from init to the end (real processes
     const { root } = rootWith(GATED);
     await runCli(['init', 'lab', '--run-id', 'gated'], { root });
     const loop = startCli(['loop', 'gated', '--json'], { root });
-    const waiting = await waitFor(
-      async () => (await runCli(['status', 'gated', '--json'], { root })).json<StatusJson>().gates[0],
-      30_000,
-      'the gate to wait for approval',
-    );
+    const waiting = await vi.waitFor(async () => {
+      const gate = (await runCli(['status', 'gated', '--json'], { root })).json<StatusJson>().gates[0];
+      if (gate === undefined) throw new Error('no gate waits for approval yet');
+      return gate;
+    }, { timeout: 30_000 });
     expect(waiting).toMatchObject({ taskId: 'gate', message: 'Run the expensive step?' });
     expect(waiting.approve).toContain('approve gated gate');
     const approve = await runCli(['approve', 'gated', 'gate', '--comment', 'go ahead', '--json'], { root });
@@ -159,7 +159,7 @@ describe.concurrent('matterstack CLI: a run from init to the end (real processes
     const { root } = rootWith(oneWorkflowCampaign([{ id: 'slow', command: 'sleep 1.5 && echo ok > out.txt' }]));
     await runCli(['init', 'lab', '--run-id', 'interrupted'], { root });
     const loop = startCli(['loop', 'interrupted', '--json'], { root });
-    await waitFor(() => loop.output().stdout.includes('"RUNNING":1'), 30_000, 'the task to run');
+    await vi.waitFor(() => expect(loop.output().stdout).toContain('"RUNNING":1'), { timeout: 30_000 });
     loop.child.kill('SIGINT');
     const stopped = await loop.done;
     expect(stopped.code).toBe(130);

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli, type RunningCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // `matterstack logs` and what `explain` shows of logs and drivers, through the binary, on the
 // embedded log, with real task processes.
@@ -92,7 +92,7 @@ describe('matterstack logs', () => {
     expect((await runCli(['init', 'lab', '--run-id', 'f1'], { root })).code).toBe(0);
     const loop = startCli(['loop', 'f1'], { root });
     running.push(loop);
-    await waitFor(async () => (await runCli(['logs', 'f1', 'slow'], { root })).stdout === 'first\n', 20_000, 'the first line');
+    await vi.waitFor(async () => expect((await runCli(['logs', 'f1', 'slow'], { root })).stdout).toBe('first\n'), { timeout: 20_000 });
     const empty = await runCli(['logs', 'f1', 'slow', '--stderr'], { root });
     expect(empty.code).toBe(0);
     expect(empty.stdout).toBe('');
@@ -100,7 +100,7 @@ describe('matterstack logs', () => {
 
     const follow = startCli(['logs', 'f1', 'slow', '-f'], { root });
     running.push(follow);
-    await waitFor(() => follow.output().stdout === 'first\n', 15_000, 'logs -f to print the first line');
+    await vi.waitFor(() => expect(follow.output().stdout).toBe('first\n'), { timeout: 15_000 });
     fs.writeFileSync(path.join(root, 'lab', 'go'), '');
     const followed = await follow.done;
     expect(followed.code, followed.stderr).toBe(0);
@@ -129,10 +129,11 @@ describe('explain shows logs and who drives the run', () => {
     expect((await runCli(['init', 'lab', '--run-id', 'd1'], { root })).code).toBe(0);
     const loop = startCli(['loop', 'd1'], { root });
     running.push(loop);
-    const explain = await waitFor(async () => {
+    const explain = await vi.waitFor(async () => {
       const out = (await runCli(['explain', 'd1'], { root })).stdout;
-      return out.includes('RUNNING since') ? out : undefined;
-    }, 20_000, 'the task to run');
+      expect(out).toContain('RUNNING since');
+      return out;
+    }, { timeout: 20_000 });
     expect(explain).toContain(`driven by matterstack loop (pid ${loop.child.pid} on `);
     expect(explain).toContain(`nothing to start: matterstack loop (pid ${loop.child.pid}`);
     expect(explain).not.toContain('keep it going with `matterstack loop');

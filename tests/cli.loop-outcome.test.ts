@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 const roots: TempRoot[] = [];
 afterAll(() => roots.forEach((r) => r.cleanup()));
@@ -18,7 +18,7 @@ describe('loop without a run id reports how each run really ended (real processe
     const { root } = temp;
     await runCli(['init', 'lab', '--run-id', 'elsewhere'], { root });
     const all = startCli(['loop', '--json'], { root });
-    await waitFor(async () => (await runCli(['status', 'elsewhere', '--json'], { root })).json<{ gates: unknown[] }>().gates.length > 0, 30_000, 'the gate');
+    await vi.waitFor(async () => expect((await runCli(['status', 'elsewhere', '--json'], { root })).json<{ gates: unknown[] }>().gates).not.toEqual([]), { timeout: 30_000 });
     // Freeze the round-robin loop while another process ends the run, so the loop cannot step it itself.
     all.child.kill('SIGSTOP');
     try {

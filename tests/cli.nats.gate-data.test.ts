@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
-import { makeWorkspace } from './nats-fixtures/workspace.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { natsCliFixture } from './nats-fixtures/cli-worker.ts';
 
 // Gate decision data over NATS: a real nats-server, a `matterstack worker` process hosting the run,
 // the CLI binary as the scientist. The worker's machine refuses data that breaks the gate's
@@ -16,24 +13,8 @@ export function plan(state) {
 export function analyze(state, results) { return { received: results.gate, pad: 'p'.repeat(500) }; }
 `;
 
-let server: NatsServerHandle;
-let root: string;
-let worker: RunningCli;
-
-function scientist(args: string[]): Promise<CliResult> {
-  const { user, pass } = server.users.scientist;
-  return runCli(args, { root, env: { MATTERSTACK_NATS_URL: server.url, MATTERSTACK_NATS_USER: user, MATTERSTACK_NATS_PASS: pass } });
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; worker stderr:\n${worker.output().stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const nats = natsCliFixture(CAMPAIGN, { workerId: 'gd_w1', prefix: 'ms-cli-nats-gate-data-' });
+const scientist = nats.scientist;
 
 interface StatusJson {
   status: string;
@@ -41,34 +22,14 @@ interface StatusJson {
   campaignState: { iteration: number; state: unknown } | null;
 }
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  root = makeWorkspace(CAMPAIGN, 'ms-cli-nats-gate-data-');
-  const { orchestrator } = server.users;
-  const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
-  worker = startCli(['worker', '--nats', url, '--id', 'gd_w1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
-  await waitFor(async () => {
-    if (worker.child.exitCode !== null) throw new Error(`worker exited ${worker.child.exitCode}: ${worker.output().stderr}`);
-    return worker.output().stdout.includes('ready gd_w1') ? true : undefined;
-  }, 'the worker to be ready');
-}, 30_000);
-
-afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.done;
-  }
-  await server?.stop();
-  if (root) fs.rmSync(root, { recursive: true, force: true });
-});
-
 describe('gate decision data over NATS (real nats-server, worker process, CLI binary)', () => {
   it('an approve whose data breaks the inputSchema is refused naming the field; a matching one reaches analyze', async () => {
     expect((await scientist(['init', 'lab', '--run-id', 'n1'])).code).toBe(0);
-    const waiting = await waitFor(async () => {
+    const waiting = await vi.waitFor(async () => {
       const status = (await scientist(['status', 'n1', '--json'])).json<StatusJson>();
-      return status.tasks.find((t) => t.id === 'gate')?.status === 'WAITING_EXTERNAL' ? status : undefined;
-    }, 'the gate');
+      expect(status.tasks.find((t) => t.id === 'gate')?.status, nats.worker.output().stderr).toBe('WAITING_EXTERNAL');
+      return status;
+    }, { timeout: 20_000, interval: 200 });
     expect(waiting.campaignState).toMatchObject({ iteration: 0, state: null });
 
     const bad = await scientist(['approve', 'n1', 'gate', '--by', 'alice', '--data', '{"batch": 7}']);
@@ -79,10 +40,11 @@ describe('gate decision data over NATS (real nats-server, worker process, CLI bi
 
     const ok = await scientist(['approve', 'n1', 'gate', '--by', 'alice', '--comment', 'go', '--data', '{"batch": "B7"}']);
     expect(ok.code, ok.stderr).toBe(0);
-    const done = await waitFor(async () => {
+    const done = await vi.waitFor(async () => {
       const status = (await scientist(['status', 'n1', '--json'])).json<StatusJson>();
-      return status.status === 'COMPLETED' ? status : undefined;
-    }, 'the run to complete');
+      expect(status.status, nats.worker.output().stderr).toBe('COMPLETED');
+      return status;
+    }, { timeout: 20_000, interval: 200 });
     const expected = {
       received: { status: 'COMPLETED', files: {}, data: { batch: 'B7' }, decision: { verb: 'approved', by: 'alice (as scientist)', comment: 'go' } },
       pad: 'p'.repeat(500),

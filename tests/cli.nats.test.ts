@@ -2,22 +2,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunLeases } from '../actors/nats/run-leases.ts';
 import { runWorker } from '../actors/nats/worker.ts';
 import { initializeRun } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
-import { startNatsServer, type NatsServerHandle, type NatsUser } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { natsCliFixture } from './nats-fixtures/cli-worker.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // The NATS path of the CLI, end to end: a real nats-server from nats.conf, a worker started as
 // `matterstack worker` (orchestrator credentials), and the CLI binary as the scientist / viewer.
-let server: NatsServerHandle;
-let natsRoot: string;
+// The worker takes its credentials from the URL (user:pass@host); the CLI below from env vars.
+const nats = natsCliFixture(GATE_CAMPAIGN, { workerId: 'cli_w1', prefix: 'ms-cli-nats-' });
 let embeddedRoot: string;
-let worker: RunningCli;
 
 interface StatusJson {
   runId: string;
@@ -26,22 +26,9 @@ interface StatusJson {
   gates: { taskId: string }[];
 }
 
-/** The CLI as `who`, credentials from the environment, NATS URL from MATTERSTACK_NATS_URL. */
-function cliAs(who: NatsUser, args: string[]): Promise<CliResult> {
-  return runCli(args, { root: natsRoot, env: { MATTERSTACK_NATS_URL: server.url, MATTERSTACK_NATS_USER: who.user, MATTERSTACK_NATS_PASS: who.pass } });
-}
-const scientist = (args: string[]): Promise<CliResult> => cliAs(server.users.scientist, args);
+const cliAs = nats.as;
+const scientist = nats.scientist;
 const embedded = (args: string[]): Promise<CliResult> => runCli(args, { root: embeddedRoot });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; worker stderr:\n${worker.output().stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function statusOf(runId: string): Promise<StatusJson> {
   const result = await scientist(['status', runId, '--json']);
@@ -49,27 +36,12 @@ async function statusOf(runId: string): Promise<StatusJson> {
   return result.json<StatusJson>();
 }
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  natsRoot = makeWorkspace(GATE_CAMPAIGN, 'ms-cli-nats-');
+beforeAll(() => {
   embeddedRoot = makeWorkspace(GATE_CAMPAIGN, 'ms-cli-emb-');
-  const { orchestrator } = server.users;
-  // URL credentials (user:pass@host) are one of the two ways; the scientist below uses env vars.
-  const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
-  worker = startCli(['worker', '--nats', url, '--id', 'cli_w1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root: natsRoot });
-  await waitFor(async () => {
-    if (worker.child.exitCode !== null) throw new Error(`worker exited ${worker.child.exitCode}: ${worker.output().stderr}`);
-    return worker.output().stdout.includes('ready cli_w1') ? true : undefined;
-  }, 'the worker to be ready');
-}, 30_000);
+});
 
-afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGTERM');
-    await worker.done;
-  }
-  await server?.stop();
-  for (const root of [natsRoot, embeddedRoot]) if (root) fs.rmSync(root, { recursive: true, force: true });
+afterAll(() => {
+  if (embeddedRoot) fs.rmSync(embeddedRoot, { recursive: true, force: true });
 });
 
 describe('matterstack CLI over NATS (real nats-server, worker process, CLI binary)', () => {
@@ -78,20 +50,22 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toBe('g1\n');
 
-    const waiting = await waitFor(async () => {
+    const waiting = await vi.waitFor(async () => {
       const status = await statusOf('g1');
-      return status.gates.some((g) => g.taskId === 'gate') ? status : undefined;
-    }, 'the gate');
+      expect(status.gates.map((g) => g.taskId), nats.worker.output().stderr).toContain('gate');
+      return status;
+    }, { timeout: 15_000, interval: 200 });
     expect(waiting.tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
 
     const approve = await scientist(['approve', 'g1', 'gate', '--comment', 'fine', '--json']);
     expect(approve.code, approve.stderr).toBe(0);
     expect(approve.json()).toEqual({ accepted: true, seq: expect.any(Number) });
 
-    const done = await waitFor(async () => {
+    const done = await vi.waitFor(async () => {
       const status = await statusOf('g1');
-      return status.status === 'COMPLETED' ? status : undefined;
-    }, 'COMPLETED');
+      expect(status.status, nats.worker.output().stderr).toBe('COMPLETED');
+      return status;
+    }, { timeout: 15_000, interval: 200 });
     expect(done.tasks.map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED']);
 
     // Creating it again is refused as on the embedded path.
@@ -135,7 +109,7 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
   });
 
   it('init refuses a run id whose folder exists in the worker\'s root: RUN_EXISTS naming the folder, exit 4, no run created', async () => {
-    const runDir = path.join(natsRoot, 'lab', 'runs', 'stale1');
+    const runDir = path.join(nats.root, 'lab', 'runs', 'stale1');
     fs.mkdirSync(path.join(runDir, 'attempts'), { recursive: true });
     const init = await scientist(['init', 'lab', '--run-id', 'stale1']);
     expect(init.code).toBe(4);
@@ -145,7 +119,7 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
   });
 
   it('the viewer may read status but not pause: one clear line, non-zero, nothing changes', async () => {
-    const viewer = server.users.viewer;
+    const viewer = nats.server.users.viewer;
     const status = await cliAs(viewer, ['status', 'p1', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.json<StatusJson>().status).toBe('RUNNING');
@@ -160,10 +134,10 @@ describe('matterstack CLI over NATS (real nats-server, worker process, CLI binar
   it('bad credentials and a missing worker are one clear line each', async () => {
     const wrong = await cliAs({ user: 'scientist', pass: 'wrong' }, ['pause', 'p1']);
     expect(wrong.code).toBe(7);
-    expect(wrong.stderr).toBe(`error: cannot connect to NATS at ${server.url}: the server refused the login as "scientist"\n`);
+    expect(wrong.stderr).toBe(`error: cannot connect to NATS at ${nats.server.url}: the server refused the login as "scientist"\n`);
 
-    worker.child.kill('SIGTERM');
-    expect((await worker.done).code).toBe(0);
+    nats.worker.child.kill('SIGTERM');
+    expect((await nats.worker.done).code).toBe(0);
     const orphan = await scientist(['pause', 'p1']);
     expect(orphan.code).toBe(7);
     expect(orphan.stderr).toBe('error: no worker is serving ms.as.scientist.cmd.p1.pause — is `matterstack worker` running?\n');
@@ -249,16 +223,8 @@ async function loopFixture(): Promise<LoopFixture> {
   };
 }
 
-/** Polls `probe` every 50 ms until it returns a value; fails after `timeoutMs`. */
-async function pollFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How long the loop tests wait for the CLI or the lease bucket to get somewhere. */
+const UNTIL = { timeout: 10_000, interval: 50 };
 
 /** Waits for the CLI to exit; kills it (and fails) if it does not within `timeoutMs`. */
 async function exitOf(cli: RunningCli, timeoutMs = 15_000): Promise<CliResult> {
@@ -324,15 +290,21 @@ describe('loop --nats holds the run lease the workers use', () => {
   it('holds the lease as the CLI while it drives, renews it within the bucket TTL, and Ctrl-C releases it', async () => {
     await f.createRun('gate1', 'lab');
     const cli = f.start(['loop', 'gate1', '--json']);
-    const first = await pollFor(() => f.lease('gate1'), 'the CLI to take the lease');
+    const first = await vi.waitFor(async () => {
+      const lease = await f.lease('gate1');
+      if (lease === undefined) throw new Error('the CLI has not taken the lease');
+      return lease;
+    }, UNTIL);
     expect(first.holder).toMatch(new RegExp(`^cli:[A-Za-z0-9_-]+:${cli.child.pid}$`));
     // Two renewals while the run waits at its gate, never a moment without the CLI's lease (a
     // renewal slower than the 3 s TTL would let the entry expire).
-    await pollFor(async () => {
+    const holders = new Set<string | undefined>();
+    await vi.waitFor(async () => {
       const now = await f.lease('gate1');
-      expect(now?.holder, cli.output().stderr).toBe(first.holder);
-      return now !== undefined && now.revision >= first.revision + 2 ? now : undefined;
-    }, 'two renewals');
+      holders.add(now?.holder);
+      expect(now?.revision).toBeGreaterThanOrEqual(first.revision + 2);
+    }, UNTIL);
+    expect([...holders], cli.output().stderr).toEqual([first.holder]);
     expect(await f.log.lastSeq('gate1')).toBeGreaterThan(2);
 
     cli.child.kill('SIGINT');
@@ -344,7 +316,7 @@ describe('loop --nats holds the run lease the workers use', () => {
   it('commands sent while it drives reach the run through a worker, which appends them for the loop (pause, resume, approve)', async () => {
     await f.createRun('gate3', 'lab');
     const cli = f.start(['loop', 'gate3', '--json']);
-    await pollFor(async () => ((await f.lease('gate3'))?.holder.startsWith('cli:') ? true : undefined), 'the CLI to take the lease');
+    await vi.waitFor(async () => expect((await f.lease('gate3'))?.holder).toMatch(/^cli:/), UNTIL);
     const { orchestrator, scientist } = f.server.users;
     const worker = await runWorker({ natsUrl: f.server.url, ...orchestrator, root: f.root, workerId: 'w_cmd', leaseTtlMs: BUCKET_TTL_MS });
     const asScientist = (args: string[]): Promise<CliResult> =>
@@ -355,11 +327,11 @@ describe('loop --nats holds the run lease the workers use', () => {
       return result.json();
     };
     try {
-      await pollFor(async () => ((await status()).gates.length > 0 ? true : undefined), 'the gate');
+      await vi.waitFor(async () => expect((await status()).gates).not.toEqual([]), UNTIL);
       for (const [verb, expected] of [['pause', 'PAUSED'], ['resume', 'RUNNING']] as const) {
         const reply = await asScientist([verb, 'gate3']);
         expect(reply.code, reply.stderr).toBe(0);
-        await pollFor(async () => ((await status()).status === expected ? true : undefined), `status ${expected}`);
+        await vi.waitFor(async () => expect((await status()).status).toBe(expected), UNTIL);
       }
       const approve = await asScientist(['approve', 'gate3', 'gate']);
       expect(approve.code, approve.stderr).toBe(0);
@@ -376,7 +348,7 @@ describe('loop --nats holds the run lease the workers use', () => {
   it('stops driving a run whose lease it lost, naming who holds it now', async () => {
     await f.createRun('gate2', 'lab');
     const cli = f.start(['loop', 'gate2']);
-    await pollFor(async () => ((await f.lease('gate2'))?.holder.startsWith('cli:') ? true : undefined), 'the CLI to take the lease');
+    await vi.waitFor(async () => expect((await f.lease('gate2'))?.holder).toMatch(/^cli:/), UNTIL);
     await f.kv.put('gate2', JSON.stringify({ workerId: 'thief', acquiredAt: new Date().toISOString() }));
 
     const result = await exitOf(cli);

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EXIT_CODES } from '../cli/exit-codes.ts';
 import { ORCHESTRATOR_NODE_FLAGS } from '../cli/process-settings.ts';
 import { whereText } from '../cli/progress-display.ts';
 import type { RunStatusView } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // `loop`'s live progress in a real pseudo-terminal (util-linux `script`) sized to 60 columns.
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/matterstack.js');
@@ -46,7 +46,7 @@ describe('loop progress on a 60-column terminal', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (raw += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      await waitFor(() => raw.includes('waiting for approval of gate'), 30_000, 'the gate to be shown');
+      await vi.waitFor(() => expect(raw).toContain('waiting for approval of gate'), { timeout: 30_000 });
       const cancel = await runCli(['cancel', 'run_progress_1'], { root: temp.root });
       expect(cancel.code, cancel.stderr).toBe(0);
       expect(await exited).toBe(EXIT_CODES.RUN_CANCELLED);

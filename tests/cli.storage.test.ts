@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli, type CliResult } from './harness/cli.ts';
 import { dumpProjections } from './harness/projection-dump.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // Storage at the edges, through the real binary and real SQLite files: read commands in a root
 // without a log, faults of the log file, a run folder left by a lost log, a failed append while
@@ -279,7 +279,7 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     const file = logFileOf(root);
     const loop = startCli(['loop', 'full'], { root });
     cleanups.unshift(() => loop.child.kill('SIGKILL'));
-    await waitFor(() => task.running(file), 15_000, 'the task to run');
+    await vi.waitFor(() => expect(task.running(file), 'the task to run').toBe(true), { timeout: 15_000 });
     const filler = path.join(root, '.matterstack', 'filler');
     fillUp(filler);
     task.release();
@@ -303,7 +303,7 @@ describe.concurrent('a failed append stops loop with a storage error; loop again
     const env = { MATTERSTACK_BUSY_TIMEOUT_MS: '300' };
     const loop = startCli(['loop', 'locked'], { root, env });
     cleanups.unshift(() => loop.child.kill('SIGKILL'));
-    await waitFor(() => task.running(file), 15_000, 'the task to run');
+    await vi.waitFor(() => expect(task.running(file), 'the task to run').toBe(true), { timeout: 15_000 });
     const holder = new Database(file);
     holder.exec('BEGIN EXCLUSIVE');
     task.release();

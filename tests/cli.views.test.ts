@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -20,8 +21,14 @@ describe('matterstack explain / replay / export-evidence through the binary', ()
     roots.push(temp);
     temp.workspace('lab', FAILING);
     const { root } = temp;
-    const runId = (await runCli(['init', 'lab', '--run-id', 'v1', '--json'], { root })).json<{ runId: string }>().runId;
-    expect((await runCli(['loop', runId], { root })).code).toBe(10);
+    // The run is made in-process: the views are what this test is about (init and loop have CLI tests of their own).
+    const run = await initializeRun({ root, workspace: 'lab', runId: 'v1' });
+    const runId = run.runId;
+    try {
+      expect(await runUntilCompletion(run)).toBe('FAILED');
+    } finally {
+      await run.close();
+    }
 
     const explain = await runCli(['explain', runId], { root });
     expect(explain.code).toBe(0);

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { TaskResult } from '../actors/campaign/campaign.ts';
 import { loadCampaign } from '../actors/campaign/load-campaign.ts';
 import { validateWorkflow } from '../actors/campaign/validate-workflow.ts';
@@ -288,9 +288,7 @@ describe('demo workspaces', () => {
     const watcher = spawn('node', [ROBOT, root], { stdio: 'ignore' });
     const late = path.join(root, 'r2', 'attempts', 'deposit', 'late');
     await request(late, { power_W: 100, time_s: 200, substrate_temp_C: 150 });
-    const deadline = Date.now() + 5000;
-    while (!existsSync(path.join(late, 'experiment_result.json')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(result(late).status).toBe('COMPLETED');
+    await vi.waitFor(() => expect(result(late).status).toBe('COMPLETED'), { timeout: 5000 });
     const exitCode = await new Promise<number | null>((resolve) => {
       watcher.on('exit', (code) => resolve(code));
       watcher.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { serveCommands, type CommandService } from '../actors/nats/command-service.ts';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
 import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
@@ -10,7 +10,6 @@ import { isValidId } from '../events/ids.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { FUZZ_RUNS, maybeId, nastyNumber, nastyString, nastyValue, slowRuns } from './harness/fuzz.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
-import { waitFor } from './harness/workspace.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 /*
@@ -204,11 +203,11 @@ describe('fuzz: NATS command payloads against a real worker', () => {
     await commands.stop();
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_fz' })).accepted).toBe(true);
     // Quiet: the run waits on its gate, so whatever the log gains from here on is the commands' doing.
-    await waitFor(async () => {
+    await vi.waitFor(async () => {
       const reply = await requestCommand(scientist, 'r_fz', 'status');
       const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
-      return tasks.some((t) => t.id === 'gate' && t.status === 'WAITING_EXTERNAL');
-    });
+      expect(tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
+    }, { timeout: 15_000 });
   });
   afterAll(async () => {
     await log?.close();

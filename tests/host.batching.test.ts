@@ -28,7 +28,7 @@ afterEach(() => {
   dir = undefined;
 });
 
-describe('host batching: capped appends, RUN.STEP in the same append, write-ahead kept', () => {
+describe('optimisation: host batching: capped appends, RUN.STEP in the same append, write-ahead kept', () => {
   it('starts every effect only after the record that asked for it is durable', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-batching-'));
     const log = new RecordingLog(SqliteEventLog.open(path.join(dir, 'events.sqlite')));

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { verifyAndClose } from './harness/verify-and-close.ts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { initializeRun, openRun, runUntilCompletion, sendCommand } from '../actors/run-lifecycle.ts';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 let temp: TempRoot;
 afterEach(() => temp?.cleanup());
@@ -93,7 +93,7 @@ describe('host end to end on the embedded log (real processes)', () => {
     const other = await openRun({ root: temp.root, runId: 'gated' });
     try {
       const finished = runUntilCompletion(run);
-      await waitFor(async () => getRunStatus(await other.store.views(), 'gated')?.tasks[0]?.status === 'WAITING_EXTERNAL', 15_000, 'gate waiting');
+      await vi.waitFor(async () => expect(getRunStatus(await other.store.views(), 'gated')?.tasks[0]?.status).toBe('WAITING_EXTERNAL'), { timeout: 15_000 });
       expect((await sendCommand(other, { type: 'CMD.APPROVE', taskId: 'gate', comment: 'go' })).accepted).toBe(true);
       expect(await finished).toBe('COMPLETED');
       const tasks = getRunStatus(await run.store.views(), 'gated')?.tasks.map((t) => t.status);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { verifyAndClose } from './harness/verify-and-close.ts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
 import { initializeRun, listActiveRuns, openRun, runUntilCompletion, sendCommand, stepRun } from '../actors/run-lifecycle.ts';
 
@@ -60,13 +60,8 @@ describe('run lifecycle on the embedded log', () => {
     const root = workspace(TWO_STEP);
     const run = await initializeRun({ root, workspace: 'lab', runId: 'r2' });
     try {
-      let status = await stepRun(run);
-      expect(status).toBe('RUNNING');
-      for (let i = 0; i < 50 && status === 'RUNNING'; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        status = await stepRun(run);
-      }
-      expect(status).toBe('COMPLETED');
+      expect(await stepRun(run)).toBe('RUNNING');
+      await vi.waitFor(async () => expect(await stepRun(run)).toBe('COMPLETED'), { timeout: 5000, interval: 100 });
       expect(await stepRun(run)).toBe('COMPLETED');
       expect(await listActiveRuns({ root })).toEqual([]);
     } finally {

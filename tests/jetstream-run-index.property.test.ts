@@ -4,7 +4,7 @@ import { RunMessageIndex } from '../events/jetstream-run-index.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 
-describe('RunMessageIndex', () => {
+describe('optimisation: RunMessageIndex (where a run\'s reads start in the stream)', () => {
   it('answers the latest recorded message starting at or before a sequence, whatever subset was recorded', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 5 }), fc.boolean()), { minLength: 1, maxLength: 3000 }), (batches) => {

@@ -3,9 +3,12 @@ import { parseAttemptEvent, type AttemptEvent, type AttemptEventInput } from '..
 import { decideAttempt, type AttemptSnapshot } from '../machines/decide.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
 import { attemptMachine } from '../machines/attempt.machine.ts';
+import { given, toAttempt } from './harness/given-when-then.ts';
 
-const created = (extra: Record<string, unknown> = {}) =>
-  parseAttemptEvent({ type: 'ATTEMPT.CREATED', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default', task: { id: 't', command: 'x' }, ...extra });
+const CREATED = { type: 'ATTEMPT.CREATED', attemptId: 't-a1', taskId: 't', operatorKey: 'local.default', task: { id: 't', command: 'x' } } as const;
+const created = (extra: Record<string, unknown> = {}) => parseAttemptEvent({ ...CREATED, ...extra });
+/** A record of attempt t-a1's log. */
+const logged = (event: AttemptEventInput) => toAttempt('t-a1', event);
 
 function drive(...events: AttemptEventInput[]) {
   let decision = decideAttempt(undefined, created());
@@ -30,18 +33,20 @@ describe('attempt machine', () => {
     ]);
   });
 
-  it('submission records the external id, asks to watch and reports to the run', () => {
-    const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '42', dir: '/a', status: 'RUNNING' });
+  it('given a created attempt, when the operator accepts it, then it records the external id, asks to watch and reports to the run', () => {
+    const last = given(logged(CREATED))
+      .when(logged({ type: 'ATTEMPT.SUBMITTED', externalId: '42', dir: '/a', status: 'RUNNING' }))
+      .then([{ kind: 'attempt.status', attemptId: 't-a1', status: 'RUNNING', externalId: '42', dir: '/a' }]);
     expect(last.to).toBe('running');
     expect(last.effects).toEqual([{ type: 'attempt.watch', attemptId: 't-a1', operatorKey: 'local.default', externalId: '42' }]);
-    expect(last.changes).toEqual([{ kind: 'attempt.status', attemptId: 't-a1', status: 'RUNNING', externalId: '42', dir: '/a' }]);
     expect(last.messages).toEqual([{ to: 'run', event: { type: 'ATTEMPT.REPORTED', attemptId: 't-a1', taskId: 't', status: 'RUNNING' } }]);
   });
 
-  it('a submission failure before the operator accepted is FAILED_INIT with the error as reason', () => {
-    const { snapshot, last } = drive({ type: 'ATTEMPT.SUBMIT_FAILED', reason: 'mkdir denied' });
-    expect(snapshot.value).toBe('failed_init');
-    expect(last.changes).toEqual([{ kind: 'attempt.status', attemptId: 't-a1', status: 'FAILED_INIT', reason: 'mkdir denied' }]);
+  it('given a created attempt, when its submission fails before the operator accepted it, then it is FAILED_INIT with the error as reason', () => {
+    const last = given(logged(CREATED))
+      .when(logged({ type: 'ATTEMPT.SUBMIT_FAILED', reason: 'mkdir denied' }))
+      .then([{ kind: 'attempt.status', attemptId: 't-a1', status: 'FAILED_INIT', reason: 'mkdir denied' }]);
+    expect(last.to).toBe('failed_init');
   });
 
   it('an attempt born with initError goes straight to failed_init and never asks to start', () => {
@@ -96,9 +101,10 @@ describe('attempt machine', () => {
     expect(failed.snapshot.context).toMatchObject({ status: 'FAILED', reason: 'exit code 2', collectError: 'results.json is not valid JSON' });
   });
 
-  it('a repeated operator status is a noop (no record, no report)', () => {
-    const { last } = drive({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }, { type: 'OPERATOR.REPORTED', status: 'RUNNING' });
-    expect(last.noop).toBe(true);
+  it('given a running attempt, when the operator reports RUNNING again, then nothing changes (no record, no report)', () => {
+    given(logged(CREATED), logged({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }))
+      .when(logged({ type: 'OPERATOR.REPORTED', status: 'RUNNING' }))
+      .thenNothing();
   });
 
   it('cancel asks the operator and waits in cancelling; ATTEMPT.CANCELLED ends it CANCELLED', () => {

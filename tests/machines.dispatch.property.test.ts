@@ -130,7 +130,7 @@ function playAgainstOracle(workflows: TaskSpecInput[][], config: { maxConcurrent
   for (const ctx of seen) expect(planDispatch(ctx)).toEqual(scanningPlanDispatch(ctx));
 }
 
-describe('dispatch candidates (planDispatch ≡ a scan of every task)', () => {
+describe('optimisation: dispatch candidates (planDispatch ≡ a scan of every task)', () => {
   it('plans exactly what a full scan plans, after every delivery and in every old context (random campaigns × interleavings)', () => {
     fc.assert(
       fc.property(campaignArb(8), configArb, fc.array(actionArb, { minLength: 60, maxLength: 200 }), playAgainstOracle),
@@ -146,7 +146,7 @@ describe('dispatch candidates (planDispatch ≡ a scan of every task)', () => {
   });
 });
 
-describe('slot sets (the dispatch candidates\' structure)', () => {
+describe('optimisation: slot sets (the dispatch candidates\' structure)', () => {
   it('match a sorted-array model across leaves and groups, batch by batch, and every old version stays as it was', () => {
     // Slots up to 3 groups (3 × 64 × 128), with clusters so leaves fill and empty again.
     const slotArb = fc.oneof(fc.integer({ min: 0, max: 3 * 64 * 128 }), fc.integer({ min: 8180, max: 8200 }), fc.integer({ min: 0, max: 140 }));

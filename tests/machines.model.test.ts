@@ -1,10 +1,10 @@
-import { getShortestPaths, getSimplePaths } from '@xstate/graph';
+import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getSimplePaths, type AdjacencyMap } from '@xstate/graph';
 import { describe, expect, it } from 'vitest';
-import { fromTransition } from 'xstate';
+import { fromTransition, type AnyActorLogic } from 'xstate';
 import { isActiveAttemptStatus, TERMINAL_RUN_STATUSES, taskStatusOfAttempt } from '../events/statuses.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent } from '../events/run-events.ts';
 import { attemptMachine } from '../machines/attempt.machine.ts';
-import { decideAttempt, type AttemptDecision } from '../machines/decide.ts';
+import { decideAttempt, type AttemptDecision, type AttemptSnapshot } from '../machines/decide.ts';
 import { tasksInOrder } from '../machines/run-context.ts';
 import { deliver, emptySystem, type RunSystem } from '../machines/system.ts';
 
@@ -42,6 +42,8 @@ const STATUS_OF_STATE: Record<string, string[]> = {
   failed_init: ['FAILED_INIT'],
   cancelled: ['CANCELLED'],
 };
+/** Where an attempt ends: every later event changes nothing. */
+const FINAL_ATTEMPT_STATES = ['{"completed":"collected"}', '{"failed":"collected"}', '"failed_init"', '"cancelled"'];
 const phase = (value: unknown) => (typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '');
 
 /** Replays a path's events through the decider and checks the invariants at every state. */
@@ -93,6 +95,33 @@ describe('attempt machine model (@xstate/graph)', () => {
     expect(paths.length).toBeGreaterThan(20);
     for (const path of paths) checkAttemptPath(path.steps.slice(1).map((s) => s.event as AttemptEvent));
   });
+
+  it('every edge of the graph (each event in each reachable state): the decider reaches the machine\'s target, and final states absorb everything', () => {
+    // The machine's emitted-event type defeats getAdjacencyMap's inference (getShortestPaths takes any logic): typed back here.
+    const adjacency: AdjacencyMap<AttemptSnapshot, AttemptEvent> = getAdjacencyMap(attemptMachine as AnyActorLogic, options);
+    const edges = adjacencyMapToArray(adjacency);
+    let finalEdges = 0;
+    for (const { state: source, event, nextState: target } of edges) {
+      {
+        const decision = decideAttempt(source, event);
+        expect(decision.snapshot.value).toEqual(target.value);
+        expect(decision.snapshot.context.status).toBe(target.context.status);
+        expect(STATUS_OF_STATE[phase(target.value)]).toContain(target.context.status);
+        for (const m of decision.messages) if (m.event.type === 'ATTEMPT.REPORTED') expect(m.event.status).toBe(target.context.status);
+        if (decision.effects.some((e) => e.type === 'attempt.collect')) expect(['COMPLETED', 'FAILED']).toContain(target.context.status);
+        if (decision.noop) expect(decision.changes).toEqual([]);
+        if (FINAL_ATTEMPT_STATES.includes(JSON.stringify(source.value))) {
+          finalEdges += 1;
+          expect(decision.noop, `${JSON.stringify(source.value)} + ${event.type}`).toBe(true);
+          expect([decision.messages, decision.effects]).toEqual([[], []]);
+        }
+      }
+    }
+    expect(Object.values(adjacency).map((v) => JSON.stringify(v.state.value))).toEqual(expect.arrayContaining(['"cancelling"', ...FINAL_ATTEMPT_STATES]));
+    // Every event is tried in every state: no edge is left out.
+    expect(edges).toHaveLength(Object.keys(adjacency).length * attemptEvents.length);
+    expect(finalEdges).toBeGreaterThanOrEqual(FINAL_ATTEMPT_STATES.length * attemptEvents.length);
+  });
 });
 
 // ---------- a small run configuration: the whole system as one logic ----------
@@ -141,14 +170,39 @@ const serialize = (sys: RunSystem) =>
   JSON.stringify([sys.run?.value, sys.run?.context.status, [...tasksInOrder(sys.run!.context)].map((t) => [t.status, t.attempts, t.current?.status]),
     [...sys.attempts.entries()].sort().map(([id, s]) => [id, s.value])]);
 
+/** The invariants of one reachable run system: cap 1, tasks follow their attempts, terminal runs have nothing left to dispatch. */
+function checkRunState(sys: RunSystem): void {
+  const ctx = sys.run!.context;
+  expect(Object.keys(ctx.active).length).toBeLessThanOrEqual(1);
+  const [a, b] = [...tasksInOrder(ctx)];
+  for (const t of [a!, b!]) {
+    if (t.current !== null) expect(t.status).toBe(taskStatusOfAttempt(t.current.status));
+    else expect(['PENDING', 'SKIPPED']).toContain(t.status);
+  }
+  if (ctx.status === 'COMPLETED') expect([a!.status, b!.status]).toEqual(['COMPLETED', 'COMPLETED']);
+  if (ctx.status === 'FAILED') expect(ctx.reason).toMatch(/failed tasks: /);
+  if (TERMINAL_RUN_STATUSES.includes(ctx.status) && ctx.status !== 'CANCELLED') expect(ctx.active).toEqual({});
+}
+
+/** b is only ever dispatched (its attempt count grows) in a step where a is COMPLETED. */
+function checkDispatchOrder(before: RunSystem, after: RunSystem): void {
+  const [, bBefore] = [...tasksInOrder(before.run!.context)];
+  const [aAfter, bAfter] = [...tasksInOrder(after.run!.context)];
+  if (bAfter!.attempts > bBefore!.attempts) expect(aAfter!.status).toBe('COMPLETED');
+}
+
+/** The events that may take a run out of each terminal status (anything else leaves it there). */
+const LEAVES_TERMINAL: Record<string, string[]> = { COMPLETED: ['RERUN_A'], FAILED: ['REVIVE', 'RERUN_A'], CANCELLED: ['REVIVE'] };
+
 describe('run model: two dependent tasks, cap 1 (@xstate/graph over the deciders)', () => {
   const logic = fromTransition((sys: RunSystem, event: ModelEvent) => step(sys, event), initialSystem());
-  const paths = getShortestPaths(logic, {
+  const traversal = {
     events: modelEvents,
-    serializeState: (snapshot) => serialize(snapshot.context),
+    serializeState: (snapshot: { context: RunSystem }) => serialize(snapshot.context),
     // Bound the space: reruns create new attempts without end.
-    stopWhen: (snapshot) => [...tasksInOrder(snapshot.context.run!.context)].some((t) => t.attempts > 2),
-  });
+    stopWhen: (snapshot: { context: RunSystem }) => [...tasksInOrder(snapshot.context.run!.context)].some((t) => t.attempts > 2),
+  };
+  const paths = getShortestPaths(logic, traversal);
 
   it('reaches completed, failed, cancelled and paused', () => {
     const statuses = new Set(paths.map((p) => p.state.context.run!.context.status));
@@ -158,22 +212,32 @@ describe('run model: two dependent tasks, cap 1 (@xstate/graph over the deciders
 
   it('in every reachable state: cap 1 holds, b never runs before a completed, tasks follow their attempts, terminal runs have nothing left to dispatch', () => {
     for (const path of paths) {
-      const ctx = path.state.context.run!.context;
-      expect(Object.keys(ctx.active).length).toBeLessThanOrEqual(1);
-      const [a, b] = [...tasksInOrder(ctx)];
-      // b is only ever dispatched (its attempt count grows) in a step where a is COMPLETED.
-      for (let i = 1; i < path.steps.length; i++) {
-        const before = [...tasksInOrder(path.steps[i - 1]!.state.context.run!.context)];
-        const after = [...tasksInOrder(path.steps[i]!.state.context.run!.context)];
-        if (after[1]!.attempts > before[1]!.attempts) expect(after[0]!.status).toBe('COMPLETED');
-      }
-      for (const t of [a!, b!]) {
-        if (t.current !== null) expect(t.status).toBe(taskStatusOfAttempt(t.current.status));
-        else expect(['PENDING', 'SKIPPED']).toContain(t.status);
-      }
-      if (ctx.status === 'COMPLETED') expect([a!.status, b!.status]).toEqual(['COMPLETED', 'COMPLETED']);
-      if (ctx.status === 'FAILED') expect(ctx.reason).toMatch(/failed tasks: /);
-      if (TERMINAL_RUN_STATUSES.includes(ctx.status) && ctx.status !== 'CANCELLED') expect(ctx.active).toEqual({});
+      checkRunState(path.state.context);
+      for (let i = 1; i < path.steps.length; i++) checkDispatchOrder(path.steps[i - 1]!.state.context, path.steps[i]!.state.context);
     }
+  });
+
+  it('on every edge of the graph (each event in each reachable state, not only shortest paths): the invariants hold, delivery is deterministic, terminal runs leave only by revive or rerun', () => {
+    const adjacency = getAdjacencyMap(logic, traversal);
+    const edges = adjacencyMapToArray(adjacency);
+    for (const { state: source, event, nextState: target } of edges) {
+      const from = source.context.run!.context.status;
+      {
+        checkRunState(target.context);
+        checkDispatchOrder(source.context, target.context);
+        // The same event in the same state leads to the same state (the machines are pure).
+        expect(serialize(step(source.context, event))).toBe(serialize(target.context));
+        const to = target.context.run!.context.status;
+        if (from in LEAVES_TERMINAL && to !== from) expect(LEAVES_TERMINAL[from], `${from} + ${event.type} -> ${to}`).toContain(event.type);
+        if (from === 'PAUSED' && to === 'PAUSED') {
+          const grew = [...tasksInOrder(target.context.run!.context)].some((t, i) => t.attempts > [...tasksInOrder(source.context.run!.context)][i]!.attempts);
+          expect(grew, `PAUSED + ${event.type} dispatched`).toBe(false);
+        }
+      }
+    }
+    // Every event is tried in every state inside the bound: no edge is left out.
+    const bounded = Object.values(adjacency).filter((v) => traversal.stopWhen(v.state)).length;
+    expect(edges).toHaveLength((Object.keys(adjacency).length - bounded) * modelEvents.length);
+    expect(edges.length).toBeGreaterThan((paths.length * modelEvents.length) / 2);
   });
 });

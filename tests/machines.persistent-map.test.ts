@@ -5,7 +5,7 @@ import { PersistentMap } from '../machines/persistent-map.ts';
 
 type Op = { kind: 'set'; key: string; value: number } | { kind: 'delete'; key: string } | { kind: 'read'; version: number };
 
-describe('PersistentMap (the run system attempts and the active attempts)', () => {
+describe('optimisation: PersistentMap (the run system attempts and the active attempts)', () => {
   it('every version keeps its own content and plain-object key order, whichever version is read', () => {
     const key = fc.constantFrom('a', 'b', 'c', 'd', 'e');
     const op: fc.Arbitrary<Op> = fc.oneof(

@@ -110,7 +110,7 @@ function drain(h: Harness): void {
 }
 
 describe('run machine properties (random DAGs × random interleavings)', () => {
-  it('bucket tallies (tasks awaiting dispatch, tasks ended uncompleted; several buckets, retries, reruns) match a full scan in every context, old ones included', () => {
+  it('optimisation: bucket tallies (tasks awaiting dispatch, tasks ended uncompleted; several buckets, retries, reruns) match a full scan in every context, old ones included', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 129, max: 300 }),

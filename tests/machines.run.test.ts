@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkOperatorKey } from '../events/operator-key.ts';
+import { getTask } from '../machines/run-context.ts';
+import { given, toRun } from './harness/given-when-then.ts';
 import { Harness } from './machines.harness.ts';
 
 const t = (id: string, extra: Record<string, unknown> = {}) => ({ id, command: `run ${id}`, ...extra });
@@ -288,10 +290,10 @@ describe('analyze', () => {
     expect(h2.ctx.reason).toContain('dependency cycle: a -> b -> a');
   });
 
-  it('a stale CAMPAIGN.PLANNED (wrong iteration) changes nothing', () => {
-    const h = started([t('a')]);
-    const [p] = h.plan([t('z')], 5, {});
-    expect(p?.decision.noop).toBe(true);
+  it('given a started run, when a stale CAMPAIGN.PLANNED (wrong iteration) arrives, then nothing changes', () => {
+    given(...started([t('a')]).log())
+      .when(toRun({ type: 'CAMPAIGN.PLANNED', iteration: 5, workflow: { tasks: [t('z')] }, state: {} }))
+      .thenNothing();
   });
 
   it('CAMPAIGN.FAILED while analyzing fails the run with the reason', () => {
@@ -569,12 +571,11 @@ describe('commands: rejected with a stable code, recorded, never silently ignore
       const inputSchema = { type: 'object', properties: { batch: { type: 'string' } }, required: ['batch'] };
       const h = started([t('g', { kind: 'gate', inputSchema })]);
       h.start('g-a1', 'WAITING_EXTERNAL');
-      const before = h.task('g');
-      const [refused] = h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'alice', data: { batch: 7 } });
-      expect(h.commandChanges()[0]).toMatchObject({ accepted: false, code: 'GATE_DATA_INVALID', reason: expect.stringMatching(/^data\.batch: .* \(inputSchema of gate g\)$/) });
-      expect(h.last.map((x) => x.actor)).toEqual(['run']);
-      expect(refused?.decision.changes.map((c) => c.kind)).toEqual(['command']);
-      expect(h.task('g')).toBe(before);
+      const refused = given(...h.log())
+        .when(toRun({ type: 'CMD.APPROVE', taskId: 'g', by: 'alice', data: { batch: 7 } }))
+        .then([{ kind: 'command', verb: 'approve', accepted: false, code: 'GATE_DATA_INVALID', reason: expect.stringMatching(/^data\.batch: .* \(inputSchema of gate g\)$/), target: 'g', by: 'alice' }]);
+      expect([refused.messages, refused.effects]).toEqual([[], []]);
+      expect(getTask(refused.snapshot.context, 'g')).toStrictEqual(h.task('g'));
       h.run({ type: 'CMD.APPROVE', taskId: 'g', by: 'alice', comment: 'ok', data: { batch: 'B7' } });
       expect(h.commandChanges()[0]?.accepted).toBe(true);
       const decided = h.last.find((x) => x.actor === 'g-a1');

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
-import { waitFor } from './harness/workspace.ts';
 import { makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
 
@@ -40,14 +39,13 @@ describe('a hung campaign on a NATS worker', () => {
   it('init still answers and another run completes on the same worker', async () => {
     worker = await startWorkerProcess({ url: server.url, pass: server.users.orchestrator.pass, root, id: 'w1', leaseTtlMs: 2000, pollMs: 100 });
     expect((await requestInit(nc, { workspace: 'hang', runId: 'hung_run' })).accepted).toBe(true);
-    await waitFor(() => fs.existsSync(path.join(root, 'spinning')), 30_000, 'the campaign to spin');
+    await vi.waitFor(() => expect(fs.existsSync(path.join(root, 'spinning')), 'the campaign to spin').toBe(true), { timeout: 30_000 });
     const init = await requestInit(nc, { workspace: 'lab', runId: 'fine_run' }, 20_000);
     expect(init.accepted, worker.stderr()).toBe(true);
-    const status = await waitFor(async () => {
+    await vi.waitFor(async () => {
       const reply = await requestCommand(nc, 'fine_run', 'status', {}, 10_000);
-      return reply.accepted && reply.status?.status === 'COMPLETED' ? 'COMPLETED' : undefined;
-    }, 30_000, 'fine_run to complete');
-    expect(status).toBe('COMPLETED');
+      expect(reply.accepted && reply.status?.status).toBe('COMPLETED');
+    }, { timeout: 30_000 });
     const hung = await requestCommand(nc, 'hung_run', 'status', {}, 10_000);
     expect(hung.accepted && hung.status?.status).toBe('RUNNING');
   });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
 import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
@@ -28,15 +28,8 @@ afterAll(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How long a test waits for the worker to get a run somewhere. */
+const UNTIL = { timeout: 15_000, interval: 50 };
 
 async function statusOf(runId: string): Promise<string | undefined> {
   const reply = await requestCommand(scientist, runId, 'status');
@@ -57,26 +50,26 @@ describe('commands on NATS subjects', () => {
     expect(await requestInit(scientist, { workspace: 'lab', runId: 'r_gate' })).toMatchObject({ accepted: false, error: { code: 'RUN_EXISTS' } });
 
     // The gate waits for a human.
-    await waitFor(async () => {
+    await vi.waitFor(async () => {
       const reply = await requestCommand(scientist, 'r_gate', 'status');
       const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
-      return tasks.find((t) => t.id === 'gate' && t.status === 'WAITING_EXTERNAL');
-    });
+      expect(tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
+    }, UNTIL);
     const approve = await requestCommand(scientist, 'r_gate', 'approve', { taskId: 'gate', comment: 'fine', by: 'ada' });
     expect(approve.accepted).toBe(true);
-    expect(await waitFor(async () => ((await statusOf('r_gate')) === 'COMPLETED' ? 'COMPLETED' : undefined))).toBe('COMPLETED');
+    await vi.waitFor(async () => expect(await statusOf('r_gate')).toBe('COMPLETED'), UNTIL);
 
     // Every logged record was seen live, in order, exactly once.
     const logged: string[] = [];
     for await (const e of log.readRun('r_gate')) logged.push(`${e.seq}:${e.type}`);
-    await waitFor(async () => (seen.length >= logged.length ? true : undefined));
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(logged.length), UNTIL);
     expect(seen).toEqual(logged);
     sub.unsubscribe();
   });
 
   it('accepts, rejects and de-duplicates commands; a rejected or invalid command changes nothing', async () => {
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_cmd' })).accepted).toBe(true);
-    await waitFor(async () => ((await statusOf('r_cmd')) === 'RUNNING' ? true : undefined));
+    await vi.waitFor(async () => expect(await statusOf('r_cmd')).toBe('RUNNING'), UNTIL);
 
     const pause = await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-1', by: 'ada' });
     expect(pause).toMatchObject({ accepted: true });
@@ -109,24 +102,24 @@ describe('commands on NATS subjects', () => {
 
     expect((await requestCommand(scientist, 'r_cmd', 'resume')).accepted).toBe(true);
     expect((await requestCommand(scientist, 'r_cmd', 'cancel', { by: 'ada' })).accepted).toBe(true);
-    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'CANCELLED' ? 'CANCELLED' : undefined))).toBe('CANCELLED');
+    await vi.waitFor(async () => expect(await statusOf('r_cmd')).toBe('CANCELLED'), UNTIL);
     // A terminal run can be revived through a command even though no worker hosts it any more.
-    await waitFor(async () => (worker.hostedRuns().includes('r_cmd') ? undefined : true));
+    await vi.waitFor(() => expect(worker.hostedRuns()).not.toContain('r_cmd'), UNTIL);
     expect((await requestCommand(scientist, 'r_cmd', 'revive')).accepted).toBe(true);
-    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'RUNNING' ? 'RUNNING' : undefined))).toBe('RUNNING');
+    await vi.waitFor(async () => expect(await statusOf('r_cmd')).toBe('RUNNING'), UNTIL);
     // Revived: the cancelled gate is pending again and is dispatched anew.
-    await waitFor(async () => {
+    await vi.waitFor(async () => {
       const reply = await requestCommand(scientist, 'r_cmd', 'status');
       const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
-      return tasks.find((t) => t.id === 'gate' && t.status === 'WAITING_EXTERNAL');
-    });
+      expect(tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
+    }, UNTIL);
     expect(await requestCommand(scientist, 'r_cmd', 'reject', { taskId: 'gate', comment: 'no' })).toMatchObject({ accepted: true });
-    expect(await waitFor(async () => ((await statusOf('r_cmd')) === 'FAILED' ? 'FAILED' : undefined))).toBe('FAILED');
+    await vi.waitFor(async () => expect(await statusOf('r_cmd')).toBe('FAILED'), UNTIL);
   });
 
   it('a viewer may ask for status but its commands are refused by the server and change nothing', async () => {
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_view' })).accepted).toBe(true);
-    await waitFor(async () => ((await statusOf('r_view')) === 'RUNNING' ? true : undefined));
+    await vi.waitFor(async () => expect(await statusOf('r_view')).toBe('RUNNING'), UNTIL);
     const viewer = await connect({ servers: server.url, ...server.users.viewer });
     const violations: string[] = [];
     void (async () => {
@@ -136,7 +129,7 @@ describe('commands on NATS subjects', () => {
     viewer.publish('ms.cmd.r_view.pause', '{}');
     viewer.publish('ms.as.viewer.cmd.r_view.pause', '{}');
     await viewer.flush();
-    await waitFor(async () => (violations.length > 1 ? true : undefined));
+    await vi.waitFor(() => expect(violations.length).toBeGreaterThan(1), UNTIL);
     expect(violations.join('\n')).toMatch(/ms\.cmd\.r_view\.pause/);
     expect(violations.join('\n')).toMatch(/ms\.as\.viewer\.cmd\.r_view\.pause/);
     await expect(viewer.request('ms.cmd.r_view.cancel', '{}', { timeout: 1000 })).rejects.toThrow();

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
 import { CLI_HOLDER_PREFIX, RunLeases } from '../actors/nats/run-leases.ts';
 import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
@@ -53,16 +53,6 @@ afterAll(async () => {
   await server?.stop();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface StatusView {
   status: string;
@@ -133,15 +123,13 @@ const allGates = Array.from({ length: GATES }, (_, i) => i);
 describe('a gate takes exactly one decision over NATS', () => {
   it(`a run hosted by the worker: ${GATES} concurrent approve/reject pairs accept exactly one of each`, async () => {
     expect(await requestInit(scientist, { workspace: 'lab', runId: 'hosted', maxConcurrent: GATES })).toMatchObject({ accepted: true });
-    await waitFor(async () => {
-      const view = await statusOf('hosted');
-      return view !== undefined && view.tasks.length === GATES && view.tasks.every((t) => t.status === 'WAITING_EXTERNAL') ? true : undefined;
-    }, 'every gate to wait');
+    await vi.waitFor(async () => expect((await statusOf('hosted'))?.tasks.map((t) => t.status)).toEqual(Array(GATES).fill('WAITING_EXTERNAL')), { timeout: 20_000, interval: 100 });
     const accepted = await decideConcurrently('hosted', allGates);
-    const done = await waitFor(async () => {
+    const done = await vi.waitFor(async () => {
       const view = await statusOf('hosted');
-      return view?.status === 'COMPLETED' ? view : undefined;
-    }, 'the run to complete');
+      if (view?.status !== 'COMPLETED') throw new Error(`the run is ${view?.status}, not COMPLETED yet`);
+      return view;
+    }, { timeout: 20_000, interval: 100 });
     expectFollowed(done, accepted);
     expectLogAgrees(await records('hosted'), accepted);
   });

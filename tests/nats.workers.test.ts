@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredEvent } from '../events/envelope.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
+import { RunLeases } from '../actors/nats/run-leases.ts';
+import { isActiveAttemptStatus, type AttemptStatus } from '../events/statuses.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
@@ -55,6 +57,16 @@ async function waitAllCompleted(runIds: string[], timeoutMs: number): Promise<Ma
   return statuses;
 }
 
+/** The attempts of `runId` still active (started, not ended) in its log as it stood at `at` (ms since the epoch). */
+async function activeAttemptsAt(runId: string, at: number): Promise<string[]> {
+  const last = new Map<string, AttemptStatus>();
+  for (const e of await readAllOf(runId)) {
+    if (Date.parse(e.time) > at) continue;
+    for (const c of e.changes) if (c.kind === 'attempt.status') last.set(c.attemptId, c.status);
+  }
+  return [...last].filter(([, status]) => isActiveAttemptStatus(status)).map(([id]) => id);
+}
+
 /** Every run's log is gap-free with unique event ids; every task ran exactly once, as the log says. */
 async function checkExactlyOnce(runIds: string[]): Promise<void> {
   for (const runId of runIds) {
@@ -78,12 +90,24 @@ describe('workers sharing runs over JetStream', () => {
     const inits = await Promise.all(runIds.map((runId) => requestInit(nc, { workspace: 'lab', runId, commandId: `init-${runId}` })));
     expect(inits.filter((r) => !r.accepted)).toEqual([]);
 
-    // Mid-way: some tasks done, some running, some not started.
-    await new Promise((r) => setTimeout(r, 700));
+    // Mid-way: w1 drives runs with attempts under way (some tasks done, some running, some not started).
+    const leases = await RunLeases.open(nc, { workerId: 'test_observer', ttlMs: 2000 });
+    const held = await vi.waitFor(async () => {
+      const owners = await Promise.all(runIds.map((runId) => leases.owner(runId)));
+      const mine = runIds.filter((_, i) => owners[i] === 'w1');
+      const busy = await Promise.all(mine.map((runId) => activeAttemptsAt(runId, Infinity)));
+      expect(busy.flat()).not.toEqual([]);
+      return mine;
+    }, { timeout: 20_000, interval: 50 });
     await workers[0]!.kill();
+    const killedAt = Date.now();
+    // The kill hit unfinished work: runs w1 held were RUNNING with attempts under way at that moment.
+    const hit = Object.fromEntries(await Promise.all(held.map(async (runId) => [runId, await activeAttemptsAt(runId, killedAt)] as const)));
+    expect(Object.values(hit).flat(), JSON.stringify(hit)).not.toEqual([]);
 
     const statuses = await waitAllCompleted(runIds, 45_000);
     expect([...statuses.values()].filter((s) => s !== 'COMPLETED'), workers.map((w) => w.stderr()).join('\n')).toEqual([]);
+    for (const runId of Object.keys(hit)) expect(statuses.get(runId), runId).toBe('COMPLETED');
     await checkExactlyOnce(runIds);
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TaskSpecSchema, type TaskSpecInput } from '../events/workflow.ts';
@@ -28,13 +28,9 @@ export function contextFor(workspaceDir: string, task: TaskSpecInput, config: Pa
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` until it returns a value, or throws after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, stepMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await sleep(stepMs);
-  }
+/** The pid a task wrote to `name` in its attempt folder; throws while the file is missing or still empty (for vi.waitFor). */
+export function pidIn(ctx: OperatorContext, name: string): number {
+  const pid = Number(readFileSync(path.join(ctx.attempt.dir, name), 'utf8').trim());
+  if (!(pid > 0)) throw new Error(`${name} holds no pid yet`);
+  return pid;
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAttemptCgroup, removeCgroup } from '../actors/operators/attempt-cgroup.ts';
 import { HumanOperator } from '../actors/operators/human-operator.ts';
 import { LocalOperator } from '../actors/operators/local-operator.ts';
@@ -10,7 +10,7 @@ import { isAttemptGroupId, isProcessAlive, readProcStat } from '../actors/operat
 import { renderBatchScript, SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
 import { LocalCommandRunner } from '../actors/operators/slurm/command-runner.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
-import { contextFor, tempWorkspace, waitFor } from './operators-helpers.ts';
+import { contextFor, pidIn, tempWorkspace } from './operators-helpers.ts';
 
 const operator = (): LocalOperator => new LocalOperator({ pollIntervalMs: 50, killGraceMs: 300 });
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -28,10 +28,11 @@ async function start(task: TaskSpecInput, ws = tempWorkspace()): Promise<{ ctx: 
 }
 
 async function untilDone(op: LocalOperator, ctx: OperatorContext): Promise<PollResult> {
-  return waitFor(async () => {
+  return vi.waitFor(async () => {
     const result = await op.poll(ctx);
-    return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(result.status) ? result : undefined;
-  });
+    expect(['COMPLETED', 'FAILED', 'CANCELLED']).toContain(result.status);
+    return result;
+  }, { timeout: 5000, interval: 20 });
 }
 
 const read = (ctx: OperatorContext, name: string): string => readFileSync(path.join(ctx.attempt.dir, name), 'utf8');
@@ -55,7 +56,7 @@ describe("an attempt's bookkeeping is not the task's files", () => {
       id: 'liar',
       command: `printf '{"pid":1,"procStartTime":1,"startedAt":"x"}' > started.json; echo 0 > exit_code; echo '{"status":"CANCELLED","reason":"fake"}' > killed.json; touch wrote; sleep 0.4; exit 3`,
     });
-    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'wrote')) ? true : undefined));
+    await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, 'wrote'))).toBe(true), { timeout: 5000, interval: 20 });
     expect(await op.poll(ctx)).toEqual({ status: 'RUNNING' });
     const result = await untilDone(op, ctx);
     expect(result).toEqual({ status: 'FAILED', reason: 'exit code 3' });
@@ -180,7 +181,7 @@ describe('a kill nobody finishes (the host that began it crashed)', () => {
     const ctx = contextFor(tempWorkspace(), { id: 'stubborn', command: "trap '' TERM; sleep 1000 & echo $! > child.pid; wait" });
     await slow.prepare(ctx);
     await slow.submit(ctx);
-    const child = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'child.pid')) ? read(ctx, 'child.pid').trim() || undefined : undefined)));
+    const child = await vi.waitFor(() => pidIn(ctx, 'child.pid'), { timeout: 5000, interval: 20 });
     cleanups.push(() => {
       try {
         process.kill(child, 'SIGKILL');
@@ -191,7 +192,7 @@ describe('a kill nobody finishes (the host that began it crashed)', () => {
     expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/cgroup'))).toBe(false);
     // The first instance sends SIGTERM and waits out its minute of grace: as good as crashed.
     const stalled = slow.cancel(ctx);
-    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, '.matterstack/killed.json')) ? true : undefined));
+    await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/killed.json'))).toBe(true), { timeout: 5000, interval: 20 });
     expect(isProcessAlive(child)).toBe(true);
     const restarted = new LocalOperator({ pollIntervalMs: 50, killGraceMs: 60_000, cgroups: false });
     expect(await restarted.cancel(ctx)).toEqual({ status: 'CANCELLED', reason: 'cancelled' });
@@ -206,7 +207,7 @@ if (probe !== null) removeCgroup(probe);
 describe.skipIf(probe === null)('attempts in their own cgroup', () => {
   it('a process that left the session (setsid) is still killed by cancel', async () => {
     const { ctx, op } = await start({ id: 'escape', command: 'setsid sh -c \'echo $$ > escaped.pid; exec sleep 1000\' & sleep 1000' });
-    const escaped = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'escaped.pid')) ? read(ctx, 'escaped.pid').trim() || undefined : undefined)));
+    const escaped = await vi.waitFor(() => pidIn(ctx, 'escaped.pid'), { timeout: 5000, interval: 20 });
     cleanups.push(() => {
       try {
         process.kill(escaped, 'SIGKILL');

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LocalOperator } from '../actors/operators/local-operator.ts';
 import type { OperatorContext, PollResult } from '../actors/operators/operator.ts';
 import { isProcessAlive } from '../actors/operators/process-group.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
-import { contextFor, sleep, tempWorkspace, waitFor } from './operators-helpers.ts';
+import { contextFor, pidIn, sleep, tempWorkspace } from './operators-helpers.ts';
 
 const operator = (): LocalOperator => new LocalOperator({ pollIntervalMs: 50, killGraceMs: 300 });
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -23,10 +23,11 @@ async function start(task: TaskSpecInput, op = operator(), ws = tempWorkspace())
 }
 
 async function untilDone(op: LocalOperator, ctx: OperatorContext, timeoutMs = 5000): Promise<PollResult> {
-  return waitFor(async () => {
+  return vi.waitFor(async () => {
     const result = await op.poll(ctx);
-    return ['COMPLETED', 'FAILED', 'CANCELLED'].includes(result.status) ? result : undefined;
-  }, timeoutMs);
+    expect(['COMPLETED', 'FAILED', 'CANCELLED']).toContain(result.status);
+    return result;
+  }, { timeout: timeoutMs, interval: 20 });
 }
 
 const read = (ctx: OperatorContext, name: string): string => readFileSync(path.join(ctx.attempt.dir, name), 'utf8');
@@ -96,7 +97,7 @@ describe('LocalOperator', () => {
       command: 'sleep 30 & echo $! > grandchild.pid; sleep 30',
       timeLimitMinutes: 0.005,
     });
-    const grandchild = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'grandchild.pid')) ? read(ctx, 'grandchild.pid') : undefined)));
+    const grandchild = await vi.waitFor(() => pidIn(ctx, 'grandchild.pid'), { timeout: 5000, interval: 20 });
     const started = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
     await sleep(400);
     const result = await untilDone(op, ctx);
@@ -108,7 +109,7 @@ describe('LocalOperator', () => {
 
   it('cancel kills the process group', async () => {
     const { ctx, op } = await start({ id: 't6', command: 'sleep 30 & echo $! > grandchild.pid; sleep 30' });
-    const grandchild = Number(await waitFor(() => (existsSync(path.join(ctx.attempt.dir, 'grandchild.pid')) ? read(ctx, 'grandchild.pid') : undefined)));
+    const grandchild = await vi.waitFor(() => pidIn(ctx, 'grandchild.pid'), { timeout: 5000, interval: 20 });
     expect((await op.poll(ctx)).status).toBe('RUNNING');
     expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });
     expect((await op.poll(ctx)).status).toBe('CANCELLED');
@@ -173,7 +174,7 @@ describe('LocalOperator', () => {
 
   it('learns the outcome of work that finished while it was down', async () => {
     const { ctx, op } = await start({ id: 't9', command: 'exit 7' });
-    await waitFor(() => (existsSync(path.join(ctx.attempt.dir, '.matterstack/exit_code')) ? true : undefined));
+    await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/exit_code'))).toBe(true), { timeout: 5000, interval: 20 });
     void op;
     const fresh = operator();
     const result = await fresh.poll(ctx);
@@ -187,7 +188,7 @@ describe('LocalOperator', () => {
     const started = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
     // Killed behind our back (as with the machine): the wrapper dies too, no exit code is written.
     process.kill(-started.pid, 'SIGKILL');
-    await waitFor(() => (isProcessAlive(started.pid) ? undefined : true));
+    await vi.waitFor(() => expect(isProcessAlive(started.pid)).toBe(false), { timeout: 5000, interval: 20 });
     const result = await operator().poll(ctx);
     expect(result.status).toBe('FAILED');
     expect(result.reason).toMatch(/^lost/);

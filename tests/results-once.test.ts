@@ -59,7 +59,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('an attempt’s results are stored once per record, and read back whole', () => {
+describe('optimisation: an attempt’s results are stored once per record, and read back whole', () => {
   it('SQLite: one copy in the row; the event reads back with its payload; a row of the previous version reads as it was', async () => {
     const file = join(dir, 'log.sqlite');
     const log = SqliteEventLog.open(file);

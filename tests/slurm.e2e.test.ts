@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeUnreachable, SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
 import { LocalCommandRunner, SshCommandRunner, TransientClusterError } from '../actors/operators/slurm/command-runner.ts';
 import { SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
 import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../actors/run-lifecycle.ts';
 import { listAttempts } from '../projections/queries.ts';
 import { freePort, slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from './harness/slurm.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot } from './harness/workspace.ts';
 import { contextFor } from './operators-helpers.ts';
 import { liveJobs, slurmOperatorsYaml, useCluster } from './slurm-fixtures.ts';
 import { explainRun, formatExplanation } from '../actors/views/index.ts';
@@ -124,7 +124,7 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
       expect(readFileSync(path.join(run.runDir, 'attempts', 'b', b.attemptId, 'b.txt'), 'utf8')).toBe('hello b\n');
       expect(Object.keys(rows[2]!.results?.files ?? {})).toContain('c.txt');
       // The job name is the attempt id.
-      await waitFor(() => cluster.jobCompRecords(a.attemptId).length === 1, 20_000, 'jobcomp record');
+      await vi.waitFor(() => expect(cluster.jobCompRecords(a.attemptId)).toHaveLength(1), { timeout: 20_000 });
     } finally {
       await run.close();
     }
@@ -152,7 +152,11 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
     const run = await slurmRun('cancel', [{ id: 'long', command: 'sleep 300' }]);
     try {
       const loop = runUntilCompletion(run);
-      const row = await waitFor(async () => (await attempts(run)).find((r) => r.status === 'RUNNING'), 30_000, 'RUNNING');
+      const row = await vi.waitFor(async () => {
+        const found = (await attempts(run)).find((r) => r.status === 'RUNNING');
+        if (found === undefined) throw new Error('no attempt is RUNNING yet');
+        return found;
+      }, { timeout: 30_000 });
       const jobId = row.externalId!;
       expect(liveJobs(cluster).get(jobId)).toBe('RUNNING');
       expect((await sendCommand(run, { type: 'CMD.CANCEL', by: 'test' })).accepted).toBe(true);
@@ -161,7 +165,7 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
       expect(after?.status).toBe('CANCELLED');
       const state = liveJobs(cluster).get(jobId);
       expect(state === undefined || state === 'CANCELLED').toBe(true);
-      await waitFor(() => cluster.jobCompRecords(row.attemptId).some((l) => l.includes('JobState=CANCELLED')), 20_000, 'jobcomp CANCELLED');
+      await vi.waitFor(() => expect(cluster.jobCompRecords(row.attemptId).join('\n')).toContain('JobState=CANCELLED'), { timeout: 20_000 });
     } finally {
       await run.close();
     }
@@ -172,11 +176,15 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
     try {
       const stop = new AbortController();
       const loop = runUntilCompletion(run, { signal: stop.signal });
-      const row = await waitFor(async () => (await attempts(run)).find((r) => r.externalId !== null), 30_000, 'submitted');
+      const row = await vi.waitFor(async () => {
+        const found = (await attempts(run)).find((r) => r.externalId !== null);
+        if (found === undefined) throw new Error('no attempt is submitted yet');
+        return found;
+      }, { timeout: 30_000 });
       stop.abort();
       await loop;
       const jobId = row.externalId!;
-      await waitFor(() => slurmForgot(jobId), 120_000, `Slurm forgetting job ${jobId}`);
+      await vi.waitFor(() => expect(slurmForgot(jobId), `Slurm forgetting job ${jobId}`).toBe(true), { timeout: 120_000, interval: 500 });
       expect(await runUntilCompletion(run)).toBe('COMPLETED');
       const [after] = await attempts(run);
       expect(after?.status).toBe('COMPLETED');
@@ -214,7 +222,7 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
       expect(rows[0]?.externalId).toBe(jobId);
       expect(rows[0]?.operatorData).toMatchObject({ adopted: true });
       const name = rows[0]!.attemptId;
-      await waitFor(() => cluster.jobCompRecords(name).length >= 1, 20_000, 'jobcomp');
+      await vi.waitFor(() => expect(cluster.jobCompRecords(name).length).toBeGreaterThanOrEqual(1), { timeout: 20_000 });
       expect(cluster.jobCompRecords(name)).toHaveLength(1);
     } finally {
       await again.close();
@@ -232,10 +240,11 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
     await op.prepare(ctx);
     writeFileSync(path.join(ctx.attempt.dir, SLURM_FILES.job), JSON.stringify({ jobId: '987654', submittedAt: new Date().toISOString() }));
     expect((await op.poll(ctx)).status).toBe('CREATED'); // no news yet (grace period)
-    const lost = await waitFor(async () => {
+    const lost = await vi.waitFor(async () => {
       const r = await op.poll(ctx);
-      return r.status === 'FAILED' ? r : undefined;
-    }, 10_000);
+      expect(r.status).toBe('FAILED');
+      return r;
+    }, { timeout: 10_000 });
     expect(lost.reason).toMatch(/^lost: Slurm job 987654 is no longer known to Slurm/);
     expect(existsSync(path.join(ctx.attempt.dir, SLURM_FILES.exitCode))).toBe(false);
   });
@@ -246,7 +255,11 @@ describe.skipIf(skip !== null).concurrent('Slurm operator on a real one-node Slu
     const run = await slurmRun('outage', [{ id: 'work', command: 'sleep 4; echo ok > out.txt' }]);
     try {
       const loop = runUntilCompletion(run, { registry });
-      const row = await waitFor(async () => (await attempts(run)).find((r) => r.status === 'RUNNING'), 30_000, 'RUNNING');
+      const row = await vi.waitFor(async () => {
+        const found = (await attempts(run)).find((r) => r.status === 'RUNNING');
+        if (found === undefined) throw new Error('no attempt is RUNNING yet');
+        return found;
+      }, { timeout: 30_000 });
       const restore = [bin.hide('squeue'), bin.hide('scontrol')];
       // The job ends while Slurm cannot be asked; the attempt stays active meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 6000));

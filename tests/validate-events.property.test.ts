@@ -273,7 +273,7 @@ function expectSameStored(input: unknown): void {
   expect(plain(stored)).toStrictEqual(plain(zod.data));
 }
 
-describe('fast event validation agrees with the zod schemas', () => {
+describe('optimisation: fast event validation agrees with the zod schemas', () => {
   it('accepts every valid domain change, as zod outputs it', () => {
     fc.assert(
       fc.property(change, (input) => {
