@@ -21,7 +21,7 @@ const REPO = path.resolve(import.meta.dirname, '..');
 const CHILD = path.join(import.meta.dirname, 'harness', 'atomic-write-child.ts');
 const entry: OperatorEntry = {
   kind: 'hpc',
-  backend: { type: 'slurm', workspace_root: '/scratch', partition: 'p', sbatch_options: [], poll_interval_seconds: 1 },
+  backend: { type: 'slurm', workspace_root: '/scratch', partition: 'p', slurm: {}, sbatch_options: [], modules: [], poll_interval_seconds: 1 },
   maxConcurrent: null,
 };
 const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
