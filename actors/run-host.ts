@@ -1,5 +1,5 @@
 import { newEventId } from '../events/event-id.ts';
-import type { NewEvent, StoredEvent } from '../events/envelope.ts';
+import type { StoredEvent, ValidNewEvent } from '../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
@@ -272,13 +272,13 @@ export class RunHost {
       this.lastSeq += decided.records.length;
       const records: StoredEventLike[] = new Array(decided.records.length);
       for (let index = 0; index < decided.records.length; index++) {
-        const record = decided.records[index] as NewEvent & { actor: string };
+        const record = decided.records[index]!;
         const stored: StoredEventLike = {
           seq: first + index,
           actor: record.actor,
           type: record.type,
           time: record.time,
-          changes: (record.changes ?? []) as DomainChange[],
+          changes: record.changes,
           position: positions?.[index] ?? null,
         };
         records[index] = stored;
@@ -305,12 +305,12 @@ export class RunHost {
    */
   private decideBatch(): {
     system: RunSystem;
-    records: (NewEvent & { actor: string })[];
+    records: ValidNewEvent[];
     sinks: (StoredEventLike[] | undefined)[];
     effects: PendingEffect[];
     consumed: number;
   } {
-    const records: (NewEvent & { actor: string })[] = [];
+    const records: ValidNewEvent[] = [];
     const sinks: (StoredEventLike[] | undefined)[] = [];
     const time = (this.options.now?.() ?? new Date()).toISOString();
     const delivery = new Delivery<StoredEventLike[] | undefined>(this.system, (processed, sink) => {
@@ -344,14 +344,14 @@ export class RunHost {
     return system.attempts.has(actor);
   }
 
-  private toRecord(processed: Processed, time: string): NewEvent & { actor: string } {
+  private toRecord(processed: Processed, time: string): ValidNewEvent {
     const { decision } = processed;
     return {
       eventId: newEventId(),
       type: processed.event.type,
       actor: processed.actor,
       time,
-      payload: payloadOf(processed.event) as NewEvent['payload'],
+      payload: payloadOf(processed.event) as ValidNewEvent['payload'],
       from: decision.from,
       to: decision.to,
       changes: decision.changes,

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { NewEvent } from '../events/envelope.ts';
+import type { ValidNewEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
@@ -24,7 +24,7 @@ export interface BenchRow {
 }
 
 /** A typical transition record (an operator report with one domain change). */
-function event(i: number): NewEvent {
+function event(i: number): ValidNewEvent {
   return {
     eventId: `bench-${i}`,
     type: 'OPERATOR.REPORTED',
@@ -62,13 +62,13 @@ function median(rows: BenchRow[]): BenchRow {
 }
 
 /** The batches appended by `appendAll`, built before timing (the raw loops build nothing either). */
-function batchesOf(total: number, batch: number, first = 0): NewEvent[][] {
-  const out: NewEvent[][] = [];
+function batchesOf(total: number, batch: number, first = 0): ValidNewEvent[][] {
+  const out: ValidNewEvent[][] = [];
   for (let i = 0; i < total; i += batch) out.push(Array.from({ length: Math.min(batch, total - i) }, (_, k) => event(first + i + k)));
   return out;
 }
 
-async function appendAll(log: EventLog, runId: string, batches: readonly NewEvent[][]): Promise<void> {
+async function appendAll(log: EventLog, runId: string, batches: readonly ValidNewEvent[][]): Promise<void> {
   let seq = 0;
   for (const events of batches) seq = (await log.append(runId, events, seq)).lastSeq;
 }
@@ -157,7 +157,7 @@ export async function main(options: { events?: number; repeat?: number } = {}): 
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     /** The messages the log publishes for these batches of run `runId` (its envelope JSON), with their msg ids. */
-    const messagesOf = (runId: string, batches: readonly NewEvent[][]): { data: Uint8Array; msgID: string }[] => {
+    const messagesOf = (runId: string, batches: readonly ValidNewEvent[][]): { data: Uint8Array; msgID: string }[] => {
       const encoder = new TextEncoder();
       let seq = 0;
       return batches.map((events) => {

@@ -1,14 +1,16 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, projections, workloads, nats, slurm, python).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python).
 import { main as eventLogBench } from './event-log.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
+import { main as readValidationBench } from './read-validation.bench.ts';
 import { main as slurmBench } from './slurm.bench.ts';
 import { main as workloadsBench } from './workloads.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'event-log': () => eventLogBench(),
+  'read-validation': async () => readValidationBench(),
   projections: () => runProjectionsBench(),
   workloads: () => workloadsBench(),
   nats: () => natsBench(),

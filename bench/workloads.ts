@@ -30,7 +30,7 @@ import type { OperatorEntry } from '../actors/config/operators-config.ts';
 import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';
-import type { NewEvent } from '../events/envelope.ts';
+import type { ValidNewEvent } from '../events/envelope.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import type { WorkflowInput } from '../events/workflow.ts';
@@ -44,7 +44,7 @@ class CountingLog extends DelegatingEventLog {
   appends = 0;
   events = 0;
   steps = 0;
-  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
     this.appends += 1;
     this.events += events.length;

@@ -1,4 +1,4 @@
-import type { NewEvent, StoredEvent } from './envelope.ts';
+import type { StoredEvent, ValidNewEvent } from './envelope.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import type { ChangeRecord } from './sqlite-rows.ts';
 
@@ -14,7 +14,7 @@ export class DelegatingEventLog implements EventLog {
     if (typeof feed.readAllChanges === 'function') this.readAllChanges = (afterPosition) => (feed as ChangeFeed).readAllChanges(afterPosition);
   }
 
-  append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     return this.inner.append(runId, events, expectedSeq);
   }
   readRun(runId: string, afterSeq?: number): AsyncIterable<StoredEvent> {

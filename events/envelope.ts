@@ -36,6 +36,13 @@ export const StoredEventSchema = NewEventSchema.extend({
   schemaVersion: z.number().int().positive(),
 });
 
+/**
+ * What a fold of the domain changes needs of a record (projections read nothing else): the
+ * envelope's place, actor and time, and the changes. A `StoredEvent` is one.
+ */
+export const ChangeRecordSchema = StoredEventSchema.pick({ runId: true, seq: true, position: true, schemaVersion: true, actor: true, time: true, changes: true });
+
 export type NewEvent = z.input<typeof NewEventSchema>;
 export type ValidNewEvent = z.output<typeof NewEventSchema>;
 export type StoredEvent = z.output<typeof StoredEventSchema>;
+export type ChangeRecord = z.output<typeof ChangeRecordSchema>;

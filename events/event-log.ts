@@ -1,4 +1,4 @@
-import type { NewEvent, StoredEvent } from './envelope.ts';
+import type { StoredEvent, ValidNewEvent } from './envelope.ts';
 
 /** The outcome of a successful append. */
 export interface AppendResult {
@@ -40,10 +40,12 @@ export interface FollowOptions {
 export interface EventLog {
   /**
    * Appends `events` to `runId` if the run's last sequence is `expectedSeq` (0 for a new run).
+   * The records are the writer's own, in the log's normal form: they are not validated again
+   * here (reads validate every record), only the run id, the sequence and the batch's event ids.
    * A stale expectation throws `VersionConflictError` and writes nothing. Retrying a batch that
    * was already appended (same event ids at the same sequences) returns `duplicate: true`.
    */
-  append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult>;
+  append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult>;
   /** The run's events with sequence > `afterSeq`, in order. */
   readRun(runId: string, afterSeq?: number): AsyncIterable<StoredEvent>;
   /** Every run's events with global position > `afterPosition`, in append order. */

@@ -13,14 +13,14 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { NewEvent, StoredEvent, ValidNewEvent } from './envelope.ts';
+import type { StoredEvent, ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { redactPasswords } from './redact-url.ts';
 import { EVENT_SUBJECTS, eventSubject, runIdOfEventSubject } from './subjects.ts';
 import { chunkHeaders, decodeMessage, encodeBatch, lastSeqOf, statedLastSeq, type Chunk, type StreamMessage } from './jetstream-codec.ts';
 import { RunMessageIndex } from './jetstream-run-index.ts';
-import { validateNewEvents } from './validate-events.ts';
+import { checkAppend } from './validate-events.ts';
 
 /** How long a bounded read waits for its next message before it fails as LOG_UNAVAILABLE. */
 const READ_STALL_MS = 5_000;
@@ -122,13 +122,13 @@ export class JetStreamEventLog implements EventLog {
   }
 
   /** Appends a batch as one message if the run is at `expectedSeq` (see `EventLog.append`). */
-  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     this.assertOpen();
-    const valid = validateNewEvents(runId, events, expectedSeq);
+    checkAppend(runId, events, expectedSeq);
     let tail = this.tails.get(runId);
     if (tail === undefined || tail.seq !== expectedSeq) tail = await this.fetchTail(runId);
-    if (tail.seq !== expectedSeq) return this.conflictOrDuplicate(runId, valid, expectedSeq, tail.seq);
-    if (valid.length === 0) return { runId, firstSeq: expectedSeq + 1, lastSeq: expectedSeq, duplicate: false };
+    if (tail.seq !== expectedSeq) return this.conflictOrDuplicate(runId, events, expectedSeq, tail.seq);
+    if (events.length === 0) return { runId, firstSeq: expectedSeq + 1, lastSeq: expectedSeq, duplicate: false };
 
     let streamSeq = tail.streamSeq;
     let seq = expectedSeq;
@@ -136,7 +136,7 @@ export class JetStreamEventLog implements EventLog {
     let sawDuplicate = false;
     // An event's position is its message's stream sequence (codec: shared by the chunk's events).
     const positions: number[] = [];
-    for (const chunk of encodeBatch(runId, valid, expectedSeq, this.nc.info?.max_payload ?? 1024 * 1024)) {
+    for (const chunk of encodeBatch(runId, events, expectedSeq, this.nc.info?.max_payload ?? 1024 * 1024)) {
       let ack;
       try {
         ack = await this.publish(runId, chunk, streamSeq);
@@ -144,7 +144,7 @@ export class JetStreamEventLog implements EventLog {
         this.tails.delete(runId);
         if (!wrongLastSequence(error)) throw unavailable(error, `publish to ${eventSubject(runId)}`);
         const actual = (await this.fetchTail(runId)).seq;
-        return this.conflictOrDuplicate(runId, valid, expectedSeq, actual);
+        return this.conflictOrDuplicate(runId, events, expectedSeq, actual);
       }
       if (ack.duplicate) sawDuplicate = true;
       else {

@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
-import { SCHEMA_VERSION, type NewEvent, type StoredEvent, type ValidNewEvent } from './envelope.ts';
+import { SCHEMA_VERSION, type StoredEvent, type ValidNewEvent } from './envelope.ts';
 import { MatterStackError, VersionConflictError } from './errors.ts';
 import { sqliteFault } from './sqlite-fault.ts';
 import type { AppendResult, EventLog, FollowOptions, LoggedRun } from './event-log.ts';
 import { storedPayload } from './results-once.ts';
 import { CHANGE_COLUMNS, COLUMNS, rawChangeRowToRecord, rawRowToEvent, type ChangeRecord, type RawChangeRow, type RawRow } from './sqlite-rows.ts';
 import { isValidId } from './ids.ts';
-import { invalidStoredRecord, validateNewEvents } from './validate-events.ts';
+import { checkAppend, invalidStoredRecord } from './validate-events.ts';
 
 /** Options of `SqliteEventLog.open`. */
 export interface SqliteEventLogOptions {
@@ -81,7 +81,7 @@ export class SqliteEventLog implements EventLog {
     changesPage: Database.Statement<[number, number], RawChangeRow>;
     listRuns: Database.Statement<[], { run_id: string; last_seq: number }>;
   };
-  private readonly appendTx: (runId: string, events: ValidNewEvent[], expectedSeq: number) => AppendResult;
+  private readonly appendTx: (runId: string, events: readonly ValidNewEvent[], expectedSeq: number) => AppendResult;
 
   private constructor(path: string, options: SqliteEventLogOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 25;
@@ -109,7 +109,7 @@ export class SqliteEventLog implements EventLog {
       changesPage: this.raw<[number, number], RawChangeRow>(`SELECT ${CHANGE_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
       listRuns: this.db.prepare('SELECT run_id, MAX(seq) AS last_seq FROM events GROUP BY run_id ORDER BY run_id'),
     };
-    const tx = this.db.transaction((runId: string, events: ValidNewEvent[], expectedSeq: number): AppendResult => {
+    const tx = this.db.transaction((runId: string, events: readonly ValidNewEvent[], expectedSeq: number): AppendResult => {
       const actual = this.stmt.lastSeq.get(runId)?.seq ?? 0;
       if (actual !== expectedSeq) {
         if (actual > expectedSeq && events.length > 0 && this.isStoredBatch(runId, events, expectedSeq)) {
@@ -158,12 +158,12 @@ export class SqliteEventLog implements EventLog {
   }
 
   /** Appends a batch atomically if the run is at `expectedSeq` (see `EventLog.append`). */
-  async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     this.assertOpen();
-    const valid = validateNewEvents(runId, events, expectedSeq);
+    checkAppend(runId, events, expectedSeq);
     try {
-      const result = this.appendTx(runId, valid, expectedSeq);
-      if (!result.duplicate && valid.length > 0) this.wake();
+      const result = this.appendTx(runId, events, expectedSeq);
+      if (!result.duplicate && events.length > 0) this.wake();
       return result;
     } catch (error) {
       throw this.translate(error, runId);

@@ -1,6 +1,8 @@
-import type { StoredEvent } from './envelope.ts';
+import type { ChangeRecord, StoredEvent } from './envelope.ts';
 import { upcastStoredRecord } from './upcast.ts';
-import { invalidStoredRecord, validateStoredEvent } from './validate-events.ts';
+import { invalidStoredRecord, validateChangeRecord, validateStoredEvent } from './validate-events.ts';
+
+export type { ChangeRecord } from './envelope.ts';
 
 // The rows of the SQLite log's `events` table, as `.raw()` statements return them, decoded and
 // validated into records: every column read is checked, a corrupt row is never skipped.
@@ -24,20 +26,11 @@ export type RawRow = [
 export const COLUMNS = 'position, run_id, seq, event_id, type, actor, time, payload, from_state, to_state, changes, schema_version';
 
 /**
- * What a fold of the domain changes needs of a record (projections read nothing else): the
- * envelope's place, actor and time, and the changes. A `StoredEvent` is one.
- */
-export type ChangeRecord = Pick<StoredEvent, 'runId' | 'seq' | 'position' | 'schemaVersion' | 'actor' | 'time' | 'changes'>;
-
-/**
  * The columns of a ChangeRecord, as `.raw()` returns them, and whether the payload is JSON: SQLite
  * checks it without handing it over, so a record with a corrupt payload is refused, not skipped.
  */
 export type RawChangeRow = [position: number, runId: string, seq: number, actor: string, time: string, changes: string, schemaVersion: number, payloadIsJson: number];
 export const CHANGE_COLUMNS = 'position, run_id, seq, actor, time, changes, schema_version, json_valid(payload)';
-
-/** Placeholders for the columns a ChangeRecord does not read: valid, so validation judges only the columns read. */
-const UNREAD_ID = 'unread';
 
 function parseRawColumn(row: RawRow, column: string, text: string | null): unknown {
   if (text === null) return null;
@@ -66,49 +59,28 @@ export function rawRowToEvent(row: RawRow): StoredEvent {
   }));
 }
 
-/**
- * Parses and validates the columns of a ChangeRecord with the very checks of a full read; a
- * corrupt record is INVALID_EVENT naming its run and sequence, never skipped.
- */
-function changeRecord(
-  position: unknown,
-  runId: unknown,
-  seq: unknown,
-  actor: unknown,
-  time: unknown,
-  text: unknown,
-  schemaVersion: unknown,
-): ChangeRecord {
+/** Placeholders for the columns a ChangeRecord does not read (an upcaster sees a whole record). */
+const UNREAD_ID = 'unread';
+
+/** Parses and validates the columns of a ChangeRecord; a corrupt record is INVALID_EVENT naming its run and sequence, never skipped. */
+function changeRecord(position: unknown, runId: unknown, seq: unknown, actor: unknown, time: unknown, text: unknown, schemaVersion: unknown): ChangeRecord {
   let changes: unknown;
   try {
     changes = JSON.parse(text as string) as unknown;
   } catch (error) {
     throw invalidStoredRecord(runId, seq, 'changes: not JSON', error);
   }
-  // Upcast like a full read, so that an upcaster of the changes serves projections too.
-  const event = validateStoredEvent(upcastStoredRecord({
-    runId,
-    seq,
-    position,
-    schemaVersion,
-    eventId: UNREAD_ID,
-    type: UNREAD_ID,
-    actor,
-    time,
-    payload: null,
-    from: null,
-    to: null,
-    changes,
-  }));
-  return {
-    runId: event.runId,
-    seq: event.seq,
-    position: event.position,
-    schemaVersion: event.schemaVersion,
-    actor: event.actor,
-    time: event.time,
-    changes: event.changes,
-  };
+  // Upcast like a full read, so that an upcaster of the changes serves projections too (the columns not read are placeholders).
+  const record = upcastStoredRecord({ runId, seq, position, schemaVersion, eventId: UNREAD_ID, type: UNREAD_ID, actor, time, payload: null, from: null, to: null, changes });
+  return validateChangeRecord({
+    runId: record.runId,
+    seq: record.seq,
+    position: record.position,
+    schemaVersion: record.schemaVersion,
+    actor: record.actor,
+    time: record.time,
+    changes: record.changes,
+  });
 }
 
 /** A change row decoded and validated like a full one (its payload only checked to be JSON). */

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isProcessAlive } from '../actors/operators/process-group.ts';
 import { runCli, startCli } from './harness/cli.ts';
 import { pythonCampaign, realPython, writeWorkspace } from './harness/python-workspace.ts';
-import { tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // A campaign call is an effect like any other: a `loop` killed (-9) during a slow Python analyze
 // leaves no result in the log; the next `loop` repeats the call, and the log holds one result.
@@ -35,13 +35,13 @@ describe('kill -9 of loop during a Python analyze', () => {
 
     const first = startCli(['loop', runId], { root: temp.root, env });
     const pidFile = path.join(dir, 'first.pid');
-    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8') !== '', 60_000, 'the first analyze call');
+    await vi.waitFor(() => expect(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8') : '', 'the first analyze call').not.toBe(''), { timeout: 60_000, interval: 50 });
     first.child.kill('SIGKILL');
     expect((await first.done).code).toBeNull();
 
     // The helper notices its orchestrator is gone and exits: no orphan finishes a call nobody awaits.
     const orphan = Number(fs.readFileSync(pidFile, 'utf8'));
-    await waitFor(() => !isProcessAlive(orphan), 15_000, 'the orphaned call to end');
+    await vi.waitFor(() => expect(isProcessAlive(orphan), 'the orphaned call to end').toBe(false), { timeout: 15_000, interval: 50 });
 
     const second = await runCli(['loop', runId], { root: temp.root, env });
     expect(second.code, second.stderr).toBe(0);

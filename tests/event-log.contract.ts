@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { NewEvent, StoredEvent } from '../events/envelope.ts';
+import type { ValidNewEvent, StoredEvent } from '../events/envelope.ts';
 import { isMatterStackError, VersionConflictError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
 
@@ -20,7 +20,7 @@ let counter = 0;
 const prefix = randomBytes(4).toString('hex');
 
 /** A unique, valid event. */
-export function makeEvent(overrides: Partial<NewEvent> = {}): NewEvent {
+export function makeEvent(overrides: Partial<ValidNewEvent> = {}): ValidNewEvent {
   counter += 1;
   return {
     eventId: `e-${prefix}-${counter}`,
@@ -35,7 +35,7 @@ export function makeEvent(overrides: Partial<NewEvent> = {}): NewEvent {
   };
 }
 
-function events(n: number): NewEvent[] {
+function events(n: number): ValidNewEvent[] {
   return Array.from({ length: n }, () => makeEvent());
 }
 
@@ -51,7 +51,7 @@ async function collect(iterable: AsyncIterable<StoredEvent>): Promise<StoredEven
 }
 
 /** Appends `batch`, re-reading lastSeq and retrying on VERSION_CONFLICT. */
-async function appendWithRetry(log: EventLog, run: string, batch: NewEvent[]): Promise<void> {
+async function appendWithRetry(log: EventLog, run: string, batch: ValidNewEvent[]): Promise<void> {
   for (;;) {
     const expected = await log.lastSeq(run);
     try {
@@ -138,7 +138,7 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
         expect(await log.append(run, batch, 0)).toMatchObject({ firstSeq: 1, lastSeq: 3, duplicate: true });
         expect((await collect(log.readRun(run))).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
         // Same first id but a different batch is not a retry.
-        const error = await log.append(run, [batch[0] as NewEvent, makeEvent()], 0).catch((e: unknown) => e);
+        const error = await log.append(run, [batch[0] as ValidNewEvent, makeEvent()], 0).catch((e: unknown) => e);
         expect(isMatterStackError(error, 'VERSION_CONFLICT')).toBe(true);
       }));
 
@@ -180,7 +180,7 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
     it('reads all runs in append order, from a position', () =>
       withLog(async (log) => {
         const [a, b, c] = [runId(), runId(), runId()];
-        const batches: Array<[string, NewEvent[], number]> = [
+        const batches: Array<[string, ValidNewEvent[], number]> = [
           [a, events(2), 0],
           [b, events(1), 0],
           [a, events(3), 2],
@@ -253,20 +253,35 @@ export function eventLogContract(name: string, fixture: EventLogFixture): void {
         await log.flush();
       }));
 
-    it('rejects an invalid new event naming the field, writing nothing', () =>
+    it('refuses an append whose run id, sequence or event ids the log cannot file, naming the field, writing nothing', () =>
       withLog(async (log) => {
         const run = runId();
-        const bad = [makeEvent(), makeEvent({ actor: 'not an id!' })];
-        const error = await log.append(run, bad, 0).catch((e: unknown) => e);
-        expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
-        expect((error as Error).message).toContain('events[1].actor');
-        const badChange = makeEvent({ changes: [{ kind: 'task.status', taskId: 't1', status: 'DONE' as 'COMPLETED' }] });
-        const error2 = await log.append(run, [badChange], 0).catch((e: unknown) => e);
-        expect((error2 as Error).message).toContain('events[0].changes[0].status');
-        const error3 = await log.append(run, [{ ...makeEvent(), extra: 1 } as NewEvent], 0).catch((e: unknown) => e);
-        expect(isMatterStackError(error3, 'INVALID_EVENT')).toBe(true);
+        const refused = async (call: () => Promise<unknown>, field: string): Promise<void> => {
+          const error = await call().catch((e: unknown) => e);
+          expect(isMatterStackError(error, 'INVALID_EVENT'), String(error)).toBe(true);
+          expect((error as Error).message).toContain(field);
+        };
+        await refused(() => log.append('not an id!', events(1), 0), 'runId');
+        await refused(() => log.append('a.b', events(1), 0), 'runId');
+        await refused(() => log.append(run, events(1), -1), 'expectedSeq');
+        await refused(() => log.append(run, events(1), 1.5), 'expectedSeq');
+        const twice = makeEvent();
+        await refused(() => log.append(run, [twice, makeEvent(), twice], 0), 'events[2].eventId');
         expect(await log.lastSeq(run)).toBe(0);
         expect(await log.listRuns()).toEqual([]);
+      }));
+
+    it('reads back what it was given, validated: a record the schemas refuse is named by run, sequence and field', () =>
+      withLog(async (log) => {
+        // The writer (the host) is trusted on append; the read is the boundary that catches a bad record.
+        const run = runId();
+        const bad = { ...makeEvent(), changes: [{ kind: 'task.status', taskId: 't1', status: 'DONE' }] } as unknown as ValidNewEvent;
+        await log.append(run, [makeEvent(), bad], 0);
+        for (const read of [() => collect(log.readRun(run)), () => collect(log.readAll())]) {
+          const error = await read().catch((e: unknown) => e);
+          expect(isMatterStackError(error, 'INVALID_EVENT'), String(error)).toBe(true);
+          expect((error as Error).message).toMatch(new RegExp(`run ${run} seq 2: changes\\[0\\]\\.status`));
+        }
       }));
 
     it('fails to read a corrupt record, naming its run and sequence', () =>

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_BATCH_RECORDS, RunHost, type EffectHandler } from '../actors/run-host.ts';
-import type { NewEvent } from '../events/envelope.ts';
+import type { ValidNewEvent } from '../events/envelope.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import { parseRunEvent } from '../events/run-events.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
@@ -14,9 +14,9 @@ import { DelegatingEventLog } from '../events/delegating-event-log.ts';
 class RecordingLog extends DelegatingEventLog {
   durableSeq = 0;
   readonly batches: { actor: string; type: string; seq: number }[][] = [];
-  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
-    this.batches.push(events.map((e, i) => ({ actor: (e as NewEvent & { actor: string }).actor, type: e.type, seq: expectedSeq + 1 + i })));
+    this.batches.push(events.map((e, i) => ({ actor: e.actor, type: e.type, seq: expectedSeq + 1 + i })));
     this.durableSeq = result.lastSeq;
     return result;
   }

@@ -7,7 +7,7 @@ import { RunHost, type EffectHandler } from '../actors/run-host.ts';
 import { initializeRun, runUntilCompletion, stepRun } from '../actors/run-lifecycle.ts';
 import { RunStore } from '../actors/run-store.ts';
 import { DelegatingEventLog } from '../events/delegating-event-log.ts';
-import type { NewEvent } from '../events/envelope.ts';
+import type { ValidNewEvent } from '../events/envelope.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent } from '../events/run-events.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
@@ -20,10 +20,10 @@ import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspac
 class AppendNumberingLog extends DelegatingEventLog {
   readonly appendOf: { actor: string; type: string; append: number }[] = [];
   private appends = 0;
-  override async append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
     this.appends += 1;
-    for (const e of events) this.appendOf.push({ actor: (e as NewEvent & { actor: string }).actor, type: e.type, append: this.appends });
+    for (const e of events) this.appendOf.push({ actor: e.actor, type: e.type, append: this.appends });
     return result;
   }
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DomainChange } from '../events/changes.ts';
 import type { EventLog } from '../events/event-log.ts';
-import type { NewEvent, StoredEvent } from '../events/envelope.ts';
+import type { ValidNewEvent, StoredEvent } from '../events/envelope.ts';
 import { isMatterStackError } from '../events/errors.ts';
 import { Projector } from '../projections/projector.ts';
 import {
@@ -313,7 +313,7 @@ describe('idempotency by sequence', () => {
   });
 });
 
-async function appendAll(log: EventLog, runId: string, events: NewEvent[]): Promise<void> {
+async function appendAll(log: EventLog, runId: string, events: ValidNewEvent[]): Promise<void> {
   await log.append(runId, events, await log.lastSeq(runId));
 }
 

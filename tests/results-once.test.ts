@@ -5,7 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NewEvent, StoredEvent } from '../events/envelope.ts';
+import type { ValidNewEvent, StoredEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
@@ -18,7 +18,7 @@ const files = { 'out/e.json': '/runs/r/attempts/t/t-a1/out/e.json' };
 const data = { energy: -1.5, note: MARKER };
 
 /** An ATTEMPT.RESULTS record as the host writes it: the change holds the payload's own objects. */
-function resultsRecord(): NewEvent {
+function resultsRecord(): ValidNewEvent {
   return makeEvent({
     type: 'ATTEMPT.RESULTS',
     actor: 't-a1',
@@ -30,7 +30,7 @@ function resultsRecord(): NewEvent {
 }
 
 /** The same record as the previous version stored it: results in the payload and in the changes. */
-function legacyEnvelope(runId: string, seq: number, record: NewEvent): Record<string, unknown> {
+function legacyEnvelope(runId: string, seq: number, record: ValidNewEvent): Record<string, unknown> {
   return { runId, seq, schemaVersion: 1, ...record };
 }
 

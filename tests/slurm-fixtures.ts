@@ -1,3 +1,4 @@
+import { TransientClusterError, type CommandResult, type CommandRunner } from '../actors/operators/slurm/command-runner.ts';
 import type { SlurmCluster } from './harness/slurm.ts';
 
 /** operators.yaml wiring `hpc.cluster` to the test cluster's Slurm (commands run locally, or over `ssh`). */
@@ -38,4 +39,42 @@ export function liveJobs(cluster: SlurmCluster): Map<string, string> {
     if (id && state) jobs.set(id, state);
   }
   return jobs;
+}
+
+/** A scripted cluster: answers squeue/sbatch/scontrol from a job table; can fail on demand. */
+export class FakeRunner implements CommandRunner {
+  readonly remote = false;
+  readonly target = 'fake';
+  readonly calls: string[][] = [];
+  jobs = new Map<string, { name: string; state: string }>();
+  failNext: string[] = [];
+  private next = 100;
+  async run(argv: readonly string[]): Promise<CommandResult> {
+    this.calls.push([...argv]);
+    const [cmd] = argv;
+    const fail = this.failNext.indexOf(cmd!);
+    if (fail >= 0) {
+      this.failNext.splice(fail, 1);
+      throw new TransientClusterError(`${cmd}: command not found`);
+    }
+    if (cmd === 'sbatch') {
+      const id = String(this.next++);
+      const name = argv.find((a) => a.startsWith('--job-name='))!.slice(11);
+      this.jobs.set(id, { name, state: 'PENDING' });
+      return { code: 0, stdout: `${id}\n`, stderr: '' };
+    }
+    if (cmd === 'squeue') {
+      const byName = argv.find((a) => a.startsWith('--name='))?.slice(7);
+      const lines = [...this.jobs].filter(([, j]) => byName === undefined || j.name === byName).map(([id, j]) => `${id}|${j.name}|${j.state}|None`);
+      return { code: 0, stdout: lines.join('\n'), stderr: '' };
+    }
+    if (cmd === 'scontrol') return { code: 1, stdout: '', stderr: 'slurm_load_jobs error: Invalid job id specified' };
+    if (cmd === 'scancel') return { code: 0, stdout: '', stderr: '' };
+    return { code: 127, stdout: '', stderr: 'unknown' };
+  }
+  async push(): Promise<void> {}
+  async pull(): Promise<void> {}
+  count(cmd: string): number {
+    return this.calls.filter((c) => c[0] === cmd).length;
+  }
 }

@@ -4,56 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { parseOperatorsConfig, type OperatorEntry } from '../actors/config/operators-config.ts';
 import { OperatorRegistry } from '../actors/operators/operator-registry.ts';
 import { renderBatchScript, sbatchArgv, sbatchOptions, SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
-import { isUnreachableOutput, shellQuote, TransientClusterError, type CommandResult, type CommandRunner } from '../actors/operators/slurm/command-runner.ts';
+import { isUnreachableOutput, shellQuote } from '../actors/operators/slurm/command-runner.ts';
 import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
 import fc from 'fast-check';
 import { attemptStatusOf, normalizeSlurmState, parseSacct, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf } from '../actors/operators/slurm/slurm-states.ts';
 import { TaskSpecSchema } from '../events/workflow.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
+import { FakeRunner } from './slurm-fixtures.ts';
 
 const entry: OperatorEntry = {
   kind: 'hpc',
   backend: { type: 'slurm', workspace_root: '/scratch', partition: 'p', account: 'acct', qos: 'q', slurm: { constraint: 'x', partition: 'ignored', exclusive: true }, sbatch_options: ['--nodes=1'], modules: ['module load gcc'], poll_interval_seconds: 1 },
   maxConcurrent: null,
 };
-
-/** A scripted cluster: answers squeue/sbatch/scontrol from a job table; can fail on demand. */
-class FakeRunner implements CommandRunner {
-  readonly remote = false;
-  readonly target = 'fake';
-  readonly calls: string[][] = [];
-  jobs = new Map<string, { name: string; state: string }>();
-  failNext: string[] = [];
-  private next = 100;
-  async run(argv: readonly string[]): Promise<CommandResult> {
-    this.calls.push([...argv]);
-    const [cmd] = argv;
-    const fail = this.failNext.indexOf(cmd!);
-    if (fail >= 0) {
-      this.failNext.splice(fail, 1);
-      throw new TransientClusterError(`${cmd}: command not found`);
-    }
-    if (cmd === 'sbatch') {
-      const id = String(this.next++);
-      const name = argv.find((a) => a.startsWith('--job-name='))!.slice(11);
-      this.jobs.set(id, { name, state: 'PENDING' });
-      return { code: 0, stdout: `${id}\n`, stderr: '' };
-    }
-    if (cmd === 'squeue') {
-      const byName = argv.find((a) => a.startsWith('--name='))?.slice(7);
-      const lines = [...this.jobs].filter(([, j]) => byName === undefined || j.name === byName).map(([id, j]) => `${id}|${j.name}|${j.state}|None`);
-      return { code: 0, stdout: lines.join('\n'), stderr: '' };
-    }
-    if (cmd === 'scontrol') return { code: 1, stdout: '', stderr: 'slurm_load_jobs error: Invalid job id specified' };
-    if (cmd === 'scancel') return { code: 0, stdout: '', stderr: '' };
-    return { code: 127, stdout: '', stderr: 'unknown' };
-  }
-  async push(): Promise<void> {}
-  async pull(): Promise<void> {}
-  count(cmd: string): number {
-    return this.calls.filter((c) => c[0] === cmd).length;
-  }
-}
 
 const fast = { initialBackoffMs: 5, maxBackoffMs: 20 };
 

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../../events/errors.ts';
 import { inputSchemaProblem } from '../../events/json-schema.ts';
-import { fastWorkflow } from '../../events/validate-changes.ts';
 import { WorkflowSchema, type TaskSpec, type Workflow } from '../../events/workflow.ts';
 import { globError } from '../operators/collect-attempt-files.ts';
 
@@ -108,7 +107,7 @@ function parseWorkflow(input: unknown, source: string | undefined): Workflow {
  */
 function parseNested(input: unknown, source: string | undefined): Workflow {
   try {
-    return fastWorkflow(input) ?? parseWorkflow(input, source);
+    return parseWorkflow(input, source);
   } catch (error) {
     if (error instanceof RangeError) throw invalid(source, undefined, 'tasks', `a value is nested too deeply to check (${error.message})`);
     throw error;

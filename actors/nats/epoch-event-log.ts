@@ -1,4 +1,4 @@
-import type { NewEvent } from '../../events/envelope.ts';
+import type { ValidNewEvent } from '../../events/envelope.ts';
 import { MatterStackError } from '../../events/errors.ts';
 import { DelegatingEventLog } from '../../events/delegating-event-log.ts';
 import type { AppendResult } from '../../events/event-log.ts';
@@ -17,7 +17,7 @@ export class EpochEventLog extends DelegatingEventLog {
     this.retired = true;
   }
 
-  override append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     if (this.retired) return Promise.reject(new MatterStackError('LOG_UNAVAILABLE', `run ${runId}: this host was retired`, { runId }));
     return this.inner.append(runId, events, expectedSeq);
   }

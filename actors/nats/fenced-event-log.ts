@@ -1,4 +1,4 @@
-import type { NewEvent } from '../../events/envelope.ts';
+import type { ValidNewEvent } from '../../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
 import { DelegatingEventLog } from '../../events/delegating-event-log.ts';
 import type { AppendResult, EventLog } from '../../events/event-log.ts';
@@ -45,7 +45,7 @@ export class FencedEventLog extends DelegatingEventLog {
     return this.ownTail.get(runId);
   }
 
-  override append(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  override append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     const previous = this.queues.get(runId) ?? Promise.resolve();
     const next = previous.then(
       () => this.appendNow(runId, events, expectedSeq),
@@ -60,7 +60,7 @@ export class FencedEventLog extends DelegatingEventLog {
     return next;
   }
 
-  private async appendNow(runId: string, events: readonly NewEvent[], expectedSeq: number): Promise<AppendResult> {
+  private async appendNow(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     if (this.fenced.has(runId)) throw new MatterStackError('LOG_UNAVAILABLE', `run ${runId} is no longer hosted by this worker`, { runId });
     try {
       const result = await this.inner.append(runId, events, expectedSeq);

@@ -2,8 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, MatterStackError } from '../../events/errors.ts';
-import type { JsonObject } from '../../events/json.ts';
-import { isJsonValue, isPlainObject } from '../../events/validate-changes.ts';
+import { isJsonValue, isPlainObject, type JsonObject } from '../../events/json.ts';
 import { isInside } from '../workspace-paths.ts';
 
 /**

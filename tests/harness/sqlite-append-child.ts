@@ -8,7 +8,7 @@ const log = SqliteEventLog.open(path as string);
 const ids: string[] = [];
 for (let i = 0; i < Number(countText); i++) {
   const eventId = `${tag}-${i}`;
-  const event = { eventId, type: 'CHILD.APPENDED', actor: 'run', time: new Date().toISOString(), payload: { i } };
+  const event = { eventId, type: 'CHILD.APPENDED', actor: 'run', time: new Date().toISOString(), payload: { i }, from: null, to: null, changes: [] };
   for (;;) {
     const expected = await log.lastSeq(runId as string);
     try {

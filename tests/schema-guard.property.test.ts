@@ -1,20 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DomainChangeSchema } from '../events/changes.ts';
-import { NewEventSchema, StoredEventSchema } from '../events/envelope.ts';
+import { z } from 'zod';
+import { ChangeRecordSchema, StoredEventSchema } from '../events/envelope.ts';
 import { isMatterStackError } from '../events/errors.ts';
+import { compileGuard } from '../events/schema-guard.ts';
 import { ATTEMPT_STATUSES, RUN_PHASES, RUN_STATUSES, TASK_STATUSES } from '../events/statuses.ts';
-import { fastDomainChange, fastWorkflow } from '../events/validate-changes.ts';
-import { WorkflowSchema } from '../events/workflow.ts';
-import { fastNewEvent, validateNewEvents, validateStoredEvent } from '../events/validate-events.ts';
+import { validateStoredEvent } from '../events/validate-events.ts';
 
 /*
- * The hand-written validators in events/validate-events.ts must accept exactly what the zod
- * schemas accept, and return what zod returns (defaults applied). Checked on random valid
- * inputs and on the same inputs mutated anywhere in their tree (a value replaced by something
- * odd, a key deleted, an unknown key added).
+ * The guards compiled from the zod schemas (events/schema-guard.ts) must never accept what zod
+ * refuses, nor anything zod would return changed (defaults to fill, keys to drop): a record they
+ * accept is used as it is. And a record in the log's normal form (what the host appends) must
+ * pass its guard, or every read pays zod's price. Checked on random valid records and on the same
+ * records mutated anywhere in their tree (a value replaced by something odd, a key deleted, an
+ * unknown key added). PROPERTY_RUNS scales the runs.
  */
 
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 1);
 const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined });
 /** True when no object inside `value` has a `__proto__` key (the fast path hands those to zod by design). */
@@ -189,18 +191,6 @@ function mutate(value: unknown, mutations: readonly Mutation[]): unknown {
   return copy;
 }
 
-/** Shapes where the fast check only defers to zod: a `__proto__` key, non-plain objects, deep nesting. */
-function exotic(value: unknown, depth = 0): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (depth > 40) return true;
-  if (!Array.isArray(value)) {
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) return true;
-    if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
-  }
-  return Object.values(value).some((child) => exotic(child, depth + 1));
-}
-
 /** A deep copy with ordinary prototypes, keeping keys whose value is undefined (so toStrictEqual compares content). */
 function plain(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
@@ -210,155 +200,89 @@ function plain(value: unknown): unknown {
   return out;
 }
 
-function expectSameChange(input: unknown): void {
-  const fast = fastDomainChange(input);
-  const zod = DomainChangeSchema.safeParse(input);
-  if (fast !== undefined) {
-    expect(zod.success).toBe(true);
-    expect(plain(fast)).toStrictEqual(plain(zod.data));
-  } else if (!exotic(input)) {
-    expect(zod.success).toBe(false);
-  }
+
+/** The record as a backend reads it: the envelope's place around the event, and its JSON round trip. */
+function stored(event: unknown): Record<string, unknown> {
+  const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
+  return { runId: 'run_1', seq: 3, position: 17, schemaVersion: 1, ...e };
 }
 
-function expectSameNewEvent(input: unknown): void {
-  const zod = NewEventSchema.safeParse(input);
-  const fast = fastNewEvent(input);
-  if (fast !== undefined) {
-    expect(zod.success).toBe(true);
-    expect(plain(fast)).toStrictEqual(plain(zod.data));
-  } else if (!exotic(input)) {
-    expect(zod.success).toBe(false);
-  }
-  // The public entry point agrees with zod whatever path it takes.
-  let validated: unknown;
-  try {
-    validated = validateNewEvents('run_1', [input as never], 0)[0];
-  } catch (error) {
-    expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
-    expect(zod.success).toBe(false);
-    return;
-  }
-  expect(zod.success).toBe(true);
-  expect(plain(validated)).toStrictEqual(plain(zod.data));
+/** zod's output in normal form: every default filled in (what the host appends). */
+function normal(event: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(StoredEventSchema.parse(stored(event)))) as Record<string, unknown>;
 }
 
-function expectSameStored(input: unknown): void {
-  const record = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
-  const raw = {
-    runId: 'run_1',
-    seq: 3,
-    position: 17,
-    schemaVersion: 1,
-    eventId: record.eventId,
-    type: record.type,
-    actor: record.actor,
-    time: record.time,
-    payload: record.payload,
-    from: record.from === undefined ? null : record.from,
-    to: record.to === undefined ? null : record.to,
-    changes: record.changes === undefined ? [] : record.changes,
-  };
-  const zod = StoredEventSchema.safeParse(raw);
-  let stored: unknown;
-  try {
-    stored = validateStoredEvent(raw);
-  } catch (error) {
-    expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
-    expect((error as Error).message).toContain('run run_1 seq 3');
-    expect(zod.success).toBe(false);
-    return;
-  }
-  expect(zod.success).toBe(true);
-  expect(plain(stored)).toStrictEqual(plain(zod.data));
+const isStored = compileGuard(StoredEventSchema);
+const isChangeRecord = compileGuard(ChangeRecordSchema);
+
+/** The guard's promise: accepted means zod accepts it and returns an equal value. */
+function expectSound(guard: (value: unknown) => boolean, schema: z.ZodType, value: unknown): void {
+  if (!guard(value)) return;
+  const parsed = schema.safeParse(value);
+  expect(parsed.success, JSON.stringify(value)).toBe(true);
+  expect(plain(parsed.data)).toStrictEqual(plain(value));
 }
 
-describe('optimisation: fast event validation agrees with the zod schemas', () => {
-  it('accepts every valid domain change, as zod outputs it', () => {
+function changeRecordOf(record: Record<string, unknown>): Record<string, unknown> {
+  const { runId, seq, position, schemaVersion, actor, time, changes } = record;
+  return { runId, seq, position, schemaVersion, actor, time, changes };
+}
+
+describe('guards compiled from the zod schemas', () => {
+  it('accept every record in normal form, which reads then return as they are', () => {
     fc.assert(
-      fc.property(change, (input) => {
-        const fast = fastDomainChange(input);
-        expect(fast).toBeDefined();
-        expect(plain(fast)).toStrictEqual(plain(DomainChangeSchema.parse(input)));
+      fc.property(newEvent, (event) => {
+        const record = normal(event);
+        expect(isStored(record)).toBe(true);
+        expect(isChangeRecord(changeRecordOf(record))).toBe(true);
+        expect(validateStoredEvent(record as never)).toBe(record);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 * RUNS },
     );
   });
 
-  it('agrees with zod on mutated domain changes', () => {
+  it('never accept what zod refuses or would change, on mutated records', () => {
     fc.assert(
-      fc.property(change, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => {
-        expectSameChange(mutate(input, mutations));
+      fc.property(newEvent, fc.array(mutation, { minLength: 1, maxLength: 3 }), (event, mutations) => {
+        const record = mutate(normal(event), mutations);
+        expectSound(isStored, StoredEventSchema, record);
+        if (typeof record === 'object' && record !== null) expectSound(isChangeRecord, ChangeRecordSchema, changeRecordOf(record as Record<string, unknown>));
       }),
-      { numRuns: 5000 },
+      { numRuns: 2000 * RUNS },
     );
   });
 
-  it('agrees with zod on arbitrary values', () => {
+  it('never accept what zod refuses or would change, on input-form records (defaults left out) and arbitrary values', () => {
+    fc.assert(fc.property(newEvent, (event) => expectSound(isStored, StoredEventSchema, stored(event))), { numRuns: 1000 * RUNS });
+    fc.assert(fc.property(fc.anything(), (value) => expectSound(isStored, StoredEventSchema, value)), { numRuns: 1000 * RUNS });
+  });
+
+  it('reads name a record zod refuses by run, sequence and field, whichever path it took', () => {
     fc.assert(
-      fc.property(fc.anything(), (input) => {
-        expectSameChange(input);
-        expectSameNewEvent(input);
+      fc.property(newEvent, fc.array(mutation, { minLength: 1, maxLength: 3 }), (event, mutations) => {
+        const record = mutate(normal(event), mutations) as Record<string, unknown>;
+        if (typeof record !== 'object' || record === null) return;
+        const raw: Record<string, unknown> = { ...record, runId: 'run_1', seq: 3, position: 17, schemaVersion: 1 };
+        const zod = StoredEventSchema.safeParse(raw);
+        let read: unknown;
+        try {
+          read = validateStoredEvent(raw as never);
+        } catch (error) {
+          expect(isMatterStackError(error, 'INVALID_EVENT')).toBe(true);
+          expect((error as Error).message).toContain('run run_1 seq 3: ');
+          expect(zod.success && Array.isArray(raw.changes)).toBe(false);
+          return;
+        }
+        expect(zod.success).toBe(true);
+        expect(plain(read)).toStrictEqual(plain(zod.data));
       }),
-      { numRuns: 1000 },
+      { numRuns: 2000 * RUNS },
     );
   });
 
-  it('accepts every valid new event on the fast path', () => {
-    fc.assert(
-      fc.property(newEvent, (input) => {
-        expect(fastNewEvent(input)).toBeDefined();
-        expectSameNewEvent(input);
-        expectSameStored(input);
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('agrees with zod on mutated new and stored events', () => {
-    fc.assert(
-      fc.property(newEvent, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => {
-        const mutated = mutate(input, mutations);
-        expectSameNewEvent(mutated);
-        expectSameStored(mutated);
-      }),
-      { numRuns: 3000 },
-    );
-  });
-
-  it('fastWorkflow returns what zod returns, or leaves the workflow to zod; never accepts what zod refuses', () => {
-    const workflow = fc.record({ tasks: fc.array(taskSpec, { maxLength: 4 }) });
-    const check = (input: unknown): void => {
-      const fast = fastWorkflow(input);
-      const zod = WorkflowSchema.safeParse(input);
-      if (fast === undefined) return;
-      expect(zod.success).toBe(true);
-      expect(plain(fast)).toStrictEqual(plain(zod.data));
-    };
-    fc.assert(fc.property(workflow, (input) => check(input)), { numRuns: 1000 });
-    fc.assert(fc.property(workflow, fc.array(mutation, { minLength: 1, maxLength: 3 }), (input, mutations) => check(mutate(input, mutations))), { numRuns: 3000 });
-    // The common case (no nested fields) takes the fast path.
-    expect(fastWorkflow({ tasks: [{ id: 'a', command: ['echo', 'x'] }, { id: 'b', dependencies: ['a'], kind: 'gate' }] })).toBeDefined();
-  });
-
-  it('fastWorkflow copies what it returns: changing the campaign’s objects afterwards changes nothing', () => {
-    const command = ['echo', 'x'];
-    const dependencies = ['a'];
-    const input = { tasks: [{ id: 'a', command }, { id: 'b', command: 'true', dependencies, kind: 'compute', allowFailure: false, allowDependencyFailure: false }] };
-    const out = fastWorkflow(input);
-    expect(out).toBeDefined();
-    command.push('more');
-    dependencies.push('c');
-    input.tasks[1]!.id = 'changed';
-    expect(out).toStrictEqual(WorkflowSchema.parse({ tasks: [{ id: 'a', command: ['echo', 'x'] }, { id: 'b', command: 'true', dependencies: ['a'] }] }));
-  });
-
-  it('never mutates the caller’s objects when filling defaults', () => {
-    const spec = { id: 't1' };
-    const input = { kind: 'workflow.planned', iteration: 0, tasks: [spec] };
-    const out = fastDomainChange(input);
-    expect(out).toStrictEqual(DomainChangeSchema.parse(input));
-    expect(spec).toStrictEqual({ id: 't1' });
-    expect(input.tasks[0]).toBe(spec);
+  it('refuse to compile what they cannot check exactly', () => {
+    expect(() => compileGuard(z.strictObject({ at: z.date() }))).toThrow();
+    expect(() => compileGuard(z.strictObject({ a: z.unknown() }))).toThrow(/anything/);
+    expect(() => compileGuard(z.tuple([z.string()]))).toThrow(/prefixItems/);
   });
 });
