@@ -1,6 +1,7 @@
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
-import { describeDriver, type Explanation, type OperatorHint, type TaskReason } from './explain-run.ts';
+import { describeDriver } from '../run-driver.ts';
+import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
 export function formatExplanation(e: Explanation): string {

@@ -152,15 +152,16 @@ async function loopAll(ctx: CommandContext): Promise<number> {
               continue;
             }
             const handle = await openRun({ store, runId: run.runId });
+            const status = await stepRun(handle, { driver: LOOP_DRIVER, signal: ctx.signal });
+            // Marked once this loop has hosted the run: a run another process hosts keeps that process's record.
             await markDriver(handle.runDir);
-            const status = await stepRun(handle);
             outcomes.set(run.runId, status);
             await handle.close();
             if (TERMINAL_RUN_STATUSES.includes(status)) await leases?.release(run.runId);
           } catch (error) {
-            // Another process is driving this run (one writer per run): leave it to that process this round,
-            // and still report how it ends.
-            if (isMatterStackError(error, 'VERSION_CONFLICT')) {
+            // Another process is driving this run (one writer per run, one host per run): leave it to that
+            // process this round, and still report how it ends.
+            if (isMatterStackError(error, 'VERSION_CONFLICT') || (isMatterStackError(error, 'COMMAND_REJECTED') && error.details.reason === 'hosted' && leases === undefined)) {
               if (!outcomes.has(run.runId)) outcomes.set(run.runId, run.status);
               continue;
             }

@@ -45,7 +45,7 @@ export const stepCommand = defineCommand({
     if (target !== undefined) return stepOverNats(ctx, target, parseId('run id', requiredArg(ctx, 'run')));
     const { stepRun } = await import('../../actors/run-lifecycle.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
-      const status = await stepRun(handle);
+      const status = await stepRun(handle, { driver: 'matterstack step', signal: ctx.signal });
       const view = getRunStatus(await handle.store.views(), handle.runId);
       if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${handle.runId} not found`, { runId: handle.runId });
       if (ctx.global.json) ctx.out.data(statusJson(view, commandPrefix(ctx)));
