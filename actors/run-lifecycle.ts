@@ -23,7 +23,7 @@ import { RunHost, type EffectHandler, type HostCheckpoint } from './run-host.ts'
 import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
-import { Wakeup } from './wakeup.ts';
+import { LIVE_RECHECK_MS, Wakeup } from './wakeup.ts';
 import { osAccount } from './os-account.ts';
 import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf, workspaceDirOf } from './workspace.ts';
 
@@ -439,7 +439,7 @@ async function driveHosted(handle: RunHandle, options: DriveOptions<unknown, unk
         stepped = host.seq;
         continue;
       }
-      await wake.wait(1000);
+      await wake.wait(LIVE_RECHECK_MS);
     }
     await projections.flush();
     return host.status ?? 'PENDING';
