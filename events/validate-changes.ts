@@ -233,7 +233,7 @@ const CHANGE_KEYS: Readonly<Record<DomainChange['kind'], ReadonlySet<string>>> =
   'attempt.created': new Set(['kind', 'attemptId', 'taskId', 'operatorKey']),
   'attempt.status': new Set(['kind', 'attemptId', 'status', 'reason', 'externalId', 'operatorData', 'dir']),
   'attempt.results': new Set(['kind', 'attemptId', 'files', 'data']),
-  'attempt.decision': new Set(['kind', 'attemptId', 'verb', 'by', 'comment', 'data']),
+  'attempt.decision': new Set(['kind', 'attemptId', 'verb', 'by', 'principal', 'comment', 'data']),
   command: new Set(['kind', 'verb', 'accepted', 'code', 'reason', 'target', 'by', 'principal']),
 };
 
@@ -286,7 +286,7 @@ export function fastDomainChange(input: unknown): DomainChange | undefined {
       break;
     case 'attempt.decision':
       if (!isId(c.attemptId) || (c.verb !== 'approved' && c.verb !== 'rejected')) return undefined;
-      if (!isOptString(c.by) || !isOptString(c.comment) || (c.data !== undefined && !isJsonValue(c.data))) return undefined;
+      if (!isOptString(c.by) || !isOptString(c.principal) || !isOptString(c.comment) || (c.data !== undefined && !isJsonValue(c.data))) return undefined;
       break;
     case 'command':
       if (typeof c.verb !== 'string' || typeof c.accepted !== 'boolean') return undefined;

@@ -1,3 +1,4 @@
+import { issuerText } from '../../events/run-events.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import { describeDriver } from '../run-driver.ts';
@@ -28,7 +29,8 @@ export function formatExplanation(e: Explanation): string {
       const data = d.data === undefined ? undefined : shortJson(d.data, 100);
       if (data?.endsWith('…') === true) folded = true;
       const details = [d.comment !== undefined ? `comment: ${d.comment}` : null, data !== undefined ? `data: ${data}` : null].filter((x) => x !== null);
-      lines.push(`  ${d.taskId} (${d.attemptId}): ${d.verb}${d.by !== undefined ? ` by ${d.by}` : ''}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`);
+      const issuer = issuerText(d.by, d.principal);
+      lines.push(`  ${d.taskId} (${d.attemptId}): ${d.verb}${issuer !== undefined ? ` by ${issuer}` : ''}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`);
     }
     if (folded) lines.push(`  (data cut with "…" is whole in \`matterstack explain ${e.runId} --json\`)`);
   }
