@@ -42,6 +42,7 @@ export const loopCommand = defineCommand({
   examples: ['loop 20250101_120000_1a2b3c4d', 'loop                      # every active run, round-robin', 'loop r1 --json > progress.jsonl'],
   notes: [
     RUN_OUTCOME_NOTE + '\nWithout a run id: 10 if any run FAILED, else 11 if any was CANCELLED.',
+    'On the embedded log loop holds the run\'s host lock (runs/<run>/.matterstack/host.lock, released when it exits,\nkill -9 included): a second loop or a step on the same run is refused (exit 4) naming it; a cancel waits for it\nto stop the attempts. A loop started while a cancel or a step hosts the run waits for it.',
     'With --nats, loop holds the run\'s lease as a worker does, so no worker hosts the run meanwhile; a run a worker\nhosts is refused (exit 4; skipped with a note without a run id): send it commands instead.',
   ],
   async run(ctx) {

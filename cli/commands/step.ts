@@ -39,6 +39,7 @@ export const stepCommand = defineCommand({
     RUN_OUTCOME_NOTE,
     '--json prints the same document as "status --json".',
     'With --nats the worker hosting the run steps it continuously: step only checks it is served and prints its status.',
+    'On the embedded log a step hosts the run under its host lock: beside a running loop it is refused (exit 4), naming\nthe loop; while a cancel stops attempts it waits for it.',
   ],
   async run(ctx) {
     const target = natsTarget(ctx);
