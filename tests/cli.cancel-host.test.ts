@@ -83,7 +83,7 @@ describe.concurrent('cancel and the process hosting the run (embedded log)', { t
     await loop.done;
     const cancel = startCli(['cancel', 'h4', '--json'], { root });
     const driverFile = path.join(root, 'lab', 'runs', 'h4', '.matterstack', 'driver.json');
-    await waitFor(() => (fs.existsSync(driverFile) && fs.readFileSync(driverFile, 'utf8').includes('matterstack cancel')) || undefined, 20_000, 'the cancel to host the run');
+    await waitFor(() => (fs.existsSync(driverFile) && fs.readFileSync(driverFile, 'utf8').includes('matterstack cancel')) || undefined, 60_000, 'the cancel to host the run');
     const next = await runCli(['loop', 'h4'], { root });
     const reply = (await cancel.done).json<CancelJson>();
     expect(reply.stoppedBy).toBe('this command');
