@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LOCAL_FILES } from '../actors/operators/local-operator.ts';
 import { groupMembers } from '../actors/operators/process-group.ts';
 import { runCli, startCli, type RunningCli } from './harness/cli.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // Embedded log: a cancel beside a running loop waits for the loop to stop the attempts (the loop holds the
 // run's host lock); with no live host (none, or one killed with -9) the cancel hosts the run itself.
@@ -36,8 +36,12 @@ async function loopingRun(runId: string, command = 'sleep 300'): Promise<{ root:
   expect((await runCli(['init', 'lab', '--run-id', runId], { root })).code).toBe(0);
   const loop = startCli(['loop', runId, '--json'], { root });
   loops.push(loop);
-  const group = await waitFor(() => startedPid(root, runId), 30_000, 'the task to start');
-  await waitFor(() => groupMembers(group).length >= 2 || undefined, 20_000, 'the processes of the task');
+  const group = await vi.waitFor(() => {
+    const pid = startedPid(root, runId);
+    expect(pid, 'the task started').toBeDefined();
+    return pid!;
+  }, { timeout: 30_000, interval: 100 });
+  await vi.waitFor(() => expect(groupMembers(group).length, 'the processes of the task').toBeGreaterThanOrEqual(2), { timeout: 20_000, interval: 100 });
   return { root, loop, group };
 }
 
@@ -83,7 +87,7 @@ describe.concurrent('cancel and the process hosting the run (embedded log)', { t
     await loop.done;
     const cancel = startCli(['cancel', 'h4', '--json'], { root });
     const driverFile = path.join(root, 'lab', 'runs', 'h4', '.matterstack', 'driver.json');
-    await waitFor(() => (fs.existsSync(driverFile) && fs.readFileSync(driverFile, 'utf8').includes('matterstack cancel')) || undefined, 60_000, 'the cancel to host the run');
+    await vi.waitFor(() => expect(fs.existsSync(driverFile) ? fs.readFileSync(driverFile, 'utf8') : '', 'the cancel hosts the run').toContain('matterstack cancel'), { timeout: 60_000, interval: 50 });
     const next = await runCli(['loop', 'h4'], { root });
     const reply = (await cancel.done).json<CancelJson>();
     expect(reply.stoppedBy).toBe('this command');

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
 import { startNatsServer, type NatsServerHandle, type NatsUser } from './harness/nats-server.ts';
-import { waitFor } from './harness/workspace.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // `list --nats` as the viewer: a worker answers ms.as.viewer.cmd.list from the log; the viewer still
@@ -28,10 +27,10 @@ beforeAll(async () => {
   const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
   const started = startCli(['worker', '--nats', url, '--id', 'list1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
   worker = started;
-  await waitFor(() => {
+  await vi.waitFor(() => {
     if (started.child.exitCode !== null) throw new Error(`worker exited ${started.child.exitCode}: ${started.output().stderr}`);
-    return started.output().stdout.includes('ready list1');
-  }, 30_000, 'the worker');
+    expect(started.output().stdout, 'the worker is ready').toContain('ready list1');
+  }, { timeout: 30_000, interval: 100 });
 }, 60_000);
 
 afterAll(async () => {
@@ -47,9 +46,9 @@ describe('list --nats as the viewer', { timeout: 120_000 }, () => {
   it('lists the runs with every filter, through the worker; the viewer still may not read the stream or steer', async () => {
     const { scientist, viewer } = server.users;
     for (const runId of ['done1', 'open1']) expect((await cliAs(scientist, ['init', 'lab', '--run-id', runId])).code).toBe(0);
-    await waitFor(async () => (await cliAs(viewer, ['status', 'done1', '--json'])).stdout.includes('"WAITING_EXTERNAL"'), 60_000, 'the gate of done1');
+    await vi.waitFor(async () => expect((await cliAs(viewer, ['status', 'done1', '--json'])).stdout).toContain('"WAITING_EXTERNAL"'), { timeout: 60_000, interval: 200 });
     expect((await cliAs(scientist, ['approve', 'done1', 'gate'])).code).toBe(0);
-    await waitFor(async () => (await cliAs(viewer, ['status', 'done1', '--json'])).stdout.includes('"status":"COMPLETED"'), 60_000, 'done1 to complete');
+    await vi.waitFor(async () => expect((await cliAs(viewer, ['status', 'done1', '--json'])).stdout).toContain('"status":"COMPLETED"'), { timeout: 60_000, interval: 200 });
 
     const ids = async (args: string[]): Promise<string[]> => {
       const listed = await cliAs(viewer, ['list', ...args, '--json']);
