@@ -1,5 +1,7 @@
 import { sleepUnlessAborted } from '../events/sleep.ts';
 import { attemptPhase } from '../machines/attempt-phase.ts';
+import { currentDriver, describeDriver } from './run-driver.ts';
+import { tryHostRun } from './run-host-lock.ts';
 import { RunHost, type EffectHandler } from './run-host.ts';
 import { hostFor, type DriveOptions, type RunHandle } from './run-lifecycle.ts';
 
@@ -17,9 +19,13 @@ export interface CancelledAttempt {
 export interface CancellationOutcome {
   stopped: CancelledAttempt[];
   stillStopping: CancelledAttempt[];
+  /** Who stopped them: this command, or the process hosting the run (`matterstack loop (pid 12 on lab1, since …)`). */
+  stoppedBy?: string;
 }
 
-/** How often `awaitCancellations` reads what the host appended. */
+/** Who stops the attempts with --nats: the holder of the run's lease. */
+const HOST_OVER_NATS = 'the worker or loop hosting the run (holder of its lease)';
+/** How often a waiting cancel reads what the host appended. */
 const WATCH_POLL_MS = 200;
 
 /** The attempts a command (record `commandSeq`) and anything after it asked to cancel. */
@@ -53,7 +59,7 @@ export async function awaitCancellations(handle: RunHandle, commandSeq: number, 
   const host = await RunHost.restore(handle.store.log, handle.runId);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const outcome = outcomeOf(host, targets);
+    const outcome = { ...outcomeOf(host, targets), stoppedBy: HOST_OVER_NATS };
     if (outcome.stillStopping.length === 0 || Date.now() >= deadline) return outcome;
     await new Promise((resolve) => setTimeout(resolve, Math.min(WATCH_POLL_MS, Math.max(0, deadline - Date.now()))));
     await host.refresh();
@@ -61,15 +67,10 @@ export async function awaitCancellations(handle: RunHandle, commandSeq: number, 
 }
 
 /**
- * Stops, from this process, the attempts the cancel recorded at `commandSeq` asked to cancel, so
- * that `cancel` stops the processes or jobs before it returns even when no loop hosts the run.
- * Only the owed cancel effects of those attempts run here (no submission, no campaign call). Safe
- * beside another host: operators' cancel is idempotent and the log refuses the stale append of
- * the second writer, which adopts the first one's records (DESIGN §5). Waits at most `timeoutMs`.
+ * Stops, from this process, the attempts in `targets` (only their owed cancel effects run: no
+ * submission, no campaign call). The caller hosts the run. Waits at most `timeoutMs`.
  */
-export async function carryOutCancellations(handle: RunHandle, commandSeq: number, timeoutMs: number, options: DriveOptions = {}): Promise<CancellationOutcome> {
-  const targets = await cancelTargets(handle, commandSeq);
-  if (targets.size === 0) return { stopped: [], stillStopping: [] };
+async function carryOut(handle: RunHandle, targets: Set<string>, timeoutMs: number, options: DriveOptions): Promise<CancellationOutcome> {
   const only = (inner: EffectHandler): EffectHandler => ({
     run: async (host, pending) => {
       if (pending.effect.type === 'attempt.cancel' && targets.has(pending.actor)) await inner.run(host, pending);
@@ -89,5 +90,43 @@ export async function carryOutCancellations(handle: RunHandle, commandSeq: numbe
     await campaign.close();
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
     await projections.flush().catch(() => undefined);
+  }
+}
+
+/** How the embedded cancel names itself while it hosts the run. */
+const CANCEL_DRIVER = 'matterstack cancel';
+/** Who stopped the attempts when this command did. */
+export const STOPPED_BY_THIS_COMMAND = 'this command';
+
+/**
+ * Sees to it, on the embedded log, that the attempts the cancel recorded at `commandSeq` asked to
+ * cancel are stopped before the command returns. While another process hosts the run (holds its
+ * host lock: a `loop`, a `step`, another cancel) it waits for that host to stop them; when none does
+ * it takes the lock and stops them itself, so two processes never both stop them. Waits at most
+ * `timeoutMs`; `stoppedBy` names who stopped them.
+ */
+export async function stopCancelledAttempts(handle: RunHandle, commandSeq: number, timeoutMs: number, options: DriveOptions = {}): Promise<CancellationOutcome> {
+  const targets = await cancelTargets(handle, commandSeq);
+  if (targets.size === 0) return { stopped: [], stillStopping: [] };
+  const watch = await RunHost.restore(handle.store.log, handle.runId);
+  const deadline = Date.now() + timeoutMs;
+  let lastHost: string | undefined;
+  for (;;) {
+    const driver = await currentDriver(handle.runDir);
+    if (driver !== null) lastHost = describeDriver(driver);
+    await watch.refresh();
+    const outcome = outcomeOf(watch, targets);
+    if (outcome.stillStopping.length === 0) return { ...outcome, stoppedBy: lastHost ?? 'another process' };
+    const remaining = deadline - Date.now();
+    const hosting = await tryHostRun(handle.runDir, CANCEL_DRIVER, true);
+    if (hosting !== undefined) {
+      try {
+        return { ...(await carryOut(handle, targets, Math.max(0, remaining), options)), stoppedBy: STOPPED_BY_THIS_COMMAND };
+      } finally {
+        await hosting.release();
+      }
+    }
+    if (remaining <= 0) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WATCH_POLL_MS, remaining)));
   }
 }

@@ -9,7 +9,15 @@ import { isProcessAlive, readProcStat } from './operators/process-group.ts';
  * Who drives a run right now (a `loop`, a worker), recorded in the run folder for `explain`.
  * Information only, never a lock: one writer per run is enforced by the log (DESIGN §5).
  */
-const DriverSchema = z.object({ driver: z.string(), pid: z.number().int(), procStartTime: z.number().int().nullable(), host: z.string(), since: z.string() });
+const DriverSchema = z.object({
+  driver: z.string(),
+  pid: z.number().int(),
+  procStartTime: z.number().int().nullable(),
+  host: z.string(),
+  since: z.string(),
+  /** Hosts the run for a moment only (a `cancel` stopping attempts): a `loop` starting meanwhile waits for it. */
+  transient: z.boolean().optional(),
+});
 export type DriverRecord = z.output<typeof DriverSchema>;
 
 /**
@@ -30,9 +38,16 @@ function driverFile(runDir: string): string {
 }
 
 /** Records this process as the driver of the run in `runDir`; the returned function removes the record (if still ours). */
-export async function markDriver(runDir: string, driver: string): Promise<() => Promise<void>> {
+export async function markDriver(runDir: string, driver: string, transient = false): Promise<() => Promise<void>> {
   const file = driverFile(runDir);
-  const record: DriverRecord = { driver, pid: process.pid, procStartTime: readProcStat(process.pid)?.startTime ?? null, host: hostname(), since: new Date().toISOString() };
+  const record: DriverRecord = {
+    driver,
+    pid: process.pid,
+    procStartTime: readProcStat(process.pid)?.startTime ?? null,
+    host: hostname(),
+    since: new Date().toISOString(),
+    ...(transient ? { transient } : {}),
+  };
   try {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, `${JSON.stringify(record)}\n`);
@@ -48,11 +63,25 @@ export async function markDriver(runDir: string, driver: string): Promise<() => 
 
 /** The process driving the run in `runDir`, or null when none is recorded or the recorded one has died (same host). */
 export async function currentDriver(runDir: string): Promise<RunDriver | null> {
+  const found = await recordedDriver(runDir);
+  if (found === null) return null;
+  const { transient: _transient, ...driver } = found;
+  return driver;
+}
+
+/** As `currentDriver`, with whether that driver hosts the run for a moment only. */
+export async function recordedDriver(runDir: string): Promise<(RunDriver & { transient: boolean }) | null> {
   const parsed = DriverSchema.safeParse(await readJsonFile(driverFile(runDir)));
   if (!parsed.success) return null;
   const { driver, pid, procStartTime, host, since } = parsed.data;
-  if (host !== hostname()) return { driver, pid, host, since, checked: false };
-  return isProcessAlive(pid, procStartTime) ? { driver, pid, host, since, checked: true } : null;
+  const transient = parsed.data.transient ?? false;
+  if (host !== hostname()) return { driver, pid, host, since, checked: false, transient };
+  return isProcessAlive(pid, procStartTime) ? { driver, pid, host, since, checked: true, transient } : null;
+}
+
+/** `matterstack loop (pid 12 on lab1, since …)`, or `worker w1 (holds the run's lease)`. */
+export function describeDriver(driver: RunDriver): string {
+  return driver.pid === null ? `${driver.driver} (holds the run's lease)` : `${driver.driver} (pid ${driver.pid} on ${driver.host ?? '?'}, since ${driver.since ?? '?'})`;
 }
 
 /** Runs `body` with a way to record this process as the driver of runs it steps in turn (`loop` without a run id); every record is removed afterwards. */

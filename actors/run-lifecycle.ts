@@ -16,12 +16,14 @@ import { loadOperatorsConfig, type OperatorsConfig } from './config/operators-co
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from './operators/operator-registry.ts';
 import { markDriver } from './run-driver.ts';
+import { hostRunOrRefuse, type Hosting } from './run-host-lock.ts';
+import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import { newRunId } from './run-id.ts';
 import { RunHost, type EffectHandler, type HostCheckpoint } from './run-host.ts';
 import { RunStore } from './run-store.ts';
 import { ProjectionScheduler } from './projection-scheduler.ts';
 import { followForeignAppends } from './follow-foreign-appends.ts';
-import { Wakeup } from './wakeup.ts';
+import { LIVE_RECHECK_MS, Wakeup } from './wakeup.ts';
 import { osAccount } from './os-account.ts';
 import { findWorkspacesRoot, resolveWorkspaceDir, runDirOf, workspaceDirOf } from './workspace.ts';
 
@@ -73,7 +75,7 @@ export interface DriveOptions<State = JsonValue, Data = JsonValue> {
   onProgress?: (status: RunStatus | undefined) => void;
   /** Limit of one plan/analyze call in ms (default: MATTERSTACK_CAMPAIGN_TIMEOUT_MS, else 10 minutes). */
   campaignTimeoutMs?: number;
-  /** Who drives the run (`matterstack loop`, `worker w1`), recorded for `explain` while `runUntilCompletion` runs. */
+  /** Who drives the run (`matterstack loop`, `worker w1`), recorded for `explain` and `cancel` while `stepRun` or `runUntilCompletion` runs. */
   driver?: string;
 }
 
@@ -346,7 +348,31 @@ export function stepRun<State = JsonValue, Data = JsonValue>(handle: RunHandle, 
   return lifecycle(() => stepOnce(handle, options));
 }
 
+/** Who drives a run through the API when the caller does not say. */
+const API_DRIVER = 'a program using the MatterStack API';
+
+/**
+ * Hosts the run for this process: on the embedded log under the run's host lock (refused while
+ * another process drives it); on NATS the run's lease decides who hosts, so only the driver is recorded.
+ */
+async function hostRun(handle: RunHandle, driver: string, options: { transient?: boolean; signal?: AbortSignal }): Promise<Hosting> {
+  if (handle.store.log instanceof SqliteEventLog) return hostRunOrRefuse(handle.runDir, handle.runId, driver, options);
+  const unmark = await markDriver(handle.runDir, driver);
+  // The driver record is informational; a stale one is recognised by its dead process.
+  return { release: () => unmark().catch(() => undefined) };
+}
+
 async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
+  // A step hosts the run for one cycle only: a loop starting meanwhile waits for it.
+  const hosting = await hostRun(handle, options.driver ?? API_DRIVER, { transient: true, ...(options.signal ? { signal: options.signal } : {}) });
+  try {
+    return await stepHosted(handle, options);
+  } finally {
+    await hosting.release();
+  }
+}
+
+async function stepHosted(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const { host, runner, projections, campaign } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
@@ -381,9 +407,17 @@ export function runUntilCompletion<State = JsonValue, Data = JsonValue>(handle: 
 }
 
 async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
+  const hosting = await hostRun(handle, options.driver ?? API_DRIVER, options.signal ? { signal: options.signal } : {});
+  try {
+    return await driveHosted(handle, options);
+  } finally {
+    await hosting.release();
+  }
+}
+
+async function driveHosted(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const wake = new Wakeup();
   const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
-  const unmark = await markDriver(handle.runDir, options.driver ?? 'a program using the MatterStack API');
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
@@ -405,7 +439,7 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
         stepped = host.seq;
         continue;
       }
-      await wake.wait(1000);
+      await wake.wait(LIVE_RECHECK_MS);
     }
     await projections.flush();
     return host.status ?? 'PENDING';
@@ -416,8 +450,6 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
     options.signal?.removeEventListener('abort', stop);
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
     await projections.flush().catch(() => undefined);
-    // The driver record is informational; a stale one is recognised by its dead process.
-    await unmark().catch(() => undefined);
   }
 }
 

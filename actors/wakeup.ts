@@ -1,3 +1,6 @@
+/** How long the live driver of a run waits, with nothing notified, before it looks at the run again. */
+export const LIVE_RECHECK_MS = 1000;
+
 /** A wake-up signal for the event-driven loop; a notification while nobody waits is kept. */
 export class Wakeup {
   private pending = false;

@@ -15,10 +15,11 @@ export const WAIT_TIMEOUT_OPTION: OptionSpec = {
 /** What `cancel`/`cancel-attempt` print about the wait, and their exit code when it ran out. */
 export const CANCEL_WAIT_NOTE = [
   'The command returns once the attempts it cancels are stopped: with no loop or worker hosting the run it',
-  'stops them itself (processes killed, Slurm jobs scancel-ed); beside a host they are stopped by whichever',
-  'gets there first. It prints "stopped: <attempt> (<operator> <pid or job id>) CANCELLED" for each one;',
-  'when some are still stopping after --wait-timeout it prints "still stopping after N s: …" and exits 13',
-  '(a later loop or worker finishes the job). --json: {"accepted","seq","stopped":[…],"stillStopping":[…]}.',
+  'stops them itself (processes killed, Slurm jobs scancel-ed), holding the run\'s host lock meanwhile; while',
+  'a loop, step or worker hosts the run it waits for that host to stop them. It prints "stopped: <attempt>',
+  '(<operator> <pid or job id>) CANCELLED" for each one, then "stopped by <this command | the host>"; when',
+  'some are still stopping after --wait-timeout it prints "still stopping after N s: …" and exits 13 (a later',
+  'loop or worker finishes the job). --json: {"accepted","seq","stopped":[…],"stillStopping":[…],"stoppedBy"}.',
 ].join('\n');
 
 /** `--wait-timeout` in ms (VALIDATION as a usage error naming the option). */
@@ -39,11 +40,12 @@ function describe(attempt: CancelledAttempt): string {
 export function reportCancellation(ctx: CommandContext, seq: number, outcome: CancellationOutcome, timeoutMs: number): number {
   const code = outcome.stillStopping.length > 0 ? EXIT_CODES.CANCEL_PENDING : EXIT_CODES.OK;
   if (ctx.global.json) {
-    ctx.out.data({ accepted: true, seq, stopped: outcome.stopped, stillStopping: outcome.stillStopping });
+    ctx.out.data({ accepted: true, seq, stopped: outcome.stopped, stillStopping: outcome.stillStopping, ...(outcome.stoppedBy !== undefined ? { stoppedBy: outcome.stoppedBy } : {}) });
     return code;
   }
   ctx.out.line(`accepted (seq ${seq})`);
   for (const attempt of outcome.stopped) ctx.out.line(`stopped: ${describe(attempt)}`);
+  if (outcome.stopped.length > 0 && outcome.stoppedBy !== undefined) ctx.out.line(`stopped by ${outcome.stoppedBy}`);
   if (outcome.stillStopping.length > 0) ctx.out.line(`still stopping after ${timeoutMs / 1000} s: ${outcome.stillStopping.map(describe).join(', ')}`);
   return code;
 }

@@ -32,7 +32,9 @@ export async function withNats<T>(target: NatsTarget, body: (nc: NatsConnection)
 }
 
 /** The embedded path's reply shape (actors/run-lifecycle `CommandReply`). */
-export type CliCommandReply = { accepted: true; seq: number; runId?: string; status?: Record<string, unknown> } | { accepted: false; code: string; message: string };
+export type CliCommandReply =
+  | { accepted: true; seq: number; runId?: string; status?: Record<string, unknown>; runs?: Record<string, unknown>[] }
+  | { accepted: false; code: string; message: string };
 
 // On the embedded path these are thrown (unknown run, bad input, outage) rather than recorded as a
 // refusal; throwing them here too keeps the printed line and the exit code the same on both paths.

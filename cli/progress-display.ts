@@ -67,7 +67,7 @@ export class ProgressDisplay {
   constructor(
     private readonly out: Output,
     readonly mode: ProgressMode,
-    private readonly nextCycleSeconds = 1,
+    private readonly nextCycleSeconds: (view: RunStatusView) => number,
   ) {}
 
   /** Shows the runs' current state (terminal: redraws the block; otherwise one line per run that changed). */
@@ -77,7 +77,7 @@ export class ProgressDisplay {
       for (const view of views) {
         // Where the run is gets a line of its own, so a long run id or workspace never cuts it off.
         lines.push(`${view.runId} ${view.status} iteration ${view.iteration ?? '-'} (${view.workspace ?? '-'})`);
-        lines.push(`  ${whereText(view, this.nextCycleSeconds)}`);
+        lines.push(`  ${whereText(view, this.nextCycleSeconds(view))}`);
         lines.push(`  ${countsText(progressCounts(view.counts))}`);
       }
       lines.push('Ctrl-C stops the loop; the run stays resumable.');
@@ -91,7 +91,7 @@ export class ProgressDisplay {
     }
     for (const view of views) {
       const counts = progressCounts(view.counts);
-      const where = whereText(view, this.nextCycleSeconds);
+      const where = whereText(view, this.nextCycleSeconds(view));
       const key = JSON.stringify([view.status, where, view.iteration, counts]);
       if (this.last.get(view.runId) === key) continue;
       this.last.set(view.runId, key);

@@ -61,7 +61,7 @@ interface Delivered {
  */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb, cancelWaitMs: number | undefined): Promise<Delivered> {
   const target = natsTarget(ctx);
-  const { awaitCancellations, carryOutCancellations } = await import('../actors/carry-out-cancellations.ts');
+  const { awaitCancellations, stopCancelledAttempts } = await import('../actors/carry-out-cancellations.ts');
   if (target !== undefined) {
     const { type: _type, ...payload } = command;
     const reply = await natsRunRequest(target, runId, verb, payload);
@@ -74,7 +74,7 @@ async function deliver(ctx: CommandContext, runId: string, command: RunCommand, 
   return withRun(ctx, runId, async (handle) => {
     const reply = await sendCommand(handle, command);
     if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };
-    return { reply, cancellation: await carryOutCancellations(handle, reply.seq, cancelWaitMs) };
+    return { reply, cancellation: await stopCancelledAttempts(handle, reply.seq, cancelWaitMs) };
   });
 }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import * as messages from '../events/command-messages.ts';
 import { StoredEventSchema } from '../events/envelope.ts';
-import { commandSubject, initCommandSubject } from '../events/subjects.ts';
+import { commandSubject, initCommandSubject, listCommandSubject } from '../events/subjects.ts';
 import { mayPublish, parseNatsConfPermissions, type UserPermissions } from './nats-conf-permissions.ts';
 
 // Rewrites the generated regions of docs/nats.md from the zod schemas, so the document follows
@@ -67,6 +67,7 @@ function commandTable(users: readonly UserPermissions[]): string {
     '| Subject | Sent as `<user>` (recorded as principal) | Request | Users allowed | Users allowed as themselves | Appends to the run\'s log |',
     '| --- | --- | --- | --- | --- | --- |',
     row(initCommandSubject, '[init](#request-init)', 'a new run (`RUN.CREATED`)'),
+    row(listCommandSubject, '[list](#request-list)', 'nothing (answered by the worker)'),
     ...rows,
   ].join('\n');
 }
@@ -84,7 +85,7 @@ function schemaSections(): string {
         out.push(`<a id="request-${key}"></a>\n#### \`${key}\` (\`${name}.${key}\`)\n\n${jsonSchema(schema)}`);
       }
     } else if (isSchema(value) && !inRecords.has(value)) {
-      const anchor = name === 'InitPayloadSchema' ? '<a id="request-init"></a>\n' : '';
+      const anchor = name === 'InitPayloadSchema' ? '<a id="request-init"></a>\n' : name === 'ListPayloadSchema' ? '<a id="request-list"></a>\n' : '';
       out.push(`${anchor}#### \`${name}\`\n\n${jsonSchema(value)}`);
     }
   }

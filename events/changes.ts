@@ -44,6 +44,7 @@ export const DomainChangeSchema = z.discriminatedUnion('kind', [
     attemptId: IdSchema,
     verb: z.enum(['approved', 'rejected']),
     by: z.string().optional(),
+    principal: z.string().optional(),
     comment: z.string().optional(),
     data: JsonValueSchema.optional(),
   }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { IdSchema, WorkspaceSlugSchema } from './ids.ts';
 import type { JsonValue } from './json.ts';
 import { GateDataSchema, type RunCommand } from './run-events.ts';
+import { RUN_STATUSES } from './statuses.ts';
 
 /**
  * Payloads of the NATS commands (`ms.cmd.<runId>.<verb>`, `ms.cmd.init`, the same under `ms.as.<user>.`) and their replies.
@@ -77,10 +78,22 @@ export const InitPayloadSchema = z.strictObject({
 });
 export type InitPayload = z.output<typeof InitPayloadSchema>;
 
+/**
+ * `ms.cmd.list`: the runs of the log, latest activity first (read-only: the viewer may ask). Without
+ * `all` or `statuses` only active runs (PENDING, RUNNING, PAUSED); `since`: latest record at or after it.
+ */
+export const ListPayloadSchema = z.strictObject({
+  all: z.boolean().default(false),
+  statuses: z.array(z.enum(RUN_STATUSES)).min(1).optional(),
+  workspace: WorkspaceSlugSchema.optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+});
+export type ListPayload = z.output<typeof ListPayloadSchema>;
+
 /** The error half of a reply: a stable code (MatterStackError code or command rejection code) and a message. */
 export const CommandErrorSchema = z.strictObject({ code: z.string().min(1), message: z.string() });
 
-/** A reply on the wire. `status` carries the status view; `log` a piece of log; `runId` answers `init`. */
+/** A reply on the wire. `status` carries the status view; `log` a piece of log; `runId` answers `init`; `runs` answers `list`. */
 export const CommandReplySchema = z.union([
   z.object({
     accepted: z.literal(true),
@@ -88,6 +101,7 @@ export const CommandReplySchema = z.union([
     runId: z.string().optional(),
     status: z.record(z.string(), z.unknown()).optional(),
     log: LogChunkSchema.optional(),
+    runs: z.array(z.record(z.string(), z.unknown())).optional(),
   }),
   z.object({ accepted: z.literal(false), error: CommandErrorSchema }),
 ]);

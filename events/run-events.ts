@@ -170,8 +170,12 @@ export const AttemptCancelSchema = z.strictObject({ type: z.literal('ATTEMPT.CAN
 /** Outcome of the `attempt.cancel` effect: the operator stopped the work. */
 export const AttemptCancelledSchema = z.strictObject({ type: z.literal('ATTEMPT.CANCELLED'), reason: z.string().optional() });
 
-/** Gate decisions routed by the run from CMD.APPROVE / CMD.REJECT. */
-const DecisionFields = { comment: z.string().optional(), data: JsonValueSchema.optional(), by: z.string().optional() };
+/**
+ * Gate decisions routed by the run from CMD.APPROVE / CMD.REJECT: `by` is the issuer's claim and
+ * `principal` who was authenticated (NATS user, OS account). Records written before `principal`
+ * existed hold both in `by` as text (`alice (as scientist)`) and keep meaning exactly that.
+ */
+const DecisionFields = { comment: z.string().optional(), data: JsonValueSchema.optional(), by: z.string().optional(), principal: z.string().optional() };
 export const AttemptApproveSchema = z.strictObject({ type: z.literal('ATTEMPT.APPROVE'), ...DecisionFields });
 export const AttemptRejectSchema = z.strictObject({ type: z.literal('ATTEMPT.REJECT'), ...DecisionFields });
 

@@ -49,6 +49,11 @@ export function initCommandSubject(user?: string): string {
   return `${commandPrefix(user)}.init`;
 }
 
+/** The subject of the "list the runs" request (read-only): `ms.cmd.list`, or `ms.as.<user>.cmd.list` sent as `user`. */
+export function listCommandSubject(user?: string): string {
+  return `${commandPrefix(user)}.list`;
+}
+
 /**
  * A command subject's parts, or undefined when `subject` is not one. `principal`: the user token of
  * an authenticated subject; undefined on the documented subjects, where nobody vouched for the sender.
@@ -63,7 +68,7 @@ export function parseCommandSubject(subject: string): { principal: string | unde
     principal = parts[2] ?? '';
     rest = parts.slice(4);
   } else return undefined;
-  if (rest.length === 1 && rest[0] === 'init') return { principal, runId: undefined, verb: 'init' };
+  if (rest.length === 1 && (rest[0] === 'init' || rest[0] === 'list')) return { principal, runId: undefined, verb: rest[0] };
   if (rest.length === 2) return { principal, runId: rest[0] ?? '', verb: rest[1] ?? '' };
   return undefined;
 }

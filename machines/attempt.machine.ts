@@ -1,6 +1,6 @@
 import { assign, emit, setup } from 'xstate';
 import type { JsonObject, JsonValue } from '../events/json.ts';
-import type { AttemptCreated, AttemptEvent } from '../events/run-events.ts';
+import { issuerText, type AttemptCreated, type AttemptEvent } from '../events/run-events.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 import type { Outgoing } from './outgoing.ts';
@@ -28,14 +28,20 @@ export interface AttemptContext {
 /** An approve or reject as the gate attempt keeps it (and the log and views show it). */
 export interface AttemptDecisionRecord {
   verb: 'approved' | 'rejected';
+  /** The issuer's claim (`--by`, $USER); in records older than `principal`, the issuer as text (`alice (as scientist)`). */
   by?: string;
+  /** Who was authenticated: the NATS user, or the OS account on the embedded log. */
+  principal?: string;
   comment?: string;
   data?: JsonValue;
 }
 
 type Reportable = Exclude<AttemptStatus, 'CREATED'>;
 const reasonOf = (event: AttemptEvent): string | undefined => {
-  if (event.type === 'ATTEMPT.REJECT') return event.comment ?? (event.by !== undefined ? `rejected by ${event.by}` : 'rejected');
+  if (event.type === 'ATTEMPT.REJECT') {
+    const issuer = issuerText(event.by, event.principal);
+    return event.comment ?? (issuer !== undefined ? `rejected by ${issuer}` : 'rejected');
+  }
   if ('reason' in event) return event.reason;
   return undefined;
 };
@@ -126,6 +132,7 @@ export const attemptMachine = setup({
       if (event.type !== 'ATTEMPT.APPROVE' && event.type !== 'ATTEMPT.REJECT') return context;
       const decision: AttemptDecisionRecord = { verb: event.type === 'ATTEMPT.APPROVE' ? 'approved' : 'rejected' };
       if (event.by !== undefined) decision.by = event.by;
+      if (event.principal !== undefined) decision.principal = event.principal;
       if (event.comment !== undefined) decision.comment = event.comment;
       if (event.data !== undefined) decision.data = event.data;
       return { ...context, decision };

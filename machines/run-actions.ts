@@ -175,7 +175,9 @@ export function applyCommand(ctx: RunContext, cmd: RunCommand): { context: RunCo
       const approve = cmd.type === 'CMD.APPROVE';
       const type = approve ? ('ATTEMPT.APPROVE' as const) : ('ATTEMPT.REJECT' as const);
       const { context, attemptId } = recordDecision(ctx, cmd.taskId, { verb: approve ? 'approved' : 'rejected', ...by });
-      return { context, messages: [{ to: attemptId, event: { type, ...comment, ...data, ...by } }] };
+      // The attempt keeps the claim and the authenticated principal apart (analyze gets both as fields).
+      const issuedBy = { ...(cmd.by !== undefined ? { by: cmd.by } : {}), ...(cmd.principal !== undefined ? { principal: cmd.principal } : {}) };
+      return { context, messages: [{ to: attemptId, event: { type, ...comment, ...data, ...issuedBy } }] };
     }
   }
 }

@@ -59,6 +59,7 @@ export interface AttemptView {
 export interface GateDecisionView {
   verb: 'approved' | 'rejected';
   by?: string;
+  principal?: string;
   comment?: string;
   data?: JsonValue;
 }

@@ -83,7 +83,7 @@ describe('cancel stops the attempts itself when no loop hosts the run', () => {
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(groupMembers(groups.one!)).toEqual([]);
     expect(groupMembers(groups.two!).length).toBeGreaterThan(0);
-    expect(cancel.stdout).toMatch(new RegExp(`^accepted \\(seq \\d+\\)\\nstopped: one-a1 \\(local.default ${groups.one}\\) CANCELLED\\n$`));
+    expect(cancel.stdout).toMatch(new RegExp(`^accepted \\(seq \\d+\\)\\nstopped: one-a1 \\(local.default ${groups.one}\\) CANCELLED\\nstopped by this command\\n$`));
     const status = (await runCli(['status', 'c2', '--json'], { root })).json<StatusJson>();
     expect(status.tasks.map((t) => [t.id, t.status])).toEqual([
       ['one', 'CANCELLED'],

@@ -5,9 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/cli.ts';
 import { tempRoot } from './harness/workspace.ts';
 
-// Embedded commands record the OS account as their principal: the decision's `by` says both.
-const ALICE = `alice (as ${userInfo().username})`;
-const BOB = `bob (as ${userInfo().username})`;
+// Embedded commands record the OS account as their principal: views say both in words; analyze,
+// --json and the evidence keep the claim (`by`) and the principal apart.
+const ME = userInfo().username;
+const ALICE = `alice (as ${ME})`;
 
 // Gate decisions carry data (approve/reject --comment, --data, --data-file), a gate's inputSchema
 // refuses data that does not match, and the campaign state is visible whole (status --state / --json),
@@ -62,7 +63,7 @@ const DATA = { batch: 'B7', samples: 12, notes: 'y'.repeat(400) };
 
 interface Attempt {
   attemptId: string;
-  decision: { verb: string; by?: string; comment?: string; data?: unknown } | null;
+  decision: { verb: string; by?: string; principal?: string; comment?: string; data?: unknown } | null;
   results: { data: unknown } | null;
 }
 
@@ -128,7 +129,7 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
     expect(pending.stdout).toContain('explain g1 --json');
     expect((await cli(['loop', 'g1'])).code).toBe(0);
 
-    const decision = { verb: 'approved', by: ALICE, comment: 'looks right', data: DATA };
+    const decision = { verb: 'approved', by: 'alice', principal: ME, comment: 'looks right', data: DATA };
     // analyze received the data as results.gate.data and the decision beside it; the state shows it whole.
     const status = await cli(['status', 'g1', '--json']);
     expect(status.stdout).not.toContain('…');
@@ -138,7 +139,7 @@ describe.concurrent('gate decisions with data (embedded log, CLI binary)', { tim
       status: 'COMPLETED',
       files: {},
       data: DATA,
-      decision: { verb: 'approved', by: ALICE, comment: 'looks right' },
+      decision: { verb: 'approved', by: 'alice', principal: ME, comment: 'looks right' },
     });
     const state = await cli(['status', 'g1', '--state']);
     expect(JSON.parse(state.stdout)).toEqual(view.campaignState.state);
@@ -188,7 +189,7 @@ export function analyze(state, results) { return { received: results.gate }; }
     expect((await cli(['reject', 's1', 'gate', '--by', 'bob', '--comment', 'contaminated', '--data', '{"lot": [1, 2]}'])).code).toBe(0);
     expect((await cli(['loop', 's1'])).code).toBe(0);
     const state = JSON.parse((await cli(['status', 's1', '--state'])).stdout) as { received: unknown };
-    expect(state.received).toEqual({ status: 'FAILED', files: {}, data: { lot: [1, 2] }, decision: { verb: 'rejected', by: BOB, comment: 'contaminated' } });
+    expect(state.received).toEqual({ status: 'FAILED', files: {}, data: { lot: [1, 2] }, decision: { verb: 'rejected', by: 'bob', principal: ME, comment: 'contaminated' } });
   });
 
   it('an unusable inputSchema, or one on a compute task, rejects the workflow when planned', async () => {

@@ -46,7 +46,7 @@ describe('gate decision data over NATS (real nats-server, worker process, CLI bi
       return status;
     }, { timeout: 20_000, interval: 200 });
     const expected = {
-      received: { status: 'COMPLETED', files: {}, data: { batch: 'B7' }, decision: { verb: 'approved', by: 'alice (as scientist)', comment: 'go' } },
+      received: { status: 'COMPLETED', files: {}, data: { batch: 'B7' }, decision: { verb: 'approved', by: 'alice', principal: 'scientist', comment: 'go' } },
       pad: 'p'.repeat(500),
     };
     expect(done.campaignState).toMatchObject({ iteration: 1, state: expected });

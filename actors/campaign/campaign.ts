@@ -9,8 +9,12 @@ export interface TaskResult<Data = JsonValue> {
   files?: Record<string, string>;
   /** Structured output: results.json, a response's data, or the data a gate was approved / rejected with (`--data`). */
   data?: Data;
-  /** Gate tasks decided with `approve` / `reject`: the decision, who made it and the comment. */
-  decision?: { verb: 'approved' | 'rejected'; by?: string; comment?: string };
+  /**
+   * Gate tasks decided with `approve` / `reject`: the decision, who made it and the comment. `by`: the
+   * name the issuer gave (`--by`, $USER); `principal`: who was authenticated (NATS user, OS account).
+   * Decisions recorded before `principal` existed have `by` only, as text (`alice (as scientist)`).
+   */
+  decision?: { verb: 'approved' | 'rejected'; by?: string; principal?: string; comment?: string };
 }
 
 /**

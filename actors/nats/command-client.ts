@@ -1,7 +1,7 @@
 import { NoRespondersError, PermissionViolationError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { CommandReplySchema, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
+import { CommandReplySchema, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../../events/command-messages.ts';
 import { MatterStackError } from '../../events/errors.ts';
-import { commandSubject, initCommandSubject } from '../../events/subjects.ts';
+import { commandSubject, initCommandSubject, listCommandSubject } from '../../events/subjects.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -61,4 +61,9 @@ export function requestCommand(nc: NatsConnection, runId: string, verb: CommandV
 /** Asks a worker to create and host a run (`ms.as.<user>.cmd.init`). */
 export function requestInit(nc: NatsConnection, payload: InitPayload, timeoutMs = 60_000): Promise<CommandReplyMessage> {
   return ask(nc, initCommandSubject(userOf(nc)), payload, timeoutMs);
+}
+
+/** Asks a worker for the runs of the log (`ms.as.<user>.cmd.list`). */
+export function requestList(nc: NatsConnection, payload: Partial<ListPayload>, timeoutMs = 30_000): Promise<CommandReplyMessage> {
+  return ask(nc, listCommandSubject(userOf(nc)), payload, timeoutMs);
 }

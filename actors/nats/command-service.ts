@@ -3,9 +3,11 @@ import {
   COMMAND_PAYLOADS,
   InitPayloadSchema,
   isCommandVerb,
+  ListPayloadSchema,
   type CommandReplyMessage,
   type CommandVerb,
   type InitPayload,
+  type ListPayload,
 } from '../../events/command-messages.ts';
 import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { isValidId } from '../../events/ids.ts';
@@ -25,6 +27,8 @@ export interface CommandHandler {
   command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
   /** Creates and starts hosting a run. */
   init(payload: InitPayload): Promise<CommandReplyMessage>;
+  /** Lists the runs of the log (`ms.cmd.list`); a handler without it refuses the request. */
+  list?(payload: ListPayload): Promise<CommandReplyMessage>;
 }
 
 /** Options of `serveCommands`. */
@@ -79,7 +83,7 @@ function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]
 }
 
 /**
- * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init` and
+ * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init`, `ms.cmd.list` and
  * `ms.cmd.<runId>.<verb>`, the same as NATS user `<user>` on `ms.as.<user>.cmd.…`; and
  * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
  * validated before anything runs; replies are JSON (`CommandReplySchema`).
@@ -113,13 +117,25 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     return handler.init(parsed.data);
   };
 
+  const onList = async (msg: Msg): Promise<CommandReplyMessage> => {
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = ListPayloadSchema.safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid list payload: ${describeIssues(parsed.error)}`);
+    if (handler.list === undefined) return rejected('COMMAND_REJECTED', 'list is not served by this worker');
+    return handler.list(parsed.data);
+  };
+
   const serve = (msg: Msg, forwarded: boolean): void => {
     // A forwarded command's subject is `ms.wrk.<workerId>.` + the subject it was sent on.
     const subject = forwarded ? msg.subject.split('.').slice(3).join('.') : msg.subject;
     const command = parseCommandSubject(subject);
     let job: Promise<CommandReplyMessage>;
     if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<run>.<verb> or ms.as.<user>.cmd.<run>.<verb>)`));
-    else if (command.runId === undefined) job = forwarded ? Promise.resolve(rejected('VALIDATION_FAILED', `init is never forwarded: ${msg.subject}`)) : onInit(msg);
+    else if (command.runId === undefined) {
+      if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
+      else job = command.verb === 'list' ? onList(msg) : onInit(msg);
+    }
     else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(
       (reply) => respond(msg, reply),

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload } from '../../events/command-messages.ts';
+import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../../events/command-messages.ts';
 import { errorMessage } from '../../events/errors.ts';
 import type { EventLog } from '../../events/event-log.ts';
 import { JetStreamEventLog } from '../../events/jetstream-event-log.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
-import { getRunStatus } from '../../projections/queries.ts';
+import { getRunStatus, listRuns } from '../../projections/queries.ts';
 import { readAttemptLog } from '../views/attempt-logs.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
 import { newRunId } from '../run-id.ts';
@@ -254,6 +254,23 @@ class Worker implements CommandHandler, WorkerHandle {
     const view = getRunStatus(this.store.projector.db, runId, { withState: true });
     if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
     return { accepted: true, seq: view.lastSeq, status: { ...view } };
+  }
+
+  /** The runs of the whole log, filtered and latest activity first, as `list` shows them. */
+  async list(payload: ListPayload): Promise<CommandReplyMessage> {
+    try {
+      await this.store.project();
+      const runs = listRuns(this.store.projector.db, {
+        all: payload.all,
+        order: 'activity',
+        ...(payload.statuses !== undefined ? { statuses: payload.statuses } : {}),
+        ...(payload.workspace !== undefined ? { workspace: payload.workspace } : {}),
+        ...(payload.since !== undefined ? { since: new Date(payload.since) } : {}),
+      });
+      return { accepted: true, seq: 0, runs: runs.map((run) => ({ ...run })) };
+    } catch (error) {
+      return replyOfError(error);
+    }
   }
 
   async init(payload: InitPayload): Promise<CommandReplyMessage> {

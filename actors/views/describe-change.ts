@@ -1,5 +1,5 @@
 import type { DomainChange } from '../../events/changes.ts';
-import { recordedIssuerText } from '../../events/run-events.ts';
+import { issuerText, recordedIssuerText } from '../../events/run-events.ts';
 
 const MAX_JSON = 80;
 
@@ -86,7 +86,8 @@ export class ChangeDescriber {
         return `attempt ${c.attemptId} results: ${files} file${files === 1 ? '' : 's'}${c.data !== undefined ? `, data ${this.json(c.data, 60)}` : ''}`;
       }
       case 'attempt.decision': {
-        const by = c.by !== undefined ? ` by ${c.by}` : '';
+        const issuer = issuerText(c.by, c.principal);
+        const by = issuer !== undefined ? ` by ${issuer}` : '';
         const comment = c.comment !== undefined ? `, comment ${this.json(c.comment)}` : '';
         return `attempt ${c.attemptId} ${c.verb}${by}${comment}${c.data !== undefined ? `, data ${this.json(c.data)}` : ''}`;
       }

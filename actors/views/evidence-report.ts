@@ -1,7 +1,7 @@
 import type { EvidenceBundle } from './build-evidence.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
-import { recordedIssuerText } from '../../events/run-events.ts';
+import { issuerText, recordedIssuerText } from '../../events/run-events.ts';
 
 /** A table cell: pipes and newlines would break the Markdown table. */
 function cell(value: string | number | null | undefined): string {
@@ -71,7 +71,7 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
     out.push(
       ...table(
         ['Attempt', 'Task', 'Decision', 'By', 'Comment', 'Data'],
-        decided.map((a) => [a.attemptId, a.taskId, a.decision?.verb, a.decision?.by, a.decision?.comment, a.decision?.data === undefined ? null : fold(a.decision.data, 120)]),
+        decided.map((a) => [a.attemptId, a.taskId, a.decision?.verb, issuerText(a.decision?.by, a.decision?.principal), a.decision?.comment, a.decision?.data === undefined ? null : fold(a.decision.data, 120)]),
       ),
       '',
     );

@@ -20,7 +20,7 @@ import { attemptDirOf, runDirOf } from '../workspace.ts';
 import { loadOperatorsConfig } from '../config/operators-config.ts';
 import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
-import { currentDriver, type RunDriver } from '../run-driver.ts';
+import { currentDriver, describeDriver, type RunDriver } from '../run-driver.ts';
 import { logFilesOf } from './attempt-logs.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
@@ -344,11 +344,6 @@ async function driverOf(handle: ExplainTarget, options: ExplainOptions): Promise
   if (recorded !== null || options.leaseDriver === undefined) return recorded;
   const driver = await options.leaseDriver();
   return driver === undefined ? null : { driver, pid: null, host: null, since: null, checked: true };
-}
-
-/** `matterstack loop (pid 12 on lab1, since …)`, or `worker w1 (holds the run's lease)`. */
-export function describeDriver(driver: RunDriver): string {
-  return driver.pid === null ? `${driver.driver} (holds the run's lease)` : `${driver.driver} (pid ${driver.pid} on ${driver.host ?? '?'}, since ${driver.since ?? '?'})`;
 }
 
 /** What to do next, derived from the run status and the task reasons (deduplicated, in order). */

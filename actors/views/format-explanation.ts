@@ -1,6 +1,8 @@
+import { issuerText } from '../../events/run-events.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
-import { describeDriver, type Explanation, type OperatorHint, type TaskReason } from './explain-run.ts';
+import { describeDriver } from '../run-driver.ts';
+import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
 export function formatExplanation(e: Explanation): string {
@@ -27,7 +29,8 @@ export function formatExplanation(e: Explanation): string {
       const data = d.data === undefined ? undefined : shortJson(d.data, 100);
       if (data?.endsWith('…') === true) folded = true;
       const details = [d.comment !== undefined ? `comment: ${d.comment}` : null, data !== undefined ? `data: ${data}` : null].filter((x) => x !== null);
-      lines.push(`  ${d.taskId} (${d.attemptId}): ${d.verb}${d.by !== undefined ? ` by ${d.by}` : ''}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`);
+      const issuer = issuerText(d.by, d.principal);
+      lines.push(`  ${d.taskId} (${d.attemptId}): ${d.verb}${issuer !== undefined ? ` by ${issuer}` : ''}${details.length > 0 ? ` — ${details.join('; ')}` : ''}`);
     }
     if (folded) lines.push(`  (data cut with "…" is whole in \`matterstack explain ${e.runId} --json\`)`);
   }

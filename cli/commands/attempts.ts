@@ -1,3 +1,4 @@
+import { issuerText } from '../../events/run-events.ts';
 import path from 'node:path';
 import { getRun, listAttempts, listTasks, type AttemptView, type GateDecisionView } from '../../projections/queries.ts';
 import { MatterStackError } from '../../events/errors.ts';
@@ -25,7 +26,7 @@ export const attemptsCommand = defineCommand({
   options: {},
   examples: ['attempts r1 relax_001', 'attempts r1 relax_001 --json | jq -r \'.[-1].dir\''],
   notes: [
-    '--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",\n"results":{"files","data"},"decision":{"verb","by","comment","data"} (gates decided by approve / reject),…}.',
+    '--json prints an array of {"attemptId","status","operatorKey","externalId","dir" (absolute),"reason","createdAt","submittedAt","endedAt",\n"results":{"files","data"},"decision":{"verb","by","principal","comment","data"} (gates decided by approve / reject),…}.',
     'A results.json that is not a JSON object in a regular file of the attempt directory (a link out of it is not\nfollowed), or is over defaults.max_results_bytes of operators.yaml (default 1000000), fails the attempt\nwith the reason (RESULTS_INVALID).',
   ],
   async run(ctx) {
@@ -73,7 +74,8 @@ function withAbsoluteDir(attempt: AttemptView, base: string): AttemptView {
 
 /** `approved by alice; comment: looks right; data: {"batch":"B7"}` (whole: people decided on these values). */
 function describeGateDecision(d: GateDecisionView): string {
-  const parts = [`${d.verb}${d.by !== undefined ? ` by ${d.by}` : ''}`];
+  const issuer = issuerText(d.by, d.principal);
+  const parts = [`${d.verb}${issuer !== undefined ? ` by ${issuer}` : ''}`];
   if (d.comment !== undefined) parts.push(`comment: ${d.comment}`);
   if (d.data !== undefined) parts.push(`data: ${JSON.stringify(d.data)}`);
   return parts.join('; ');

@@ -50,7 +50,7 @@ function gateDecision(name: 'approve' | 'reject', type: string, summary: string,
     notes: [
       'Prints "accepted (seq N)"; refused (NOT_A_GATE, GATE_NOT_WAITING, GATE_ALREADY_DECIDED, GATE_DATA_INVALID, TASK_NOT_FOUND) → one error line, non-zero exit.',
       'A gate takes one decision: once an approve or a reject is accepted, any other is GATE_ALREADY_DECIDED (naming the\nfirst), even before a host has acted on it; a rerun of the gate makes a new attempt, which takes a new one.',
-      "The comment and data are kept in the log and shown by replay, attempts, explain and the evidence; analyze gets\nresults[task].data (the data) and results[task].decision ({verb, by, comment}).",
+      "The comment and data are kept in the log and shown by replay, attempts, explain and the evidence; analyze gets\nresults[task].data (the data) and results[task].decision ({verb, by, principal, comment}: by is the --by name,\nprincipal who was authenticated, the NATS user or the OS account).",
       ...(name === 'approve'
         ? ['A gate with an inputSchema (JSON Schema) takes only an approve whose data matches it: otherwise GATE_DATA_INVALID\nnames the field (e.g. data.batch), the refusal is logged, and nothing else changes.']
         : []),

@@ -8,6 +8,8 @@ import { EXIT_CODES } from '../exit-codes.ts';
 import { hostedError, withLoopLeases } from '../loop-leases.ts';
 import { withRun, withStore } from '../open-store.ts';
 import { ProgressDisplay, progressMode } from '../progress-display.ts';
+import { nextCycleSeconds } from '../next-cycle.ts';
+import { loadOperatorsConfig } from '../../actors/config/operators-config.ts';
 import { toCliFailure } from '../report-error.ts';
 import { commandPrefix } from '../run-status-format.ts';
 import { exitCodeForStatus, exitCodeForStatuses, RUN_OUTCOME_NOTE } from '../run-outcome.ts';
@@ -28,8 +30,8 @@ export const loopCommand = defineCommand({
     'a PAUSED run counts as active, so the loop waits for it).',
     'On a terminal it shows a live block per run, cut to the terminal\'s width: status and iteration, where',
     'it is (a phase, "waiting (next cycle in N s)", "waiting for approval of <gate>", "waiting for the',
-    'campaign") and its tasks (done, running, waiting, pending, failed, cancelled); otherwise it logs a',
-    'line when something changes; --json streams',
+    'campaign"; N: the poll_interval_seconds of the operators it waits on) and its tasks (done, running,',
+    'waiting, pending, failed, cancelled); otherwise it logs a line when something changes; --json streams',
     'JSON lines {"event":"progress","where",…} and ends with {"event":"end","runs":[{"runId","status"}],"exitCode"}.',
     'Ctrl-C stops cleanly: tasks already started keep running and the run resumes where it was with',
     'the next loop.',
@@ -40,6 +42,7 @@ export const loopCommand = defineCommand({
   examples: ['loop 20250101_120000_1a2b3c4d', 'loop                      # every active run, round-robin', 'loop r1 --json > progress.jsonl'],
   notes: [
     RUN_OUTCOME_NOTE + '\nWithout a run id: 10 if any run FAILED, else 11 if any was CANCELLED.',
+    'On the embedded log loop holds the run\'s host lock (runs/<run>/.matterstack/host.lock, released when it exits,\nkill -9 included): a second loop or a step on the same run is refused (exit 4) naming it; a cancel waits for it\nto stop the attempts. A loop started while a cancel or a step hosts the run waits for it.',
     'With --nats, loop holds the run\'s lease as a worker does, so no worker hosts the run meanwhile; a run a worker\nhosts is refused (exit 4; skipped with a note without a run id): send it commands instead.',
   ],
   async run(ctx) {
@@ -100,7 +103,8 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
     withLoopLeases(ctx, store, async (leases) => {
       const holder = await leases?.claim(handle.runId);
       if (holder !== undefined) throw hostedError(handle.runId, holder);
-      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+      const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
+      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out), (view) => nextCycleSeconds(config, view));
       const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
       const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
       const signal = leases === undefined ? ctx.signal : AbortSignal.any([ctx.signal, leases.lostSignal(handle.runId)]);
@@ -131,7 +135,8 @@ async function loopAll(ctx: CommandContext): Promise<number> {
   const { withDriverMarks } = await import('../../actors/run-driver.ts');
   return withStore(ctx, (store) =>
     withDriverMarks(LOOP_DRIVER, (markDriver) => withLoopLeases(ctx, store, async (leases) => {
-      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out));
+      // Runs are stepped in turn: a waiting run is looked at again within a round.
+      const display = new ProgressDisplay(ctx.out, progressMode(ctx.out), () => IDLE_ROUND_MS / 1000);
       const outcomes = new Map<string, RunStatus>();
       // A run whose step throws (its workspace was deleted, its config broke) is reported once and left alone.
       const broken = new Map<string, number>();
@@ -152,15 +157,16 @@ async function loopAll(ctx: CommandContext): Promise<number> {
               continue;
             }
             const handle = await openRun({ store, runId: run.runId });
+            const status = await stepRun(handle, { driver: LOOP_DRIVER, signal: ctx.signal });
+            // Marked once this loop has hosted the run: a run another process hosts keeps that process's record.
             await markDriver(handle.runDir);
-            const status = await stepRun(handle);
             outcomes.set(run.runId, status);
             await handle.close();
             if (TERMINAL_RUN_STATUSES.includes(status)) await leases?.release(run.runId);
           } catch (error) {
-            // Another process is driving this run (one writer per run): leave it to that process this round,
-            // and still report how it ends.
-            if (isMatterStackError(error, 'VERSION_CONFLICT')) {
+            // Another process is driving this run (one writer per run, one host per run): leave it to that
+            // process this round, and still report how it ends.
+            if (isMatterStackError(error, 'VERSION_CONFLICT') || (isMatterStackError(error, 'COMMAND_REJECTED') && error.details.reason === 'hosted' && leases === undefined)) {
               if (!outcomes.has(run.runId)) outcomes.set(run.runId, run.status);
               continue;
             }

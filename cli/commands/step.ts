@@ -39,13 +39,14 @@ export const stepCommand = defineCommand({
     RUN_OUTCOME_NOTE,
     '--json prints the same document as "status --json".',
     'With --nats the worker hosting the run steps it continuously: step only checks it is served and prints its status.',
+    'On the embedded log a step hosts the run under its host lock: beside a running loop it is refused (exit 4), naming\nthe loop; while a cancel stops attempts it waits for it.',
   ],
   async run(ctx) {
     const target = natsTarget(ctx);
     if (target !== undefined) return stepOverNats(ctx, target, parseId('run id', requiredArg(ctx, 'run')));
     const { stepRun } = await import('../../actors/run-lifecycle.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
-      const status = await stepRun(handle);
+      const status = await stepRun(handle, { driver: 'matterstack step', signal: ctx.signal });
       const view = getRunStatus(await handle.store.views(), handle.runId);
       if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${handle.runId} not found`, { runId: handle.runId });
       if (ctx.global.json) ctx.out.data(statusJson(view, commandPrefix(ctx)));

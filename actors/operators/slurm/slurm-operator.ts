@@ -18,14 +18,12 @@ import { UnreachableRecorder } from './unreachable-record.ts';
 import { SlurmPoller, type ClusterHealth } from './slurm-poller.ts';
 import { isInvalidJobId, parseSacct, parseSbatchParsable, parseScontrolJob, parseSqueue, pollResultOf, sacctArgv, SQUEUE_FORMAT, type SlurmJobInfo } from './slurm-states.ts';
 import { SingleFlight } from '../single-flight.ts';
+import { pollIntervalMsOf } from '../poll-interval.ts';
 
 type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;
 
 export { describeUnreachable } from './unreachable-record.ts';
 export { runnerForBackend } from './runner-for-backend.ts';
-
-/** Default poll interval of a Slurm operator (SPEC §3: 30 s). */
-export const DEFAULT_SLURM_POLL_INTERVAL_MS = 30_000;
 
 /** Tunables of the Slurm operator; most come from operators.yaml, tests shorten the rest. */
 export interface SlurmOperatorOptions {
@@ -81,8 +79,7 @@ export class SlurmOperator implements Operator {
     this.backend = entry.backend;
     this.options = options;
     this.runner = options.runner ?? runnerForBackend(entry.backend);
-    const intervalSeconds = entry.backend.poll_interval_seconds ?? entry.pollIntervalSeconds;
-    const intervalMs = options.pollIntervalMs ?? (intervalSeconds !== undefined ? intervalSeconds * 1000 : DEFAULT_SLURM_POLL_INTERVAL_MS);
+    const intervalMs = options.pollIntervalMs ?? pollIntervalMsOf(entry);
     const graceSeconds = entry.backend.lost_grace_seconds;
     this.lostGraceMs = options.lostGraceMs ?? (graceSeconds !== undefined ? graceSeconds * 1000 : Math.max(3 * intervalMs, 120_000));
     this.poller = new SlurmPoller({ runner: this.runner, intervalMs, ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}) });
