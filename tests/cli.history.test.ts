@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunHost } from '../actors/run-host.ts';
 import { currentWriter } from '../actors/writer-stamp.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -209,9 +209,24 @@ describe('history across versions on the embedded log (CLI)', () => {
 });
 
 describe('history across versions on JetStream (worker process, CLI users)', () => {
-  let server: NatsServerHandle | undefined;
-  let worker: RunningCli | undefined;
-  let root: string | undefined;
+  let server: NatsServerHandle;
+  let worker: RunningCli;
+  let root: string;
+  const as = (who: { user: string; pass: string }): CliOptions => ({ root, env: { MATTERSTACK_NATS_URL: server.url, MATTERSTACK_NATS_USER: who.user, MATTERSTACK_NATS_PASS: who.pass } });
+  const scientist = (): CliOptions => as(server.users.scientist);
+  const orchestratorLog = (): Promise<JetStreamEventLog> => JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    root = makeWorkspace(GATE_CAMPAIGN, 'ms-history-nats-');
+    const { orchestrator } = server.users;
+    const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
+    worker = startCli(['worker', '--nats', url, '--id', 'hw1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
+    await waitFor(() => {
+      if (worker.child.exitCode !== null) throw new Error(`worker exited ${worker.child.exitCode}: ${worker.output().stderr}`);
+      return worker.output().stdout.includes('ready hw1');
+    }, 30_000, 'the worker');
+  }, 60_000);
 
   afterAll(async () => {
     if (worker !== undefined && worker.child.exitCode === null) {
@@ -222,51 +237,78 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('the worker, an older host and a command each record their writer once; replay and the evidence show who wrote what', async () => {
-    server = await startNatsServer();
-    root = makeWorkspace(GATE_CAMPAIGN, 'ms-history-nats-');
-    const { orchestrator, scientist } = server.users;
-    const as = (who: { user: string; pass: string }): CliOptions => ({ root, env: { MATTERSTACK_NATS_URL: server!.url, MATTERSTACK_NATS_USER: who.user, MATTERSTACK_NATS_PASS: who.pass } });
-    const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
-    const running = startCli(['worker', '--nats', url, '--id', 'hw1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
-    worker = running;
-    await waitFor(() => {
-      if (running.child.exitCode !== null) throw new Error(`worker exited ${running.child.exitCode}: ${running.output().stderr}`);
-      return running.output().stdout.includes('ready hw1');
-    }, 30_000, 'the worker');
-
-    expect((await runCli(['init', 'lab', '--run-id', 'j1'], as(scientist))).code).toBe(0);
+  /** Creates a run through the worker and waits until its gate waits. */
+  async function gateWaiting(runId: string): Promise<void> {
+    expect((await runCli(['init', 'lab', '--run-id', runId], scientist())).code).toBe(0);
     await waitFor(async () => {
-      const read = await runCli(['replay', 'j1', '--json'], as(scientist));
+      const read = await runCli(['replay', runId, '--json'], scientist());
       if (read.code !== 0) throw new Error(`replay --json: exit ${read.code}: ${read.stdout} ${read.stderr}`);
       return read.json<Entry[]>().some((e) => e.actor === 'gate-a1' && e.type === 'ATTEMPT.SUBMITTED');
     }, 30_000, 'the gate to wait');
+  }
 
-    const log = await JetStreamEventLog.connect({ servers: server.url, user: orchestrator.user, pass: orchestrator.pass });
+  it('the worker, an older host and a command each record their writer once; replay and the evidence show who wrote what', async () => {
+    await gateWaiting('j1');
+    const log = await orchestratorLog();
     try {
       await pauseAs(OLD, log, 'j1');
     } finally {
       await log.close();
     }
-    const resume = await runCli(['resume', 'j1'], as(scientist));
+    const resume = await runCli(['resume', 'j1'], scientist());
     expect(resume.code, resume.stderr).toBe(0);
-    const approve = await runCli(['approve', 'j1', 'gate'], as(scientist));
+    const approve = await runCli(['approve', 'j1', 'gate'], scientist());
     expect(approve.code, approve.stderr).toBe(0);
     await waitFor(async () => {
-      const status = (await runCli(['status', 'j1', '--json'], as(scientist))).json<{ status: string }>();
+      const status = (await runCli(['status', 'j1', '--json'], scientist())).json<{ status: string }>();
       return status.status === 'COMPLETED';
     }, 60_000, 'the run to complete');
 
-    const entries = (await runCli(['replay', 'j1', '--json'], as(scientist))).json<Entry[]>();
+    const entries = (await runCli(['replay', 'j1', '--json'], scientist())).json<Entry[]>();
     const { oldFrom, backFrom } = expectThreeStretches(entries);
-    expectWriterLines((await runCli(['replay', 'j1'], as(scientist))).stdout);
+    expectWriterLines((await runCli(['replay', 'j1'], scientist())).stdout);
 
-    const exported = (await runCli(['export-evidence', 'j1', '--json'], as(scientist))).json<{ bundlePath: string }>();
+    const exported = (await runCli(['export-evidence', 'j1', '--json'], scientist())).json<{ bundlePath: string }>();
     const bundle = JSON.parse(fs.readFileSync(exported.bundlePath, 'utf8')) as { log: { writers: unknown[]; lastSeq: number } };
     expect(bundle.log.writers).toEqual([
       { writer: CURRENT, fromSeq: 1, toSeq: oldFrom - 1 },
       { writer: OLD, fromSeq: oldFrom, toSeq: backFrom - 1 },
       { writer: CURRENT, fromSeq: backFrom, toSeq: bundle.log.lastSeq },
     ]);
+  }, 240_000);
+
+  it('a record another version decided otherwise makes the worker let the run go; commands are refused with HISTORY_DIVERGED naming it', async () => {
+    await gateWaiting('j2');
+    // An older writer paused the run, and (by its rules) the run stayed waiting with no command fact.
+    const log = await orchestratorLog();
+    let pauseSeq = 0;
+    try {
+      const time = new Date().toISOString();
+      const expected = await log.lastSeq('j2');
+      const result = await log.append('j2', [
+        { eventId: 'old-stamp-j2', type: HOST_VERSION_TYPE, actor: 'run', time, payload: { ...OLD }, from: null, to: null, changes: [] },
+        { eventId: 'old-pause-j2', type: 'CMD.PAUSE', actor: 'run', time, payload: { by: 'old-host' }, from: 'waiting', to: 'waiting', changes: [] },
+      ], expected);
+      pauseSeq = result.lastSeq;
+    } finally {
+      await log.close();
+    }
+    await waitFor(() => worker.output().stdout.includes('run j2: refused') || undefined, 30_000, 'the worker to let j2 go');
+    expect(worker.output().stdout).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE)`);
+    const lastSeq = pauseSeq;
+
+    const resume = await runCli(['resume', 'j2'], scientist());
+    expect(resume.code, resume.stderr).toBe(9);
+    expect(resume.stderr).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE): the logged state and changes differ`);
+    expect(resume.stderr).toContain(`Logged by MatterStack ${OLD.version} (machines ${OLD.machines})`);
+    const verify = await runCli(['replay', 'j2', '--verify'], scientist());
+    expect(verify.code).toBe(9);
+    expect(verify.stdout).toContain(`written by:      MatterStack ${OLD.version} (machines ${OLD.machines})`);
+    const after = await orchestratorLog();
+    try {
+      expect(await after.lastSeq('j2')).toBe(lastSeq);
+    } finally {
+      await after.close();
+    }
   }, 240_000);
 });
