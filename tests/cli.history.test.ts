@@ -216,17 +216,23 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
   const scientist = (): CliOptions => as(server.users.scientist);
   const orchestratorLog = (): Promise<JetStreamEventLog> => JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
 
+  /** Starts a `matterstack worker` process and waits until it is ready. */
+  async function startWorker(id: string): Promise<void> {
+    const { orchestrator } = server.users;
+    const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
+    const started = startCli(['worker', '--nats', url, '--id', id, '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
+    worker = started;
+    await waitFor(() => {
+      if (started.child.exitCode !== null) throw new Error(`worker exited ${started.child.exitCode}: ${started.output().stderr}`);
+      return started.output().stdout.includes(`ready ${id}`);
+    }, 60_000, 'the worker');
+  }
+
   beforeAll(async () => {
     server = await startNatsServer();
     root = makeWorkspace(GATE_CAMPAIGN, 'ms-history-nats-');
-    const { orchestrator } = server.users;
-    const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
-    worker = startCli(['worker', '--nats', url, '--id', 'hw1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
-    await waitFor(() => {
-      if (worker.child.exitCode !== null) throw new Error(`worker exited ${worker.child.exitCode}: ${worker.output().stderr}`);
-      return worker.output().stdout.includes('ready hw1');
-    }, 30_000, 'the worker');
-  }, 60_000);
+    await startWorker('hw1');
+  }, 120_000);
 
   afterAll(async () => {
     if (worker !== undefined && worker.child.exitCode === null) {
@@ -279,7 +285,10 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
 
   it('a record another version decided otherwise makes the worker let the run go; commands are refused with HISTORY_DIVERGED naming it', async () => {
     await gateWaiting('j2');
-    // An older writer paused the run, and (by its rules) the run stayed waiting with no command fact.
+    // The upgrade: the worker stops, an older writer pauses the run (by its rules the run stayed
+    // waiting, with no command fact), and a worker of this version comes up.
+    worker.child.kill('SIGTERM');
+    await worker.done;
     const log = await orchestratorLog();
     let pauseSeq = 0;
     try {
@@ -293,14 +302,17 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     } finally {
       await log.close();
     }
-    await waitFor(() => worker.output().stdout.includes('run j2: refused') || undefined, 30_000, 'the worker to let j2 go');
-    expect(worker.output().stdout).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE)`);
+    await startWorker('hw2');
     const lastSeq = pauseSeq;
 
     const resume = await runCli(['resume', 'j2'], scientist());
     expect(resume.code, resume.stderr).toBe(9);
     expect(resume.stderr).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE): the logged state and changes differ`);
     expect(resume.stderr).toContain(`Logged by MatterStack ${OLD.version} (machines ${OLD.machines})`);
+    // Hosting it (for that command, or when it scans) is refused too: the worker lets the run go.
+    // (The worker logs on stderr.)
+    await waitFor(() => worker.output().stderr.includes('[worker] run j2: refused') || undefined, 60_000, 'the worker to let j2 go');
+    expect(worker.output().stderr).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE)`);
     const verify = await runCli(['replay', 'j2', '--verify'], scientist());
     expect(verify.code).toBe(9);
     expect(verify.stdout).toContain(`written by:      MatterStack ${OLD.version} (machines ${OLD.machines})`);
