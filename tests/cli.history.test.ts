@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunHost } from '../actors/run-host.ts';
 import { currentWriter } from '../actors/writer-stamp.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -10,7 +10,7 @@ import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
 import { SqliteEventLog } from '../events/sqlite-event-log.ts';
 import { runCli, startCli, type CliOptions, type RunningCli } from './harness/cli.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // Issue #15: history that survives upgrades. A host that re-decides a logged record differently
@@ -222,10 +222,10 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
     const started = startCli(['worker', '--nats', url, '--id', id, '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root });
     worker = started;
-    await waitFor(() => {
-      if (started.child.exitCode !== null) throw new Error(`worker exited ${started.child.exitCode}: ${started.output().stderr}`);
-      return started.output().stdout.includes(`ready ${id}`);
-    }, 60_000, 'the worker');
+    await vi.waitFor(() => {
+      expect(started.child.exitCode, started.output().stderr).toBeNull();
+      expect(started.output().stdout, 'the worker to be ready').toContain(`ready ${id}`);
+    }, { timeout: 60_000, interval: 100 });
   }
 
   beforeAll(async () => {
@@ -246,11 +246,11 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
   /** Creates a run through the worker and waits until its gate waits. */
   async function gateWaiting(runId: string): Promise<void> {
     expect((await runCli(['init', 'lab', '--run-id', runId], scientist())).code).toBe(0);
-    await waitFor(async () => {
+    await vi.waitFor(async () => {
       const read = await runCli(['replay', runId, '--json'], scientist());
-      if (read.code !== 0) throw new Error(`replay --json: exit ${read.code}: ${read.stdout} ${read.stderr}`);
-      return read.json<Entry[]>().some((e) => e.actor === 'gate-a1' && e.type === 'ATTEMPT.SUBMITTED');
-    }, 30_000, 'the gate to wait');
+      expect(read.code, read.stderr).toBe(0);
+      expect(read.json<Entry[]>().some((e) => e.actor === 'gate-a1' && e.type === 'ATTEMPT.SUBMITTED'), 'the gate to wait').toBe(true);
+    }, { timeout: 30_000, interval: 100 });
   }
 
   it('the worker, an older host and a command each record their writer once; replay and the evidence show who wrote what', async () => {
@@ -265,10 +265,10 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     expect(resume.code, resume.stderr).toBe(0);
     const approve = await runCli(['approve', 'j1', 'gate'], scientist());
     expect(approve.code, approve.stderr).toBe(0);
-    await waitFor(async () => {
+    await vi.waitFor(async () => {
       const status = (await runCli(['status', 'j1', '--json'], scientist())).json<{ status: string }>();
-      return status.status === 'COMPLETED';
-    }, 60_000, 'the run to complete');
+      expect(status.status, 'the run to complete').toBe('COMPLETED');
+    }, { timeout: 60_000, interval: 100 });
 
     const entries = (await runCli(['replay', 'j1', '--json'], scientist())).json<Entry[]>();
     const { oldFrom, backFrom } = expectThreeStretches(entries);
@@ -311,7 +311,7 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     expect(resume.stderr).toContain(`Logged by MatterStack ${OLD.version} (machines ${OLD.machines})`);
     // Hosting it (for that command, or when it scans) is refused too: the worker lets the run go.
     // (The worker logs on stderr.)
-    await waitFor(() => worker.output().stderr.includes('[worker] run j2: refused') || undefined, 60_000, 'the worker to let j2 go');
+    await vi.waitFor(() => expect(worker.output().stderr, 'the worker to let j2 go').toContain('[worker] run j2: refused'), { timeout: 60_000, interval: 100 });
     expect(worker.output().stderr).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE)`);
     const verify = await runCli(['replay', 'j2', '--verify'], scientist());
     expect(verify.code).toBe(9);
