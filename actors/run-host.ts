@@ -2,6 +2,7 @@ import { newEventId } from '../events/event-id.ts';
 import type { StoredEvent, ValidNewEvent } from '../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
+import { HOST_VERSION_TYPE, isHostVersion, parseHostVersion, sameWriter, type WriterStamp } from '../events/host-version.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, Delivery, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
@@ -9,6 +10,8 @@ import { isStillOwed, pendingEffects, type PendingEffect } from '../machines/pen
 import type { DomainChange } from '../events/changes.ts';
 import { KeyedFifo } from './keyed-fifo.ts';
 import { SerialQueue } from '../events/serial-queue.ts';
+import { historyDivergedError, outcomeDifference, type HistoryDivergence } from './history-divergence.ts';
+import { currentWriter } from './writer-stamp.ts';
 
 /** Runs an effect once its transition is durable; outcomes come back through `host.deliver`. */
 export interface EffectHandler {
@@ -42,6 +45,8 @@ export interface StoredEventLike {
 export interface HostCheckpoint {
   system: RunSystem;
   seq: number;
+  /** Who wrote record `seq` (see `RunHostOptions.writer`). */
+  writer: WriterStamp | null;
 }
 
 type AnyEvent = RunEvent | AttemptEvent;
@@ -71,6 +76,13 @@ export interface RunHostOptions {
    * previous one). A step that changes nothing is a noop and is not appended.
    */
   autoStep?: boolean;
+  /** Whose records this host writes: this process's version and machines (the default), or another (tests play older versions). */
+  writer?: WriterStamp;
+  /**
+   * For views that only read: a logged record the current machines decide differently is noted in
+   * `divergence` instead of refusing the restore (HISTORY_DIVERGED). Such a host appends nothing.
+   */
+  tolerateDivergence?: boolean;
 }
 
 /**
@@ -111,23 +123,31 @@ export class RunHost {
   private readonly errors: unknown[] = [];
   /** Why the host stopped, once an append failed for a reason other than a conflict. */
   private stopReason: { error: unknown } | undefined;
+  private readonly writer: WriterStamp;
+  /** Who wrote the last record applied: when it is not `writer`, the next append starts with a HOST.VERSION record. */
+  private lastWriter: WriterStamp | null = null;
+  private firstDivergence: HistoryDivergence | undefined;
 
   private constructor(runId: string, log: EventLog, options: RunHostOptions) {
     this.runId = runId;
     this.log = log;
     this.options = options;
+    this.writer = options.writer ?? currentWriter();
   }
 
   /**
    * Restores the run from its log (no effects during replay), then re-issues the effects it still
    * owes. `from` is a state this process already holds (what another host of the run reached at
-   * `seq`): only the records after it are replayed.
+   * `seq`): only the records after it are replayed. Every record is decided again and compared with
+   * its logged outcome: the first that differs refuses the restore (HISTORY_DIVERGED, nothing
+   * appended) unless `tolerateDivergence`; history is never silently re-decided.
    */
   static async restore(log: EventLog, runId: string, options: RunHostOptions = {}, from?: HostCheckpoint): Promise<RunHost> {
     const host = new RunHost(runId, log, options);
     if (from !== undefined) {
       host.system = from.system;
       host.lastSeq = from.seq;
+      host.lastWriter = from.writer;
     }
     await host.catchUp();
     if (host.system.run === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
@@ -157,7 +177,12 @@ export class RunHost {
 
   /** The state and sequence reached so far, for another host of the run in this process (`restore`'s `from`). */
   checkpoint(): HostCheckpoint {
-    return { system: this.system, seq: this.lastSeq };
+    return { system: this.system, seq: this.lastSeq, writer: this.lastWriter };
+  }
+
+  /** The first logged record the current machines decide differently (only a `tolerateDivergence` host gets this far with one). */
+  get divergence(): HistoryDivergence | undefined {
+    return this.firstDivergence;
   }
 
   /** Queues events for actors and drains the mailbox; resolves with what was appended. */
@@ -176,6 +201,7 @@ export class RunHost {
 
   private enqueue(items: MailItem | MailItem[], sink: StoredEventLike[] | undefined): Promise<void> {
     if (this.stopReason !== undefined) return Promise.reject(this.stopReason.error);
+    if (this.firstDivergence !== undefined) return Promise.reject(historyDivergedError(this.firstDivergence));
     if (Array.isArray(items)) for (const item of items) this.mailbox.push({ actor: item.actor, event: item.event, sink });
     else this.mailbox.push({ actor: items.actor, event: items.event, sink });
     // Deliveries that arrive while a drain waits its turn are decided by that drain (it drains the
@@ -234,6 +260,11 @@ export class RunHost {
   }
 
   private applyRecord(record: StoredEvent): void {
+    if (isHostVersion(record)) {
+      this.lastWriter = parseHostVersion(record);
+      this.lastSeq = record.seq;
+      return;
+    }
     const raw = { ...(record.payload as object), type: record.type };
     let event: AnyEvent;
     try {
@@ -244,8 +275,29 @@ export class RunHost {
         seq: record.seq,
       }, { cause: error });
     }
-    this.system = applyEvent(this.system, record.actor, event).system;
+    const { system, processed } = applyEvent(this.system, record.actor, event);
+    if (this.firstDivergence === undefined) this.compareOutcome(record, processed.decision);
+    this.system = system;
     this.lastSeq = record.seq;
+  }
+
+  /** Refuses (or, tolerating, notes) a record whose logged outcome the current machines do not reproduce. */
+  private compareOutcome(record: StoredEvent, computed: Processed['decision']): void {
+    const difference = outcomeDifference(record, computed);
+    if (difference === undefined) return;
+    const divergence: HistoryDivergence = {
+      runId: this.runId,
+      seq: record.seq,
+      actor: record.actor,
+      type: record.type,
+      logged: { to: record.to, changes: record.changes },
+      computed: { to: computed.to, changes: computed.changes },
+      difference,
+      writtenBy: this.lastWriter,
+      readBy: this.writer,
+    };
+    if (this.options.tolerateDivergence !== true) throw historyDivergedError(divergence);
+    this.firstDivergence = divergence;
   }
 
   private async drain(): Promise<void> {
@@ -262,7 +314,13 @@ export class RunHost {
           throw error;
         }
         // Another writer appended first: adopt its records, then decide our events again.
-        await this.catchUp();
+        try {
+          await this.catchUp();
+        } catch (caught) {
+          // Its records cannot be taken as they are (unreadable, or decided by other rules): nothing more is decided here.
+          this.halt(caught);
+          throw caught;
+        }
         this.startOwedEffects();
         this.mailbox = items.concat(this.mailbox);
         continue;
@@ -270,6 +328,7 @@ export class RunHost {
       const first = this.lastSeq + 1;
       this.system = decided.system;
       this.lastSeq += decided.records.length;
+      this.lastWriter = this.writer;
       const records: StoredEventLike[] = new Array(decided.records.length);
       for (let index = 0; index < decided.records.length; index++) {
         const record = decided.records[index]!;
@@ -335,6 +394,11 @@ export class RunHost {
       delivery.finish();
     }
     const { system, effects } = delivery;
+    // Whoever reads the log learns who decided what follows (only when the writer changed: the log grows with changes).
+    if (records.length > 0 && !sameWriter(this.lastWriter, this.writer)) {
+      records.unshift(this.writerRecord(time));
+      sinks.unshift(sinks[0]);
+    }
     return { system, records, sinks, effects, consumed };
   }
 
@@ -342,6 +406,12 @@ export class RunHost {
   private knowsActor(system: RunSystem, actor: string): boolean {
     if (actor === 'run') return true;
     return system.attempts.has(actor);
+  }
+
+  /** The HOST.VERSION record naming this host's writer (events/host-version.ts). */
+  private writerRecord(time: string): ValidNewEvent {
+    const { version, machines } = this.writer;
+    return { eventId: newEventId(), type: HOST_VERSION_TYPE, actor: 'run', time, payload: { version, machines }, from: null, to: null, changes: [] };
   }
 
   private toRecord(processed: Processed, time: string): ValidNewEvent {

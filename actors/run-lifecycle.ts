@@ -298,7 +298,8 @@ async function openExisting(options: OpenRunOptions<unknown, unknown>, ownedStor
   const owned = ownedStore ?? opened.owned;
   const { store } = opened;
   try {
-    const host = await RunHost.restore(store.log, options.runId);
+    // Only the workspace is read here: a run this version would not host still opens for the views (hosting it is refused later).
+    const host = await RunHost.restore(store.log, options.runId, { tolerateDivergence: true });
     const workspace = host.state.run?.context.workspace ?? '';
     return handleFor(store, owned, workspace, options.runId, options.campaign, false);
   } catch (error) {

@@ -33,6 +33,8 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOut
   CANCEL_PENDING: 13,
   // replay --verify: the log and the current machines disagree.
   REPLAY_DIVERGED: 9,
+  // Restore re-decided a logged record differently: the run is not hosted by this version (README, Upgrades and history).
+  HISTORY_DIVERGED: 9,
   // Ctrl-C: the shell convention (128 + SIGINT).
   INTERRUPTED: 130,
 };

@@ -12,7 +12,8 @@ const GROUP_TITLES: Record<CommandSpec['group'], string> = {
 export const EXIT_CODE_HELP = [
   '0 ok · 1 internal error · 2 usage or invalid input · 3 run/task/attempt/workspace not found',
   '4 command rejected or run exists · 5 concurrent writer conflict · 6 invalid workflow, config or campaign',
-  '7 operator or log unavailable · 8 corrupt log event · 10 run FAILED · 11 run CANCELLED',
+  '7 operator or log unavailable · 8 corrupt log event · 9 the log\'s history and this version\'s machines disagree',
+  '(replay --verify; a run this version will not host: README "Upgrades and history") · 10 run FAILED · 11 run CANCELLED',
   '12 storage fault: the log or projections file is missing, locked, read-only, full or corrupt (the line names it)',
   '13 cancel accepted, attempts still stopping after --wait-timeout · 130 interrupted (Ctrl-C)',
 ];

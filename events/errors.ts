@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'STORAGE_ERROR',
   'CAMPAIGN_TIMEOUT',
   'RESULTS_INVALID',
+  'HISTORY_DIVERGED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

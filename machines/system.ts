@@ -1,6 +1,7 @@
 import type { DomainChange } from '../events/changes.ts';
 import type { LoggedStateValue } from '../events/envelope.ts';
 import { MatterStackError } from '../events/errors.ts';
+import { isHostVersion, parseHostVersion } from '../events/host-version.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type AttemptReport, type RunEvent } from '../events/run-events.ts';
 import { decideAttempt, decideRun, type AttemptSnapshot, type Decision, type RunSnapshot } from './decide.ts';
 import type { Effect } from './effects.ts';
@@ -145,13 +146,19 @@ export interface ReplayStep {
 
 /**
  * Folds logged events through the deciders — no effects, no routing (routed messages are records
- * of their own). Events are validated as read back. The restore path and `replay --verify` use it;
- * `onStep` sees every transition (compare `to`/`changes` with the logged ones to verify).
+ * of their own). Events are validated as read back; HOST.VERSION records (who wrote what follows)
+ * are validated and change no actor (`onStep` skips their index). The views and `replay --verify`
+ * use it; `onStep` sees every transition (compare `to`/`changes` with the logged ones to verify).
  */
 export function replay(records: Iterable<LoggedEvent>, onStep?: (step: ReplayStep) => void): RunSystem {
   let system = emptySystem();
   let index = 0;
   for (const record of records) {
+    if (isHostVersion(record)) {
+      parseHostVersion(record);
+      index += 1;
+      continue;
+    }
     const raw = { ...(record.payload as object), type: record.type };
     let event: RunEvent | AttemptEvent;
     try {

@@ -59,7 +59,8 @@ describe('optimisation: host batching: capped appends, RUN.STEP in the same appe
     // the step and the ATTEMPT.CREATED it routes are in one atomic append (past the cap).
     await host.settle();
     const dispatch = log.batches.find((batch) => batch.some((r) => r.type === 'RUN.STEP')) ?? [];
-    expect(dispatch.map((r) => r.type).slice(0, 3)).toEqual(['RUN.CREATED', 'CAMPAIGN.PLANNED', 'RUN.STEP']);
+    // (The first append of a host starts with its HOST.VERSION record.)
+    expect(dispatch.map((r) => r.type).slice(0, 4)).toEqual(['HOST.VERSION', 'RUN.CREATED', 'CAMPAIGN.PLANNED', 'RUN.STEP']);
     expect(dispatch.filter((r) => r.type === 'ATTEMPT.CREATED')).toHaveLength(n);
 
     // n submissions = 2n records (attempt + run report): cut into appends of about MAX_BATCH_RECORDS.

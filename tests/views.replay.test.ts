@@ -11,6 +11,7 @@ import { initializeRun, runUntilCompletion, sendCommand } from '../actors/run-li
 import { STATE_DIR } from '../actors/run-store.ts';
 import { formatStateAt, formatTimeline, formatVerifyResult } from '../actors/views/format-replay.ts';
 import { replayTimeline, stateAt, verifyReplay } from '../actors/views/replay-run.ts';
+import { currentWriter } from '../actors/writer-stamp.ts';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -61,7 +62,10 @@ describe('replay views', () => {
     await withLog(file, async (log) => {
       const all = await replayTimeline(log, 'rp1');
       expect(all.map((e) => e.seq)).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
-      expect(all[0]).toMatchObject({ seq: 1, actor: 'run', type: 'RUN.CREATED', from: null });
+      // The host that created the run said first who wrote it; every record carries that writer.
+      expect(all[0]).toMatchObject({ seq: 1, actor: 'run', type: 'HOST.VERSION', from: null, to: null, changes: [] });
+      expect(all[1]).toMatchObject({ seq: 2, actor: 'run', type: 'RUN.CREATED', from: null });
+      expect(all.every((e) => e.writtenBy !== null && e.writtenBy.version === currentWriter().version && e.writtenBy.machines === currentWriter().machines)).toBe(true);
       const lines = all.flatMap((e) => e.changes);
       expect(lines).toContain('task make PENDING→RUNNING');
       expect(lines).toContain('task make RUNNING→COMPLETED');
@@ -80,7 +84,7 @@ describe('replay views', () => {
       const commands = await replayTimeline(log, 'rp1', { type: 'CMD.*' });
       expect(commands.map((e) => e.type)).toEqual(['CMD.PAUSE']);
       expect(await replayTimeline(log, 'rp1', { type: 'ATTEMPT.' })).toEqual(all.filter((e) => e.type.startsWith('ATTEMPT.')));
-      expect((await replayTimeline(log, 'rp1', { type: 'RUN.CREATED' })).map((e) => e.seq)).toEqual([1]);
+      expect((await replayTimeline(log, 'rp1', { type: 'RUN.CREATED' })).map((e) => e.seq)).toEqual([2]);
 
       const window = await replayTimeline(log, 'rp1', { fromSeq: 3, toSeq: 6 });
       expect(window.map((e) => e.seq)).toEqual([3, 4, 5, 6]);
@@ -88,7 +92,7 @@ describe('replay views', () => {
       expect(window).toEqual(all.slice(2, 6));
 
       const text = formatTimeline(all);
-      expect(text).toMatch(/^#1 \S+ run RUN\.CREATED - → /);
+      expect(text).toMatch(/^-- written by MatterStack \S+ \(machines [0-9a-f]{16}\) --\n#1 \S+ run HOST\.VERSION - → -\n#2 \S+ run RUN\.CREATED - → /);
       expect(text).toContain('    task make PENDING→RUNNING');
       expect(formatTimeline([])).toBe('(no records match)\n');
     });
@@ -126,7 +130,7 @@ describe('replay views', () => {
         db.close();
       }
 
-      const first = await stateAt(log, 'rp2', 1);
+      const first = await stateAt(log, 'rp2', 2);
       expect(first.run?.status).toBe('PENDING');
       expect(first.run?.tasks).toEqual([]);
 

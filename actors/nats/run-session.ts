@@ -1,4 +1,4 @@
-import { errorMessage } from '../../events/errors.ts';
+import { errorMessage, isMatterStackError } from '../../events/errors.ts';
 import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
@@ -10,8 +10,8 @@ import { CommandDedup } from './command-dedup.ts';
 import type { FencedEventLog } from './fenced-event-log.ts';
 import { SerialQueue } from '../../events/serial-queue.ts';
 
-/** Why a session ended. */
-export type SessionEnd = 'finished' | 'fenced' | 'stopped';
+/** Why a session ended (`refused`: this version decides the run's history otherwise, HISTORY_DIVERGED). */
+export type SessionEnd = 'finished' | 'fenced' | 'stopped' | 'refused';
 
 /** What a session needs from its worker. */
 export interface RunSessionDeps {
@@ -107,6 +107,12 @@ export class RunSession {
         backoff = 250;
       } catch (error) {
         if (signal.aborted || this.fenced) break;
+        if (isMatterStackError(error, 'HISTORY_DIVERGED')) {
+          // Restoring again decides the same: let the run go (a worker of the version that wrote it may take it).
+          this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}`);
+          why = 'refused';
+          break;
+        }
         this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}; restoring it from the log in ${backoff} ms`);
         await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, 5000);

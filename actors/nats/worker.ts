@@ -98,6 +98,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerHandle> {
 
 class Worker implements CommandHandler, WorkerHandle {
   private readonly sessions = new Map<string, RunSession>();
+  /** Runs this worker refused to host (HISTORY_DIVERGED), by the last sequence they had then: not taken again until their log moves. */
+  private readonly refused = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
   private scanning = false;
@@ -342,6 +344,7 @@ class Worker implements CommandHandler, WorkerHandle {
     this.logLine(`run ${session.runId}: ${why}`);
     try {
       if (why === 'finished') await this.registry.remove(session.runId);
+      if (why === 'refused') this.refused.set(session.runId, await this.log.lastSeq(session.runId));
     } catch (error) {
       this.logLine(`run ${session.runId}: registry: ${errorMessage(error)}`);
     }
@@ -372,6 +375,15 @@ class Worker implements CommandHandler, WorkerHandle {
     }
   }
 
+  /** True for a run this worker refused whose log has not moved since (restoring it would refuse again). */
+  private async stillRefused(runId: string): Promise<boolean> {
+    const at = this.refused.get(runId);
+    if (at === undefined) return false;
+    if ((await this.log.lastSeq(runId)) === at) return true;
+    this.refused.delete(runId);
+    return false;
+  }
+
   /** Takes over registered runs that nobody holds a lease on. */
   private async scan(): Promise<void> {
     if (this.scanning || this.stopping) return;
@@ -386,6 +398,7 @@ class Worker implements CommandHandler, WorkerHandle {
       for (const runId of ids) {
         if (this.stopping) return;
         if (this.sessions.has(runId)) continue;
+        if (await this.stillRefused(runId)) continue;
         if ((await this.leases.owner(runId)) !== undefined) continue;
         if (await this.leases.acquire(runId)) await this.host(runId, true);
       }

@@ -1,3 +1,5 @@
+import type { StoredEvent } from '../../events/envelope.ts';
+import { writersOf, sameWriter, type WriterStamp } from '../../events/host-version.ts';
 import type { JsonValue } from '../../events/json.ts';
 import type { RunStatus } from '../../events/statuses.ts';
 import {
@@ -27,8 +29,17 @@ export interface LogSummary {
   lastTime: string | null;
   /** Records per event type. */
   byType: Record<string, number>;
-  /** `replay --verify` outcome: null when it agrees, else the first diverging seq and why. */
-  divergence: { seq: number; message: string } | null;
+  /** `replay --verify` outcome: null when it agrees, else the first diverging seq, why, and who wrote and recomputed it. */
+  divergence: { seq: number; message: string; writtenBy: WriterStamp | null; readBy: WriterStamp } | null;
+  /** Which MatterStack version (and machines) wrote which records, in log order; `writer` null for records logged before version records. */
+  writers: WriterRange[];
+}
+
+/** A stretch of the log written by one writer (HOST.VERSION records included: each opens its range). */
+export interface WriterRange {
+  writer: WriterStamp | null;
+  fromSeq: number;
+  toSeq: number;
 }
 
 /** Everything a reviewer needs to audit a run, rebuilt from its log (SPEC §4 evidence export). */
@@ -64,6 +75,7 @@ export async function buildEvidence(handle: EvidenceTarget): Promise<EvidenceBun
   for (const record of records) byType[record.type] = (byType[record.type] ?? 0) + 1;
   const first = records[0];
   const last = records[records.length - 1];
+  const created = records.find((record) => record.type === 'RUN.CREATED');
   const verify = await verifyReplay(handle.store.log, handle.runId);
   const terminal = run.status === 'COMPLETED' || run.status === 'FAILED' || run.status === 'CANCELLED';
   return {
@@ -78,7 +90,7 @@ export async function buildEvidence(handle: EvidenceTarget): Promise<EvidenceBun
       endedAt: terminal ? run.updatedAt : null,
     },
     run,
-    runSettings: first?.type === 'RUN.CREATED' ? first.payload : null,
+    runSettings: created?.payload ?? null,
     tasks: listTasks(views, handle.runId),
     attempts: listAttempts(views, handle.runId),
     campaignStates: getCampaignStates(views, handle.runId),
@@ -90,9 +102,23 @@ export async function buildEvidence(handle: EvidenceTarget): Promise<EvidenceBun
       firstTime: first?.time ?? null,
       lastTime: last?.time ?? null,
       byType,
-      divergence: verify.ok ? null : { seq: verify.seq, message: verify.message },
+      divergence: verify.ok ? null : { seq: verify.seq, message: verify.message, writtenBy: verify.writtenBy, readBy: verify.readBy },
+      writers: writerRanges(records),
     },
   };
+}
+
+/** The log cut into stretches of one writer each. */
+function writerRanges(records: readonly StoredEvent[]): WriterRange[] {
+  const writers = writersOf(records);
+  const out: WriterRange[] = [];
+  for (const [index, record] of records.entries()) {
+    const writer = writers[index] ?? null;
+    const open = out[out.length - 1];
+    if (open !== undefined && sameWriter(open.writer, writer)) open.toSeq = record.seq;
+    else out.push({ writer, fromSeq: record.seq, toSeq: record.seq });
+  }
+  return out;
 }
 
 function operatorConfigOf(workspaceDir: string): OperatorsConfig | { error: string } {

@@ -1,6 +1,7 @@
 import type { EvidenceBundle } from './build-evidence.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
+import { writerText } from '../../events/host-version.ts';
 import { issuerText, recordedIssuerText } from '../../events/run-events.ts';
 
 /** A table cell: pipes and newlines would break the Markdown table. */
@@ -31,6 +32,7 @@ export function renderEvidenceReport(b: EvidenceBundle): string {
   for (const t of b.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   out.push(`- Tasks: ${b.tasks.length} (${[...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}); attempts: ${b.attempts.length}`);
   out.push(`- Log: ${b.log.events} records, last seq ${b.log.lastSeq}; replay ${b.log.divergence === null ? 'verified against the current machines' : `DIVERGES at seq ${b.log.divergence.seq}: ${b.log.divergence.message}`}`);
+  for (const range of b.log.writers) out.push(`- Records ${range.fromSeq}–${range.toSeq} written by ${writerText(range.writer)}`);
   out.push('');
 
   out.push('## Tasks', '');

@@ -14,6 +14,8 @@ import { EXPERIMENT_FILES } from '../operators/experiment-operator.ts';
 import { HUMAN_FILES } from '../operators/human-operator.ts';
 import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { RunHost } from '../run-host.ts';
+import type { HistoryDivergence } from '../history-divergence.ts';
+import { writerText } from '../../events/host-version.ts';
 import { describeUnreachable } from '../operators/slurm/slurm-operator.ts';
 import type { RunHandle } from '../run-lifecycle.ts';
 import { attemptDirOf, runDirOf } from '../workspace.ts';
@@ -88,6 +90,11 @@ export interface Explanation {
   driver: RunDriver | null;
   /** What a person can do now, most useful first. */
   nextSteps: string[];
+  /**
+   * The first record this version decides differently from its log (it then refuses to host the
+   * run); the rest of the explanation is what this version makes of the log. Null when they agree.
+   */
+  history: HistoryDivergence | null;
 }
 
 /** One gate decision as `explain` lists it. */
@@ -106,7 +113,7 @@ export type ExplainTarget = Pick<RunHandle, 'runId' | 'store' | 'workspaceDir'>;
 
 /** Explains the run's frontier from the restored machine state (the truth) plus the projections (times). */
 export async function explainRun(handle: ExplainTarget, options: ExplainOptions = {}): Promise<Explanation> {
-  const host = await RunHost.restore(handle.store.log, handle.runId);
+  const host = await RunHost.restore(handle.store.log, handle.runId, { tolerateDivergence: true });
   const run = host.state.run;
   if (run === undefined) throw new Error(`internal: run ${handle.runId} restored without a run actor`);
   const ctx = run.context;
@@ -160,6 +167,7 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
     decisions: gateDecisions(host.state.attempts),
     driver: TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await driverOf(handle, options),
     nextSteps: [],
+    history: host.divergence ?? null,
   };
   explanation.nextSteps = nextSteps(explanation);
   return explanation;
@@ -350,6 +358,13 @@ async function driverOf(handle: ExplainTarget, options: ExplainOptions): Promise
 function nextSteps(e: Explanation): string[] {
   const steps: string[] = [];
   const run = e.runId;
+  if (e.history !== null) {
+    // Every other step needs a host, which this version refuses to be.
+    const writer = e.history.writtenBy === null ? 'the MatterStack version that wrote it' : `MatterStack ${e.history.writtenBy.version}`;
+    return [
+      `host the run with ${writer} (${writerText(e.history.readBy)} decides seq ${e.history.seq} differently and refuses to host it); see \`matterstack replay ${run} --verify\` and README "Upgrades and history"`,
+    ];
+  }
   if (e.status === 'PAUSED') steps.push(`resume with \`matterstack resume ${run}\``);
   if (e.status === 'FAILED') {
     for (const t of e.tasks) if (t.why.kind === 'failed' && !t.why.allowed) steps.push(`rerun the failed task with \`${t.why.rerunCommand}\` (add --recursive for its dependants)`);

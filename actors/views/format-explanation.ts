@@ -1,3 +1,4 @@
+import { writerText } from '../../events/host-version.ts';
 import { issuerText } from '../../events/run-events.ts';
 import { shortJson } from './describe-change.ts';
 import { textBlock } from './escape-text.ts';
@@ -13,6 +14,11 @@ export function formatExplanation(e: Explanation): string {
   const cap = e.slots.max === null ? 'unlimited' : String(e.slots.max);
   lines.push(`  tasks: ${counts || 'none'}; slots in use: ${e.slots.used}/${cap}; last seq ${e.lastSeq}${e.updatedAt !== null ? `, updated ${e.updatedAt}` : ''}`);
   if (e.driver !== null) lines.push(`  driven by ${describeDriver(e.driver)}`);
+  if (e.history !== null) {
+    const h = e.history;
+    lines.push(`  HISTORY DIVERGES at seq ${h.seq} (${h.actor} ${h.type}, ${h.difference}): written by ${writerText(h.writtenBy)}, decided otherwise by ${writerText(h.readBy)}`);
+    lines.push('  this version does not host the run; below is what it makes of the log');
+  }
   if (e.tasks.length === 0) {
     lines.push('', e.status === 'COMPLETED' ? 'Every task is done.' : 'No task is waiting.');
   } else {

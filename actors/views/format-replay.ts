@@ -1,4 +1,5 @@
 import type { LoggedStateValue } from '../../events/envelope.ts';
+import { sameWriter, writerText, type WriterStamp } from '../../events/host-version.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { textBlock } from './escape-text.ts';
 import type { StateAt, TimelineEntry, VerifyResult } from './replay-run.ts';
@@ -15,12 +16,17 @@ export function stateText(value: LoggedStateValue | null): string {
 
 /**
  * One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`), the phases of a cycle, and an
- * indented line per change; when values were folded, a last line says how to see them whole.
+ * indented line per change; when values were folded, a last line says how to see them whole. Where
+ * the run records its writers, a line says who wrote the records below it whenever that changes.
  */
 export function formatTimeline(entries: readonly TimelineEntry[], runId?: string): string {
   if (entries.length === 0) return '(no records match)\n';
   const lines: string[] = [];
+  const stamped = entries.some((e) => e.writtenBy !== null);
+  let writer: WriterStamp | null | undefined;
   for (const e of entries) {
+    if (stamped && (writer === undefined || !sameWriter(writer, e.writtenBy))) lines.push(`-- written by ${writerText(e.writtenBy)} --`);
+    writer = e.writtenBy;
     lines.push(`#${e.seq} ${e.time} ${e.actor} ${e.type} ${stateText(e.from)} → ${stateText(e.to)}`);
     if (e.phases !== undefined) lines.push(`    phases: ${stepPhasesText(e.phases)}`);
     for (const change of e.changes) lines.push(`    ${change}`);
@@ -65,6 +71,8 @@ export function formatStateAt(state: StateAt): string {
 export function formatVerifyResult(result: VerifyResult): string {
   if (result.ok) return textBlock([`replay verified: ${result.events} records (last seq ${result.lastSeq}) match the current machines`]);
   const lines = [`replay DIVERGES at seq ${result.seq}: ${result.message}`];
+  lines.push(`  written by:      ${writerText(result.writtenBy)}`);
+  lines.push(`  recomputed by:   ${writerText(result.readBy)}`);
   lines.push(`  logged to:       ${stateText(result.expected.to)}`);
   lines.push(`  recomputed to:   ${result.actual === null ? '(refused)' : stateText(result.actual.to)}`);
   lines.push(`  logged changes:     ${canonicalJson(result.expected.changes)}`);

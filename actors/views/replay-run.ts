@@ -1,8 +1,9 @@
-import type { DomainChange } from '../../events/changes.ts';
 import type { LoggedStateValue, StoredEvent } from '../../events/envelope.ts';
 import type { EventLog } from '../../events/event-log.ts';
+import { isHostVersion, writersOf, type WriterStamp } from '../../events/host-version.ts';
 import { replay } from '../../machines/system.ts';
-import { sameJson } from './canonical-json.ts';
+import { outcomeDifference, type TransitionFacts } from '../history-divergence.ts';
+import { currentWriter } from '../writer-stamp.ts';
 import { ChangeDescriber } from './describe-change.ts';
 import { readRunRecords } from './read-run-records.ts';
 import { summarizeSystem, type SystemSummary } from './run-summary.ts';
@@ -33,6 +34,8 @@ export interface TimelineEntry {
   folded?: true;
   /** Records that ran a cycle (RUN.STEP, or a new workflow): what each of the four phases did. */
   phases?: StepPhases;
+  /** The MatterStack version and machines that wrote the record (its run's last HOST.VERSION record); null before the first. */
+  writtenBy: WriterStamp | null;
 }
 
 /**
@@ -43,12 +46,14 @@ export async function replayTimeline(log: EventLog, runId: string, filter: Timel
   const records = await readRunRecords(log, runId);
   const describer = new ChangeDescriber(options);
   const phases = stepPhases(records);
+  const writers = writersOf(records);
   const out: TimelineEntry[] = [];
-  for (const record of records) {
+  for (const [index, record] of records.entries()) {
     describer.folded = false;
     const changes = describer.describe(record.changes);
     if (!matches(record, filter)) continue;
-    const entry: TimelineEntry = { seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes };
+    const writtenBy = writers[index] ?? null;
+    const entry: TimelineEntry = { seq: record.seq, time: record.time, actor: record.actor, type: record.type, from: record.from, to: record.to, changes, writtenBy };
     if (describer.folded) entry.folded = true;
     const step = phases.get(record.seq);
     if (step !== undefined) entry.phases = step;
@@ -88,11 +93,7 @@ export async function stateAt(log: EventLog, runId: string, seq: number): Promis
   return { seq: last?.seq ?? 0, time: last?.time ?? null, ...summarizeSystem(system) };
 }
 
-/** The `to` and `changes` of one record: as logged, or as the current machines compute them. */
-export interface TransitionFacts {
-  to: LoggedStateValue | null;
-  changes: DomainChange[];
-}
+export type { TransitionFacts } from '../history-divergence.ts';
 
 /** The outcome of `verifyReplay`: every record agrees, or the first one that does not. */
 export type VerifyResult =
@@ -107,6 +108,9 @@ export type VerifyResult =
       /** What the current machines compute for the same event (null when they refuse it). */
       actual: TransitionFacts | null;
       message: string;
+      /** Who wrote the record (null in logs older than version records), and who recomputed it. */
+      writtenBy: WriterStamp | null;
+      readBy: WriterStamp;
     };
 
 /** Private signal that stops the fold at the first divergence. */
@@ -119,16 +123,16 @@ class Divergence extends Error {}
  */
 export async function verifyReplay(log: EventLog, runId: string): Promise<VerifyResult> {
   const records = await readRunRecords(log, runId);
+  const writers = writersOf(records);
+  const readBy = currentWriter();
   let failure: Extract<VerifyResult, { ok: false }> | undefined;
   let next = 0;
   try {
     replay(records, (step) => {
       next = step.index + 1;
       const record = records[step.index] as StoredEvent;
-      const toDiffers = !sameJson(record.to, step.to);
-      const changesDiffer = !sameJson(record.changes, step.changes);
-      if (!toDiffers && !changesDiffer) return;
-      const what = [toDiffers ? 'state' : null, changesDiffer ? 'changes' : null].filter((w) => w !== null).join(' and ');
+      const what = outcomeDifference(record, step);
+      if (what === undefined) return;
       failure = {
         ok: false,
         seq: record.seq,
@@ -137,13 +141,17 @@ export async function verifyReplay(log: EventLog, runId: string): Promise<Verify
         expected: { to: record.to, changes: record.changes },
         actual: { to: step.to, changes: step.changes },
         message: `seq ${record.seq} (${record.actor} ${record.type}): the logged ${what} differ${what.includes(' and ') ? '' : 's'} from what the current machines compute`,
+        writtenBy: writers[step.index] ?? null,
+        readBy,
       };
       throw new Divergence();
     });
   } catch (error) {
     if (!(error instanceof Divergence)) {
       // The machines refuse a logged event (e.g. invalid payload, impossible order): that is a divergence too.
-      // The record that threw is the one after the last step seen.
+      // The record that threw is the first after the last step seen that is an actor's (HOST.VERSION
+      // records change none, and writersOf has validated them).
+      while (records[next] !== undefined && isHostVersion(records[next] as StoredEvent)) next += 1;
       const at = records[next];
       if (at === undefined) throw error;
       return {
@@ -154,6 +162,8 @@ export async function verifyReplay(log: EventLog, runId: string): Promise<Verify
         expected: { to: at.to, changes: at.changes },
         actual: null,
         message: `seq ${at.seq} (${at.actor} ${at.type}): the current machines refuse this record: ${(error as Error).message}`,
+        writtenBy: writers[next] ?? null,
+        readBy,
       };
     }
   }

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../../events/envelope.ts';
+import { isHostVersion } from '../../events/host-version.ts';
 
 /** What one cycle (a RUN.STEP, or the new workflow that starts one) did in each of the run's four phases. */
 export interface StepPhases {
@@ -27,6 +28,8 @@ export function stepPhases(records: readonly StoredEvent[]): Map<number, StepPha
   let iteration: number | null = null;
   let current: StepPhases | undefined;
   for (const record of records) {
+    // Who wrote what follows, not a transition: it neither ends a cycle nor starts one.
+    if (isHostVersion(record)) continue;
     for (const change of record.changes) if (change.kind === 'workflow.planned') iteration = change.iteration;
     if (record.actor !== 'run') {
       if (current !== undefined && record.type === 'ATTEMPT.CREATED') current.execute.attemptsDispatched++;
