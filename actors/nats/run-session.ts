@@ -1,4 +1,4 @@
-import { errorMessage } from '../../events/errors.ts';
+import type { Logger } from '../../events/logger.ts';
 import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
@@ -23,7 +23,8 @@ export interface RunSessionDeps {
   /** Who drives the run, for `explain` (`worker w1`). */
   driver: string;
   dedupWindowMs: number;
-  logLine: (line: string) => void;
+  /** The worker's logger (the session and the run's host add the run id). */
+  logger: Logger;
   onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
 }
 
@@ -48,12 +49,14 @@ export class RunSession {
   private readonly queue = new SerialQueue();
   private loop: Promise<void> | undefined;
   private incarnation: AbortController | undefined;
+  private readonly log: Logger;
 
   constructor(
     readonly runId: string,
     private readonly deps: RunSessionDeps,
   ) {
     this.dedup = new CommandDedup(deps.dedupWindowMs);
+    this.log = deps.logger.child({ runId });
   }
 
   /** Runs `job` after every job queued before it (commands of one run execute one at a time). */
@@ -95,7 +98,7 @@ export class RunSession {
       try {
         store = await RunStore.open({ root: this.deps.store.root, natsUrl: this.deps.natsUrl, log: epochLog });
         const handle = await openRun({ store, runId: this.runId });
-        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
+        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, logger: this.deps.logger, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
         // A host stuck on a dead consumer does not see the abort: stop waiting for it.
         const status = await Promise.race([driving, abortedPromise(incarnation.signal)]);
         if (signal.aborted || this.fenced) break;
@@ -107,14 +110,14 @@ export class RunSession {
         backoff = 250;
       } catch (error) {
         if (signal.aborted || this.fenced) break;
-        this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}; restoring it from the log in ${backoff} ms`);
+        this.log.warn({ err: error, backoffMs: backoff }, 'run failed; restoring it from the log after a backoff');
         await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, 5000);
       } finally {
         signal.removeEventListener('abort', stopIncarnation);
         epochLog.retire();
-        // A retired incarnation's store has nothing left to write: a failed close loses nothing.
-        void store?.close().catch(() => undefined);
+        // A retired incarnation's store has nothing left to write: a failed close loses nothing, but is told.
+        void store?.close().catch((err: unknown) => this.log.warn({ err }, 'could not close a retired store'));
       }
     }
     if (why !== 'finished' && this.fenced) why = 'fenced';
