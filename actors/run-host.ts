@@ -2,6 +2,7 @@ import { newEventId } from '../events/event-id.ts';
 import type { StoredEvent, ValidNewEvent } from '../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, Delivery, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
@@ -71,6 +72,8 @@ export interface RunHostOptions {
    * previous one). A step that changes nothing is a noop and is not appended.
    */
   autoStep?: boolean;
+  /** Where the host logs (it should carry the run id; default: the process's logger with the run id). */
+  logger?: Logger;
 }
 
 /**
@@ -99,6 +102,7 @@ export class RunHost {
   readonly runId: string;
   private readonly log: EventLog;
   private readonly options: RunHostOptions;
+  private readonly logger: Logger;
   private system: RunSystem = emptySystem();
   private lastSeq = 0;
   private mailbox: QueuedItem[] = [];
@@ -116,6 +120,7 @@ export class RunHost {
     this.runId = runId;
     this.log = log;
     this.options = options;
+    this.logger = options.logger ?? rootLogger().child({ runId });
   }
 
   /**
@@ -268,6 +273,7 @@ export class RunHost {
         continue;
       }
       const first = this.lastSeq + 1;
+      this.logger.debug({ fromSeq: first, toSeq: this.lastSeq + decided.records.length }, 'appended');
       this.system = decided.system;
       this.lastSeq += decided.records.length;
       const records: StoredEventLike[] = new Array(decided.records.length);
@@ -365,6 +371,8 @@ export class RunHost {
   halt(error: unknown): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = { error };
+    // Whoever drives the host raises this error (`failure`); the log line says when it stopped.
+    this.logger.debug({ err: error }, 'host stopped');
     this.mailbox = [];
     this.waiting.clear();
     this.options.onStopped?.(error);
@@ -395,6 +403,8 @@ export class RunHost {
     try {
       await handler.run(this, pending);
     } catch (error) {
+      // Raised by whoever drives the host (raiseEffectErrors); logged now, with the attempt it was for.
+      this.logger.error({ err: error, effect: pending.effect.type, ...effectSubject(pending) }, 'effect failed');
       this.errors.push(error);
     } finally {
       this.inFlight.delete(key);
@@ -410,6 +420,11 @@ export class RunHost {
       this.launch(handler, next[0], next[1]);
     }
   }
+}
+
+/** What an effect is about, for its log lines: its attempt, or the campaign iteration. */
+export function effectSubject({ effect }: PendingEffect): { attemptId: string } | { iteration: number } {
+  return effect.type === 'campaign.analyzeAndPlan' ? { iteration: effect.iteration } : { attemptId: effect.attemptId };
 }
 
 /** Identifies an effect for de-duplication: one of each kind per attempt (or per campaign iteration). */

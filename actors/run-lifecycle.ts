@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isMatterStackError, MatterStackError } from '../events/errors.ts';
+import { errorMessage, isMatterStackError, MatterStackError } from '../events/errors.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
@@ -75,6 +76,8 @@ export interface DriveOptions<State = JsonValue, Data = JsonValue> {
   campaignTimeoutMs?: number;
   /** Who drives the run (`matterstack loop`, `worker w1`), recorded for `explain` while `runUntilCompletion` runs. */
   driver?: string;
+  /** Where the host, effect runner and operators log (each adds the run id; default: the process's logger). */
+  logger?: Logger;
 }
 
 /** Errors of the run lifecycle API (a MatterStackError with a stable code). */
@@ -312,16 +315,18 @@ export async function hostFor(
   options: DriveOptions<unknown, unknown>,
   onChange: () => void = () => undefined,
   effects: (runner: EffectRunner) => EffectHandler = (runner) => runner,
-): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
+): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign; logger: Logger }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
-  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
+  const logger = (options.logger ?? rootLogger()).child({ runId: handle.runId });
+  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);
   checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: effects(runner),
+    logger,
     // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (one durable append where two were).
     autoStep: mode === 'live',
     onAppended: (records) => {
@@ -335,7 +340,7 @@ export async function hostFor(
     await campaign.close();
     throw error;
   });
-  return { host, runner, projections, campaign };
+  return { host, runner, projections, campaign, logger };
 }
 
 /**
@@ -347,7 +352,7 @@ export function stepRun<State = JsonValue, Data = JsonValue>(handle: RunHandle, 
 }
 
 async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
-  const { host, runner, projections, campaign } = await hostFor(handle, 'step', options);
+  const { host, runner, projections, campaign, logger } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
     await runner.pollActive(host);
@@ -361,15 +366,19 @@ async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknow
     runner.stop();
     await campaign.close();
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch(() => undefined);
+    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 
-/** Throws what stopped the host (a failed append), else the first error of an effect. */
-function raiseEffectErrors(host: RunHost): void {
+/**
+ * Throws what stopped the host (a failed append), else the errors of effects: the one error as
+ * it is, several together as an AggregateError (the first alone would hide the others).
+ */
+export function raiseEffectErrors(host: RunHost): void {
   if (host.failure !== undefined) throw host.failure;
-  const [first] = host.drainErrors();
-  if (first !== undefined) throw first;
+  const errors = host.drainErrors();
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} effects failed: ${errors.map(errorMessage).join('; ')}`);
 }
 
 /**
@@ -382,7 +391,7 @@ export function runUntilCompletion<State = JsonValue, Data = JsonValue>(handle: 
 
 async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const wake = new Wakeup();
-  const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
+  const { host, runner, projections, campaign, logger } = await hostFor(handle, 'live', options, () => wake.notify());
   const unmark = await markDriver(handle.runDir, options.driver ?? 'a program using the MatterStack API');
   const follow = new AbortController();
   const stop = (): void => {
@@ -415,9 +424,9 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
     await campaign.close();
     options.signal?.removeEventListener('abort', stop);
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch(() => undefined);
+    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
     // The driver record is informational; a stale one is recognised by its dead process.
-    await unmark().catch(() => undefined);
+    await unmark().catch((err: unknown) => logger.warn({ err }, 'driver record not removed (a stale one is recognised by its dead process)'));
   }
 }
 
