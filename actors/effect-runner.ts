@@ -138,7 +138,7 @@ export class EffectRunner implements EffectHandler {
         ...(submitted.operatorData !== undefined ? { operatorData: submitted.operatorData } : {}),
       };
     } catch (error) {
-      operatorLog(target.ctx).info({ err: error }, 'attempt not submitted');
+      operatorLog(target.ctx).info({ reason: errorMessage(error) }, 'attempt not submitted');
       event = { type: 'ATTEMPT.SUBMIT_FAILED', reason: errorMessage(error) };
     }
     const delivered = host.send({ actor: effect.attemptId, event });
@@ -240,7 +240,7 @@ export class EffectRunner implements EffectHandler {
           ? { type: 'ATTEMPT.CANCELLED', ...(result.reason !== undefined ? { reason: result.reason } : {}) }
           : { type: 'OPERATOR.REPORTED', status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}) };
     } catch (error) {
-      this.logger.info({ err: error, attemptId }, 'cancel failed; the attempt is recorded as cancelled');
+      this.logger.info({ attemptId, reason: errorMessage(error) }, 'cancel failed; the attempt is recorded as cancelled');
       event = { type: 'ATTEMPT.CANCELLED', reason: `cancel failed: ${errorMessage(error)}` };
     }
     await host.send({ actor: attemptId, event });
@@ -273,7 +273,7 @@ export class EffectRunner implements EffectHandler {
       if (this.stopped) return;
       // The code stays in the reason: status and explain show whether the campaign failed or hung.
       const reason = isMatterStackError(error) ? `${error.code}: ${error.message}` : errorMessage(error);
-      this.logger.info({ err: error, iteration: effect.iteration + 1 }, 'campaign failed');
+      this.logger.info({ iteration: effect.iteration + 1, reason }, 'campaign failed');
       await host.send({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason } });
     }
   }
@@ -311,7 +311,7 @@ async function collectedEvent(target: { registered: RegisteredOperator; ctx: Ope
     if (results.reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason: results.reason };
     return { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
   } catch (error) {
-    operatorLog(target.ctx).info({ err: error }, 'results not collected');
+    operatorLog(target.ctx).info({ reason: errorMessage(error) }, 'results not collected');
     return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
   }
 }
