@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorContext, PollResult, Unsubscribe } from '../actors/operators/operator.ts';
+import type { OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
 import { initializeRun, runUntilCompletion, stepRun, type RunHandle } from '../actors/run-lifecycle.ts';
 import { createLogger, type LogLevel } from '../events/logger.ts';
 import { InstantOperator } from './harness/instant-operator.ts';
@@ -26,9 +26,9 @@ class BrokenWatchOperator extends InstantOperator {
   }
 }
 
-/** Refuses every attempt at prepare (an effect failure the run records as SUBMIT_FAILED). */
+/** Refuses every attempt at submit (an effect failure the run records as SUBMIT_FAILED). */
 class RefusingOperator extends InstantOperator {
-  override async prepare(ctx: OperatorContext): Promise<void> {
+  override async submit(ctx: OperatorContext): Promise<SubmitResult> {
     throw new Error(`no room for ${ctx.attempt.attemptId}`);
   }
 }
