@@ -1,6 +1,10 @@
-import { pino, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 import { redactPasswords } from './redact-url.ts';
+
+// Loaded on first use (~30 ms and ~25 ms of module loading): a command that logs nothing, or
+// nothing on a terminal, does not pay for them at every start.
+const require = createRequire(import.meta.url);
 
 export type { Logger } from 'pino';
 
@@ -41,13 +45,14 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const sink = options.sink ?? process.stderr;
   const pretty = (options.format ?? (isTty(sink) ? 'pretty' : 'json')) === 'pretty';
-  const prettify = pretty ? prettyFactory({ colorize: isTty(sink), singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }) : undefined;
+  const prettify = pretty ? (require('pino-pretty') as typeof import('pino-pretty')).prettyFactory({ colorize: isTty(sink), singleLine: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }) : undefined;
   const destination = {
     write(line: string): void {
       const safe = redactPasswords(line);
       sink.write(prettify === undefined ? safe : prettify(safe));
     },
   };
+  const { pino } = require('pino') as typeof import('pino');
   return pino({ level: options.level, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
@@ -55,20 +60,21 @@ function isTty(sink: LogSink): boolean {
   return (sink as { isTTY?: boolean }).isTTY === true;
 }
 
+let rootOptions: LoggerOptions = { level: 'warn' };
 let root: Logger | undefined;
 
 /**
- * The process's logger: what `configureLogging` set (the CLI and the worker do, from
- * `--log-level`), else warnings and errors on stderr. Components take a child of it unless
- * their caller gave them a logger.
+ * The process's logger: as `configureLogging` set it (the CLI and the worker do, from
+ * `--log-level`), else warnings and errors on stderr; made at first use. Components take a
+ * child of it unless their caller gave them a logger.
  */
 export function rootLogger(): Logger {
-  root ??= createLogger({ level: 'warn' });
+  root ??= createLogger(rootOptions);
   return root;
 }
 
-/** Replaces the process's logger (call once at start, before components take their children). */
-export function configureLogging(options: LoggerOptions): Logger {
-  root = createLogger(options);
-  return root;
+/** Sets how the process's logger writes (call once at start, before components take their children). */
+export function configureLogging(options: LoggerOptions): void {
+  rootOptions = options;
+  root = undefined;
 }

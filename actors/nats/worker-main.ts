@@ -48,7 +48,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     pollMs: values['poll-ms'],
     logLevel: values['log-level'] ?? (env.MATTERSTACK_LOG_LEVEL || 'info'),
   });
-  const logger = configureLogging({ level: args.logLevel });
+  configureLogging({ level: args.logLevel });
   const root = findWorkspacesRoot(args.root !== undefined ? { root: args.root } : {});
   const worker: WorkerHandle = await runWorker({
     natsUrl: args.nats,
@@ -58,7 +58,6 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     ...(args.id !== undefined ? { workerId: args.id } : {}),
     ...(args.leaseTtlMs !== undefined ? { leaseTtlMs: args.leaseTtlMs } : {}),
     ...(args.pollMs !== undefined ? { operators: { pollIntervalMs: args.pollMs } } : {}),
-    logger,
   });
   process.stdout.write(`ready ${worker.workerId}\n`);
   await new Promise<void>((resolve) => {
