@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli, type RunningCli } from './harness/cli.ts';
 import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
 import { makeWorkspace } from './nats-fixtures/workspace.ts';
-import { oneWorkflowCampaign, tempRoot, waitFor, type TempRoot } from './harness/workspace.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 /** One task whose input file is missing: its operator refuses it at prepare (a failing effect); one that runs. */
 const REFUSED_CAMPAIGN = oneWorkflowCampaign([
@@ -80,11 +80,11 @@ describe('a worker logs JSON lines', () => {
     const url = server.url.replace('nats://', `nats://${orchestrator.user}:${orchestrator.pass}@`);
     const started = startCli(['worker', '--nats', url, '--id', 'log_w1', '--lease-ttl-ms', '3000', '--poll-ms', '100'], { root: natsRoot });
     worker = started;
-    await waitFor(() => started.output().stdout.includes('ready log_w1'), 20_000, `worker ready; stderr: ${started.output().stderr}`);
+    await vi.waitFor(() => expect(started.output().stdout).toContain('ready log_w1'), { timeout: 60_000, interval: 100 });
     const init = await runCli(['init', 'lab', '--run-id', 'logged'], { root: natsRoot, env: { MATTERSTACK_NATS_URL: url } });
     expect(init.code, init.stderr).toBe(0);
 
-    await waitFor(() => started.output().stderr.includes('attempt not submitted'), 20_000, 'the refused attempt in the worker log');
+    await vi.waitFor(() => expect(started.output().stderr).toContain('attempt not submitted'), { timeout: 60_000, interval: 100 });
     const lines = jsonLines(started.output().stderr);
     for (const line of lines) expect(line).toMatchObject({ workerId: 'log_w1' });
     expect(lines.some((l) => l.msg === 'hosting run' && l.runId === 'logged' && l.level === 30)).toBe(true);
