@@ -76,7 +76,7 @@ async function carryOut(handle: RunHandle, targets: Set<string>, timeoutMs: numb
       if (pending.effect.type === 'attempt.cancel' && targets.has(pending.actor)) await inner.run(host, pending);
     },
   });
-  const { host, runner, projections, campaign } = await hostFor(handle, 'step', options, undefined, only);
+  const { host, runner, projections, campaign, logger } = await hostFor(handle, 'step', options, undefined, only);
   const deadline = new AbortController();
   try {
     await Promise.race([host.settle(), sleepUnlessAborted(timeoutMs, deadline.signal)]);
@@ -89,7 +89,7 @@ async function carryOut(handle: RunHandle, targets: Set<string>, timeoutMs: numb
     runner.stop();
     await campaign.close();
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch(() => undefined);
+    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 

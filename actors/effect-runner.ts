@@ -1,5 +1,6 @@
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
 import type { AttemptEvent } from '../events/run-events.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
 import type { AttemptDecisionRecord } from '../machines/attempt.machine.ts';
@@ -12,9 +13,9 @@ import type { TaskResult } from './campaign/campaign.ts';
 import type { LoadedCampaign } from './campaign/load-campaign.ts';
 import { taskRouting } from './campaign/task-routing.ts';
 import { validateWorkflow } from './campaign/validate-workflow.ts';
-import type { OperatorContext, PollResult, Unsubscribe } from './operators/operator.ts';
+import { operatorLog, type OperatorContext, type PollResult, type Unsubscribe } from './operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from './operators/operator-registry.ts';
-import type { EffectHandler, RunHost } from './run-host.ts';
+import { effectSubject, type EffectHandler, type RunHost } from './run-host.ts';
 import { attemptDirIn, runDirOf } from './workspace.ts';
 
 /** What the effect runner needs to know about the run's workspace. */
@@ -28,6 +29,8 @@ export interface EffectRunnerOptions {
    * of runUntilCompletion. `step`: no watchers; `pollActive` is called at the start of each cycle.
    */
   mode: 'live' | 'step';
+  /** Where it logs (it should carry the run id; default: the process's logger with the run id). Operators get a child with their key and the attempt id. */
+  logger?: Logger;
 }
 
 /**
@@ -42,14 +45,17 @@ export class EffectRunner implements EffectHandler {
   private stopped = false;
   /** `runDirOf` of the run, resolved once (every operator context carries it). */
   private runDir: string | undefined;
+  private readonly logger: Logger;
 
   constructor(options: EffectRunnerOptions) {
     this.options = options;
+    this.logger = options.logger ?? rootLogger().child({ runId: options.runId });
   }
 
   /** Runs one effect to completion (watches only subscribe: their reports arrive later). */
   async run(host: RunHost, pending: PendingEffect): Promise<void> {
     const { effect } = pending;
+    this.logger.debug({ effect: effect.type, ...effectSubject(pending) }, 'effect');
     switch (effect.type) {
       case 'attempt.start':
         return this.start(host, effect);
@@ -100,8 +106,9 @@ export class EffectRunner implements EffectHandler {
       if (this.stopped) return;
       const timer = setTimeout(() => {
         this.backoffTimers.delete(timer);
-        // start reports an effect's failure to the host as an event; a rejection here means the host has stopped.
-        this.start(host, effect, true).catch(() => undefined);
+        // start reports an effect's failure to the host as an event; a rejection here means the host
+        // has stopped, which whoever drives it reports (restore re-arms the retry).
+        this.start(host, effect, true).catch((err: unknown) => this.logger.debug({ err, attemptId: effect.attemptId }, 'retry not started: the host has stopped'));
       }, delayMs);
       this.backoffTimers.add(timer);
       return;
@@ -113,10 +120,10 @@ export class EffectRunner implements EffectHandler {
     }
     const target = this.resolve(snapshot);
     if (target === undefined) {
-      await host.send({
-        actor: effect.attemptId,
-        event: { type: 'ATTEMPT.SUBMIT_FAILED', reason: `no operator configured for key "${effect.operatorKey}" (configured: ${this.options.operators.keys().join(', ')})` },
-      });
+      const reason = `no operator configured for key "${effect.operatorKey}" (configured: ${this.options.operators.keys().join(', ')})`;
+      // Info, not warn: the failure is an event of the run's log, which status and explain show.
+      this.logger.info({ attemptId: effect.attemptId, reason }, 'attempt not submitted');
+      await host.send({ actor: effect.attemptId, event: { type: 'ATTEMPT.SUBMIT_FAILED', reason } });
       return;
     }
     let event: AttemptEvent;
@@ -131,6 +138,7 @@ export class EffectRunner implements EffectHandler {
         ...(submitted.operatorData !== undefined ? { operatorData: submitted.operatorData } : {}),
       };
     } catch (error) {
+      operatorLog(target.ctx).info({ reason: errorMessage(error) }, 'attempt not submitted');
       event = { type: 'ATTEMPT.SUBMIT_FAILED', reason: errorMessage(error) };
     }
     const delivered = host.send({ actor: effect.attemptId, event });
@@ -166,7 +174,7 @@ export class EffectRunner implements EffectHandler {
         void collectedEvent(target)
           .then((results) => host.send([{ actor: attemptId, event }, { actor: attemptId, event: results }]))
           // A failed send halts the host (RunHost failure), which the drive reports; restore repeats report and collection.
-          .catch(() => undefined);
+          .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'));
         return;
       }
       void host
@@ -176,7 +184,7 @@ export class EffectRunner implements EffectHandler {
           if (after === undefined || !isWatchable(after)) this.unwatch(attemptId);
         })
         // As above: a failed send halts the host and the drive reports it.
-        .catch(() => undefined);
+        .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'));
     };
     const { operator } = target.registered;
     if (operator.watch !== undefined) {
@@ -184,8 +192,19 @@ export class EffectRunner implements EffectHandler {
       return;
     }
     const intervalMs = (target.registered.config.pollIntervalSeconds ?? 1) * 1000;
+    // A failed poll is tried again on the next interval: told once when polling starts to fail, not every interval.
+    let failing = false;
     const timer = setInterval(() => {
-      operator.poll(target.ctx).then(onChange, () => undefined);
+      operator.poll(target.ctx).then(
+        (result) => {
+          failing = false;
+          onChange(result);
+        },
+        (err: unknown) => {
+          operatorLog(target.ctx)[failing ? 'debug' : 'warn']({ err, intervalMs }, 'poll failed; polling again on the next interval');
+          failing = true;
+        },
+      );
     }, intervalMs);
     this.watchers.set(attemptId, () => clearInterval(timer));
   }
@@ -221,6 +240,7 @@ export class EffectRunner implements EffectHandler {
           ? { type: 'ATTEMPT.CANCELLED', ...(result.reason !== undefined ? { reason: result.reason } : {}) }
           : { type: 'OPERATOR.REPORTED', status: result.status, ...(result.reason !== undefined ? { reason: result.reason } : {}) };
     } catch (error) {
+      this.logger.info({ attemptId, reason: errorMessage(error) }, 'cancel failed; the attempt is recorded as cancelled');
       event = { type: 'ATTEMPT.CANCELLED', reason: `cancel failed: ${errorMessage(error)}` };
     }
     await host.send({ actor: attemptId, event });
@@ -253,6 +273,7 @@ export class EffectRunner implements EffectHandler {
       if (this.stopped) return;
       // The code stays in the reason: status and explain show whether the campaign failed or hung.
       const reason = isMatterStackError(error) ? `${error.code}: ${error.message}` : errorMessage(error);
+      this.logger.info({ iteration: effect.iteration + 1, reason }, 'campaign failed');
       await host.send({ actor: 'run', event: { type: 'CAMPAIGN.FAILED', iteration: effect.iteration + 1, reason } });
     }
   }
@@ -263,6 +284,8 @@ export class EffectRunner implements EffectHandler {
     const { runId, workspaceDir } = this.options;
     const { attemptId, taskId, task } = snapshot.context;
     this.runDir ??= runDirOf(workspaceDir, runId);
+    const { logger } = this;
+    let log: Logger | undefined;
     const ctx: OperatorContext = {
       runId,
       attempt: { attemptId, taskId, dir: attemptDirIn(this.runDir, taskId, attemptId) },
@@ -271,6 +294,11 @@ export class EffectRunner implements EffectHandler {
       runDir: this.runDir,
       operatorKey: registered.key,
       config: registered.config,
+      // Made on first use: a child logger costs ~6 µs, and most contexts never log (a fan-out starts 100k).
+      get log(): Logger {
+        log ??= logger.child({ operator: registered.key, attemptId });
+        return log;
+      },
     };
     return { registered, ctx };
   }
@@ -283,6 +311,7 @@ async function collectedEvent(target: { registered: RegisteredOperator; ctx: Ope
     if (results.reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason: results.reason };
     return { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
   } catch (error) {
+    operatorLog(target.ctx).info({ reason: errorMessage(error) }, 'results not collected');
     return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
   }
 }

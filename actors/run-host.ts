@@ -3,6 +3,7 @@ import type { StoredEvent, ValidNewEvent } from '../events/envelope.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { HOST_VERSION_TYPE, isHostVersion, parseHostVersion, sameWriter, type WriterStamp } from '../events/host-version.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
 import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, Delivery, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
@@ -83,6 +84,8 @@ export interface RunHostOptions {
    * `divergence` instead of refusing the restore (HISTORY_DIVERGED). Such a host appends nothing.
    */
   tolerateDivergence?: boolean;
+  /** Where the host logs (it should carry the run id; default: the process's logger with the run id). */
+  logger?: Logger;
 }
 
 /**
@@ -111,6 +114,7 @@ export class RunHost {
   readonly runId: string;
   private readonly log: EventLog;
   private readonly options: RunHostOptions;
+  private readonly logger: Logger;
   private system: RunSystem = emptySystem();
   private lastSeq = 0;
   private mailbox: QueuedItem[] = [];
@@ -133,6 +137,7 @@ export class RunHost {
     this.log = log;
     this.options = options;
     this.writer = options.writer ?? currentWriter();
+    this.logger = options.logger ?? rootLogger().child({ runId });
   }
 
   /**
@@ -326,6 +331,7 @@ export class RunHost {
         continue;
       }
       const first = this.lastSeq + 1;
+      this.logger.debug({ fromSeq: first, toSeq: this.lastSeq + decided.records.length }, 'appended');
       this.system = decided.system;
       this.lastSeq += decided.records.length;
       this.lastWriter = this.writer;
@@ -435,6 +441,8 @@ export class RunHost {
   halt(error: unknown): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = { error };
+    // Whoever drives the host raises this error (`failure`); the log line says when it stopped.
+    this.logger.debug({ err: error }, 'host stopped');
     this.mailbox = [];
     this.waiting.clear();
     this.options.onStopped?.(error);
@@ -465,6 +473,8 @@ export class RunHost {
     try {
       await handler.run(this, pending);
     } catch (error) {
+      // Raised by whoever drives the host (raiseEffectErrors); logged now, with the attempt it was for.
+      this.logger.error({ err: error, effect: pending.effect.type, ...effectSubject(pending) }, 'effect failed');
       this.errors.push(error);
     } finally {
       this.inFlight.delete(key);
@@ -480,6 +490,11 @@ export class RunHost {
       this.launch(handler, next[0], next[1]);
     }
   }
+}
+
+/** What an effect is about, for its log lines: its attempt, or the campaign iteration. */
+export function effectSubject({ effect }: PendingEffect): { attemptId: string } | { iteration: number } {
+  return effect.type === 'campaign.analyzeAndPlan' ? { iteration: effect.iteration } : { attemptId: effect.attemptId };
 }
 
 /** Identifies an effect for de-duplication: one of each kind per attempt (or per campaign iteration). */

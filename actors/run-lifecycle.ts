@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isMatterStackError, MatterStackError } from '../events/errors.ts';
+import { errorMessage, isMatterStackError, MatterStackError } from '../events/errors.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
 import { activeSize } from '../machines/active-attempts.ts';
 import { IdSchema } from '../events/ids.ts';
 import type { RunCommand, RunEventInput } from '../events/run-events.ts';
@@ -77,6 +78,8 @@ export interface DriveOptions<State = JsonValue, Data = JsonValue> {
   campaignTimeoutMs?: number;
   /** Who drives the run (`matterstack loop`, `worker w1`), recorded for `explain` and `cancel` while `stepRun` or `runUntilCompletion` runs. */
   driver?: string;
+  /** Where the host, effect runner and operators log (each adds the run id; default: the process's logger). */
+  logger?: Logger;
 }
 
 /** Errors of the run lifecycle API (a MatterStackError with a stable code). */
@@ -315,16 +318,18 @@ export async function hostFor(
   options: DriveOptions<unknown, unknown>,
   onChange: () => void = () => undefined,
   effects: (runner: EffectRunner) => EffectHandler = (runner) => runner,
-): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign }> {
+): Promise<{ host: RunHost; runner: EffectRunner; projections: ProjectionScheduler; campaign: LoadedCampaign; logger: Logger }> {
   const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
-  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode });
+  const logger = (options.logger ?? rootLogger()).child({ runId: handle.runId });
+  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);
   checkpoints.delete(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {
     effects: effects(runner),
+    logger,
     // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (one durable append where two were).
     autoStep: mode === 'live',
     onAppended: (records) => {
@@ -338,7 +343,7 @@ export async function hostFor(
     await campaign.close();
     throw error;
   });
-  return { host, runner, projections, campaign };
+  return { host, runner, projections, campaign, logger };
 }
 
 /**
@@ -374,7 +379,7 @@ async function stepOnce(handle: RunHandle, options: DriveOptions<unknown, unknow
 }
 
 async function stepHosted(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
-  const { host, runner, projections, campaign } = await hostFor(handle, 'step', options);
+  const { host, runner, projections, campaign, logger } = await hostFor(handle, 'step', options);
   try {
     await host.settle();
     await runner.pollActive(host);
@@ -388,15 +393,19 @@ async function stepHosted(handle: RunHandle, options: DriveOptions<unknown, unkn
     runner.stop();
     await campaign.close();
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch(() => undefined);
+    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 
-/** Throws what stopped the host (a failed append), else the first error of an effect. */
-function raiseEffectErrors(host: RunHost): void {
+/**
+ * Throws what stopped the host (a failed append), else the errors of effects: the one error as
+ * it is, several together as an AggregateError (the first alone would hide the others).
+ */
+export function raiseEffectErrors(host: RunHost): void {
   if (host.failure !== undefined) throw host.failure;
-  const [first] = host.drainErrors();
-  if (first !== undefined) throw first;
+  const errors = host.drainErrors();
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} effects failed: ${errors.map(errorMessage).join('; ')}`);
 }
 
 /**
@@ -418,7 +427,7 @@ async function driveToEnd(handle: RunHandle, options: DriveOptions<unknown, unkn
 
 async function driveHosted(handle: RunHandle, options: DriveOptions<unknown, unknown>): Promise<RunStatus> {
   const wake = new Wakeup();
-  const { host, runner, projections, campaign } = await hostFor(handle, 'live', options, () => wake.notify());
+  const { host, runner, projections, campaign, logger } = await hostFor(handle, 'live', options, () => wake.notify());
   const follow = new AbortController();
   const stop = (): void => {
     follow.abort();
@@ -450,7 +459,7 @@ async function driveHosted(handle: RunHandle, options: DriveOptions<unknown, unk
     await campaign.close();
     options.signal?.removeEventListener('abort', stop);
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch(() => undefined);
+    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 

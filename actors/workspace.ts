@@ -124,6 +124,7 @@ export function listWorkspaces(root: string): string[] {
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
+      // A folder this process may not read holds no workspace it could use.
       return;
     }
     for (const entry of entries) {

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../events/logger.ts';
 import type { Output } from './output.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -26,6 +27,8 @@ export interface GlobalOptions {
   /** `--user NAME` / MATTERSTACK_NATS_USER: who connects to NATS (user:pass in the URL wins). */
   natsUser: string | undefined;
   json: boolean;
+  /** `--log-level` / MATTERSTACK_LOG_LEVEL, validated; undefined = the command's default. */
+  logLevel: LogLevel | undefined;
 }
 
 /** What a command's `run` receives: its parsed arguments, the global options and the output. */

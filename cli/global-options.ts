@@ -17,10 +17,15 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     valueName: 'NAME',
     description: 'NATS user (default: $MATTERSTACK_NATS_USER; password from $MATTERSTACK_NATS_PASS); or put user:pass in the --nats URL',
   },
+  'log-level': {
+    type: 'string',
+    valueName: 'LEVEL',
+    description: 'diagnostics on stderr from this level up: fatal, error, warn, info, debug, trace or silent (default: $MATTERSTACK_LOG_LEVEL, else warn; info for worker)',
+  },
   json: { type: 'boolean', description: 'machine-readable JSON on stdout (errors too: {"error":{"code","message"}})' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
   version: { type: 'boolean', description: 'print the version' },
 };
 
 /** Global options that take a value (the command-name scan must skip their values). */
-export const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--nats', '--user']);
+export const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--nats', '--user', '--log-level']);

@@ -1,3 +1,4 @@
+import { configureLogging } from '../events/logger.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { CommandContext } from './command.ts';
 import { EXIT_CODES } from './exit-codes.ts';
@@ -44,6 +45,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         out.write(`${commandHelp(parsed.command)}\n`);
         return EXIT_CODES.OK;
       case 'command': {
+        // Quiet by default: a command's output is its answer; diagnostics are asked for with --log-level.
+        configureLogging({ level: parsed.global.logLevel ?? 'warn' });
         const ctx: CommandContext = { args: parsed.args, options: parsed.options, global: parsed.global, out, env, signal: interrupt.signal };
         return await parsed.command.run(ctx);
       }

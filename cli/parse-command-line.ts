@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { invalidLogLevelMessage, isLogLevel, type LogLevel } from '../events/logger.ts';
 import type { CommandSpec, GlobalOptions, OptionSpec } from './command.ts';
 import { GLOBAL_OPTIONS, GLOBAL_VALUE_OPTIONS } from './global-options.ts';
 import { closest } from './suggest.ts';
@@ -79,6 +80,18 @@ function attachNegativeValues(args: readonly string[], options: Readonly<Record<
   return out;
 }
 
+/** `--log-level`, else MATTERSTACK_LOG_LEVEL, validated (the error names whichever was given). */
+function logLevelOf(flag: string | boolean | undefined, env: NodeJS.ProcessEnv, command: string): LogLevel | undefined {
+  if (typeof flag === 'string') {
+    if (!isLogLevel(flag)) throw new UsageError(invalidLogLevelMessage('--log-level', flag), command);
+    return flag;
+  }
+  const fromEnv = env.MATTERSTACK_LOG_LEVEL;
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (!isLogLevel(fromEnv)) throw new UsageError(invalidLogLevelMessage('MATTERSTACK_LOG_LEVEL', fromEnv), command);
+  return fromEnv;
+}
+
 /** Is `--json` somewhere before a `--`? (So even usage errors can answer in JSON.) */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -133,6 +146,7 @@ export function parseCommandLine(argv: readonly string[], commands: readonly Com
   const root = typeof values.root === 'string' ? values.root : undefined;
   const nats = typeof values.nats === 'string' ? values.nats : env.MATTERSTACK_NATS_URL || undefined;
   const user = typeof values.user === 'string' ? values.user : env.MATTERSTACK_NATS_USER || undefined;
-  const global = { root, natsUrl: nats, natsUser: user, json: values.json === true };
+  const logLevel = logLevelOf(values['log-level'], env, command.name);
+  const global = { root, natsUrl: nats, natsUser: user, json: values.json === true, logLevel };
   return { kind: 'command', command, json: values.json === true, global, args, options };
 }

@@ -28,6 +28,7 @@ export class InitDedup {
     try {
       revision = await this.kv.create(key, encoder.encode('{}'));
     } catch {
+      // The key exists: another request with this command id runs (or ran) the init; its reply is the answer.
       return this.waitForReply(key, waitMs);
     }
     const reply = await execute();

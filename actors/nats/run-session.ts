@@ -1,4 +1,5 @@
-import { errorMessage, isMatterStackError } from '../../events/errors.ts';
+import { isMatterStackError } from '../../events/errors.ts';
+import type { Logger } from '../../events/logger.ts';
 import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
@@ -23,7 +24,8 @@ export interface RunSessionDeps {
   /** Who drives the run, for `explain` (`worker w1`). */
   driver: string;
   dedupWindowMs: number;
-  logLine: (line: string) => void;
+  /** The worker's logger (the session and the run's host add the run id). */
+  logger: Logger;
   onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
 }
 
@@ -48,12 +50,14 @@ export class RunSession {
   private readonly queue = new SerialQueue();
   private loop: Promise<void> | undefined;
   private incarnation: AbortController | undefined;
+  private readonly log: Logger;
 
   constructor(
     readonly runId: string,
     private readonly deps: RunSessionDeps,
   ) {
     this.dedup = new CommandDedup(deps.dedupWindowMs);
+    this.log = deps.logger.child({ runId });
   }
 
   /** Runs `job` after every job queued before it (commands of one run execute one at a time). */
@@ -95,7 +99,7 @@ export class RunSession {
       try {
         store = await RunStore.open({ root: this.deps.store.root, natsUrl: this.deps.natsUrl, log: epochLog });
         const handle = await openRun({ store, runId: this.runId });
-        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
+        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, logger: this.deps.logger, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
         // A host stuck on a dead consumer does not see the abort: stop waiting for it.
         const status = await Promise.race([driving, abortedPromise(incarnation.signal)]);
         if (signal.aborted || this.fenced) break;
@@ -109,18 +113,18 @@ export class RunSession {
         if (signal.aborted || this.fenced) break;
         if (isMatterStackError(error, 'HISTORY_DIVERGED')) {
           // Restoring again decides the same: let the run go (a worker of the version that wrote it may take it).
-          this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}`);
+          this.log.warn({ err: error }, 'run refused: its logged history diverges from what this version decides');
           why = 'refused';
           break;
         }
-        this.deps.logLine(`run ${this.runId}: ${errorMessage(error)}; restoring it from the log in ${backoff} ms`);
+        this.log.warn({ err: error, backoffMs: backoff }, 'run failed; restoring it from the log after a backoff');
         await sleepUnlessAborted(backoff, signal);
         backoff = Math.min(backoff * 2, 5000);
       } finally {
         signal.removeEventListener('abort', stopIncarnation);
         epochLog.retire();
-        // A retired incarnation's store has nothing left to write: a failed close loses nothing.
-        void store?.close().catch(() => undefined);
+        // A retired incarnation's store has nothing left to write: a failed close loses nothing, but is told.
+        void store?.close().catch((err: unknown) => this.log.warn({ err }, 'could not close a retired store'));
       }
     }
     if (why !== 'finished' && this.fenced) why = 'fenced';

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { findWorkspacesRoot } from '../workspace.ts';
+import { configureLogging, invalidLogLevelMessage, LOG_LEVELS } from '../../events/logger.ts';
 import { redactPasswords } from '../../events/redact-url.ts';
 import { escapeControl } from '../views/escape-text.ts';
 import { runWorker, type WorkerHandle } from './worker.ts';
@@ -13,11 +14,13 @@ const ArgsSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   leaseTtlMs: z.coerce.number().int().min(500).optional(),
   pollMs: z.coerce.number().int().min(10).max(86_400_000).optional(),
+  logLevel: z.enum(LOG_LEVELS, { error: (issue) => invalidLogLevelMessage('--log-level', String(issue.input)) }),
 });
 
 /**
  * `matterstack worker`: runs a worker until SIGINT/SIGTERM. Flags: --nats URL, --user (default
- * orchestrator), --root DIR, --id, --lease-ttl-ms, --poll-ms. The password comes from
+ * orchestrator), --root DIR, --id, --lease-ttl-ms, --poll-ms, --log-level (default
+ * MATTERSTACK_LOG_LEVEL, else info; JSON lines on stderr, readable ones on a TTY). The password comes from
  * MATTERSTACK_NATS_PASS or MS_ORCHESTRATOR_PASSWORD, never from the command line. Prints
  * `ready <workerId>` on stdout once serving. Resolves when the worker has stopped.
  */
@@ -31,6 +34,7 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
       id: { type: 'string' },
       'lease-ttl-ms': { type: 'string' },
       'poll-ms': { type: 'string' },
+      'log-level': { type: 'string' },
     },
     strict: true,
   });
@@ -42,7 +46,9 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     id: values.id,
     leaseTtlMs: values['lease-ttl-ms'],
     pollMs: values['poll-ms'],
+    logLevel: values['log-level'] ?? (env.MATTERSTACK_LOG_LEVEL || 'info'),
   });
+  configureLogging({ level: args.logLevel });
   const root = findWorkspacesRoot(args.root !== undefined ? { root: args.root } : {});
   const worker: WorkerHandle = await runWorker({
     natsUrl: args.nats,
@@ -52,7 +58,6 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     ...(args.id !== undefined ? { workerId: args.id } : {}),
     ...(args.leaseTtlMs !== undefined ? { leaseTtlMs: args.leaseTtlMs } : {}),
     ...(args.pollMs !== undefined ? { operators: { pollIntervalMs: args.pollMs } } : {}),
-    logLine: (line) => process.stderr.write(`[worker] ${escapeControl(line)}\n`),
   });
   process.stdout.write(`ready ${worker.workerId}\n`);
   await new Promise<void>((resolve) => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../../events/command-messages.ts';
-import { errorMessage } from '../../events/errors.ts';
+import { rootLogger, type Logger } from '../../events/logger.ts';
 import type { EventLog } from '../../events/event-log.ts';
 import { JetStreamEventLog } from '../../events/jetstream-event-log.ts';
 import { TERMINAL_RUN_STATUSES } from '../../events/statuses.ts';
@@ -42,8 +42,8 @@ export interface WorkerOptions {
   operators?: RegistryOptions;
   /** At start, register active runs found in the log that the registry does not know. Default true. */
   adoptLoggedRuns?: boolean;
-  /** Diagnostics. */
-  logLine?: (line: string) => void;
+  /** Where its diagnostics go (default: the process's logger); every line carries the worker id. */
+  logger?: Logger;
 }
 
 /** A running worker. */
@@ -105,7 +105,7 @@ class Worker implements CommandHandler, WorkerHandle {
   private scanning = false;
   private stopping = false;
   private readonly log: FencedEventLog;
-  private readonly logLine: (line: string) => void;
+  private readonly logger: Logger;
   /** De-duplicates the commands appended for runs a `loop --nats` drives (they have no session here). */
   private readonly loopDedup: CommandDedup;
 
@@ -121,7 +121,7 @@ class Worker implements CommandHandler, WorkerHandle {
     private readonly initDedup: InitDedup,
   ) {
     this.log = fenced;
-    this.logLine = options.logLine ?? (() => undefined);
+    this.logger = (options.logger ?? rootLogger()).child({ workerId });
     this.loopDedup = new CommandDedup(options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
   }
 
@@ -137,7 +137,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
-    worker.service = serveCommands(nc, { workerId, handler: worker, onError: (e) => worker?.logLine(`command: ${errorMessage(e)}`) });
+    worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
     worker.timers.push(setInterval(() => void worker?.scan(), options.scanIntervalMs ?? Math.max(250, Math.floor(ttl / 2))));
     void worker.watchConnection();
@@ -312,7 +312,7 @@ class Worker implements CommandHandler, WorkerHandle {
       ...(this.options.operators ? { operators: this.options.operators } : {}),
       driver: `worker ${this.workerId}`,
       dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
-      logLine: this.logLine,
+      logger: this.logger,
       onEnd: (s, why) => this.onSessionEnd(s, why),
     });
     this.sessions.set(runId, session);
@@ -332,21 +332,21 @@ class Worker implements CommandHandler, WorkerHandle {
       this.log.adoptTail(runId, lastSeq);
       await this.registry.put(runId, { workspace: runWorkspace ?? '' });
     } catch (error) {
-      this.logLine(`run ${runId}: could not start hosting: ${errorMessage(error)}`);
+      this.logger.error({ runId, err: error }, 'could not start hosting the run');
     }
-    this.logLine(`hosting run ${runId}`);
+    this.logger.info({ runId }, 'hosting run');
     if (start) session.start();
     return session;
   }
 
   private async onSessionEnd(session: RunSession, why: SessionEnd): Promise<void> {
     if (this.sessions.get(session.runId) === session) this.sessions.delete(session.runId);
-    this.logLine(`run ${session.runId}: ${why}`);
+    this.logger.info({ runId: session.runId, why }, 'run session ended');
     try {
       if (why === 'finished') await this.registry.remove(session.runId);
       if (why === 'refused') this.refused.set(session.runId, await this.log.lastSeq(session.runId));
     } catch (error) {
-      this.logLine(`run ${session.runId}: registry: ${errorMessage(error)}`);
+      this.logger.error({ runId: session.runId, err: error }, 'could not remove the finished run from the registry');
     }
     await this.leases.release(session.runId);
   }
@@ -356,14 +356,14 @@ class Worker implements CommandHandler, WorkerHandle {
     for await (const status of this.nc.status()) {
       if (this.stopping) return;
       if (status.type === 'reconnect') {
-        this.logLine('reconnected: restoring hosted runs from the log');
+        this.logger.warn('reconnected: restoring hosted runs from the log');
         for (const session of this.sessions.values()) session.kick();
       }
     }
   }
 
   private onFenced(runId: string, why: string): void {
-    this.logLine(`run ${runId}: ownership lost (${why})`);
+    this.logger.warn({ runId, why }, 'ownership lost');
     this.sessions.get(runId)?.abort.abort();
   }
 
@@ -403,7 +403,7 @@ class Worker implements CommandHandler, WorkerHandle {
         if (await this.leases.acquire(runId)) await this.host(runId, true);
       }
     } catch (error) {
-      this.logLine(`scan: ${errorMessage(error)}`);
+      this.logger.error({ err: error }, 'scan for unhosted runs failed');
     } finally {
       this.scanning = false;
     }
@@ -420,7 +420,7 @@ class Worker implements CommandHandler, WorkerHandle {
         if (status === undefined || TERMINAL_RUN_STATUSES.includes(status)) continue;
         await this.registry.put(runId, { workspace: host.state.run?.context.workspace ?? '' });
       } catch (error) {
-        this.logLine(`run ${runId}: not adopted: ${errorMessage(error)}`);
+        this.logger.warn({ runId, err: error }, 'run not adopted');
       }
     }
   }

@@ -44,6 +44,7 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
     try {
       entries = await readdir(abs, { withFileTypes: true });
     } catch {
+      // Gone or unreadable (a task may remove its scratch folders while it ends): nothing in it to collect.
       return;
     }
     entries.sort((a, b) => a.name.localeCompare(b.name));

@@ -3,6 +3,7 @@ import { readTextIfExists } from './atomic-file.ts';
 import { collectAttemptFiles } from './collect-attempt-files.ts';
 import { readAnswerText, readExternalResponse } from './external-response.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
+import { operatorLog } from './operator.ts';
 import { AdoptedFolders, isPrepared, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
@@ -107,6 +108,6 @@ export class HumanOperator implements Operator {
   /** Reports the answer as soon as its file appears (fs.watch, polling fallback). */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : (this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
-    return watchAttemptDir(ctx.attempt.dir, () => this.poll(ctx), onChange, interval);
+    return watchAttemptDir({ dir: ctx.attempt.dir, log: operatorLog(ctx) }, () => this.poll(ctx), onChange, interval);
   }
 }

@@ -11,7 +11,7 @@ import { MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
-import { isTerminalPoll } from './operator.ts';
+import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
 import { taskProcessEnv } from './task-env.ts';
@@ -329,7 +329,7 @@ export class LocalOperator implements Operator {
   /** Reports the exit the moment the child exits (when started here), else on file changes / every interval. */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
-    return watchAttemptDir(ctx.attempt.dir, () => this.poll(ctx), onChange, interval, (trigger) => {
+    return watchAttemptDir({ dir: ctx.attempt.dir, log: operatorLog(ctx) }, () => this.poll(ctx), onChange, interval, (trigger) => {
       const child = this.children.get(ctx.attempt.dir);
       child?.on('exit', trigger);
       const limit = ctx.task.timeLimitMinutes;

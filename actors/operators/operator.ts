@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from '../../events/json.ts';
+import { rootLogger, type Logger } from '../../events/logger.ts';
 import type { AttemptStatus } from '../../events/statuses.ts';
 import type { TaskSpec } from '../../events/workflow.ts';
 import type { OperatorEntry } from '../config/operators-config.ts';
@@ -24,6 +25,13 @@ export interface OperatorContext {
   operatorKey: string;
   /** The operator's entry from operators.yaml (or the built-in default). */
   config: OperatorEntry;
+  /** Logger carrying the run id, the operator key and the attempt id (the effect runner sets it; `operatorLog` gives one when absent). */
+  log?: Logger;
+}
+
+/** The context's logger, or the process's with the same ids (contexts built outside the effect runner have none). */
+export function operatorLog(ctx: Pick<OperatorContext, 'runId' | 'attempt' | 'operatorKey' | 'log'>): Logger {
+  return ctx.log ?? rootLogger().child({ runId: ctx.runId, operator: ctx.operatorKey, attemptId: ctx.attempt.attemptId });
 }
 
 /** Statuses `submit` may report: the operator accepted the work. */

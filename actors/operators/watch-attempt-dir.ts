@@ -1,4 +1,5 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import type { Logger } from '../../events/logger.ts';
 import type { PollResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll } from './operator.ts';
 
@@ -10,9 +11,10 @@ export const DEFAULT_POLL_INTERVAL_MS = 1000;
  * some file systems) and every `intervalMs` as a fallback; reports to `onChange` the first
  * status and every change. Stops by itself after a terminal status.
  * `extra` lets a caller add its own triggers (e.g. a child's exit); it gets the trigger function.
+ * A failing check is logged on `attempt.log` and retried on the next trigger.
  */
 export function watchAttemptDir(
-  dir: string,
+  attempt: { dir: string; log: Logger },
   check: () => Promise<PollResult>,
   onChange: (result: PollResult) => void,
   intervalMs: number = DEFAULT_POLL_INTERVAL_MS,
@@ -48,7 +50,7 @@ export function watchAttemptDir(
         }
       })
       // A failing check (a transient I/O error) is retried on the next trigger.
-      .catch(() => undefined)
+      .catch((err: unknown) => attempt.log.warn({ err }, 'status check failed; checking again on the next change or interval'))
       .finally(() => {
         running = false;
         if (again) {
@@ -60,7 +62,8 @@ export function watchAttemptDir(
   const timer = setInterval(trigger, intervalMs);
   timer.unref();
   try {
-    watcher = fsWatch(dir, { persistent: false }, () => trigger());
+    watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
+    // The interval goes on without it.
     watcher.on('error', () => watcher?.close());
   } catch {
     // No fs.watch here: the interval alone will do.

@@ -330,12 +330,14 @@ function failedLogsReader(handle: ExplainTarget): (attempt: { attemptId: string;
       try {
         registry = OperatorRegistry.fromConfig(loadOperatorsConfig({ workspaceDir: handle.workspaceDir }));
       } catch {
+        // An operators.yaml that no longer loads: the explanation goes on without log paths (loop reports the config error).
         registry = null;
       }
     }
     if (registry === null || !registry.has(attempt.operatorKey)) return null;
     const files = logFilesOf(registry, handle.workspaceDir, handle.runId, attempt);
     if (files === null) return null;
+    // An unreadable stderr file: the explanation shows its path without the tail.
     const tail = await readLogTail(fileLogSource(files.stderr.local), STDERR_TAIL_LINES).catch(() => null);
     return { stdout: files.stdout.local, stderr: files.stderr.local, stderrTail: tail === null || tail === '' ? null : tail };
   };

@@ -19,6 +19,7 @@ export const workerCommand = defineCommand({
     'when a worker dies another takes its runs over within the lease TTL and continues them from the log.',
     'Every worker needs the same workspaces (--root): it loads the campaigns and attempt directories there.',
     'Prints "ready <worker-id>" once serving; stops cleanly on Ctrl-C or SIGTERM (runs stay resumable).',
+    'Logs on stderr from level info (--log-level): JSON lines, readable ones on a terminal.',
   ].join('\n'),
   group: 'runs',
   args: [],
@@ -31,6 +32,7 @@ export const workerCommand = defineCommand({
     'worker --nats nats://127.0.0.1:4222 --root ./workspaces   # as "orchestrator", password from $MS_ORCHESTRATOR_PASSWORD',
     'worker --nats nats://nats.lab:4222 --id w1   # password from $MS_ORCHESTRATOR_PASSWORD (never in argv: ps shows it)',
     'worker --user orchestrator --lease-ttl-ms 5000   # URL and password from $MATTERSTACK_NATS_URL, $MATTERSTACK_NATS_PASS',
+    'worker --log-level debug 2>worker.log   # JSON lines (readable ones on a terminal) carrying workerId, runId, attemptId',
   ],
   notes: [
     'Credentials: user:pass in the URL, else --user NAME (default: $MATTERSTACK_NATS_USER, else orchestrator)\nwith the password in $MATTERSTACK_NATS_PASS (else $MS_ORCHESTRATOR_PASSWORD). The user needs the\norchestrator permissions of nats.conf (it appends events and manages the stream).',
@@ -48,6 +50,7 @@ export const workerCommand = defineCommand({
     if (leaseTtlMs !== undefined) argv.push('--lease-ttl-ms', String(leaseTtlMs));
     const pollMs = positiveIntegerOption(ctx, 'poll-ms', { min: 10, max: DAY_MS, note: '(milliseconds)' });
     if (pollMs !== undefined) argv.push('--poll-ms', String(pollMs));
+    if (ctx.global.logLevel !== undefined) argv.push('--log-level', ctx.global.logLevel);
     // The password travels in the environment, never in argv (visible in ps).
     const env = { ...ctx.env, ...(target.pass !== undefined ? { MATTERSTACK_NATS_PASS: target.pass } : {}) };
     const { main } = await import('../../actors/nats/worker-main.ts');

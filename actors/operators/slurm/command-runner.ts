@@ -83,6 +83,7 @@ function spawnCollect(file: string, args: readonly string[], options: RunOptions
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;
     });
+    // EPIPE when the command exits without reading its input: its exit code and stderr tell what happened.
     child.stdin.on('error', () => undefined);
     if (options.stdin) options.stdin.pipe(child.stdin);
     else child.stdin.end(options.input ?? '');

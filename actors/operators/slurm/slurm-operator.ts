@@ -7,7 +7,7 @@ import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.
 import type { AttemptLogFiles, LogStream } from '../attempt-log.ts';
 import { collectTaskResults } from '../collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operator.ts';
-import { isTerminalPoll } from '../operator.ts';
+import { isTerminalPoll, operatorLog } from '../operator.ts';
 import { identityMismatch, IDENTITY_PATH } from '../attempt-folder.ts';
 import { AdoptedFolders, prepareAttemptDir } from '../prepare-attempt-dir.ts';
 import { renderBatchScript, sbatchArgv, SLURM_FILES, type BatchScriptInput, type SlurmSiteOptions } from './batch-script.ts';
@@ -176,7 +176,9 @@ export class SlurmOperator implements Operator {
     this.poller.invalidate();
     // Cancelled while sbatch ran: the job must not be left behind.
     // A failed scancel is not the submit's failure: the job id is recorded, so the owed cancel effect finds the job again.
-    if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) await this.scancel(ctx, jobId).catch(() => undefined);
+    if ((await readTextIfExists(this.file(ctx, SLURM_FILES.cancelled))) !== null) {
+      await this.scancel(ctx, jobId).catch((err: unknown) => operatorLog(ctx).warn({ err, jobId }, 'scancel after a cancelled submit failed; the owed cancel tries again'));
+    }
     return this.submitted(recorded);
   }
 
@@ -340,6 +342,7 @@ export class SlurmOperator implements Operator {
   /** `sacct` for a job squeue and scontrol forgot; a cluster without accounting is not asked again. */
   private async sacct(jobId: string): Promise<SlurmJobInfo | null> {
     if (!this.accountingAvailable) return null;
+    // sacct that cannot be run is treated like a cluster without accounting: the job's end is read from its files.
     const result = await this.runner.run(sacctArgv(jobId)).catch(() => null);
     if (result === null || result.code !== 0) {
       this.accountingAvailable = false;
@@ -393,7 +396,14 @@ export class SlurmOperator implements Operator {
     let last: string | undefined;
     let stopped = false;
     const tick = async (): Promise<void> => {
-      const result = await this.poll(ctx);
+      let result: PollResult;
+      try {
+        result = await this.poll(ctx);
+      } catch (err) {
+        // The next round polls again (an unreachable cluster is onFailure's, not a tick's).
+        operatorLog(ctx).warn({ err }, 'poll failed; polling again on the next round');
+        return;
+      }
       const fingerprint = `${result.status}|${result.reason ?? ''}`;
       if (stopped || fingerprint === last) return;
       last = fingerprint;

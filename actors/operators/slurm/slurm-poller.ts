@@ -101,7 +101,7 @@ export class SlurmPoller {
    */
   subscribe(key: string, tick: () => Promise<void>, onFailure?: (error: unknown) => Promise<void>): () => void {
     this.subscribers.set(key, { tick, ...(onFailure ? { onFailure } : {}) });
-    // The first tick's failure is the next interval's to retry: ticks report their own outcomes to the host.
+    // Ticks log their own failures (SlurmOperator.watch) and the next interval retries: nothing more to tell here.
     void tick().catch(() => undefined);
     if (this.timer === undefined) this.schedule(this.options.intervalMs);
     return () => {
