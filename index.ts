@@ -15,7 +15,7 @@ export {
   RunLifecycleError,
   sendCommand,
   stepRun,
-} from './actors/run-lifecycle.ts';
+} from './host/run-lifecycle.ts';
 export type {
   CommandReply,
   DriveOptions,
@@ -24,14 +24,14 @@ export type {
   OpenRunOptions,
   RunHandle,
   StoreOptions,
-} from './actors/run-lifecycle.ts';
-export { RunStore } from './actors/run-store.ts';
-export type { Campaign, TaskResult } from './actors/campaign/campaign.ts';
-export type { Operator, OperatorContext, PollResult, SubmitResult, CollectedResults } from './actors/operators/operator.ts';
-export { OperatorRegistry } from './actors/operators/operator-registry.ts';
+} from './host/run-lifecycle.ts';
+export { RunStore } from './host/run-store.ts';
+export type { Campaign, TaskResult } from './campaign/campaign.ts';
+export type { Operator, OperatorContext, PollResult, SubmitResult, CollectedResults } from './operators/operator.ts';
+export { OperatorRegistry } from './operators/operator-registry.ts';
 export type { EventLog, AppendResult, FollowOptions, LoggedRun } from './events/event-log.ts';
-export { SqliteEventLog } from './events/sqlite-event-log.ts';
-export { JetStreamEventLog } from './events/jetstream-event-log.ts';
+export { SqliteEventLog } from './storage/sqlite-event-log.ts';
+export { JetStreamEventLog } from './storage/jetstream-event-log.ts';
 export { MatterStackError, VersionConflictError, isMatterStackError, ERROR_CODES } from './events/errors.ts';
 export type { ErrorCode } from './events/errors.ts';
 export type { TaskSpecInput as Task, WorkflowInput as Workflow } from './events/workflow.ts';

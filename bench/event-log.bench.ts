@@ -7,9 +7,9 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { ValidNewEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
-import { startNatsServer } from '../tests/harness/nats-server.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
+import { startNatsServer } from '../harness/nats-server.ts';
 
 /** One line of the benchmark table. */
 export interface BenchRow {

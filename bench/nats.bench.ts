@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { runWorker } from '../actors/nats/worker.ts';
-import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { runWorker } from '../distributed/worker.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 
 function workspaceRoot(campaignSource: string): string {
   const root = mkdtempSync(join(tmpdir(), 'ms-nats-bench-'));

@@ -6,8 +6,8 @@ import { pathToFileURL } from 'node:url';
 import type { DomainChange } from '../events/changes.ts';
 import type { StoredEvent, ValidNewEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
-import type { ChangeRecord } from '../events/sqlite-rows.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
+import type { ChangeRecord } from '../storage/sqlite-rows.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 import { Projector } from '../projections/projector.ts';
 

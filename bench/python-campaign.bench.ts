@@ -9,10 +9,10 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import { loadCampaign } from '../actors/campaign/load-campaign.ts';
-import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
-import { InstantOperator } from '../tests/harness/instant-operator.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import { loadCampaign } from '../campaign/load-campaign.ts';
+import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
+import { InstantOperator } from '../harness/instant-operator.ts';
 
 const CALLS = 20;
 const ITERATIONS = 5;

@@ -1,16 +1,16 @@
 // Slurm commands per poll interval with N active jobs (issue 7 target: ONE squeue, not N).
-// Needs the Debian Slurm packages and root (see tests/harness/slurm.ts); prints a table.
+// Needs the Debian Slurm packages and root (see harness/slurm.ts); prints a table.
 // Run: npx tsx bench/slurm.bench.ts [jobs=200] [intervals=3]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import type { OperatorContext, PollResult } from '../actors/operators/operator.ts';
-import { LocalCommandRunner, type CommandResult, type CommandRunner, type RunOptions } from '../actors/operators/slurm/command-runner.ts';
-import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorContext, PollResult } from '../operators/operator.ts';
+import { LocalCommandRunner, type CommandResult, type CommandRunner, type RunOptions } from '../operators/slurm/command-runner.ts';
+import { SlurmOperator } from '../operators/slurm/slurm-operator.ts';
 import { TaskSpecSchema } from '../events/workflow.ts';
-import { slurmUnavailableReason, startSlurm } from '../tests/harness/slurm.ts';
+import { slurmUnavailableReason, startSlurm } from '../harness/slurm.ts';
 
 /** A runner that counts the commands it runs, by program name. */
 class CountingRunner implements CommandRunner {

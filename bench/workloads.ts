@@ -25,18 +25,18 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { Campaign } from '../actors/campaign/campaign.ts';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import { initializeRun, runUntilCompletion } from '../actors/run-lifecycle.ts';
-import { RunStore } from '../actors/run-store.ts';
+import type { Campaign } from '../campaign/campaign.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
+import { RunStore } from '../host/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import type { ValidNewEvent } from '../events/envelope.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import type { WorkflowInput } from '../events/workflow.ts';
-import { DelegatingEventLog } from '../events/delegating-event-log.ts';
-import { InstantOperator } from '../tests/harness/instant-operator.ts';
-import { startNatsServer, type NatsServerHandle } from '../tests/harness/nats-server.ts';
+import { DelegatingEventLog } from '../storage/delegating-event-log.ts';
+import { InstantOperator } from '../harness/instant-operator.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { applyOrchestratorV8Flags, ORCHESTRATOR_NODE_FLAGS } from '../cli/process-settings.ts';
 
 /** Counts appends (transactions) and records, and RUN.STEP records, around the real log. */

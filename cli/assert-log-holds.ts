@@ -1,4 +1,4 @@
-import type { RunStore } from '../actors/run-store.ts';
+import type { RunStore } from '../host/run-store.ts';
 import { MatterStackError } from '../events/errors.ts';
 
 /**

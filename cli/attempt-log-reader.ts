@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { LogChunk, LogRequest } from '../actors/views/attempt-logs.ts';
+import type { LogChunk, LogRequest } from '../views/attempt-logs.ts';
 import { MAX_LOG_CHUNK_BYTES } from '../events/command-messages.ts';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
 import type { CommandContext } from './command.ts';
@@ -17,7 +17,7 @@ const NATS_CHUNK_BYTES = 512 * 1024;
 
 function natsReader(nc: NatsConnection, target: NatsTarget, runId: string): LogReader {
   return async (request) => {
-    const { requestCommand } = await import('../actors/nats/command-client.ts');
+    const { requestCommand } = await import('../distributed/command-client.ts');
     const reply = await requestCommand(nc, runId, 'logs', { ...request, maxBytes: NATS_CHUNK_BYTES }, LOG_REQUEST_TIMEOUT_MS).catch((error: unknown) =>
       explainPermission(error, target, 'read logs'),
     );
@@ -30,7 +30,7 @@ function natsReader(nc: NatsConnection, target: NatsTarget, runId: string): LogR
 }
 
 async function withLocalReader<T>(ctx: CommandContext, runId: string, body: (read: LogReader) => Promise<T>): Promise<T> {
-  const { readAttemptLog } = await import('../actors/views/attempt-logs.ts');
+  const { readAttemptLog } = await import('../views/attempt-logs.ts');
   return withStore(ctx, (store) => body((request) => readAttemptLog(store, runId, { ...request, maxBytes: MAX_LOG_CHUNK_BYTES })));
 }
 

@@ -1,4 +1,4 @@
-import type { CancellationOutcome, CancelledAttempt } from '../actors/carry-out-cancellations.ts';
+import type { CancellationOutcome, CancelledAttempt } from '../host/carry-out-cancellations.ts';
 import { stringOption, type CommandContext, type OptionSpec } from './command.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { UsageError } from './usage-error.ts';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { CLI_HOLDER_PREFIX, isCliHolder, type RunLeases } from '../actors/nats/run-leases.ts';
-import type { RunStore } from '../actors/run-store.ts';
+import { CLI_HOLDER_PREFIX, isCliHolder, type RunLeases } from '../distributed/run-leases.ts';
+import type { RunStore } from '../host/run-store.ts';
 import { errorMessage, MatterStackError } from '../events/errors.ts';
 import type { CommandContext } from './command.ts';
 import { natsTarget, type NatsTarget } from './nats-target.ts';
@@ -56,7 +56,7 @@ export class LoopLeases {
 
   /** Opens the lease bucket on the connection of the store's JetStream log, as this CLI process. */
   static async open(store: RunStore, target: NatsTarget): Promise<LoopLeases> {
-    const [{ JetStreamEventLog }, { RunLeases, DEFAULT_LEASE_TTL_MS }] = await Promise.all([import('../events/jetstream-event-log.ts'), import('../actors/nats/run-leases.ts')]);
+    const [{ JetStreamEventLog }, { RunLeases, DEFAULT_LEASE_TTL_MS }] = await Promise.all([import('../storage/jetstream-event-log.ts'), import('../distributed/run-leases.ts')]);
     if (!(store.log instanceof JetStreamEventLog)) throw new Error('loop --nats: the store is not on JetStream');
     try {
       const leases = await RunLeases.open(store.log.connection, { workerId: cliHolderId(), ttlMs: DEFAULT_LEASE_TTL_MS });

@@ -17,7 +17,7 @@ const RunViewSchema = z.looseObject({
 
 /** The runs of the log as a worker lists them (`ms.as.<user>.cmd.list`): allowed to every user, the viewer too. */
 export async function natsRunList(target: NatsTarget, payload: Partial<ListPayload>): Promise<RunView[]> {
-  const { requestList } = await import('../actors/nats/command-client.ts');
+  const { requestList } = await import('../distributed/command-client.ts');
   const reply = toCliReply(await withNats(target, (nc) => requestList(nc, payload, COMMAND_TIMEOUT_MS)).catch((error: unknown) => explainPermission(error, target, 'list runs')), {
     allRejectionsThrow: true,
   });

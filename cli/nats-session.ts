@@ -91,14 +91,14 @@ export function explainPermission(error: unknown, target: NatsTarget, what: stri
 
 /** Sends `verb` to run `runId` through a worker and maps the reply. */
 export async function natsRunRequest(target: NatsTarget, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CliCommandReply> {
-  const { requestCommand } = await import('../actors/nats/command-client.ts');
+  const { requestCommand } = await import('../distributed/command-client.ts');
   const reply = await withNats(target, (nc) => requestCommand(nc, runId, verb, payload, COMMAND_TIMEOUT_MS)).catch((error: unknown) => explainPermission(error, target, `send ${verb} commands`));
   return toCliReply(reply);
 }
 
 /** Asks a worker to create a run (`ms.as.<user>.cmd.init`); any refusal is thrown as on the embedded path. */
 export async function natsInit(target: NatsTarget, payload: InitPayload): Promise<{ runId: string; seq: number }> {
-  const { requestInit } = await import('../actors/nats/command-client.ts');
+  const { requestInit } = await import('../distributed/command-client.ts');
   const reply = await withNats(target, (nc) => requestInit(nc, payload, INIT_TIMEOUT_MS)).catch((error: unknown) => explainPermission(error, target, 'create runs'));
   const mapped = toCliReply(reply, { allRejectionsThrow: true });
   if (!mapped.accepted) throw new MatterStackError('COMMAND_REJECTED', mapped.message);

@@ -1,4 +1,4 @@
-import { parseNatsUrl, type NatsUrl } from '../actors/nats/nats-url.ts';
+import { parseNatsUrl, type NatsUrl } from '../storage/nats-url.ts';
 import type { CommandContext } from './command.ts';
 
 /** Where and as whom this invocation talks to NATS. */

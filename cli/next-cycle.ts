@@ -1,7 +1,7 @@
-import type { OperatorsConfig } from '../actors/config/operators-config.ts';
-import { pollIntervalMsOf } from '../actors/operators/poll-interval.ts';
+import type { OperatorsConfig } from '../operators/operators-config.ts';
+import { pollIntervalMsOf } from '../operators/poll-interval.ts';
 import type { RunStatusView } from '../projections/queries.ts';
-import { LIVE_RECHECK_MS } from '../actors/wakeup.ts';
+import { LIVE_RECHECK_MS } from '../host/wakeup.ts';
 
 /**
  * When, at the latest, a waiting run driven by `loop <run>` starts its next cycle, in seconds: a

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { isMatterStackError, MatterStackError } from '../events/errors.ts';
-import { findWorkspacesRoot } from '../actors/workspace.ts';
-import type { RunStore } from '../actors/run-store.ts';
-import type { RunHandle } from '../actors/run-lifecycle.ts';
+import { findWorkspacesRoot } from '../workspace/workspace.ts';
+import type { RunStore } from '../host/run-store.ts';
+import type { RunHandle } from '../host/run-lifecycle.ts';
 import type { CommandContext } from './command.ts';
 import { natsTarget } from './nats-target.ts';
 import { parseId } from './parse-id.ts';
@@ -29,7 +29,7 @@ export function resolveRoot(ctx: CommandContext): string {
 export async function openStore(ctx: CommandContext, runId?: string): Promise<RunStore> {
   const root = resolveRoot(ctx);
   // Loaded on demand: the log and NATS clients cost half a second, which --help should not pay.
-  const { RunStore } = await import('../actors/run-store.ts');
+  const { RunStore } = await import('../host/run-store.ts');
   const nats = natsTarget(ctx);
   if (nats === undefined) {
     try {
@@ -64,7 +64,7 @@ export async function withStore<T>(ctx: CommandContext, body: (store: RunStore) 
 /** Runs `body` with run `runId` open (validated id; RUN_NOT_FOUND when the log has none). */
 export async function withRun<T>(ctx: CommandContext, runId: string, body: (handle: RunHandle, store: RunStore) => Promise<T>): Promise<T> {
   const id = parseId('run id', runId);
-  const { openRun } = await import('../actors/run-lifecycle.ts');
+  const { openRun } = await import('../host/run-lifecycle.ts');
   return withStore(ctx, async (store) => {
     const handle = await openRun({ store, runId: id });
     try {

@@ -1,4 +1,4 @@
-import { escapeControl } from '../actors/views/escape-text.ts';
+import { escapeControl } from '../views/escape-text.ts';
 
 /** Where a command writes: plain lines or JSON on stdout, diagnostics on stderr. */
 export class Output {

@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { escapeControl } from '../actors/views/escape-text.ts';
+import { escapeControl } from '../views/escape-text.ts';
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import { redactPasswords } from '../events/redact-url.ts';
 import { EXIT_CODES, exitCodeOf } from './exit-codes.ts';

@@ -1,6 +1,6 @@
-import { osAccount } from '../actors/os-account.ts';
+import { osAccount } from '../host/os-account.ts';
 import { ZodError } from 'zod';
-import type { CancellationOutcome } from '../actors/carry-out-cancellations.ts';
+import type { CancellationOutcome } from '../host/carry-out-cancellations.ts';
 import { MatterStackError } from '../events/errors.ts';
 import { RunCommandSchema, type RunCommand } from '../events/run-events.ts';
 import { stringOption, type CommandContext } from './command.ts';
@@ -61,7 +61,7 @@ interface Delivered {
  */
 async function deliver(ctx: CommandContext, runId: string, command: RunCommand, verb: CommandVerb, cancelWaitMs: number | undefined): Promise<Delivered> {
   const target = natsTarget(ctx);
-  const { awaitCancellations, stopCancelledAttempts } = await import('../actors/carry-out-cancellations.ts');
+  const { awaitCancellations, stopCancelledAttempts } = await import('../host/carry-out-cancellations.ts');
   if (target !== undefined) {
     const { type: _type, ...payload } = command;
     const reply = await natsRunRequest(target, runId, verb, payload);
@@ -70,7 +70,7 @@ async function deliver(ctx: CommandContext, runId: string, command: RunCommand, 
     const seq = reply.seq;
     return { reply, cancellation: await withRun(ctx, runId, (handle) => awaitCancellations(handle, seq, cancelWaitMs)) };
   }
-  const { sendCommand } = await import('../actors/run-lifecycle.ts');
+  const { sendCommand } = await import('../host/run-lifecycle.ts');
   return withRun(ctx, runId, async (handle) => {
     const reply = await sendCommand(handle, command);
     if (!reply.accepted || cancelWaitMs === undefined || cancelWaitMs === 0) return { reply };

@@ -1,2 +1,2 @@
-/** The package version (the host stamps its records with it too: actors/writer-stamp.ts). */
-export { packageVersion } from '../actors/writer-stamp.ts';
+/** The package version (the host stamps its records with it too: host/writer-stamp.ts). */
+export { packageVersion } from '../host/writer-stamp.ts';

@@ -14,7 +14,7 @@ export const HOST_VERSION_TYPE = 'HOST.VERSION';
 export const WriterStampSchema = z.strictObject({
   /** package.json's version of the writing process. */
   version: z.string().min(1).max(64),
-  /** Hex digest of the machine definitions (actors/writer-stamp.ts says what it covers). */
+  /** Hex digest of the machine definitions (host/writer-stamp.ts says what it covers). */
   machines: z.string().regex(/^[0-9a-f]{16,64}$/, 'must be 16-64 lowercase hex digits'),
 });
 export type WriterStamp = z.output<typeof WriterStampSchema>;

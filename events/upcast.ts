@@ -2,8 +2,8 @@ import type { RawStoredRecord } from './validate-events.ts';
 
 /*
  * Upcasting at read: the one place where a record stored in an older shape is mapped to the
- * current one, before it is validated, by both logs (SQLite rows: events/sqlite-rows.ts; JetStream
- * messages: events/jetstream-codec.ts). The log itself is never rewritten: what was appended stays
+ * current one, before it is validated, by both logs (SQLite rows: storage/sqlite-rows.ts; JetStream
+ * messages: storage/jetstream-codec.ts). The log itself is never rewritten: what was appended stays
  * as it was, and every reader sees the current shape. How to add one: docs/event-evolution.md.
  *
  * Each upcaster recognises the old shape from the record itself (a record's `schemaVersion` says

@@ -2,10 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import { readJsonFile, writeFileAtomic } from '../actors/operators/atomic-file.ts';
-import { SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
-import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import { readJsonFile, writeFileAtomic } from '../operators/atomic-file.ts';
+import { SLURM_FILES } from '../operators/slurm/batch-script.ts';
+import { SlurmOperator } from '../operators/slurm/slurm-operator.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
 import { FakeRunner } from './slurm-fixtures.ts';
 

@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import { attemptLogSource, fileLogSource, readLogTail, tailOffset } from '../actors/operators/attempt-log.ts';
-import { LocalOperator } from '../actors/operators/local-operator.ts';
-import { LocalCommandRunner, SshCommandRunner } from '../actors/operators/slurm/command-runner.ts';
-import { remoteLogSource } from '../actors/operators/slurm/remote-log-source.ts';
-import { SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import { attemptLogSource, fileLogSource, readLogTail, tailOffset } from '../operators/attempt-log.ts';
+import { LocalOperator } from '../operators/local-operator.ts';
+import { LocalCommandRunner, SshCommandRunner } from '../operators/slurm/command-runner.ts';
+import { remoteLogSource } from '../operators/slurm/remote-log-source.ts';
+import { SlurmOperator } from '../operators/slurm/slurm-operator.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
 
 // Slurm's log paths at unit level (no Slurm or sshd on this machine for slurm.e2e): where the

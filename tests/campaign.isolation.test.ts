@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { explainRun } from '../actors/views/explain-run.ts';
-import { initializeRun, runUntilCompletion, type RunHandle } from '../actors/run-lifecycle.ts';
-import type { Campaign } from '../actors/campaign/campaign.ts';
-import { campaignTimeoutMs } from '../actors/campaign/campaign-call.ts';
-import { loadCampaign } from '../actors/campaign/load-campaign.ts';
+import { explainRun } from '../views/explain-run.ts';
+import { initializeRun, runUntilCompletion, type RunHandle } from '../host/run-lifecycle.ts';
+import type { Campaign } from '../campaign/campaign.ts';
+import { campaignTimeoutMs } from '../campaign/campaign-call.ts';
+import { loadCampaign } from '../campaign/load-campaign.ts';
 import { getCampaignStates, getRun } from '../projections/queries.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
 

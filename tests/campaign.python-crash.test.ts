@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { isProcessAlive } from '../actors/operators/process-group.ts';
+import { isProcessAlive } from '../operators/process-group.ts';
 import { runCli, startCli } from './harness/cli.ts';
 import { pythonCampaign, realPython, writeWorkspace } from './harness/python-workspace.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';

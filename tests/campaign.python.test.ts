@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignTimeoutMs } from '../actors/campaign/campaign-call.ts';
-import { PYTHON_HELPER_DIR } from '../actors/campaign/command-campaign.ts';
-import { isProcessAlive } from '../actors/operators/process-group.ts';
-import { listWorkspaces } from '../actors/workspace.ts';
+import { campaignTimeoutMs } from '../campaign/campaign-call.ts';
+import { PYTHON_HELPER_DIR } from '../campaign/command-campaign.ts';
+import { isProcessAlive } from '../operators/process-group.ts';
+import { listWorkspaces } from '../workspace/workspace.ts';
 import { runCli, type CliResult } from './harness/cli.ts';
 import { pythonCampaign, realPython, writeWorkspace } from './harness/python-workspace.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadCampaign } from '../actors/campaign/load-campaign.ts';
-import { validateWorkflow } from '../actors/campaign/validate-workflow.ts';
+import { loadCampaign } from '../campaign/load-campaign.ts';
+import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { isMatterStackError, type MatterStackError } from '../events/errors.ts';
 
 function workflowError(input: unknown, existingTaskIds: string[] = []): MatterStackError {

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cgroupPids } from '../actors/operators/attempt-cgroup.ts';
-import { LOCAL_FILES, type LocalOperatorOptions } from '../actors/operators/local-operator.ts';
-import { groupMembers } from '../actors/operators/process-group.ts';
+import { cgroupPids } from '../operators/attempt-cgroup.ts';
+import { LOCAL_FILES, type LocalOperatorOptions } from '../operators/local-operator.ts';
+import { groupMembers } from '../operators/process-group.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initializeRun, openRun, stepRun } from '../actors/run-lifecycle.ts';
+import { initializeRun, openRun, stepRun } from '../host/run-lifecycle.ts';
 import { getRunStatus } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';
 import { verifyAndClose } from './harness/verify-and-close.ts';

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initializeRun, sendCommand } from '../actors/run-lifecycle.ts';
-import { RunStore } from '../actors/run-store.ts';
+import { initializeRun, sendCommand } from '../host/run-lifecycle.ts';
+import { RunStore } from '../host/run-store.ts';
 import { runCli, type CliResult } from './harness/cli.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // `list` filters (--status, --workspace, --since) and its order (latest activity first), through the

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { runCli } from './harness/cli.ts';
 import { natsCliFixture } from './nats-fixtures/cli-worker.ts';
 import { GATE_CAMPAIGN } from './nats-fixtures/workspace.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 
 // Who did what over NATS, and what the CLI prints about it: a real nats-server from nats.conf, a
 // `matterstack worker` process, the CLI binary as scientist / viewer.

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli, type CliResult, type RunningCli } from './harness/cli.ts';
-import { startNatsServer, type NatsServerHandle, type NatsUser } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle, type NatsUser } from '../harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // `list --nats` as the viewer: a worker answers ms.as.viewer.cmd.list from the log; the viewer still

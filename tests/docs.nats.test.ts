@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestFailureOf } from '../actors/nats/command-client.ts';
-import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
+import { requestFailureOf } from '../distributed/command-client.ts';
+import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
 import { NATS_CONF, NATS_DOC, REGENERATE_HINT, renderNatsDoc } from '../docs/generate-nats-doc.ts';
 import { mayPublish, parseNatsConfPermissions } from '../docs/nats-conf-permissions.ts';
 import { COMMAND_VERBS } from '../events/command-messages.ts';
 import { commandSubject, initCommandSubject } from '../events/subjects.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');

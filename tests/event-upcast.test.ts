@@ -4,17 +4,17 @@ import path from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyReplay } from '../actors/views/replay-run.ts';
+import { verifyReplay } from '../views/replay-run.ts';
 import type { StoredEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { eventSubject } from '../events/subjects.ts';
 import { upcastStoredRecord } from '../events/upcast.ts';
 import type { RawStoredRecord } from '../events/validate-events.ts';
 import { runCli } from './harness/cli.ts';
 import { copyGoldenWorkspaces, readGoldenFile, restoreRecords } from './harness/golden-log.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 
 // A log written in older shapes (tests/fixtures/generate-older-shapes.ts: results stored twice,
 // commands without principal, ATTEMPT.SUBMITTED's external id named `jobId`) must restore and

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CampaignRequest } from '../actors/campaign/campaign-protocol.ts';
-import { parseCommandReply } from '../actors/campaign/command-reply.ts';
+import type { CampaignRequest } from '../campaign/campaign-protocol.ts';
+import { parseCommandReply } from '../campaign/command-reply.ts';
 import { isMatterStackError } from '../events/errors.ts';
 import { deeplyNested, expectCleanError, FUZZ_RUNS, nastyValue, outcome } from './harness/fuzz.ts';
 

@@ -7,7 +7,7 @@ import { GLOBAL_OPTIONS } from '../cli/global-options.ts';
 import { parseCommandLine } from '../cli/parse-command-line.ts';
 import { toCliFailure } from '../cli/report-error.ts';
 import { UsageError } from '../cli/usage-error.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { runCli } from './harness/cli.ts';
 import { FUZZ_RUNS, maybeId, nastyString, outcome, slowRuns } from './harness/fuzz.ts';
 import { dumpProjections, rebuiltProjections } from './harness/projection-dump.ts';

@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { serveCommands, type CommandService } from '../actors/nats/command-service.ts';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
+import { serveCommands, type CommandService } from '../distributed/command-service.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
 import { COMMAND_PAYLOADS, COMMAND_VERBS, CommandReplySchema, InitPayloadSchema, isCommandVerb, toRunCommand, type CommandReplyMessage } from '../events/command-messages.ts';
 import { isValidId } from '../events/ids.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { FUZZ_RUNS, maybeId, nastyNumber, nastyString, nastyValue, slowRuns } from './harness/fuzz.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 /*

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
-import { verifyReplay } from '../actors/views/replay-run.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
+import { verifyReplay } from '../views/replay-run.ts';
 import { GOLDEN_DIR, readGoldenFile, readManifest, restoreRecords, type GoldenRecord } from './harness/golden-log.ts';
 
 // Proof that the golden logs guard the rules: the retry rule is changed on purpose (a failed

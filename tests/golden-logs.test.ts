@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
-import { verifyReplay } from '../actors/views/replay-run.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
+import { verifyReplay } from '../views/replay-run.ts';
 import { runCli } from './harness/cli.ts';
 import { copyGoldenWorkspaces, GOLDEN_DIR, readGoldenFile, readManifest, restoreRecords, type GoldenRecord } from './harness/golden-log.ts';
 

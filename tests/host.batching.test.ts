@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_BATCH_RECORDS, RunHost, type EffectHandler } from '../actors/run-host.ts';
+import { MAX_BATCH_RECORDS, RunHost, type EffectHandler } from '../host/run-host.ts';
 import type { ValidNewEvent } from '../events/envelope.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import { parseRunEvent } from '../events/run-events.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
-import { DelegatingEventLog } from '../events/delegating-event-log.ts';
+import { DelegatingEventLog } from '../storage/delegating-event-log.ts';
 
 /** Records every append (its records and the last durable sequence) around the real log. */
 class RecordingLog extends DelegatingEventLog {

@@ -1,18 +1,18 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import { LocalOperator } from '../actors/operators/local-operator.ts';
-import type { CollectedResults, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
-import { RunHost, type EffectHandler } from '../actors/run-host.ts';
-import { initializeRun, runUntilCompletion, stepRun } from '../actors/run-lifecycle.ts';
-import { RunStore } from '../actors/run-store.ts';
-import { DelegatingEventLog } from '../events/delegating-event-log.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import { LocalOperator } from '../operators/local-operator.ts';
+import type { CollectedResults, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operators/operator.ts';
+import { RunHost, type EffectHandler } from '../host/run-host.ts';
+import { initializeRun, runUntilCompletion, stepRun } from '../host/run-lifecycle.ts';
+import { RunStore } from '../host/run-store.ts';
+import { DelegatingEventLog } from '../storage/delegating-event-log.ts';
 import type { ValidNewEvent } from '../events/envelope.ts';
 import type { AppendResult } from '../events/event-log.ts';
 import { parseAttemptEvent, parseRunEvent } from '../events/run-events.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import type { PendingEffect } from '../machines/pending-effects.ts';
-import { InstantOperator } from './harness/instant-operator.ts';
+import { InstantOperator } from '../harness/instant-operator.ts';
 import { verifyAndClose } from './harness/verify-and-close.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openRun } from '../actors/run-lifecycle.ts';
+import { openRun } from '../host/run-lifecycle.ts';
 import { getRunStatus } from '../projections/queries.ts';
 import { dumpProjections, rebuiltProjections } from './harness/projection-dump.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ValidNewEvent } from '../events/envelope.ts';
-import { envelopes, splitRecords } from '../events/jetstream-codec.ts';
+import { envelopes, splitRecords } from '../storage/jetstream-codec.ts';
 import { makeEvent } from './event-log.contract.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);

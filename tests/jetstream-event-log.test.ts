@@ -2,10 +2,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../events/event-log.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { eventSubject } from '../events/subjects.ts';
 import { eventLogContract, makeEvent } from './event-log.contract.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 
 let server: NatsServerHandle;
 let admin: NatsConnection;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RunMessageIndex } from '../events/jetstream-run-index.ts';
+import { RunMessageIndex } from '../storage/jetstream-run-index.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyedFifo } from '../actors/keyed-fifo.ts';
+import { KeyedFifo } from '../host/keyed-fifo.ts';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 100);
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../actors/operators/operator.ts';
-import { initializeRun, runUntilCompletion, stepRun, type RunHandle } from '../actors/run-lifecycle.ts';
+import type { OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operators/operator.ts';
+import { initializeRun, runUntilCompletion, stepRun, type RunHandle } from '../host/run-lifecycle.ts';
 import { createLogger, type LogLevel } from '../events/logger.ts';
-import { InstantOperator } from './harness/instant-operator.ts';
+import { InstantOperator } from '../harness/instant-operator.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 /** A logger writing JSON lines into memory, and those lines parsed. */

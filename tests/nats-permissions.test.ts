@@ -1,8 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { makeEvent } from './event-log.contract.ts';
 
 let server: NatsServerHandle;

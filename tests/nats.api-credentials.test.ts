@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initializeRun, listActiveRuns, runUntilCompletion } from '../index.ts';
-import { parseNatsUrl } from '../actors/nats/nats-url.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { parseNatsUrl } from '../storage/nats-url.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
 // The library API logs in with the `user:pass@` of a natsUrl, as the CLI does, against a real

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
 

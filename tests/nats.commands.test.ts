@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 let server: NatsServerHandle;

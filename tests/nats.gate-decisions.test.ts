@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { CLI_HOLDER_PREFIX, RunLeases } from '../actors/nats/run-leases.ts';
-import { runWorker, type WorkerHandle } from '../actors/nats/worker.ts';
-import { initializeRun, stepRun } from '../actors/run-lifecycle.ts';
-import { RunStore } from '../actors/run-store.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { CLI_HOLDER_PREFIX, RunLeases } from '../distributed/run-leases.ts';
+import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
+import { initializeRun, stepRun } from '../host/run-lifecycle.ts';
+import { RunStore } from '../host/run-store.ts';
 import type { CommandReplyMessage } from '../events/command-messages.ts';
 import type { StoredEvent } from '../events/envelope.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { runCli } from './harness/cli.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // A gate takes exactly one decision over NATS: a real nats-server, a worker, concurrent approve /

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredEvent } from '../events/envelope.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { requestCommand, requestInit } from '../actors/nats/command-client.ts';
-import { RunLeases } from '../actors/nats/run-leases.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { RunLeases } from '../distributed/run-leases.ts';
 import { isActiveAttemptStatus, type AttemptStatus } from '../events/statuses.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
 

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TaskSpecSchema, type TaskSpecInput } from '../events/workflow.ts';
-import type { OperatorEntry } from '../actors/config/operators-config.ts';
-import type { OperatorContext } from '../actors/operators/operator.ts';
+import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorContext } from '../operators/operator.ts';
 
 /** A fresh workspace directory in the OS temp dir. */
 export function tempWorkspace(prefix = 'ms-op-'): string {

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ExperimentOperator } from '../actors/operators/experiment-operator.ts';
-import { HumanOperator } from '../actors/operators/human-operator.ts';
-import type { PollResult } from '../actors/operators/operator.ts';
-import { OperatorRegistry } from '../actors/operators/operator-registry.ts';
-import { SimOperator } from '../actors/operators/sim-operator.ts';
-import { defaultOperatorsConfig, parseOperatorsConfig } from '../actors/config/operators-config.ts';
+import { ExperimentOperator } from '../operators/experiment-operator.ts';
+import { HumanOperator } from '../operators/human-operator.ts';
+import type { PollResult } from '../operators/operator.ts';
+import { OperatorRegistry } from '../operators/operator-registry.ts';
+import { SimOperator } from '../operators/sim-operator.ts';
+import { defaultOperatorsConfig, parseOperatorsConfig } from '../operators/operators-config.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
 
 const gate = (id = 'gate1') => ({ id, kind: 'gate' as const, message: 'Approve the candidates?' });

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LocalOperator } from '../actors/operators/local-operator.ts';
-import type { OperatorContext, PollResult } from '../actors/operators/operator.ts';
-import { isProcessAlive } from '../actors/operators/process-group.ts';
+import { LocalOperator } from '../operators/local-operator.ts';
+import type { OperatorContext, PollResult } from '../operators/operator.ts';
+import { isProcessAlive } from '../operators/process-group.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
 import { contextFor, pidIn, sleep, tempWorkspace } from './operators-helpers.ts';
 

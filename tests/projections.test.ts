@@ -373,11 +373,11 @@ describe('schema version', () => {
   });
 });
 
-const sqliteLogPath = new URL('../events/sqlite-event-log.ts', import.meta.url);
+const sqliteLogPath = new URL('../storage/sqlite-event-log.ts', import.meta.url);
 
 describe.runIf(existsSync(sqliteLogPath))('with the embedded SqliteEventLog', () => {
   it('catchUp and rebuild from a real log file give the same tables', async () => {
-    const { SqliteEventLog } = (await import('../events/sqlite-event-log.ts')) as typeof import('../events/sqlite-event-log.ts');
+    const { SqliteEventLog } = (await import('../storage/sqlite-event-log.ts')) as typeof import('../storage/sqlite-event-log.ts');
     const log = SqliteEventLog.open(tmp.file('log.sqlite'));
     try {
       await appendAll(log, 'r1', [newEvent('T', [created]), newEvent('T', [planned])]);
@@ -399,7 +399,7 @@ describe.runIf(existsSync(sqliteLogPath))('with the embedded SqliteEventLog', ()
     }
   });
   it('projections can live in the log file itself: catchUp after appends, rebuild, and the log still reads', async () => {
-    const { SqliteEventLog } = (await import('../events/sqlite-event-log.ts')) as typeof import('../events/sqlite-event-log.ts');
+    const { SqliteEventLog } = (await import('../storage/sqlite-event-log.ts')) as typeof import('../storage/sqlite-event-log.ts');
     const path = tmp.file('shared.sqlite');
     const log = SqliteEventLog.open(path);
     const shared = new Projector(openDb(path));

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readResultsFile } from '../actors/operators/read-results-file.ts';
+import { readResultsFile } from '../operators/read-results-file.ts';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-results-file-'));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));

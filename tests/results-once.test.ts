@@ -7,11 +7,11 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ValidNewEvent, StoredEvent } from '../events/envelope.ts';
 import type { EventLog } from '../events/event-log.ts';
-import { JetStreamEventLog } from '../events/jetstream-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { eventSubject } from '../events/subjects.ts';
 import { makeEvent } from './event-log.contract.ts';
-import { startNatsServer, type NatsServerHandle } from './harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 
 const MARKER = 'once-marker-51c2';
 const files = { 'out/e.json': '/runs/r/attempts/t/t-a1/out/e.json' };

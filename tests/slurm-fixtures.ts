@@ -1,5 +1,5 @@
-import { TransientClusterError, type CommandResult, type CommandRunner } from '../actors/operators/slurm/command-runner.ts';
-import type { SlurmCluster } from './harness/slurm.ts';
+import { TransientClusterError, type CommandResult, type CommandRunner } from '../operators/slurm/command-runner.ts';
+import type { SlurmCluster } from '../harness/slurm.ts';
 
 /** operators.yaml wiring `hpc.cluster` to the test cluster's Slurm (commands run locally, or over `ssh`). */
 export function slurmOperatorsYaml(options: { pollSeconds?: number; lostGraceSeconds?: number; ssh?: { host: string; port: number; user: string; keyPath: string; knownHosts: string }; workspaceRoot?: string; extra?: string[] } = {}): string {

@@ -3,16 +3,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { describeUnreachable, SlurmOperator } from '../actors/operators/slurm/slurm-operator.ts';
-import { LocalCommandRunner, SshCommandRunner, TransientClusterError } from '../actors/operators/slurm/command-runner.ts';
-import { SLURM_FILES } from '../actors/operators/slurm/batch-script.ts';
-import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../actors/run-lifecycle.ts';
+import { describeUnreachable, SlurmOperator } from '../operators/slurm/slurm-operator.ts';
+import { LocalCommandRunner, SshCommandRunner, TransientClusterError } from '../operators/slurm/command-runner.ts';
+import { SLURM_FILES } from '../operators/slurm/batch-script.ts';
+import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../host/run-lifecycle.ts';
 import { listAttempts } from '../projections/queries.ts';
-import { freePort, slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from './harness/slurm.ts';
+import { freePort, slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from '../harness/slurm.ts';
 import { oneWorkflowCampaign, tempRoot } from './harness/workspace.ts';
 import { contextFor } from './operators-helpers.ts';
 import { liveJobs, slurmOperatorsYaml, useCluster } from './slurm-fixtures.ts';
-import { explainRun, formatExplanation } from '../actors/views/index.ts';
+import { explainRun, formatExplanation } from '../views/index.ts';
 
 // One real cluster (and one sshd) for the whole file; the tests run concurrently so the file
 // takes about as long as its slowest test (a real TIMEOUT needs Slurm's 1-minute granularity).

@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../events/event-log.ts';
-import { DelegatingEventLog } from '../events/delegating-event-log.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { DelegatingEventLog } from '../storage/delegating-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { Projector } from '../projections/projector.ts';
 import { appendWithRetry, eventLogContract, makeEvent } from './event-log.contract.ts';
 

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initializeRun, runUntilCompletion, sendCommand } from '../actors/run-lifecycle.ts';
-import type { EvidenceBundle } from '../actors/views/build-evidence.ts';
-import { exportEvidence } from '../actors/views/export-evidence.ts';
+import { initializeRun, runUntilCompletion, sendCommand } from '../host/run-lifecycle.ts';
+import type { EvidenceBundle } from '../views/build-evidence.ts';
+import { exportEvidence } from '../views/export-evidence.ts';
 import { listAttempts } from '../projections/queries.ts';
 
 const roots: string[] = [];

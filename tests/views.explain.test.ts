@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initializeRun, runUntilCompletion, sendCommand, stepRun } from '../actors/run-lifecycle.ts';
-import { explainRun, type TaskExplanation } from '../actors/views/explain-run.ts';
-import { formatExplanation } from '../actors/views/format-explanation.ts';
+import { initializeRun, runUntilCompletion, sendCommand, stepRun } from '../host/run-lifecycle.ts';
+import { explainRun, type TaskExplanation } from '../views/explain-run.ts';
+import { formatExplanation } from '../views/format-explanation.ts';
 
 const roots: string[] = [];
 afterEach(() => {

@@ -4,14 +4,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../events/envelope.ts';
-import { SqliteEventLog } from '../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { Projector } from '../projections/projector.ts';
 import { listAttempts, listTasks } from '../projections/queries.ts';
-import { initializeRun, runUntilCompletion, sendCommand } from '../actors/run-lifecycle.ts';
-import { STATE_DIR } from '../actors/run-store.ts';
-import { formatStateAt, formatTimeline, formatVerifyResult } from '../actors/views/format-replay.ts';
-import { replayTimeline, stateAt, verifyReplay } from '../actors/views/replay-run.ts';
-import { currentWriter } from '../actors/writer-stamp.ts';
+import { initializeRun, runUntilCompletion, sendCommand } from '../host/run-lifecycle.ts';
+import { STATE_DIR } from '../host/run-store.ts';
+import { formatStateAt, formatTimeline, formatVerifyResult } from '../views/format-replay.ts';
+import { replayTimeline, stateAt, verifyReplay } from '../views/replay-run.ts';
+import { currentWriter } from '../host/writer-stamp.ts';
 
 const roots: string[] = [];
 afterEach(() => {

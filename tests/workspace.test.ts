@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attemptDirOf, findWorkspacesRoot, listWorkspaces, resolveWorkspaceDir, runDirOf } from '../actors/workspace.ts';
-import { resolveInside } from '../actors/workspace-paths.ts';
+import { attemptDirOf, findWorkspacesRoot, listWorkspaces, resolveWorkspaceDir, runDirOf } from '../workspace/workspace.ts';
+import { resolveInside } from '../workspace/workspace-paths.ts';
 
 const temp = (): string => realpathSync(mkdtempSync(path.join(tmpdir(), 'ms-ws-')));
 const addWorkspace = (root: string, slug: string, file = 'campaign.ts'): void => {

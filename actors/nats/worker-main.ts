@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { findWorkspacesRoot } from '../workspace.ts';
+import { findWorkspacesRoot } from '../../workspace/workspace.ts';
 import { configureLogging, invalidLogLevelMessage, LOG_LEVELS } from '../../events/logger.ts';
 import { redactPasswords } from '../../events/redact-url.ts';
-import { escapeControl } from '../views/escape-text.ts';
-import { runWorker, type WorkerHandle } from './worker.ts';
+import { escapeControl } from '../../views/escape-text.ts';
+import { runWorker, type WorkerHandle } from '../../distributed/worker.ts';
 
 const ArgsSchema = z.object({
   nats: z.string().min(1, 'missing --nats URL (or MATTERSTACK_NATS_URL)'),

@@ -2,7 +2,7 @@ import { issuerText } from '../../events/run-events.ts';
 import path from 'node:path';
 import { getRun, listAttempts, listTasks, type AttemptView, type GateDecisionView } from '../../projections/queries.ts';
 import { MatterStackError } from '../../events/errors.ts';
-import { resolveWorkspaceDir } from '../../actors/workspace.ts';
+import { resolveWorkspaceDir } from '../../workspace/workspace.ts';
 import { defineCommand, requiredArg } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { formatTable } from '../format-table.ts';

@@ -1,7 +1,7 @@
 import { defineCommand, requiredArg } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { withRun } from '../open-store.ts';
-import type { RunStore } from '../../actors/run-store.ts';
+import type { RunStore } from '../../host/run-store.ts';
 
 /** `explain <run>`: why the run is where it is, task by task, with what to do next. */
 export const explainCommand = defineCommand({
@@ -22,7 +22,7 @@ export const explainCommand = defineCommand({
   examples: ['explain r1', 'explain r1 --json | jq ".tasks[] | {id, why}"'],
   notes: ['--json prints the explanation object: {runId, status, phase, iteration, slots, tasks:[{id, status, why}], driver, nextSteps}\n(driver: {driver, pid, host, since, checked} or null; a failed task\'s why.logs: {stdout, stderr, stderrTail}).'],
   async run(ctx) {
-    const { explainRun, formatExplanation } = await import('../../actors/views/index.ts');
+    const { explainRun, formatExplanation } = await import('../../views/index.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
       const explanation = await explainRun(handle, { leaseDriver: () => leaseDriver(handle.store, handle.runId) });
       if (ctx.global.json) ctx.out.data(explanation);
@@ -34,7 +34,7 @@ export const explainCommand = defineCommand({
 
 /** Who holds the run's NATS lease (`worker w1`), or undefined: embedded log, no holder, or a user who may not read the leases. */
 async function leaseDriver(store: RunStore, runId: string): Promise<string | undefined> {
-  const [{ JetStreamEventLog }, { RunLeases, isCliHolder, DEFAULT_LEASE_TTL_MS }] = await Promise.all([import('../../events/jetstream-event-log.ts'), import('../../actors/nats/run-leases.ts')]);
+  const [{ JetStreamEventLog }, { RunLeases, isCliHolder, DEFAULT_LEASE_TTL_MS }] = await Promise.all([import('../../storage/jetstream-event-log.ts'), import('../../distributed/run-leases.ts')]);
   if (!(store.log instanceof JetStreamEventLog)) return undefined;
   try {
     const leases = await RunLeases.open(store.log.connection, { workerId: 'explain', ttlMs: DEFAULT_LEASE_TTL_MS });

@@ -20,7 +20,7 @@ export const exportEvidenceCommand = defineCommand({
     'A symbolic link (a task may leave one) at evidence/, bundle.json or report.md is refused (exit 2), never written through.',
   ],
   async run(ctx) {
-    const { exportEvidence } = await import('../../actors/views/index.ts');
+    const { exportEvidence } = await import('../../views/index.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
       const { dir, bundlePath, reportPath } = await exportEvidence(handle);
       if (ctx.global.json) ctx.out.data({ dir, bundlePath, reportPath });

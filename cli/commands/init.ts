@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseWorkspaceSlug } from '../../actors/workspace.ts';
+import { parseWorkspaceSlug } from '../../workspace/workspace.ts';
 import { MatterStackError } from '../../events/errors.ts';
 import { defineCommand, requiredArg, stringOption, type CommandContext } from '../command.ts';
 import { natsInit } from '../nats-session.ts';
@@ -70,7 +70,7 @@ export const initCommand = defineCommand({
       return printCreated(ctx, created.runId, workspace, undefined, 'the worker runs it; watch it with');
     }
     const root = resolveRoot(ctx);
-    const { initializeRun } = await import('../../actors/run-lifecycle.ts');
+    const { initializeRun } = await import('../../host/run-lifecycle.ts');
     const handle = await initializeRun({
       root,
       workspace,

@@ -1,4 +1,4 @@
-import { parseWorkspaceSlug } from '../../actors/workspace.ts';
+import { parseWorkspaceSlug } from '../../workspace/workspace.ts';
 import { RUN_STATUSES, type RunStatus } from '../../events/statuses.ts';
 import { listRuns, type ListRunsOptions, type RunView } from '../../projections/queries.ts';
 import { isMatterStackError } from '../../events/errors.ts';

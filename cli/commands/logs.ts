@@ -1,4 +1,4 @@
-import type { LogChunk, LogRequest } from '../../actors/views/attempt-logs.ts';
+import type { LogChunk, LogRequest } from '../../views/attempt-logs.ts';
 import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { withLogReader, type LogReader } from '../attempt-log-reader.ts';
 import { defineCommand, flag, requiredArg, stringOption, type CommandContext } from '../command.ts';

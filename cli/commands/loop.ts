@@ -1,4 +1,4 @@
-import type { RunStore } from '../../actors/run-store.ts';
+import type { RunStore } from '../../host/run-store.ts';
 import { sleepUnlessAborted } from '../../events/sleep.ts';
 import { getRun, getRunStatus, listRuns, type RunStatusView } from '../../projections/queries.ts';
 import { isMatterStackError } from '../../events/errors.ts';
@@ -9,7 +9,7 @@ import { hostedError, withLoopLeases } from '../loop-leases.ts';
 import { withRun, withStore } from '../open-store.ts';
 import { ProgressDisplay, progressMode } from '../progress-display.ts';
 import { nextCycleSeconds } from '../next-cycle.ts';
-import { loadOperatorsConfig } from '../../actors/config/operators-config.ts';
+import { loadOperatorsConfig } from '../../operators/operators-config.ts';
 import { toCliFailure } from '../report-error.ts';
 import { commandPrefix } from '../run-status-format.ts';
 import { exitCodeForStatus, exitCodeForStatuses, RUN_OUTCOME_NOTE } from '../run-outcome.ts';
@@ -106,7 +106,7 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
       const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
       const display = new ProgressDisplay(ctx.out, progressMode(ctx.out), (view) => nextCycleSeconds(config, view));
       const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
-      const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
+      const { runUntilCompletion } = await import('../../host/run-lifecycle.ts');
       const signal = leases === undefined ? ctx.signal : AbortSignal.any([ctx.signal, leases.lostSignal(handle.runId)]);
       let status: RunStatus;
       try {
@@ -131,8 +131,8 @@ async function readFinalStatuses(store: RunStore, outcomes: Map<string, RunStatu
 }
 
 async function loopAll(ctx: CommandContext): Promise<number> {
-  const { openRun, stepRun } = await import('../../actors/run-lifecycle.ts');
-  const { withDriverMarks } = await import('../../actors/run-driver.ts');
+  const { openRun, stepRun } = await import('../../host/run-lifecycle.ts');
+  const { withDriverMarks } = await import('../../host/run-driver.ts');
   return withStore(ctx, (store) =>
     withDriverMarks(LOOP_DRIVER, (markDriver) => withLoopLeases(ctx, store, async (leases) => {
       // Runs are stepped in turn: a waiting run is looked at again within a round.

@@ -38,7 +38,7 @@ export const replayCommand = defineCommand({
     '--json prints the timeline entries, the state, or the verification result, with every value whole (the text\noutput folds long values with "…" and says so).',
   ],
   async run(ctx) {
-    const views = await import('../../actors/views/index.ts');
+    const views = await import('../../views/index.ts');
     const at = seqOption(ctx, 'at');
     const fromSeq = seqOption(ctx, 'from');
     const toSeq = seqOption(ctx, 'to');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import type { RunHandle } from '../../actors/run-lifecycle.ts';
+import type { RunHandle } from '../../host/run-lifecycle.ts';
 import { MatterStackError } from '../../events/errors.ts';
 import { getCampaignStates, getRunStatus, listAttempts, listCommands } from '../../projections/queries.ts';
 import type Sqlite from 'better-sqlite3';
@@ -21,7 +21,7 @@ function check(condition: boolean, message: string): void {
 
 /** Runs the self-test campaign to completion and checks the outcome, the files and the projections. */
 async function verify(handle: RunHandle, signal: AbortSignal): Promise<{ events: number; tasks: number }> {
-  const { runUntilCompletion } = await import('../../actors/run-lifecycle.ts');
+  const { runUntilCompletion } = await import('../../host/run-lifecycle.ts');
   const status = await runUntilCompletion(handle, { signal });
   check(status === 'COMPLETED', `the run ended ${status}, expected COMPLETED`);
   const live = snapshot(await handle.store.views(), handle.runId);
@@ -66,7 +66,7 @@ export const selfTestCommand = defineCommand({
     try {
       fs.mkdirSync(path.join(root, 'selftest'));
       fs.writeFileSync(path.join(root, 'selftest', 'campaign.mjs'), SELF_TEST_CAMPAIGN);
-      const { initializeRun } = await import('../../actors/run-lifecycle.ts');
+      const { initializeRun } = await import('../../host/run-lifecycle.ts');
       const handle = await initializeRun({ root, workspace: 'selftest', ...(ctx.global.natsUrl ? { natsUrl: ctx.global.natsUrl } : {}) });
       let result: { events: number; tasks: number };
       try {

@@ -1,5 +1,5 @@
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
-import { TASK_ENV_ALLOW_LIST } from '../../actors/operators/task-env.ts';
+import { TASK_ENV_ALLOW_LIST } from '../../operators/task-env.ts';
 import { defineCommand, positiveIntegerOption, stringOption } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { natsTarget } from '../nats-target.ts';

@@ -1,7 +1,7 @@
 // A writer killed between the two steps of writeFileAtomic: it writes the temporary file
 // (flushed), says so, and waits for the SIGKILL the test sends before the rename.
 // With a third argument "commit" it finishes the write instead (the strace test watches its syscalls).
-import { commitTempFile, writeTempFile } from '../../actors/operators/atomic-file.ts';
+import { commitTempFile, writeTempFile } from '../../operators/atomic-file.ts';
 
 const [file, content, mode] = process.argv.slice(2);
 if (file === undefined || content === undefined) throw new Error('usage: atomic-write-child <file> <content> [commit]');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { SqliteEventLog } from '../../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../../storage/sqlite-event-log.ts';
 
 /*
  * Golden logs: the records an earlier release wrote, kept as gzipped JSON lines (one run per file,

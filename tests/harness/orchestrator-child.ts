@@ -1,6 +1,6 @@
 // An orchestrator process for crash tests: resume (or create) a run and drive it to the end.
-import type { LocalOperatorOptions } from '../../actors/operators/local-operator.ts';
-import { initializeOrResumeRun, runUntilCompletion } from '../../actors/run-lifecycle.ts';
+import type { LocalOperatorOptions } from '../../operators/local-operator.ts';
+import { initializeOrResumeRun, runUntilCompletion } from '../../host/run-lifecycle.ts';
 
 // Optional: the local operator's options as JSON (e.g. a long kill grace, to crash the host inside it).
 const [root, workspace, runId, localOptions] = process.argv.slice(2);

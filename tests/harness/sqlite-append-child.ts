@@ -1,7 +1,7 @@
 // Child process of the SQLite multi-process test: appends `count` single-event batches to one run
 // of the log file, retrying on version conflicts, then prints the ids it wrote.
 import { isMatterStackError } from '../../events/errors.ts';
-import { SqliteEventLog } from '../../events/sqlite-event-log.ts';
+import { SqliteEventLog } from '../../storage/sqlite-event-log.ts';
 
 const [path, runId, countText, tag] = process.argv.slice(2);
 const log = SqliteEventLog.open(path as string);

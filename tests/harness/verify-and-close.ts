@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { RunHandle } from '../../actors/run-lifecycle.ts';
-import { verifyReplay } from '../../actors/views/replay-run.ts';
+import type { RunHandle } from '../../host/run-lifecycle.ts';
+import { verifyReplay } from '../../views/replay-run.ts';
 
 /** Replay determinism after an end-to-end test: the current machines reproduce every logged state. */
 export async function verifyAndClose(run: RunHandle): Promise<void> {

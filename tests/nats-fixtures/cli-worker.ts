@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, vi } from 'vitest';
 import { runCli, startCli, type CliResult, type RunningCli } from '../harness/cli.ts';
-import { startNatsServer, type NatsServerHandle, type NatsUser } from '../harness/nats-server.ts';
+import { startNatsServer, type NatsServerHandle, type NatsUser } from '../../harness/nats-server.ts';
 import { makeWorkspace } from './workspace.ts';
 
 /** How the worker gets the orchestrator's credentials: each is a way users start one. */

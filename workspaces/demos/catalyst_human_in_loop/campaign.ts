@@ -8,7 +8,7 @@
  *    skipped and the run ends FAILED (the orchestrator's rule for a failed dependency).
  * 2. `rank` orders the computed surfaces by the Sabatier principle and checks the descriptor.
  */
-import type { Campaign, TaskResult } from '../../../actors/campaign/campaign.ts';
+import type { Campaign, TaskResult } from '../../../campaign/campaign.ts';
 import type { JsonValue } from '../../../events/json.ts';
 import type { TaskSpecInput, WorkflowInput } from '../../../events/workflow.ts';
 

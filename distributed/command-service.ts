@@ -1,0 +1,160 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  COMMAND_PAYLOADS,
+  InitPayloadSchema,
+  isCommandVerb,
+  ListPayloadSchema,
+  type CommandReplyMessage,
+  type CommandVerb,
+  type InitPayload,
+  type ListPayload,
+} from '../events/command-messages.ts';
+import { errorMessage, isMatterStackError } from '../events/errors.ts';
+import { isValidId } from '../events/ids.ts';
+import { AUTHENTICATED_SUBJECT_PREFIX, COMMAND_SUBJECT_PREFIX, parseCommandSubject } from '../events/subjects.ts';
+
+/** Queue group shared by every worker: each command reaches exactly one of them. */
+export const COMMAND_QUEUE = 'matterstack-workers';
+
+/** What the command service asks the worker to do. */
+export interface CommandHandler {
+  /**
+   * Executes (or answers) a validated command. `forwarded`: it already went through the queue
+   * group and was sent here as the run's owner — never forward it again. `principal`: the NATS
+   * user the subject proves sent it (`ms.as.<user>.cmd.…`); undefined on the documented `ms.cmd.…`.
+   * Returns `{ forwardTo }` when another worker owns the run.
+   */
+  command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
+  /** Creates and starts hosting a run. */
+  init(payload: InitPayload): Promise<CommandReplyMessage>;
+  /** Lists the runs of the log (`ms.cmd.list`); a handler without it refuses the request. */
+  list?(payload: ListPayload): Promise<CommandReplyMessage>;
+}
+
+/** Options of `serveCommands`. */
+export interface CommandServiceOptions {
+  workerId: string;
+  handler: CommandHandler;
+  /** How long a forwarded command may take at the owner. */
+  forwardTimeoutMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** A running command service; `stop()` unsubscribes (in-flight requests still get their reply). */
+export interface CommandService {
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The subject on which a worker takes commands forwarded to it as a run's owner, keeping the
+ * sender's user token (only orchestrators may publish on `ms.wrk.>`).
+ */
+export function forwardSubject(workerId: string, commandSubject: string): string {
+  return `ms.wrk.${workerId}.${commandSubject}`;
+}
+
+/** A rejected reply. */
+export function rejected(code: string, message: string): CommandReplyMessage {
+  return { accepted: false, error: { code, message } };
+}
+
+/** Turns a thrown error into a reply (MatterStackError codes verbatim; anything else is internal). */
+export function replyOfError(error: unknown): CommandReplyMessage {
+  if (isMatterStackError(error)) return rejected(error.code, error.message);
+  return rejected('INTERNAL', errorMessage(error));
+}
+
+/** Parses a request body: empty means `{}`, anything else must be a JSON object. */
+function parseBody(data: Uint8Array): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = decoder.decode(data).trim();
+  if (text === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, message: `payload is not JSON: ${errorMessage(error)}` };
+  }
+}
+
+function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(payload)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init`, `ms.cmd.list` and
+ * `ms.cmd.<runId>.<verb>`, the same as NATS user `<user>` on `ms.as.<user>.cmd.…`; and
+ * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
+ * validated before anything runs; replies are JSON (`CommandReplySchema`).
+ */
+export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
+  const { workerId, handler } = options;
+  const forwardTimeoutMs = options.forwardTimeoutMs ?? 30_000;
+  const respond = (msg: Msg, reply: CommandReplyMessage): void => {
+    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+  };
+
+  const dispatch = async (msg: Msg, subject: string, principal: string | undefined, runId: string, verb: string, forwarded: boolean): Promise<CommandReplyMessage> => {
+    if (!isValidId(runId)) return rejected('VALIDATION_FAILED', `invalid run id ${JSON.stringify(runId)}`);
+    if (!isCommandVerb(verb)) return rejected('VALIDATION_FAILED', `unknown command ${JSON.stringify(verb)}`);
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = COMMAND_PAYLOADS[verb].safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid ${verb} payload: ${describeIssues(parsed.error)}`);
+    if (principal !== undefined && !isValidId(principal)) return rejected('VALIDATION_FAILED', `invalid NATS user token ${JSON.stringify(principal)}`);
+    const outcome = await handler.command(runId, verb, parsed.data as Record<string, unknown>, forwarded, principal);
+    if (!('forwardTo' in outcome)) return outcome;
+    const answer = await nc.request(forwardSubject(outcome.forwardTo, subject), msg.data, { timeout: forwardTimeoutMs });
+    return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
+  };
+
+  const onInit = async (msg: Msg): Promise<CommandReplyMessage> => {
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = InitPayloadSchema.safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid init payload: ${describeIssues(parsed.error)}`);
+    return handler.init(parsed.data);
+  };
+
+  const onList = async (msg: Msg): Promise<CommandReplyMessage> => {
+    const body = parseBody(msg.data);
+    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
+    const parsed = ListPayloadSchema.safeParse(body.value);
+    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid list payload: ${describeIssues(parsed.error)}`);
+    if (handler.list === undefined) return rejected('COMMAND_REJECTED', 'list is not served by this worker');
+    return handler.list(parsed.data);
+  };
+
+  const serve = (msg: Msg, forwarded: boolean): void => {
+    // A forwarded command's subject is `ms.wrk.<workerId>.` + the subject it was sent on.
+    const subject = forwarded ? msg.subject.split('.').slice(3).join('.') : msg.subject;
+    const command = parseCommandSubject(subject);
+    let job: Promise<CommandReplyMessage>;
+    if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<run>.<verb> or ms.as.<user>.cmd.<run>.<verb>)`));
+    else if (command.runId === undefined) {
+      if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
+      else job = command.verb === 'list' ? onList(msg) : onInit(msg);
+    }
+    else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
+    job.then(
+      (reply) => respond(msg, reply),
+      (error: unknown) => {
+        options.onError?.(error);
+        respond(msg, replyOfError(error));
+      },
+    );
+  };
+
+  const take = (error: Error | null, msg: Msg): void => (error ? options.onError?.(error) : serve(msg, false));
+  const subs: Subscription[] = [
+    nc.subscribe(`${COMMAND_SUBJECT_PREFIX}.>`, { queue: COMMAND_QUEUE, callback: take }),
+    nc.subscribe(`${AUTHENTICATED_SUBJECT_PREFIX}.>`, { queue: COMMAND_QUEUE, callback: take }),
+    nc.subscribe(`ms.wrk.${workerId}.>`, { callback: (error, msg) => (error ? options.onError?.(error) : serve(msg, true)) }),
+  ];
+  return {
+    async stop() {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}

@@ -1,0 +1,427 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
+import { rootLogger, type Logger } from '../events/logger.ts';
+import type { EventLog } from '../events/event-log.ts';
+import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
+import { TERMINAL_RUN_STATUSES } from '../events/statuses.ts';
+import { getRunStatus, listRuns } from '../projections/queries.ts';
+import { readAttemptLog } from '../views/attempt-logs.ts';
+import type { RegistryOptions } from '../operators/operator-registry.ts';
+import { newRunId } from '../host/run-id.ts';
+import { RunHost } from '../host/run-host.ts';
+import { initializeRun } from '../host/run-lifecycle.ts';
+import { RunStore } from '../host/run-store.ts';
+import { CommandDedup, replyOfRecord } from './command-dedup.ts';
+import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService } from './command-service.ts';
+import { FencedEventLog } from './fenced-event-log.ts';
+import { InitDedup } from './init-dedup.ts';
+import { DEFAULT_LEASE_TTL_MS, isCliHolder, RunLeases } from './run-leases.ts';
+import { RunRegistry } from './run-registry.ts';
+import { RunSession, type SessionEnd } from './run-session.ts';
+
+/** Options of `runWorker`. */
+export interface WorkerOptions {
+  natsUrl: string | string[];
+  user?: string;
+  pass?: string;
+  /** Workspaces root (shared by every worker: attempt directories live there). */
+  root: string;
+  /** Unique id (letters, digits, `_`, `-`); generated when omitted. */
+  workerId?: string;
+  /** Lease TTL: a dead worker's runs are taken over within about this long. Default 10 s. */
+  leaseTtlMs?: number;
+  /** How often to look for runs nobody hosts. Default TTL / 2. */
+  scanIntervalMs?: number;
+  /** Command-id de-duplication window. Default 2 min. */
+  dedupWindowMs?: number;
+  /** Events stream name (default MS_EVENTS). */
+  stream?: string;
+  /** Operator registry options for the runs it hosts (poll intervals, factories). */
+  operators?: RegistryOptions;
+  /** At start, register active runs found in the log that the registry does not know. Default true. */
+  adoptLoggedRuns?: boolean;
+  /** Where its diagnostics go (default: the process's logger); every line carries the worker id. */
+  logger?: Logger;
+}
+
+/** A running worker. */
+export interface WorkerHandle {
+  workerId: string;
+  /** Run ids hosted right now. */
+  hostedRuns(): string[];
+  /** Clean shutdown: stops hosting (the runs stay as they are in the log), releases the leases. */
+  stop(): Promise<void>;
+}
+
+function defaultWorkerId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 24);
+  return `w-${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** How long a command id is remembered, so that a retried command is executed once. */
+const DEFAULT_DEDUP_WINDOW_MS = 120_000;
+
+/** Requests that read and never append: answered by the run's owner, or by any worker when nobody hosts it. */
+function isQuery(verb: CommandVerb): verb is 'status' | 'logs' {
+  return verb === 'status' || verb === 'logs';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Starts a worker: hosts runs whose log is on JetStream, one writer per run through KV leases,
+ * serves the NATS commands, takes over runs whose worker died, continues runs across server
+ * restarts. Resolves once it is serving.
+ * @example const worker = await runWorker({ natsUrl: 'nats://127.0.0.1:4222', user: 'orchestrator', pass, root: 'workspaces' });
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const workerId = options.workerId ?? defaultWorkerId();
+  const nc = await connect({
+    servers: options.natsUrl,
+    user: options.user,
+    pass: options.pass,
+    name: `matterstack-worker-${workerId}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  try {
+    return await Worker.start(nc, workerId, options);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+class Worker implements CommandHandler, WorkerHandle {
+  private readonly sessions = new Map<string, RunSession>();
+  /** Runs this worker refused to host (HISTORY_DIVERGED), by the last sequence they had then: not taken again until their log moves. */
+  private readonly refused = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private service: CommandService | undefined;
+  private scanning = false;
+  private stopping = false;
+  private readonly log: FencedEventLog;
+  private readonly logger: Logger;
+  /** De-duplicates the commands appended for runs a `loop --nats` drives (they have no session here). */
+  private readonly loopDedup: CommandDedup;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly workerId: string,
+    private readonly options: WorkerOptions,
+    private readonly jsLog: JetStreamEventLog,
+    private readonly store: RunStore,
+    fenced: FencedEventLog,
+    private readonly leases: RunLeases,
+    private readonly registry: RunRegistry,
+    private readonly initDedup: InitDedup,
+  ) {
+    this.log = fenced;
+    this.logger = (options.logger ?? rootLogger()).child({ workerId });
+    this.loopDedup = new CommandDedup(options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
+  }
+
+  static async start(nc: NatsConnection, workerId: string, options: WorkerOptions): Promise<Worker> {
+    const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+    const jsLog = await JetStreamEventLog.open(nc, options.stream !== undefined ? { stream: options.stream } : {}, false);
+    let worker: Worker | undefined;
+    const fenced = new FencedEventLog(jsLog, (runId, why) => worker?.onFenced(runId, why));
+    const url = Array.isArray(options.natsUrl) ? (options.natsUrl[0] ?? 'nats') : options.natsUrl;
+    const store = await RunStore.open({ root: options.root, natsUrl: url, log: fenced });
+    const leases = await RunLeases.open(nc, { workerId, ttlMs: ttl });
+    const registry = await RunRegistry.open(nc);
+    const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
+    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup);
+    if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
+    worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
+    worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
+    worker.timers.push(setInterval(() => void worker?.scan(), options.scanIntervalMs ?? Math.max(250, Math.floor(ttl / 2))));
+    void worker.watchConnection();
+    await worker.scan();
+    return worker;
+  }
+
+  hostedRuns(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.service?.stop();
+    const sessions = [...this.sessions.values()];
+    for (const session of sessions) session.abort.abort();
+    await Promise.allSettled(sessions.map((s) => s.ended()));
+    await this.store.close();
+    await this.jsLog.close();
+    await this.nc.drain();
+  }
+
+  // ---------- commands ----------
+
+  async command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }> {
+    // The payload was validated without a principal (a client cannot claim one): the subject proves it.
+    const asked = principal !== undefined ? { ...payload, principal } : payload;
+    const session = this.sessions.get(runId);
+    if (session !== undefined && !session.closed) {
+      if (isQuery(verb)) return this.answer(runId, verb, payload);
+      return session.serialize(async () => (session.closed ? this.unhosted(runId, verb, asked, forwarded) : this.execute(session, verb, asked)));
+    }
+    return this.unhosted(runId, verb, asked, forwarded);
+  }
+
+  /** A command for a run this worker does not host: forward to its owner, or take the run over. */
+  private async unhosted(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
+    if (isQuery(verb)) {
+      // The owner answers (its projections are the freshest, its disk holds the logs); else anyone.
+      const owner = forwarded ? undefined : await this.leases.owner(runId);
+      if (owner !== undefined && owner !== this.workerId && !isCliHolder(owner)) return { forwardTo: owner };
+      return this.answer(runId, verb, payload);
+    }
+    if ((await this.log.lastSeq(runId)) === 0) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
+    for (let attempt = 0; attempt < 20 && !this.stopping; attempt++) {
+      if (await this.leases.acquire(runId)) {
+        const session = await this.host(runId, false);
+        try {
+          return await session.serialize(() => this.execute(session, verb, payload));
+        } finally {
+          session.start();
+        }
+      }
+      const owner = await this.leases.owner(runId);
+      // A CLI loop serves no commands: append for it, it follows the log's foreign appends.
+      if (owner !== undefined && isCliHolder(owner)) return this.appendCommand(this.jsLog, this.loopDedup, runId, verb, payload);
+      if (owner !== undefined && owner !== this.workerId) {
+        if (forwarded) break;
+        return { forwardTo: owner };
+      }
+      await sleep(50);
+    }
+    return rejected('LOG_UNAVAILABLE', `run ${runId} is moving between workers; retry the command`);
+  }
+
+  /** Executes a validated command on a run hosted here (in the session's command queue). */
+  private async execute(session: RunSession, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    const { runId } = session;
+    if (isQuery(verb)) return this.answer(runId, verb, payload);
+    if (verb === 'step') return { accepted: true, seq: this.log.lastOwnSeq(runId) ?? (await this.log.lastSeq(runId)) };
+    return this.appendCommand(this.log, session.dedup, runId, verb, payload);
+  }
+
+  /**
+   * Appends a validated command through a command-only host (no effects): the run's live host
+   * (a session here, or a `loop --nats`) picks the record up and runs what it owes.
+   */
+  private async appendCommand(log: EventLog, dedup: CommandDedup, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    if (verb === 'step') return { accepted: true, seq: await log.lastSeq(runId) };
+    const command = toRunCommand(verb, payload, typeof payload.principal === 'string' ? payload.principal : undefined);
+    if (command === undefined) return rejected('VALIDATION_FAILED', `unknown command ${verb}`);
+    const commandId = typeof payload.commandId === 'string' ? payload.commandId : undefined;
+    return dedup.once(commandId, async () => {
+      try {
+        const host = await RunHost.restore(log, runId);
+        const { appended } = await host.deliver({ actor: 'run', event: command });
+        await this.store.project();
+        const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
+        return (record && replyOfRecord(record)) ?? rejected('COMMAND_REJECTED', `${command.type} changed nothing`);
+      } catch (error) {
+        return replyOfError(error);
+      }
+    });
+  }
+
+  /** Answers a read-only request (status, a piece of an attempt's log): nothing is appended. */
+  private async answer(runId: string, verb: 'status' | 'logs', payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    if (verb === 'status') return this.statusReply(runId);
+    try {
+      // The principal the subject proved is for the audit trail of commands; a read records nothing.
+      const { principal: _principal, ...request } = payload;
+      const chunk = await readAttemptLog(this.store, runId, LogsPayloadSchema.parse(request));
+      const seq = this.store.projector.lastSeq(runId);
+      return { accepted: true, seq, log: { ...chunk, data: chunk.data.toString('base64') } };
+    } catch (error) {
+      return replyOfError(error);
+    }
+  }
+
+  private async statusReply(runId: string): Promise<CommandReplyMessage> {
+    const own = this.sessions.has(runId) ? this.log.lastOwnSeq(runId) : undefined;
+    // Hosted here: the projections are caught up after every append, unless one is in flight.
+    if (own === undefined || this.store.projector.lastSeq(runId) < own) await this.store.project();
+    const view = getRunStatus(this.store.projector.db, runId, { withState: true });
+    if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
+    return { accepted: true, seq: view.lastSeq, status: { ...view } };
+  }
+
+  /** The runs of the whole log, filtered and latest activity first, as `list` shows them. */
+  async list(payload: ListPayload): Promise<CommandReplyMessage> {
+    try {
+      await this.store.project();
+      const runs = listRuns(this.store.projector.db, {
+        all: payload.all,
+        order: 'activity',
+        ...(payload.statuses !== undefined ? { statuses: payload.statuses } : {}),
+        ...(payload.workspace !== undefined ? { workspace: payload.workspace } : {}),
+        ...(payload.since !== undefined ? { since: new Date(payload.since) } : {}),
+      });
+      return { accepted: true, seq: 0, runs: runs.map((run) => ({ ...run })) };
+    } catch (error) {
+      return replyOfError(error);
+    }
+  }
+
+  async init(payload: InitPayload): Promise<CommandReplyMessage> {
+    return this.initDedup.once(payload.commandId, async () => {
+      const runId = payload.runId ?? newRunId();
+      try {
+        if ((await this.log.lastSeq(runId)) > 0) return rejected('RUN_EXISTS', `run ${runId} already exists`);
+        if (!(await this.leases.acquire(runId))) return rejected('RUN_EXISTS', `run ${runId} is being created by another worker`);
+      } catch (error) {
+        return replyOfError(error);
+      }
+      try {
+        await initializeRun({
+          store: this.store,
+          workspace: payload.workspace,
+          runId,
+          ...(payload.maxConcurrent !== undefined ? { maxConcurrent: payload.maxConcurrent } : {}),
+        });
+      } catch (error) {
+        await this.leases.release(runId);
+        return replyOfError(error);
+      }
+      const session = await this.host(runId, true, payload.workspace);
+      return { accepted: true, seq: this.log.lastOwnSeq(session.runId) ?? (await this.log.lastSeq(runId)), runId };
+    });
+  }
+
+  // ---------- hosting ----------
+
+  /** Starts hosting `runId`, whose lease this worker has just acquired. */
+  private async host(runId: string, start: boolean, workspace?: string): Promise<RunSession> {
+    this.log.unfence(runId);
+    const session = new RunSession(runId, {
+      store: this.store,
+      log: this.log,
+      natsUrl: Array.isArray(this.options.natsUrl) ? (this.options.natsUrl[0] ?? 'nats') : this.options.natsUrl,
+      ...(this.options.operators ? { operators: this.options.operators } : {}),
+      driver: `worker ${this.workerId}`,
+      dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
+      logger: this.logger,
+      onEnd: (s, why) => this.onSessionEnd(s, why),
+    });
+    this.sessions.set(runId, session);
+    try {
+      let lastSeq = 0;
+      let runWorkspace = workspace;
+      const now = Date.now();
+      for await (const record of this.log.readRun(runId)) {
+        lastSeq = record.seq;
+        if (record.type === 'RUN.CREATED' && runWorkspace === undefined) runWorkspace = String((record.payload as { workspace?: unknown }).workspace ?? '');
+        const commandId = (record.payload as { commandId?: unknown }).commandId;
+        if (record.type.startsWith('CMD.') && typeof commandId === 'string') {
+          const reply = replyOfRecord(record);
+          if (reply !== undefined) session.dedup.remember(commandId, reply, Date.parse(record.time), now);
+        }
+      }
+      this.log.adoptTail(runId, lastSeq);
+      await this.registry.put(runId, { workspace: runWorkspace ?? '' });
+    } catch (error) {
+      this.logger.error({ runId, err: error }, 'could not start hosting the run');
+    }
+    this.logger.info({ runId }, 'hosting run');
+    if (start) session.start();
+    return session;
+  }
+
+  private async onSessionEnd(session: RunSession, why: SessionEnd): Promise<void> {
+    if (this.sessions.get(session.runId) === session) this.sessions.delete(session.runId);
+    this.logger.info({ runId: session.runId, why }, 'run session ended');
+    try {
+      if (why === 'finished') await this.registry.remove(session.runId);
+      if (why === 'refused') this.refused.set(session.runId, await this.log.lastSeq(session.runId));
+    } catch (error) {
+      this.logger.error({ runId: session.runId, err: error }, 'could not remove the finished run from the registry');
+    }
+    await this.leases.release(session.runId);
+  }
+
+  /** After a reconnect, hosts may wait forever on consumers of the old connection: restore them. */
+  private async watchConnection(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (this.stopping) return;
+      if (status.type === 'reconnect') {
+        this.logger.warn('reconnected: restoring hosted runs from the log');
+        for (const session of this.sessions.values()) session.kick();
+      }
+    }
+  }
+
+  private onFenced(runId: string, why: string): void {
+    this.logger.warn({ runId, why }, 'ownership lost');
+    this.sessions.get(runId)?.abort.abort();
+  }
+
+  private async renewLeases(): Promise<void> {
+    for (const runId of this.leases.held()) {
+      if (this.stopping) return;
+      const outcome = await this.leases.renew(runId);
+      if (outcome === 'lost') this.log.fence(runId, 'lease lost');
+    }
+  }
+
+  /** True for a run this worker refused whose log has not moved since (restoring it would refuse again). */
+  private async stillRefused(runId: string): Promise<boolean> {
+    const at = this.refused.get(runId);
+    if (at === undefined) return false;
+    if ((await this.log.lastSeq(runId)) === at) return true;
+    this.refused.delete(runId);
+    return false;
+  }
+
+  /** Takes over registered runs that nobody holds a lease on. */
+  private async scan(): Promise<void> {
+    if (this.scanning || this.stopping) return;
+    this.scanning = true;
+    try {
+      const ids = await this.registry.list();
+      // Shuffled, so that several workers taking over a dead one's runs share them.
+      for (let i = ids.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [ids[i], ids[j]] = [ids[j] as string, ids[i] as string];
+      }
+      for (const runId of ids) {
+        if (this.stopping) return;
+        if (this.sessions.has(runId)) continue;
+        if (await this.stillRefused(runId)) continue;
+        if ((await this.leases.owner(runId)) !== undefined) continue;
+        if (await this.leases.acquire(runId)) await this.host(runId, true);
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'scan for unhosted runs failed');
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  /** Registers the active runs of the log the registry does not know (runs created without a worker). */
+  private async adoptLoggedRuns(): Promise<void> {
+    const known = new Set(await this.registry.list());
+    for (const { runId } of await this.log.listRuns()) {
+      if (known.has(runId)) continue;
+      try {
+        const host = await RunHost.restore(this.log, runId);
+        const status = host.status;
+        if (status === undefined || TERMINAL_RUN_STATUSES.includes(status)) continue;
+        await this.registry.put(runId, { workspace: host.state.run?.context.workspace ?? '' });
+      } catch (error) {
+        this.logger.warn({ runId, err: error }, 'run not adopted');
+      }
+    }
+  }
+}
