@@ -1,4 +1,7 @@
+import { runWorker, type WorkerHandle } from '../../distributed/worker.ts';
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
+import { isValidId } from '../../events/ids.ts';
+import { configureLogging } from '../../events/logger.ts';
 import { TASK_ENV_ALLOW_LIST } from '../../operators/task-env.ts';
 import { defineCommand, positiveIntegerOption, stringOption } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
@@ -9,6 +12,26 @@ import { UsageError } from '../usage-error.ts';
 const DAY_MS = 86_400_000;
 
 /** `worker`: hosts runs on NATS JetStream and serves the commands sent to them, until stopped. */
+/** The password: from the URL, else $MATTERSTACK_NATS_PASS, else $MS_ORCHESTRATOR_PASSWORD (never from argv: ps shows it). */
+function passwordOf(fromUrl: string | undefined, env: NodeJS.ProcessEnv): { pass?: string } {
+  const pass = fromUrl ?? env.MATTERSTACK_NATS_PASS ?? env.MS_ORCHESTRATOR_PASSWORD;
+  return pass !== undefined ? { pass } : {};
+}
+
+/** Resolves once the worker has stopped after Ctrl-C (the command's signal) or SIGTERM; its runs stay resumable. */
+function stopOnSignal(worker: WorkerHandle, interrupt: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      interrupt.removeEventListener('abort', stop);
+      void worker.stop().finally(resolve);
+    };
+    process.on('SIGTERM', stop);
+    if (interrupt.aborted) stop();
+    else interrupt.addEventListener('abort', stop);
+  });
+}
+
 export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'host runs on NATS and serve their commands (distributed mode)',
@@ -42,25 +65,30 @@ export const workerCommand = defineCommand({
     const target = natsTarget(ctx);
     if (target === undefined) throw new UsageError('missing --nats URL (or MATTERSTACK_NATS_URL): a worker serves runs on NATS', 'worker');
     const root = resolveRoot(ctx);
-    const argv = ['--nats', target.servers.join(','), '--root', root];
-    if (target.user !== undefined) argv.push('--user', target.user);
     const id = stringOption(ctx, 'id');
-    if (id !== undefined) argv.push('--id', id);
+    if (id !== undefined && !isValidId(id)) throw new UsageError(`--id "${id}" is not a valid worker id (1-64 letters, digits, "_" or "-")`, 'worker');
     const leaseTtlMs = positiveIntegerOption(ctx, 'lease-ttl-ms', { min: 500, max: DAY_MS, note: '(milliseconds)' });
-    if (leaseTtlMs !== undefined) argv.push('--lease-ttl-ms', String(leaseTtlMs));
     const pollMs = positiveIntegerOption(ctx, 'poll-ms', { min: 10, max: DAY_MS, note: '(milliseconds)' });
-    if (pollMs !== undefined) argv.push('--poll-ms', String(pollMs));
-    if (ctx.global.logLevel !== undefined) argv.push('--log-level', ctx.global.logLevel);
-    // The password travels in the environment, never in argv (visible in ps).
-    const env = { ...ctx.env, ...(target.pass !== undefined ? { MATTERSTACK_NATS_PASS: target.pass } : {}) };
-    const { main } = await import('../../actors/nats/worker-main.ts');
+    // A worker reports what it does: info unless --log-level / MATTERSTACK_LOG_LEVEL says otherwise.
+    configureLogging({ level: ctx.global.logLevel ?? 'info' });
+    let worker: WorkerHandle;
     try {
-      await main(argv, env);
+      worker = await runWorker({
+        natsUrl: target.servers.join(','),
+        user: target.user ?? ctx.env.MATTERSTACK_NATS_USER ?? 'orchestrator',
+        ...passwordOf(target.pass, ctx.env),
+        root,
+        ...(id !== undefined ? { workerId: id } : {}),
+        ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}),
+        ...(pollMs !== undefined ? { operators: { pollIntervalMs: pollMs } } : {}),
+      });
     } catch (error) {
-      if (isMatterStackError(error) || (error instanceof Error && error.name === 'ZodError')) throw error;
+      if (isMatterStackError(error)) throw error;
       const detail = error instanceof Error ? error.message : String(error);
       throw new MatterStackError('LOG_UNAVAILABLE', `worker could not start on NATS at ${target.display}: ${detail}`, { servers: target.display }, { cause: error });
     }
+    ctx.out.write(`ready ${worker.workerId}\n`);
+    await stopOnSignal(worker, ctx.signal);
     return EXIT_CODES.OK;
   },
 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** A worker running in its own process (`actors/nats/worker-main.ts` under tsx). */
+/** A worker running in its own process (`matterstack worker`). */
 export interface WorkerProcess {
   id: string;
   child: ChildProcess;
@@ -26,7 +26,7 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startWorkerProcess(options: { url: string; pass: string; root: string; id: string; leaseTtlMs: number; pollMs: number }): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO, 'actors/nats/worker-main.ts'), '--nats', options.url, '--root', options.root, '--id', options.id, '--lease-ttl-ms', String(options.leaseTtlMs), '--poll-ms', String(options.pollMs)],
+    [join(REPO, 'bin/matterstack.js'), 'worker', '--nats', options.url, '--root', options.root, '--id', options.id, '--lease-ttl-ms', String(options.leaseTtlMs), '--poll-ms', String(options.pollMs)],
     { cwd: REPO, env: { ...process.env, MS_ORCHESTRATOR_PASSWORD: options.pass }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
