@@ -36,3 +36,4 @@ export { MatterStackError, VersionConflictError, isMatterStackError, ERROR_CODES
 export type { ErrorCode } from './events/errors.ts';
 export type { TaskSpecInput as Task, WorkflowInput as Workflow } from './events/workflow.ts';
 export type { RunStatus, TaskStatus, AttemptStatus } from './events/statuses.ts';
+export type { JsonValue } from './events/json.ts';

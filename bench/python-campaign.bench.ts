@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { loadCampaign } from '../campaign/load-campaign.ts';
 import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
 import { InstantOperator } from '../harness/instant-operator.ts';

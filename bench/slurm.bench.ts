@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import type { OperatorContext, PollResult } from '../operators/operator.ts';
 import { LocalCommandRunner, type CommandResult, type CommandRunner, type RunOptions } from '../operators/slurm/command-runner.ts';
 import { SlurmOperator } from '../operators/slurm/slurm-operator.ts';

@@ -26,7 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Campaign } from '../campaign/campaign.ts';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
 import { RunStore } from '../host/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';

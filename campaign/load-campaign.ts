@@ -2,7 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
-import { loadOperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { findCampaignFile, CAMPAIGN_NEEDED } from '../workspace/workspace.ts';
 import type { AnyCampaign, TaskResult } from './campaign.ts';
 import { CampaignWorker, callInProcess, campaignTimeoutMs, type CampaignCall } from './campaign-call.ts';

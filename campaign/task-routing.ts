@@ -1,4 +1,4 @@
-import { COMPUTE_KINDS, type OperatorEntry } from '../operators/operators-config.ts';
+import { COMPUTE_KINDS, type OperatorEntry } from '../workspace/operators-config.ts';
 import type { RunContext } from '../machines/run-context.ts';
 import { resolveOperator } from '../machines/rules/operator-key.ts';
 import type { TaskRouting } from './validate-workflow.ts';

@@ -31,7 +31,7 @@ export async function withNats<T>(target: NatsTarget, body: (nc: NatsConnection)
   }
 }
 
-/** The embedded path's reply shape (actors/run-lifecycle `CommandReply`). */
+/** The embedded path's reply shape (host/run-lifecycle `CommandReply`). */
 export type CliCommandReply =
   | { accepted: true; seq: number; runId?: string; status?: Record<string, unknown>; runs?: Record<string, unknown>[] }
   | { accepted: false; code: string; message: string };

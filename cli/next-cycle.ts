@@ -1,4 +1,4 @@
-import type { OperatorsConfig } from '../operators/operators-config.ts';
+import type { OperatorsConfig } from '../workspace/operators-config.ts';
 import { pollIntervalMsOf } from '../operators/poll-interval.ts';
 import type { RunStatusView } from '../projections/queries.ts';
 import { LIVE_RECHECK_MS } from '../host/wakeup.ts';

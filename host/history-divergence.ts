@@ -1,10 +1,9 @@
 import type { DomainChange } from '../events/changes.ts';
 import type { LoggedStateValue } from '../events/envelope.ts';
+import { ChangeDescriber, stateText } from '../events/describe-change.ts';
 import { MatterStackError } from '../events/errors.ts';
 import { writerText, type WriterStamp } from '../events/host-version.ts';
-import { sameJson } from '../views/canonical-json.ts';
-import { ChangeDescriber } from '../views/describe-change.ts';
-import { stateText } from '../views/format-replay.ts';
+import { sameJson } from '../events/canonical-json.ts';
 
 /** The `to` and `changes` of one record: as logged, or as the current machines compute them. */
 export interface TransitionFacts {

@@ -13,7 +13,7 @@ import { deferCampaign, loadCampaign, wrapCampaign, type LoadedCampaign } from '
 import { taskRouting } from '../campaign/task-routing.ts';
 import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { initialRunContext } from '../machines/run-actions.ts';
-import { loadOperatorsConfig, type OperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig, type OperatorsConfig } from '../workspace/operators-config.ts';
 import { EffectRunner } from './effect-runner.ts';
 import { OperatorRegistry, type RegistryOptions } from '../operators/operator-registry.ts';
 import { markDriver } from './run-driver.ts';

@@ -1,5 +1,5 @@
 import { MatterStackError } from '../events/errors.ts';
-import type { OperatorEntry, OperatorsConfig } from './operators-config.ts';
+import type { OperatorEntry, OperatorsConfig } from '../workspace/operators-config.ts';
 import { tryNormalizeOperatorKey } from '../events/operator-key.ts';
 import { ExperimentOperator } from './experiment-operator.ts';
 import { HumanOperator } from './human-operator.ts';

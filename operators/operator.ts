@@ -2,7 +2,7 @@ import type { JsonObject, JsonValue } from '../events/json.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
-import type { OperatorEntry } from './operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 
 /** The attempt an operator call is about. */

@@ -1,4 +1,4 @@
-import type { OperatorEntry } from './operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { DEFAULT_POLL_INTERVAL_MS } from './watch-attempt-dir.ts';
 
 /** Default poll interval of a Slurm operator (SPEC §3: 30 s). */

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { readJsonFile, writeFileAtomic } from '../operators/atomic-file.ts';
 import { SLURM_FILES } from '../operators/slurm/batch-script.ts';
 import { SlurmOperator } from '../operators/slurm/slurm-operator.ts';

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { attemptLogSource, fileLogSource, readLogTail, tailOffset } from '../operators/attempt-log.ts';
 import { LocalOperator } from '../operators/local-operator.ts';
 import { LocalCommandRunner, SshCommandRunner } from '../operators/slurm/command-runner.ts';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultOperatorsConfig, type OperatorsConfig } from '../operators/operators-config.ts';
+import { defaultOperatorsConfig, type OperatorsConfig } from '../workspace/operators-config.ts';
 import { nextCycleSeconds } from '../cli/next-cycle.ts';
 import type { RunStatusView, TaskView } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';

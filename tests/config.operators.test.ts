@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadOperatorsConfig, parseOperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig, parseOperatorsConfig } from '../workspace/operators-config.ts';
 import { normalizeOperatorKey, splitOperatorKey, tryNormalizeOperatorKey } from '../events/operator-key.ts';
 import { isMatterStackError, type MatterStackError } from '../events/errors.ts';
 

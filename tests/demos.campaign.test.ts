@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { TaskResult } from '../campaign/campaign.ts';
 import { loadCampaign } from '../campaign/load-campaign.ts';
 import { validateWorkflow } from '../campaign/validate-workflow.ts';
-import { parseOperatorsConfig, type OperatorEntry } from '../operators/operators-config.ts';
+import { parseOperatorsConfig, type OperatorEntry } from '../workspace/operators-config.ts';
 import { ExperimentOperator } from '../operators/experiment-operator.ts';
 import { HumanOperator } from '../operators/human-operator.ts';
 import type { Operator, OperatorContext } from '../operators/operator.ts';

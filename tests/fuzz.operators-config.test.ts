@@ -3,7 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadOperatorsConfig, OPERATOR_KINDS, parseOperatorsConfig, type OperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig, OPERATOR_KINDS, parseOperatorsConfig, type OperatorsConfig } from '../workspace/operators-config.ts';
 import { initializeRun } from '../host/run-lifecycle.ts';
 import { RunStore } from '../host/run-store.ts';
 import { isMatterStackError } from '../events/errors.ts';

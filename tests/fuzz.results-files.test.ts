@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../campaign/campaign.ts';
 import { validateWorkflow } from '../campaign/validate-workflow.ts';
-import { defaultOperatorsConfig } from '../operators/operators-config.ts';
+import { defaultOperatorsConfig } from '../workspace/operators-config.ts';
 import { collectTaskResults } from '../operators/collect-attempt-files.ts';
 import type { CollectedResults, OperatorContext } from '../operators/operator.ts';
 import { initializeRun, stepRun } from '../host/run-lifecycle.ts';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { LocalOperator } from '../operators/local-operator.ts';
 import type { CollectedResults, OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operators/operator.ts';
 import { RunHost, type EffectHandler } from '../host/run-host.ts';

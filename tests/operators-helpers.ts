@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TaskSpecSchema, type TaskSpecInput } from '../events/workflow.ts';
-import type { OperatorEntry } from '../operators/operators-config.ts';
+import type { OperatorEntry } from '../workspace/operators-config.ts';
 import type { OperatorContext } from '../operators/operator.ts';
 
 /** A fresh workspace directory in the OS temp dir. */

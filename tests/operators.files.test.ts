@@ -8,7 +8,7 @@ import { HumanOperator } from '../operators/human-operator.ts';
 import type { PollResult } from '../operators/operator.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { SimOperator } from '../operators/sim-operator.ts';
-import { defaultOperatorsConfig, parseOperatorsConfig } from '../operators/operators-config.ts';
+import { defaultOperatorsConfig, parseOperatorsConfig } from '../workspace/operators-config.ts';
 import { contextFor, tempWorkspace } from './operators-helpers.ts';
 
 const gate = (id = 'gate1') => ({ id, kind: 'gate' as const, message: 'Approve the candidates?' });

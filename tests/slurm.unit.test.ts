@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseOperatorsConfig, type OperatorEntry } from '../operators/operators-config.ts';
+import { parseOperatorsConfig, type OperatorEntry } from '../workspace/operators-config.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { renderBatchScript, sbatchArgv, sbatchOptions, SLURM_FILES } from '../operators/slurm/batch-script.ts';
 import { isUnreachableOutput, shellQuote } from '../operators/slurm/command-runner.ts';

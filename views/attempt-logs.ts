@@ -1,7 +1,7 @@
 import { MatterStackError } from '../events/errors.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
 import { getRun, listAttempts, listTasks, type AttemptView } from '../projections/queries.ts';
-import { loadOperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { attemptLogSource, tailOffset, type AttemptLogFiles, type LogStream } from '../operators/attempt-log.ts';
 import { TERMINAL_POLL_STATUSES } from '../operators/operator.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';

@@ -14,7 +14,7 @@ import {
   type RunView,
   type TaskView,
 } from '../projections/queries.ts';
-import { loadOperatorsConfig, type OperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig, type OperatorsConfig } from '../workspace/operators-config.ts';
 import type { RunHandle } from '../host/run-lifecycle.ts';
 import { readRunRecords } from './read-run-records.ts';
 import { verifyReplay } from './replay-run.ts';

@@ -1,5 +1,5 @@
 import type { EvidenceBundle } from './build-evidence.ts';
-import { shortJson } from './describe-change.ts';
+import { shortJson } from '../events/describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import { writerText } from '../events/host-version.ts';
 import { issuerText, recordedIssuerText } from '../events/run-events.ts';

@@ -19,7 +19,7 @@ import { writerText } from '../events/host-version.ts';
 import { describeUnreachable } from '../operators/slurm/slurm-operator.ts';
 import type { RunHandle } from '../host/run-lifecycle.ts';
 import { attemptDirOf, runDirOf } from '../workspace/workspace.ts';
-import { loadOperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { currentDriver, describeDriver, type RunDriver } from '../host/run-driver.ts';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { MatterStackError } from '../events/errors.ts';
 import { writeFileAtomic } from '../operators/atomic-file.ts';
 import { buildEvidence, type EvidenceBundle, type EvidenceTarget } from './build-evidence.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../events/canonical-json.ts';
 import { renderEvidenceReport } from './evidence-report.ts';
 
 /** Where the evidence was written. */

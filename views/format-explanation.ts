@@ -1,6 +1,6 @@
 import { writerText } from '../events/host-version.ts';
 import { issuerText } from '../events/run-events.ts';
-import { shortJson } from './describe-change.ts';
+import { shortJson } from '../events/describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import { describeDriver } from '../host/run-driver.ts';
 import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';

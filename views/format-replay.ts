@@ -1,18 +1,9 @@
-import type { LoggedStateValue } from '../events/envelope.ts';
 import { sameWriter, writerText, type WriterStamp } from '../events/host-version.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { stateText } from '../events/describe-change.ts';
+import { canonicalJson } from '../events/canonical-json.ts';
 import { textBlock } from './escape-text.ts';
 import type { StateAt, TimelineEntry, VerifyResult } from './replay-run.ts';
 import { stepPhasesText } from './step-phases.ts';
-
-/** `execute.dispatching` for `{execute: 'dispatching'}`; `-` for none. */
-export function stateText(value: LoggedStateValue | null): string {
-  if (value === null) return '-';
-  if (typeof value === 'string') return value;
-  return Object.entries(value)
-    .map(([key, inner]) => `${key}.${stateText(inner)}`)
-    .join(',');
-}
 
 /**
  * One line per record (`#12 2024-… t1-a1 OPERATOR.REPORTED running → completed`), the phases of a cycle, and an

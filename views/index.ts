@@ -14,5 +14,5 @@ export {
   type TransitionFacts,
   type VerifyResult,
 } from './replay-run.ts';
-export { formatStateAt, formatTimeline, formatVerifyResult, stateText } from './format-replay.ts';
+export { formatStateAt, formatTimeline, formatVerifyResult } from './format-replay.ts';
 export type { AttemptSummary, RunSummary, SystemSummary, TaskSummary } from './run-summary.ts';

@@ -4,7 +4,7 @@ import { isHostVersion, writersOf, type WriterStamp } from '../events/host-versi
 import { replay } from '../machines/system.ts';
 import { outcomeDifference, type TransitionFacts } from '../host/history-divergence.ts';
 import { currentWriter } from '../host/writer-stamp.ts';
-import { ChangeDescriber } from './describe-change.ts';
+import { ChangeDescriber } from '../events/describe-change.ts';
 import { readRunRecords } from './read-run-records.ts';
 import { summarizeSystem, type SystemSummary } from './run-summary.ts';
 import { stepPhases, type StepPhases } from './step-phases.ts';

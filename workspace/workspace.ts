@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MatterStackError } from '../events/errors.ts';
 import { IdSchema, isValidId, WorkspaceSlugSchema } from '../events/ids.ts';
-import { loadOperatorsConfig } from '../operators/operators-config.ts';
+import { loadOperatorsConfig } from './operators-config.ts';
 import { resolveInside } from './workspace-paths.ts';
 
 /** Campaign file names, in lookup order (SPEC §1); `campaign.py` runs with python3 (README). */

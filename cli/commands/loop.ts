@@ -9,7 +9,7 @@ import { hostedError, withLoopLeases } from '../loop-leases.ts';
 import { withRun, withStore } from '../open-store.ts';
 import { ProgressDisplay, progressMode } from '../progress-display.ts';
 import { nextCycleSeconds } from '../next-cycle.ts';
-import { loadOperatorsConfig } from '../../operators/operators-config.ts';
+import { loadOperatorsConfig } from '../../workspace/operators-config.ts';
 import { toCliFailure } from '../report-error.ts';
 import { commandPrefix } from '../run-status-format.ts';
 import { exitCodeForStatus, exitCodeForStatuses, RUN_OUTCOME_NOTE } from '../run-outcome.ts';

@@ -1,4 +1,4 @@
-import type { BackendConfig } from '../operators-config.ts';
+import type { BackendConfig } from '../../workspace/operators-config.ts';
 import { LocalCommandRunner, SshCommandRunner, type CommandRunner } from './command-runner.ts';
 
 type SlurmBackend = Extract<BackendConfig, { type: 'slurm' }>;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { MatterStackError } from '../../events/errors.ts';
 import type { JsonObject } from '../../events/json.ts';
-import type { BackendConfig, OperatorEntry } from '../operators-config.ts';
+import type { BackendConfig, OperatorEntry } from '../../workspace/operators-config.ts';
 import { readJsonFile, readTextIfExists, writeFileAtomic } from '../atomic-file.ts';
 import type { AttemptLogFiles, LogStream } from '../attempt-log.ts';
 import { collectTaskResults } from '../collect-attempt-files.ts';

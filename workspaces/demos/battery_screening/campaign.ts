@@ -7,9 +7,8 @@
  * depends on all screening tasks and receives their numbers as a staged `screening.json`
  * (outputs of other tasks are never copied automatically). Then the campaign is finished.
  */
-import type { Campaign, TaskResult } from '../../../campaign/campaign.ts';
-import type { JsonValue } from '../../../events/json.ts';
-import type { TaskSpecInput, WorkflowInput } from '../../../events/workflow.ts';
+
+import type { Campaign, TaskResult, JsonValue, Task as TaskSpecInput, Workflow as WorkflowInput } from '../../../index.ts';
 
 type Electrolyte = { id: string; salt: string; concentration_M: number; ec_fraction: number };
 

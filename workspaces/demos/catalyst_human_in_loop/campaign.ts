@@ -8,9 +8,8 @@
  *    skipped and the run ends FAILED (the orchestrator's rule for a failed dependency).
  * 2. `rank` orders the computed surfaces by the Sabatier principle and checks the descriptor.
  */
-import type { Campaign, TaskResult } from '../../../campaign/campaign.ts';
-import type { JsonValue } from '../../../events/json.ts';
-import type { TaskSpecInput, WorkflowInput } from '../../../events/workflow.ts';
+
+import type { Campaign, TaskResult, JsonValue, Task as TaskSpecInput, Workflow as WorkflowInput } from '../../../index.ts';
 
 type Surface = {
   id: string;

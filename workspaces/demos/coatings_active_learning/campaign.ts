@@ -8,9 +8,7 @@
  * pool by lower confidence bound. Each coating is one task `sim_i<batch>_c<k>` running
  * `simulate.mjs`. After ITERATIONS batches the campaign is finished.
  */
-import type { Campaign, TaskResult } from '../../../campaign/campaign.ts';
-import type { JsonValue } from '../../../events/json.ts';
-import type { TaskSpecInput, WorkflowInput } from '../../../events/workflow.ts';
+import type { Campaign, TaskResult, JsonValue, Task as TaskSpecInput, Workflow as WorkflowInput } from '../../../index.ts';
 import { latinHypercube, pickBatch, randomPool, type CoatingParams, type Observation } from './surrogate.ts';
 
 export const ITERATIONS = 3;

@@ -8,9 +8,8 @@
  *    prediction runs in its own, earlier iteration.
  * 2. `reconcile` (compute) compares prediction and measurement and calibrates the model.
  */
-import type { Campaign, TaskResult } from '../../../campaign/campaign.ts';
-import type { JsonValue } from '../../../events/json.ts';
-import type { WorkflowInput } from '../../../events/workflow.ts';
+
+import type { Campaign, TaskResult, JsonValue, Workflow as WorkflowInput } from '../../../index.ts';
 
 type JsonObject = { [key: string]: JsonValue };
 

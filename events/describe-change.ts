@@ -1,5 +1,6 @@
-import type { DomainChange } from '../events/changes.ts';
-import { issuerText, recordedIssuerText } from '../events/run-events.ts';
+import type { LoggedStateValue } from './envelope.ts';
+import type { DomainChange } from './changes.ts';
+import { issuerText, recordedIssuerText } from './run-events.ts';
 
 const MAX_JSON = 80;
 
@@ -115,4 +116,13 @@ function externalOf(c: Extract<DomainChange, { kind: 'attempt.status' }>): strin
   const pid = c.operatorData?.pid;
   if (typeof pid === 'number') return ` (pid ${pid})`;
   return c.externalId !== undefined ? ` (external id ${c.externalId})` : '';
+}
+
+/** `execute.dispatching` for `{execute: 'dispatching'}`; `-` for none. */
+export function stateText(value: LoggedStateValue | null): string {
+  if (value === null) return '-';
+  if (typeof value === 'string') return value;
+  return Object.entries(value)
+    .map(([key, inner]) => `${key}.${stateText(inner)}`)
+    .join(',');
 }
