@@ -393,7 +393,7 @@ async function stepHosted(handle: RunHandle, options: DriveOptions<unknown, unkn
     runner.stop();
     await campaign.close();
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
+    await projections.flush().catch((err: unknown) => logger.info({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 
@@ -459,7 +459,7 @@ async function driveHosted(handle: RunHandle, options: DriveOptions<unknown, unk
     await campaign.close();
     options.signal?.removeEventListener('abort', stop);
     // Projections are rebuilt from the log: a flush that fails here is caught up by the next reader.
-    await projections.flush().catch((err: unknown) => logger.warn({ err }, 'projections not flushed (the next reader catches up from the log)'));
+    await projections.flush().catch((err: unknown) => logger.info({ err }, 'projections not flushed (the next reader catches up from the log)'));
   }
 }
 

@@ -19,6 +19,6 @@ describe('cancel --nats', () => {
     const cancel = await nats.scientist(['cancel', 'n1']);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(groupMembers(pgid)).toEqual([]);
-    expect(cancel.stdout).toMatch(new RegExp(`^accepted \\(seq \\d+\\)\\nstopped: long-a1 \\(local.default ${pgid}\\) CANCELLED\\n$`));
+    expect(cancel.stdout).toMatch(new RegExp(`^accepted \\(seq \\d+\\)\\nstopped: long-a1 \\(local.default ${pgid}\\) CANCELLED\\nstopped by the worker or loop hosting the run \\(holder of its lease\\)\\n$`));
   });
 });

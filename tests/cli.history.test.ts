@@ -311,7 +311,19 @@ describe('history across versions on JetStream (worker process, CLI users)', () 
     expect(resume.stderr).toContain(`Logged by MatterStack ${OLD.version} (machines ${OLD.machines})`);
     // Hosting it (for that command, or when it scans) is refused too: the worker lets the run go.
     // (The worker logs on stderr.)
-    await vi.waitFor(() => expect(worker.output().stderr, 'the worker to let j2 go').toContain('[worker] run j2: refused'), { timeout: 60_000, interval: 100 });
+    await vi.waitFor(
+      () =>
+        expect(
+          worker
+            .output()
+            .stderr.split('\n')
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as { runId?: string; msg?: string; err?: { code?: string } })
+            .some((entry) => entry.runId === 'j2' && entry.err?.code === 'HISTORY_DIVERGED' && /run refused/.test(entry.msg ?? '')),
+          'the worker logs that it lets j2 go',
+        ).toBe(true),
+      { timeout: 60_000, interval: 100 },
+    );
     expect(worker.output().stderr).toContain(`its history diverges at seq ${pauseSeq} (run CMD.PAUSE)`);
     const verify = await runCli(['replay', 'j2', '--verify'], scientist());
     expect(verify.code).toBe(9);

@@ -85,7 +85,8 @@ describe('docs/nats.md', () => {
       const source = clientExample(fs.readFileSync(NATS_DOC, 'utf8'));
       const result = await runModule(source, { NATS_URL: server.url, MS_SCIENTIST_PASSWORD: server.users.scientist.pass, WORKSPACE: 'lab' });
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/^event 1 RUN\.CREATED$/m);
+      // A run starts with the record of the version that wrote it, then its creation.
+      expect(result.stdout).toMatch(/^event 1 HOST\.VERSION\nevent 2 RUN\.CREATED$/m);
       expect(result.stdout).toMatch(/^approved gate$/m);
       expect(result.stdout).toMatch(/^run example_\d+ COMPLETED$/m);
     }, 60_000);
