@@ -129,6 +129,7 @@ function parseJsonText(text: unknown): unknown {
   try {
     return typeof text === 'string' ? JSON.parse(text) : undefined;
   } catch {
+    // Not JSON: undefined is what the reply schema refuses, naming the reply as malformed.
     return undefined;
   }
 }

@@ -5,6 +5,7 @@ export function osAccount(): string | undefined {
   try {
     return os.userInfo().username || undefined;
   } catch {
+    // os.userInfo throws when the uid has no passwd entry: then there is no name to record.
     return undefined;
   }
 }

@@ -279,6 +279,7 @@ function danglingLinkTarget(file: string): string | undefined {
   try {
     return lstatSync(file).isSymbolicLink() ? readlinkSync(file) : undefined;
   } catch {
+    // No file at all (ENOENT) is the documented answer undefined: the caller reports the config as absent.
     return undefined;
   }
 }
