@@ -6,7 +6,7 @@ import { commandHelp, globalHelp } from './help.ts';
 import { Output } from './output.ts';
 import { parseCommandLine } from './parse-command-line.ts';
 import { toCliFailure } from './report-error.ts';
-import { packageVersion } from './version.ts';
+import { packageVersion } from '../host/writer-stamp.ts';
 
 /**
  * Runs the `matterstack` command line and resolves with the exit code (bin/matterstack.js sets
