@@ -8,7 +8,8 @@ import { LocalCommandRunner, SshCommandRunner, TransientClusterError } from '../
 import { SLURM_FILES } from '../operators/slurm/batch-script.ts';
 import { initializeRun, openRun, runUntilCompletion, sendCommand, type RunHandle } from '../host/run-lifecycle.ts';
 import { listAttempts } from '../projections/queries.ts';
-import { freePort, slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from '../harness/slurm.ts';
+import { freePort } from '../harness/free-port.ts';
+import { slurmUnavailableReason, sshdUnavailableReason, startSlurm, startSshd, type SlurmCluster, type SshServer } from '../harness/slurm.ts';
 import { oneWorkflowCampaign, tempRoot } from './harness/workspace.ts';
 import { contextFor } from './operators-helpers.ts';
 import { liveJobs, slurmOperatorsYaml, useCluster } from './slurm-fixtures.ts';
