@@ -42,7 +42,9 @@ interface AttemptJson {
   reason: string | null;
 }
 
-describe.concurrent('matterstack CLI: a run from init to the end (real processes, embedded log)', () => {
+// Seven tests at once, each spawning the CLI a dozen times, on two cores: each test's wall time is mostly waiting
+// for the others' processes (50 s of the default 60 s in CI), so they get a budget that fits that contention.
+describe.concurrent('matterstack CLI: a run from init to the end (real processes, embedded log)', { timeout: 150_000 }, () => {
   it('init → loop → status --json (SPEC shape), list / list --all, attempts --json, rerun keeps the first attempt', async () => {
     const { root } = rootWith(TWO_TASKS);
     const init = await runCli(['init', 'lab', '--json'], { root });
