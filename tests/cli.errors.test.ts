@@ -23,7 +23,9 @@ function expectOneErrorLine(result: { stdout: string; stderr: string }, pattern:
   expect(result.stderr).toMatch(pattern);
 }
 
-describe.concurrent('matterstack CLI: bad input gets one clear line, a stable exit code, and changes nothing', () => {
+// Five tests at once, each spawning the CLI dozens of times, on two cores: most of each test's wall time is waiting
+// for the others' processes (up to 59.5 s of the default 60 s in CI), so they get a budget that fits that contention.
+describe.concurrent('matterstack CLI: bad input gets one clear line, a stable exit code, and changes nothing', { timeout: 150_000 }, () => {
   it('an unknown run is RUN_NOT_FOUND (exit 3) for views and commands; a bad run id is refused before anything (exit 2)', async () => {
     const { root } = newRoot();
     const [status, statusJson, pause, badId, badIdCommand] = await Promise.all([
