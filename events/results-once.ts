@@ -14,6 +14,7 @@ export const RESULTS_REF_KEY = '$resultsIn';
 const RESULTS_REF_VALUE = 'changes';
 
 const RESULTS_EVENTS: ReadonlySet<string> = new Set(['ATTEMPT.RESULTS', 'ATTEMPT.RESULTS_INVALID']);
+const REPORT_EVENT = 'OPERATOR.REPORTED';
 type ResultsChange = Extract<DomainChange, { kind: 'attempt.results' }>;
 
 function isObject(value: unknown): value is Record<string, JsonValue> {
@@ -30,14 +31,28 @@ function same(a: unknown, b: unknown): boolean {
   return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 }
 
+/**
+ * The object of a payload holding an attempt's files and data: the payload of ATTEMPT.RESULTS and
+ * RESULTS_INVALID, or the `results` an OPERATOR.REPORTED that ended the attempt carries.
+ */
+function resultsHolderOf(type: string, payload: JsonValue): Record<string, JsonValue> | undefined {
+  if (!isObject(payload)) return undefined;
+  if (RESULTS_EVENTS.has(type)) return payload;
+  const nested = payload.results;
+  if (type === REPORT_EVENT && isObject(nested) && typeof nested.type === 'string' && RESULTS_EVENTS.has(nested.type)) return nested;
+  return undefined;
+}
+
 /** The payload to store for a record: the results its changes carry replaced by a reference to them. */
 export function storedPayload(record: { type: string; actor: string; payload: JsonValue; changes: readonly DomainChange[] }): JsonValue {
   const { payload } = record;
-  if (!RESULTS_EVENTS.has(record.type) || !isObject(payload) || RESULTS_REF_KEY in payload) return payload;
+  const holder = resultsHolderOf(record.type, payload);
+  if (holder === undefined || !isObject(payload) || RESULTS_REF_KEY in holder) return payload;
   const change = resultsChangeOf(record.actor, record.changes);
-  if (change === undefined || !same(payload.files, change.files) || !same(payload.data, change.data)) return payload;
-  const { files: _files, data: _data, ...rest } = payload;
-  return { ...rest, [RESULTS_REF_KEY]: RESULTS_REF_VALUE };
+  if (change === undefined || !same(holder.files, change.files) || !same(holder.data, change.data)) return payload;
+  const { files: _files, data: _data, ...rest } = holder;
+  const stored = { ...rest, [RESULTS_REF_KEY]: RESULTS_REF_VALUE };
+  return RESULTS_EVENTS.has(record.type) ? stored : { ...payload, results: stored };
 }
 
 /**
@@ -45,9 +60,12 @@ export function storedPayload(record: { type: string; actor: string; payload: Js
  * data of the record's `attempt.results` change. Undefined when the reference names no such change.
  */
 export function restoredPayload(type: string, actor: string, payload: JsonValue, changes: readonly DomainChange[]): JsonValue | undefined {
-  if (!RESULTS_EVENTS.has(type) || !isObject(payload) || payload[RESULTS_REF_KEY] === undefined) return payload;
+  const holder = resultsHolderOf(type, payload);
+  if (holder === undefined || !isObject(payload) || holder[RESULTS_REF_KEY] === undefined) return payload;
   const change = resultsChangeOf(actor, changes);
-  if (payload[RESULTS_REF_KEY] !== RESULTS_REF_VALUE || change === undefined) return undefined;
-  const { [RESULTS_REF_KEY]: _ref, ...rest } = payload;
-  return { files: change.files, ...(change.data !== undefined ? { data: change.data } : {}), ...rest };
+  if (holder[RESULTS_REF_KEY] !== RESULTS_REF_VALUE || change === undefined) return undefined;
+  const { [RESULTS_REF_KEY]: _ref, ...rest } = holder;
+  const results = { files: change.files, ...(change.data !== undefined ? { data: change.data } : {}) };
+  // Keys in the order the event had them: a report's results start with their `type`.
+  return RESULTS_EVENTS.has(type) ? { ...results, ...rest } : { ...payload, results: { ...rest, ...results } };
 }

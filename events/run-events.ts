@@ -144,13 +144,6 @@ export const AttemptSubmittedSchema = z.strictObject({
 
 export const AttemptSubmitFailedSchema = z.strictObject({ type: z.literal('ATTEMPT.SUBMIT_FAILED'), reason: z.string().min(1) });
 
-/** A poll/watch outcome. The host only sends it when the status differs from the last one. */
-export const OperatorReportedSchema = z.strictObject({
-  type: z.literal('OPERATOR.REPORTED'),
-  status: z.enum(['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL', 'COMPLETED', 'FAILED', 'CANCELLED']),
-  reason: z.string().optional(),
-});
-
 /** Outcome of the `attempt.collect` effect. */
 export const AttemptResultsSchema = z.strictObject({
   type: z.literal('ATTEMPT.RESULTS'),
@@ -164,6 +157,21 @@ export const AttemptResultsInvalidSchema = z.strictObject({
   reason: z.string().min(1),
 });
 export const AttemptCollectFailedSchema = z.strictObject({ type: z.literal('ATTEMPT.COLLECT_FAILED'), reason: z.string().min(1) });
+/** What collecting an attempt's results gave: its files and data, why they cannot be taken, or why collecting failed. */
+export const CollectedOutcomeSchema = z.discriminatedUnion('type', [AttemptResultsSchema, AttemptResultsInvalidSchema, AttemptCollectFailedSchema]);
+
+/**
+ * A poll/watch outcome. The host only sends it when the status differs from the last one. A report
+ * that ends the attempt (COMPLETED, FAILED) may carry what collecting gave (`results`): the attempt
+ * then ends collected in one transition instead of a report and an ATTEMPT.RESULTS (or
+ * RESULTS_INVALID, COLLECT_FAILED) after it, which older records keep doing and still mean.
+ */
+export const OperatorReportedSchema = z.strictObject({
+  type: z.literal('OPERATOR.REPORTED'),
+  status: z.enum(['SUBMITTED', 'RUNNING', 'WAITING_EXTERNAL', 'COMPLETED', 'FAILED', 'CANCELLED']),
+  reason: z.string().optional(),
+  results: CollectedOutcomeSchema.optional(),
+});
 
 /** Cancel request (from the run's cancel, or a cancel-attempt command routed by the run). */
 export const AttemptCancelSchema = z.strictObject({ type: z.literal('ATTEMPT.CANCEL'), reason: z.string().optional(), by: z.string().optional() });
@@ -204,6 +212,7 @@ export type RunEvent = z.output<typeof RunEventSchema>;
 export type RunEventInput = z.input<typeof RunEventSchema>;
 export type AttemptCreated = z.output<typeof AttemptCreatedSchema>;
 export type AttemptEvent = z.output<typeof AttemptEventSchema>;
+export type CollectedOutcome = z.output<typeof CollectedOutcomeSchema>;
 export type AttemptEventInput = z.input<typeof AttemptEventSchema>;
 export type RunEventType = RunEvent['type'];
 export type AttemptEventType = AttemptEvent['type'];
@@ -256,4 +265,11 @@ export function parseRunEvent(input: unknown): RunEvent {
 /** Parses an attempt event (host boundary); throws a ZodError naming the bad field. */
 export function parseAttemptEvent(input: unknown): AttemptEvent {
   return AttemptEventSchema.parse(input);
+}
+
+/** What collecting gave, whether it came as its own event or with the report that ended the attempt. */
+export function collectedOutcomeOf(event: AttemptEvent): CollectedOutcome | undefined {
+  if (event.type === 'OPERATOR.REPORTED') return event.results;
+  if (event.type === 'ATTEMPT.RESULTS' || event.type === 'ATTEMPT.RESULTS_INVALID' || event.type === 'ATTEMPT.COLLECT_FAILED') return event;
+  return undefined;
 }

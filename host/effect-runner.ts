@@ -1,7 +1,7 @@
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
-import type { AttemptEvent } from '../events/run-events.ts';
+import type { AttemptEvent, CollectedOutcome } from '../events/run-events.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
 import type { AttemptDecisionRecord } from '../machines/attempt.machine.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
@@ -80,8 +80,7 @@ export class EffectRunner implements EffectHandler {
       const result = await target.registered.operator.poll(target.ctx);
       const event = reportIfChanged(snapshot, result);
       if (event === undefined) continue;
-      reports.push({ actor: attemptId, event });
-      if (reportStartsCollecting(event.status)) reports.push({ actor: attemptId, event: await collectedEvent(target) });
+      reports.push({ actor: attemptId, event: reportStartsCollecting(event.status) ? { ...event, results: await collectedOutcome(target) } : event });
     }
     if (reports.length > 0) await host.send(reports);
   }
@@ -166,13 +165,13 @@ export class EffectRunner implements EffectHandler {
       if (event === undefined) return;
       if (reportStartsCollecting(event.status)) {
         // The attempt's active life is over: no further report matters. Its results are collected
-        // now and delivered with the report, so both transitions go into one append (a separate
-        // collect effect waited for the report to be durable: one more fsync per attempt). Collecting
-        // only reads what the attempt left, so it needs no write-ahead; after a crash before the
-        // append, restore watches the attempt again and the report and collection are repeated.
+        // now and carried by the report, so the attempt ends collected in one transition and one
+        // record (a separate collect effect waited for the report to be durable: one more fsync per
+        // attempt). Collecting only reads what the attempt left, so it needs no write-ahead; after a
+        // crash before the append, restore watches the attempt again and both are repeated.
         this.unwatch(attemptId);
-        void collectedEvent(target)
-          .then((results) => host.send([{ actor: attemptId, event }, { actor: attemptId, event: results }]))
+        void collectedOutcome(target)
+          .then((results) => host.send({ actor: attemptId, event: { ...event, results } }))
           // A failed send halts the host (RunHost failure), which the drive reports; restore repeats report and collection.
           .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'));
         return;
@@ -223,7 +222,7 @@ export class EffectRunner implements EffectHandler {
     const event: AttemptEvent =
       target === undefined
         ? { type: 'ATTEMPT.COLLECT_FAILED', reason: `no operator configured for key "${snapshot.context.operatorKey}"` }
-        : await collectedEvent(target);
+        : await collectedOutcome(target);
     await host.send({ actor: attemptId, event });
   }
 
@@ -305,7 +304,7 @@ export class EffectRunner implements EffectHandler {
 }
 
 /** The attempt's results as the operator collects them, why they cannot be taken, or why collecting failed. */
-async function collectedEvent(target: { registered: RegisteredOperator; ctx: OperatorContext }): Promise<AttemptEvent> {
+async function collectedOutcome(target: { registered: RegisteredOperator; ctx: OperatorContext }): Promise<CollectedOutcome> {
   try {
     const results = await target.registered.operator.collectResults(target.ctx);
     if (results.reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason: results.reason };

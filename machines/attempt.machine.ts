@@ -1,6 +1,6 @@
 import { assign, emit, setup } from 'xstate';
 import type { JsonObject, JsonValue } from '../events/json.ts';
-import { issuerText, type AttemptCreated, type AttemptEvent } from '../events/run-events.ts';
+import { collectedOutcomeOf, issuerText, type AttemptCreated, type AttemptEvent } from '../events/run-events.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 import type { Outgoing } from './outgoing.ts';
@@ -42,9 +42,21 @@ const reasonOf = (event: AttemptEvent): string | undefined => {
     const issuer = issuerText(event.by, event.principal);
     return event.comment ?? (issuer !== undefined ? `rejected by ${issuer}` : 'rejected');
   }
+  // Results that cannot be taken fail a completed attempt with their own reason.
+  if (event.type === 'OPERATOR.REPORTED' && event.status === 'COMPLETED' && event.results?.type === 'ATTEMPT.RESULTS_INVALID') return event.results.reason;
   if ('reason' in event) return event.reason;
   return undefined;
 };
+
+/**
+ * A report that ends the attempt with its results already collected goes straight to `collected`
+ * (one transition, no collect effect); results that cannot be taken fail a completed attempt.
+ */
+const ENDED_COLLECTED = [
+  { guard: { type: 'endedCollected' as const, params: { status: 'COMPLETED' as const, invalid: true } }, target: '#attempt.failed.collected' as const, actions: 'recordResults' as const },
+  { guard: { type: 'endedCollected' as const, params: { status: 'COMPLETED' as const, invalid: false } }, target: '#attempt.completed.collected' as const, actions: 'recordResults' as const },
+  { guard: { type: 'endedCollected' as const, params: { status: 'FAILED' as const } }, target: '#attempt.failed.collected' as const, actions: 'recordResults' as const },
+];
 
 const OPERATOR_TARGETS = [
   ['SUBMITTED', 'submitted'],
@@ -58,10 +70,13 @@ const OPERATOR_TARGETS = [
 /** Transitions of the three active states; a report of the state's own status is no change (no re-entry). */
 function activeOn(self: 'submitted' | 'running' | 'waiting_external') {
   return {
-    'OPERATOR.REPORTED': OPERATOR_TARGETS.filter(([, target]) => target !== self).map(([status, target]) => ({
-      guard: { type: 'reportedAs' as const, params: { status } },
-      target,
-    })),
+    'OPERATOR.REPORTED': [
+      ...ENDED_COLLECTED,
+      ...OPERATOR_TARGETS.filter(([, target]) => target !== self).map(([status, target]) => ({
+        guard: { type: 'reportedAs' as const, params: { status } },
+        target,
+      })),
+    ],
     'ATTEMPT.CANCEL': { target: 'cancelling' as const },
     'ATTEMPT.APPROVE': { guard: 'isGate' as const, target: 'completed' as const, actions: 'recordDecision' as const },
     'ATTEMPT.REJECT': { guard: 'isGate' as const, target: 'failed' as const, actions: 'recordDecision' as const },
@@ -112,6 +127,11 @@ export const attemptMachine = setup({
     bornFailed: ({ context }) => context.initError !== undefined,
     submittedAs: ({ event }, params: { status: AttemptStatus }) => event.type === 'ATTEMPT.SUBMITTED' && event.status === params.status,
     reportedAs: ({ event }, params: { status: AttemptStatus }) => event.type === 'OPERATOR.REPORTED' && event.status === params.status,
+    endedCollected: ({ event }, params: { status: 'COMPLETED' | 'FAILED'; invalid?: boolean }) =>
+      event.type === 'OPERATOR.REPORTED' &&
+      event.status === params.status &&
+      event.results !== undefined &&
+      (params.invalid === undefined || (event.results.type === 'ATTEMPT.RESULTS_INVALID') === params.invalid),
     isGate: ({ context }) => context.task.kind === 'gate',
   },
   actions: {
@@ -138,13 +158,14 @@ export const attemptMachine = setup({
       return { ...context, decision };
     }),
     recordResults: assign(({ context, event }) => {
-      if (event.type === 'ATTEMPT.RESULTS') {
+      const outcome = collectedOutcomeOf(event);
+      if (outcome?.type === 'ATTEMPT.RESULTS') {
         // The approver's data is the gate's result; what the operator collected only fills in when there is none.
-        const data = context.decision?.data ?? event.data;
-        return { ...context, files: event.files, ...(data !== undefined ? { data } : {}) };
+        const data = context.decision?.data ?? outcome.data;
+        return { ...context, files: outcome.files, ...(data !== undefined ? { data } : {}) };
       }
-      if (event.type === 'ATTEMPT.RESULTS_INVALID') return { ...context, files: event.files, collectError: event.reason };
-      if (event.type === 'ATTEMPT.COLLECT_FAILED') return { ...context, collectError: event.reason };
+      if (outcome?.type === 'ATTEMPT.RESULTS_INVALID') return { ...context, files: outcome.files, collectError: outcome.reason };
+      if (outcome?.type === 'ATTEMPT.COLLECT_FAILED') return { ...context, collectError: outcome.reason };
       return context;
     }),
     report: emit(({ context }) => ({
@@ -217,6 +238,7 @@ export const attemptMachine = setup({
       on: {
         'ATTEMPT.CANCELLED': 'cancelled',
         'OPERATOR.REPORTED': [
+          ...ENDED_COLLECTED,
           { guard: { type: 'reportedAs', params: { status: 'COMPLETED' } }, target: 'completed' },
           { guard: { type: 'reportedAs', params: { status: 'FAILED' } }, target: 'failed' },
           { guard: { type: 'reportedAs', params: { status: 'CANCELLED' } }, target: 'cancelled' },

@@ -1,5 +1,5 @@
 import type { DomainChange } from '../events/changes.ts';
-import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
+import { collectedOutcomeOf, type AttemptEvent, type RunEvent } from '../events/run-events.ts';
 import type { AttemptContext } from './attempt.machine.ts';
 import type { CommandOutcome } from './outgoing.ts';
 import { replacedTaskIndexes, type RunContext, type TaskEntry } from './run-context.ts';
@@ -96,11 +96,12 @@ export function attemptChanges(prev: AttemptContext | undefined, next: AttemptCo
   if (prev !== undefined && next.decision !== undefined && prev.decision !== next.decision) {
     out.push({ kind: 'attempt.decision', attemptId: next.attemptId, ...next.decision });
   }
-  if (event.type === 'ATTEMPT.RESULTS' && prev !== undefined && prev.files !== next.files) {
-    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files, ...(next.data !== undefined ? { data: next.data } : {}) });
+  const outcome = collectedOutcomeOf(event);
+  if (outcome?.type === 'ATTEMPT.RESULTS' && prev !== undefined && prev.files !== next.files) {
+    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: outcome.files, ...(next.data !== undefined ? { data: next.data } : {}) });
   }
-  if (event.type === 'ATTEMPT.RESULTS_INVALID' && prev !== undefined && prev.files !== next.files) {
-    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: event.files });
+  if (outcome?.type === 'ATTEMPT.RESULTS_INVALID' && prev !== undefined && prev.files !== next.files) {
+    out.push({ kind: 'attempt.results', attemptId: next.attemptId, files: outcome.files });
   }
   return out;
 }

@@ -34,8 +34,8 @@ const targetOf = (cmd: RunCommand): { target?: string } => {
 };
 
 /**
- * The life of a run. One cycle (RUN.STEP) passes poll → plan → execute → analyze through eventless
- * transitions and rests in `waiting` (or `analyze.awaitingCampaign` while the campaign plans).
+ * The life of a run. One cycle (RUN.STEP) passes poll → plan → execute → analyze (the entry actions of
+ * `poll`) and rests in `waiting` (or `analyze.awaitingCampaign` while the campaign plans).
  * Attempt reports and commands are handled in every state, so nothing is lost while paused, and
  * reports only update task entries: 1,000 reports then one RUN.STEP make one pass through the phases.
  * Reports that arrive together come as one ATTEMPTS.REPORTED, applied as one ATTEMPT.REPORTED each.
@@ -156,26 +156,21 @@ export const runMachine = setup({
         ],
       },
     },
-    // Attempt reports were applied as they arrived; the poll phase is where a cycle starts.
-    poll: { entry: { type: 'setStatus', params: { status: 'RUNNING' } }, always: 'plan' },
-    plan: { entry: 'skip', always: 'execute' },
-    execute: { entry: 'dispatch', always: 'analyze' },
-    analyze: {
-      initial: 'check',
-      states: {
-        check: {
-          // Skips again: a FAILED_INIT dispatch may have doomed dependants in this same pass.
-          entry: 'skip',
-          always: [
-            { guard: 'progressing', target: '#run.waiting' },
-            { guard: 'failing', target: '#run.failed', actions: 'recordFailure' },
-            { guard: 'awaitingPlan', target: 'awaitingCampaign' },
-            { target: 'awaitingCampaign', actions: 'requestAnalysis' },
-          ],
-        },
-        awaitingCampaign: {},
-      },
+    // One cycle in one state: poll (attempt reports were applied as they arrived), plan (skips),
+    // execute (dispatch), then analyze (skips again: a FAILED_INIT dispatch may have doomed
+    // dependants in this same pass) and decide where the run rests. The phases are entry actions,
+    // in that order, of one state rather than states of their own: each state XState passes through
+    // is a microstep, and a run takes this path once per cycle.
+    poll: {
+      entry: [{ type: 'setStatus', params: { status: 'RUNNING' } }, 'skip', 'dispatch', 'skip'],
+      always: [
+        { guard: 'progressing', target: 'waiting' },
+        { guard: 'failing', target: 'failed', actions: 'recordFailure' },
+        { guard: 'awaitingPlan', target: 'analyze.awaitingCampaign' },
+        { target: 'analyze.awaitingCampaign', actions: 'requestAnalysis' },
+      ],
     },
+    analyze: { initial: 'awaitingCampaign', states: { awaitingCampaign: {} } },
     waiting: { entry: { type: 'setStatus', params: { status: 'RUNNING' } }, on: { 'RUN.STEP': 'poll' } },
     paused: { entry: { type: 'setStatus', params: { status: 'PAUSED' } } },
     completed: { entry: { type: 'setStatus', params: { status: 'COMPLETED' } } },

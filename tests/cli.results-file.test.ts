@@ -90,7 +90,8 @@ describe('results.json a task leaves: taken only when it is a JSON object in a r
     const rows = db.prepare(`SELECT type, payload || coalesce(from_state, '') || coalesce(to_state, '') || changes AS stored FROM events WHERE run_id = 'r3'`).all() as { type: string; stored: string }[];
     db.close();
     const holding = rows.filter((row) => row.stored.includes(MARKER));
-    expect(holding.map((row) => row.type)).toEqual(['ATTEMPT.RESULTS']);
+    // The report that ended the attempt carries its results (one record).
+    expect(holding.map((row) => row.type)).toEqual(['OPERATOR.REPORTED']);
     expect(holding[0]!.stored.split(MARKER).length - 1).toBe(1);
     // The data still reaches the projections, replay and the evidence bundle.
     const attempts = (await runCli(['attempts', 'r3', 'good', '--json'], { root: temp.root })).stdout;
@@ -100,11 +101,14 @@ describe('results.json a task leaves: taken only when it is a JSON object in a r
     const exported = (await runCli(['export-evidence', 'r3', '--json'], { root: temp.root })).json<{ bundlePath: string }>();
     expect(fs.readFileSync(exported.bundlePath, 'utf8')).toContain(MARKER);
 
-    // A log the previous version wrote (the results in the payload too) still loads, verifies and rebuilds.
+    // A record stored without the reference (the results in the payload too, as before results were stored once) still loads, verifies and rebuilds.
     const writable = new Database(path.join(temp.root, '.matterstack', 'events.sqlite'));
-    const stored = writable.prepare(`SELECT seq, changes FROM events WHERE run_id = 'r3' AND type = 'ATTEMPT.RESULTS'`).get() as { seq: number; changes: string };
+    const stored = writable.prepare(`SELECT seq, payload, changes FROM events WHERE run_id = 'r3' AND type = 'OPERATOR.REPORTED' AND changes LIKE '%attempt.results%'`).get() as { seq: number; payload: string; changes: string };
     const change = (JSON.parse(stored.changes) as { kind: string; files: unknown; data: unknown }[]).find((c) => c.kind === 'attempt.results')!;
-    writable.prepare(`UPDATE events SET payload = ? WHERE run_id = 'r3' AND seq = ?`).run(JSON.stringify({ files: change.files, data: change.data }), stored.seq);
+    const payload = JSON.parse(stored.payload) as { status: string };
+    writable
+      .prepare(`UPDATE events SET payload = ? WHERE run_id = 'r3' AND seq = ?`)
+      .run(JSON.stringify({ ...payload, results: { type: 'ATTEMPT.RESULTS', files: change.files, data: change.data } }), stored.seq);
     writable.close();
     expect((await runCli(['replay', 'r3', '--verify'], { root: temp.root })).code).toBe(0);
     expect((await runCli(['projections', 'rebuild'], { root: temp.root })).code).toBe(0);

@@ -18,12 +18,15 @@ import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspac
 
 /** Numbers every append, so a test can tell which records went into the same one. */
 class AppendNumberingLog extends DelegatingEventLog {
-  readonly appendOf: { actor: string; type: string; append: number }[] = [];
+  readonly appendOf: { actor: string; type: string; append: number; results?: { type: string } }[] = [];
   private appends = 0;
   override async append(runId: string, events: readonly ValidNewEvent[], expectedSeq: number): Promise<AppendResult> {
     const result = await this.inner.append(runId, events, expectedSeq);
     this.appends += 1;
-    for (const e of events) this.appendOf.push({ actor: e.actor, type: e.type, append: this.appends });
+    for (const e of events) {
+      const results = (e.payload as { results?: { type: string } }).results;
+      this.appendOf.push({ actor: e.actor, type: e.type, append: this.appends, ...(results !== undefined ? { results } : {}) });
+    }
     return result;
   }
 }
@@ -75,21 +78,20 @@ async function runTasks(drive: 'live' | 'step'): Promise<{ log: AppendNumberingL
 
 describe('results come with the report that ends an attempt, and a report that comes at once with SUBMITTED', () => {
   for (const drive of ['live', 'step'] as const) {
-    it(`${drive}: the terminal report and the results are one append, collected once per attempt (real processes)`, async () => {
+    it(`${drive}: the terminal report carries the results (one record, no collect effect), collected once per attempt (real processes)`, async () => {
       const { log, operator } = await runTasks(drive);
       const attempts = ['ok-a1', 'bad-a1', 'after-a1'];
       for (const attemptId of attempts) {
         const records = log.appendOf.filter((r) => r.actor === attemptId);
         const report = records.filter((r) => r.type === 'OPERATOR.REPORTED').at(-1);
-        const results = records.filter((r) => r.type === 'ATTEMPT.RESULTS');
-        expect(results, attemptId).toHaveLength(1);
-        expect(report?.append, attemptId).toBe(results[0]?.append);
+        expect(report?.results?.type, attemptId).toBe('ATTEMPT.RESULTS');
+        expect(records.filter((r) => r.type === 'ATTEMPT.RESULTS'), attemptId).toHaveLength(0);
       }
       expect(Object.fromEntries(operator.collected)).toEqual({ 'ok-a1': 1, 'bad-a1': 1, 'after-a1': 1 });
     });
   }
 
-  it('an operator that answers at once (in-process push): SUBMITTED, its report and the results are one append', async () => {
+  it('an operator that answers at once (in-process push): SUBMITTED and its report with the results are one append', async () => {
     temp = tempRoot();
     temp.workspace('ws', oneWorkflowCampaign([]));
     const log = new AppendNumberingLog(SqliteEventLog.open(path.join(temp.root, 'events.sqlite')));
@@ -102,7 +104,8 @@ describe('results come with the report that ends an attempt, and a report that c
       expect(await runUntilCompletion(run, options)).toBe('COMPLETED');
       for (const { id } of chain) {
         const appends = log.appendOf.filter((r) => r.actor === `${id}-a1` && r.type !== 'ATTEMPT.CREATED');
-        expect(appends.map((r) => r.type), id).toEqual(['ATTEMPT.SUBMITTED', 'OPERATOR.REPORTED', 'ATTEMPT.RESULTS']);
+        expect(appends.map((r) => r.type), id).toEqual(['ATTEMPT.SUBMITTED', 'OPERATOR.REPORTED']);
+        expect(appends[1]?.results?.type, id).toBe('ATTEMPT.RESULTS');
         expect(new Set(appends.map((r) => r.append)).size, id).toBe(1);
       }
     } finally {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAttemptEvent, type AttemptEvent, type AttemptEventInput } from '../events/run-events.ts';
 import { decideAttempt, type AttemptSnapshot } from '../machines/decide.ts';
@@ -99,6 +100,50 @@ describe('attempt machine', () => {
       { type: 'ATTEMPT.RESULTS_INVALID', files: {}, reason: 'results.json is not valid JSON' },
     );
     expect(failed.snapshot.context).toMatchObject({ status: 'FAILED', reason: 'exit code 2', collectError: 'results.json is not valid JSON' });
+  });
+
+  it('given a running attempt, when the report that ends it carries its results, then it ends collected in one transition with no collect effect', () => {
+    const last = given(logged(CREATED), logged({ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }))
+      .when(logged({ type: 'OPERATOR.REPORTED', status: 'COMPLETED', results: { type: 'ATTEMPT.RESULTS', files: { 'out.txt': '/a/out.txt' }, data: { e: 1 } } }))
+      .then([
+        { kind: 'attempt.status', attemptId: 't-a1', status: 'COMPLETED', externalId: '1' },
+        { kind: 'attempt.results', attemptId: 't-a1', files: { 'out.txt': '/a/out.txt' }, data: { e: 1 } },
+      ]);
+    expect(last.to).toEqual({ completed: 'collected' });
+    expect(last.effects).toEqual([]);
+    expect(last.messages).toEqual([{ to: 'run', event: { type: 'ATTEMPT.REPORTED', attemptId: 't-a1', taskId: 't', status: 'COMPLETED' } }]);
+  });
+
+  it('a report carrying its results ends the attempt exactly as the report and then the results as two records do (every outcome, from every active state)', () => {
+    const files = fc.dictionary(fc.constantFrom('out.txt', 'results.json', 'log'), fc.constantFrom('/a/out.txt', '/a/results.json', '/a/log'));
+    const outcome = fc.oneof(
+      fc.record({ type: fc.constant('ATTEMPT.RESULTS' as const), files, data: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }) }, { requiredKeys: ['type', 'files'] }),
+      fc.record({ type: fc.constant('ATTEMPT.RESULTS_INVALID' as const), files, reason: fc.constantFrom('results.json is not valid JSON', 'too big') }),
+      fc.record({ type: fc.constant('ATTEMPT.COLLECT_FAILED' as const), reason: fc.constantFrom('dir gone', 'EACCES') }),
+    );
+    const before = fc.constantFrom<AttemptEventInput[]>(
+      [{ type: 'ATTEMPT.SUBMITTED', externalId: '1' }],
+      [{ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }],
+      [{ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'WAITING_EXTERNAL' }],
+      [{ type: 'ATTEMPT.SUBMITTED', externalId: '1', status: 'RUNNING' }, { type: 'ATTEMPT.CANCEL' }],
+    );
+    fc.assert(
+      fc.property(before, fc.constantFrom('COMPLETED' as const, 'FAILED' as const), fc.option(fc.constantFrom('exit 2', 'signal'), { nil: undefined }), outcome, (prefix, status, reason, results) => {
+        const report = { type: 'OPERATOR.REPORTED' as const, status, ...(reason !== undefined ? { reason } : {}) };
+        const one = drive(...prefix, { ...report, results });
+        const two = drive(...prefix, report, results);
+        expect(one.snapshot.value).toEqual(two.snapshot.value);
+        expect(one.snapshot.context).toEqual(two.snapshot.context);
+        expect(reports(one.all)).toEqual(reports(two.all));
+        expect(one.last.messages).toEqual(two.last.messages);
+        expect(one.last.effects).toEqual([]);
+        const facts = (d: ReturnType<typeof drive>, from: number) => d.all.slice(from).flatMap((x) => x.changes);
+        const lastOf = <T extends { kind: string }>(changes: T[], kind: string) => changes.filter((c) => c.kind === kind).at(-1);
+        expect(lastOf(facts(one, prefix.length + 1), 'attempt.status')).toEqual(lastOf(facts(two, prefix.length + 1), 'attempt.status'));
+        expect(lastOf(facts(one, prefix.length + 1), 'attempt.results')).toEqual(lastOf(facts(two, prefix.length + 1), 'attempt.results'));
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
+    );
   });
 
   it('given a running attempt, when the operator reports RUNNING again, then nothing changes (no record, no report)', () => {

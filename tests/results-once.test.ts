@@ -29,6 +29,21 @@ function resultsRecord(): ValidNewEvent {
   });
 }
 
+/** An OPERATOR.REPORTED that ended the attempt carrying its results (one record instead of two). */
+function reportRecord(): ValidNewEvent {
+  return makeEvent({
+    type: 'OPERATOR.REPORTED',
+    actor: 't-a1',
+    payload: { status: 'COMPLETED', results: { type: 'ATTEMPT.RESULTS', files, data } },
+    from: 'running',
+    to: { completed: 'collected' },
+    changes: [
+      { kind: 'attempt.status', attemptId: 't-a1', status: 'COMPLETED' },
+      { kind: 'attempt.results', attemptId: 't-a1', files, data },
+    ],
+  });
+}
+
 /** The same record as the previous version stored it: results in the payload and in the changes. */
 function legacyEnvelope(runId: string, seq: number, record: ValidNewEvent): Record<string, unknown> {
   return { runId, seq, schemaVersion: 1, ...record };
@@ -83,6 +98,20 @@ describe('optimisation: an attempt’s results are stored once per record, and r
     await log.close();
   });
 
+  it('SQLite: a report carrying the results stores them once too, and reads back with its results in place (keys in order)', async () => {
+    const file = join(dir, 'report.sqlite');
+    const log = SqliteEventLog.open(file);
+    const record = reportRecord();
+    await log.append('r5', [record], 0);
+    const db = new Database(file);
+    const row = db.prepare(`SELECT payload, changes FROM events WHERE run_id = 'r5'`).get() as { payload: string; changes: string };
+    db.close();
+    expect(occurrences(row.payload + row.changes)).toBe(1);
+    const [read] = await readAll(log, 'r5');
+    expect(JSON.stringify(read?.payload)).toBe(JSON.stringify(record.payload));
+    await log.close();
+  });
+
   it('SQLite: a stored reference without the change it refers to is an invalid record naming run and seq', async () => {
     const file = join(dir, 'broken.sqlite');
     const log = SqliteEventLog.open(file);
@@ -108,6 +137,11 @@ describe('optimisation: an attempt’s results are stored once per record, and r
       expect(occurrences(new TextDecoder().decode(stored!.data))).toBe(1);
       const [read] = await readAll(log, 'r3');
       expect(read?.payload).toEqual({ files, data });
+      const report = reportRecord();
+      await log.append('r6', [report], 0);
+      const storedReport = await jsm.streams.getMessage('MS_EVENTS', { last_by_subj: eventSubject('r6') });
+      expect(occurrences(new TextDecoder().decode(storedReport!.data))).toBe(1);
+      expect((await readAll(log, 'r6'))[0]?.payload).toEqual(report.payload);
 
       // The previous version's message: both copies, no reference.
       await jsm.streams.purge('MS_EVENTS', { filter: eventSubject('r4') });
