@@ -1,0 +1,8 @@
+/**
+ * `matterstack/testing`: model-based property tests of a campaign (`checkCampaign`), usable from
+ * vitest or any runner, and what `matterstack check` prints.
+ */
+export { checkCampaign, formatCheckReport, DEFAULT_RUNS, type CheckCampaignOptions, type CheckFailure, type CheckReport } from './check-campaign.ts';
+export type { Invariant, RunView } from './scenario.ts';
+export type { TransitionCoverage } from './coverage.ts';
+export type { FailureLog } from './failure-log.ts';
