@@ -6,3 +6,4 @@ export { checkCampaign, formatCheckReport, DEFAULT_RUNS, type CheckCampaignOptio
 export type { Invariant, RunView } from './scenario.ts';
 export type { TransitionCoverage } from './coverage.ts';
 export type { FailureLog } from './failure-log.ts';
+export { checkWorkspace, loadWorkspaceChecks, CHECK_FILES, DEFAULT_COMMAND_RUNS, type WorkspaceChecks } from './workspace-checks.ts';
