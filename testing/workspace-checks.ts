@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MatterStackError } from '../events/errors.ts';
+import type { JsonValue } from '../events/json.ts';
 import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { findCampaignFile } from '../workspace/workspace.ts';
 import { checkCampaign, DEFAULT_RUNS, type CheckCampaignOptions, type CheckReport } from './check-campaign.ts';
 
 /** What a workspace's `campaign.check.ts` exports (default): how its tasks report, and its invariants. */
-export type WorkspaceChecks = Pick<CheckCampaignOptions<never, never>, 'results' | 'gateData' | 'invariants' | 'runs' | 'maxIterations' | 'maxCycles'>;
+export type WorkspaceChecks<State = JsonValue> = Pick<CheckCampaignOptions<State>, 'results' | 'gateData' | 'invariants' | 'runs' | 'maxIterations' | 'maxCycles'>;
 
 /** The files a workspace's checks may live in, in the order they are looked up. */
 export const CHECK_FILES = ['campaign.check.ts', 'campaign.check.js', 'campaign.check.mjs'] as const;
@@ -16,7 +17,7 @@ export const CHECK_FILES = ['campaign.check.ts', 'campaign.check.js', 'campaign.
 export const DEFAULT_COMMAND_RUNS = 10;
 
 /** The workspace's checks (its `campaign.check.ts`), or none. */
-export async function loadWorkspaceChecks(workspaceDir: string): Promise<WorkspaceChecks> {
+export async function loadWorkspaceChecks(workspaceDir: string): Promise<WorkspaceChecks<never>> {
   const file = CHECK_FILES.map((name) => path.join(workspaceDir, name)).find((candidate) => existsSync(candidate));
   if (file === undefined) return {};
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
@@ -24,7 +25,7 @@ export async function loadWorkspaceChecks(workspaceDir: string): Promise<Workspa
   if (checks === null || typeof checks !== 'object') {
     throw new MatterStackError('CAMPAIGN_ERROR', `${file}: its default export must be an object of check options ({ results, gateData, invariants, runs })`, { file });
   }
-  return checks as WorkspaceChecks;
+  return checks as WorkspaceChecks<never>;
 }
 
 /** True when the workspace's campaign runs as a command (a process per call). */

@@ -28,12 +28,12 @@ const ranked: fc.Arbitrary<JsonValue> = fc.subarray(CANDIDATES.map((c) => c.id),
 
 type State = { screened: { id: string }[]; failed: { id: string }[]; best: string | null } | null;
 
-const checks: WorkspaceChecks = {
+const checks: WorkspaceChecks<State> = {
   results: (task) => (task.id === 'rank' ? ranked : task.id.startsWith('screen_') ? screened(task.id.slice('screen_'.length)) : undefined),
   invariants: [
-    function everyCandidateIsScreenedOrFailed(state: State) {
+    function everyCandidateIsScreenedOrFailed(state) {
       return state === null || state.screened.length + state.failed.length === CANDIDATES.length;
     },
-  ] as WorkspaceChecks['invariants'],
+  ],
 };
 export default checks;
