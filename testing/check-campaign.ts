@@ -9,7 +9,7 @@ import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { checkedObject, checkedWorkspace, type CheckedCampaign } from './checked-campaign.ts';
 import { CoverageCounter, type TransitionCoverage } from './coverage.ts';
 import { writeFailureLog, type FailureLog } from './failure-log.ts';
-import type { ResultsArbitrary } from './outcomes.ts';
+import { SCENARIO_SCRIPT, type ResultsArbitrary } from './outcomes.ts';
 import { runScenario, type Invariant, type ScenarioOutcome, type ScenarioSetup } from './scenario.ts';
 
 /** What to check and how hard. */
@@ -87,15 +87,28 @@ export async function checkCampaign<State = JsonValue, Data = JsonValue>(options
       campaign,
       maxIterations,
       maxCycles: options.maxCycles ?? 20 * maxIterations + 100,
-      commandCycles: 20,
-      ...(options.results ? { results: options.results as ResultsArbitrary } : {}),
-      ...(options.gateData ? { gateData: options.gateData } : {}),
+      ...(options.results ? { results: memoized(options.results as ResultsArbitrary) } : {}),
+      ...(options.gateData ? { gateData: memoized(options.gateData) } : {}),
       invariants: (options.invariants ?? []) as readonly Invariant<never>[],
     };
     return await check(setup, name, options);
   } finally {
     await campaign.loaded.close();
   }
+}
+
+/**
+ * The user's arbitrary of each task, made once: fast-check's `gen` replays a shrunk value only for
+ * the same arbitrary object, and `(task) => fc.record(…)` makes a new one per call (shrinking would
+ * then draw afresh forever).
+ */
+function memoized(source: ResultsArbitrary): ResultsArbitrary {
+  const made = new Map<string, ReturnType<ResultsArbitrary>>();
+  return (task) => {
+    const key = `${task.kind}:${task.id}`;
+    if (!made.has(key)) made.set(key, source(task));
+    return made.get(key);
+  };
 }
 
 function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, name: string): Promise<CheckedCampaign> {
@@ -107,9 +120,9 @@ async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCamp
   const coverage = new CoverageCounter();
   let failing: ScenarioOutcome | undefined;
   let scenarios = 0;
-  const property = fc.asyncProperty(fc.gen(), async (g) => {
+  const property = fc.asyncProperty(SCENARIO_SCRIPT, fc.gen(), async (script, g) => {
     scenarios += 1;
-    const outcome = await runScenario(setup, (arbitrary) => g(() => arbitrary));
+    const outcome = await runScenario(setup, script, (arbitrary) => g(() => arbitrary));
     coverage.add(await recordsOf(outcome));
     if (outcome.problems.length === 0) {
       await outcome.log.close();

@@ -8,7 +8,7 @@ import type { TaskSpec } from '../events/workflow.ts';
  * to the few events that matter.
  */
 
-/** Draws one value of `arbitrary` for the scenario being run (fast-check's `gen`, or a replay of one). */
+/** Draws one value of `arbitrary` for the scenario being run (fast-check's `gen`): the data tasks report and gates are decided with. */
 export type Choose = <T>(arbitrary: fc.Arbitrary<T>) => T;
 
 /** How a compute attempt ends. */
@@ -28,31 +28,60 @@ export type ResultsArbitrary = (task: TaskSpec) => fc.Arbitrary<JsonValue> | und
 
 const exitCode = fc.integer({ min: 1, max: 255 });
 
-export const COMPUTE_OUTCOME: fc.Arbitrary<ComputeOutcome> = fc.oneof(
+/** How a compute attempt fails, when its fate says it does. */
+const COMPUTE_FAILURE: fc.Arbitrary<Exclude<ComputeOutcome, { kind: 'completed' }>> = fc.oneof(
   { withCrossShrink: true },
-  { weight: 12, arbitrary: fc.constant({ kind: 'completed' } as const) },
-  { weight: 2, arbitrary: exitCode.map((code) => ({ kind: 'failed', exitCode: code }) as const) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'timeout' } as const) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'lost' } as const) },
+  exitCode.map((code) => ({ kind: 'failed', exitCode: code }) as const),
+  fc.constant({ kind: 'timeout' } as const),
+  fc.constant({ kind: 'lost' } as const),
 );
 
-export const GATE_OUTCOME: fc.Arbitrary<GateOutcome> = fc.oneof(
-  { withCrossShrink: true },
-  { weight: 6, arbitrary: fc.constant({ kind: 'approve' } as const) },
-  { weight: 2, arbitrary: fc.constant({ kind: 'reject' } as const) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'wait' } as const) },
-);
+/**
+ * The attempts that do not go quietly: the `at`-th attempt the run creates (in creation order)
+ * ends as `compute` says when it is a compute task, as `gate` when a gate, as `external` when an
+ * external task. Every other attempt completes, every other gate is approved.
+ */
+export interface AttemptFate {
+  at: number;
+  compute: Exclude<ComputeOutcome, { kind: 'completed' }>;
+  gate: Exclude<GateOutcome, { kind: 'approve' }>;
+  external: Extract<ExternalOutcome, { kind: 'failed' }>;
+}
 
-export const EXTERNAL_OUTCOME: fc.Arbitrary<ExternalOutcome> = fc.oneof(
-  { withCrossShrink: true },
-  { weight: 6, arbitrary: fc.constant({ kind: 'respond' } as const) },
-  { weight: 1, arbitrary: exitCode.map((code) => ({ kind: 'failed', exitCode: code }) as const) },
-);
+/** A command sent before cycle `cycle`. */
+export interface TimedCommand extends CommandChoice {
+  cycle: number;
+}
 
-export const COMMAND: fc.Arbitrary<CommandChoice | null> = fc.option(
-  fc.record({ verb: fc.constantFrom('pause', 'resume', 'cancel-attempt', 'rerun', 'cancel'), pick: fc.nat({ max: 1000 }) }),
-  { freq: 8 },
-);
+/** A scenario: the attempts that fail or wait, and the commands people send. Shrinks towards none of either. */
+export interface ScenarioScript {
+  fates: AttemptFate[];
+  commands: TimedCommand[];
+}
+
+/** Attempts and cycles a script refers to, at most (later ones go quietly). */
+export const SCRIPT_ATTEMPTS = 40;
+export const SCRIPT_CYCLES = 20;
+
+export const SCENARIO_SCRIPT: fc.Arbitrary<ScenarioScript> = fc.record({
+  fates: fc.array(
+    fc.record({
+      at: fc.nat({ max: SCRIPT_ATTEMPTS - 1 }),
+      compute: COMPUTE_FAILURE,
+      gate: fc.constantFrom({ kind: 'reject' } as const, { kind: 'wait' } as const),
+      external: exitCode.map((code) => ({ kind: 'failed', exitCode: code }) as const),
+    }),
+    { maxLength: 8 },
+  ),
+  commands: fc.array(
+    fc.record({
+      cycle: fc.nat({ max: SCRIPT_CYCLES - 1 }),
+      verb: fc.constantFrom('pause', 'resume', 'cancel-attempt', 'rerun', 'cancel'),
+      pick: fc.nat({ max: 1000 }),
+    }),
+    { maxLength: 4 },
+  ),
+});
 
 /** The text a scenario's story gives a compute outcome. */
 export function describeCompute(outcome: ComputeOutcome): string {

@@ -16,7 +16,7 @@ import { runCreatedEvent } from '../host/run-lifecycle.ts';
 import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import type { OperatorsConfig } from '../workspace/operators-config.ts';
 import type { CheckedCampaign } from './checked-campaign.ts';
-import { COMMAND, type Choose, type ResultsArbitrary } from './outcomes.ts';
+import { type Choose, type CommandChoice, type ResultsArbitrary, type ScenarioScript } from './outcomes.ts';
 import { SimulatedWorld } from './simulated-world.ts';
 
 /** What an invariant sees of the run beside the campaign state. */
@@ -44,8 +44,6 @@ export interface ScenarioSetup {
   maxIterations: number;
   /** Cycles after which a run that is still going fails the check. */
   maxCycles: number;
-  /** Commands are drawn in the first cycles only, so that every scenario can end. */
-  commandCycles: number;
   results?: ResultsArbitrary;
   gateData?: ResultsArbitrary;
   invariants: readonly Invariant<never>[];
@@ -69,16 +67,17 @@ export const SCENARIO_RUN_ID = 'check-scenario';
 
 /**
  * Runs one scenario: the campaign's real plan and analyze, through the real run and attempt
- * machines and host, on an in-memory log, in a world whose choices `choose` makes. Cycles are
+ * machines and host, on an in-memory log, in a world where `script` says which attempts fail or
+ * wait and which commands are sent, and `choose` draws the data tasks report. Cycles are
  * driven as `matterstack step` drives them (poll, then RUN.STEP), so no clock is involved.
  */
-export async function runScenario(setup: ScenarioSetup, choose: Choose): Promise<ScenarioOutcome> {
+export async function runScenario(setup: ScenarioSetup, script: ScenarioScript, choose: Choose): Promise<ScenarioOutcome> {
   const story: string[] = [];
   const problems: string[] = [];
   const tell = (line: string): void => void story.push(line);
   const runId = SCENARIO_RUN_ID;
   const log = SqliteEventLog.open(':memory:');
-  const world = new SimulatedWorld({ choose, tell, ...(setup.results ? { results: setup.results } : {}), ...(setup.gateData ? { gateData: setup.gateData } : {}) });
+  const world = new SimulatedWorld({ fates: script.fates, choose, tell, ...(setup.results ? { results: setup.results } : {}), ...(setup.gateData ? { gateData: setup.gateData } : {}) });
   const operators = OperatorRegistry.fromConfig(setup.config, { factories: world.factories() });
   const { loaded, throws } = setup.campaign;
   const runner = new EffectRunner({ runId, workspaceDir: setup.workspaceDir, operators, campaign: loaded, mode: 'step', logger, sleep: async () => undefined });
@@ -123,7 +122,7 @@ export async function runScenario(setup: ScenarioSetup, choose: Choose): Promise
       break;
     }
     const before = host.seq;
-    const commands = cycle < setup.commandCycles ? commandOf(choose(COMMAND), host) : [];
+    const commands = script.commands.filter((command) => command.cycle === cycle).flatMap((command) => commandOf(command, host));
     commands.push(...world.decide(host.state));
     for (const command of commands) await sendCommand(host, command, tell);
     await host.settle();
@@ -200,8 +199,7 @@ function campaignProblem(text: string): string {
 }
 
 /** The run command a drawn command choice stands for, or none when it has no target now. */
-function commandOf(choice: ReturnType<typeof COMMAND.generate>['value'], host: RunHost): RunCommand[] {
-  if (choice === null) return [];
+function commandOf(choice: CommandChoice, host: RunHost): RunCommand[] {
   const by = 'matterstack check';
   switch (choice.verb) {
     case 'pause':
@@ -232,13 +230,16 @@ const VERBS: Record<RunCommand['type'], string> = {
   'CMD.REJECT': 'reject',
 };
 
-/** Delivers a command as `matterstack <verb>` would; the story tells the accepted ones (and refused gate decisions). */
+/** Delivers a command as `matterstack <verb>` would; the story tells the accepted ones (and gate decisions refused for their data). */
 async function sendCommand(host: RunHost, command: RunCommand, tell: (line: string) => void): Promise<void> {
   const { appended } = await host.deliver({ actor: 'run', event: command });
   const outcome = appended.flatMap((record) => record.changes).find((change) => change.kind === 'command');
   const verb = VERBS[command.type];
   const target = 'taskId' in command ? ` ${command.taskId}` : 'attemptId' in command ? ` ${command.attemptId}` : '';
   if (outcome?.kind !== 'command') return;
-  if (outcome.accepted && command.type !== 'CMD.APPROVE' && command.type !== 'CMD.REJECT') tell(`${verb}${target}`);
-  if (!outcome.accepted && (command.type === 'CMD.APPROVE' || command.type === 'CMD.REJECT')) tell(`${verb}${target} refused: ${outcome.code ?? ''} ${outcome.reason ?? ''}`.trim());
+  const decision = command.type === 'CMD.APPROVE' || command.type === 'CMD.REJECT' ? command : undefined;
+  if (outcome.accepted && decision === undefined) tell(`${verb}${target}`);
+  if (outcome.accepted && decision !== undefined) tell(`${decision.taskId} ${verb === 'approve' ? 'approved' : 'rejected'}${decision.data === undefined ? '' : ` with ${JSON.stringify(decision.data)}`}`);
+  // A gate cancelled or rerun meanwhile is no news; data the gate refuses is.
+  if (!outcome.accepted && decision !== undefined && outcome.code !== 'GATE_NOT_WAITING') tell(`${verb}${target} refused: ${outcome.code ?? ''} ${outcome.reason ?? ''}`.trim());
 }

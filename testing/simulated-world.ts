@@ -6,15 +6,7 @@ import type { RunSystem } from '../machines/system.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult } from '../operators/operator.ts';
 import type { OperatorFactory } from '../operators/operator-registry.ts';
 import { OPERATOR_KINDS } from '../workspace/operators-config.ts';
-import {
-  COMPUTE_OUTCOME,
-  describeCompute,
-  EXTERNAL_OUTCOME,
-  GATE_OUTCOME,
-  type Choose,
-  type ComputeOutcome,
-  type ResultsArbitrary,
-} from './outcomes.ts';
+import { describeCompute, type AttemptFate, type Choose, type ComputeOutcome, type ResultsArbitrary } from './outcomes.ts';
 
 /** What the world decided for an attempt: how the operator reports it, and the data it collects. */
 interface Decided {
@@ -24,6 +16,8 @@ interface Decided {
 
 /** What the world does, beside reporting attempts: gate decisions are commands a person sends. */
 export interface WorldOptions {
+  /** The attempts that fail or wait (by creation order); the others complete or are approved. */
+  fates: readonly AttemptFate[];
   choose: Choose;
   results?: ResultsArbitrary;
   /** The data a gate is approved (or rejected) with; none when undefined. */
@@ -42,6 +36,8 @@ const isExternal = (task: TaskSpec): boolean => task.kind === 'external';
 export class SimulatedWorld {
   private readonly options: WorldOptions;
   private readonly decided = new Map<string, Decided>();
+  /** Attempts decided so far: the next one's place in creation order. */
+  private seen = 0;
   /** Gates a person leaves waiting for the rest of the scenario. */
   readonly waitingGates = new Set<string>();
 
@@ -65,33 +61,32 @@ export class SimulatedWorld {
     for (const [attemptId, snapshot] of system.attempts) {
       if (!isWatchable(snapshot) || this.decided.has(attemptId) || this.waitingGates.has(attemptId)) continue;
       const { task, taskId } = snapshot.context;
+      const at = this.seen;
+      this.seen += 1;
+      const fate = this.options.fates.find((candidate) => candidate.at === at);
       if (isGate(task)) {
-        const command = this.decideGate(attemptId, task);
+        const command = this.decideGate(attemptId, task, fate?.gate.kind ?? 'approve');
         if (command !== undefined) commands.push(command);
       } else if (isExternal(task)) {
-        const outcome = this.options.choose(EXTERNAL_OUTCOME);
-        if (outcome.kind === 'failed') this.settle(attemptId, taskId, { kind: 'failed', exitCode: outcome.exitCode });
+        if (fate !== undefined) this.settle(attemptId, taskId, fate.external);
         else this.complete(attemptId, taskId, task, 'responded');
       } else {
-        const outcome = this.options.choose(COMPUTE_OUTCOME);
-        if (outcome.kind === 'completed') this.complete(attemptId, taskId, task, 'COMPLETED');
-        else this.settle(attemptId, taskId, outcome);
+        if (fate !== undefined) this.settle(attemptId, taskId, fate.compute);
+        else this.complete(attemptId, taskId, task, 'COMPLETED');
       }
     }
     return commands;
   }
 
-  private decideGate(attemptId: string, task: TaskSpec): RunCommand | undefined {
-    const outcome = this.options.choose(GATE_OUTCOME);
-    if (outcome.kind === 'wait') {
+  private decideGate(attemptId: string, task: TaskSpec, kind: 'approve' | 'reject' | 'wait'): RunCommand | undefined {
+    if (kind === 'wait') {
       this.waitingGates.add(attemptId);
       this.options.tell(`${task.id} left waiting for a person`);
       return undefined;
     }
     const data = this.draw(this.options.gateData, task);
-    const type = outcome.kind === 'approve' ? 'CMD.APPROVE' : 'CMD.REJECT';
+    const type = kind === 'approve' ? 'CMD.APPROVE' : 'CMD.REJECT';
     this.decided.set(attemptId, { poll: { status: 'WAITING_EXTERNAL' } });
-    this.options.tell(`${task.id} ${outcome.kind === 'approve' ? 'approved' : 'rejected'}${data === undefined ? '' : ` with ${JSON.stringify(data)}`}`);
     return { type, taskId: task.id, by: 'matterstack check', ...(data !== undefined ? { data } : {}) };
   }
 
