@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import type { AnyCampaign, Campaign } from '../campaign/campaign.ts';
-import type { StoredEvent } from '../events/envelope.ts';
+import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { errorMessage } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { TaskSpec } from '../events/workflow.ts';
@@ -118,42 +118,34 @@ function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, nam
 
 async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCampaignOptions, 'runs' | 'seed' | 'logDir'>): Promise<CheckReport> {
   const coverage = new CoverageCounter();
+  // One in-memory log for every scenario, a run each: opening a database per scenario cost more than most scenarios.
+  const log = SqliteEventLog.open(':memory:');
   let failing: ScenarioOutcome | undefined;
   let scenarios = 0;
   const property = fc.asyncProperty(SCENARIO_SCRIPT, fc.gen(), async (script, g) => {
     scenarios += 1;
-    const outcome = await runScenario(setup, script, (arbitrary) => g(() => arbitrary));
-    coverage.add(await recordsOf(outcome));
-    if (outcome.problems.length === 0) {
-      await outcome.log.close();
-      return true;
-    }
+    const outcome = await runScenario(setup, script, (arbitrary) => g(() => arbitrary), log, `scenario-${scenarios}`);
+    await coverage.add(log.readRun(outcome.runId));
+    if (outcome.problems.length === 0) return true;
     // The last failing scenario is the one shrinking ends with.
-    await failing?.log.close();
     failing = outcome;
     return false;
   });
-  const details = await fc.check(property, { numRuns: options.runs ?? DEFAULT_RUNS, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
-  const report: CheckReport = { ok: !details.failed, name, scenarios, seed: details.seed, coverage: coverage.report() };
-  if (!details.failed) return report;
-  if (failing === undefined) {
-    report.failure = { story: [], problems: [`the check itself failed: ${errorMessage(details.errorInstance)}`], shrinks: details.numShrinks };
-    return report;
-  }
   try {
-    const hasRecords = (await failing.log.lastSeq(failing.runId)) > 0;
-    const log = hasRecords ? await writeFailureLog(failing.log, failing.runId, options.logDir) : undefined;
-    report.failure = { story: failing.story, problems: failing.problems, shrinks: details.numShrinks, ...(log ? { log } : {}) };
+    const details = await fc.check(property, { numRuns: options.runs ?? DEFAULT_RUNS, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
+    const report: CheckReport = { ok: !details.failed, name, scenarios, seed: details.seed, coverage: coverage.report() };
+    if (!details.failed) return report;
+    if (failing === undefined) {
+      report.failure = { story: [], problems: [`the check itself failed: ${errorMessage(details.errorInstance)}`], shrinks: details.numShrinks };
+      return report;
+    }
+    const hasRecords = (await log.lastSeq(failing.runId)) > 0;
+    const written = hasRecords ? await writeFailureLog(log, failing.runId, options.logDir) : undefined;
+    report.failure = { story: failing.story, problems: failing.problems, shrinks: details.numShrinks, ...(written ? { log: written } : {}) };
+    return report;
   } finally {
-    await failing.log.close();
+    await log.close();
   }
-  return report;
-}
-
-async function recordsOf(outcome: ScenarioOutcome): Promise<StoredEvent[]> {
-  const records: StoredEvent[] = [];
-  for await (const record of outcome.log.readRun(outcome.runId)) records.push(record);
-  return records;
 }
 
 /** The report as a few lines: the verdict, the failing story and how to replay it, the transitions never tried. */

@@ -65,8 +65,8 @@ export class CoverageCounter {
   private readonly times = new Map<string, number>();
 
   /** Counts the transitions of one scenario's run records. */
-  add(records: Iterable<StoredEvent>): void {
-    for (const record of records) {
+  async add(records: AsyncIterable<StoredEvent>): Promise<void> {
+    for await (const record of records) {
       if (record.actor !== 'run' || record.from === null) continue;
       const transition = TRANSITIONS.find((candidate) => candidate.event === record.type && fits(candidate, record));
       if (transition !== undefined) this.times.set(transition.label, (this.times.get(transition.label) ?? 0) + 1);

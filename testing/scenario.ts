@@ -13,7 +13,7 @@ import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { EffectRunner } from '../host/effect-runner.ts';
 import { RunHost } from '../host/run-host.ts';
 import { runCreatedEvent } from '../host/run-lifecycle.ts';
-import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
+import type { EventLog } from '../events/event-log.ts';
 import type { OperatorsConfig } from '../workspace/operators-config.ts';
 import type { CheckedCampaign } from './checked-campaign.ts';
 import { type Choose, type CommandChoice, type ResultsArbitrary, type ScenarioScript } from './outcomes.ts';
@@ -49,40 +49,34 @@ export interface ScenarioSetup {
   invariants: readonly Invariant<never>[];
 }
 
-/** How a scenario went: its story, what the check found wrong (nothing: it passed) and its log. */
+/** How a scenario went: its story and what the check found wrong (nothing: it passed). */
 export interface ScenarioOutcome {
   runId: string;
   story: string[];
   problems: string[];
-  /** The run's log (in memory); the caller closes it. */
-  log: SqliteEventLog;
   status: RunStatus | undefined;
 }
 
 /** Scenarios log nothing: what matters is in their story and their log. */
 const logger = createLogger({ level: 'silent' });
 
-/** The run id every scenario uses (one run per in-memory log). */
-export const SCENARIO_RUN_ID = 'check-scenario';
 
 /**
- * Runs one scenario: the campaign's real plan and analyze, through the real run and attempt
- * machines and host, on an in-memory log, in a world where `script` says which attempts fail or
+ * Runs one scenario as run `runId` of `log`: the campaign's real plan and analyze, through the
+ * real run and attempt machines and host, in a world where `script` says which attempts fail or
  * wait and which commands are sent, and `choose` draws the data tasks report. Cycles are
  * driven as `matterstack step` drives them (poll, then RUN.STEP), so no clock is involved.
  */
-export async function runScenario(setup: ScenarioSetup, script: ScenarioScript, choose: Choose): Promise<ScenarioOutcome> {
+export async function runScenario(setup: ScenarioSetup, script: ScenarioScript, choose: Choose, log: EventLog, runId: string): Promise<ScenarioOutcome> {
   const story: string[] = [];
   const problems: string[] = [];
   const tell = (line: string): void => void story.push(line);
-  const runId = SCENARIO_RUN_ID;
-  const log = SqliteEventLog.open(':memory:');
   const world = new SimulatedWorld({ fates: script.fates, choose, tell, ...(setup.results ? { results: setup.results } : {}), ...(setup.gateData ? { gateData: setup.gateData } : {}) });
   const operators = OperatorRegistry.fromConfig(setup.config, { factories: world.factories() });
   const { loaded, throws } = setup.campaign;
   const runner = new EffectRunner({ runId, workspaceDir: setup.workspaceDir, operators, campaign: loaded, mode: 'step', logger, sleep: async () => undefined });
   const host = RunHost.create(log, runId, { effects: runner, logger });
-  const outcome = (): ScenarioOutcome => ({ runId, story, problems, log, status: host.status });
+  const outcome = (): ScenarioOutcome => ({ runId, story, problems, status: host.status });
 
   const created = runCreatedEvent(setup.workspace, setup.config, undefined, setup.maxIterations);
   let first: JsonValue;
