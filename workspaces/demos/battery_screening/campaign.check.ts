@@ -2,9 +2,8 @@
  * `matterstack check demos/battery_screening`: what the screening and ranking tasks report, and
  * what must hold in every scenario (any task may fail, time out, be cancelled or rerun).
  */
-import fc from 'fast-check';
+import { fc, type WorkspaceChecks } from '../../../testing/index.ts';
 import type { JsonValue } from '../../../index.ts';
-import type { WorkspaceChecks } from '../../../testing/index.ts';
 import { CANDIDATES } from './campaign.ts';
 
 const positive = (max: number): fc.Arbitrary<number> => fc.double({ min: 0.001, max, noNaN: true });
