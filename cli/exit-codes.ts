@@ -1,7 +1,7 @@
 import type { ErrorCode } from '../events/errors.ts';
 
 /** Outcomes of `step`/`loop` that are not errors but that scripts must tell apart. */
-export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED' | 'REPLAY_DIVERGED' | 'CANCEL_PENDING';
+export type RunOutcomeExit = 'RUN_FAILED' | 'RUN_CANCELLED' | 'INTERRUPTED' | 'REPLAY_DIVERGED' | 'CANCEL_PENDING' | 'CHECK_FAILED';
 
 /** Exit codes scripts can rely on; every MatterStackError code maps to one. */
 export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOutcomeExit, number> = {
@@ -31,6 +31,8 @@ export const EXIT_CODES: Record<ErrorCode | 'OK' | 'INTERNAL' | 'USAGE' | RunOut
   RUN_CANCELLED: 11,
   // cancel/cancel-attempt: accepted, but attempts were still stopping when the wait ran out.
   CANCEL_PENDING: 13,
+  // check: a simulated scenario of the campaign failed (its story and log are printed).
+  CHECK_FAILED: 14,
   // replay --verify: the log and the current machines disagree.
   REPLAY_DIVERGED: 9,
   // Restore re-decided a logged record differently: the run is not hosted by this version (README, Upgrades and history).

@@ -15,7 +15,8 @@ export const EXIT_CODE_HELP = [
   '7 operator or log unavailable · 8 corrupt log event · 9 the log\'s history and this version\'s machines disagree',
   '(replay --verify; a run this version will not host: README "Upgrades and history") · 10 run FAILED · 11 run CANCELLED',
   '12 storage fault: the log or projections file is missing, locked, read-only, full or corrupt (the line names it)',
-  '13 cancel accepted, attempts still stopping after --wait-timeout · 130 interrupted (Ctrl-C)',
+  '13 cancel accepted, attempts still stopping after --wait-timeout · 14 check: a scenario of the campaign failed',
+  '130 interrupted (Ctrl-C)',
 ];
 
 /** `<run> [<task>]` for a command's positionals. */

@@ -31,6 +31,8 @@ export interface EffectRunnerOptions {
   mode: 'live' | 'step';
   /** Where it logs (it should carry the run id; default: the process's logger with the run id). Operators get a child with their key and the attempt id. */
   logger?: Logger;
+  /** Waits out a stepped retry's backoff (default: a timer); a simulated world (matterstack/testing) passes time at once. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -113,7 +115,7 @@ export class EffectRunner implements EffectHandler {
       return;
     }
     if (delayMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await (this.options.sleep ?? sleepMs)(delayMs);
       snapshot = host.state.attempts.get(effect.attemptId);
       if (snapshot === undefined || attemptPhase(snapshot) !== 'created') return;
     }
@@ -301,6 +303,11 @@ export class EffectRunner implements EffectHandler {
     };
     return { registered, ctx };
   }
+}
+
+/** A timer of `ms` milliseconds. */
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The attempt's results as the operator collects them, why they cannot be taken, or why collecting failed. */

@@ -204,7 +204,8 @@ function assertNoRunFolder(root: string, workspace: string, runId: string, needs
  */
 const checkpoints = new WeakMap<RunHandle, HostCheckpoint>();
 
-function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined, maxIterations: number | undefined): RunCreated {
+/** The RUN.CREATED of a new run of `workspace` under `config` (caps, operators, routing defaults, the iteration limit). */
+export function runCreatedEvent(workspace: string, config: OperatorsConfig, maxConcurrent: number | null | undefined, maxIterations: number | undefined): RunCreated {
   const operatorCaps: Record<string, number | null> = {};
   for (const [key, entry] of Object.entries(config.operators)) operatorCaps[key] = entry.maxConcurrent;
   const envOperator = process.env.MATTERSTACK_OPERATOR;

@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../command.ts';
 import { attemptsCommand } from './attempts.ts';
+import { checkCommand } from './check.ts';
 import { cancelAttemptCommand } from './cancel-attempt.ts';
 import { approveCommand, rejectCommand } from './gate-decisions.ts';
 import { explainCommand } from './explain.ts';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   stepCommand,
   loopCommand,
   workerCommand,
+  checkCommand,
   statusCommand,
   listCommand,
   attemptsCommand,
