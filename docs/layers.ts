@@ -26,14 +26,15 @@ export const LAYERS: readonly Layer[] = [
   { path: 'host', holds: 'the run host (restore, deliver, append, effects), the effect runner, the lifecycle API, the run store', mayImport: ['events', 'machines', 'projections', 'storage', 'workspace', 'operators', 'campaign'] },
   { path: 'views', holds: 'explain, replay, evidence, logs and summaries: read-only views of a run', mayImport: ['events', 'machines', 'projections', 'storage', 'workspace', 'operators', 'campaign', 'host'] },
   { path: 'distributed', holds: 'NATS: the command service and client, workers, run leases, fenced logs', mayImport: ['events', 'machines', 'projections', 'storage', 'workspace', 'operators', 'campaign', 'host', 'views'] },
-  { path: 'cli', holds: 'the `matterstack` command', mayImport: [...RUNTIME] },
+  { path: 'web', holds: 'the web view (`matterstack ui`): Hono server, token and Host/Origin guard, JSON API, live feed (SSE); `web/client`: the page (Preact, htm, dagre), bundled by esbuild', mayImport: [...RUNTIME] },
+  { path: 'cli', holds: 'the `matterstack` command', mayImport: [...RUNTIME, 'web'] },
   { path: 'index.ts', holds: 'the package API', mayImport: [...RUNTIME] },
   { path: 'bin', holds: 'the executable (starts the CLI through tsx)', mayImport: ['cli'] },
   { path: 'workspaces', holds: 'demo campaigns with their operator configs', mayImport: ['index.ts'] },
   { path: 'docs', holds: 'documents and the scripts that generate parts of them', mayImport: ['events'] },
   { path: 'harness', holds: 'test and benchmark support: a real nats-server, a one-node Slurm, an instant operator', mayImport: ['events', 'operators'] },
-  { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'cli', 'index.ts', 'harness', 'workspaces'] },
-  { path: 'tests', holds: 'vitest suites: unit, property, model-based, real nats-server and Slurm, end to end through the CLI', mayImport: [...RUNTIME, 'cli', 'index.ts', 'bin', 'workspaces', 'docs', 'harness', 'bench'] },
+  { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'web', 'cli', 'index.ts', 'harness', 'workspaces'] },
+  { path: 'tests', holds: 'vitest suites: unit, property, model-based, real nats-server and Slurm, end to end through the CLI', mayImport: [...RUNTIME, 'web', 'cli', 'index.ts', 'bin', 'workspaces', 'docs', 'harness', 'bench'] },
   { path: 'vitest.config.ts', holds: 'test runner settings', mayImport: [] },
 ];
 
