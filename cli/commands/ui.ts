@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { defineCommand, flag, positiveIntegerOption, stringOption, type CommandContext } from '../command.ts';
+import { BY_OPTION, defineCommand, flag, positiveIntegerOption, stringOption, type CommandContext } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { natsTarget } from '../nats-target.ts';
 import { openStore } from '../open-store.ts';
@@ -35,7 +35,7 @@ export const uiCommand = defineCommand({
     port: { type: 'string', valueName: 'N', description: 'port to listen on (default: a free one)' },
     host: { type: 'string', valueName: 'ADDR', description: 'address to bind (default 127.0.0.1; anything else exposes the page to that network)' },
     'read-only': { type: 'boolean', description: 'no action buttons; the server refuses commands' },
-    by: { type: 'string', valueName: 'NAME', description: 'who the page\'s commands are recorded as (default: $USER)' },
+    by: BY_OPTION,
   },
   examples: ['ui', 'ui --port 8080 --read-only', 'ui --nats nats://127.0.0.1:4222 --user scientist'],
   notes: ['Prints one line, the URL to open (with ?token=…), then serves until Ctrl-C.'],

@@ -2,7 +2,8 @@
 import { html } from 'htm/preact';
 import { useMemo } from 'preact/hooks';
 import { layoutDag, type DagNode } from './dag-layout.ts';
-import { STATUS_COLOURS, type Task } from './shared.ts';
+import type { Task } from './shared.ts';
+import { STATUS_COLOURS } from './status-colours.ts';
 
 /** What a click on the drawing selects: one task, or the tasks of a group. */
 export type DagSelection = { taskId: string } | { group: string; taskIds: string[] };

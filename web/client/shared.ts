@@ -2,6 +2,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson, onLiveChange } from './api.ts';
+import { STATUS_COLOURS } from './status-colours.ts';
 
 /** A task as `/api/runs/:run` returns it. */
 export interface Task {
@@ -60,20 +61,6 @@ export interface Attempt {
   decision: { verb: string; by?: string; comment?: string; data?: unknown } | null;
 }
 
-/** The colour of each task / run / attempt status. */
-export const STATUS_COLOURS: Record<string, string> = {
-  PENDING: '#9aa5b1',
-  CREATED: '#9aa5b1',
-  SUBMITTED: '#7cb4f5',
-  WAITING_EXTERNAL: '#f0b429',
-  RUNNING: '#2f80ed',
-  PAUSED: '#f0b429',
-  COMPLETED: '#27ae60',
-  FAILED: '#e03131',
-  FAILED_INIT: '#e03131',
-  CANCELLED: '#6c757d',
-  SKIPPED: '#ced4da',
-};
 
 /** A coloured status label. */
 export function StatusBadge({ status }: { status: string }) {

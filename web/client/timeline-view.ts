@@ -1,6 +1,7 @@
 // One lane per task (grouped by operator): each attempt's wait (created → started) and run (started → ended).
 import { html } from 'htm/preact';
-import { formatDuration, STATUS_COLOURS, type Attempt } from './shared.ts';
+import { formatDuration, type Attempt } from './shared.ts';
+import { STATUS_COLOURS } from './status-colours.ts';
 import { timeScale } from './time-scale.ts';
 
 const LANE_H = 18;
