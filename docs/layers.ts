@@ -32,8 +32,8 @@ export const LAYERS: readonly Layer[] = [
   { path: 'bin', holds: 'the executable (starts the CLI through tsx)', mayImport: ['cli'] },
   { path: 'workspaces', holds: 'demo campaigns with their operator configs', mayImport: ['index.ts'] },
   { path: 'harness', holds: 'test and benchmark support: a real nats-server, a one-node Slurm, an instant operator, headless Chromium', mayImport: ['events', 'operators'] },
-  { path: 'docs', holds: 'documents and the scripts that generate parts of them (the web view\'s screenshot too)', mayImport: ['events', 'harness'] },
-  { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'web', 'cli', 'index.ts', 'harness', 'workspaces'] },
+  { path: 'docs', holds: 'documents and the scripts that generate parts of them (the web view\'s screenshot too)', mayImport: ['events', 'bin', 'harness'] },
+  { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'web', 'cli', 'index.ts', 'bin', 'harness', 'workspaces'] },
   { path: 'tests', holds: 'vitest suites: unit, property, model-based, real nats-server and Slurm, end to end through the CLI', mayImport: [...RUNTIME, 'web', 'cli', 'index.ts', 'bin', 'workspaces', 'docs', 'harness', 'bench'] },
   { path: 'vitest.config.ts', holds: 'test runner settings', mayImport: [] },
 ];

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 import { isMatterStackError } from '../events/errors.ts';
 import { IdSchema } from '../events/ids.ts';
 import { RUN_STATUSES } from '../events/statuses.ts';
-import { getCampaignStates, getRunStatus, listAttempts, listCommands, listRuns } from '../projections/queries.ts';
+import { getCampaignStates, getRun, getRunStatus, listAttempts, listCommands, listRuns, type RunStatusView, type TaskView } from '../projections/queries.ts';
 import type { RunStore } from '../host/run-store.ts';
 import { readAttemptLog } from '../views/attempt-logs.ts';
 import { explainRun } from '../views/explain-run.ts';
@@ -19,6 +19,12 @@ const LOG_MAX_BYTES = 64 * 1024;
 const RunsQuerySchema = z.object({ status: z.enum(RUN_STATUSES).optional(), workspace: z.string().min(1).optional() });
 const LogQuerySchema = z.object({ stream: z.enum(['stdout', 'stderr']).default('stdout'), offset: z.coerce.number().int().nonnegative().optional() });
 const SeqSchema = z.coerce.number().int().nonnegative();
+
+/** What the run page draws of a task (its spec, often long, is in the task's own panel). */
+function dagTask(task: TaskView): Omit<TaskView, 'spec' | 'order' | 'updatedAt'> {
+  const { spec: _spec, order: _order, updatedAt: _updatedAt, ...shown } = task;
+  return shown;
+}
 
 /** Brings the projections up to date one caller at a time (many pages ask at once). */
 function serialViews(store: RunStore): () => Promise<Database.Database> {
@@ -56,11 +62,20 @@ export function readApi(store: RunStore): Hono {
     return c.json(runs.map((run) => ({ ...run, tasksTotal: byRun.get(run.runId)?.total ?? 0, tasksDone: byRun.get(run.runId)?.done ?? 0 })));
   });
 
+  // Every open page of a run asks for it after each change: the answer is made once per (run, last seq).
+  const runBodies = new Map<string, { lastSeq: number; body: string }>();
   api.get('/runs/:run', async (c) => {
     const runId = IdSchema.parse(c.req.param('run'));
-    const view = getRunStatus(await views(), runId, { withState: true });
-    if (view === undefined) return c.json({ error: { code: 'RUN_NOT_FOUND', message: `run ${runId} not found` } }, 404);
-    return c.json(view);
+    const db = await views();
+    const run = getRun(db, runId);
+    if (run === undefined) return c.json({ error: { code: 'RUN_NOT_FOUND', message: `run ${runId} not found` } }, 404);
+    let cached = runBodies.get(runId);
+    if (cached?.lastSeq !== run.lastSeq) {
+      const view = getRunStatus(db, runId, { withState: true }) as RunStatusView;
+      cached = { lastSeq: view.lastSeq, body: JSON.stringify({ ...view, tasks: view.tasks.map(dagTask) }) };
+      runBodies.set(runId, cached);
+    }
+    return c.body(cached.body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
   api.get('/runs/:run/attempts', async (c) => c.json(listAttempts(await views(), IdSchema.parse(c.req.param('run')))));

@@ -34,16 +34,38 @@ export type LiveChange = Record<string, number>;
 type Listener = (change: LiveChange) => void;
 
 const listeners = new Set<Listener>();
-let source: EventSource | undefined;
+let started = false;
 
-/** Calls `listener` whenever the log grows (one EventSource for the page); returns the unsubscribe. */
-export function onLiveChange(listener: Listener): () => void {
-  if (source === undefined) {
-    source = new EventSource('/api/live');
-    source.addEventListener('change', (event) => {
-      const { runs } = JSON.parse((event as MessageEvent<string>).data) as { runs: LiveChange };
-      for (const l of listeners) l(runs);
+function deliver(runs: LiveChange): void {
+  for (const l of listeners) l(runs);
+}
+
+/**
+ * One EventSource per browser, not per tab: a browser keeps at most six connections to a host, and
+ * seven open tabs each holding a stream would leave none for loading anything. The tab holding the
+ * `matterstack-live` lock streams and passes each change to the others over a BroadcastChannel.
+ */
+function startFeed(): void {
+  const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('matterstack-live');
+  channel?.addEventListener('message', (event: MessageEvent<LiveChange>) => deliver(event.data));
+  const stream = (): Promise<never> =>
+    new Promise<never>(() => {
+      const source = new EventSource('/api/live');
+      source.addEventListener('change', (event) => {
+        const { runs } = JSON.parse((event as MessageEvent<string>).data) as { runs: LiveChange };
+        deliver(runs);
+        channel?.postMessage(runs);
+      });
     });
+  if (channel !== null && navigator.locks !== undefined) void navigator.locks.request('matterstack-live', stream);
+  else void stream();
+}
+
+/** Calls `listener` whenever the log grows; returns the unsubscribe. */
+export function onLiveChange(listener: Listener): () => void {
+  if (!started) {
+    started = true;
+    startFeed();
   }
   listeners.add(listener);
   return () => listeners.delete(listener);

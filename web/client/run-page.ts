@@ -67,7 +67,7 @@ export function RunPage({ runId }: { runId: string }) {
   if (error !== null) return html`<div class="error">${error}</div>`;
   if (run === undefined) return html`<p>loading…</p>`;
   const counts = Object.entries(run.counts).map(([s, n]) => html`<span class="count"><${StatusBadge} status=${s} /> ${n}</span>`);
-  return html`<section class="run-page" data-run-id=${run.runId} data-status=${run.status} data-last-seq=${run.lastSeq}>
+  return html`<section class="run-page" data-run-id=${run.runId} data-status=${run.status} data-last-seq=${run.lastSeq} data-updated-at=${run.updatedAt ?? ''}>
     <p><a href="#/">← runs</a></p>
     <h1>${run.runId} <${StatusBadge} status=${run.status} /></h1>
     <div class="muted">${run.workspace ?? ''}, phase ${run.phase ?? '—'}, iteration ${run.iteration ?? '—'}, seq ${run.lastSeq}${run.statusReason ? `: ${run.statusReason}` : ''}</div>

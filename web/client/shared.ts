@@ -16,7 +16,8 @@ export interface Task {
   kind: string | null;
   dependencies: string[];
   message: string | null;
-  spec: { inputSchema?: JsonSchema } | null;
+  /** Only in a task's own panel (`/tasks/:task`), not in the run's list. */
+  spec?: { inputSchema?: JsonSchema } | null;
 }
 
 /** The JSON Schema subset a gate's `inputSchema` form understands. */
