@@ -61,7 +61,8 @@ export function webApp(options: WebServerOptions & { token: string }, feed: Live
   app.get('/api/session', (c) => c.json({ readOnly: options.send === null, user: options.user }));
   app.get('/api/live', (c) =>
     streamSSE(c, async (stream) => {
-      const unsubscribe = feed.subscribe((change) => void stream.writeSSE({ event: 'change', data: JSON.stringify(change) }));
+      // A write to a page that just left fails; onAbort unsubscribes it, so the failure is dropped.
+      const unsubscribe = feed.subscribe((change) => void stream.writeSSE({ event: 'change', data: JSON.stringify(change) }).catch(() => undefined));
       stream.onAbort(unsubscribe);
       await stream.writeSSE({ event: 'hello', data: '{}' });
       while (!stream.aborted && !stream.closed) await stream.sleep(HEARTBEAT_MS).then(() => stream.write(': keep-alive\n\n'));
