@@ -1,5 +1,5 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, check).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, check, ui).
 import { main as checkBench } from './check.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
@@ -7,6 +7,7 @@ import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
 import { main as readValidationBench } from './read-validation.bench.ts';
 import { main as slurmBench } from './slurm.bench.ts';
+import { main as uiBench } from './ui.bench.ts';
 import { main as workloadsBench } from './workloads.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   slurm: () => slurmBench(200, 3),
   python: () => pythonBench(),
   check: () => checkBench(),
+  ui: () => uiBench(),
 };
 
 const chosen = process.argv.slice(2);

@@ -146,7 +146,7 @@ export interface WorkloadResult {
 }
 
 /** Creates a temp workspaces root holding the `bench` workspace. */
-function benchRoot(): string {
+export function benchRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'ms-bench-wl-'));
   const dir = join(root, 'bench');
   mkdirSync(dir, { recursive: true });
@@ -205,9 +205,12 @@ async function measure(workload: Workload, store: RunStore, log: CountingLog, ki
   };
 }
 
-/** Runs one workload in this process on an empty log of `target`, in a fresh temp workspaces root. */
-export async function runWorkload(workload: Workload, target: LogTarget, runId = `bench_${workload.name}`): Promise<WorkloadResult> {
-  const root = benchRoot();
+/**
+ * Runs one workload in this process on the log of `target`, in a fresh temp workspaces root (or in
+ * `sharedRoot`, a `benchRoot()` the caller keeps, where other processes may watch the log).
+ */
+export async function runWorkload(workload: Workload, target: LogTarget, runId = `bench_${workload.name}`, sharedRoot?: string): Promise<WorkloadResult> {
+  const root = sharedRoot ?? benchRoot();
   try {
     const log = await openCountingLog(target, root);
     try {
@@ -222,7 +225,7 @@ export async function runWorkload(workload: Workload, target: LogTarget, runId =
       await log.close();
     }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (sharedRoot === undefined) rmSync(root, { recursive: true, force: true });
   }
 }
 

@@ -78,17 +78,32 @@ async function deliver(ctx: CommandContext, runId: string, command: RunCommand, 
   });
 }
 
+/** A validated command delivered to its run, with its verb and what an accepted cancel waits for. */
+interface Submitted extends Delivered {
+  runId: string;
+  verb: CommandVerb;
+  cancelWaitMs: number | undefined;
+}
+
 /**
- * Sends one command (`{type: 'CMD.PAUSE', …}`, `by` added) to run `runArg` and reports the reply:
- * `accepted (seq N)` and exit 0, or one `error:` line with the rejection code and a non-zero exit.
+ * Validates one command (`{type: 'CMD.PAUSE', …}`, `by` added from --by or $USER) and delivers it to
+ * run `runArg` as every command-sending command does (the web view's actions too); returns the reply.
  */
-export async function sendRunCommand(ctx: CommandContext, runArg: string, input: Record<string, unknown>): Promise<number> {
+export async function submitRunCommand(ctx: CommandContext, runArg: string, input: Record<string, unknown>): Promise<Submitted> {
   const runId = parseId('run id', runArg);
   const by = issuer(ctx);
   const command = parseCommand({ ...input, ...(by !== undefined ? { by } : {}) });
   const verb = verbOf(command);
   const cancelWaitMs = command.type === 'CMD.CANCEL' || command.type === 'CMD.CANCEL_ATTEMPT' ? waitTimeoutMs(ctx) : undefined;
-  const { reply, cancellation } = await deliver(ctx, runId, command, verb, cancelWaitMs);
+  return { runId, verb, cancelWaitMs, ...(await deliver(ctx, runId, command, verb, cancelWaitMs)) };
+}
+
+/**
+ * Sends one command to run `runArg` and reports the reply:
+ * `accepted (seq N)` and exit 0, or one `error:` line with the rejection code and a non-zero exit.
+ */
+export async function sendRunCommand(ctx: CommandContext, runArg: string, input: Record<string, unknown>): Promise<number> {
+  const { runId, verb, cancelWaitMs, reply, cancellation } = await submitRunCommand(ctx, runArg, input);
   if (reply.accepted && cancellation !== undefined && cancelWaitMs !== undefined) return reportCancellation(ctx, reply.seq, cancellation, cancelWaitMs);
   if (reply.accepted) {
     if (ctx.global.json) ctx.out.data({ accepted: true, seq: reply.seq });

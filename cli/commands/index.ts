@@ -16,6 +16,7 @@ import { cancelCommand, pauseCommand, resumeCommand, reviveCommand } from './run
 import { selfTestCommand } from './self-test.ts';
 import { statusCommand } from './status.ts';
 import { stepCommand } from './step.ts';
+import { uiCommand } from './ui.ts';
 import { workerCommand } from './worker.ts';
 
 /** Every command, in the order `--help` lists them (within their group). Add a command: one import, one entry. */
@@ -40,6 +41,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   explainCommand,
   exportEvidenceCommand,
   replayCommand,
+  uiCommand,
   projectionsCommand,
   selfTestCommand,
 ];

@@ -1,0 +1,210 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { launchChromium } from '../harness/chromium.ts';
+import { STATUS_COLOURS } from '../web/client/status-colours.ts';
+import { runCli, startCli, type RunningCli } from './harness/cli.ts';
+import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
+
+// The web view in a real headless Chromium (Debian's), against real `matterstack ui`, `init` and `loop` processes.
+
+const XSS = '<img src=x onerror="window.__xss=1">';
+
+const SMALL = `
+export function plan(state) {
+  return state === null ? { tasks: [
+    { id: 'xss', command: ${JSON.stringify(`echo '${XSS}'; echo '${XSS}' >&2`)} },
+    { id: 'b', command: 'true', dependencies: ['xss'] },
+    { id: 'bad', command: 'exit 3', allowFailure: true },
+  ] } : null;
+}
+export function analyze(state, results) { return { note: ${JSON.stringify(XSS)}, seen: Object.keys(results) }; }
+`;
+
+const GATED = oneWorkflowCampaign([
+  { id: 'gate', kind: 'gate', message: `Run it? ${XSS}`, inputSchema: { type: 'object', properties: { budget: { type: 'number' } } } },
+  { id: 'after', command: 'true', dependencies: ['gate'] },
+]);
+
+interface StatusJson {
+  status: string;
+  tasks: { id: string; status: string }[];
+}
+
+/** Starts `matterstack ui` and resolves with it and the URL it printed. */
+async function startUi(root: string, args: string[]): Promise<{ cli: RunningCli; url: string }> {
+  const cli = startCli(['ui', ...args], { root });
+  const url = await vi.waitFor(
+    () => {
+      const line = cli.output().stdout.split('\n')[0] ?? '';
+      if (!line.startsWith('http://')) throw new Error(`ui printed no URL yet: ${JSON.stringify(cli.output())}`);
+      return line;
+    },
+    { timeout: 60_000, interval: 100 },
+  );
+  return { cli, url };
+}
+
+async function initRun(root: string, workspace: string): Promise<string> {
+  const init = await runCli(['init', workspace, '--json'], { root });
+  expect(init.code, init.stderr).toBe(0);
+  return init.json<{ runId: string }>().runId;
+}
+
+describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
+  let temp: TempRoot;
+  let browser: Browser;
+  let ui: { cli: RunningCli; url: string };
+  let readOnlyUi: { cli: RunningCli; url: string };
+  let small: string;
+  const loops: RunningCli[] = [];
+
+  beforeAll(async () => {
+    temp = tempRoot('ms-webui-');
+    temp.workspace('small', SMALL);
+    temp.workspace('gated', GATED);
+    temp.workspace('slow', oneWorkflowCampaign([{ id: 'slow', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'next', command: 'true', dependencies: ['slow'] }]));
+    small = await initRun(temp.root, 'small');
+    const [loop] = await Promise.all([runCli(['loop', small], { root: temp.root }), launchChromium().then((b) => (browser = b))]);
+    expect(loop.code, loop.stderr).toBe(0);
+    [ui, readOnlyUi] = await Promise.all([startUi(temp.root, ['--by', 'web-tester']), startUi(temp.root, ['--read-only'])]);
+  }, 150_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const cli of [ui?.cli, readOnlyUi?.cli, ...loops]) cli?.child.kill('SIGINT');
+    await Promise.all([ui?.cli.done, readOnlyUi?.cli.done, ...loops.map((l) => l.done)]);
+    temp?.cleanup();
+  });
+
+  async function openPage(url: string, hash = ''): Promise<Page> {
+    const page = await browser.newPage();
+    await page.goto(`${url}${hash}`);
+    return page;
+  }
+
+  async function statusOf(runId: string): Promise<StatusJson> {
+    return (await runCli(['status', runId, '--json'], { root: temp.root })).json<StatusJson>();
+  }
+
+  it('the runs page lists every run with its status and workspace, and filters by workspace', async () => {
+    const slow = await initRun(temp.root, 'slow');
+    const page = await openPage(ui.url);
+    await expect.poll(() => page.locator('.run-row').count(), { timeout: 20_000 }).toBe(2);
+    expect(await page.locator(`.run-row[data-run-id="${small}"]`).getAttribute('data-status')).toBe('COMPLETED');
+    expect(await page.locator(`.run-row[data-run-id="${slow}"]`).getAttribute('data-status')).toBe('PENDING');
+    await page.selectOption('select[name=workspace]', 'small');
+    await expect.poll(() => page.locator('.run-row').count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator('.run-row').getAttribute('data-run-id')).toBe(small);
+    await page.close();
+  });
+
+  it('a run page shows one node per task, coloured as `status` says', async () => {
+    const status = await statusOf(small);
+    const page = await openPage(ui.url, `#/run/${small}`);
+    await expect.poll(() => page.locator('.task-node').count(), { timeout: 20_000 }).toBe(status.tasks.length);
+    for (const task of status.tasks) {
+      const node = page.locator(`.task-node[data-task-id="${task.id}"]`);
+      expect(await node.getAttribute('data-status')).toBe(task.status);
+      expect(await node.locator('rect').getAttribute('fill')).toBe(STATUS_COLOURS[task.status]);
+    }
+    expect(new Set(status.tasks.map((t) => t.status))).toEqual(new Set(['COMPLETED', 'FAILED']));
+    await page.close();
+  });
+
+  it('markup a campaign wrote (a task\'s stdout, the campaign state) stays text: nothing runs, no element is made', async () => {
+    const page = await openPage(ui.url, `#/run/${small}`);
+    await page.locator('.task-node[data-task-id="xss"]').click();
+    await expect.poll(() => page.locator('pre.log-stdout').textContent(), { timeout: 20_000 }).toContain(XSS);
+    await page.locator('[data-tab=state]').click();
+    await expect.poll(() => page.locator('.states').textContent(), { timeout: 20_000 }).toContain(JSON.stringify(XSS));
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    await page.close();
+  });
+
+  it('a task completing shows on the open page (live, through the server\'s event stream)', async () => {
+    const slow = (await runCli(['list', '--json', '--workspace', 'slow'], { root: temp.root })).json<{ runId: string }[]>()[0]?.runId as string;
+    const loop = startCli(['loop', slow], { root: temp.root });
+    loops.push(loop);
+    const page = await openPage(ui.url, `#/run/${slow}`);
+    const node = page.locator('.task-node[data-task-id="slow"]');
+    await expect.poll(() => node.getAttribute('data-status'), { timeout: 60_000 }).toBe('RUNNING');
+    fs.writeFileSync(path.join(temp.root, 'slow', 'runs', slow, 'attempts', 'slow', 'slow-a1', 'go'), '');
+    await expect.poll(() => node.getAttribute('data-status'), { timeout: 30_000, interval: 50 }).toBe('COMPLETED');
+    expect((await loop.done).code).toBe(0);
+    await expect.poll(() => page.locator('.run-page').getAttribute('data-status'), { timeout: 20_000 }).toBe('COMPLETED');
+    await page.close();
+  });
+
+  it('approving a gate on the page (comment and data from its inputSchema) lets the run continue, recorded as the ui\'s user', async () => {
+    const gated = await initRun(temp.root, 'gated');
+    const loop = startCli(['loop', gated], { root: temp.root });
+    loops.push(loop);
+    const page = await openPage(ui.url, `#/run/${gated}`);
+    const gate = page.locator('.task-node[data-task-id="gate"]');
+    await expect.poll(() => gate.getAttribute('data-status'), { timeout: 60_000 }).toBe('WAITING_EXTERNAL');
+    await gate.click();
+    await expect.poll(() => page.locator('.gate-message').textContent(), { timeout: 20_000 }).toBe(`Run it? ${XSS}`);
+    await page.fill('.gate-form input[name=comment]', 'go ahead');
+    await page.fill('.gate-form input[name=data-budget]', '42');
+    await page.click('.gate-form button[data-action="CMD.APPROVE"]');
+    await expect.poll(() => page.locator('.gate-form .reply').textContent(), { timeout: 20_000 }).toMatch(/^accepted \(seq \d+\)$/);
+    const done = await loop.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect((await statusOf(gated)).status).toBe('COMPLETED');
+    const attempts = (await runCli(['attempts', gated, 'gate', '--json'], { root: temp.root })).json<{ decision: unknown }[]>();
+    expect(attempts[0]?.decision).toMatchObject({ verb: 'approved', by: 'web-tester', comment: 'go ahead', data: { budget: 42 } });
+    await expect.poll(() => page.locator('.run-page').getAttribute('data-status'), { timeout: 20_000 }).toBe('COMPLETED');
+    expect(await page.locator('img').count()).toBe(0);
+    await page.close();
+  });
+
+  it('a refused command shows its reason on the page', async () => {
+    const page = await openPage(ui.url, `#/run/${small}`);
+    await page.click('.run-actions button[data-action="CMD.RESUME"]');
+    await expect.poll(() => page.locator('.run-actions .reply').textContent(), { timeout: 20_000 }).toMatch(/^refused \[[A-Z_]+\]: .+/);
+    await page.close();
+  });
+
+  it('the history scrubber at seq N shows the task statuses `replay --at N` shows', async () => {
+    const page = await openPage(ui.url, `#/run/${small}`);
+    await page.locator('[data-tab=history]').click();
+    const slider = page.locator('.scrubber-input');
+    await expect.poll(() => slider.getAttribute('max'), { timeout: 20_000 }).not.toBeNull();
+    const last = Number(await slider.getAttribute('max'));
+    for (const n of [Math.floor(last / 3), Math.floor((2 * last) / 3)]) {
+      await slider.fill(String(n));
+      const replayed = (await runCli(['replay', small, '--at', String(n), '--json'], { root: temp.root })).json<{ run: { status: string; tasks: { id: string; status: string }[] } }>();
+      const view = page.locator(`.history-state[data-at-seq="${n}"]`);
+      await expect.poll(() => view.count(), { timeout: 20_000 }).toBe(1);
+      const shown = await view.locator('.task-node').evaluateAll((nodes) => nodes.map((n) => ({ id: n.getAttribute('data-task-id'), status: n.getAttribute('data-status') })));
+      expect(shown.sort((a, b) => String(a.id).localeCompare(String(b.id)))).toEqual(replayed.run.tasks.map(({ id, status }) => ({ id, status })).sort((a, b) => a.id.localeCompare(b.id)));
+      expect(await view.locator('.badge').first().textContent()).toBe(replayed.run.status);
+    }
+    await page.close();
+  });
+
+  it('without the token the server answers 401', async () => {
+    const page = await browser.newPage();
+    const response = await page.goto(ui.url.replace(/\?token=.*$/, ''));
+    expect(response?.status()).toBe(401);
+    await page.close();
+  });
+
+  it('a read-only page has no action buttons, and its server refuses commands', async () => {
+    const page = await openPage(readOnlyUi.url, `#/run/${small}`);
+    await expect.poll(() => page.locator('.task-node').count(), { timeout: 20_000 }).toBe(3);
+    await page.locator('.task-node[data-task-id="xss"]').click();
+    await expect.poll(() => page.locator('.panel h2').count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.locator('button.action').count()).toBe(0);
+    // In the page, with its token: the server, not only the page, refuses (a string: no DOM types here).
+    const reply = await page.evaluate(`(async () => {
+      const r = await fetch('/api/runs/${small}/commands', { method: 'POST', headers: { 'x-matterstack-token': document.body.dataset.token, 'content-type': 'application/json' }, body: '{"type":"CMD.REVIVE"}' });
+      return { status: r.status, body: await r.json() };
+    })()`);
+    expect(reply).toMatchObject({ status: 403, body: { accepted: false, code: 'READ_ONLY' } });
+    await page.close();
+  });
+});

@@ -1,0 +1,134 @@
+// Types of the server's JSON and small helpers every view uses.
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { getJson, onLiveChange } from './api.ts';
+import { STATUS_COLOURS } from './status-colours.ts';
+
+/** A task as `/api/runs/:run` returns it. */
+export interface Task {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  operatorKey: string | null;
+  attempts: number;
+  currentAttemptId: string | null;
+  iteration: number | null;
+  kind: string | null;
+  dependencies: string[];
+  message: string | null;
+  /** Only in a task's own panel (`/tasks/:task`), not in the run's list. */
+  spec?: { inputSchema?: JsonSchema } | null;
+}
+
+/** The JSON Schema subset a gate's `inputSchema` form understands. */
+export interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  title?: string;
+  description?: string;
+}
+
+/** `/api/runs/:run`. */
+export interface RunStatus {
+  runId: string;
+  workspace: string | null;
+  status: string;
+  statusReason: string | null;
+  phase: string | null;
+  iteration: number | null;
+  updatedAt: string | null;
+  lastSeq: number;
+  tasks: Task[];
+  counts: Record<string, number>;
+  campaignState?: { iteration: number; state: unknown; time: string; seq: number } | null;
+}
+
+/** An attempt as `/api/runs/:run/attempts` returns it. */
+export interface Attempt {
+  attemptId: string;
+  taskId: string;
+  attemptNumber: number;
+  status: string;
+  operatorKey: string;
+  externalId: string | null;
+  dir: string | null;
+  reason: string | null;
+  createdAt: string;
+  submittedAt: string | null;
+  endedAt: string | null;
+  results: { files: Record<string, string>; data: unknown } | null;
+  decision: { verb: string; by?: string; comment?: string; data?: unknown } | null;
+}
+
+
+/** A coloured status label. */
+export function StatusBadge({ status }: { status: string }) {
+  return html`<span class="badge" data-status=${status} style=${{ background: STATUS_COLOURS[status] ?? '#999' }}>${status}</span>`;
+}
+
+/**
+ * Data from `load`, loaded now and again whenever run `runId`'s log grows (any run's when
+ * undefined); reloads that overlap collapse into one.
+ */
+export function useLive<T>(load: () => Promise<T>, runId: string | undefined, deps: unknown[]): { data: T | undefined; error: string | null; reload: () => void } {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  const state = useRef({ running: false, again: false, alive: true });
+  const reload = useRef<() => void>(() => undefined);
+  useEffect(() => {
+    state.current = { running: false, again: false, alive: true };
+    const run = (): void => {
+      const s = state.current;
+      if (s.running) {
+        s.again = true;
+        return;
+      }
+      s.running = true;
+      load()
+        .then((value) => s.alive && (setData(value), setError(null)))
+        .catch((e: unknown) => s.alive && setError(e instanceof Error ? e.message : String(e)))
+        .finally(() => {
+          s.running = false;
+          if (s.again && s.alive) {
+            s.again = false;
+            run();
+          }
+        });
+    };
+    reload.current = run;
+    run();
+    const off = onLiveChange((change) => {
+      if (runId === undefined || change[runId] !== undefined) run();
+    });
+    return () => {
+      state.current.alive = false;
+      off();
+    };
+  }, deps);
+  return { data, error, reload: () => reload.current() };
+}
+
+/** `GET` helper for a run's sub-resource. */
+export function runPath(runId: string, rest = ''): string {
+  return `/runs/${encodeURIComponent(runId)}${rest}`;
+}
+
+export { getJson };
+
+/** A duration in the largest fitting units: `3 d 4 h`, `12 min 5 s`, `800 ms`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.round(ms / 1000);
+  const units: [number, string][] = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
+  const parts: string[] = [];
+  let rest = s;
+  for (const [size, name] of units) {
+    if (rest >= size && parts.length < 2) {
+      parts.push(`${Math.floor(rest / size)} ${name}`);
+      rest %= size;
+    }
+  }
+  return parts.join(' ');
+}
