@@ -1,4 +1,4 @@
-import { assign, emit, setup } from 'xstate';
+import { assign, emit, enqueueActions, setup } from 'xstate';
 import type { JsonObject, JsonValue } from '../events/json.ts';
 import { collectedOutcomeOf, issuerText, type AttemptCreated, type AttemptEvent } from '../events/run-events.ts';
 import type { AttemptStatus } from '../events/statuses.ts';
@@ -181,10 +181,14 @@ export const attemptMachine = setup({
         },
       },
     })),
-    start: emit(({ context }) => ({
-      type: 'effect' as const,
-      effect: { type: 'attempt.start' as const, attemptId: context.attemptId, taskId: context.taskId, operatorKey: context.operatorKey, task: context.task },
-    })),
+    // An attempt born failed never starts: it passes through `created` on its way to failed_init.
+    start: enqueueActions(({ context, enqueue }) => {
+      if (context.initError !== undefined) return;
+      enqueue.emit({
+        type: 'effect',
+        effect: { type: 'attempt.start', attemptId: context.attemptId, taskId: context.taskId, operatorKey: context.operatorKey, task: context.task },
+      });
+    }),
     watch: emit(({ context }) => ({
       type: 'effect' as const,
       effect: { type: 'attempt.watch' as const, attemptId: context.attemptId, operatorKey: context.operatorKey, externalId: context.externalId ?? '' },
@@ -211,11 +215,13 @@ export const attemptMachine = setup({
       ...(input.initError !== undefined ? { initError: input.initError } : {}),
     };
   },
-  initial: 'init',
+  // Born failed (initError) is decided by `created`'s eventless transition rather than by a state
+  // of its own before it: one microstep less for every attempt created.
+  initial: 'created',
   states: {
-    init: { always: [{ guard: 'bornFailed', target: 'failed_init' }, { target: 'created' }] },
     created: {
       entry: 'start',
+      always: { guard: 'bornFailed', target: 'failed_init' },
       on: {
         'ATTEMPT.SUBMITTED': [
           { guard: { type: 'submittedAs', params: { status: 'RUNNING' } }, target: 'running', actions: ['recordSubmission', 'watch'] },
