@@ -1,6 +1,7 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, local).
 import { main as eventLogBench } from './event-log.bench.ts';
+import { main as localBench } from './local.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   nats: () => natsBench(),
   slurm: () => slurmBench(200, 3),
   python: () => pythonBench(),
+  local: () => localBench(),
 };
 
 const chosen = process.argv.slice(2);
