@@ -33,7 +33,7 @@ function started(root: string, runId: string, task: string): number | undefined 
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number }).pid : undefined;
 }
 
-/** A run of two long tasks whose processes run (wrapper, shell, sleep), with no loop left hosting it. */
+/** A run of two long tasks whose processes run (shell, sleep), with no loop left hosting it. */
 async function runningRun(runId: string, command = 'sleep 300'): Promise<{ root: string; groups: Record<string, number> }> {
   const temp = tempRoot('ms-cancel-stops-');
   roots.push(temp);

@@ -141,7 +141,7 @@ describe('LocalOperator', () => {
     expect(read(ctx, 'counter.txt')).toBe('run\n');
   });
 
-  it('a second instance launching while the first wrapper starts (staggered 0-20 ms, 24 attempts) neither breaks the first nor runs the command twice', async () => {
+  it('a second instance launching while the first launch starts (staggered 0-20 ms, 24 attempts) neither breaks the first nor runs the command twice', async () => {
     const ws = tempWorkspace();
     const outcomes = await Promise.all(
       Array.from({ length: 24 }, async (_, index) => {
