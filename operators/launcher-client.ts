@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { rootLogger } from '../events/logger.ts';
 import { LaunchReplySchema, type LaunchReply, type LaunchRequest } from './launcher-protocol.ts';
 import type { Unsubscribe } from './operator.ts';
 
@@ -64,11 +65,14 @@ export class LauncherClient {
 
   private start(): ChildProcess {
     // Detached: a Ctrl-C or a kill of the orchestrator's process group leaves it to record the exits.
-    const child = spawn(process.execPath, [...LAUNCHER_NODE_FLAGS, LAUNCHER, 'serve'], { cwd: path.dirname(LAUNCHER), detached: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its stderr is a pipe of ours, not our stderr: it may outlive us, and whoever reads our stderr
+    // (`matterstack step 2>&1 | tee`) would otherwise wait for it, i.e. for the tasks to end.
+    const child = spawn(process.execPath, [...LAUNCHER_NODE_FLAGS, LAUNCHER, 'serve'], { cwd: path.dirname(LAUNCHER), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.unref();
     child.stdin!.on('error', () => undefined);
     createInterface({ input: child.stdout! }).on('line', (line) => this.receive(line));
+    createInterface({ input: child.stderr! }).on('line', (line) => rootLogger().warn({ launcherPid: child.pid }, line));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       const error = new Error(`the task launcher ended (${signal ?? `exit code ${code}`}) before answering`);
@@ -107,8 +111,7 @@ export class LauncherClient {
     const output = this.child?.stdout as { ref?(): void; unref?(): void } | null | undefined;
     if (ref) output?.ref?.();
     else output?.unref?.();
-    const input = this.child?.stdin as { unref?(): void } | null | undefined;
-    input?.unref?.();
+    for (const stream of [this.child?.stdin, this.child?.stderr]) (stream as { unref?(): void } | null | undefined)?.unref?.();
   }
 }
 

@@ -272,6 +272,7 @@ export class LocalOperator implements Operator {
     } else {
       await this.kill(dir, started, outcome);
     }
+    this.forget(dir);
     return outcome;
   }
 
@@ -306,10 +307,14 @@ export class LocalOperator implements Operator {
     await this.folders.require(ctx);
     // The poll that saw the exit code may have run before the command's last process left the cgroup.
     await this.releaseCgroup(ctx.attempt.dir);
-    // The attempt is over: what this instance remembers of it goes (a run may have 100k attempts).
-    this.prepared.delete(ctx.attempt.dir);
-    this.cgroupsMade.delete(ctx.attempt.dir);
+    this.forget(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
+  }
+
+  /** The attempt is over: what this instance remembers of it goes (a run may have 100k attempts); the markers say the same. */
+  private forget(dir: string): void {
+    this.prepared.delete(dir);
+    this.cgroupsMade.delete(dir);
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {

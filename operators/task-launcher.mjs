@@ -168,8 +168,9 @@ function launch(/** @type {LaunchRequest} */ request) {
 }
 
 if (process.argv[2] === 'serve') {
-  // The orchestrator may be gone (kill -9): its replies have nowhere to go, the commands go on.
+  // The orchestrator may be gone (kill -9): its replies and our warnings have nowhere to go, the commands go on.
   process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     let request = null;
