@@ -283,7 +283,7 @@ export class LocalOperator implements Operator {
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const dir = ctx.attempt.dir;
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
-    // Started by this process's launcher and still running: its exit will be told, nothing to check before.
+    // Started by this process's launcher and still running: its exit will be told, no file watch needed.
     const told = this.launcher.isRunning(dir);
     return watchAttemptDir({ dir, log: operatorLog(ctx), toldOfChanges: told }, () => this.poll(ctx), onChange, interval, (trigger) => {
       const stopListening = this.launcher.onExit(dir, trigger);

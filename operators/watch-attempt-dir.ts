@@ -8,8 +8,7 @@ export const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 /**
  * Calls `check` now, whenever something changes in `dir` (fs.watch, which may miss events on
- * some file systems) and every `intervalMs` as a fallback; with `toldOfChanges`, `extra` reports
- * every change (no file watch, no check now); reports to `onChange` the first
+ * some file systems; not when `toldOfChanges`: `extra` reports every change) and every `intervalMs` as a fallback; reports to `onChange` the first
  * status and every change. Stops by itself after a terminal status.
  * `extra` lets a caller add its own triggers (e.g. a child's exit); it gets the trigger function.
  * A failing check is logged on `attempt.log` and retried on the next trigger.
@@ -62,7 +61,7 @@ export function watchAttemptDir(
   };
   const timer = setInterval(trigger, intervalMs);
   timer.unref();
-  // A caller told of every change by `extra` needs no file watch (one inotify watch and a check per file write) nor a first check.
+  // A caller told of every change by `extra` needs no file watch (one inotify watch and a check per file write).
   if (attempt.toldOfChanges !== true) {
     try {
       watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
@@ -73,6 +72,6 @@ export function watchAttemptDir(
     }
   }
   stopExtra = extra?.(trigger);
-  if (attempt.toldOfChanges !== true) trigger();
+  trigger();
   return stop;
 }
