@@ -1,7 +1,8 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, check, ui).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, check, ui, local).
 import { main as checkBench } from './check.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
+import { main as localBench } from './local.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   python: () => pythonBench(),
   check: () => checkBench(),
   ui: () => uiBench(),
+  local: () => localBench(),
 };
 
 const chosen = process.argv.slice(2);
