@@ -169,14 +169,17 @@ class Worker implements CommandHandler, WorkerHandle {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.logger.info({ runs: this.sessions.size }, 'draining: no more runs or commands taken');
     await this.service?.stop();
     const sessions = [...this.sessions.values()];
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
+    this.logger.info('draining: runs handed back (leases released)');
     await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
     await this.nc.drain();
+    this.logger.info('stopped');
   }
 
   // ---------- commands ----------

@@ -15,7 +15,7 @@ import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-p
 const RUNS = 10;
 const TASKS = 20;
 const CAP = 4;
-const LEASE_TTL_MS = 2000;
+const LEASE_TTL_MS = 4000;
 /** A worker's slot lease: 3 × its run lease TTL. */
 const SLOT_LEASE_MS = 3 * LEASE_TTL_MS;
 
