@@ -1,5 +1,6 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python).
+import { main as clusterBench } from './cluster.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   projections: () => runProjectionsBench(),
   workloads: () => workloadsBench(),
   nats: () => natsBench(),
+  cluster: () => clusterBench(),
   slurm: () => slurmBench(200, 3),
   python: () => pythonBench(),
 };

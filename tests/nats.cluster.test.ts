@@ -64,7 +64,7 @@ describe('three workers on a three-node JetStream cluster', () => {
     log = await JetStreamEventLog.open(nc);
 
     const runIds = Array.from({ length: RUNS }, (_, i) => `cl_${String(i).padStart(2, '0')}`);
-    const inits = await Promise.all(runIds.map((runId) => requestInit(nc, { workspace: 'lab', runId, commandId: `init-${runId}` }, 30_000)));
+    const inits = await Promise.all(runIds.map((runId) => requestInit(nc, { workspace: 'lab', runId, commandId: `init-${runId}` }, 120_000)));
     expect(inits.flatMap((r) => (r.accepted ? [] : [`${r.error.code}: ${r.error.message}`])).join('; ')).toBe('');
 
     // Mid-run: some tasks have run, most have not.
