@@ -88,7 +88,9 @@ function fairOrder(doc: SlotDoc): [string, SlotDoc['waiters'][string]][] {
     if (queue === undefined) byRun.set(entry[1].runId, [entry]);
     else queue.push(entry);
   }
-  const runs = [...byRun.keys()].sort((a, b) => (doc.lastGrant[a] ?? 0) - (doc.lastGrant[b] ?? 0) || (a < b ? -1 : 1));
+  // A run never granted a slot comes first.
+  const served = (runId: string): number => doc.lastGrant[runId] ?? Number.NEGATIVE_INFINITY;
+  const runs = [...byRun.keys()].sort((a, b) => (served(a) === served(b) ? (a < b ? -1 : 1) : served(a) < served(b) ? -1 : 1));
   const order: [string, SlotDoc['waiters'][string]][] = [];
   for (let round = 0; order.length < sorted.length; round++) {
     for (const runId of runs) {

@@ -28,8 +28,7 @@ beforeAll(async () => {
   root = makeWorkspace(countingCampaign(counterDir, TASKS, 0.2));
   nc = await connect({ servers: cluster.urls, ...cluster.users.orchestrator, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   // JetStream answers once the three servers have elected a meta leader.
-  const jsm = await jetstreamManager(nc);
-  await vi.waitFor(() => jsm.getAccountInfo(), { timeout: 60_000, interval: 250 });
+  await vi.waitFor(() => jetstreamManager(nc), { timeout: 60_000, interval: 250 });
 }, 120_000);
 afterAll(async () => {
   for (const w of workers) await w.stop().catch(() => undefined);
