@@ -389,11 +389,14 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async renewLeases(): Promise<void> {
-    for (const runId of this.leases.held()) {
-      if (this.stopping) return;
-      const outcome = await this.leases.renew(runId);
-      if (outcome === 'lost') this.log.fence(runId, 'lease lost');
-    }
+    // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
+    await Promise.all(
+      this.leases.held().map(async (runId) => {
+        if (this.stopping) return;
+        const outcome = await this.leases.renew(runId);
+        if (outcome === 'lost') this.log.fence(runId, 'lease lost');
+      }),
+    );
   }
 
   /** True for a run this worker refused whose log has not moved since (restoring it would refuse again). */

@@ -55,7 +55,7 @@ describe('three workers on a three-node JetStream cluster', () => {
   it(`${RUNS} runs survive kill -9 of the stream leader, its restart and a rolling restart of all three servers`, async () => {
     const url = cluster.urls.join(',');
     const pass = cluster.users.orchestrator.pass;
-    for (const id of ['w1', 'w2', 'w3']) workers.push(await startWorkerProcess({ url, pass, root, id, leaseTtlMs: 4000, pollMs: 100 }));
+    for (const id of ['w1', 'w2', 'w3']) workers.push(await startWorkerProcess({ url, pass, root, id, leaseTtlMs: 10_000, pollMs: 100 }));
     const jsm = await jetstreamManager(nc);
     const stream = await jsm.streams.info('MS_EVENTS');
     // As many replicas as the cluster has servers.

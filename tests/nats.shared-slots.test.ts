@@ -82,7 +82,8 @@ describe('operator caps shared by every run on every worker (JetStream KV semaph
         const tasks = reply?.accepted ? ((reply.status?.tasks ?? []) as { id: string; status: string; currentAttemptId: string }[]) : [];
         return { runId, tasks: tasks.filter((t) => t.status !== 'COMPLETED').map((t) => `${t.id} ${t.status} ${t.currentAttemptId}`) };
       }));
-      expect(stuck, JSON.stringify({ detail, slots: await slotDoc() }).slice(0, 6000)).toEqual([]);
+      const lines = workers.flatMap((w) => w.stderr().split('\n')).filter((l) => stuck.some((runId) => l.includes(runId))).slice(-30);
+      expect(stuck, JSON.stringify({ detail, slots: await slotDoc() }).slice(0, 3000) + '\n' + lines.join('\n')).toEqual([]);
     }, { timeout: 120_000, interval: 500 });
 
     const marks = readMarks(marksDir);
