@@ -31,7 +31,7 @@ export const LAYERS: readonly Layer[] = [
   { path: 'bin', holds: 'the executable (starts the CLI through tsx)', mayImport: ['cli'] },
   { path: 'workspaces', holds: 'demo campaigns with their operator configs', mayImport: ['index.ts'] },
   { path: 'docs', holds: 'documents and the scripts that generate parts of them', mayImport: ['events'] },
-  { path: 'harness', holds: 'test and benchmark support: a real nats-server, a one-node Slurm, an instant operator', mayImport: ['events', 'operators'] },
+  { path: 'harness', holds: 'test and benchmark support: a real nats-server, a three-node JetStream cluster (`npm run cluster`), a one-node Slurm, an instant operator', mayImport: ['events', 'operators'] },
   { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'cli', 'index.ts', 'harness', 'workspaces'] },
   { path: 'tests', holds: 'vitest suites: unit, property, model-based, real nats-server and Slurm, end to end through the CLI', mayImport: [...RUNTIME, 'cli', 'index.ts', 'bin', 'workspaces', 'docs', 'harness', 'bench'] },
   { path: 'vitest.config.ts', holds: 'test runner settings', mayImport: [] },
