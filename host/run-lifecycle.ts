@@ -315,6 +315,16 @@ async function openExisting(options: OpenRunOptions<unknown, unknown>, ownedStor
   }
 }
 
+/** The root's shared operator slots, or none when its slot file cannot be opened (read-only root): each run's own caps still hold. */
+function sharedSlotsOf(root: string, logger: Logger): SharedSlots | undefined {
+  try {
+    return embeddedSlots(root);
+  } catch (err) {
+    logger.warn({ err }, 'operator caps counted per run only: the shared slot file cannot be opened');
+    return undefined;
+  }
+}
+
 /** A host of the run with this process's operators and effect runner (`effects`: which owed effects it runs; default all). */
 export async function hostFor(
   handle: RunHandle,
@@ -327,7 +337,9 @@ export async function hostFor(
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
   const logger = (options.logger ?? rootLogger()).child({ runId: handle.runId });
-  const slots = options.slots ?? (handle.store.log instanceof SqliteEventLog ? embeddedSlots(handle.store.root) : undefined);
+  // Only a workspace with a capped operator opens the root's slot file (a read-only root still runs uncapped work).
+  const capped = Object.values(config.operators).some((entry) => entry.maxConcurrent !== null);
+  const slots = options.slots ?? (capped && handle.store.log instanceof SqliteEventLog ? sharedSlotsOf(handle.store.root, logger) : undefined);
   const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger, ...(slots ? { slots } : {}) });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);
