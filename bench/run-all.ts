@@ -1,6 +1,7 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, slurm, python, check, ui, local).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python, check, ui, local).
 import { main as checkBench } from './check.bench.ts';
+import { main as clusterBench } from './cluster.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
 import { main as localBench } from './local.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   projections: () => runProjectionsBench(),
   workloads: () => workloadsBench(),
   nats: () => natsBench(),
+  cluster: () => clusterBench(),
   slurm: () => slurmBench(200, 3),
   python: () => pythonBench(),
   check: () => checkBench(),

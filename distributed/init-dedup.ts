@@ -15,9 +15,9 @@ const decoder = new TextDecoder();
 export class InitDedup {
   private constructor(private readonly kv: KV) {}
 
-  /** Opens (creating if missing) the bucket. */
-  static async open(nc: NatsConnection, windowMs: number, bucket = 'MS_CMD_INIT'): Promise<InitDedup> {
-    return new InitDedup(await new Kvm(nc).create(bucket, { ttl: windowMs, history: 1 }));
+  /** Opens (creating if missing) the bucket, with `replicas` copies when it creates it. */
+  static async open(nc: NatsConnection, windowMs: number, bucket = 'MS_CMD_INIT', replicas = 1): Promise<InitDedup> {
+    return new InitDedup(await new Kvm(nc).create(bucket, { ttl: windowMs, history: 1, replicas }));
   }
 
   /** Runs `execute` once per command id; repeats get the first reply (waiting up to `waitMs` while it runs). */

@@ -24,7 +24,8 @@ export type RenewOutcome = 'kept' | 'lost' | 'unknown';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function wrongSequence(error: unknown): boolean {
+/** True when a KV write failed because the entry changed since the revision it expected (compare-and-set lost). */
+export function isWrongSequence(error: unknown): boolean {
   return (
     error instanceof JetStreamApiError &&
     (error.code === JetStreamApiCodes.StreamWrongLastSequence || error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
@@ -47,9 +48,9 @@ export class RunLeases {
     readonly ttlMs: number,
   ) {}
 
-  /** Opens (creating if missing) the lease bucket. */
-  static async open(nc: NatsConnection, options: { workerId: string; ttlMs: number; bucket?: string }): Promise<RunLeases> {
-    const kv = await new Kvm(nc).create(options.bucket ?? 'MS_LEASES', { ttl: options.ttlMs, history: 1 });
+  /** Opens (creating if missing, with `replicas` copies) the lease bucket. */
+  static async open(nc: NatsConnection, options: { workerId: string; ttlMs: number; bucket?: string; replicas?: number }): Promise<RunLeases> {
+    const kv = await new Kvm(nc).create(options.bucket ?? 'MS_LEASES', { ttl: options.ttlMs, history: 1, replicas: options.replicas ?? 1 });
     return new RunLeases(kv, options.workerId, options.ttlMs);
   }
 
@@ -69,7 +70,7 @@ export class RunLeases {
       this.revisions.set(runId, await this.kv.create(runId, value));
       return true;
     } catch (error) {
-      if (wrongSequence(error) || /exists|wrong last sequence/i.test(String(error))) return false;
+      if (isWrongSequence(error) || /exists|wrong last sequence/i.test(String(error))) return false;
       throw error;
     }
   }
@@ -83,7 +84,7 @@ export class RunLeases {
       this.revisions.set(runId, await this.kv.update(runId, value, revision));
       return 'kept';
     } catch (error) {
-      if (wrongSequence(error) || /wrong last sequence/i.test(String(error))) {
+      if (isWrongSequence(error) || /wrong last sequence/i.test(String(error))) {
         this.revisions.delete(runId);
         return 'lost';
       }

@@ -17,9 +17,9 @@ const decoder = new TextDecoder();
 export class RunRegistry {
   private constructor(private readonly kv: KV) {}
 
-  /** Opens (creating if missing) the registry bucket. */
-  static async open(nc: NatsConnection, bucket = 'MS_RUNS'): Promise<RunRegistry> {
-    return new RunRegistry(await new Kvm(nc).create(bucket, { history: 1 }));
+  /** Opens (creating if missing) the registry bucket, with `replicas` copies when it creates it. */
+  static async open(nc: NatsConnection, bucket = 'MS_RUNS', replicas = 1): Promise<RunRegistry> {
+    return new RunRegistry(await new Kvm(nc).create(bucket, { history: 1, replicas }));
   }
 
   /** Marks `runId` active. */

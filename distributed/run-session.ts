@@ -10,6 +10,7 @@ import { EpochEventLog } from './epoch-event-log.ts';
 import { CommandDedup } from './command-dedup.ts';
 import type { FencedEventLog } from './fenced-event-log.ts';
 import { SerialQueue } from '../events/serial-queue.ts';
+import type { SharedSlots } from '../host/shared-slots.ts';
 
 /** Why a session ended (`refused`: this version decides the run's history otherwise, HISTORY_DIVERGED). */
 export type SessionEnd = 'finished' | 'fenced' | 'stopped' | 'refused';
@@ -24,6 +25,8 @@ export interface RunSessionDeps {
   /** Who drives the run, for `explain` (`worker w1`). */
   driver: string;
   dedupWindowMs: number;
+  /** The operator slots shared with every worker. */
+  slots?: SharedSlots;
   /** The worker's logger (the session and the run's host add the run id). */
   logger: Logger;
   onEnd: (session: RunSession, why: SessionEnd) => Promise<void>;
@@ -99,7 +102,7 @@ export class RunSession {
       try {
         store = await RunStore.open({ root: this.deps.store.root, natsUrl: this.deps.natsUrl, log: epochLog });
         const handle = await openRun({ store, runId: this.runId });
-        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, logger: this.deps.logger, ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
+        const driving = runUntilCompletion(handle, { signal: incarnation.signal, driver: this.deps.driver, logger: this.deps.logger, ...(this.deps.slots ? { slots: this.deps.slots } : {}), ...(this.deps.operators ? { registry: this.deps.operators } : {}) });
         // A host stuck on a dead consumer does not see the abort: stop waiting for it.
         const status = await Promise.race([driving, abortedPromise(incarnation.signal)]);
         if (signal.aborted || this.fenced) break;

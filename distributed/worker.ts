@@ -20,6 +20,8 @@ import { InitDedup } from './init-dedup.ts';
 import { DEFAULT_LEASE_TTL_MS, isCliHolder, RunLeases } from './run-leases.ts';
 import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
+import { KvSlotStore } from './kv-slot-store.ts';
+import { SharedSlots } from '../host/shared-slots.ts';
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -44,6 +46,10 @@ export interface WorkerOptions {
   adoptLoggedRuns?: boolean;
   /** Where its diagnostics go (default: the process's logger); every line carries the worker id. */
   logger?: Logger;
+  /** Copies of the events stream and the KV buckets it creates. Default: as many as the cluster has servers, at most 3. */
+  replicas?: number;
+  /** Lease of a shared operator slot: a dead worker's slots come back after this long. Default 3 × the run lease TTL (a run is taken over, and its running attempts keep their slots, before then). */
+  slotLeaseMs?: number;
 }
 
 /** A running worker. */
@@ -66,6 +72,12 @@ const DEFAULT_DEDUP_WINDOW_MS = 120_000;
 /** Requests that read and never append: answered by the run's owner, or by any worker when nobody hosts it. */
 function isQuery(verb: CommandVerb): verb is 'status' | 'logs' {
   return verb === 'status' || verb === 'logs';
+}
+
+/** Replicas for what a worker creates: one per server of the cluster it reached, at most 3 (JetStream's usual maximum). */
+export function clusterReplicas(nc: NatsConnection): number {
+  const servers = nc.info?.connect_urls?.length ?? 0;
+  return Math.max(1, Math.min(3, servers));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -119,6 +131,7 @@ class Worker implements CommandHandler, WorkerHandle {
     private readonly leases: RunLeases,
     private readonly registry: RunRegistry,
     private readonly initDedup: InitDedup,
+    private readonly slots: SharedSlots,
   ) {
     this.log = fenced;
     this.logger = (options.logger ?? rootLogger()).child({ workerId });
@@ -127,15 +140,18 @@ class Worker implements CommandHandler, WorkerHandle {
 
   static async start(nc: NatsConnection, workerId: string, options: WorkerOptions): Promise<Worker> {
     const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
-    const jsLog = await JetStreamEventLog.open(nc, options.stream !== undefined ? { stream: options.stream } : {}, false);
+    const replicas = options.replicas ?? clusterReplicas(nc);
+    const jsLog = await JetStreamEventLog.open(nc, { replicas, ...(options.stream !== undefined ? { stream: options.stream } : {}) }, false);
     let worker: Worker | undefined;
     const fenced = new FencedEventLog(jsLog, (runId, why) => worker?.onFenced(runId, why));
     const url = Array.isArray(options.natsUrl) ? (options.natsUrl[0] ?? 'nats') : options.natsUrl;
     const store = await RunStore.open({ root: options.root, natsUrl: url, log: fenced });
-    const leases = await RunLeases.open(nc, { workerId, ttlMs: ttl });
-    const registry = await RunRegistry.open(nc);
-    const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS);
-    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup);
+    const leases = await RunLeases.open(nc, { workerId, ttlMs: ttl, replicas });
+    const registry = await RunRegistry.open(nc, undefined, replicas);
+    const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS, undefined, replicas);
+    const logger = (options.logger ?? rootLogger()).child({ workerId });
+    const slots = new SharedSlots(await KvSlotStore.open(nc, { replicas }), workerId, { leaseMs: options.slotLeaseMs ?? 3 * ttl, logger });
+    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
@@ -153,13 +169,17 @@ class Worker implements CommandHandler, WorkerHandle {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.logger.info({ runs: this.sessions.size }, 'draining: no more runs or commands taken');
     await this.service?.stop();
     const sessions = [...this.sessions.values()];
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
+    this.logger.info('draining: runs handed back (leases released)');
+    await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
     await this.nc.drain();
+    this.logger.info('stopped');
   }
 
   // ---------- commands ----------
@@ -311,6 +331,7 @@ class Worker implements CommandHandler, WorkerHandle {
       natsUrl: Array.isArray(this.options.natsUrl) ? (this.options.natsUrl[0] ?? 'nats') : this.options.natsUrl,
       ...(this.options.operators ? { operators: this.options.operators } : {}),
       driver: `worker ${this.workerId}`,
+      slots: this.slots,
       dedupWindowMs: this.options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
       logger: this.logger,
       onEnd: (s, why) => this.onSessionEnd(s, why),
@@ -368,11 +389,14 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async renewLeases(): Promise<void> {
-    for (const runId of this.leases.held()) {
-      if (this.stopping) return;
-      const outcome = await this.leases.renew(runId);
-      if (outcome === 'lost') this.log.fence(runId, 'lease lost');
-    }
+    // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
+    await Promise.all(
+      this.leases.held().map(async (runId) => {
+        if (this.stopping) return;
+        const outcome = await this.leases.renew(runId);
+        if (outcome === 'lost') this.log.fence(runId, 'lease lost');
+      }),
+    );
   }
 
   /** True for a run this worker refused whose log has not moved since (restoring it would refuse again). */

@@ -13,7 +13,7 @@ import { mayPublish, parseNatsConfPermissions, type UserPermissions } from './na
 /** The document this script maintains. */
 export const NATS_DOC = fileURLToPath(new URL('./nats.md', import.meta.url));
 /** The server configuration whose permissions the document states. */
-export const NATS_CONF = fileURLToPath(new URL('../nats.conf', import.meta.url));
+export const NATS_CONF = fileURLToPath(new URL('../nats-users.conf', import.meta.url));
 /** How to bring the document up to date (said by the drift test). */
 export const REGENERATE_HINT = 'run `npm run docs:nats` to regenerate docs/nats.md';
 

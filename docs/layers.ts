@@ -32,7 +32,7 @@ export const LAYERS: readonly Layer[] = [
   { path: 'index.ts', holds: 'the package API', mayImport: [...RUNTIME] },
   { path: 'bin', holds: 'the executable (starts the CLI through tsx)', mayImport: ['cli'] },
   { path: 'workspaces', holds: 'demo campaigns with their operator configs and their checks', mayImport: ['index.ts', 'testing'] },
-  { path: 'harness', holds: 'test and benchmark support: a real nats-server, a one-node Slurm, an instant operator, headless Chromium', mayImport: ['events', 'operators'] },
+  { path: 'harness', holds: 'test and benchmark support: a real nats-server, a three-node JetStream cluster (`npm run cluster`), a one-node Slurm, an instant operator, headless Chromium', mayImport: ['events', 'operators'] },
   { path: 'docs', holds: 'documents and the scripts that generate parts of them (the web view\'s screenshot too)', mayImport: ['events', 'bin', 'harness'] },
   { path: 'bench', holds: 'benchmarks with fixed workloads (`npm run bench`)', mayImport: [...RUNTIME, 'testing', 'web', 'cli', 'index.ts', 'bin', 'harness', 'workspaces'] },
   { path: 'tests', holds: 'vitest suites: unit, property, model-based, real nats-server and Slurm, end to end through the CLI', mayImport: [...RUNTIME, 'testing', 'web', 'cli', 'index.ts', 'bin', 'workspaces', 'docs', 'harness', 'bench'] },

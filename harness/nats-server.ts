@@ -28,12 +28,13 @@ export interface NatsServerHandle {
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The nats-server binary: $NATS_SERVER_BIN, else Debian's /usr/sbin one, else the PATH. */
-function natsServerBinary(): string {
+export function natsServerBinary(): string {
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
   return existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True once a server on `port` greets a client. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('data', () => {
@@ -49,20 +50,16 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+/** Resolves when `child` has exited. */
+export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
 }
 
-/**
- * Starts nats-server with the repository's nats.conf on a free loopback port and a temporary
- * store, with random passwords for the three users. Never touches a server on 4222.
- */
-export async function startNatsServer(options: { configFile?: string } = {}): Promise<NatsServerHandle> {
-  const port = await freePort();
-  const storeDir = mkdtempSync(join(tmpdir(), 'ms-nats-'));
+/** Random passwords for the three users of nats-users.conf, and the environment that gives them to nats-server. */
+export function randomUsers(): { users: NatsServerHandle['users']; env: NodeJS.ProcessEnv } {
   // A leading letter: nats.conf variable values that start with a digit are parsed as numbers.
   const password = (): string => `p${randomBytes(12).toString('hex')}`;
   const users = {
@@ -76,6 +73,17 @@ export async function startNatsServer(options: { configFile?: string } = {}): Pr
     MS_SCIENTIST_PASSWORD: users.scientist.pass,
     MS_VIEWER_PASSWORD: users.viewer.pass,
   };
+  return { users, env };
+}
+
+/**
+ * Starts nats-server with the repository's nats.conf on a free loopback port and a temporary
+ * store, with random passwords for the three users. Never touches a server on 4222.
+ */
+export async function startNatsServer(options: { configFile?: string } = {}): Promise<NatsServerHandle> {
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'ms-nats-'));
+  const { users, env } = randomUsers();
   const configFile = options.configFile ?? join(REPO, 'nats.conf');
   let child: ChildProcess | undefined;
   let stderr = '';

@@ -16,6 +16,7 @@ import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { operatorLog, type OperatorContext, type PollResult, type Unsubscribe } from '../operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from '../operators/operator-registry.ts';
 import { effectSubject, type EffectHandler, type RunHost } from './run-host.ts';
+import type { SharedSlots } from './shared-slots.ts';
 import { attemptDirIn, runDirOf } from '../workspace/workspace.ts';
 
 /** What the effect runner needs to know about the run's workspace. */
@@ -33,6 +34,8 @@ export interface EffectRunnerOptions {
   logger?: Logger;
   /** Waits out a stepped retry's backoff (default: a timer); a simulated world (matterstack/testing) passes time at once. */
   sleep?: (ms: number) => Promise<void>;
+  /** The slots of capped operators shared with other runs: an attempt takes one before it is submitted. */
+  slots?: SharedSlots;
 }
 
 /**
@@ -48,6 +51,8 @@ export class EffectRunner implements EffectHandler {
   /** `runDirOf` of the run, resolved once (every operator context carries it). */
   private runDir: string | undefined;
   private readonly logger: Logger;
+  /** Live mode: waits for shared slots end with the runner. */
+  private readonly stopping = new AbortController();
 
   constructor(options: EffectRunnerOptions) {
     this.options = options;
@@ -90,6 +95,7 @@ export class EffectRunner implements EffectHandler {
   /** Stops every watcher, and keeps effects still in flight from starting new ones (the host is shutting down; the work itself goes on). */
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     for (const unsubscribe of this.watchers.values()) unsubscribe();
     this.watchers.clear();
     for (const timer of this.backoffTimers) clearTimeout(timer);
@@ -127,6 +133,7 @@ export class EffectRunner implements EffectHandler {
       await host.send({ actor: effect.attemptId, event: { type: 'ATTEMPT.SUBMIT_FAILED', reason } });
       return;
     }
+    if (!(await this.takeSlot(host, effect))) return;
     let event: AttemptEvent;
     try {
       await target.registered.operator.prepare(target.ctx);
@@ -150,8 +157,54 @@ export class EffectRunner implements EffectHandler {
     await delivered;
   }
 
+  /**
+   * True when the attempt may be submitted: its operator is not capped, or it holds one of the
+   * operator's shared slots. Live, it waits in line for one (until the runner stops); stepped, it
+   * joins the line and the cycle goes on: a later cycle finds the slot granted.
+   */
+  private async takeSlot(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>): Promise<boolean> {
+    const { slots, runId } = this.options;
+    const cap = this.capOf(host, effect.operatorKey);
+    if (slots === undefined || cap === undefined || slots.isHeld(runId, effect.attemptId)) return true;
+    const request = { runId, attemptId: effect.attemptId, cap };
+    if (this.options.mode === 'step') {
+      void slots.acquire(effect.operatorKey, request);
+      return false;
+    }
+    if (!(await slots.acquire(effect.operatorKey, request, this.stopping.signal))) return false;
+    const now = host.state.attempts.get(effect.attemptId);
+    // Cancelled while it waited: the slot goes back at once. Stopped: the next host of the run finds it held.
+    if (now === undefined || attemptPhase(now) !== 'created') {
+      await slots.cancel(runId, effect.attemptId);
+      return false;
+    }
+    return !this.stopped;
+  }
+
+  /** The operator's `max_concurrent` when it has one. */
+  private capOf(host: RunHost, operatorKey: string): number | undefined {
+    const cap = host.state.run?.context.operatorCaps[operatorKey];
+    return typeof cap === 'number' ? cap : undefined;
+  }
+
+  /** Gives back the shared slots of attempts that are no longer running (called after each append). */
+  releaseEndedSlots(host: RunHost): void {
+    const { slots } = this.options;
+    if (slots === undefined) return;
+    for (const attemptId of slots.heldOf(this.options.runId)) {
+      const snapshot = host.state.attempts.get(attemptId);
+      if (snapshot !== undefined && (isWatchable(snapshot) || attemptPhase(snapshot) === 'created')) continue;
+      void slots.cancel(this.options.runId, attemptId);
+    }
+  }
+
   private async watch(host: RunHost, attemptId: string): Promise<void> {
     const snapshot = host.state.attempts.get(attemptId);
+    const cap = snapshot === undefined ? undefined : this.capOf(host, snapshot.context.operatorKey);
+    if (snapshot !== undefined && isWatchable(snapshot) && cap !== undefined && this.options.slots !== undefined) {
+      // Running already (restored, or taken over from a dead host): it keeps the slot it had.
+      await this.options.slots.adopt(snapshot.context.operatorKey, this.options.runId, attemptId);
+    }
     const target = snapshot === undefined ? undefined : this.resolve(snapshot);
     if (target !== undefined) this.subscribe(host, attemptId, target);
   }

@@ -15,6 +15,8 @@ import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { initialRunContext } from '../machines/run-actions.ts';
 import { loadOperatorsConfig, type OperatorsConfig } from '../workspace/operators-config.ts';
 import { EffectRunner } from './effect-runner.ts';
+import type { SharedSlots } from './shared-slots.ts';
+import { embeddedSlots } from './sqlite-slot-store.ts';
 import { OperatorRegistry, type RegistryOptions } from '../operators/operator-registry.ts';
 import { markDriver } from './run-driver.ts';
 import { hostRunOrRefuse, type Hosting } from './run-host-lock.ts';
@@ -80,6 +82,8 @@ export interface DriveOptions<State = JsonValue, Data = JsonValue> {
   driver?: string;
   /** Where the host, effect runner and operators log (each adds the run id; default: the process's logger). */
   logger?: Logger;
+  /** The operator slots shared with other runs (default on the embedded log: the root's, shared by every `loop`). */
+  slots?: SharedSlots;
 }
 
 /** Errors of the run lifecycle API (a MatterStackError with a stable code). */
@@ -312,6 +316,16 @@ async function openExisting(options: OpenRunOptions<unknown, unknown>, ownedStor
   }
 }
 
+/** The root's shared operator slots, or none when its slot file cannot be opened (read-only root): each run's own caps still hold. */
+function sharedSlotsOf(root: string, logger: Logger): SharedSlots | undefined {
+  try {
+    return embeddedSlots(root);
+  } catch (err) {
+    logger.warn({ err }, 'operator caps counted per run only: the shared slot file cannot be opened');
+    return undefined;
+  }
+}
+
 /** A host of the run with this process's operators and effect runner (`effects`: which owed effects it runs; default all). */
 export async function hostFor(
   handle: RunHandle,
@@ -324,7 +338,10 @@ export async function hostFor(
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
   const logger = (options.logger ?? rootLogger()).child({ runId: handle.runId });
-  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger });
+  // Only a workspace with a capped operator opens the root's slot file (a read-only root still runs uncapped work).
+  const capped = Object.values(config.operators).some((entry) => entry.maxConcurrent !== null);
+  const slots = options.slots ?? (capped && handle.store.log instanceof SqliteEventLog ? sharedSlotsOf(handle.store.root, logger) : undefined);
+  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger, ...(slots ? { slots } : {}) });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = checkpoints.get(handle);
   checkpoints.delete(handle);
@@ -334,6 +351,7 @@ export async function hostFor(
     // Live driving folds the RUN.STEP that reacts to a batch into that batch's append (one durable append where two were).
     autoStep: mode === 'live',
     onAppended: (records) => {
+      runner.releaseEndedSlots(host);
       projections.push(records);
       projections.schedule();
       onChange();

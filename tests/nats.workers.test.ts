@@ -109,7 +109,7 @@ describe('workers sharing runs over JetStream', () => {
     expect([...statuses.values()].filter((s) => s !== 'COMPLETED'), workers.map((w) => w.stderr()).join('\n')).toEqual([]);
     for (const runId of Object.keys(hit)) expect(statuses.get(runId), runId).toBe('COMPLETED');
     await checkExactlyOnce(runIds);
-  });
+  }, 150_000);
 
   it('a nats-server restart mid-run loses and duplicates nothing; the run completes once the server is back', async () => {
     workers.push(await startWorkerProcess({ url: server.url, pass: server.users.orchestrator.pass, root, id: 'w4', leaseTtlMs: 2000, pollMs: 100 }));

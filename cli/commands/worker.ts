@@ -41,7 +41,9 @@ export const workerCommand = defineCommand({
     'Start several on one server to share the runs: each run is hosted by one worker at a time, and',
     'when a worker dies another takes its runs over within the lease TTL and continues them from the log.',
     'Every worker needs the same workspaces (--root): it loads the campaigns and attempt directories there.',
-    'Prints "ready <worker-id>" once serving; stops cleanly on Ctrl-C or SIGTERM (runs stay resumable).',
+    'Prints "ready <worker-id>" once serving; on Ctrl-C or SIGTERM it drains: takes no more runs, finishes its',
+    'appends, releases its leases and exits (within 10 s); other workers continue its runs from the log.',
+    'Operators capped with max_concurrent count the attempts of every run on every worker (a semaphore in KV).',
     'Logs on stderr from level info (--log-level): JSON lines, readable ones on a terminal.',
   ].join('\n'),
   group: 'runs',
@@ -49,6 +51,7 @@ export const workerCommand = defineCommand({
   options: {
     id: { type: 'string', valueName: 'ID', description: 'worker id (letters, digits, "_" or "-"; default: w-<host>-<pid>-<random>)' },
     'lease-ttl-ms': { type: 'string', valueName: 'MS', description: 'run lease TTL: a dead worker\'s runs are taken over within about this long (default 10000, min 500)' },
+    replicas: { type: 'string', valueName: 'N', description: 'copies of the events stream and KV buckets it creates (default: the servers of the cluster, at most 3)' },
     'poll-ms': { type: 'string', valueName: 'MS', description: 'how often operators are polled for attempt progress (default: the operators\' own; at most a day)' },
   },
   examples: [
@@ -69,6 +72,7 @@ export const workerCommand = defineCommand({
     if (id !== undefined && !isValidId(id)) throw new UsageError(`--id "${id}" is not a valid worker id (1-64 letters, digits, "_" or "-")`, 'worker');
     const leaseTtlMs = positiveIntegerOption(ctx, 'lease-ttl-ms', { min: 500, max: DAY_MS, note: '(milliseconds)' });
     const pollMs = positiveIntegerOption(ctx, 'poll-ms', { min: 10, max: DAY_MS, note: '(milliseconds)' });
+    const replicas = positiveIntegerOption(ctx, 'replicas', { min: 1, max: 5 });
     // A worker reports what it does: info unless --log-level / MATTERSTACK_LOG_LEVEL says otherwise.
     configureLogging({ level: ctx.global.logLevel ?? 'info' });
     let worker: WorkerHandle;
@@ -80,6 +84,7 @@ export const workerCommand = defineCommand({
         root,
         ...(id !== undefined ? { workerId: id } : {}),
         ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}),
+        ...(replicas !== undefined ? { replicas } : {}),
         ...(pollMs !== undefined ? { operators: { pollIntervalMs: pollMs } } : {}),
       });
     } catch (error) {

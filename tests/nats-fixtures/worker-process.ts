@@ -34,7 +34,7 @@ export async function startWorkerProcess(options: { url: string; pass: string; r
     err = (err + chunk.toString()).slice(-20_000);
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${options.id} not ready: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`worker ${options.id} not ready: ${err}`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) {
         clearTimeout(timer);

@@ -1,0 +1,104 @@
+// Cluster benchmark (npm run bench -- cluster): 100 runs × 100 instant tasks on 1, 2 and 3 workers
+// against a fresh three-node JetStream cluster each time: tasks per second from the first init to
+// the last run COMPLETED, and the command round trip (`status`, p50 and p99) sampled during that
+// load. The workers run in this process with an operator that completes every attempt at once,
+// so the figures are the orchestration's own cost (log appends, leases, commands), not the tasks'.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { requestCommand, requestInit } from '../distributed/command-client.ts';
+import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
+import { InstantOperator } from '../harness/instant-operator.ts';
+import { startNatsCluster } from '../harness/nats-cluster.ts';
+
+const RUNS = Number(process.env.BENCH_CLUSTER_RUNS ?? 100);
+const TASKS = Number(process.env.BENCH_CLUSTER_TASKS ?? 100);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function workspaceRoot(): string {
+  const root = mkdtempSync(join(tmpdir(), 'ms-cluster-bench-'));
+  mkdirSync(join(root, 'lab'), { recursive: true });
+  writeFileSync(
+    join(root, 'lab', 'campaign.mjs'),
+    `export function plan(s) { return s === null ? { tasks: Array.from({ length: ${TASKS} }, (_, i) => ({ id: 't' + i, command: 'true' })) } : null; }\nexport function analyze() { return {}; }\n`,
+  );
+  return root;
+}
+
+async function statusOf(nc: NatsConnection, runId: string): Promise<string | undefined> {
+  const reply = await requestCommand(nc, runId, 'status', {}, 30_000).catch(() => undefined);
+  return reply?.accepted ? String(reply.status?.status) : undefined;
+}
+
+/** One measurement: `workers` workers, RUNS × TASKS, on a fresh cluster. */
+async function measure(workerCount: number): Promise<void> {
+  const cluster = await startNatsCluster();
+  const root = workspaceRoot();
+  const workers: WorkerHandle[] = [];
+  const nc = await connect({ servers: cluster.urls, ...cluster.users.orchestrator });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (let i = 0; ; i++) {
+      try {
+        await jsm.getAccountInfo();
+        break;
+      } catch (error) {
+        if (i > 200) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const operators = { factories: { local: () => new InstantOperator() } };
+    for (let i = 0; i < workerCount; i++) workers.push(await runWorker({ natsUrl: cluster.urls, ...cluster.users.orchestrator, root, workerId: `bench${i}`, operators }));
+    const runIds = Array.from({ length: RUNS }, (_, i) => `bench_${i}`);
+    const start = performance.now();
+    const inits = await Promise.all(runIds.map((runId) => requestInit(nc, { workspace: 'lab', runId }, 120_000)));
+    const refused = inits.filter((r) => !r.accepted);
+    if (refused.length > 0) throw new Error(`init refused: ${JSON.stringify(refused[0])}`);
+    // The command round trip while the runs go on: one status request after another.
+    const times: number[] = [];
+    let loaded = true;
+    const sampler = (async () => {
+      while (loaded) {
+        const t0 = performance.now();
+        await requestCommand(nc, runIds[0] as string, 'status', {}, 30_000).catch(() => undefined);
+        times.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const pending = new Set(runIds);
+    while (pending.size > 0) {
+      await new Promise((r) => setTimeout(r, 500));
+      for (const runId of [...pending]) if ((await statusOf(nc, runId)) === 'COMPLETED') pending.delete(runId);
+    }
+    const seconds = (performance.now() - start) / 1000;
+    loaded = false;
+    await sampler;
+    times.sort((a, b) => a - b);
+    const hosted = workers.map((w) => w.hostedRuns().length).join('/');
+    console.log(
+      `  ${workerCount} worker(s): ${RUNS} runs × ${TASKS} tasks in ${seconds.toFixed(1)} s = ${((RUNS * TASKS) / seconds).toFixed(0)} tasks/s;` +
+        ` status round trip under load p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms (${times.length} requests); runs still hosted ${hosted}`,
+    );
+  } finally {
+    for (const w of workers) await w.stop().catch(() => undefined);
+    await nc.close();
+    await cluster.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Runs the cluster benchmark on 1, 2 and 3 workers and prints one line each. */
+export async function main(): Promise<void> {
+  console.log(`three-node JetStream cluster (replicas 3), ${RUNS} runs × ${TASKS} instant tasks, workers in this process:`);
+  for (const workers of [1, 2, 3]) await measure(workers);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
