@@ -200,7 +200,7 @@ export class SharedSlots {
 }
 
 /** A slot's id in the store: attempt ids repeat across runs (`t0-a1`), run and attempt together do not. */
-function slotId(runId: string, attemptId: string): string {
+export function slotId(runId: string, attemptId: string): string {
   return `${runId}/${attemptId}`;
 }
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SharedSlots, type SlotStore } from './shared-slots.ts';
-import { emptySlotDoc, SlotDocSchema, type SlotDoc } from './slot-semaphore.ts';
+import { SharedSlots, storeKey, type SlotStore } from './shared-slots.ts';
+import { emptySlotDoc, pruneExpired, SlotDocSchema, type SlotDoc } from './slot-semaphore.ts';
 import { STATE_DIR } from './run-store.ts';
 
 /** The file of a workspaces root where the runs of every `loop` share operator slots. */
@@ -35,12 +35,15 @@ export class SqliteSlotStore implements SlotStore {
   }
 
   private readNow(key: string): SlotDoc {
-    const row = this.db.prepare('SELECT doc FROM slot_docs WHERE key = ?').get(key) as { doc: string } | undefined;
-    if (row === undefined) return emptySlotDoc();
-    const parsed = SlotDocSchema.safeParse(JSON.parse(row.doc));
-    // A document nobody can read is replaced: its entries would expire anyway.
-    return parsed.success ? parsed.data : emptySlotDoc();
+    return docOf(this.db.prepare('SELECT doc FROM slot_docs WHERE key = ?').get(key) as { doc: string } | undefined);
   }
+}
+
+/** The document a row holds; a document nobody can read is taken as empty (its entries would expire anyway). */
+function docOf(row: { doc: string } | undefined): SlotDoc {
+  if (row === undefined) return emptySlotDoc();
+  const parsed = SlotDocSchema.safeParse(JSON.parse(row.doc));
+  return parsed.success ? parsed.data : emptySlotDoc();
 }
 
 /** Slot lease on the embedded log: a `loop` killed while holding slots gives them back after this long. */
@@ -57,4 +60,21 @@ export function embeddedSlots(root: string): SharedSlots {
     embedded.set(file, slots);
   }
   return slots;
+}
+
+/**
+ * The live entries of an operator's shared slots on the embedded log of `root`, read without
+ * writing (a viewer's `explain`); empty when no `loop` ever shared a slot there.
+ */
+export function readEmbeddedSlotDoc(root: string, operatorKey: string): SlotDoc {
+  const file = path.join(root, STATE_DIR, SLOTS_FILE);
+  if (!fs.existsSync(file)) return emptySlotDoc();
+  const db = new Database(file, { readonly: true, timeout: 10_000 });
+  try {
+    const doc = docOf(db.prepare('SELECT doc FROM slot_docs WHERE key = ?').get(storeKey(operatorKey)) as { doc: string } | undefined);
+    pruneExpired(doc, Date.now());
+    return doc;
+  } finally {
+    db.close();
+  }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './harness/cli.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli, startCli } from './harness/cli.ts';
 import { cappedOperators, markingCampaign, maxOverlap, readMarks } from './harness/task-marks.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -55,5 +55,32 @@ describe('operator caps shared by the runs of a workspaces root (embedded log)',
     // Both runs had tasks running while the other did: the cap was shared, not taken in turns.
     const spans = runIds.map((id) => marks.filter((m) => m.file.startsWith(`${id}.`)).flatMap((m) => m.starts));
     expect(Math.min(...(spans[0] ?? []))).toBeLessThan(Math.max(...(spans[1] ?? [])));
+  });
+
+  it('status and explain say when a task waits for a slot another run holds', async () => {
+    temp.workspace('wait', markingCampaign(marksDir, 1, 60), cappedOperators(1));
+    const [holder, waiter] = await initRuns('wait', 2);
+    if (holder === undefined || waiter === undefined) throw new Error('two runs expected');
+    const first = startCli(['loop', holder], { root: temp.root });
+    await vi.waitFor(() => expect(fs.existsSync(path.join(marksDir, `${holder}.t0`))).toBe(true), { timeout: 60_000, interval: 200 });
+    const second = startCli(['loop', waiter], { root: temp.root });
+    try {
+      const expected = 'waiting for a slot of operator local.default shared with other runs: 1 of its 1 taken, 1 by other runs';
+      await vi.waitFor(
+        async () => {
+          const explain = await runCli(['explain', waiter, '--json'], { root: temp.root });
+          const task = explain.json<{ tasks: { id: string; why: { sharedSlot?: unknown } }[] }>().tasks.find((t) => t.id === 't0');
+          expect(task?.why.sharedSlot).toEqual({ cap: 1, held: 1, byOthers: 1 });
+        },
+        { timeout: 60_000, interval: 500 },
+      );
+      expect((await runCli(['explain', waiter], { root: temp.root })).stdout).toContain(expected);
+      expect((await runCli(['status', waiter], { root: temp.root })).stdout).toContain('waiting for a slot of operator local.default shared with other runs: 1 taken, 1 by other runs');
+      // The holder's own task is running, not waiting.
+      expect((await runCli(['explain', holder], { root: temp.root })).stdout).not.toContain('waiting for a slot');
+    } finally {
+      for (const runId of [holder, waiter]) await runCli(['cancel', runId], { root: temp.root });
+      await Promise.all([first.done, second.done]);
+    }
   });
 });

@@ -24,6 +24,7 @@ import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { currentDriver, describeDriver, type RunDriver } from '../host/run-driver.ts';
 import { logFilesOf } from './attempt-logs.ts';
+import { sharedSlotWait, type SharedSlotWait } from './shared-slot-wait.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
 export type OperatorHint =
@@ -49,7 +50,16 @@ export type FullCap = { scope: 'global'; used: number; max: number } | { scope: 
 
 /** Why one task is not done. */
 export type TaskReason =
-  | { kind: 'waiting-operator'; attemptId: string; operatorKey: string; attemptStatus: AttemptStatus; since: string | null; hint: OperatorHint }
+  | {
+      kind: 'waiting-operator';
+      attemptId: string;
+      operatorKey: string;
+      attemptStatus: AttemptStatus;
+      since: string | null;
+      hint: OperatorHint;
+      /** Not submitted yet: in line for a slot of its capped operator, whose slots runs share (embedded log; null otherwise). */
+      sharedSlot?: (SharedSlotWait & { cap: number }) | null;
+    }
   | { kind: 'ready'; operatorKey: string; paused: boolean }
   | { kind: 'no-slot'; operatorKey: string; cap: FullCap }
   | { kind: 'no-operator'; operatorKey: string; reason: string }
@@ -132,6 +142,11 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
     const why = reasons.get(entry.spec.id);
     if (why === undefined) continue;
     if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
+    const cap = why.kind === 'waiting-operator' && why.attemptStatus === 'CREATED' ? ctx.operatorCaps[why.operatorKey] : undefined;
+    if (why.kind === 'waiting-operator' && typeof cap === 'number') {
+      const wait = sharedSlotWait(handle.store.root, handle.runId, why.operatorKey, why.attemptId);
+      why.sharedSlot = wait === null ? null : { cap, ...wait };
+    }
     if (why.kind === 'failed' && why.attemptId !== null) {
       const operatorKey = host.state.attempts.get(why.attemptId)?.context.operatorKey;
       if (operatorKey !== undefined) why.logs = await logsOf({ attemptId: why.attemptId, taskId: entry.spec.id, operatorKey });

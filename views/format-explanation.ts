@@ -4,6 +4,7 @@ import { shortJson } from '../events/describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import { describeDriver } from '../host/run-driver.ts';
 import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
+import { sharedSlotText } from './shared-slot-wait.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */
 export function formatExplanation(e: Explanation): string {
@@ -51,6 +52,7 @@ export function formatExplanation(e: Explanation): string {
 export function reasonText(why: TaskReason): string {
   switch (why.kind) {
     case 'waiting-operator':
+      if (why.sharedSlot !== undefined && why.sharedSlot !== null) return `${sharedSlotText(why.operatorKey, why.sharedSlot, why.sharedSlot.cap)} (attempt ${why.attemptId})`;
       return `waiting for operator ${why.operatorKey} (attempt ${why.attemptId} ${why.attemptStatus}${why.since !== null ? ` since ${why.since}` : ''})`;
     case 'ready':
       return why.paused ? `ready for ${why.operatorKey}, but the run is paused` : `ready: starts on ${why.operatorKey} at the next step`;
