@@ -4,13 +4,13 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StoredEvent } from '../events/envelope.ts';
 import { requestCommand, requestInit } from '../distributed/command-client.ts';
 import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { verifyReplay } from '../views/replay-run.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../harness/nats-cluster.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
+import { readRunRecords } from './harness/read-run.ts';
 
 const RUNS = 30;
 const TASKS = 3;
@@ -37,12 +37,6 @@ afterAll(async () => {
   await cluster?.stop();
   for (const dir of [root, counterDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function readAllOf(runId: string): Promise<StoredEvent[]> {
-  const events: StoredEvent[] = [];
-  for await (const e of log.readRun(runId)) events.push(e);
-  return events;
-}
 
 async function statuses(runIds: string[]): Promise<(string | undefined)[]> {
   return Promise.all(runIds.map(async (runId) => {
@@ -92,7 +86,7 @@ describe('three workers on a three-node JetStream cluster', () => {
     }, { timeout: 240_000, interval: 1000 });
 
     for (const runId of runIds) {
-      const events = await readAllOf(runId);
+      const events = await readRunRecords(log, runId);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
       expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
       const verified = await verifyReplay(log, runId);

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StoredEvent } from '../events/envelope.ts';
 import { requestCommand, requestInit } from '../distributed/command-client.ts';
 import { RunLeases } from '../distributed/run-leases.ts';
 import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
+import { readRunRecords } from './harness/read-run.ts';
 
 const RUNS = 9;
 const TASKS = 4;
@@ -34,12 +34,6 @@ afterAll(async () => {
   await server?.stop();
   for (const dir of [root, counterDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function readAllOf(runId: string): Promise<StoredEvent[]> {
-  const events: StoredEvent[] = [];
-  for await (const e of log.readRun(runId)) events.push(e);
-  return events;
-}
 
 describe('a worker drains on SIGTERM', () => {
   it('one of three workers gets SIGTERM mid-run: it exits within 10 s, the others finish its runs, no task runs twice', async () => {
@@ -79,7 +73,7 @@ describe('a worker drains on SIGTERM', () => {
     }, { timeout: 120_000, interval: 500 });
 
     for (const runId of runIds) {
-      const events = await readAllOf(runId);
+      const events = await readRunRecords(log, runId);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
       expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
       for (let i = 0; i < TASKS; i++) {
@@ -88,6 +82,6 @@ describe('a worker drains on SIGTERM', () => {
       }
     }
     // The runs w1 drained went on elsewhere.
-    for (const runId of hosted) expect((await readAllOf(runId)).some((e) => e.type === 'RUN.COMPLETED' || e.type.startsWith('RUN.'))).toBe(true);
+    for (const runId of hosted) expect((await readRunRecords(log, runId)).some((e) => e.type === 'RUN.COMPLETED' || e.type.startsWith('RUN.'))).toBe(true);
   }, 300_000);
 });

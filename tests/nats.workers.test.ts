@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StoredEvent } from '../events/envelope.ts';
 import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { requestCommand, requestInit } from '../distributed/command-client.ts';
 import { RunLeases } from '../distributed/run-leases.ts';
@@ -10,6 +9,7 @@ import { isActiveAttemptStatus, type AttemptStatus } from '../events/statuses.ts
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
+import { readRunRecords } from './harness/read-run.ts';
 
 const RUNS = 20;
 const TASKS = 3;
@@ -36,12 +36,6 @@ afterAll(async () => {
   for (const dir of [root, counterDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function readAllOf(runId: string): Promise<StoredEvent[]> {
-  const events: StoredEvent[] = [];
-  for await (const e of log.readRun(runId)) events.push(e);
-  return events;
-}
-
 async function waitAllCompleted(runIds: string[], timeoutMs: number): Promise<Map<string, string>> {
   const statuses = new Map<string, string>();
   const deadline = Date.now() + timeoutMs;
@@ -60,7 +54,7 @@ async function waitAllCompleted(runIds: string[], timeoutMs: number): Promise<Ma
 /** The attempts of `runId` still active (started, not ended) in its log as it stood at `at` (ms since the epoch). */
 async function activeAttemptsAt(runId: string, at: number): Promise<string[]> {
   const last = new Map<string, AttemptStatus>();
-  for (const e of await readAllOf(runId)) {
+  for (const e of await readRunRecords(log, runId)) {
     if (Date.parse(e.time) > at) continue;
     for (const c of e.changes) if (c.kind === 'attempt.status') last.set(c.attemptId, c.status);
   }
@@ -70,7 +64,7 @@ async function activeAttemptsAt(runId: string, at: number): Promise<string[]> {
 /** Every run's log is gap-free with unique event ids; every task ran exactly once, as the log says. */
 async function checkExactlyOnce(runIds: string[]): Promise<void> {
   for (const runId of runIds) {
-    const events = await readAllOf(runId);
+    const events = await readRunRecords(log, runId);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
     const created = events.filter((e) => e.type === 'ATTEMPT.CREATED');

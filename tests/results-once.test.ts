@@ -5,13 +5,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ValidNewEvent, StoredEvent } from '../events/envelope.ts';
-import type { EventLog } from '../events/event-log.ts';
+import type { ValidNewEvent } from '../events/envelope.ts';
 import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
 import { eventSubject } from '../events/subjects.ts';
 import { makeEvent } from './event-log.contract.ts';
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
+import { readRunRecords } from './harness/read-run.ts';
 
 const MARKER = 'once-marker-51c2';
 const files = { 'out/e.json': '/runs/r/attempts/t/t-a1/out/e.json' };
@@ -49,12 +49,6 @@ function legacyEnvelope(runId: string, seq: number, record: ValidNewEvent): Reco
   return { runId, seq, schemaVersion: 1, ...record };
 }
 
-async function readAll(log: EventLog, runId: string): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const event of log.readRun(runId)) out.push(event);
-  return out;
-}
-
 function occurrences(text: string): number {
   return text.split(MARKER).length - 1;
 }
@@ -83,7 +77,7 @@ describe('optimisation: an attempt’s results are stored once per record, and r
     const db = new Database(file);
     const row = db.prepare(`SELECT payload, changes FROM events WHERE run_id = 'r1'`).get() as { payload: string; changes: string };
     expect(occurrences(row.payload + row.changes)).toBe(1);
-    const [read] = await readAll(log, 'r1');
+    const [read] = await readRunRecords(log, 'r1');
     expect(read?.payload).toEqual({ files, data });
     expect(read?.changes).toEqual(record.changes);
 
@@ -92,7 +86,7 @@ describe('optimisation: an attempt’s results are stored once per record, and r
        VALUES ('r1', 2, 'legacy-1', 'ATTEMPT.RESULTS', 't-a1', ?, ?, '{"completed":"collecting"}', '{"completed":"collected"}', ?, 1)`,
     ).run(record.time, JSON.stringify({ files, data }), JSON.stringify(record.changes));
     db.close();
-    const legacy = (await readAll(log, 'r1'))[1];
+    const legacy = (await readRunRecords(log, 'r1'))[1];
     expect(legacy?.payload).toEqual({ files, data });
     expect(legacy?.changes).toEqual(record.changes);
     await log.close();
@@ -107,7 +101,7 @@ describe('optimisation: an attempt’s results are stored once per record, and r
     const row = db.prepare(`SELECT payload, changes FROM events WHERE run_id = 'r5'`).get() as { payload: string; changes: string };
     db.close();
     expect(occurrences(row.payload + row.changes)).toBe(1);
-    const [read] = await readAll(log, 'r5');
+    const [read] = await readRunRecords(log, 'r5');
     expect(JSON.stringify(read?.payload)).toBe(JSON.stringify(record.payload));
     await log.close();
   });
@@ -122,7 +116,7 @@ describe('optimisation: an attempt’s results are stored once per record, and r
        VALUES ('r2', 2, 'ref-1', 'ATTEMPT.RESULTS', 't-a1', '2025-01-01T00:00:00.000Z', '{"$resultsIn":"changes"}', NULL, NULL, '[]', 1)`,
     ).run();
     db.close();
-    await expect(readAll(log, 'r2')).rejects.toThrow(/run r2 seq 2: payload: refers to results its changes do not carry/);
+    await expect(readRunRecords(log, 'r2')).rejects.toThrow(/run r2 seq 2: payload: refers to results its changes do not carry/);
     await log.close();
   });
 
@@ -135,19 +129,19 @@ describe('optimisation: an attempt’s results are stored once per record, and r
       await log.append('r3', [record], 0);
       const stored = await jsm.streams.getMessage('MS_EVENTS', { last_by_subj: eventSubject('r3') });
       expect(occurrences(new TextDecoder().decode(stored!.data))).toBe(1);
-      const [read] = await readAll(log, 'r3');
+      const [read] = await readRunRecords(log, 'r3');
       expect(read?.payload).toEqual({ files, data });
       const report = reportRecord();
       await log.append('r6', [report], 0);
       const storedReport = await jsm.streams.getMessage('MS_EVENTS', { last_by_subj: eventSubject('r6') });
       expect(occurrences(new TextDecoder().decode(storedReport!.data))).toBe(1);
-      expect((await readAll(log, 'r6'))[0]?.payload).toEqual(report.payload);
+      expect((await readRunRecords(log, 'r6'))[0]?.payload).toEqual(report.payload);
 
       // The previous version's message: both copies, no reference.
       await jsm.streams.purge('MS_EVENTS', { filter: eventSubject('r4') });
       admin.publish(eventSubject('r4'), JSON.stringify([legacyEnvelope('r4', 1, resultsRecord())]));
       await admin.flush();
-      const [legacy] = await readAll(log, 'r4');
+      const [legacy] = await readRunRecords(log, 'r4');
       expect(legacy?.payload).toEqual({ files, data });
       expect(legacy?.changes).toEqual([{ kind: 'attempt.results', attemptId: 't-a1', files, data }]);
     } finally {
