@@ -62,7 +62,8 @@ describe.concurrent('cancel and the process hosting the run (embedded log)', { t
     expect(groupMembers(group).length, 'the task outlives its loop').toBeGreaterThan(0);
     const cancel = await runCli(['cancel', 'h2', '--json'], { root });
     expect(cancel.code, cancel.stderr).toBe(0);
-    expect(groupMembers(group)).toEqual([]);
+    // The cancel has signalled the group (SIGKILL after the grace): on a loaded machine the last member may take a moment to go.
+    await vi.waitFor(() => expect(groupMembers(group)).toEqual([]), { timeout: 10_000, interval: 100 });
     const reply = cancel.json<CancelJson>();
     expect(reply.stopped.map((a) => [a.attemptId, a.status])).toEqual([['long-a1', 'CANCELLED']]);
     expect(reply.stoppedBy).toBe('this command');

@@ -23,7 +23,8 @@ const workers: WorkerProcess[] = [];
 beforeAll(async () => {
   server = await startNatsServer();
   counterDir = fs.mkdtempSync(path.join(server.storeDir, '..', 'ms-drain-'));
-  root = makeWorkspace(countingCampaign(counterDir, TASKS, 0.5));
+  // Runs last a few seconds (4 tasks of 1.5 s), so the test finds w1 mid-run even on a loaded machine.
+  root = makeWorkspace(countingCampaign(counterDir, TASKS, 1.5));
   nc = await connect({ servers: server.url, ...server.users.orchestrator });
   log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
 }, 60_000);
