@@ -173,7 +173,11 @@ export class SharedSlots {
           const waiting = this.waiting.get(request.slotId);
           if (waiting === undefined) {
             // Cancelled while the store was asked: a slot granted meanwhile goes back.
-            if (granted.has(request.slotId)) void this.store.update(storeKey(operatorKey), (doc) => releaseSlots(doc, this.holder, [request.slotId])).catch(() => undefined);
+            if (granted.has(request.slotId)) {
+              void this.store
+                .update(storeKey(operatorKey), (doc) => releaseSlots(doc, this.holder, [request.slotId]))
+                .catch((err: unknown) => this.logger.warn({ err, operator: operatorKey }, 'slot granted after a cancel not given back (it expires with its lease)'));
+            }
             continue;
           }
           if (granted.has(request.slotId)) {

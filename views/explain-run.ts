@@ -24,7 +24,7 @@ import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { currentDriver, describeDriver, type RunDriver } from '../host/run-driver.ts';
 import { logFilesOf } from './attempt-logs.ts';
-import { sharedSlotWait, type SharedSlotWait } from './shared-slot-wait.ts';
+import { sharedSlotWaits, type SharedSlotWait } from './shared-slot-wait.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
 export type OperatorHint =
@@ -133,6 +133,7 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
   const attemptViews = new Map(listAttempts(views, handle.runId).map((a) => [a.attemptId, a]));
   const paths: PathContext = { runId: handle.runId, workspaceDir: handle.workspaceDir };
   const logsOf = failedLogsReader(handle);
+  const slotWaitOf = sharedSlotWaits(handle.store.root, handle.runId);
 
   const reasons = frontier(ctx, host.state.attempts, attemptViews, paths);
   const tasks: TaskExplanation[] = [];
@@ -144,7 +145,7 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
     if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
     const cap = why.kind === 'waiting-operator' && why.attemptStatus === 'CREATED' ? ctx.operatorCaps[why.operatorKey] : undefined;
     if (why.kind === 'waiting-operator' && typeof cap === 'number') {
-      const wait = sharedSlotWait(handle.store.root, handle.runId, why.operatorKey, why.attemptId);
+      const wait = slotWaitOf(why.operatorKey, why.attemptId);
       why.sharedSlot = wait === null ? null : { cap, ...wait };
     }
     if (why.kind === 'failed' && why.attemptId !== null) {

@@ -1,5 +1,5 @@
 import { slotId } from '../host/shared-slots.ts';
-import { slotUsage } from '../host/slot-semaphore.ts';
+import { slotUsage, type SlotDoc } from '../host/slot-semaphore.ts';
 import { readEmbeddedSlotDoc } from '../host/sqlite-slot-store.ts';
 
 /** An attempt in line for a slot of an operator whose slots runs share: how many are held, how many by other runs. */
@@ -9,14 +9,20 @@ export interface SharedSlotWait {
 }
 
 /**
- * The attempt's place in line for a shared slot of its operator, or null when it is not in line.
- * Read from the root's slots file (the embedded log's); on NATS the slots live in a KV bucket this
- * view does not read.
+ * Finds attempts of `runId` in line for a shared slot of their operator (null when not in line).
+ * Reads the root's slots file (the embedded log's) once per operator key, however many tasks ask;
+ * on NATS the slots live in a KV bucket this view does not read.
  */
-export function sharedSlotWait(root: string, runId: string, operatorKey: string, attemptId: string): SharedSlotWait | null {
-  const doc = readEmbeddedSlotDoc(root, operatorKey);
-  if (doc.waiters[slotId(runId, attemptId)] === undefined) return null;
-  return slotUsage(doc, runId);
+export function sharedSlotWaits(root: string, runId: string): (operatorKey: string, attemptId: string) => SharedSlotWait | null {
+  const docs = new Map<string, SlotDoc>();
+  return (operatorKey, attemptId) => {
+    let doc = docs.get(operatorKey);
+    if (doc === undefined) {
+      doc = readEmbeddedSlotDoc(root, operatorKey);
+      docs.set(operatorKey, doc);
+    }
+    return doc.waiters[slotId(runId, attemptId)] === undefined ? null : slotUsage(doc, runId);
+  };
 }
 
 /** One sentence for a task waiting in line for a shared slot. */

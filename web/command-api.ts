@@ -23,6 +23,7 @@ export function commandApi(send: CommandSender | null): Hono {
   api.post('/runs/:run/commands', async (c) => {
     if (send === null) return c.json({ accepted: false, code: 'READ_ONLY', message: 'this page is read-only: it sends no commands' }, 403);
     const runId = IdSchema.safeParse(c.req.param('run'));
+    // A body that is not JSON parses as undefined, which the schema refuses with a 400 naming it.
     const body = PageCommandSchema.safeParse(await c.req.json().catch(() => undefined));
     if (!runId.success || !body.success) {
       const issue = (runId.success ? body.error : runId.error)?.issues[0];

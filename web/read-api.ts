@@ -31,6 +31,7 @@ function serialViews(store: RunStore): () => Promise<Database.Database> {
   let last: Promise<unknown> = Promise.resolve();
   return () => {
     const next = last.then(() => store.views());
+    // Only the order is kept here: the caller awaiting `next` gets its failure and reports it.
     last = next.catch(() => undefined);
     return next;
   };

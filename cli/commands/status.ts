@@ -8,13 +8,14 @@ import { assertLogHolds } from '../assert-log-holds.ts';
 import { withStore } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 import { commandPrefix, statusJson, statusLines } from '../run-status-format.ts';
-import { sharedSlotText, sharedSlotWait } from '../../views/shared-slot-wait.ts';
+import { sharedSlotText, sharedSlotWaits } from '../../views/shared-slot-wait.ts';
 
 /** Tasks whose attempt waits in line for a slot other runs share say so as their reason. */
 function withSharedSlotWaits(view: RunStatusView, root: string): RunStatusView {
+  const waitOf = sharedSlotWaits(root, view.runId);
   const tasks = view.tasks.map((task) => {
     if (task.status !== 'PENDING' || task.currentAttemptId === null || task.operatorKey === null) return task;
-    const wait = sharedSlotWait(root, view.runId, task.operatorKey, task.currentAttemptId);
+    const wait = waitOf(task.operatorKey, task.currentAttemptId);
     return wait === null ? task : { ...task, statusReason: sharedSlotText(task.operatorKey, wait) };
   });
   return { ...view, tasks };
