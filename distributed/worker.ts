@@ -22,7 +22,6 @@ import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
-import { fairShare, WorkerPresence } from './worker-presence.ts';
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -133,7 +132,6 @@ class Worker implements CommandHandler, WorkerHandle {
     private readonly registry: RunRegistry,
     private readonly initDedup: InitDedup,
     private readonly slots: SharedSlots,
-    private readonly presence: WorkerPresence,
   ) {
     this.log = fenced;
     this.logger = (options.logger ?? rootLogger()).child({ workerId });
@@ -153,9 +151,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS, undefined, replicas);
     const logger = (options.logger ?? rootLogger()).child({ workerId });
     const slots = new SharedSlots(await KvSlotStore.open(nc, { replicas }), workerId, { leaseMs: options.slotLeaseMs ?? 3 * ttl, logger });
-    const presence = await WorkerPresence.open(nc, { ttlMs: ttl, replicas });
-    await presence.announce(workerId);
-    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
+    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
@@ -179,7 +175,6 @@ class Worker implements CommandHandler, WorkerHandle {
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
     this.logger.info('draining: runs handed back (leases released)');
-    await this.presence.leave(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not withdrawn (it expires with its TTL)'));
     await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
@@ -320,25 +315,12 @@ class Worker implements CommandHandler, WorkerHandle {
         await this.leases.release(runId);
         return replyOfError(error);
       }
-      if (await this.hostsItsShare()) {
-        // Created here, hosted by a worker with room: it finds the run on its next scan.
-        await this.registry.put(runId, { workspace: payload.workspace });
-        await this.leases.release(runId);
-        this.logger.info({ runId }, 'run created; left to a worker with fewer runs');
-        return { accepted: true, seq: await this.log.lastSeq(runId), runId };
-      }
       const session = await this.host(runId, true, payload.workspace);
       return { accepted: true, seq: this.log.lastOwnSeq(session.runId) ?? (await this.log.lastSeq(runId)), runId };
     });
   }
 
   // ---------- hosting ----------
-
-  /** True when this worker hosts its even share of the active runs already (counting a run being created). */
-  private async hostsItsShare(): Promise<boolean> {
-    const [runs, workers] = await Promise.all([this.registry.list(), this.presence.count()]);
-    return workers > 1 && this.sessions.size >= fairShare(runs.length + 1, workers);
-  }
 
   /** Starts hosting `runId`, whose lease this worker has just acquired. */
   private async host(runId: string, start: boolean, workspace?: string): Promise<RunSession> {
@@ -407,7 +389,6 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async renewLeases(): Promise<void> {
-    if (!this.stopping) void this.presence.announce(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not renewed'));
     // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
     await Promise.all(
       this.leases.held().map(async (runId) => {
@@ -433,8 +414,6 @@ class Worker implements CommandHandler, WorkerHandle {
     this.scanning = true;
     try {
       const ids = await this.registry.list();
-      // Runs are spread: a worker takes unhosted runs only up to its even share of them all.
-      const share = fairShare(ids.length, await this.presence.count());
       // Shuffled, so that several workers taking over a dead one's runs share them.
       for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
@@ -442,7 +421,6 @@ class Worker implements CommandHandler, WorkerHandle {
       }
       for (const runId of ids) {
         if (this.stopping) return;
-        if (this.sessions.size >= share) return;
         if (this.sessions.has(runId)) continue;
         if (await this.stillRefused(runId)) continue;
         if ((await this.leases.owner(runId)) !== undefined) continue;
