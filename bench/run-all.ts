@@ -1,9 +1,8 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python, check, ui, local).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python, check, ui).
 import { main as checkBench } from './check.bench.ts';
 import { main as clusterBench } from './cluster.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
-import { main as localBench } from './local.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
@@ -23,7 +22,6 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   python: () => pythonBench(),
   check: () => checkBench(),
   ui: () => uiBench(),
-  local: () => localBench(),
 };
 
 const chosen = process.argv.slice(2);

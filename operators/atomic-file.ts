@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -43,18 +42,6 @@ export async function commitTempFile(tmp: string, file: string): Promise<void> {
     throw error;
   }
   await syncDirectory(path.dirname(file));
-}
-
-/**
- * Replaces `file` by `content` through a temporary file and a rename, at once (a few µs: no
- * flush to disk): readers see the old content or the new one, never a part, and a process crash
- * leaves one of the two. For markers that only matter while the machine runs (a power loss ends
- * what they describe anyway), where `writeFileAtomic`'s two fsyncs would be most of the cost.
- */
-export function replaceFileSync(file: string, content: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  writeFileSync(tmp, content, { flag: 'wx' });
-  renameSync(tmp, file);
 }
 
 /** fsyncs a directory (its entries: a rename or a new file in it). */

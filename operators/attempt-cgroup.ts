@@ -9,16 +9,8 @@ import path from 'node:path';
  * to process groups.
  */
 
-/** Reads `/proc/self/...` once per process: where cgroup v2 is mounted does not change while it runs (one read per attempt was a cost per task). */
-let mountRead: { mount: string | null } | undefined;
-
 /** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on hybrid systems); null without one. */
 function cgroup2Mount(): string | null {
-  mountRead ??= { mount: readCgroup2Mount() };
-  return mountRead.mount;
-}
-
-function readCgroup2Mount(): string | null {
   let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');

@@ -1,25 +1,76 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stat } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import type { JsonObject } from '../events/json.ts';
-import { readTextIfExists, replaceFileSync, writeFileAtomic } from './atomic-file.ts';
+import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
+import { MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
-import { allowedEnv, taskProcessEnv } from './task-env.ts';
-import { sharedLauncher, type LauncherClient } from './launcher-client.ts';
-import { StartedSchema, type Started } from './launcher-protocol.ts';
-import { LOCAL_FILES } from './local-attempt-files.ts';
+import { taskProcessEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
 
+/**
+ * Files of a local attempt, relative to the attempt folder (the task's cwd). The bookkeeping ones
+ * are markers in the marker folder, where the task does not write; the logs are the task's output.
+ */
+export const LOCAL_FILES = {
+  wrapper: `${MARKER_DIR}/run_wrapper.sh`,
+  launch: `${MARKER_DIR}/launch.json`,
+  claim: `${MARKER_DIR}/claim`,
+  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts). */
+  cgroup: `${MARKER_DIR}/cgroup`,
+  started: `${MARKER_DIR}/started.json`,
+  exitCode: `${MARKER_DIR}/exit_code`,
+  killed: `${MARKER_DIR}/killed.json`,
+  stdout: 'stdout.log',
+  stderr: 'stderr.log',
+} as const;
+
+/** The wrapper's exit code when another wrapper already claimed the attempt. */
+const CLAIM_LOST_EXIT = 75;
+
+/**
+ * Runs the command given as arguments (cwd: the attempt folder), and records in the marker
+ * folder the start marker (pid + /proc start time, against pid reuse) and, when it ends, its
+ * exit code. It joins the attempt's cgroup, when there is one, before the command starts.
+ * The command arrives as argv: no task data is ever part of this script's text.
+ */
+const WRAPPER_SCRIPT = `#!/bin/sh
+# MatterStack attempt wrapper: records started.json and exit_code around the task's command.
+set -f
+# mkdir is atomic: of two wrappers launched for one attempt (a restart racing a slow start),
+# exactly one runs the command; the other leaves without touching anything.
+mkdir ${LOCAL_FILES.claim} 2>/dev/null || exit ${CLAIM_LOST_EXIT}
+if [ -r ${LOCAL_FILES.cgroup} ]; then
+  read -r cg < ${LOCAL_FILES.cgroup} && { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
+fi
+st=
+if [ -r /proc/$$/stat ]; then
+  read -r stat < /proc/$$/stat
+  field22() { shift 21; printf '%s' "$1"; }
+  st=$(field22 $stat)
+fi
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '{"pid":%s,"procStartTime":%s,"startedAt":"%s"}\\n' "$$" "\${st:-null}" "$now" > ${LOCAL_FILES.started}.tmp && mv -f ${LOCAL_FILES.started}.tmp ${LOCAL_FILES.started}
+"$@"
+code=$?
+printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}.tmp && mv -f ${LOCAL_FILES.exitCode}.tmp ${LOCAL_FILES.exitCode}
+exit "$code"
+`;
+
+const StartedSchema = z.object({ pid: z.number().int().positive(), procStartTime: z.number().int().nullable(), startedAt: z.string() });
+const LaunchSchema = z.object({ launchedAt: z.number() });
 const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
+type Started = z.infer<typeof StartedSchema>;
 
 /** Tunables (tests shorten them). */
 export interface LocalOperatorOptions {
@@ -27,12 +78,10 @@ export interface LocalOperatorOptions {
   pollIntervalMs?: number;
   /** SIGTERM → SIGKILL grace when killing a process group (default 5 s). */
   killGraceMs?: number;
-  /** How long `submit` waits for the start marker of a launch another process claimed (default 10 s). */
+  /** How long `submit` waits for the wrapper's start marker (default 10 s). */
   startTimeoutMs?: number;
   /** Put each attempt in its own cgroup where cgroup v2 is writable (default true); else process groups only. */
   cgroups?: boolean;
-  /** Who starts the commands (default: this process's launcher). */
-  launcher?: LauncherClient;
 }
 
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
@@ -49,19 +98,13 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null
 /** Operator `local`: the task's command as a real child process in its own session (SPEC §2). */
 export class LocalOperator implements Operator {
   readonly kind: string = 'local';
+  private readonly children = new Map<string, ChildProcess>();
   private readonly submitting = new SingleFlight<SubmitResult>();
   private readonly pollIntervalMs: number;
   private readonly killGraceMs: number;
   private readonly startTimeoutMs: number;
   private readonly cgroups: boolean;
-  private readonly launcher: LauncherClient;
-  /** The orchestrator's allow-listed variables (task-env.ts), read once: every task gets them. */
-  private readonly baseEnv = allowedEnv();
   private readonly folders = new AdoptedFolders();
-  /** Attempt folders this instance prepared: a submit after the prepare need not check the folder again. */
-  private readonly prepared = new Set<string>();
-  /** The cgroup this instance made for an attempt folder (null: none), so reading its marker again is not needed. */
-  private readonly cgroupsMade = new Map<string, string | null>();
   /** Attempt folders whose processes this instance is killing right now (SIGTERM grace running). */
   private readonly killing = new Set<string>();
 
@@ -70,15 +113,12 @@ export class LocalOperator implements Operator {
     this.killGraceMs = options.killGraceMs ?? 5000;
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.cgroups = options.cgroups ?? true;
-    this.launcher = options.launcher ?? sharedLauncher();
   }
 
   /** Creates the attempt directory, stages files, writes the manifest. */
   async prepare(ctx: OperatorContext): Promise<void> {
     if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
-    if (this.prepared.has(ctx.attempt.dir)) return;
     await prepareAttemptDir(ctx);
-    this.prepared.add(ctx.attempt.dir);
   }
 
   /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
@@ -93,13 +133,13 @@ export class LocalOperator implements Operator {
     await this.prepare(ctx);
     if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
 
-    // The exit code first: the launcher writes it after the start marker, so a command that ends
+    // The exit code first: the wrapper writes it after the start marker, so a command that ends
     // between the two reads is still seen as started.
     const exited = (await readTextIfExists(file(LOCAL_FILES.exitCode))) !== null;
     let started = await readJson(file(LOCAL_FILES.started), StartedSchema);
     if (started === null && !exited) {
-      // Launching again is safe even if an earlier launch is still starting: the claim lets only
-      // one of them run the command, and the loser's launch adopts the winner.
+      // Launching again is safe even if an earlier launch is still starting: the wrapper's claim
+      // lets only one of them run the command, and the loser's launch adopts the winner.
       started = await this.launch(ctx);
     }
     const pid = started?.pid ?? 0;
@@ -107,46 +147,65 @@ export class LocalOperator implements Operator {
     return { externalId: String(pid), status: 'RUNNING', operatorData };
   }
 
-  /** Starts the command through the launcher: its start marker, or null when it could not be executed (its exit marker says why). */
-  private async launch(ctx: OperatorContext): Promise<Started | null> {
+  private async launch(ctx: OperatorContext): Promise<Started> {
     const dir = ctx.attempt.dir;
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
     const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
+    // Atomic: another orchestrator's wrapper may be reading this file right now (sh reads as it goes).
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, 0o755);
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.launch), `${JSON.stringify({ launchedAt: Date.now() })}\n`);
     const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
-    // Not flushed: a cgroup does not outlive a power loss either.
-    if (cgroup !== null) replaceFileSync(path.join(dir, LOCAL_FILES.cgroup), `${cgroup}\n`);
-    this.cgroupsMade.set(dir, cgroup);
-    // Never the orchestrator's environment (secrets): the allow-list, the task's env, ours.
-    const env = taskProcessEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }, this.baseEnv);
-    let outcome;
+    if (cgroup !== null) await writeFileAtomic(path.join(dir, LOCAL_FILES.cgroup), `${cgroup}\n`);
+
+    const out = openSync(path.join(dir, LOCAL_FILES.stdout), 'a');
+    const err = openSync(path.join(dir, LOCAL_FILES.stderr), 'a');
+    let child: ChildProcess;
     try {
-      outcome = await this.launcher.launch({ dir, argv, env, cgroup });
-    } catch (error) {
-      throw this.error(ctx, `could not start: ${(error as Error).message}`);
+      child = spawn('/bin/sh', [LOCAL_FILES.wrapper, ...argv], {
+        cwd: dir,
+        // Own session and process group: it outlives us, and a group kill reaches its children.
+        detached: true,
+        stdio: ['ignore', out, err],
+        // Never the orchestrator's environment (secrets): the allow-list, the task's env, ours.
+        env: taskProcessEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
+      });
+    } finally {
+      closeSync(out);
+      closeSync(err);
     }
-    if (outcome.kind === 'started') return outcome.started;
-    switch (outcome.why) {
-      case 'unrunnable':
-        return null;
-      case 'cancelled':
-        throw this.error(ctx, 'was cancelled before it started');
-      case 'failed':
-        throw this.error(ctx, `could not start: ${outcome.message}`);
-      case 'claimed': {
-        const winner = await this.waitForStart(ctx, this.startTimeoutMs);
-        if (winner !== null || (await readTextIfExists(path.join(dir, LOCAL_FILES.exitCode))) !== null) return winner;
-        throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
-      }
+    let spawnError: Error | undefined;
+    child.on('error', (error) => {
+      spawnError = error;
+    });
+    child.unref();
+    this.children.set(dir, child);
+    child.once('exit', () => setTimeout(() => this.children.delete(dir), 1000).unref());
+
+    const started = await this.waitForStart(ctx, this.startTimeoutMs, () => spawnError !== undefined || child.exitCode !== null);
+    if (started !== null) return started;
+    if (child.exitCode === CLAIM_LOST_EXIT) {
+      const winner = await this.waitForStart(ctx, this.startTimeoutMs);
+      if (winner !== null) return winner;
+      throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
     }
+    if (spawnError) throw this.error(ctx, `could not start: ${spawnError.message}`);
+    // The wrapper ended before writing its marker, or is stuck: poll() reports what happened.
+    if (child.pid !== undefined && child.exitCode === null) {
+      return { pid: child.pid, procStartTime: null, startedAt: new Date().toISOString() };
+    }
+    throw this.error(ctx, 'the process wrapper did not start');
   }
 
-  /** The start marker another launch writes, once it is there (null after `timeoutMs`). */
-  private async waitForStart(ctx: OperatorContext, timeoutMs: number): Promise<Started | null> {
+  private async waitForStart(ctx: OperatorContext, timeoutMs: number, giveUp?: () => boolean): Promise<Started | null> {
     const deadline = Date.now() + timeoutMs;
+    const read = (): Promise<Started | null> => readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
     for (;;) {
-      const started = await readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
-      if (started !== null || Date.now() >= deadline) return started;
+      const started = await read();
+      if (started !== null) return started;
+      // A quick command may have ended (marker written, then exit) while the read above ran.
+      if (giveUp?.()) return read();
+      if (Date.now() >= deadline) return null;
       await sleep(10);
     }
   }
@@ -167,17 +226,17 @@ export class LocalOperator implements Operator {
     }
 
     const started = await readJson(file(LOCAL_FILES.started), StartedSchema);
-    const launchedAt = await claimTime(file(LOCAL_FILES.claim));
+    const launch = await readJson(file(LOCAL_FILES.launch), LaunchSchema);
     if (started === null) {
-      if (launchedAt === null) return { status: 'CREATED' };
-      if (Date.now() - launchedAt > this.startTimeoutMs * 3) {
+      if (launch === null) return { status: 'CREATED' };
+      if (Date.now() - launch.launchedAt > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
       }
       return { status: 'SUBMITTED' };
     }
     if (isProcessAlive(started.pid, started.procStartTime)) {
       const limitMinutes = ctx.task.timeLimitMinutes;
-      const since = launchedAt ?? Date.parse(started.startedAt);
+      const since = launch?.launchedAt ?? Date.parse(started.startedAt);
       if (limitMinutes !== undefined && Date.now() - since > limitMinutes * 60_000) {
         const reason = `time limit of ${limitMinutes} minute(s) exceeded: process group killed`;
         await this.kill(dir, started, { status: 'FAILED', reason });
@@ -185,11 +244,9 @@ export class LocalOperator implements Operator {
       }
       return { status: 'RUNNING' };
     }
-    // Dead: read the exit code again, it may have been written since the read above.
+    // Dead: read the exit code again, it may have been written just before the process ended.
     const after = await this.exitStatus(dir);
     if (after !== null) return after;
-    // Its launcher writes the exit marker once it has reaped the process: a moment after it died.
-    if (started.launcher !== undefined && isProcessAlive(started.launcher.pid, started.launcher.procStartTime)) return { status: 'RUNNING' };
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
   }
 
@@ -220,8 +277,6 @@ export class LocalOperator implements Operator {
 
   /** The attempt's cgroup, if it has one (only one made for this folder: the marker is not trusted blindly). */
   private async cgroupOf(dir: string): Promise<string | null> {
-    const made = this.cgroupsMade.get(dir);
-    if (made !== undefined) return made;
     const recorded = await readTextIfExists(path.join(dir, LOCAL_FILES.cgroup));
     return recorded === null ? null : checkedAttemptCgroup(dir, recorded);
   }
@@ -265,33 +320,23 @@ export class LocalOperator implements Operator {
     const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
     if (started === null) {
       await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
-      // The launcher checks for this marker after writing the start marker: if it started the
-      // command before this marker was there, its start marker is there now, and the kill is ours.
-      const now = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
-      if (now !== null) await this.killNow(dir, await this.processesOf(dir, now), this.killGraceMs);
     } else {
       await this.kill(dir, started, outcome);
     }
-    this.forget(dir);
     return outcome;
   }
 
-  /**
-   * Reports the exit the moment the launcher says the command exited; a command this process did
-   * not start (adopted after a restart) on file changes in its folder. Every interval as a fallback.
-   */
+  /** Reports the exit the moment the child exits (when started here), else on file changes / every interval. */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
-    const dir = ctx.attempt.dir;
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
-    // Started by this process's launcher and still running: its exit will be told, no file watch needed.
-    const told = this.launcher.isRunning(dir);
-    return watchAttemptDir({ dir, log: operatorLog(ctx), toldOfChanges: told }, () => this.poll(ctx), onChange, interval, (trigger) => {
-      const stopListening = this.launcher.onExit(dir, trigger);
+    return watchAttemptDir({ dir: ctx.attempt.dir, log: operatorLog(ctx) }, () => this.poll(ctx), onChange, interval, (trigger) => {
+      const child = this.children.get(ctx.attempt.dir);
+      child?.on('exit', trigger);
       const limit = ctx.task.timeLimitMinutes;
       const timer = limit === undefined ? undefined : setTimeout(trigger, limit * 60_000 + 20);
       timer?.unref();
       return () => {
-        stopListening();
+        child?.off('exit', trigger);
         if (timer) clearTimeout(timer);
       };
     });
@@ -305,16 +350,9 @@ export class LocalOperator implements Operator {
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     await this.folders.require(ctx);
-    // The poll that saw the exit code may have run before the command's last process left the cgroup.
+    // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
     await this.releaseCgroup(ctx.attempt.dir);
-    this.forget(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
-  }
-
-  /** The attempt is over: what this instance remembers of it goes (a run may have 100k attempts); the markers say the same. */
-  private forget(dir: string): void {
-    this.prepared.delete(dir);
-    this.cgroupsMade.delete(dir);
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {
@@ -322,15 +360,5 @@ export class LocalOperator implements Operator {
       taskId: ctx.task.id,
       attemptId: ctx.attempt.attemptId,
     });
-  }
-}
-
-/** When the attempt's command was claimed for launching (the claim's mtime), or null when nobody claimed it yet. */
-async function claimTime(claim: string): Promise<number | null> {
-  try {
-    return (await stat(claim)).mtimeMs;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
   }
 }

@@ -89,7 +89,7 @@ export function groupMembers(pgid: number): number[] {
 
 /** What makes up one attempt's processes: its process group (and session), and its cgroup when it has one. */
 export interface AttemptProcesses {
-  /** The command's pid: it leads the attempt's session and group (never signalled unless `isAttemptGroupId`). */
+  /** The wrapper's pid: it leads the attempt's session and group (never signalled unless `isAttemptGroupId`). */
   pgid: number;
   /** The attempt's cgroup v2 directory, when it runs in one. */
   cgroup: string | null;

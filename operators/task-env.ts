@@ -55,7 +55,7 @@ export function declaredTaskEnv(declared: Readonly<Record<string, string>> | und
   };
 }
 
-/** The full environment of a task process started on this machine (`base`: the allow-listed variables, when already read). */
-export function taskProcessEnv(declared: Readonly<Record<string, string>> | undefined, vars: TaskVariables, base: Record<string, string> = allowedEnv()): Record<string, string> {
-  return { ...base, ...declaredTaskEnv(declared, vars) };
+/** The full environment of a task process started on this machine. */
+export function taskProcessEnv(declared: Readonly<Record<string, string>> | undefined, vars: TaskVariables): Record<string, string> {
+  return { ...allowedEnv(), ...declaredTaskEnv(declared, vars) };
 }

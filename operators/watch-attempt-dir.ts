@@ -8,13 +8,13 @@ export const DEFAULT_POLL_INTERVAL_MS = 1000;
 
 /**
  * Calls `check` now, whenever something changes in `dir` (fs.watch, which may miss events on
- * some file systems; not when `toldOfChanges`: `extra` reports every change) and every `intervalMs` as a fallback; reports to `onChange` the first
+ * some file systems) and every `intervalMs` as a fallback; reports to `onChange` the first
  * status and every change. Stops by itself after a terminal status.
  * `extra` lets a caller add its own triggers (e.g. a child's exit); it gets the trigger function.
  * A failing check is logged on `attempt.log` and retried on the next trigger.
  */
 export function watchAttemptDir(
-  attempt: { dir: string; log: Logger; toldOfChanges?: boolean },
+  attempt: { dir: string; log: Logger },
   check: () => Promise<PollResult>,
   onChange: (result: PollResult) => void,
   intervalMs: number = DEFAULT_POLL_INTERVAL_MS,
@@ -61,15 +61,12 @@ export function watchAttemptDir(
   };
   const timer = setInterval(trigger, intervalMs);
   timer.unref();
-  // A caller told of every change by `extra` needs no file watch (one inotify watch and a check per file write).
-  if (attempt.toldOfChanges !== true) {
-    try {
-      watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
-      // The interval goes on without it.
-      watcher.on('error', () => watcher?.close());
-    } catch {
-      // No fs.watch here: the interval alone will do.
-    }
+  try {
+    watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
+    // The interval goes on without it.
+    watcher.on('error', () => watcher?.close());
+  } catch {
+    // No fs.watch here: the interval alone will do.
   }
   stopExtra = extra?.(trigger);
   trigger();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { LOCAL_FILES } from '../operators/local-attempt-files.ts';
+import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { groupMembers } from '../operators/process-group.ts';
 import { runCli, startCli, type RunningCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { LOCAL_FILES } from '../operators/local-attempt-files.ts';
+import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { groupMembers } from '../operators/process-group.ts';
 import { oneWorkflowCampaign } from './harness/workspace.ts';
 import { natsCliFixture } from './nats-fixtures/cli-worker.ts';

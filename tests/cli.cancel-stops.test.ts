@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { LOCAL_FILES } from '../operators/local-attempt-files.ts';
+import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { groupMembers } from '../operators/process-group.ts';
 import { runCli, startCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
@@ -33,7 +33,7 @@ function started(root: string, runId: string, task: string): number | undefined 
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number }).pid : undefined;
 }
 
-/** A run of two long tasks whose processes run (shell, sleep), with no loop left hosting it. */
+/** A run of two long tasks whose processes run (wrapper, shell, sleep), with no loop left hosting it. */
 async function runningRun(runId: string, command = 'sleep 300'): Promise<{ root: string; groups: Record<string, number> }> {
   const temp = tempRoot('ms-cancel-stops-');
   roots.push(temp);

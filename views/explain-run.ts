@@ -12,7 +12,7 @@ import { dependencyState, isReady, statusLookup } from '../machines/rules/readin
 import { activeCounts, slotCounter } from '../machines/rules/slots.ts';
 import { EXPERIMENT_FILES } from '../operators/experiment-operator.ts';
 import { HUMAN_FILES } from '../operators/human-operator.ts';
-import { LOCAL_FILES } from '../operators/local-attempt-files.ts';
+import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { RunHost } from '../host/run-host.ts';
 import type { HistoryDivergence } from '../host/history-divergence.ts';
 import { writerText } from '../events/host-version.ts';
