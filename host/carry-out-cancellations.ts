@@ -28,11 +28,20 @@ const HOST_OVER_NATS = 'the worker or loop hosting the run (holder of its lease)
 /** How often a waiting cancel reads what the host appended. */
 const WATCH_POLL_MS = 200;
 
+/** The attempts a cancel asked to stop; `unstarted`: those it moved straight from `created` to `cancelled`. */
+interface CancelTargets {
+  all: Set<string>;
+  /** Their start may be running in a host that died: nothing in the log owes their stop, so the cancel's host runs it. */
+  unstarted: Set<string>;
+}
+
 /** The attempts a command (record `commandSeq`) and anything after it asked to cancel. */
-async function cancelTargets(handle: RunHandle, commandSeq: number): Promise<Set<string>> {
-  const targets = new Set<string>();
+async function cancelTargets(handle: RunHandle, commandSeq: number): Promise<CancelTargets> {
+  const targets: CancelTargets = { all: new Set(), unstarted: new Set() };
   for await (const record of handle.store.log.readRun(handle.runId, commandSeq - 1)) {
-    if (record.type === 'ATTEMPT.CANCEL') targets.add(record.actor);
+    if (record.type !== 'ATTEMPT.CANCEL') continue;
+    targets.all.add(record.actor);
+    if (record.to === 'cancelled') targets.unstarted.add(record.actor);
   }
   return targets;
 }
@@ -55,7 +64,7 @@ function outcomeOf(host: RunHost, targets: Set<string>): CancellationOutcome {
  * has stopped the attempts the cancel recorded at `commandSeq` asked to cancel; runs no effect.
  */
 export async function awaitCancellations(handle: RunHandle, commandSeq: number, timeoutMs: number): Promise<CancellationOutcome> {
-  const targets = await cancelTargets(handle, commandSeq);
+  const targets = (await cancelTargets(handle, commandSeq)).all;
   const host = await RunHost.restore(handle.store.log, handle.runId);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -67,23 +76,28 @@ export async function awaitCancellations(handle: RunHandle, commandSeq: number, 
 }
 
 /**
- * Stops, from this process, the attempts in `targets` (only their owed cancel effects run: no
- * submission, no campaign call). The caller hosts the run. Waits at most `timeoutMs`.
+ * Stops, from this process, the attempts in `targets` (only their owed cancel effects run, and the
+ * operator's cancel of the unstarted ones: no submission, no campaign call). The caller hosts the
+ * run. Waits at most `timeoutMs`.
  */
-async function carryOut(handle: RunHandle, targets: Set<string>, timeoutMs: number, options: DriveOptions): Promise<CancellationOutcome> {
+async function carryOut(handle: RunHandle, targets: CancelTargets, timeoutMs: number, options: DriveOptions): Promise<CancellationOutcome> {
   const only = (inner: EffectHandler): EffectHandler => ({
     run: async (host, pending) => {
-      if (pending.effect.type === 'attempt.cancel' && targets.has(pending.actor)) await inner.run(host, pending);
+      if (pending.effect.type === 'attempt.cancel' && targets.all.has(pending.actor)) await inner.run(host, pending);
     },
   });
   const { host, runner, projections, campaign, logger } = await hostFor(handle, 'step', options, undefined, only);
   const deadline = new AbortController();
   try {
-    await Promise.race([host.settle(), sleepUnlessAborted(timeoutMs, deadline.signal)]);
+    const unstarted = [...targets.unstarted].map((attemptId) => {
+      const operatorKey = host.state.attempts.get(attemptId)?.context.operatorKey ?? '';
+      return runner.run(host, { actor: attemptId, effect: { type: 'attempt.cancel', attemptId, operatorKey } });
+    });
+    await Promise.race([Promise.all([host.settle(), ...unstarted]), sleepUnlessAborted(timeoutMs, deadline.signal)]);
     // Another host may have recorded the outcome first: read what the log has now.
     await host.refresh();
     await projections.flush();
-    return outcomeOf(host, targets);
+    return outcomeOf(host, targets.all);
   } finally {
     deadline.abort();
     runner.stop();
@@ -107,7 +121,7 @@ export const STOPPED_BY_THIS_COMMAND = 'this command';
  */
 export async function stopCancelledAttempts(handle: RunHandle, commandSeq: number, timeoutMs: number, options: DriveOptions = {}): Promise<CancellationOutcome> {
   const targets = await cancelTargets(handle, commandSeq);
-  if (targets.size === 0) return { stopped: [], stillStopping: [] };
+  if (targets.all.size === 0) return { stopped: [], stillStopping: [] };
   const watch = await RunHost.restore(handle.store.log, handle.runId);
   const deadline = Date.now() + timeoutMs;
   let lastHost: string | undefined;
@@ -115,8 +129,8 @@ export async function stopCancelledAttempts(handle: RunHandle, commandSeq: numbe
     const driver = await currentDriver(handle.runDir);
     if (driver !== null) lastHost = describeDriver(driver);
     await watch.refresh();
-    const outcome = outcomeOf(watch, targets);
-    if (outcome.stillStopping.length === 0) return { ...outcome, stoppedBy: lastHost ?? 'another process' };
+    const outcome = outcomeOf(watch, targets.all);
+    if (outcome.stillStopping.length === 0 && targets.unstarted.size === 0) return { ...outcome, stoppedBy: lastHost ?? 'another process' };
     const remaining = deadline - Date.now();
     const hosting = await tryHostRun(handle.runDir, CANCEL_DRIVER, true);
     if (hosting !== undefined) {
@@ -126,6 +140,8 @@ export async function stopCancelledAttempts(handle: RunHandle, commandSeq: numbe
         await hosting.release();
       }
     }
+    // A live host stops the unstarted ones as it reads the cancel (see RunHost.catchUp).
+    if (outcome.stillStopping.length === 0) return { ...outcome, stoppedBy: lastHost ?? 'another process' };
     if (remaining <= 0) return outcome;
     await new Promise((resolve) => setTimeout(resolve, Math.min(WATCH_POLL_MS, remaining)));
   }

@@ -226,8 +226,9 @@ export class RunHost {
   refresh(): Promise<void> {
     return this.chain.run(async () => {
       const before = this.lastSeq;
-      await this.catchUp();
+      const cancels = await this.catchUp();
       if (this.lastSeq !== before) this.startOwedEffects();
+      for (const cancel of cancels) this.startEffect(cancel);
     });
   }
 
@@ -260,11 +261,20 @@ export class RunHost {
     return this.inFlight.has(key) || this.waiting.has(key);
   }
 
-  private async catchUp(): Promise<void> {
-    for await (const record of this.log.readRun(this.runId, this.lastSeq)) this.applyRecord(record);
+  /**
+   * Applies the records appended since `lastSeq`; returns the attempt cancels their transitions
+   * asked for. A command-only writer (a `cancel` beside this host) may cancel an attempt whose start
+   * is in flight here: `created` goes straight to `cancelled`, a state that owes nothing, so only
+   * the host reading that record can stop what its start launches. Restore ignores them: whether
+   * they ran is unknown, and the cancel that wrote them hosts the run itself when nobody does.
+   */
+  private async catchUp(): Promise<PendingEffect[]> {
+    const cancels: PendingEffect[] = [];
+    for await (const record of this.log.readRun(this.runId, this.lastSeq)) this.applyRecord(record, cancels);
+    return cancels;
   }
 
-  private applyRecord(record: StoredEvent): void {
+  private applyRecord(record: StoredEvent, cancels: PendingEffect[]): void {
     if (isHostVersion(record)) {
       this.lastWriter = parseHostVersion(record);
       this.lastSeq = record.seq;
@@ -282,6 +292,7 @@ export class RunHost {
     }
     const { system, processed } = applyEvent(this.system, record.actor, event);
     if (this.firstDivergence === undefined) this.compareOutcome(record, processed.decision);
+    for (const effect of processed.decision.effects) if (effect.type === 'attempt.cancel') cancels.push({ actor: record.actor, effect });
     this.system = system;
     this.lastSeq = record.seq;
   }
@@ -319,14 +330,16 @@ export class RunHost {
           throw error;
         }
         // Another writer appended first: adopt its records, then decide our events again.
+        let cancels: PendingEffect[];
         try {
-          await this.catchUp();
+          cancels = await this.catchUp();
         } catch (caught) {
           // Its records cannot be taken as they are (unreadable, or decided by other rules): nothing more is decided here.
           this.halt(caught);
           throw caught;
         }
         this.startOwedEffects();
+        for (const cancel of cancels) this.startEffect(cancel);
         this.mailbox = items.concat(this.mailbox);
         continue;
       }

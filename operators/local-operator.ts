@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import type { JsonObject } from '../events/json.ts';
 import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
 import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
-import { MARKER_DIR } from './attempt-folder.ts';
+import { bindAttemptFolder, MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
@@ -185,6 +186,7 @@ export class LocalOperator implements Operator {
     const started = await this.waitForStart(ctx, this.startTimeoutMs, () => spawnError !== undefined || child.exitCode !== null);
     if (started !== null) return started;
     if (child.exitCode === CLAIM_LOST_EXIT) {
+      if ((await readTextIfExists(path.join(dir, LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
       const winner = await this.waitForStart(ctx, this.startTimeoutMs);
       if (winner !== null) return winner;
       throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
@@ -316,14 +318,31 @@ export class LocalOperator implements Operator {
     // A cancel a crash interrupted is finished (SIGKILL) by this poll; a folder of another attempt is left alone.
     const current = await this.poll(ctx);
     if (isTerminalPoll(current)) return current;
-    const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
     const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
-    if (started === null) {
-      await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
-    } else {
-      await this.kill(dir, started, outcome);
-    }
+    const started = (await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema)) ?? (await this.stopBeforeStart(ctx, outcome));
+    if (started !== null) await this.kill(dir, started, outcome);
     return outcome;
+  }
+
+  /**
+   * A cancel before the start marker: the kill marker, then the wrapper's claim, so that no wrapper
+   * launched from now on runs the command (a submit sees the marker, a wrapper finds the claim
+   * taken). A wrapper that claimed first is about to record its start: that start is returned, to
+   * be killed; null when nothing runs.
+   */
+  private async stopBeforeStart(ctx: OperatorContext, outcome: z.infer<typeof KilledSchema>): Promise<Started | null> {
+    const dir = ctx.attempt.dir;
+    await mkdir(path.join(dir, MARKER_DIR), { recursive: true });
+    // Bound first, as a prepare would: a later submit must take the folder (and the marker) as this attempt's.
+    if ((await this.folders.status(ctx)) === 'unused') await bindAttemptFolder(ctx);
+    await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
+    try {
+      await mkdir(path.join(dir, LOCAL_FILES.claim));
+      return null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    return this.waitForStart(ctx, this.startTimeoutMs);
   }
 
   /** Reports the exit the moment the child exits (when started here), else on file changes / every interval. */
