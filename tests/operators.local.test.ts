@@ -116,6 +116,37 @@ describe('LocalOperator', () => {
     expect(isProcessAlive(grandchild)).toBe(false);
   });
 
+  it('a cancel before any submit (a start still on its way) keeps the command from ever running', async () => {
+    const op = operator();
+    const ctx = contextFor(tempWorkspace(), { id: 't6b', command: 'echo ran > ran.txt' });
+    expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });
+    await expect(op.submit(ctx)).rejects.toThrow(/was cancelled before it started/);
+    expect((await op.poll(ctx)).status).toBe('CANCELLED');
+    await sleep(100);
+    expect(existsSync(path.join(ctx.attempt.dir, 'ran.txt'))).toBe(false);
+  });
+
+  it('a cancel racing the start (another instance, staggered 0-20 ms, 24 attempts) leaves no process behind and the attempt CANCELLED', async () => {
+    const ws = tempWorkspace();
+    const outcomes = await Promise.all(
+      Array.from({ length: 24 }, async (_, index) => {
+        const ctx = contextFor(ws, { id: `race${index}`, command: 'echo $$ > task.pid; exec sleep 30' });
+        const [starter, canceller] = [operator(), operator()];
+        await starter.prepare(ctx);
+        const [, cancelled] = await Promise.all([starter.submit(ctx).catch((error: unknown) => error), sleep(index % 21).then(() => canceller.cancel(ctx))]);
+        return { ctx, cancelled };
+      }),
+    );
+    await sleep(200);
+    // Before any poll: a poll finishes a kill it finds unfinished, which would hide a command started after its cancel.
+    for (const { ctx, cancelled } of outcomes) {
+      expect(cancelled.status, ctx.task.id).toBe('CANCELLED');
+      const pidFile = path.join(ctx.attempt.dir, 'task.pid');
+      if (existsSync(pidFile)) expect(isProcessAlive(Number(readFileSync(pidFile, 'utf8'))), `${ctx.task.id}: the command outlived its cancel`).toBe(false);
+    }
+    for (const { ctx } of outcomes) expect((await operator().poll(ctx)).status, ctx.task.id).toBe('CANCELLED');
+  });
+
   it('submit twice starts the command once', async () => {
     const op = operator();
     const ctx = contextFor(tempWorkspace(), { id: 't7', command: 'echo run >> counter.txt' });
