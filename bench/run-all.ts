@@ -1,8 +1,9 @@
 // Runs every benchmark in turn (npm run bench). Each prints its own table. `npm run bench -- <name>...`
-// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python, check, ui).
+// runs only the named ones (event-log, read-validation, projections, workloads, nats, cluster, slurm, python, check, local, ui).
 import { main as checkBench } from './check.bench.ts';
 import { main as clusterBench } from './cluster.bench.ts';
 import { main as eventLogBench } from './event-log.bench.ts';
+import { main as localBench } from './local.bench.ts';
 import { main as natsBench } from './nats.bench.ts';
 import { runProjectionsBench } from './projections.bench.ts';
 import { main as pythonBench } from './python-campaign.bench.ts';
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   slurm: () => slurmBench(200, 3),
   python: () => pythonBench(),
   check: () => checkBench(),
+  local: () => localBench(),
   ui: () => uiBench(),
 };
 

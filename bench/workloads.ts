@@ -27,6 +27,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io
 import { connect } from '@nats-io/transport-node';
 import type { Campaign } from '../campaign/campaign.ts';
 import type { OperatorEntry } from '../workspace/operators-config.ts';
+import type { Operator } from '../operators/operator.ts';
 import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
 import { RunStore } from '../host/run-store.ts';
 import type { AppendResult } from '../events/event-log.ts';
@@ -53,18 +54,23 @@ class CountingLog extends DelegatingEventLog {
   }
 }
 
-interface Workload {
+/** A fixed workload: its campaign, its run's cap, and the operator its tasks run on (default: one that completes them at once). */
+export interface Workload {
   name: string;
   tasks: number;
   maxConcurrent: number | null;
   /** Target wall time (s), when the issue sets one. */
   target?: number;
   campaign: () => Campaign;
+  /** The `local` operator of the run (default: the in-process InstantOperator). */
+  operator?: () => Operator;
 }
 
-const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+/** `n` task ids `<prefix>000000`, `<prefix>000001`, … */
+export const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
 
-function oneShot(workflow: () => WorkflowInput): Campaign {
+/** A campaign that plans one workflow, then is done. */
+export function oneShot(workflow: () => WorkflowInput): Campaign {
   return {
     plan: (state) => (state === null ? workflow() : null),
     analyze: () => ({ done: true }),
@@ -181,7 +187,7 @@ async function openCountingLog(target: LogTarget, root: string): Promise<Countin
 /** Drives one workload to the end as run `runId` on `store` and measures it. */
 async function measure(workload: Workload, store: RunStore, log: CountingLog, kind: LogKind, runId: string): Promise<WorkloadResult> {
   const campaign = workload.campaign();
-  const factories = { local: (_key: string, _entry: OperatorEntry) => new InstantOperator() };
+  const factories = { local: (_key: string, _entry: OperatorEntry) => workload.operator?.() ?? new InstantOperator() };
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const run = await initializeRun({ store, workspace: 'bench', runId, campaign, maxConcurrent: workload.maxConcurrent });

@@ -1,0 +1,61 @@
+// Real local processes (issue 20): N tasks running `true` with a cap of 8, through the host with the
+// real local operator (wrapper, markers, watcher), beside `seq N | xargs -P 8 -n1 sh -c true` on the
+// same machine in the same run. CPU is this process's own (user + system; the tasks, their
+// wrappers and xargs' children are not counted): the orchestrator's cost per task.
+// The JetStream row hosts the run in-process on a private nats-server, as a worker would.
+//   npx tsx bench/local.bench.ts [500 5000]
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { LocalOperator } from '../operators/local-operator.ts';
+import { startNatsServer } from '../harness/nats-server.ts';
+import { ids, oneShot, runWorkload, type LogTarget, type Workload, type WorkloadResult } from './workloads.ts';
+
+const CAP = 8;
+
+/** `n` tasks running `true` on the real local operator, at most CAP at once. */
+function trueTasks(n: number): Workload {
+  return {
+    name: `local-true-${n}`,
+    tasks: n,
+    maxConcurrent: CAP,
+    campaign: () => oneShot(() => ({ tasks: ids('t', n).map((id) => ({ id, command: 'true' })) })),
+    operator: () => new LocalOperator(),
+  };
+}
+
+/** Wall seconds of `seq n | xargs -P CAP -n1 sh -c true`. */
+function xargsSeconds(n: number): number {
+  const start = performance.now();
+  const result = spawnSync('sh', ['-c', `seq ${n} | xargs -P ${CAP} -n1 sh -c true`], { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`xargs exited ${result.status}`);
+  return (performance.now() - start) / 1000;
+}
+
+function row(result: WorkloadResult, xargs: number): string {
+  const ratio = result.seconds / xargs;
+  const cpuMsPerTask = (result.cpuSeconds * 1000) / result.tasks;
+  return `${String(result.tasks).padStart(6)} ${result.log.padEnd(9)} ${result.status.padEnd(10)} ${result.seconds.toFixed(2).padStart(7)} ${xargs.toFixed(2).padStart(8)} ${`${ratio.toFixed(2)}x`.padStart(7)} ${cpuMsPerTask.toFixed(2).padStart(12)} ${((result.seconds * 1000) / result.tasks).toFixed(2).padStart(12)}`;
+}
+
+/** Prints, for each size, ours on both logs beside xargs, with the ratio and the cost per task. */
+export async function main(sizes: number[] = [500, 5000]): Promise<void> {
+  console.log(`\nlocal processes: N × \`true\`, cap ${CAP}; targets: wall ≤ 2x xargs (JetStream ≤ 2.5x), orchestrator CPU ≤ 1 ms per task`);
+  console.log(`${'tasks'.padStart(6)} ${'log'.padEnd(9)} ${'status'.padEnd(10)} ${'wall s'.padStart(7)} ${'xargs s'.padStart(8)} ${'ratio'.padStart(7)} ${'cpu ms/task'.padStart(12)} ${'wall ms/task'.padStart(12)}`);
+  const server = await startNatsServer();
+  try {
+    const targets: LogTarget[] = [{ kind: 'sqlite' }, { kind: 'jetstream', nats: { url: server.url, ...server.users.orchestrator } }];
+    for (const n of sizes) {
+      for (const target of targets) {
+        const xargs = xargsSeconds(n);
+        console.log(row(await runWorkload(trueTasks(n), target), xargs));
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const sizes = process.argv.slice(2).map(Number);
+  await main(sizes.length > 0 ? sizes : undefined);
+}
