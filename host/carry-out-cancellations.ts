@@ -89,11 +89,11 @@ async function carryOut(handle: RunHandle, targets: CancelTargets, timeoutMs: nu
   const { host, runner, projections, campaign, logger } = await hostFor(handle, 'step', options, undefined, only);
   const deadline = new AbortController();
   try {
-    const unstarted = [...targets.unstarted].map((attemptId) => {
+    for (const attemptId of targets.unstarted) {
       const operatorKey = host.state.attempts.get(attemptId)?.context.operatorKey ?? '';
-      return runner.run(host, { actor: attemptId, effect: { type: 'attempt.cancel', attemptId, operatorKey } });
-    });
-    await Promise.race([Promise.all([host.settle(), ...unstarted]), sleepUnlessAborted(timeoutMs, deadline.signal)]);
+      host.startUnowed({ actor: attemptId, effect: { type: 'attempt.cancel', attemptId, operatorKey } });
+    }
+    await Promise.race([host.settle(), sleepUnlessAborted(timeoutMs, deadline.signal)]);
     // Another host may have recorded the outcome first: read what the log has now.
     await host.refresh();
     await projections.flush();

@@ -465,6 +465,15 @@ export class RunHost {
     for (const pending of pendingEffects(this.system)) this.startEffect(pending);
   }
 
+  /**
+   * Starts an effect no state of the log owes (the cancel of an attempt a command moved straight
+   * from `created` to `cancelled`, whose start may have launched it), capped and de-duplicated like
+   * owed ones; `settle` waits for it.
+   */
+  startUnowed(pending: PendingEffect): void {
+    this.startEffect(pending);
+  }
+
   private startEffect(pending: PendingEffect): void {
     const handler = this.options.effects;
     if (handler === undefined || this.stopReason !== undefined) return;
