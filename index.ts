@@ -11,20 +11,19 @@ export {
   initializeRun,
   listActiveRuns,
   openRun,
-  runUntilCompletion,
   RunLifecycleError,
   sendCommand,
-  stepRun,
 } from './host/run-lifecycle.ts';
+export { runUntilCompletion, stepRun } from './host/drive-run.ts';
 export type {
   CommandReply,
-  DriveOptions,
   InitializeOrResumeOptions,
   InitializeRunOptions,
   OpenRunOptions,
   RunHandle,
   StoreOptions,
 } from './host/run-lifecycle.ts';
+export type { DriveOptions } from './host/drive-run.ts';
 export { RunStore } from './host/run-store.ts';
 export type { Campaign, TaskResult } from './campaign/campaign.ts';
 export type { Operator, OperatorContext, PollResult, SubmitResult, CollectedResults } from './operators/operator.ts';

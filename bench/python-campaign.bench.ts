@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { OperatorEntry } from '../workspace/operators-config.ts';
 import { loadCampaign } from '../campaign/load-campaign.ts';
-import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
+import { initializeRun } from '../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../host/drive-run.ts';
 import { InstantOperator } from '../harness/instant-operator.ts';
 
 const CALLS = 20;

@@ -3,7 +3,8 @@ import { attemptPhase } from '../machines/attempt-phase.ts';
 import { currentDriver, describeDriver } from './run-driver.ts';
 import { tryHostRun } from './run-host-lock.ts';
 import { RunHost, type EffectHandler } from './run-host.ts';
-import { hostFor, type DriveOptions, type RunHandle } from './run-lifecycle.ts';
+import { type RunHandle } from './run-lifecycle.ts';
+import { hostFor, type DriveOptions } from './drive-run.ts';
 
 /** An attempt a cancel asked to stop, as the log has it once the command waited. */
 export interface CancelledAttempt {

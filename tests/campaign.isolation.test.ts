@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { explainRun } from '../views/explain-run.ts';
-import { initializeRun, runUntilCompletion, type RunHandle } from '../host/run-lifecycle.ts';
+import { initializeRun, type RunHandle } from '../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../host/drive-run.ts';
 import type { Campaign } from '../campaign/campaign.ts';
 import { campaignTimeoutMs } from '../campaign/campaign-call.ts';
 import { loadCampaign } from '../campaign/load-campaign.ts';

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initializeRun, openRun, stepRun } from '../host/run-lifecycle.ts';
+import { initializeRun, openRun } from '../host/run-lifecycle.ts';
+import { stepRun } from '../host/drive-run.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initializeRun, openRun, stepRun } from '../host/run-lifecycle.ts';
+import { initializeRun, openRun } from '../host/run-lifecycle.ts';
+import { stepRun } from '../host/drive-run.ts';
 import { getRunStatus } from '../projections/queries.ts';
 import { runCli } from './harness/cli.ts';
 import { verifyAndClose } from './harness/verify-and-close.ts';

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
+import { initializeRun } from '../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../host/drive-run.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 

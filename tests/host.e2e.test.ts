@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { verifyAndClose } from './harness/verify-and-close.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { initializeRun, openRun, runUntilCompletion, sendCommand } from '../host/run-lifecycle.ts';
+import { initializeRun, openRun, sendCommand } from '../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../host/drive-run.ts';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 

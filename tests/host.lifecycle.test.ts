@@ -4,7 +4,8 @@ import path from 'node:path';
 import { verifyAndClose } from './harness/verify-and-close.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { getRunStatus, listAttempts } from '../projections/queries.ts';
-import { initializeRun, listActiveRuns, openRun, runUntilCompletion, sendCommand, stepRun } from '../host/run-lifecycle.ts';
+import { initializeRun, listActiveRuns, openRun, sendCommand } from '../host/run-lifecycle.ts';
+import { runUntilCompletion, stepRun } from '../host/drive-run.ts';
 
 const roots: string[] = [];
 afterEach(() => {

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Campaign } from '../campaign/campaign.ts';
-import { initializeRun, runUntilCompletion } from '../host/run-lifecycle.ts';
+import { initializeRun } from '../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../host/drive-run.ts';
 import { RunStore } from '../host/run-store.ts';
 import { DelegatingEventLog } from '../storage/delegating-event-log.ts';
 import type { StoredEvent } from '../events/envelope.ts';

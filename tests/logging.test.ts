@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperatorContext, PollResult, SubmitResult, Unsubscribe } from '../operators/operator.ts';
-import { initializeRun, runUntilCompletion, stepRun, type RunHandle } from '../host/run-lifecycle.ts';
+import { initializeRun, type RunHandle } from '../host/run-lifecycle.ts';
+import { runUntilCompletion, stepRun } from '../host/drive-run.ts';
 import { createLogger, type LogLevel } from '../events/logger.ts';
 import { InstantOperator } from '../harness/instant-operator.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initializeRun, runUntilCompletion, sendCommand, stepRun } from '../host/run-lifecycle.ts';
+import { initializeRun, sendCommand } from '../host/run-lifecycle.ts';
+import { runUntilCompletion, stepRun } from '../host/drive-run.ts';
 import { explainRun, type TaskExplanation } from '../views/explain-run.ts';
 import { formatExplanation } from '../views/format-explanation.ts';
 

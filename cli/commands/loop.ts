@@ -106,7 +106,7 @@ async function loopOne(ctx: CommandContext, runId: string): Promise<number> {
       const config = loadOperatorsConfig({ workspaceDir: handle.workspaceDir });
       const display = new ProgressDisplay(ctx.out, progressMode(ctx.out), (view) => nextCycleSeconds(config, view));
       const redraw = scheduler(async () => display.update(await viewsOf(store, [handle.runId])));
-      const { runUntilCompletion } = await import('../../host/run-lifecycle.ts');
+      const { runUntilCompletion } = await import('../../host/drive-run.ts');
       const signal = leases === undefined ? ctx.signal : AbortSignal.any([ctx.signal, leases.lostSignal(handle.runId)]);
       let status: RunStatus;
       try {
@@ -131,7 +131,8 @@ async function readFinalStatuses(store: RunStore, outcomes: Map<string, RunStatu
 }
 
 async function loopAll(ctx: CommandContext): Promise<number> {
-  const { openRun, stepRun } = await import('../../host/run-lifecycle.ts');
+  const { openRun } = await import('../../host/run-lifecycle.ts');
+  const { stepRun } = await import('../../host/drive-run.ts');
   const { withDriverMarks } = await import('../../host/run-driver.ts');
   return withStore(ctx, (store) =>
     withDriverMarks(LOOP_DRIVER, (markDriver) => withLoopLeases(ctx, store, async (leases) => {

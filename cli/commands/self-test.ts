@@ -21,7 +21,7 @@ function check(condition: boolean, message: string): void {
 
 /** Runs the self-test campaign to completion and checks the outcome, the files and the projections. */
 async function verify(handle: RunHandle, signal: AbortSignal): Promise<{ events: number; tasks: number }> {
-  const { runUntilCompletion } = await import('../../host/run-lifecycle.ts');
+  const { runUntilCompletion } = await import('../../host/drive-run.ts');
   const status = await runUntilCompletion(handle, { signal });
   check(status === 'COMPLETED', `the run ended ${status}, expected COMPLETED`);
   const live = snapshot(await handle.store.views(), handle.runId);

@@ -44,7 +44,7 @@ export const stepCommand = defineCommand({
   async run(ctx) {
     const target = natsTarget(ctx);
     if (target !== undefined) return stepOverNats(ctx, target, parseId('run id', requiredArg(ctx, 'run')));
-    const { stepRun } = await import('../../host/run-lifecycle.ts');
+    const { stepRun } = await import('../../host/drive-run.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
       const status = await stepRun(handle, { driver: 'matterstack step', signal: ctx.signal });
       const view = getRunStatus(await handle.store.views(), handle.runId);

@@ -1,6 +1,7 @@
 // An orchestrator process for crash tests: resume (or create) a run and drive it to the end.
 import type { LocalOperatorOptions } from '../../operators/local-operator.ts';
-import { initializeOrResumeRun, runUntilCompletion } from '../../host/run-lifecycle.ts';
+import { initializeOrResumeRun } from '../../host/run-lifecycle.ts';
+import { runUntilCompletion } from '../../host/drive-run.ts';
 import { HeldStartOperator } from './held-start-operator.ts';
 
 // Optional: the local operator's options as JSON (e.g. a long kill grace, to crash the host inside it),
