@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Database from 'better-sqlite3';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -8,9 +9,11 @@ import type { RunStore } from '../host/run-store.ts';
 import { accessGuard, allowedHosts } from './access-guard.ts';
 import { clientBundle } from './client-bundle.ts';
 import { commandApi, type CommandSender } from './command-api.ts';
+import { runDeltas } from './live-deltas.ts';
 import { LiveFeed } from './live-feed.ts';
 import { pageShell } from './page-shell.ts';
-import { readApi } from './read-api.ts';
+import { pageWriter } from './page-writer.ts';
+import { readApi, serialViews } from './read-api.ts';
 
 /** What `matterstack ui` serves and how. */
 export interface WebServerOptions {
@@ -48,7 +51,7 @@ const SECURITY_HEADERS = {
 };
 
 /** The Hono app: guard, page, script, JSON API, live feed. */
-export function webApp(options: WebServerOptions & { token: string }, feed: LiveFeed, hosts: () => ReadonlySet<string>): Hono {
+export function webApp(options: WebServerOptions & { token: string }, views: () => Promise<Database.Database>, feed: LiveFeed, hosts: () => ReadonlySet<string>): Hono {
   const app = new Hono();
   app.use('*', async (c, next) => {
     await next();
@@ -61,15 +64,13 @@ export function webApp(options: WebServerOptions & { token: string }, feed: Live
   app.get('/api/session', (c) => c.json({ readOnly: options.send === null, user: options.user }));
   app.get('/api/live', (c) =>
     streamSSE(c, async (stream) => {
-      // A write to a page that just left fails; onAbort unsubscribes it, so the failure is dropped.
-      const unsubscribe = feed.subscribe((change) => void stream.writeSSE({ event: 'change', data: JSON.stringify(change) }).catch(() => undefined));
+      const unsubscribe = feed.subscribe(pageWriter(({ event, data }) => stream.writeSSE({ event, data })));
       stream.onAbort(unsubscribe);
-      await stream.writeSSE({ event: 'hello', data: '{}' });
       while (!stream.aborted && !stream.closed) await stream.sleep(HEARTBEAT_MS).then(() => stream.write(': keep-alive\n\n'));
       unsubscribe();
     }),
   );
-  app.route('/api', readApi(options.store));
+  app.route('/api', readApi(options.store, views));
   app.route('/api', commandApi(options.send));
   return app;
 }
@@ -78,9 +79,10 @@ export function webApp(options: WebServerOptions & { token: string }, feed: Live
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const token = options.token ?? randomBytes(16).toString('hex');
   await options.store.project();
-  const feed = new LiveFeed(options.store.log, options.store.projector.position(), options.onError);
+  const views = serialViews(options.store);
+  const feed = new LiveFeed(options.store.log, options.store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError);
   let hosts: ReadonlySet<string> = new Set();
-  const app = webApp({ ...options, token }, feed, () => hosts);
+  const app = webApp({ ...options, token }, views, feed, () => hosts);
   const server = await new Promise<Server>((resolve) => {
     const started: ServerType = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, () => resolve(started as Server));
   });
