@@ -21,6 +21,14 @@ export function dagTask(task: TaskView): DagTask {
   return shown;
 }
 
+/** What the timeline draws of an attempt (results, data and paths are in the task's panel). */
+export type TimelineAttempt = Pick<AttemptView, 'attemptId' | 'taskId' | 'attemptNumber' | 'status' | 'operatorKey' | 'reason' | 'createdAt' | 'submittedAt' | 'endedAt'>;
+
+/** `attempt` as the timeline draws it. */
+export function timelineAttempt({ attemptId, taskId, attemptNumber, status, operatorKey, reason, createdAt, submittedAt, endedAt }: AttemptView): TimelineAttempt {
+  return { attemptId, taskId, attemptNumber, status, operatorKey, reason, createdAt, submittedAt, endedAt };
+}
+
 /** What one run's records (fromSeq, toSeq] touched. */
 export interface RunTouches {
   fromSeq: number;
@@ -34,8 +42,9 @@ export interface RunTouches {
 
 /**
  * A run's change since seq `fromSeq`, as of seq `toSeq` or later: its header and counts, and the
- * current rows of every task and attempt a record in (fromSeq, toSeq] touched. A page showing the
- * run as of a seq in [fromSeq, toSeq) applies it; one at an older seq has missed records and reloads.
+ * current rows (as the DAG and the timeline draw them) of every task and attempt a record in
+ * (fromSeq, toSeq] touched. A page showing the run as of a seq in [fromSeq, toSeq) applies it; one
+ * at an older seq has missed records and reloads.
  */
 export interface RunDelta {
   runId: string;
@@ -45,7 +54,7 @@ export interface RunDelta {
   toTime: string;
   run: RunView & { counts: Record<string, number> };
   tasks: DagTask[];
-  attempts: AttemptView[];
+  attempts: TimelineAttempt[];
   /** Present when the campaign state changed. */
   campaignState?: CampaignStateView | null;
 }
@@ -103,7 +112,7 @@ export function runDeltas(db: Database.Database, touches: ReadonlyMap<string, Ru
       toTime: touched.toTime,
       run: { ...run, counts: countTasksByStatus(db, runId) },
       tasks: listTasksById(db, runId, [...taskIds]).map(dagTask),
-      attempts,
+      attempts: attempts.map(timelineAttempt),
       ...(touched.state ? { campaignState: getLatestCampaignState(db, runId) } : {}),
     });
   }

@@ -11,7 +11,7 @@ import { explainRun } from '../views/explain-run.ts';
 import { hintLines, reasonText } from '../views/format-explanation.ts';
 import { replayTimeline, stateAt } from '../views/replay-run.ts';
 import { workspaceDirOf } from '../workspace/workspace.ts';
-import { dagTask } from './live-deltas.ts';
+import { dagTask, timelineAttempt } from './live-deltas.ts';
 
 /** Lines of each stream a task panel shows. */
 const LOG_TAIL_LINES = 60;
@@ -73,13 +73,13 @@ export function readApi(store: RunStore, views: () => Promise<Database.Database>
     return c.body(cached.body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
-  // With the seq they are as of, so the page can tell which live deltas it still needs.
+  // As the timeline draws them, with the seq they are as of, so the page can tell which live deltas it still needs.
   api.get('/runs/:run/attempts', async (c) => {
     const runId = IdSchema.parse(c.req.param('run'));
     const db = await views();
     const run = getRun(db, runId);
     if (run === undefined) return c.json({ error: { code: 'RUN_NOT_FOUND', message: `run ${runId} not found` } }, 404);
-    return c.json({ lastSeq: run.lastSeq, attempts: listAttempts(db, runId) });
+    return c.json({ lastSeq: run.lastSeq, attempts: listAttempts(db, runId).map(timelineAttempt) });
   });
 
   api.get('/runs/:run/commands', async (c) => c.json(listCommands(await views(), IdSchema.parse(c.req.param('run')))));

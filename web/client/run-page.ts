@@ -6,7 +6,7 @@ import { DagView, type DagSelection } from './dag-view.ts';
 import { HistoryView } from './history-view.ts';
 import { JsonTree } from './json-tree.ts';
 import { applyAttemptsDelta, applyRunDelta, type AttemptsState, type RunDelta } from './live-delta.ts';
-import { getJson, runPath, StatusBadge, useDeltaState, useLive, type Attempt, type RunStatus, type Task } from './shared.ts';
+import { getJson, runPath, StatusBadge, useDeltaState, useLive, type RunStatus, type Task, type TimelineAttempt } from './shared.ts';
 import { TaskPanel } from './task-panel.ts';
 import { TimelineView } from './timeline-view.ts';
 
@@ -44,7 +44,7 @@ function DagTab({ run }: { run: RunStatus }) {
 }
 
 function TimelineTab({ runId }: { runId: string }) {
-  const { data, error } = useDeltaState(runId, () => getJson<AttemptsState<Attempt>>(runPath(runId, '/attempts')), (state, delta) => applyAttemptsDelta(state, delta as RunDelta<Task, Attempt>));
+  const { data, error } = useDeltaState(runId, () => getJson<AttemptsState<TimelineAttempt>>(runPath(runId, '/attempts')), (state, delta) => applyAttemptsDelta(state, delta as RunDelta<Task, TimelineAttempt>));
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1000);
@@ -66,7 +66,7 @@ export function RunPage({ runId }: { runId: string }) {
   const { data: run, error } = useDeltaState(
     runId,
     () => getJson<RunStatus>(runPath(runId)).then((r) => ({ ...r, seqTime: r.updatedAt })),
-    (state, delta) => applyRunDelta(state, delta as RunDelta<Task, Attempt>),
+    (state, delta) => applyRunDelta(state, delta as RunDelta<Task, TimelineAttempt>),
   );
   const [tab, setTab] = useState<Tab>('dag');
   if (error !== null) return html`<div class="error">${error}</div>`;

@@ -48,7 +48,7 @@ export interface RunStatus {
   campaignState?: { iteration: number; state: unknown; time: string; seq: number } | null;
 }
 
-/** An attempt as `/api/runs/:run/attempts` returns it. */
+/** An attempt as a task's panel (`/api/runs/:run/tasks/:task`) gets it. */
 export interface Attempt {
   attemptId: string;
   taskId: string;
@@ -65,6 +65,8 @@ export interface Attempt {
   decision: { verb: string; by?: string; comment?: string; data?: unknown } | null;
 }
 
+/** An attempt as `/api/runs/:run/attempts` and the live deltas give it: what the timeline draws. */
+export type TimelineAttempt = Pick<Attempt, 'attemptId' | 'taskId' | 'attemptNumber' | 'status' | 'operatorKey' | 'reason' | 'createdAt' | 'submittedAt' | 'endedAt'>;
 
 /** A coloured status label. */
 export function StatusBadge({ status }: { status: string }) {
