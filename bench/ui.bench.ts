@@ -32,7 +32,7 @@ function startUi(root: string): Promise<{ child: ChildProcess; url: string }> {
 
 /**
  * Opens run `runId`'s page, in a browser context of its own (as another person's browser: its own
- * connections and its own event stream), recording in the page each (page time, lastSeq, record time) it shows.
+ * connections and its own event stream), recording in the page each (page time, lastSeq, time of that record) it shows.
  */
 async function watchRun(browser: Browser, url: string, runId: string): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
@@ -42,7 +42,7 @@ async function watchRun(browser: Browser, url: string, runId: string): Promise<P
     new MutationObserver(() => {
       const el = document.querySelector('.run-page');
       const seq = Number(el?.getAttribute('data-last-seq') ?? 0);
-      const time = el?.getAttribute('data-updated-at') ?? '';
+      const time = el?.getAttribute('data-seq-time') ?? '';
       if (seq > 0 && seen[seen.length - 1]?.[1] !== seq) seen.push([Date.now(), seq, time]);
     }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-last-seq'] });
   `);

@@ -175,20 +175,33 @@ interface TaskRecord {
   updatedAt: string | null;
 }
 
+const TASK_SELECT = `SELECT task_id AS id, status, status_reason AS statusReason, operator_key AS operatorKey, attempt_count AS attempts,
+  current_attempt_id AS currentAttemptId, iteration, workflow_order AS "order", kind, dependencies, message, spec,
+  updated_at AS updatedAt FROM tasks`;
+
+function taskView(row: TaskRecord): TaskView {
+  return { ...row, dependencies: JSON.parse(row.dependencies) as string[], spec: parse<TaskSpec>(row.spec) };
+}
+
 /** The run's tasks in workflow order (iteration, then position in its workflow). */
 export function listTasks(db: Database.Database, runId: string): TaskView[] {
+  const rows = statement(db, `${TASK_SELECT} WHERE run_id = ? ORDER BY iteration, workflow_order, task_id`).all(runId) as TaskRecord[];
+  return rows.map(taskView);
+}
+
+/** The run's tasks among `taskIds` (unknown ids are left out), in workflow order. */
+export function listTasksById(db: Database.Database, runId: string, taskIds: readonly string[]): TaskView[] {
   const rows = statement(
     db,
-    `SELECT task_id AS id, status, status_reason AS statusReason, operator_key AS operatorKey, attempt_count AS attempts,
-       current_attempt_id AS currentAttemptId, iteration, workflow_order AS "order", kind, dependencies, message, spec,
-       updated_at AS updatedAt
-     FROM tasks WHERE run_id = ? ORDER BY iteration, workflow_order, task_id`,
-  ).all(runId) as TaskRecord[];
-  return rows.map((row) => ({
-    ...row,
-    dependencies: JSON.parse(row.dependencies) as string[],
-    spec: parse<TaskSpec>(row.spec),
-  }));
+    `${TASK_SELECT} WHERE run_id = ? AND task_id IN (SELECT value FROM json_each(?)) ORDER BY iteration, workflow_order, task_id`,
+  ).all(runId, JSON.stringify(taskIds)) as TaskRecord[];
+  return rows.map(taskView);
+}
+
+/** How many of the run's tasks are in each status. */
+export function countTasksByStatus(db: Database.Database, runId: string): Partial<Record<TaskStatus, number>> {
+  const rows = statement(db, 'SELECT status, COUNT(*) AS n FROM tasks WHERE run_id = ? GROUP BY status').all(runId) as { status: TaskStatus; n: number }[];
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 
 /**
@@ -227,6 +240,16 @@ const ATTEMPT_SELECT = `SELECT attempt_id AS attemptId, task_id AS taskId, attem
   created_at AS createdAt, submitted_at AS submittedAt, ended_at AS endedAt, results_files AS resultsFiles,
   results_data AS resultsData, decision FROM attempts`;
 
+function attemptView({ resultsFiles, resultsData, operatorData, decision, ...rest }: AttemptRecord): AttemptView {
+  return {
+    ...rest,
+    operatorData: parse<Record<string, JsonValue>>(operatorData),
+    decision: parse<GateDecisionView>(decision),
+    results:
+      resultsFiles === null ? null : { files: JSON.parse(resultsFiles) as Record<string, string>, data: parse<JsonValue>(resultsData) },
+  };
+}
+
 /** The run's attempts, oldest first; only those of `taskId` when given. */
 export function listAttempts(db: Database.Database, runId: string, taskId?: string): AttemptView[] {
   // Oldest first by the sequence of the creating record: clocks can tie, sequences cannot.
@@ -235,13 +258,16 @@ export function listAttempts(db: Database.Database, runId: string, taskId?: stri
       ? statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? ORDER BY created_seq, attempt_id`).all(runId)
       : statement(db, `${ATTEMPT_SELECT} WHERE run_id = ? AND task_id = ? ORDER BY attempt_number`).all(runId, taskId)
   ) as AttemptRecord[];
-  return rows.map(({ resultsFiles, resultsData, operatorData, decision, ...rest }) => ({
-    ...rest,
-    operatorData: parse<Record<string, JsonValue>>(operatorData),
-    decision: parse<GateDecisionView>(decision),
-    results:
-      resultsFiles === null ? null : { files: JSON.parse(resultsFiles) as Record<string, string>, data: parse<JsonValue>(resultsData) },
-  }));
+  return rows.map(attemptView);
+}
+
+/** The run's attempts among `attemptIds` (unknown ids are left out), oldest first. */
+export function listAttemptsById(db: Database.Database, runId: string, attemptIds: readonly string[]): AttemptView[] {
+  const rows = statement(
+    db,
+    `${ATTEMPT_SELECT} WHERE run_id = ? AND attempt_id IN (SELECT value FROM json_each(?)) ORDER BY created_seq, attempt_id`,
+  ).all(runId, JSON.stringify(attemptIds)) as AttemptRecord[];
+  return rows.map(attemptView);
 }
 
 /** The campaign state recorded for each iteration of the run, by iteration. */

@@ -58,6 +58,8 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
   let ui: { cli: RunningCli; url: string };
   let readOnlyUi: { cli: RunningCli; url: string };
   let small: string;
+  let napper: string;
+  let napLoop: ReturnType<typeof runCli>;
   const loops: RunningCli[] = [];
 
   beforeAll(async () => {
@@ -65,7 +67,12 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
     temp.workspace('small', SMALL);
     temp.workspace('gated', GATED);
     temp.workspace('slow', oneWorkflowCampaign([{ id: 'slow', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'next', command: 'true', dependencies: ['slow'] }]));
+    temp.workspace('napper', oneWorkflowCampaign([{ id: 'first', command: 'true' }, { id: 'nap', command: 'sleep 11', dependencies: ['first'] }]));
+    temp.workspace('held', oneWorkflowCampaign([{ id: 'long', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'after', command: 'true', dependencies: ['long'] }]));
     small = await initRun(temp.root, 'small');
+    // The napper's run (an 11 s task: an idle stretch the timeline squeezes) goes on while the other tests run.
+    napper = await initRun(temp.root, 'napper');
+    napLoop = runCli(['loop', napper], { root: temp.root });
     const [loop] = await Promise.all([runCli(['loop', small], { root: temp.root }), launchChromium().then((b) => (browser = b))]);
     expect(loop.code, loop.stderr).toBe(0);
     [ui, readOnlyUi] = await Promise.all([startUi(temp.root, ['--by', 'web-tester']), startUi(temp.root, ['--read-only'])]);
@@ -74,7 +81,7 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
   afterAll(async () => {
     await browser?.close();
     for (const cli of [ui?.cli, readOnlyUi?.cli, ...loops]) cli?.child.kill('SIGINT');
-    await Promise.all([ui?.cli.done, readOnlyUi?.cli.done, ...loops.map((l) => l.done)]);
+    await Promise.all([ui?.cli.done, readOnlyUi?.cli.done, ...loops.map((l) => l.done), napLoop]);
     temp?.cleanup();
   });
 
@@ -91,12 +98,23 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
   it('the runs page lists every run with its status and workspace, and filters by workspace', async () => {
     const slow = await initRun(temp.root, 'slow');
     const page = await openPage(ui.url);
-    await expect.poll(() => page.locator('.run-row').count(), { timeout: 20_000 }).toBe(2);
+    await expect.poll(() => page.locator('.run-row').count(), { timeout: 20_000 }).toBe(3);
     expect(await page.locator(`.run-row[data-run-id="${small}"]`).getAttribute('data-status')).toBe('COMPLETED');
     expect(await page.locator(`.run-row[data-run-id="${slow}"]`).getAttribute('data-status')).toBe('PENDING');
     await page.selectOption('select[name=workspace]', 'small');
     await expect.poll(() => page.locator('.run-row').count(), { timeout: 20_000 }).toBe(1);
     expect(await page.locator('.run-row').getAttribute('data-run-id')).toBe(small);
+    await page.selectOption('select[name=workspace]', '');
+    await page.selectOption('select[name=status]', 'PENDING');
+    await expect.poll(() => page.locator('.run-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id'))), { timeout: 20_000 }).toEqual([slow]);
+    await page.selectOption('select[name=status]', 'COMPLETED');
+    // The napper's run may have completed meanwhile; the pending one may not show.
+    await expect.poll(() => page.locator('.run-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id'))), { timeout: 20_000 }).toContain(small);
+    expect(await page.locator('.run-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')))).not.toContain('PENDING');
+    expect(await page.locator(`.run-row[data-run-id="${slow}"]`).count()).toBe(0);
+    await page.selectOption('select[name=status]', 'FAILED');
+    await expect.poll(() => page.locator('.runs-page .muted').last().textContent(), { timeout: 20_000 }).toBe('No runs match.');
+    expect(await page.locator('.run-row').count()).toBe(0);
     await page.close();
   });
 
@@ -205,6 +223,61 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
       return { status: r.status, body: await r.json() };
     })()`);
     expect(reply).toMatchObject({ status: 403, body: { accepted: false, code: 'READ_ONLY' } });
+    await page.close();
+  });
+
+  it('the timeline: one lane per task under its operator, each attempt\'s wait and run drawn apart, an idle stretch squeezed and labelled with its real length', async () => {
+    const done = await napLoop;
+    expect(done.code, done.stderr).toBe(0);
+    type Shown = { attemptId: string; taskId: string; operatorKey: string; submittedAt: string; endedAt: string };
+    const attempts: Shown[] = [];
+    for (const task of ['first', 'nap']) attempts.push(...(await runCli(['attempts', napper, task, '--json'], { root: temp.root })).json<Shown[]>());
+    const page = await openPage(ui.url, `#/run/${napper}`);
+    await page.locator('[data-tab=timeline]').click();
+    await expect.poll(() => page.locator('.timeline .lane').evaluateAll((lanes) => lanes.map((l) => l.getAttribute('data-lane'))), { timeout: 20_000 }).toEqual(['first', 'nap']);
+    expect(await page.locator('.timeline .lane-group').allTextContents()).toEqual([...new Set(attempts.map((a) => a.operatorKey))]);
+    for (const attempt of attempts) {
+      const bar = page.locator(`.attempt-bar[data-attempt-id="${attempt.attemptId}"]`);
+      const wait = await bar.locator('rect.wait').evaluate((r) => ({ x: Number(r.getAttribute('x')), width: Number(r.getAttribute('width')), title: r.textContent }));
+      const run = await bar.locator('rect.run').evaluate((r) => ({ x: Number(r.getAttribute('x')), title: r.textContent }));
+      expect(wait.x + wait.width, `${attempt.attemptId}: the run starts where the wait ends`).toBeLessThanOrEqual(run.x + 1);
+      expect(wait.title).toContain('waited');
+      expect(run.title).toContain('COMPLETED, ran');
+    }
+    const nap = attempts.find((a) => a.taskId === 'nap');
+    const napSeconds = Math.round((Date.parse(nap?.endedAt ?? '') - Date.parse(nap?.submittedAt ?? '')) / 1000);
+    expect(await page.locator('.timeline .squeeze text').allTextContents()).toEqual([`⋯ ${napSeconds} s`]);
+    await page.close();
+  });
+
+  it('the run\'s and the task\'s buttons (pause, resume, cancel attempt, rerun, cancel) send the CLI\'s commands, recorded as the ui\'s user', async () => {
+    const held = await initRun(temp.root, 'held');
+    const loop = startCli(['loop', held], { root: temp.root });
+    loops.push(loop);
+    const page = await openPage(ui.url, `#/run/${held}`);
+    page.on('dialog', (dialog) => void dialog.accept());
+    const long = page.locator('.task-node[data-task-id="long"]');
+    await expect.poll(() => long.getAttribute('data-status'), { timeout: 60_000 }).toBe('RUNNING');
+    const runReply = (action: string) => page.locator(`.run-actions button[data-action="${action}"] + .reply`);
+    for (const action of ['CMD.PAUSE', 'CMD.RESUME']) {
+      await page.click(`.run-actions button[data-action="${action}"]`);
+      await expect.poll(() => runReply(action).textContent(), { timeout: 20_000 }).toMatch(/^accepted \(seq \d+\)$/);
+    }
+    await long.click();
+    const cancelAttempt = page.locator('.panel tr[data-attempt-id="long-a1"] button[data-action="CMD.CANCEL_ATTEMPT"]');
+    await cancelAttempt.click();
+    await expect.poll(() => page.locator('.panel tr[data-attempt-id="long-a1"] .badge').textContent(), { timeout: 30_000 }).toBe('CANCELLED');
+    await page.click('.panel button[data-action="CMD.RERUN"]');
+    await expect.poll(() => page.locator('.panel button[data-action="CMD.RERUN"] + .reply').textContent(), { timeout: 20_000 }).toMatch(/^accepted \(seq \d+\)$/);
+    // The cancelled attempt failed the run, which ended its loop; the rerun makes the task to do again.
+    await expect.poll(() => long.getAttribute('data-status'), { timeout: 30_000 }).toBe('PENDING');
+    await page.click('.run-actions button[data-action="CMD.CANCEL"]');
+    await expect.poll(() => page.locator('.run-page').getAttribute('data-status'), { timeout: 30_000 }).toBe('CANCELLED');
+    expect((await loop.done).code).not.toBeNull();
+    const commands = (await page.evaluate(`fetch('/api/runs/${held}/commands', { headers: { 'x-matterstack-token': document.body.dataset.token } }).then((r) => r.json())`)) as { verb: string; accepted: boolean; by?: string }[];
+    expect(commands.map(({ verb, accepted, by }) => ({ verb, accepted, by }))).toEqual(
+      ['pause', 'resume', 'cancel-attempt', 'rerun', 'cancel'].map((verb) => ({ verb, accepted: true, by: 'web-tester' })),
+    );
     await page.close();
   });
 });

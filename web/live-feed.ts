@@ -1,28 +1,43 @@
 import type { EventLog } from '../events/event-log.ts';
+import { noteTouches, type RunDelta, type RunTouches } from './live-deltas.ts';
 
-/** What the page hears: the runs whose logs grew, each with its last sequence now. */
-export interface LiveChange {
-  runs: Record<string, number>;
+/** One server-sent event for the pages: its name, its JSON text, and the runs it is about. */
+export interface LiveMessage {
+  event: 'hello' | 'delta' | 'resync';
+  data: string;
+  runIds: readonly string[];
 }
 
-type Listener = (change: LiveChange) => void;
-
-/** How long appends are gathered into one message: a fan-out appends thousands of records a second. */
-const COALESCE_MS = 100;
+type Listener = (message: LiveMessage) => void;
 
 /**
- * One follower of the whole log (however many pages are open) that tells every listener which
- * runs changed, at most every COALESCE_MS. Pages then ask for what they show.
+ * How long appends are gathered into one message: a fan-out appends thousands of records a second,
+ * and a page redraws once per message (at most four a second).
+ */
+const COALESCE_MS = 250;
+
+/**
+ * One follower of the whole log (however many pages are open). Every COALESCE_MS at most it notes
+ * what the new records touched, reads those rows once (`readDeltas`) and gives the same message,
+ * serialized once, to every listener; with no listener it reads nothing.
  */
 export class LiveFeed {
   private readonly listeners = new Set<Listener>();
   private readonly abort = new AbortController();
-  private pending: Record<string, number> = {};
+  private pending = new Map<string, RunTouches>();
+  /** Each run's last seq the feed has passed on (or dropped with no listener): a new page compares it with what it loaded. */
+  private readonly passed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
   private readonly done: Promise<void>;
 
-  /** Follows `log` from after global position `afterPosition`. */
-  constructor(log: EventLog, afterPosition: number, onError: (error: unknown) => void) {
+  /** Follows `log` from after global position `afterPosition`; `readDeltas` reads the touched rows from up-to-date projections. */
+  constructor(
+    log: EventLog,
+    afterPosition: number,
+    private readonly readDeltas: (touches: ReadonlyMap<string, RunTouches>) => Promise<RunDelta[]>,
+    private readonly onError: (error: unknown) => void,
+  ) {
     this.done = this.follow(log, afterPosition).catch((error: unknown) => {
       if (!this.abort.signal.aborted) onError(error);
     });
@@ -30,20 +45,42 @@ export class LiveFeed {
 
   private async follow(log: EventLog, afterPosition: number): Promise<void> {
     for await (const event of log.follow({ afterPosition, signal: this.abort.signal })) {
-      this.pending[event.runId] = event.seq;
-      this.timer ??= setTimeout(() => this.flush(), COALESCE_MS);
+      noteTouches(this.pending, event);
+      this.schedule();
     }
+  }
+
+  private schedule(): void {
+    if (this.timer === undefined && this.flushing === undefined && this.pending.size > 0) this.timer = setTimeout(() => this.flush(), COALESCE_MS);
   }
 
   private flush(): void {
     this.timer = undefined;
-    const change = { runs: this.pending };
-    this.pending = {};
-    for (const listener of this.listeners) listener(change);
+    const touches = this.pending;
+    this.pending = new Map();
+    for (const [runId, touched] of touches) this.passed.set(runId, touched.toSeq);
+    if (this.listeners.size === 0) return;
+    const runIds = [...touches.keys()];
+    this.flushing = this.readDeltas(touches)
+      .then((deltas) => this.deliver({ event: 'delta', data: JSON.stringify({ deltas }), runIds }))
+      .catch((error: unknown) => {
+        // The pages reload what they show and meet the error there; the operator sees it here.
+        this.onError(error);
+        this.deliver({ event: 'resync', data: JSON.stringify({ runs: runIds }), runIds });
+      })
+      .finally(() => {
+        this.flushing = undefined;
+        if (!this.abort.signal.aborted) this.schedule();
+      });
   }
 
-  /** Calls `listener` on every change until the returned function is called. */
+  private deliver(message: LiveMessage): void {
+    for (const listener of this.listeners) listener(message);
+  }
+
+  /** Calls `listener` with a `hello` (each run's last seq passed on), then every message, until the returned function is called. */
   subscribe(listener: Listener): () => void {
+    listener({ event: 'hello', data: JSON.stringify({ seen: Object.fromEntries(this.passed) }), runIds: [] });
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -53,6 +90,6 @@ export class LiveFeed {
     this.abort.abort();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.listeners.clear();
-    await this.done;
+    await Promise.all([this.done, this.flushing]);
   }
 }

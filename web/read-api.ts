@@ -4,13 +4,14 @@ import type Database from 'better-sqlite3';
 import { isMatterStackError } from '../events/errors.ts';
 import { IdSchema } from '../events/ids.ts';
 import { RUN_STATUSES } from '../events/statuses.ts';
-import { getCampaignStates, getRun, getRunStatus, listAttempts, listCommands, listRuns, type RunStatusView, type TaskView } from '../projections/queries.ts';
+import { getCampaignStates, getRun, getRunStatus, listAttempts, listCommands, listRuns, type RunStatusView } from '../projections/queries.ts';
 import type { RunStore } from '../host/run-store.ts';
 import { readAttemptLog } from '../views/attempt-logs.ts';
 import { explainRun } from '../views/explain-run.ts';
 import { hintLines, reasonText } from '../views/format-explanation.ts';
 import { replayTimeline, stateAt } from '../views/replay-run.ts';
 import { workspaceDirOf } from '../workspace/workspace.ts';
+import { dagTask, timelineAttempt } from './live-deltas.ts';
 
 /** Lines of each stream a task panel shows. */
 const LOG_TAIL_LINES = 60;
@@ -20,14 +21,8 @@ const RunsQuerySchema = z.object({ status: z.enum(RUN_STATUSES).optional(), work
 const LogQuerySchema = z.object({ stream: z.enum(['stdout', 'stderr']).default('stdout'), offset: z.coerce.number().int().nonnegative().optional() });
 const SeqSchema = z.coerce.number().int().nonnegative();
 
-/** What the run page draws of a task (its spec, often long, is in the task's own panel). */
-function dagTask(task: TaskView): Omit<TaskView, 'spec' | 'order' | 'updatedAt'> {
-  const { spec: _spec, order: _order, updatedAt: _updatedAt, ...shown } = task;
-  return shown;
-}
-
-/** Brings the projections up to date one caller at a time (many pages ask at once). */
-function serialViews(store: RunStore): () => Promise<Database.Database> {
+/** Brings the projections up to date one caller at a time (many pages and the live feed ask at once). */
+export function serialViews(store: RunStore): () => Promise<Database.Database> {
   let last: Promise<unknown> = Promise.resolve();
   return () => {
     const next = last.then(() => store.views());
@@ -43,8 +38,7 @@ function badInput(field: string, error: z.ZodError): { error: { code: string; me
 }
 
 /** The read-only JSON API the page shows: runs, a run, its attempts, logs, explanation, replay and campaign states. */
-export function readApi(store: RunStore): Hono {
-  const views = serialViews(store);
+export function readApi(store: RunStore, views: () => Promise<Database.Database>): Hono {
   const api = new Hono();
 
   api.onError((error, c) => {
@@ -79,7 +73,14 @@ export function readApi(store: RunStore): Hono {
     return c.body(cached.body, 200, { 'content-type': 'application/json; charset=utf-8' });
   });
 
-  api.get('/runs/:run/attempts', async (c) => c.json(listAttempts(await views(), IdSchema.parse(c.req.param('run')))));
+  // As the timeline draws them, with the seq they are as of, so the page can tell which live deltas it still needs.
+  api.get('/runs/:run/attempts', async (c) => {
+    const runId = IdSchema.parse(c.req.param('run'));
+    const db = await views();
+    const run = getRun(db, runId);
+    if (run === undefined) return c.json({ error: { code: 'RUN_NOT_FOUND', message: `run ${runId} not found` } }, 404);
+    return c.json({ lastSeq: run.lastSeq, attempts: listAttempts(db, runId).map(timelineAttempt) });
+  });
 
   api.get('/runs/:run/commands', async (c) => c.json(listCommands(await views(), IdSchema.parse(c.req.param('run')))));
 

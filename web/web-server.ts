@@ -8,13 +8,21 @@ import type { RunStore } from '../host/run-store.ts';
 import { accessGuard, allowedHosts } from './access-guard.ts';
 import { clientBundle } from './client-bundle.ts';
 import { commandApi, type CommandSender } from './command-api.ts';
+import { runDeltas } from './live-deltas.ts';
 import { LiveFeed } from './live-feed.ts';
 import { pageShell } from './page-shell.ts';
-import { readApi } from './read-api.ts';
+import { pageWriter } from './page-writer.ts';
+import { readApi, serialViews } from './read-api.ts';
+import { workerReadApi, type WorkerReads } from './worker-read-api.ts';
+
+/**
+ * Where the page's reads come from: the log (`store`: every view, live), or, for a NATS user who
+ * may not read the log (the viewer), the workers (`worker`: runs and their tasks, not live).
+ */
+export type ReadSource = { store: RunStore; worker?: never } | { worker: WorkerReads; store?: never };
 
 /** What `matterstack ui` serves and how. */
-export interface WebServerOptions {
-  store: RunStore;
+export type WebServerOptions = ReadSource & {
   /** Address to bind (127.0.0.1 by default in the CLI). */
   host: string;
   /** 0: any free port. */
@@ -26,7 +34,7 @@ export interface WebServerOptions {
   /** The access token (default: 32 random hex digits). */
   token?: string;
   onError: (error: unknown) => void;
-}
+};
 
 /** A running web view. */
 export interface WebServer {
@@ -47,8 +55,8 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-/** The Hono app: guard, page, script, JSON API, live feed. */
-export function webApp(options: WebServerOptions & { token: string }, feed: LiveFeed, hosts: () => ReadonlySet<string>): Hono {
+/** The Hono app: guard, page, script, JSON API (`reads`), live feed (none: a page that stays as loaded). */
+export function webApp(options: WebServerOptions & { token: string }, reads: Hono, feed: LiveFeed | null, hosts: () => ReadonlySet<string>): Hono {
   const app = new Hono();
   app.use('*', async (c, next) => {
     await next();
@@ -61,15 +69,14 @@ export function webApp(options: WebServerOptions & { token: string }, feed: Live
   app.get('/api/session', (c) => c.json({ readOnly: options.send === null, user: options.user }));
   app.get('/api/live', (c) =>
     streamSSE(c, async (stream) => {
-      // A write to a page that just left fails; onAbort unsubscribes it, so the failure is dropped.
-      const unsubscribe = feed.subscribe((change) => void stream.writeSSE({ event: 'change', data: JSON.stringify(change) }).catch(() => undefined));
+      const write = pageWriter(({ event, data }) => stream.writeSSE({ event, data }));
+      const unsubscribe = feed?.subscribe(write) ?? (write({ event: 'hello', data: '{"seen":{}}', runIds: [] }), () => undefined);
       stream.onAbort(unsubscribe);
-      await stream.writeSSE({ event: 'hello', data: '{}' });
       while (!stream.aborted && !stream.closed) await stream.sleep(HEARTBEAT_MS).then(() => stream.write(': keep-alive\n\n'));
       unsubscribe();
     }),
   );
-  app.route('/api', readApi(options.store));
+  app.route('/api', reads);
   app.route('/api', commandApi(options.send));
   return app;
 }
@@ -77,10 +84,17 @@ export function webApp(options: WebServerOptions & { token: string }, feed: Live
 /** Starts the web view; resolves once it listens. */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const token = options.token ?? randomBytes(16).toString('hex');
-  await options.store.project();
-  const feed = new LiveFeed(options.store.log, options.store.projector.position(), options.onError);
+  let feed: LiveFeed | null = null;
+  let reads: Hono;
+  if (options.store !== undefined) {
+    const { store } = options;
+    await store.project();
+    const views = serialViews(store);
+    feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError);
+    reads = readApi(store, views);
+  } else reads = workerReadApi(options.worker);
   let hosts: ReadonlySet<string> = new Set();
-  const app = webApp({ ...options, token }, feed, () => hosts);
+  const app = webApp({ ...options, token }, reads, feed, () => hosts);
   const server = await new Promise<Server>((resolve) => {
     const started: ServerType = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, () => resolve(started as Server));
   });
@@ -92,7 +106,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     port,
     token,
     close: async () => {
-      await feed.close();
+      await feed?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

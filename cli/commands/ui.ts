@@ -1,10 +1,14 @@
 import { once } from 'node:events';
 import { BY_OPTION, defineCommand, flag, positiveIntegerOption, stringOption, type CommandContext } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
+import { isMatterStackError } from '../../events/errors.ts';
+import { natsRunList } from '../nats-list.ts';
+import { natsStatusView } from '../nats-status.ts';
 import { natsTarget } from '../nats-target.ts';
 import { openStore } from '../open-store.ts';
 import { issuer, submitRunCommand } from '../send-run-command.ts';
 import type { CommandReply, CommandSender } from '../../web/command-api.ts';
+import type { ReadSource } from '../../web/web-server.ts';
 
 /** The NATS user that may only read: its page is read-only whatever the flags say. */
 const VIEWER_USER = 'viewer';
@@ -17,6 +21,25 @@ function cliSender(ctx: CommandContext): CommandSender {
   };
 }
 
+/**
+ * The log, or for a NATS user refused it (the viewer), the workers: that user's page then shows
+ * what a worker tells it (the runs, their tasks), as `list` and `status` do.
+ */
+async function readSource(ctx: CommandContext): Promise<ReadSource> {
+  const nats = natsTarget(ctx);
+  try {
+    return { store: await openStore(ctx) };
+  } catch (error) {
+    if (nats === undefined || !isMatterStackError(error) || error.details.reason !== 'permission') throw error;
+    return {
+      worker: {
+        listRuns: (filter) => natsRunList(nats, { all: true, ...filter }),
+        runStatus: (runId) => natsStatusView(nats, runId),
+      },
+    };
+  }
+}
+
 /** `ui`: the web view of the runs, served from this process until Ctrl-C. */
 export const uiCommand = defineCommand({
   name: 'ui',
@@ -27,7 +50,8 @@ export const uiCommand = defineCommand({
     'and the campaign state; it updates live from the log. Unless --read-only it sends the same commands',
     'as the CLI (approve, reject, pause, resume, cancel, revive, rerun, cancel-attempt), recorded as --by.',
     'It prints a URL with a random token: every request needs it. Binds 127.0.0.1 unless --host says otherwise.',
-    'With --nats the page reads JetStream and acts as the NATS user; the viewer user gets a read-only page.',
+    'With --nats the page reads JetStream and acts as the NATS user; the viewer user gets a read-only page that',
+    'shows what workers tell it (the runs and their tasks; no history, timeline or logs, and not live).',
   ].join('\n'),
   group: 'views',
   args: [],
@@ -45,11 +69,11 @@ export const uiCommand = defineCommand({
     const nats = natsTarget(ctx);
     const readOnly = flag(ctx, 'read-only') || nats?.user === VIEWER_USER;
     const user = nats?.user ?? issuer(ctx) ?? 'unknown';
-    const store = await openStore(ctx);
+    const source = await readSource(ctx);
     const { startWebServer } = await import('../../web/web-server.ts');
     try {
       const server = await startWebServer({
-        store,
+        ...source,
         host,
         port,
         user,
@@ -60,7 +84,7 @@ export const uiCommand = defineCommand({
       if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
       await server.close();
     } finally {
-      await store.close();
+      await source.store?.close();
     }
     return EXIT_CODES.OK;
   },

@@ -1,4 +1,5 @@
 // The page's only door to the server: JSON reads with the token header, commands, and the one live feed.
+import type { RunDelta } from './live-delta.ts';
 
 const TOKEN = document.body.dataset.token ?? '';
 const TOKEN_HEADER = 'x-matterstack-token';
@@ -29,40 +30,50 @@ export async function sendCommand(runId: string, command: Record<string, unknown
   return (await response.json()) as CommandReply;
 }
 
-/** Which runs' logs grew (run id → last seq). */
-export type LiveChange = Record<string, number>;
-type Listener = (change: LiveChange) => void;
+/**
+ * What the live feed says: `hello` (at each connection: each run's last seq the server passed on,
+ * so a page that loaded something older reloads it), `delta` (runs' changes), or `resync` (these
+ * runs' deltas were dropped: reload them whole).
+ */
+export type LiveMessage =
+  | { kind: 'hello'; seen: Record<string, number> }
+  | { kind: 'delta'; deltas: RunDelta[] }
+  | { kind: 'resync'; runs: string[] };
+type Listener = (message: LiveMessage) => void;
 
 const listeners = new Set<Listener>();
 let started = false;
 
-function deliver(runs: LiveChange): void {
-  for (const l of listeners) l(runs);
+function deliver(message: LiveMessage): void {
+  for (const l of listeners) l(message);
 }
 
 /**
  * One EventSource per browser, not per tab: a browser keeps at most six connections to a host, and
  * seven open tabs each holding a stream would leave none for loading anything. The tab holding the
- * `matterstack-live` lock streams and passes each change to the others over a BroadcastChannel.
+ * `matterstack-live` lock streams and passes each message to the others over a BroadcastChannel.
  */
 function startFeed(): void {
   const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('matterstack-live');
-  channel?.addEventListener('message', (event: MessageEvent<LiveChange>) => deliver(event.data));
+  channel?.addEventListener('message', (event: MessageEvent<LiveMessage>) => deliver(event.data));
+  const pass = (message: LiveMessage): void => {
+    deliver(message);
+    channel?.postMessage(message);
+  };
   const stream = (): Promise<never> =>
     new Promise<never>(() => {
       const source = new EventSource('/api/live');
-      source.addEventListener('change', (event) => {
-        const { runs } = JSON.parse((event as MessageEvent<string>).data) as { runs: LiveChange };
-        deliver(runs);
-        channel?.postMessage(runs);
-      });
+      const data = (event: Event): unknown => JSON.parse((event as MessageEvent<string>).data);
+      source.addEventListener('hello', (event) => pass({ kind: 'hello', ...(data(event) as { seen: Record<string, number> }) }));
+      source.addEventListener('delta', (event) => pass({ kind: 'delta', ...(data(event) as { deltas: RunDelta[] }) }));
+      source.addEventListener('resync', (event) => pass({ kind: 'resync', ...(data(event) as { runs: string[] }) }));
     });
   if (channel !== null && navigator.locks !== undefined) void navigator.locks.request('matterstack-live', stream);
   else void stream();
 }
 
-/** Calls `listener` whenever the log grows; returns the unsubscribe. */
-export function onLiveChange(listener: Listener): () => void {
+/** Calls `listener` with every message of the live feed; returns the unsubscribe. */
+export function onLive(listener: Listener): () => void {
   if (!started) {
     started = true;
     startFeed();

@@ -32,12 +32,15 @@ function DataFields({ schema, values, onChange }: { schema: JsonSchema | undefin
   });
 }
 
-/** The approve / reject form of gate `taskId`. */
-export function GateForm({ runId, taskId, schema }: { runId: string; taskId: string; schema: JsonSchema | undefined }) {
+/**
+ * The approve / reject form of gate `taskId` while it `waits`; once it no longer does (approved,
+ * perhaps from here), only the reply to the last decision sent, which the task panel keeps.
+ */
+export function GateForm({ runId, taskId, schema, waits, reply, setReply }: { runId: string; taskId: string; schema: JsonSchema | undefined; waits: boolean; reply: CommandReply | null; setReply: (reply: CommandReply) => void }) {
   const [comment, setComment] = useState('');
   const [values, setValues] = useState<Record<string, string>>({});
-  const [reply, setReply] = useState<CommandReply | null>(null);
   if (READ_ONLY) return null;
+  if (!waits) return reply === null ? null : html`<div class="gate-form"><${ReplyLine} reply=${reply} /></div>`;
   const dataOf = (): unknown => {
     if (values[''] !== undefined && values[''] !== '') return JSON.parse(values['']);
     const entries = Object.entries(values).filter(([k]) => k !== '').map(([k, v]) => [k, typed(schema?.properties?.[k] ?? {}, v)] as const);

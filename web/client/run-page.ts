@@ -5,7 +5,8 @@ import { CommandButton } from './command-button.ts';
 import { DagView, type DagSelection } from './dag-view.ts';
 import { HistoryView } from './history-view.ts';
 import { JsonTree } from './json-tree.ts';
-import { getJson, runPath, StatusBadge, useLive, type Attempt, type RunStatus } from './shared.ts';
+import { applyAttemptsDelta, applyRunDelta, type AttemptsState, type RunDelta } from './live-delta.ts';
+import { getJson, runPath, StatusBadge, useDeltaState, useLive, type RunStatus, type Task, type TimelineAttempt } from './shared.ts';
 import { TaskPanel } from './task-panel.ts';
 import { TimelineView } from './timeline-view.ts';
 
@@ -36,21 +37,21 @@ function DagTab({ run }: { run: RunStatus }) {
     <div class="split">
       <div class="dag-scroll"><${DagView} tasks=${tasks} selected=${selection !== null && 'taskId' in selection ? selection.taskId : null} onSelect=${setSelection} /></div>
       ${selection === null ? null : 'taskId' in selection
-        ? html`<${TaskPanel} runId=${run.runId} taskId=${selection.taskId} onClose=${() => setSelection(null)} />`
+        ? html`<${TaskPanel} key=${selection.taskId} runId=${run.runId} taskId=${selection.taskId} onClose=${() => setSelection(null)} />`
         : html`<${GroupList} selection=${selection} statusOf=${statusOf} onPick=${(id: string) => setSelection({ taskId: id })} onClose=${() => setSelection(null)} />`}
     </div>
   </div>`;
 }
 
 function TimelineTab({ runId }: { runId: string }) {
-  const { data, error } = useLive(() => getJson<Attempt[]>(runPath(runId, '/attempts')), runId, [runId]);
+  const { data, error } = useDeltaState(runId, () => getJson<AttemptsState<TimelineAttempt>>(runPath(runId, '/attempts')), (state, delta) => applyAttemptsDelta(state, delta as RunDelta<Task, TimelineAttempt>));
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1000);
     return () => window.clearInterval(timer);
   }, []);
   if (error !== null) return html`<div class="error">${error}</div>`;
-  return data === undefined ? html`<p>loading…</p>` : html`<${TimelineView} attempts=${data} now=${now} />`;
+  return data === undefined ? html`<p>loading…</p>` : html`<${TimelineView} attempts=${data.attempts} now=${now} />`;
 }
 
 function StateTab({ runId }: { runId: string }) {
@@ -62,12 +63,16 @@ function StateTab({ runId }: { runId: string }) {
 
 /** The page of run `runId`. */
 export function RunPage({ runId }: { runId: string }) {
-  const { data: run, error } = useLive(() => getJson<RunStatus>(runPath(runId)), runId, [runId]);
+  const { data: run, error } = useDeltaState(
+    runId,
+    () => getJson<RunStatus>(runPath(runId)).then((r) => ({ ...r, seqTime: r.updatedAt })),
+    (state, delta) => applyRunDelta(state, delta as RunDelta<Task, TimelineAttempt>),
+  );
   const [tab, setTab] = useState<Tab>('dag');
   if (error !== null) return html`<div class="error">${error}</div>`;
   if (run === undefined) return html`<p>loading…</p>`;
   const counts = Object.entries(run.counts).map(([s, n]) => html`<span class="count"><${StatusBadge} status=${s} /> ${n}</span>`);
-  return html`<section class="run-page" data-run-id=${run.runId} data-status=${run.status} data-last-seq=${run.lastSeq} data-updated-at=${run.updatedAt ?? ''}>
+  return html`<section class="run-page" data-run-id=${run.runId} data-status=${run.status} data-last-seq=${run.lastSeq} data-seq-time=${run.seqTime ?? ''}>
     <p><a href="#/">← runs</a></p>
     <h1>${run.runId} <${StatusBadge} status=${run.status} /></h1>
     <div class="muted">${run.workspace ?? ''}, phase ${run.phase ?? '—'}, iteration ${run.iteration ?? '—'}, seq ${run.lastSeq}${run.statusReason ? `: ${run.statusReason}` : ''}</div>

@@ -10,8 +10,9 @@ interface RunRow {
   phase: string | null;
   iteration: number | null;
   updatedAt: string | null;
-  tasksTotal: number;
-  tasksDone: number;
+  /** Null when the server does not know (a page reading through a worker). */
+  tasksTotal: number | null;
+  tasksDone: number | null;
 }
 
 const STATUSES = ['', 'PENDING', 'RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -35,7 +36,7 @@ export function RunsPage() {
       <tbody>${(data ?? []).map((r) => html`<tr class="run-row" data-run-id=${r.runId} data-status=${r.status}>
         <td><a href=${`#/run/${encodeURIComponent(r.runId)}`}>${r.runId}</a></td>
         <td><${StatusBadge} status=${r.status} /> <span class="muted">${r.phase ?? ''}</span></td>
-        <td><progress max=${Math.max(1, r.tasksTotal)} value=${r.tasksDone} /> ${r.tasksDone}/${r.tasksTotal}</td>
+        <td>${r.tasksTotal === null ? '—' : html`<progress max=${Math.max(1, r.tasksTotal)} value=${r.tasksDone ?? 0} /> ${r.tasksDone}/${r.tasksTotal}`}</td>
         <td>${r.iteration ?? '—'}</td><td>${r.workspace ?? ''}</td><td>${r.updatedAt ?? ''}</td></tr>`)}</tbody></table>
     ${data !== undefined && data.length === 0 ? html`<p class="muted">No runs match.</p>` : null}
   </section>`;

@@ -1,6 +1,7 @@
 // A task's panel: attempts, log tails (followed while it runs), results, files, the explain reason, actions.
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
+import type { CommandReply } from './api.ts';
 import { CommandButton } from './command-button.ts';
 import { GateForm } from './gate-form.ts';
 import { JsonTree } from './json-tree.ts';
@@ -65,6 +66,8 @@ function AttemptRow({ runId, attempt }: { runId: string; attempt: Attempt }) {
 /** The panel of task `taskId`, live. */
 export function TaskPanel({ runId, taskId, onClose }: { runId: string; taskId: string; onClose: () => void }) {
   const { data, error } = useLive(() => getJson<TaskDetail>(runPath(runId, `/tasks/${encodeURIComponent(taskId)}`)), runId, [runId, taskId]);
+  // Kept here, not in the form: an approval ends the wait, and with it the form, before its reply may be read.
+  const [gateReply, setGateReply] = useState<CommandReply | null>(null);
   if (error !== null) return html`<aside class="panel"><button class="close" onClick=${onClose}>×</button><div class="error">${error}</div></aside>`;
   if (data === undefined) return html`<aside class="panel">loading…</aside>`;
   const { task, attempts, explain } = data;
@@ -76,7 +79,7 @@ export function TaskPanel({ runId, taskId, onClose }: { runId: string; taskId: s
     <div class="muted">${task.kind ?? 'compute'} on ${task.operatorKey ?? 'no operator yet'}, iteration ${task.iteration ?? '—'}, ${task.attempts} attempt(s)${task.statusReason ? `: ${task.statusReason}` : ''}</div>
     ${task.message ? html`<p class="gate-message">${task.message}</p>` : null}
     ${explain ? html`<div class="explain"><strong>Why not done:</strong> ${explain.reason}${explain.details.map((line) => html`<div class="muted">${line}</div>`)}</div>` : null}
-    ${waitingGate ? html`<${GateForm} runId=${runId} taskId=${task.id} schema=${task.spec?.inputSchema} />` : null}
+    ${task.kind === 'gate' ? html`<${GateForm} runId=${runId} taskId=${task.id} schema=${task.spec?.inputSchema} waits=${waitingGate} reply=${gateReply} setReply=${setGateReply} />` : null}
     <div class="buttons"><${CommandButton} runId=${runId} label="Rerun task" command=${{ type: 'CMD.RERUN', taskId: task.id }} /></div>
     <h3>Attempts</h3>
     <table class="attempts"><thead><tr><th>#</th><th>status</th><th>operator</th><th>created</th><th>started</th><th>ended</th><th>exit</th><th>reason</th><th></th></tr></thead>

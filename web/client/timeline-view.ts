@@ -1,6 +1,6 @@
 // One lane per task (grouped by operator): each attempt's wait (created → started) and run (started → ended).
 import { html } from 'htm/preact';
-import { formatDuration, type Attempt } from './shared.ts';
+import { formatDuration, type TimelineAttempt } from './shared.ts';
 import { STATUS_COLOURS } from './status-colours.ts';
 import { timeScale } from './time-scale.ts';
 
@@ -11,13 +11,13 @@ const AXIS_W = 900;
 const MAX_LANES = 400;
 
 /** The timeline of the run's attempts; `now` ends the bars of attempts still going. */
-export function TimelineView({ attempts, now }: { attempts: Attempt[]; now: number }) {
+export function TimelineView({ attempts, now }: { attempts: TimelineAttempt[]; now: number }) {
   if (attempts.length === 0) return html`<p class="muted">No attempts yet.</p>`;
   const at = (text: string | null): number | null => (text === null ? null : Date.parse(text));
   const instants = attempts.flatMap((a) => [at(a.createdAt), at(a.submittedAt), at(a.endedAt)]).filter((t): t is number => t !== null);
   if (attempts.some((a) => a.endedAt === null)) instants.push(now);
   const scale = timeScale(instants, AXIS_W);
-  const byTask = new Map<string, Attempt[]>();
+  const byTask = new Map<string, TimelineAttempt[]>();
   for (const a of [...attempts].sort((p, q) => p.operatorKey.localeCompare(q.operatorKey) || p.createdAt.localeCompare(q.createdAt))) {
     byTask.set(a.taskId, [...(byTask.get(a.taskId) ?? []), a]);
   }
@@ -25,7 +25,7 @@ export function TimelineView({ attempts, now }: { attempts: Attempt[]; now: numb
   let operator = '';
   let y = 20;
   const rows = lanes.map(([taskId, list]) => {
-    const first = list[0] as Attempt;
+    const first = list[0] as TimelineAttempt;
     const header = first.operatorKey !== operator ? ((operator = first.operatorKey), html`<text x="4" y=${(y += LANE_H) - 4} class="lane-group">${operator}</text>`) : null;
     const laneY = (y += LANE_H) - LANE_H;
     return html`${header}<g class="lane" data-lane=${taskId}>
