@@ -34,6 +34,8 @@ export interface CheckCampaignOptions<State = JsonValue, Data = JsonValue> {
   maxIterations?: number;
   /** Cycles a scenario may take before it fails as stuck (default 20 per iteration + 100). */
   maxCycles?: number;
+  /** How long one plan or analyze call may take before the scenario fails as hung (default 10 000 ms). */
+  callTimeoutMs?: number;
   /** Where the failing scenario's log is written (a new workspaces root under it; default: the system's temporary folder). */
   logDir?: string;
 }
@@ -64,6 +66,8 @@ export interface CheckReport {
 /** Scenarios by default. */
 export const DEFAULT_RUNS = 100;
 const DEFAULT_MAX_ITERATIONS = 50;
+/** A plan or analyze call longer than this is taken as hung: a check must end, whatever the campaign awaits. */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Model-based property test of a campaign: runs scenarios in which fast-check chooses how each
@@ -77,7 +81,8 @@ const DEFAULT_MAX_ITERATIONS = 50;
 export async function checkCampaign<State = JsonValue, Data = JsonValue>(options: CheckCampaignOptions<State, Data>): Promise<CheckReport> {
   const workspaceDir = path.resolve(options.workspace ?? process.cwd());
   const name = options.name ?? (options.workspace !== undefined ? path.basename(workspaceDir) : 'check');
-  const campaign = await campaignOf(options.campaign as AnyCampaign | undefined, workspaceDir, name);
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const campaign = await campaignOf(options.campaign as AnyCampaign | undefined, workspaceDir, name, timeoutMs);
   try {
     const maxIterations = options.maxIterations ?? campaign.loaded.maxIterations ?? DEFAULT_MAX_ITERATIONS;
     const setup: ScenarioSetup = {
@@ -111,9 +116,9 @@ function memoized(source: ResultsArbitrary): ResultsArbitrary {
   };
 }
 
-function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, name: string): Promise<CheckedCampaign> {
-  if (campaign !== undefined) return checkedObject(name, campaign);
-  return checkedWorkspace(workspaceDir, name);
+function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, name: string, timeoutMs: number): Promise<CheckedCampaign> {
+  if (campaign !== undefined) return checkedObject(name, campaign, timeoutMs);
+  return checkedWorkspace(workspaceDir, name, timeoutMs);
 }
 
 async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCampaignOptions, 'runs' | 'seed' | 'logDir'>): Promise<CheckReport> {

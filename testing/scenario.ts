@@ -184,10 +184,12 @@ function endOf(status: RunStatus, reason: string | null, thrown: string | undefi
   tell(`the run ended ${status}${why !== '' ? `: ${why}` : ''}`);
 }
 
-/** A campaign failure worded for the story: what threw, an invalid plan, or a plan that never stops. */
+/** A campaign failure worded for the story: what threw, an invalid plan, a call that hung, or a plan that never stops. */
 function campaignProblem(text: string): string {
   if (/INVALID_WORKFLOW/.test(text)) return `plan returned an invalid workflow: ${text.replace(/^.*?INVALID_WORKFLOW: /, '')}`;
   if (/maxIterations/.test(text)) return `the campaign did not converge: ${text}`;
+  const hung = /(plan|analyze) did not return within \d+ ms/.exec(text);
+  if (hung !== null) return `${hung[0]} (a promise that never settles, or a call longer than the check's callTimeoutMs)`;
   if (/not JSON-serialisable/.test(text)) return `the state is not JSON: ${text.replace(/^.*?CAMPAIGN_ERROR: /, '')}`;
   return text.replace(/^campaign failed: /, '');
 }

@@ -109,6 +109,18 @@ describe('checkCampaign catches planted bugs and shrinks them to a short story',
   }, 60_000);
 });
 
+describe('checkCampaign ends whatever the campaign awaits', () => {
+  it('an analyze that awaits forever fails its scenario after the call timeout, with a story and the seed', async () => {
+    const campaign = screening(async (_state, results) => {
+      if (Object.values(results).some((r) => r.status !== 'COMPLETED')) await new Promise(() => undefined);
+      return { scores: [] };
+    });
+    const report = await check({ campaign, results: scores, callTimeoutMs: 100 });
+    await expectCaught(report, /^(s\d FAILED \(.*\)|cancel-attempt s\d-a1), then analyze did not return within 100 ms/);
+    expect(formatCheckReport(report)).toContain(`reproduce: --seed ${SEED}`);
+  }, 60_000);
+});
+
 describe('checkCampaign on a correct campaign, and its seed', () => {
   const correct = screening((_state, results) => ({
     scores: Object.values(results)
