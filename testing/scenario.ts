@@ -15,6 +15,7 @@ import { RunHost } from '../host/run-host.ts';
 import { runCreatedEvent } from '../host/run-lifecycle.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { OperatorsConfig } from '../workspace/operators-config.ts';
+import { explainState } from '../views/explain-run.ts';
 import type { CheckedCampaign } from './checked-campaign.ts';
 import { type Choose, type CommandChoice, type ResultsArbitrary, type ScenarioScript } from './outcomes.ts';
 import { SimulatedWorld } from './simulated-world.ts';
@@ -131,16 +132,32 @@ export async function runScenario(setup: ScenarioSetup, script: ScenarioScript, 
       continue;
     }
     if (host.state.run?.context.awaitingPlan !== null) continue;
-    const waiting = [...world.waitingGates].filter((id) => host.state.attempts.get(id)?.context.status === 'WAITING_EXTERNAL');
-    if (waiting.length > 0) tell(`the run rests, waiting for approval of ${waiting.map((id) => host.state.attempts.get(id)!.context.taskId).join(', ')}`);
-    else {
-      problems.push(`the run rests ${host.status} with nothing to wait for (no attempt active, no campaign call out, no gate waiting)`);
-      tell(problems[0]!);
-    }
+    restsExplained(host, world, setup.workspaceDir, problems, tell);
     break;
   }
   runner.stop();
   return outcome();
+}
+
+/**
+ * A run that rests must be waiting for a person, and say so: every gate left waiting must be named
+ * by the run's explanation (the view `matterstack explain` prints) with a next step for a person.
+ */
+function restsExplained(host: RunHost, world: SimulatedWorld, workspaceDir: string, problems: string[], tell: (line: string) => void): void {
+  const waiting = [...world.waitingGates].flatMap((id) => {
+    const attempt = host.state.attempts.get(id)?.context;
+    return attempt?.status === 'WAITING_EXTERNAL' ? [attempt.taskId] : [];
+  });
+  const explanation = explainState({ runId: host.runId, workspaceDir }, host.state, host.seq);
+  const steps = explanation.nextSteps.join('; ') || 'none';
+  const unexplained = waiting.filter((taskId) => !explanation.tasks.some((task) => task.id === taskId && task.why.kind === 'waiting-operator') || !explanation.nextSteps.some((step) => step.includes(` ${taskId} `)));
+  if (waiting.length === 0) problems.push(`the run rests ${host.status} with nothing to wait for (no attempt active, no campaign call out, no gate waiting); explain's next steps: ${steps}`);
+  else if (unexplained.length > 0) problems.push(`the run rests waiting for ${unexplained.join(', ')}, but \`matterstack explain\` gives a person nothing to do about it (next steps: ${steps})`);
+  else {
+    tell(`the run rests, waiting for approval of ${waiting.join(', ')}`);
+    return;
+  }
+  tell(problems[0]!);
 }
 
 /** Records a failed invariant (false or a throw) as a problem. */
