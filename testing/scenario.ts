@@ -21,18 +21,18 @@ import { type Choose, type CommandChoice, type ResultsArbitrary, type ScenarioSc
 import { SimulatedWorld } from './simulated-world.ts';
 
 /** What an invariant sees of the run beside the campaign state. */
-export interface RunView {
+export interface RunView<State = JsonValue> {
   status: RunStatus;
   /** The iteration of the workflow just planned. */
   iteration: number;
   /** The campaign state before the last `analyze` (null before the first). */
-  previousState: JsonValue;
+  previousState: State | null;
   /** Every task planned so far and its status. */
   tasks: Record<string, TaskStatus>;
 }
 
 /** A property of the user's own: false (or a throw) when broken. */
-export type Invariant<State = JsonValue> = (state: State, run: RunView) => boolean | void;
+export type Invariant<State = JsonValue> = (state: State, run: RunView<State>) => boolean | void;
 
 /** Everything a scenario needs that does not change between scenarios. */
 export interface ScenarioSetup {
