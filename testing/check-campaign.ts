@@ -68,7 +68,7 @@ export interface CheckReport {
 export const DEFAULT_RUNS = 100;
 const DEFAULT_MAX_ITERATIONS = 50;
 /** A plan or analyze call longer than this is taken as hung: a check must end, whatever the campaign awaits. */
-export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Model-based property test of a campaign: runs scenarios in which fast-check chooses how each
@@ -76,7 +76,8 @@ export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
  * and which commands they send, through the real machines and host on an in-memory log. Each
  * scenario must end (COMPLETED, FAILED by a task, CANCELLED, or resting at a gate), with plan and
  * analyze never throwing, every plan valid, the state JSON and the invariants holding. A failure is
- * shrunk, told as a story and written as a log `matterstack replay --verify` accepts.
+ * shrunk, told as a story and written as a log `matterstack replay --verify` accepts. Throws
+ * VALIDATION_FAILED when a task's resultsSchema (drawn from without a `results` arbitrary) uses a keyword the generator does not know.
  * @example const report = await checkCampaign({ campaign, runs: 200, invariants: [(s) => s.best >= 0] });
  */
 export async function checkCampaign<State = JsonValue, Data = JsonValue>(options: CheckCampaignOptions<State, Data>): Promise<CheckReport> {
