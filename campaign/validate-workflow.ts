@@ -116,7 +116,7 @@ function parseNested(input: unknown, source: string | undefined): Workflow {
 
 /**
  * Validates a workflow a campaign returned: schema (TaskSpecSchema), unique ids (also against
- * earlier workflows), known dependencies, no cycle, safe file and pattern paths, gates' inputSchema. Every error is
+ * earlier workflows), known dependencies, no cycle, safe file and pattern paths, gates' inputSchema, tasks' resultsSchema. Every error is
  * INVALID_WORKFLOW naming the task and the field; the first one found is thrown.
  */
 export function validateWorkflow(input: unknown, options: ValidateWorkflowOptions = {}): Workflow {
@@ -152,6 +152,11 @@ export function validateWorkflow(input: unknown, options: ValidateWorkflowOption
       if (task.kind !== 'gate') throw invalid(source, task.id, 'inputSchema', `only gate tasks take an inputSchema (this task is ${task.kind})`);
       const problem = inputSchemaProblem(task.inputSchema);
       if (problem !== null) throw invalid(source, task.id, 'inputSchema', `not a usable JSON Schema: ${problem}`);
+    }
+    if (task.resultsSchema !== undefined) {
+      if (task.kind === 'gate') throw invalid(source, task.id, 'resultsSchema', "a gate's data is its approval's: declare it with inputSchema");
+      const problem = inputSchemaProblem(task.resultsSchema, 'resultsSchema');
+      if (problem !== null) throw invalid(source, task.id, 'resultsSchema', `not a usable JSON Schema: ${problem}`);
     }
     for (const pattern of [...(task.downloadPatterns?.include ?? []), ...(task.downloadPatterns?.exclude ?? [])]) {
       if (!isSafeRelative(pattern)) throw invalid(source, task.id, 'downloadPatterns', `pattern "${pattern}" must be relative to the attempt directory`);

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { JsonValue } from './json.ts';
 
 /*
- * The JSON Schema a gate task may declare for the data of its approval (`inputSchema`). Checked
- * when the workflow is planned (inputSchemaProblem) and against each approve (inputMismatch).
+ * The JSON Schema a gate task may declare for the data of its approval (`inputSchema`), and a
+ * compute or external task for the data it reports (`resultsSchema`). Checked when the workflow is
+ * planned (inputSchemaProblem), against each approve (inputMismatch) and each completed attempt's data (schemaMismatch).
  * Validation is zod's own converter (z.fromJSONSchema): it ignores malformed keywords, so the
  * schema's shape is checked here first, keyword by keyword, and anything outside the subset is refused
  * rather than silently ignored.
@@ -18,15 +19,15 @@ const SUBSCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'allOf']);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Why `schema` is not a usable inputSchema (naming the keyword's path), or null. */
-export function inputSchemaProblem(schema: unknown): string | null {
-  const shape = shapeProblem(schema, 'inputSchema');
+/** Why `schema` is not a usable inputSchema (or the task field `field`, e.g. resultsSchema), naming the keyword's path; or null. */
+export function inputSchemaProblem(schema: unknown, field = 'inputSchema'): string | null {
+  const shape = shapeProblem(schema, field);
   if (shape !== null) return shape;
   try {
     compile(schema as Record<string, unknown>);
     return null;
   } catch (error) {
-    return `inputSchema: ${(error as Error).message}`;
+    return `${field}: ${(error as Error).message}`;
   }
 }
 
@@ -109,11 +110,16 @@ export interface InputMismatch {
  */
 export function inputMismatch(schema: Record<string, unknown>, data: JsonValue | undefined): InputMismatch | null {
   if (data === undefined) return { field: 'data', message: 'missing: this gate declares an inputSchema, so an approve must carry data' };
+  return schemaMismatch(schema, data);
+}
+
+/** The first place `data` breaks `schema` (a gate's inputSchema, a task's resultsSchema), or null when it matches. */
+export function schemaMismatch(schema: Record<string, unknown>, data: JsonValue): InputMismatch | null {
   let result: ReturnType<z.ZodType['safeParse']>;
   try {
     result = compile(schema).safeParse(data);
   } catch (error) {
-    return { field: 'data', message: `the gate's inputSchema cannot be used: ${(error as Error).message}` };
+    return { field: 'data', message: `the schema cannot be used: ${(error as Error).message}` };
   }
   if (result.success) return null;
   const issue = result.error.issues[0]!;

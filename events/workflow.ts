@@ -40,6 +40,11 @@ export const TaskSpecSchema = z.strictObject({
   message: z.string().optional(),
   /** Gate tasks: the JSON Schema an approve's data must match (checked when planned; a mismatch refuses the approve). */
   inputSchema: JsonObjectSchema.optional(),
+  /**
+   * Compute and external tasks: the JSON Schema the data they report (results.json, the response)
+   * must match (checked when planned; completed data that breaks it fails the attempt). `matterstack check` draws completed results from it.
+   */
+  resultsSchema: JsonObjectSchema.optional(),
   /** External tasks: the request handed to the outside agent. */
   request: JsonValueSchema.optional(),
 });

@@ -1,5 +1,6 @@
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
-import type { JsonValue } from '../events/json.ts';
+import type { JsonObject, JsonValue } from '../events/json.ts';
+import { schemaMismatch } from '../events/json-schema.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
 import type { AttemptEvent, CollectedOutcome } from '../events/run-events.ts';
 import { attemptPhase, isCollecting, isWatchable, reportStartsCollecting } from '../machines/attempt-phase.ts';
@@ -87,7 +88,7 @@ export class EffectRunner implements EffectHandler {
       const result = await target.registered.operator.poll(target.ctx);
       const event = reportIfChanged(snapshot, result);
       if (event === undefined) continue;
-      reports.push({ actor: attemptId, event: reportStartsCollecting(event.status) ? { ...event, results: await collectedOutcome(target) } : event });
+      reports.push({ actor: attemptId, event: reportStartsCollecting(event.status) ? { ...event, results: await collectedOutcome(target, event.status === 'COMPLETED') } : event });
     }
     if (reports.length > 0) await host.send(reports);
   }
@@ -225,7 +226,7 @@ export class EffectRunner implements EffectHandler {
         // attempt). Collecting only reads what the attempt left, so it needs no write-ahead; after a
         // crash before the append, restore watches the attempt again and both are repeated.
         this.unwatch(attemptId);
-        void collectedOutcome(target)
+        void collectedOutcome(target, event.status === 'COMPLETED')
           .then((results) => host.send({ actor: attemptId, event: { ...event, results } }))
           // A failed send halts the host (RunHost failure), which the drive reports; restore repeats report and collection.
           .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'));
@@ -277,7 +278,7 @@ export class EffectRunner implements EffectHandler {
     const event: AttemptEvent =
       target === undefined
         ? { type: 'ATTEMPT.COLLECT_FAILED', reason: `no operator configured for key "${snapshot.context.operatorKey}"` }
-        : await collectedOutcome(target);
+        : await collectedOutcome(target, snapshot.context.status === 'COMPLETED');
     await host.send({ actor: attemptId, event });
   }
 
@@ -363,16 +364,28 @@ function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The attempt's results as the operator collects them, why they cannot be taken, or why collecting failed. */
-async function collectedOutcome(target: { registered: RegisteredOperator; ctx: OperatorContext }): Promise<CollectedOutcome> {
+/**
+ * The attempt's results as the operator collects them, why they cannot be taken (including data of
+ * a `completed` attempt that breaks its task's resultsSchema), or why collecting failed.
+ */
+async function collectedOutcome(target: { registered: RegisteredOperator; ctx: OperatorContext }, completed: boolean): Promise<CollectedOutcome> {
   try {
     const results = await target.registered.operator.collectResults(target.ctx);
-    if (results.reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason: results.reason };
+    const schema = target.ctx.task.resultsSchema;
+    const reason = results.reason ?? (completed && schema !== undefined ? resultsSchemaMismatch(schema, results.data) : undefined);
+    if (reason !== undefined) return { type: 'ATTEMPT.RESULTS_INVALID', files: results.files, reason };
     return { type: 'ATTEMPT.RESULTS', files: results.files, ...(results.data !== undefined ? { data: results.data } : {}) };
   } catch (error) {
     operatorLog(target.ctx).info({ reason: errorMessage(error) }, 'results not collected');
     return { type: 'ATTEMPT.COLLECT_FAILED', reason: errorMessage(error) };
   }
+}
+
+/** Why a completed attempt's data breaks its task's resultsSchema (naming the field), or undefined when it matches. */
+function resultsSchemaMismatch(schema: JsonObject, data: JsonValue | undefined): string | undefined {
+  if (data === undefined) return 'no data (results.json, response): the task declares a resultsSchema';
+  const mismatch = schemaMismatch(schema, data);
+  return mismatch === null ? undefined : `${mismatch.field}: ${mismatch.message} (resultsSchema)`;
 }
 
 /** A gate attempt's decision as `analyze` receives it (its data is the result's `data`). */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import type { AnyCampaign, Campaign } from '../campaign/campaign.ts';
 import { SqliteEventLog } from '../storage/sqlite-event-log.ts';
-import { errorMessage } from '../events/errors.ts';
+import { errorMessage, isMatterStackError } from '../events/errors.ts';
 import type { JsonValue } from '../events/json.ts';
 import type { TaskSpec } from '../events/workflow.ts';
 import { loadOperatorsConfig } from '../workspace/operators-config.ts';
@@ -10,6 +10,7 @@ import { checkedObject, checkedWorkspace, type CheckedCampaign } from './checked
 import { CoverageCounter, type TransitionCoverage } from './coverage.ts';
 import { writeFailureLog, type FailureLog } from './failure-log.ts';
 import { SCENARIO_SCRIPT, type ResultsArbitrary } from './outcomes.ts';
+import { resultsFromSchemas } from './schema-arbitrary.ts';
 import { runScenario, type Invariant, type ScenarioOutcome, type ScenarioSetup } from './scenario.ts';
 
 /** What to check and how hard. */
@@ -24,7 +25,7 @@ export interface CheckCampaignOptions<State = JsonValue, Data = JsonValue> {
   runs?: number;
   /** fast-check's seed: the same seed runs the same scenarios and shrinks to the same one. */
   seed?: number;
-  /** The data a task that completes reports (its results.json, an external response): an arbitrary per task, or none. */
+  /** The data a task that completes reports (its results.json, an external response): an arbitrary per task; else drawn from the task's resultsSchema; else none. */
   results?: (task: TaskSpec) => fc.Arbitrary<Data> | undefined;
   /** The data a person approves or rejects a gate with: an arbitrary per gate, or none. */
   gateData?: (task: TaskSpec) => fc.Arbitrary<JsonValue> | undefined;
@@ -34,6 +35,8 @@ export interface CheckCampaignOptions<State = JsonValue, Data = JsonValue> {
   maxIterations?: number;
   /** Cycles a scenario may take before it fails as stuck (default 20 per iteration + 100). */
   maxCycles?: number;
+  /** How long one plan or analyze call may take before the scenario fails as hung (default 10 000 ms). */
+  callTimeoutMs?: number;
   /** Where the failing scenario's log is written (a new workspaces root under it; default: the system's temporary folder). */
   logDir?: string;
 }
@@ -64,6 +67,8 @@ export interface CheckReport {
 /** Scenarios by default. */
 export const DEFAULT_RUNS = 100;
 const DEFAULT_MAX_ITERATIONS = 50;
+/** A plan or analyze call longer than this is taken as hung: a check must end, whatever the campaign awaits. */
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
 /**
  * Model-based property test of a campaign: runs scenarios in which fast-check chooses how each
@@ -71,13 +76,15 @@ const DEFAULT_MAX_ITERATIONS = 50;
  * and which commands they send, through the real machines and host on an in-memory log. Each
  * scenario must end (COMPLETED, FAILED by a task, CANCELLED, or resting at a gate), with plan and
  * analyze never throwing, every plan valid, the state JSON and the invariants holding. A failure is
- * shrunk, told as a story and written as a log `matterstack replay --verify` accepts.
+ * shrunk, told as a story and written as a log `matterstack replay --verify` accepts. Throws
+ * VALIDATION_FAILED when a task's resultsSchema (drawn from without a `results` arbitrary) uses a keyword the generator does not know.
  * @example const report = await checkCampaign({ campaign, runs: 200, invariants: [(s) => s.best >= 0] });
  */
 export async function checkCampaign<State = JsonValue, Data = JsonValue>(options: CheckCampaignOptions<State, Data>): Promise<CheckReport> {
   const workspaceDir = path.resolve(options.workspace ?? process.cwd());
   const name = options.name ?? (options.workspace !== undefined ? path.basename(workspaceDir) : 'check');
-  const campaign = await campaignOf(options.campaign as AnyCampaign | undefined, workspaceDir, name);
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const campaign = await campaignOf(options.campaign as AnyCampaign | undefined, workspaceDir, name, timeoutMs);
   try {
     const maxIterations = options.maxIterations ?? campaign.loaded.maxIterations ?? DEFAULT_MAX_ITERATIONS;
     const setup: ScenarioSetup = {
@@ -87,7 +94,7 @@ export async function checkCampaign<State = JsonValue, Data = JsonValue>(options
       campaign,
       maxIterations,
       maxCycles: options.maxCycles ?? 20 * maxIterations + 100,
-      ...(options.results ? { results: memoized(options.results as ResultsArbitrary) } : {}),
+      results: resultsOf(options.results as ResultsArbitrary | undefined),
       ...(options.gateData ? { gateData: memoized(options.gateData) } : {}),
       invariants: (options.invariants ?? []) as readonly Invariant<never>[],
     };
@@ -111,9 +118,17 @@ function memoized(source: ResultsArbitrary): ResultsArbitrary {
   };
 }
 
-function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, name: string): Promise<CheckedCampaign> {
-  if (campaign !== undefined) return checkedObject(name, campaign);
-  return checkedWorkspace(workspaceDir, name);
+/** The user's arbitrary for a task, else one drawn from the task's resultsSchema, else none. */
+function resultsOf(user: ResultsArbitrary | undefined): ResultsArbitrary {
+  const fromSchema = resultsFromSchemas();
+  if (user === undefined) return fromSchema;
+  const own = memoized(user);
+  return (task) => own(task) ?? fromSchema(task);
+}
+
+function campaignOf(campaign: AnyCampaign | undefined, workspaceDir: string, name: string, timeoutMs: number): Promise<CheckedCampaign> {
+  if (campaign !== undefined) return checkedObject(name, campaign, timeoutMs);
+  return checkedWorkspace(workspaceDir, name, timeoutMs);
 }
 
 async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCampaignOptions, 'runs' | 'seed' | 'logDir'>): Promise<CheckReport> {
@@ -121,10 +136,20 @@ async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCamp
   // One in-memory log for every scenario, a run each: opening a database per scenario cost more than most scenarios.
   const log = SqliteEventLog.open(':memory:');
   let failing: ScenarioOutcome | undefined;
+  // A resultsSchema nothing can be drawn from is the check's setup failing, not a scenario: every further one is skipped and checkCampaign throws it.
+  let unusable: unknown;
   let scenarios = 0;
   const property = fc.asyncProperty(SCENARIO_SCRIPT, fc.gen(), async (script, g) => {
+    if (unusable !== undefined) return true;
     scenarios += 1;
-    const outcome = await runScenario(setup, script, (arbitrary) => g(() => arbitrary), log, `scenario-${scenarios}`);
+    let outcome: ScenarioOutcome;
+    try {
+      outcome = await runScenario(setup, script, (arbitrary) => g(() => arbitrary), log, `scenario-${scenarios}`);
+    } catch (error) {
+      if (!isMatterStackError(error, 'VALIDATION_FAILED')) throw error;
+      unusable = error;
+      return true;
+    }
     await coverage.add(log.readRun(outcome.runId));
     if (outcome.problems.length === 0) return true;
     // The last failing scenario is the one shrinking ends with.
@@ -133,6 +158,7 @@ async function check(setup: ScenarioSetup, name: string, options: Pick<CheckCamp
   });
   try {
     const details = await fc.check(property, { numRuns: options.runs ?? DEFAULT_RUNS, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
+    if (unusable !== undefined) throw unusable;
     const report: CheckReport = { ok: !details.failed, name, scenarios, seed: details.seed, coverage: coverage.report() };
     if (!details.failed) return report;
     if (failing === undefined) {

@@ -44,22 +44,23 @@ function recordingThrows(campaign: AnyCampaign): { campaign: AnyCampaign; throws
   return { campaign: wrapped, throws: { take } };
 }
 
-/** A campaign object, checked in this thread. */
-export async function checkedObject(name: string, campaign: AnyCampaign): Promise<CheckedCampaign> {
+/** A campaign object, checked in this thread; a call that does not return within `timeoutMs` fails (CAMPAIGN_TIMEOUT). */
+export async function checkedObject(name: string, campaign: AnyCampaign, timeoutMs: number): Promise<CheckedCampaign> {
   const recorded = recordingThrows(campaign);
-  return { loaded: await wrapCampaign(name, '(in-process)', recorded.campaign), throws: recorded.throws };
+  return { loaded: await wrapCampaign(name, '(in-process)', recorded.campaign, { timeoutMs }), throws: recorded.throws };
 }
 
 /**
  * A workspace's campaign: a TypeScript or JavaScript module is imported into this thread (a
  * scenario makes hundreds of calls: a worker's round trip each would dominate); a command campaign
  * (`campaign.py`, operators.yaml's `campaign.command`) runs as it does under `loop`, a process per call.
+ * Either way a call that does not return within `timeoutMs` fails the scenario instead of hanging the check.
  */
-export async function checkedWorkspace(workspaceDir: string, name: string): Promise<CheckedCampaign> {
+export async function checkedWorkspace(workspaceDir: string, name: string, timeoutMs: number): Promise<CheckedCampaign> {
   const file = findCampaignFile(workspaceDir);
   const command = loadOperatorsConfig({ workspaceDir }).campaign?.command;
   if (command !== undefined || file === null || path.extname(file) === '.py') {
-    return { loaded: await loadCampaign(workspaceDir, { name }), throws: { take: () => undefined } };
+    return { loaded: await loadCampaign(workspaceDir, { name, timeoutMs }), throws: { take: () => undefined } };
   }
-  return checkedObject(name, await importCampaign(name, pathToFileURL(file).href));
+  return checkedObject(name, await importCampaign(name, pathToFileURL(file).href), timeoutMs);
 }

@@ -15,23 +15,24 @@ import { RunHost } from '../host/run-host.ts';
 import { runCreatedEvent } from '../host/run-lifecycle.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { OperatorsConfig } from '../workspace/operators-config.ts';
+import { explainState } from '../views/explain-run.ts';
 import type { CheckedCampaign } from './checked-campaign.ts';
 import { type Choose, type CommandChoice, type ResultsArbitrary, type ScenarioScript } from './outcomes.ts';
 import { SimulatedWorld } from './simulated-world.ts';
 
 /** What an invariant sees of the run beside the campaign state. */
-export interface RunView {
+export interface RunView<State = JsonValue> {
   status: RunStatus;
   /** The iteration of the workflow just planned. */
   iteration: number;
   /** The campaign state before the last `analyze` (null before the first). */
-  previousState: JsonValue;
+  previousState: State | null;
   /** Every task planned so far and its status. */
   tasks: Record<string, TaskStatus>;
 }
 
 /** A property of the user's own: false (or a throw) when broken. */
-export type Invariant<State = JsonValue> = (state: State, run: RunView) => boolean | void;
+export type Invariant<State = JsonValue> = (state: State, run: RunView<State>) => boolean | void;
 
 /** Everything a scenario needs that does not change between scenarios. */
 export interface ScenarioSetup {
@@ -131,16 +132,32 @@ export async function runScenario(setup: ScenarioSetup, script: ScenarioScript, 
       continue;
     }
     if (host.state.run?.context.awaitingPlan !== null) continue;
-    const waiting = [...world.waitingGates].filter((id) => host.state.attempts.get(id)?.context.status === 'WAITING_EXTERNAL');
-    if (waiting.length > 0) tell(`the run rests, waiting for approval of ${waiting.map((id) => host.state.attempts.get(id)!.context.taskId).join(', ')}`);
-    else {
-      problems.push(`the run rests ${host.status} with nothing to wait for (no attempt active, no campaign call out, no gate waiting)`);
-      tell(problems[0]!);
-    }
+    restsExplained(host, world, setup.workspaceDir, problems, tell);
     break;
   }
   runner.stop();
   return outcome();
+}
+
+/**
+ * A run that rests must be waiting for a person, and say so: every gate left waiting must be named
+ * by the run's explanation (the view `matterstack explain` prints) with a next step for a person.
+ */
+function restsExplained(host: RunHost, world: SimulatedWorld, workspaceDir: string, problems: string[], tell: (line: string) => void): void {
+  const waiting = [...world.waitingGates].flatMap((id) => {
+    const attempt = host.state.attempts.get(id)?.context;
+    return attempt?.status === 'WAITING_EXTERNAL' ? [attempt.taskId] : [];
+  });
+  const explanation = explainState({ runId: host.runId, workspaceDir }, host.state, host.seq);
+  const steps = explanation.nextSteps.join('; ') || 'none';
+  const unexplained = waiting.filter((taskId) => !explanation.tasks.some((task) => task.id === taskId && task.why.kind === 'waiting-operator') || !explanation.nextSteps.some((step) => step.includes(` ${taskId} `)));
+  if (waiting.length === 0) problems.push(`the run rests ${host.status} with nothing to wait for (no attempt active, no campaign call out, no gate waiting); explain's next steps: ${steps}`);
+  else if (unexplained.length > 0) problems.push(`the run rests waiting for ${unexplained.join(', ')}, but \`matterstack explain\` gives a person nothing to do about it (next steps: ${steps})`);
+  else {
+    tell(`the run rests, waiting for approval of ${waiting.join(', ')}`);
+    return;
+  }
+  tell(problems[0]!);
 }
 
 /** Records a failed invariant (false or a throw) as a problem. */
@@ -184,10 +201,12 @@ function endOf(status: RunStatus, reason: string | null, thrown: string | undefi
   tell(`the run ended ${status}${why !== '' ? `: ${why}` : ''}`);
 }
 
-/** A campaign failure worded for the story: what threw, an invalid plan, or a plan that never stops. */
+/** A campaign failure worded for the story: what threw, an invalid plan, a call that hung, or a plan that never stops. */
 function campaignProblem(text: string): string {
   if (/INVALID_WORKFLOW/.test(text)) return `plan returned an invalid workflow: ${text.replace(/^.*?INVALID_WORKFLOW: /, '')}`;
   if (/maxIterations/.test(text)) return `the campaign did not converge: ${text}`;
+  const hung = /(plan|analyze) did not return within \d+ ms/.exec(text);
+  if (hung !== null) return `${hung[0]} (a promise that never settles, or a call longer than the check's callTimeoutMs)`;
   if (/not JSON-serialisable/.test(text)) return `the state is not JSON: ${text.replace(/^.*?CAMPAIGN_ERROR: /, '')}`;
   return text.replace(/^campaign failed: /, '');
 }

@@ -8,7 +8,7 @@ import { findCampaignFile } from '../workspace/workspace.ts';
 import { checkCampaign, DEFAULT_RUNS, type CheckCampaignOptions, type CheckReport } from './check-campaign.ts';
 
 /** What a workspace's `campaign.check.ts` exports (default): how its tasks report, and its invariants. */
-export type WorkspaceChecks<State = JsonValue> = Pick<CheckCampaignOptions<State>, 'results' | 'gateData' | 'invariants' | 'runs' | 'maxIterations' | 'maxCycles'>;
+export type WorkspaceChecks<State = JsonValue> = Pick<CheckCampaignOptions<State>, 'results' | 'gateData' | 'invariants' | 'runs' | 'maxIterations' | 'maxCycles' | 'callTimeoutMs'>;
 
 /** The files a workspace's checks may live in, in the order they are looked up. */
 export const CHECK_FILES = ['campaign.check.ts', 'campaign.check.js', 'campaign.check.mjs'] as const;

@@ -81,6 +81,23 @@ describe('checkCampaign catches planted bugs and shrinks them to a short story',
     await expectCaught(report, /^(review rejected( with \S+)?|cancel-attempt review-a1), then analyze threw TypeError: .*'batch'/);
   }, 60_000);
 
+  it('a gate no person is told to answer (routed to a compute operator): the run rests, and explain says nothing to do', async () => {
+    const campaign: Campaign<{ approved: boolean }> = {
+      plan: (state) => (state === null ? { tasks: [{ id: 'review', kind: 'gate', message: 'go on?', operatorKey: 'local.default' }] } : null),
+      analyze: () => ({ approved: true }),
+    };
+    await expectCaught(await check({ campaign }), /^review left waiting for a person, then the run rests waiting for review, but `matterstack explain` gives a person nothing to do about it/);
+  }, 60_000);
+
+  it('the same gate routed to a person rests explained: the check passes', async () => {
+    const campaign: Campaign<{ approved: boolean }> = {
+      plan: (state) => (state === null ? { tasks: [{ id: 'review', kind: 'gate', message: 'go on?' }] } : null),
+      analyze: () => ({ approved: true }),
+    };
+    const report = await check({ campaign });
+    expect(report.ok, formatCheckReport(report)).toBe(true);
+  }, 60_000);
+
   it("a user's invariant (the best score never decreases)", async () => {
     const campaign: Campaign<{ round: number; best: number }> = {
       plan: (state) => ((state?.round ?? 0) < 3 ? { tasks: [compute(`r${state?.round ?? 0}`)] } : null),
@@ -106,6 +123,18 @@ describe('checkCampaign catches planted bugs and shrinks them to a short story',
       analyze: (_state, results) => ({ best: Math.max(...Object.values(results).filter((r) => r.status === 'COMPLETED').map(score)) }),
     };
     await expectCaught(await check({ campaign, results: scores }), /^(s1 FAILED \(.*\)|cancel-attempt s1-a1), then the state is not JSON: .*state.best is -Infinity/);
+  }, 60_000);
+});
+
+describe('checkCampaign ends whatever the campaign awaits', () => {
+  it('an analyze that awaits forever fails its scenario after the call timeout, with a story and the seed', async () => {
+    const campaign = screening(async (_state, results) => {
+      if (Object.values(results).some((r) => r.status !== 'COMPLETED')) await new Promise(() => undefined);
+      return { scores: [] };
+    });
+    const report = await check({ campaign, results: scores, callTimeoutMs: 100 });
+    await expectCaught(report, /^(s\d FAILED \(.*\)|cancel-attempt s\d-a1), then analyze did not return within 100 ms/);
+    expect(formatCheckReport(report)).toContain(`reproduce: --seed ${SEED}`);
   }, 60_000);
 });
 

@@ -80,6 +80,45 @@ describe('results.json a task leaves: taken only when it is a JSON object in a r
     expect(tasks.get('big')).toMatchObject({ status: 'COMPLETED', statusReason: null });
   });
 
+  it("a completed task's results.json that breaks its resultsSchema fails the attempt naming the field; a matching one completes; a failed attempt's data is not checked", async () => {
+    const temp = tempRoot('ms-results-schema-');
+    roots.push(temp);
+    const resultsSchema = { type: 'object', properties: { energy: { type: 'number', minimum: 0 } }, required: ['energy'] };
+    temp.workspace(
+      'lab',
+      oneWorkflowCampaign([
+        { id: 'negative', command: `echo '{"energy": -1}' > results.json`, resultsSchema, allowFailure: true },
+        { id: 'missing', command: 'true', resultsSchema, allowFailure: true },
+        { id: 'good', command: `echo '{"energy": 2.5}' > results.json`, resultsSchema },
+        { id: 'crashed', command: `echo '{"error": "diverged"}' > results.json; exit 3`, resultsSchema, allowFailure: true },
+      ]),
+    );
+    const { tasks, explain } = await runToEnd(temp.root, 'lab', 'r-schema');
+    expect(tasks.get('negative')).toMatchObject({ status: 'FAILED' });
+    expect(tasks.get('negative')?.statusReason).toContain('data.energy: Too small: expected number to be >=0 (resultsSchema)');
+    expect(explain).toContain('(resultsSchema)');
+    expect(tasks.get('missing')?.statusReason).toContain('no data (results.json, response): the task declares a resultsSchema');
+    expect(tasks.get('good')?.status).toBe('COMPLETED');
+    expect(tasks.get('crashed')).toMatchObject({ status: 'FAILED' });
+    expect(tasks.get('crashed')?.statusReason).toContain('exit code 3');
+    const crashed = (await runCli(['attempts', 'r-schema', 'crashed', '--json'], { root: temp.root })).stdout;
+    expect(crashed).toContain('diverged');
+    expect((await runCli(['replay', 'r-schema', '--verify'], { root: temp.root })).code).toBe(0);
+  });
+
+  it('a resultsSchema on a gate, or one that is not a usable JSON Schema, is an invalid workflow', async () => {
+    const temp = tempRoot('ms-results-schema-bad-');
+    roots.push(temp);
+    temp.workspace('gate', oneWorkflowCampaign([{ id: 'review', kind: 'gate', resultsSchema: { type: 'object' } }]));
+    temp.workspace('unusable', oneWorkflowCampaign([{ id: 'work', command: 'true', resultsSchema: { type: 'matrix' } }]));
+    const gate = await runCli(['init', 'gate'], { root: temp.root });
+    expect(gate.code).not.toBe(0);
+    expect(gate.stderr).toContain("task review, field resultsSchema: a gate's data is its approval's: declare it with inputSchema");
+    const unusable = await runCli(['init', 'unusable'], { root: temp.root });
+    expect(unusable.code).not.toBe(0);
+    expect(unusable.stderr).toContain('task work, field resultsSchema: not a usable JSON Schema: resultsSchema.type: must be one of');
+  });
+
   it('a record keeps the results once', async () => {
     const temp = tempRoot('ms-results-once-');
     roots.push(temp);

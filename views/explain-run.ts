@@ -5,6 +5,7 @@ import { getRunStatus, listAttempts, type AttemptView } from '../projections/que
 import { phaseOf } from '../machines/changes.ts';
 import type { AttemptDecisionRecord } from '../machines/attempt.machine.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
+import type { RunSystem } from '../machines/system.ts';
 import { tasksInOrder, type RunContext, type TaskEntry } from '../machines/run-context.ts';
 import { describeDecision } from '../machines/rules/commands.ts';
 import { resolveOperator } from '../machines/rules/operator-key.ts';
@@ -124,24 +125,17 @@ export type ExplainTarget = Pick<RunHandle, 'runId' | 'store' | 'workspaceDir'>;
 /** Explains the run's frontier from the restored machine state (the truth) plus the projections (times). */
 export async function explainRun(handle: ExplainTarget, options: ExplainOptions = {}): Promise<Explanation> {
   const host = await RunHost.restore(handle.store.log, handle.runId, { tolerateDivergence: true });
-  const run = host.state.run;
-  if (run === undefined) throw new Error(`internal: run ${handle.runId} restored without a run actor`);
-  const ctx = run.context;
   const views = await handle.store.views();
   const status = getRunStatus(views, handle.runId);
-  const taskTimes = new Map((status?.tasks ?? []).map((t) => [t.id, t.updatedAt]));
-  const attemptViews = new Map(listAttempts(views, handle.runId).map((a) => [a.attemptId, a]));
-  const paths: PathContext = { runId: handle.runId, workspaceDir: handle.workspaceDir };
+  const explanation = explainState({ runId: handle.runId, workspaceDir: handle.workspaceDir }, host.state, host.seq, {
+    attemptViews: new Map(listAttempts(views, handle.runId).map((a) => [a.attemptId, a])),
+    taskTimes: new Map((status?.tasks ?? []).map((t) => [t.id, t.updatedAt])),
+    history: host.divergence ?? null,
+  });
+  const ctx = host.state.run!.context;
   const logsOf = failedLogsReader(handle);
   const slotWaitOf = sharedSlotWaits(handle.store.root, handle.runId);
-
-  const reasons = frontier(ctx, host.state.attempts, attemptViews, paths);
-  const tasks: TaskExplanation[] = [];
-  const counts: Partial<Record<TaskStatus, number>> = {};
-  for (const entry of tasksInOrder(ctx)) {
-    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
-    const why = reasons.get(entry.spec.id);
-    if (why === undefined) continue;
+  for (const { id, why } of explanation.tasks) {
     if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
     const cap = why.kind === 'waiting-operator' && why.attemptStatus === 'CREATED' ? ctx.operatorCaps[why.operatorKey] : undefined;
     if (why.kind === 'waiting-operator' && typeof cap === 'number') {
@@ -150,29 +144,59 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
     }
     if (why.kind === 'failed' && why.attemptId !== null) {
       const operatorKey = host.state.attempts.get(why.attemptId)?.context.operatorKey;
-      if (operatorKey !== undefined) why.logs = await logsOf({ attemptId: why.attemptId, taskId: entry.spec.id, operatorKey });
+      if (operatorKey !== undefined) why.logs = await logsOf({ attemptId: why.attemptId, taskId: id, operatorKey });
     }
+  }
+  explanation.updatedAt = status?.updatedAt ?? null;
+  explanation.driver = TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await driverOf(handle, options);
+  explanation.nextSteps = nextSteps(explanation);
+  return explanation;
+}
+
+/** What the store adds to an explanation of the machine state: times and the history check. */
+export interface StoredContext {
+  attemptViews?: ReadonlyMap<string, AttemptView>;
+  taskTimes?: ReadonlyMap<string, string | null>;
+  history?: HistoryDivergence | null;
+}
+
+/**
+ * The explanation of a run's machine state alone (no times, logs, slot queues or driver unless
+ * given): why each task is not done and what a person can do. `explainRun` adds what the store
+ * knows; `matterstack check` asks it of every run a scenario leaves resting.
+ */
+export function explainState(paths: PathContext, state: RunSystem, seq: number, stored: StoredContext = {}): Explanation {
+  const run = state.run;
+  if (run === undefined) throw new Error(`internal: run ${paths.runId} restored without a run actor`);
+  const ctx = run.context;
+  const reasons = frontier(ctx, state.attempts, stored.attemptViews ?? new Map(), paths);
+  const tasks: TaskExplanation[] = [];
+  const counts: Partial<Record<TaskStatus, number>> = {};
+  for (const entry of tasksInOrder(ctx)) {
+    counts[entry.status] = (counts[entry.status] ?? 0) + 1;
+    const why = reasons.get(entry.spec.id);
+    if (why === undefined) continue;
     tasks.push({
       id: entry.spec.id,
       iteration: entry.iteration,
       status: entry.status,
       kind: entry.spec.kind,
       attempts: entry.attempts,
-      updatedAt: taskTimes.get(entry.spec.id) ?? null,
+      updatedAt: stored.taskTimes?.get(entry.spec.id) ?? null,
       why,
     });
   }
   const { total, byOperator } = activeCounts(ctx);
   const operatorKeys = [...new Set([...Object.keys(byOperator), ...Object.keys(ctx.operatorCaps)])].sort();
   const explanation: Explanation = {
-    runId: handle.runId,
+    runId: paths.runId,
     workspace: ctx.workspace,
     status: ctx.status,
     phase: phaseOf(run.value),
     iteration: ctx.iteration,
     reason: ctx.reason,
-    updatedAt: status?.updatedAt ?? null,
-    lastSeq: host.seq,
+    updatedAt: null,
+    lastSeq: seq,
     counts,
     slots: {
       used: total,
@@ -180,16 +204,17 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
       byOperator: operatorKeys.map((key) => ({ key, used: byOperator[key] ?? 0, max: ctx.operatorCaps[key] ?? null })),
     },
     tasks,
-    decisions: gateDecisions(host.state.attempts),
-    driver: TERMINAL_RUN_STATUSES.includes(ctx.status) ? null : await driverOf(handle, options),
+    decisions: gateDecisions(state.attempts),
+    driver: null,
     nextSteps: [],
-    history: host.divergence ?? null,
+    history: stored.history ?? null,
   };
   explanation.nextSteps = nextSteps(explanation);
   return explanation;
 }
 
-interface PathContext {
+/** Where the run's folders are. */
+export interface PathContext {
   runId: string;
   workspaceDir: string;
 }
