@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   COMMAND_PAYLOADS,
   InitPayloadSchema,
@@ -25,8 +25,11 @@ export interface CommandHandler {
    * Returns `{ forwardTo }` when another worker owns the run.
    */
   command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
-  /** Creates and starts hosting a run. */
-  init(payload: InitPayload): Promise<CommandReplyMessage>;
+  /**
+   * Creates and starts hosting a run, or returns `{ forwardTo }` to leave it to a worker with
+   * fewer runs. `forwarded`: another worker sent it here — host it, never forward it again.
+   */
+  init(payload: InitPayload, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }>;
   /** Lists the runs of the log (`ms.cmd.list`); a handler without it refuses the request. */
   list?(payload: ListPayload): Promise<CommandReplyMessage>;
 }
@@ -67,6 +70,12 @@ export function replyOfError(error: unknown): CommandReplyMessage {
   return rejected('INTERNAL', errorMessage(error));
 }
 
+/** The reply of a handler asked not to forward (one that forwards anyway is a bug, answered as such). */
+async function unforwardable(outcome: Promise<CommandReplyMessage | { forwardTo: string }>): Promise<CommandReplyMessage> {
+  const reply = await outcome;
+  return 'forwardTo' in reply ? rejected('INTERNAL', `a forwarded request was forwarded again to ${reply.forwardTo}`) : reply;
+}
+
 /** Parses a request body: empty means `{}`, anything else must be a JSON object. */
 function parseBody(data: Uint8Array): { ok: true; value: unknown } | { ok: false; message: string } {
   const text = decoder.decode(data).trim();
@@ -85,7 +94,7 @@ function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]
 /**
  * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init`, `ms.cmd.list` and
  * `ms.cmd.<runId>.<verb>`, the same as NATS user `<user>` on `ms.as.<user>.cmd.…`; and
- * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
+ * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands) and for inits left to it as a worker with fewer runs. Every payload is
  * validated before anything runs; replies are JSON (`CommandReplySchema`).
  */
 export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
@@ -109,12 +118,22 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
   };
 
-  const onInit = async (msg: Msg): Promise<CommandReplyMessage> => {
+  const onInit = async (msg: Msg, subject: string, forwarded: boolean): Promise<CommandReplyMessage> => {
     const body = parseBody(msg.data);
     if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
     const parsed = InitPayloadSchema.safeParse(body.value);
     if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid init payload: ${describeIssues(parsed.error)}`);
-    return handler.init(parsed.data);
+    if (forwarded) return unforwardable(handler.init(parsed.data, true));
+    const outcome = await handler.init(parsed.data, false);
+    if (!('forwardTo' in outcome)) return outcome;
+    try {
+      const answer = await nc.request(forwardSubject(outcome.forwardTo, subject), msg.data, { timeout: forwardTimeoutMs });
+      return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
+    } catch (error) {
+      // The chosen worker is gone (it died since it last said it was alive): the run is created here.
+      if (error instanceof NoRespondersError) return unforwardable(handler.init(parsed.data, true));
+      throw error;
+    }
   };
 
   const onList = async (msg: Msg): Promise<CommandReplyMessage> => {
@@ -133,8 +152,9 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     let job: Promise<CommandReplyMessage>;
     if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<run>.<verb> or ms.as.<user>.cmd.<run>.<verb>)`));
     else if (command.runId === undefined) {
-      if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
-      else job = command.verb === 'list' ? onList(msg) : onInit(msg);
+      if (command.verb === 'init') job = onInit(msg, subject, forwarded);
+      else if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
+      else job = onList(msg);
     }
     else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(

@@ -22,6 +22,8 @@ import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
+import { WorkerPresence } from './worker-presence.ts';
+import { initTarget, mayTakeRun } from './spread-policy.ts';
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -115,6 +117,8 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
   private scanning = false;
+  /** Runs the last scan saw without a lease, and in how many scans in a row. */
+  private unleasedScans = new Map<string, number>();
   private stopping = false;
   private readonly log: FencedEventLog;
   private readonly logger: Logger;
@@ -132,6 +136,7 @@ class Worker implements CommandHandler, WorkerHandle {
     private readonly registry: RunRegistry,
     private readonly initDedup: InitDedup,
     private readonly slots: SharedSlots,
+    private readonly presence: WorkerPresence,
   ) {
     this.log = fenced;
     this.logger = (options.logger ?? rootLogger()).child({ workerId });
@@ -151,7 +156,9 @@ class Worker implements CommandHandler, WorkerHandle {
     const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS, undefined, replicas);
     const logger = (options.logger ?? rootLogger()).child({ workerId });
     const slots = new SharedSlots(await KvSlotStore.open(nc, { replicas }), workerId, { leaseMs: options.slotLeaseMs ?? 3 * ttl, logger });
-    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots);
+    const presence = await WorkerPresence.open(nc, { ttlMs: ttl, replicas });
+    await presence.announce(workerId, 0);
+    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
@@ -175,6 +182,7 @@ class Worker implements CommandHandler, WorkerHandle {
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
     this.logger.info('draining: runs handed back (leases released)');
+    await this.presence.leave(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not withdrawn (it expires with its TTL)'));
     await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
@@ -295,7 +303,11 @@ class Worker implements CommandHandler, WorkerHandle {
     }
   }
 
-  async init(payload: InitPayload): Promise<CommandReplyMessage> {
+  async init(payload: InitPayload, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
+    if (!forwarded) {
+      const target = await this.spreadTarget();
+      if (target !== undefined) return { forwardTo: target };
+    }
     return this.initDedup.once(payload.commandId, async () => {
       const runId = payload.runId ?? newRunId();
       try {
@@ -322,6 +334,23 @@ class Worker implements CommandHandler, WorkerHandle {
 
   // ---------- hosting ----------
 
+  /** The worker a new run should go to when this one hosts its share already (undefined: host it here). */
+  private async spreadTarget(): Promise<string | undefined> {
+    try {
+      const [runs, loads] = await Promise.all([this.registry.list(), this.presence.loads()]);
+      return initTarget(this.workerId, this.sessions.size, runs.length, loads);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'worker loads unreadable: the new run is hosted here');
+      return undefined;
+    }
+  }
+
+  /** Tells the other workers how many runs this one hosts (they spread new runs by it). */
+  private async announce(): Promise<void> {
+    if (this.stopping) return;
+    await this.presence.announce(this.workerId, this.sessions.size).catch((err: unknown) => this.logger.warn({ err }, 'presence not renewed'));
+  }
+
   /** Starts hosting `runId`, whose lease this worker has just acquired. */
   private async host(runId: string, start: boolean, workspace?: string): Promise<RunSession> {
     this.log.unfence(runId);
@@ -337,6 +366,7 @@ class Worker implements CommandHandler, WorkerHandle {
       onEnd: (s, why) => this.onSessionEnd(s, why),
     });
     this.sessions.set(runId, session);
+    await this.announce();
     try {
       let lastSeq = 0;
       let runWorkspace = workspace;
@@ -362,6 +392,7 @@ class Worker implements CommandHandler, WorkerHandle {
 
   private async onSessionEnd(session: RunSession, why: SessionEnd): Promise<void> {
     if (this.sessions.get(session.runId) === session) this.sessions.delete(session.runId);
+    void this.announce();
     this.logger.info({ runId: session.runId, why }, 'run session ended');
     try {
       if (why === 'finished') await this.registry.remove(session.runId);
@@ -389,6 +420,7 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async renewLeases(): Promise<void> {
+    void this.announce();
     // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
     await Promise.all(
       this.leases.held().map(async (runId) => {
@@ -413,7 +445,9 @@ class Worker implements CommandHandler, WorkerHandle {
     if (this.scanning || this.stopping) return;
     this.scanning = true;
     try {
-      const ids = await this.registry.list();
+      const [ids, loads] = await Promise.all([this.registry.list(), this.presence.loads()]);
+      const seenBefore = this.unleasedScans;
+      this.unleasedScans = new Map();
       // Shuffled, so that several workers taking over a dead one's runs share them.
       for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
@@ -424,6 +458,10 @@ class Worker implements CommandHandler, WorkerHandle {
         if (this.sessions.has(runId)) continue;
         if (await this.stillRefused(runId)) continue;
         if ((await this.leases.owner(runId)) !== undefined) continue;
+        // Spread: within its share, or an orphan the others have left for a scan or more.
+        const unleasedScans = (seenBefore.get(runId) ?? 0) + 1;
+        this.unleasedScans.set(runId, unleasedScans);
+        if (!mayTakeRun({ self: this.workerId, hosted: this.sessions.size, runs: ids.length, loads, unleasedScans })) continue;
         if (await this.leases.acquire(runId)) await this.host(runId, true);
       }
     } catch (error) {
