@@ -1,4 +1,4 @@
-import { NoRespondersError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   COMMAND_PAYLOADS,
   InitPayloadSchema,
@@ -26,13 +26,16 @@ export interface CommandHandler {
    */
   command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
   /**
-   * Creates and starts hosting a run, or returns `{ forwardTo }` to leave it to a worker with
-   * fewer runs. `forwarded`: another worker sent it here — host it, never forward it again.
+   * Creates and starts hosting a run, or leaves it to a worker with fewer runs through
+   * `forward` (undefined when another worker sent it here: host it, never forward it again).
    */
-  init(payload: InitPayload, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }>;
+  init(payload: InitPayload, forward: InitForward | undefined): Promise<CommandReplyMessage>;
   /** Lists the runs of the log (`ms.cmd.list`); a handler without it refuses the request. */
   list?(payload: ListPayload): Promise<CommandReplyMessage>;
 }
+
+/** Sends the init being served to worker `workerId` and returns its reply (throws NoRespondersError when that worker is gone). */
+export type InitForward = (workerId: string) => Promise<CommandReplyMessage>;
 
 /** Options of `serveCommands`. */
 export interface CommandServiceOptions {
@@ -68,12 +71,6 @@ export function rejected(code: string, message: string): CommandReplyMessage {
 export function replyOfError(error: unknown): CommandReplyMessage {
   if (isMatterStackError(error)) return rejected(error.code, error.message);
   return rejected('INTERNAL', errorMessage(error));
-}
-
-/** The reply of a handler asked not to forward (one that forwards anyway is a bug, answered as such). */
-async function unforwardable(outcome: Promise<CommandReplyMessage | { forwardTo: string }>): Promise<CommandReplyMessage> {
-  const reply = await outcome;
-  return 'forwardTo' in reply ? rejected('INTERNAL', `a forwarded request was forwarded again to ${reply.forwardTo}`) : reply;
 }
 
 /** Parses a request body: empty means `{}`, anything else must be a JSON object. */
@@ -123,17 +120,11 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
     const parsed = InitPayloadSchema.safeParse(body.value);
     if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid init payload: ${describeIssues(parsed.error)}`);
-    if (forwarded) return unforwardable(handler.init(parsed.data, true));
-    const outcome = await handler.init(parsed.data, false);
-    if (!('forwardTo' in outcome)) return outcome;
-    try {
-      const answer = await nc.request(forwardSubject(outcome.forwardTo, subject), msg.data, { timeout: forwardTimeoutMs });
+    const forward: InitForward = async (to) => {
+      const answer = await nc.request(forwardSubject(to, subject), msg.data, { timeout: forwardTimeoutMs });
       return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
-    } catch (error) {
-      // The chosen worker is gone (it died since it last said it was alive): the run is created here.
-      if (error instanceof NoRespondersError) return unforwardable(handler.init(parsed.data, true));
-      throw error;
-    }
+    };
+    return handler.init(parsed.data, forwarded ? undefined : forward);
   };
 
   const onList = async (msg: Msg): Promise<CommandReplyMessage> => {

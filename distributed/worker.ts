@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -14,7 +14,7 @@ import { RunHost } from '../host/run-host.ts';
 import { initializeRun } from '../host/run-lifecycle.ts';
 import { RunStore } from '../host/run-store.ts';
 import { CommandDedup, replyOfRecord } from './command-dedup.ts';
-import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService } from './command-service.ts';
+import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService, type InitForward } from './command-service.ts';
 import { FencedEventLog } from './fenced-event-log.ts';
 import { InitDedup } from './init-dedup.ts';
 import { DEFAULT_LEASE_TTL_MS, isCliHolder, RunLeases } from './run-leases.ts';
@@ -22,6 +22,7 @@ import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
+import { withSharedSlotWaits } from '../views/shared-slot-wait.ts';
 import { WorkerPresence } from './worker-presence.ts';
 import { initTarget, mayTakeRun } from './spread-policy.ts';
 
@@ -117,6 +118,10 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
   private scanning = false;
+  /** Inits being created here (not hosted yet). */
+  private creating = 0;
+  /** Inits being forwarded, by the worker they were sent to. */
+  private readonly sentTo = new Map<string, number>();
   /** Runs the last scan saw without a lease, and in how many scans in a row. */
   private unleasedScans = new Map<string, number>();
   private stopping = false;
@@ -283,7 +288,12 @@ class Worker implements CommandHandler, WorkerHandle {
     if (own === undefined || this.store.projector.lastSeq(runId) < own) await this.store.project();
     const view = getRunStatus(this.store.projector.db, runId, { withState: true });
     if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
-    return { accepted: true, seq: view.lastSeq, status: { ...view } };
+    // Tasks in line for a slot other runs hold say so (the slots are shared by every worker).
+    const withWaits = await withSharedSlotWaits(view, (operatorKey) => this.slots.read(operatorKey)).catch((err: unknown) => {
+      this.logger.warn({ runId, err }, 'shared slots unreadable: the status says nothing of tasks in line for one');
+      return view;
+    });
+    return { accepted: true, seq: view.lastSeq, status: { ...withWaits } };
   }
 
   /** The runs of the whole log, filtered and latest activity first, as `list` shows them. */
@@ -303,11 +313,31 @@ class Worker implements CommandHandler, WorkerHandle {
     }
   }
 
-  async init(payload: InitPayload, forwarded: boolean): Promise<CommandReplyMessage | { forwardTo: string }> {
-    if (!forwarded) {
-      const target = await this.spreadTarget();
-      if (target !== undefined) return { forwardTo: target };
+  async init(payload: InitPayload, forward: InitForward | undefined): Promise<CommandReplyMessage> {
+    const target = forward === undefined ? undefined : await this.spreadTarget();
+    if (target !== undefined && forward !== undefined) {
+      this.sentTo.set(target, (this.sentTo.get(target) ?? 0) + 1);
+      try {
+        return await forward(target);
+      } catch (error) {
+        if (error instanceof TimeoutError) return rejected('LOG_UNAVAILABLE', `worker ${target} did not answer the init in time; retry it with the same command id`);
+        // Otherwise the chosen worker is gone (it died since it last said it was alive): the run is created here.
+        if (!(error instanceof NoRespondersError)) return replyOfError(error);
+      } finally {
+        this.sentTo.set(target, (this.sentTo.get(target) ?? 1) - 1);
+      }
     }
+    this.creating += 1;
+    void this.announce();
+    try {
+      return await this.create(payload);
+    } finally {
+      this.creating -= 1;
+    }
+  }
+
+  /** Creates the run of an init here and hosts it (once per command id across workers). */
+  private create(payload: InitPayload): Promise<CommandReplyMessage> {
     return this.initDedup.once(payload.commandId, async () => {
       const runId = payload.runId ?? newRunId();
       try {
@@ -334,11 +364,26 @@ class Worker implements CommandHandler, WorkerHandle {
 
   // ---------- hosting ----------
 
-  /** The worker a new run should go to when this one hosts its share already (undefined: host it here). */
+  /** Runs hosted here, counting those being created. */
+  private load(): number {
+    return this.sessions.size + this.creating;
+  }
+
+  /**
+   * The worker a new run should go to when this one hosts its share already (undefined: host it
+   * here). The inits this worker is sending count for their targets already, so a burst of
+   * inits does not all go to the one worker the presence bucket shows least loaded.
+   */
   private async spreadTarget(): Promise<string | undefined> {
     try {
       const [runs, loads] = await Promise.all([this.registry.list(), this.presence.loads()]);
-      return initTarget(this.workerId, this.sessions.size, runs.length, loads);
+      let sending = 0;
+      const seen = new Map(loads);
+      for (const [workerId, count] of this.sentTo) {
+        sending += count;
+        if (seen.has(workerId)) seen.set(workerId, (seen.get(workerId) ?? 0) + count);
+      }
+      return initTarget(this.workerId, this.load(), runs.length + this.creating + sending, seen);
     } catch (error) {
       this.logger.warn({ err: error }, 'worker loads unreadable: the new run is hosted here');
       return undefined;
@@ -348,7 +393,7 @@ class Worker implements CommandHandler, WorkerHandle {
   /** Tells the other workers how many runs this one hosts (they spread new runs by it). */
   private async announce(): Promise<void> {
     if (this.stopping) return;
-    await this.presence.announce(this.workerId, this.sessions.size).catch((err: unknown) => this.logger.warn({ err }, 'presence not renewed'));
+    await this.presence.announce(this.workerId, this.load()).catch((err: unknown) => this.logger.warn({ err }, 'presence not renewed'));
   }
 
   /** Starts hosting `runId`, whose lease this worker has just acquired. */
@@ -461,7 +506,7 @@ class Worker implements CommandHandler, WorkerHandle {
         // Spread: within its share, or an orphan the others have left for a scan or more.
         const unleasedScans = (seenBefore.get(runId) ?? 0) + 1;
         this.unleasedScans.set(runId, unleasedScans);
-        if (!mayTakeRun({ self: this.workerId, hosted: this.sessions.size, runs: ids.length, loads, unleasedScans })) continue;
+        if (!mayTakeRun({ self: this.workerId, hosted: this.load(), runs: ids.length, loads, unleasedScans })) continue;
         if (await this.leases.acquire(runId)) await this.host(runId, true);
       }
     } catch (error) {

@@ -195,11 +195,11 @@ export class SharedSlots {
     }
   }
 
-  /** The usage of an operator's slots as the store has it now. */
-  async usage(operatorKey: string, runId: string): Promise<{ held: number; byOthers: number }> {
+  /** The document of an operator's slots as the store has it now (holders and waiters of every run). */
+  async read(operatorKey: string): Promise<SlotDoc> {
     const doc = await this.store.read(storeKey(operatorKey));
     pruneExpired(doc, Date.now());
-    return slotUsage(doc, runId);
+    return doc;
   }
 }
 
