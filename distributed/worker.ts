@@ -118,6 +118,7 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
   private scanning = false;
+  private renewing = false;
   /** Inits being created here (not hosted yet). */
   private creating = 0;
   /** Inits being forwarded, by the worker they were sent to. */
@@ -466,12 +467,25 @@ class Worker implements CommandHandler, WorkerHandle {
 
   private async renewLeases(): Promise<void> {
     void this.announce();
+    // One round at a time: a round still running when the next tick comes (a busy loop, a slow
+    // server) would renew at the revision the first round is replacing and lose its own lease.
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.renewRound();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async renewRound(): Promise<void> {
     // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
     await Promise.all(
       this.leases.held().map(async (runId) => {
         if (this.stopping) return;
-        const outcome = await this.leases.renew(runId);
+        const outcome = await this.leases.renew(runId, { retakeLapsed: true });
         if (outcome === 'lost') this.log.fence(runId, 'lease lost');
+        if (outcome === 'retaken') this.logger.warn({ runId }, 'lease renewed late (it had expired; nobody had taken the run): kept');
       }),
     );
   }
