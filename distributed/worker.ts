@@ -83,6 +83,9 @@ export function clusterReplicas(nc: NatsConnection): number {
   return Math.max(1, Math.min(3, servers));
 }
 
+/** How long an init may wait for the worker loads that decide where it goes. */
+const SPREAD_DECISION_MS = 2000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -377,7 +380,15 @@ class Worker implements CommandHandler, WorkerHandle {
    */
   private async spreadTarget(): Promise<string | undefined> {
     try {
-      const [runs, loads] = await Promise.all([this.registry.list(), this.presence.loads()]);
+      // Spreading must never hold an init up: loads not read within the limit leave the run here.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SPREAD_DECISION_MS)));
+      const read = await Promise.race([Promise.all([this.registry.list(), this.presence.loads()]), late]).finally(() => clearTimeout(timer));
+      if (read === undefined) {
+        this.logger.warn({ ms: SPREAD_DECISION_MS }, 'worker loads not read in time: the new run is hosted here');
+        return undefined;
+      }
+      const [runs, loads] = read;
       let sending = 0;
       const seen = new Map(loads);
       for (const [workerId, count] of this.sentTo) {
