@@ -16,6 +16,10 @@ import { startNatsCluster } from '../harness/nats-cluster.ts';
 
 const RUNS = Number(process.env.BENCH_CLUSTER_RUNS ?? 100);
 const TASKS = Number(process.env.BENCH_CLUSTER_TASKS ?? 100);
+/** A measurement stops here and reports what was done by then (a stuck run must not hang the bench). */
+const DEADLINE_S = Number(process.env.BENCH_CLUSTER_DEADLINE_S ?? 600);
+/** Inits in flight at once: a hundred at once on a busy worker waited past any sensible timeout. */
+const INIT_BATCH = 10;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -31,9 +35,25 @@ function workspaceRoot(): string {
   return root;
 }
 
-async function statusOf(nc: NatsConnection, runId: string): Promise<string | undefined> {
+/** The run's status and how many of its tasks are completed (undefined when unanswered). */
+async function progressOf(nc: NatsConnection, runId: string): Promise<{ status: string; completed: number } | undefined> {
   const reply = await requestCommand(nc, runId, 'status', {}, 30_000).catch(() => undefined);
-  return reply?.accepted ? String(reply.status?.status) : undefined;
+  if (!reply?.accepted) return undefined;
+  const counts = (reply.status?.counts ?? {}) as Record<string, number>;
+  return { status: String(reply.status?.status), completed: counts.COMPLETED ?? 0 };
+}
+
+/** Creates the run, asking again (same command id: created once) when no worker answered in time. */
+async function init(nc: NatsConnection, runId: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const reply = await requestInit(nc, { workspace: 'lab', runId, commandId: `bench-init-${runId}` }, 60_000);
+      if (!reply.accepted) throw new Error(`init of ${runId} refused: ${JSON.stringify(reply)}`);
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
 }
 
 /** One measurement: `workers` workers, RUNS × TASKS, on a fresh cluster. */
@@ -57,9 +77,7 @@ async function measure(workerCount: number): Promise<void> {
     for (let i = 0; i < workerCount; i++) workers.push(await runWorker({ natsUrl: cluster.urls, ...cluster.users.orchestrator, root, workerId: `bench${i}`, operators }));
     const runIds = Array.from({ length: RUNS }, (_, i) => `bench_${i}`);
     const start = performance.now();
-    const inits = await Promise.all(runIds.map((runId) => requestInit(nc, { workspace: 'lab', runId }, 120_000)));
-    const refused = inits.filter((r) => !r.accepted);
-    if (refused.length > 0) throw new Error(`init refused: ${JSON.stringify(refused[0])}`);
+    for (let i = 0; i < runIds.length; i += INIT_BATCH) await Promise.all(runIds.slice(i, i + INIT_BATCH).map((runId) => init(nc, runId)));
     // The command round trip while the runs go on: one status request after another.
     const times: number[] = [];
     let loaded = true;
@@ -72,17 +90,25 @@ async function measure(workerCount: number): Promise<void> {
       }
     })();
     const pending = new Set(runIds);
-    while (pending.size > 0) {
+    const completedTasks = new Map<string, number>();
+    while (pending.size > 0 && performance.now() - start < DEADLINE_S * 1000) {
       await new Promise((r) => setTimeout(r, 500));
-      for (const runId of [...pending]) if ((await statusOf(nc, runId)) === 'COMPLETED') pending.delete(runId);
+      for (const runId of [...pending]) {
+        const progress = await progressOf(nc, runId);
+        if (progress === undefined) continue;
+        completedTasks.set(runId, progress.completed);
+        if (progress.status === 'COMPLETED') pending.delete(runId);
+      }
     }
     const seconds = (performance.now() - start) / 1000;
+    const tasksDone = [...completedTasks.values()].reduce((a, b) => a + b, 0);
     loaded = false;
     await sampler;
     times.sort((a, b) => a - b);
     const hosted = workers.map((w) => w.hostedRuns().length).join('/');
     console.log(
-      `  ${workerCount} worker(s): ${RUNS} runs × ${TASKS} tasks in ${seconds.toFixed(1)} s = ${((RUNS * TASKS) / seconds).toFixed(0)} tasks/s;` +
+      `  ${workerCount} worker(s): ${RUNS - pending.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s = ${(tasksDone / seconds).toFixed(0)} tasks/s` +
+        `${pending.size > 0 ? ` (stopped at the ${DEADLINE_S} s deadline)` : ''};` +
         ` status round trip under load p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms (${times.length} requests); runs still hosted ${hosted}`,
     );
   } finally {

@@ -25,11 +25,17 @@ export interface CommandHandler {
    * Returns `{ forwardTo }` when another worker owns the run.
    */
   command(runId: string, verb: CommandVerb, payload: Record<string, unknown>, forwarded: boolean, principal: string | undefined): Promise<CommandReplyMessage | { forwardTo: string }>;
-  /** Creates and starts hosting a run. */
-  init(payload: InitPayload): Promise<CommandReplyMessage>;
+  /**
+   * Creates and starts hosting a run, or leaves it to a worker with fewer runs through
+   * `forward` (undefined when another worker sent it here: host it, never forward it again).
+   */
+  init(payload: InitPayload, forward: InitForward | undefined): Promise<CommandReplyMessage>;
   /** Lists the runs of the log (`ms.cmd.list`); a handler without it refuses the request. */
   list?(payload: ListPayload): Promise<CommandReplyMessage>;
 }
+
+/** Sends the init being served to worker `workerId` and returns its reply (throws NoRespondersError when that worker is gone). */
+export type InitForward = (workerId: string) => Promise<CommandReplyMessage>;
 
 /** Options of `serveCommands`. */
 export interface CommandServiceOptions {
@@ -85,7 +91,7 @@ function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]
 /**
  * Serves request/reply commands in the workers' queue group: the documented `ms.cmd.init`, `ms.cmd.list` and
  * `ms.cmd.<runId>.<verb>`, the same as NATS user `<user>` on `ms.as.<user>.cmd.…`; and
- * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands). Every payload is
+ * `ms.wrk.<workerId>.<command subject>` for commands forwarded to this worker as the owner of a run (the run's single writer executes its commands) and for inits left to it as a worker with fewer runs. Every payload is
  * validated before anything runs; replies are JSON (`CommandReplySchema`).
  */
 export function serveCommands(nc: NatsConnection, options: CommandServiceOptions): CommandService {
@@ -109,12 +115,16 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
   };
 
-  const onInit = async (msg: Msg): Promise<CommandReplyMessage> => {
+  const onInit = async (msg: Msg, subject: string, forwarded: boolean): Promise<CommandReplyMessage> => {
     const body = parseBody(msg.data);
     if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
     const parsed = InitPayloadSchema.safeParse(body.value);
     if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid init payload: ${describeIssues(parsed.error)}`);
-    return handler.init(parsed.data);
+    const forward: InitForward = async (to) => {
+      const answer = await nc.request(forwardSubject(to, subject), msg.data, { timeout: forwardTimeoutMs });
+      return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
+    };
+    return handler.init(parsed.data, forwarded ? undefined : forward);
   };
 
   const onList = async (msg: Msg): Promise<CommandReplyMessage> => {
@@ -133,8 +143,9 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
     let job: Promise<CommandReplyMessage>;
     if (command === undefined) job = Promise.resolve(rejected('VALIDATION_FAILED', `not a command subject: ${msg.subject} (commands go to ms.cmd.<run>.<verb> or ms.as.<user>.cmd.<run>.<verb>)`));
     else if (command.runId === undefined) {
-      if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
-      else job = command.verb === 'list' ? onList(msg) : onInit(msg);
+      if (command.verb === 'init') job = onInit(msg, subject, forwarded);
+      else if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
+      else job = onList(msg);
     }
     else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(

@@ -26,6 +26,13 @@ export class KvSlotStore implements SlotStore {
     return new KvSlotStore(kv);
   }
 
+  /** Opens the slots bucket if it exists, to read it (throws when it does not, or the user may not read it). */
+  static async openExisting(nc: NatsConnection, bucket = SLOTS_BUCKET): Promise<KvSlotStore> {
+    const kv = await new Kvm(nc).open(bucket);
+    await kv.status();
+    return new KvSlotStore(kv);
+  }
+
   async read(key: string): Promise<SlotDoc> {
     return (await this.readEntry(key)).doc;
   }

@@ -18,8 +18,11 @@ export function isCliHolder(holder: string): boolean {
   return holder.startsWith(CLI_HOLDER_PREFIX);
 }
 
-/** Outcome of a renewal: kept, lost (someone else holds it or it expired), or unknown (server unreachable). */
-export type RenewOutcome = 'kept' | 'lost' | 'unknown';
+/**
+ * Outcome of a renewal: kept, retaken (it had expired, nobody had taken it, it is ours again),
+ * lost (someone else holds it, or it expired and was not retaken), or unknown (server unreachable).
+ */
+export type RenewOutcome = 'kept' | 'retaken' | 'lost' | 'unknown';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -75,8 +78,12 @@ export class RunLeases {
     }
   }
 
-  /** Extends our lease of `runId`. */
-  async renew(runId: string): Promise<RenewOutcome> {
+  /**
+   * Extends our lease of `runId`. With `retakeLapsed`, a lease that expired because the renewal
+   * came late (a busy event loop) is taken again when nobody else has taken it meanwhile: the
+   * fenced log still refuses our next append if another writer got in during the gap.
+   */
+  async renew(runId: string, options: { retakeLapsed?: boolean } = {}): Promise<RenewOutcome> {
     const revision = this.revisions.get(runId);
     if (revision === undefined) return 'lost';
     const value = encoder.encode(JSON.stringify({ workerId: this.workerId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
@@ -86,6 +93,7 @@ export class RunLeases {
     } catch (error) {
       if (isWrongSequence(error) || /wrong last sequence/i.test(String(error))) {
         this.revisions.delete(runId);
+        if (options.retakeLapsed && (await this.acquire(runId).catch(() => false))) return 'retaken';
         return 'lost';
       }
       return 'unknown';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
 import type { EventLog } from '../events/event-log.ts';
@@ -14,7 +14,7 @@ import { RunHost } from '../host/run-host.ts';
 import { initializeRun } from '../host/run-lifecycle.ts';
 import { RunStore } from '../host/run-store.ts';
 import { CommandDedup, replyOfRecord } from './command-dedup.ts';
-import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService } from './command-service.ts';
+import { rejected, replyOfError, serveCommands, type CommandHandler, type CommandService, type InitForward } from './command-service.ts';
 import { FencedEventLog } from './fenced-event-log.ts';
 import { InitDedup } from './init-dedup.ts';
 import { DEFAULT_LEASE_TTL_MS, isCliHolder, RunLeases } from './run-leases.ts';
@@ -22,6 +22,9 @@ import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
+import { withSharedSlotWaits } from '../views/shared-slot-wait.ts';
+import { WorkerPresence } from './worker-presence.ts';
+import { initTarget, mayTakeRun } from './spread-policy.ts';
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -80,6 +83,9 @@ export function clusterReplicas(nc: NatsConnection): number {
   return Math.max(1, Math.min(3, servers));
 }
 
+/** How long an init may wait for the worker loads that decide where it goes. */
+const SPREAD_DECISION_MS = 2000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -115,6 +121,13 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
   private scanning = false;
+  private renewing = false;
+  /** Inits being created here (not hosted yet). */
+  private creating = 0;
+  /** Inits being forwarded, by the worker they were sent to. */
+  private readonly sentTo = new Map<string, number>();
+  /** Runs the last scan saw without a lease, and in how many scans in a row. */
+  private unleasedScans = new Map<string, number>();
   private stopping = false;
   private readonly log: FencedEventLog;
   private readonly logger: Logger;
@@ -132,6 +145,7 @@ class Worker implements CommandHandler, WorkerHandle {
     private readonly registry: RunRegistry,
     private readonly initDedup: InitDedup,
     private readonly slots: SharedSlots,
+    private readonly presence: WorkerPresence,
   ) {
     this.log = fenced;
     this.logger = (options.logger ?? rootLogger()).child({ workerId });
@@ -151,7 +165,9 @@ class Worker implements CommandHandler, WorkerHandle {
     const initDedup = await InitDedup.open(nc, options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS, undefined, replicas);
     const logger = (options.logger ?? rootLogger()).child({ workerId });
     const slots = new SharedSlots(await KvSlotStore.open(nc, { replicas }), workerId, { leaseMs: options.slotLeaseMs ?? 3 * ttl, logger });
-    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots);
+    const presence = await WorkerPresence.open(nc, { ttlMs: ttl, replicas });
+    await presence.announce(workerId, 0);
+    worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
@@ -175,6 +191,7 @@ class Worker implements CommandHandler, WorkerHandle {
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
     this.logger.info('draining: runs handed back (leases released)');
+    await this.presence.leave(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not withdrawn (it expires with its TTL)'));
     await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
@@ -275,7 +292,12 @@ class Worker implements CommandHandler, WorkerHandle {
     if (own === undefined || this.store.projector.lastSeq(runId) < own) await this.store.project();
     const view = getRunStatus(this.store.projector.db, runId, { withState: true });
     if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
-    return { accepted: true, seq: view.lastSeq, status: { ...view } };
+    // Tasks in line for a slot other runs hold say so (the slots are shared by every worker).
+    const withWaits = await withSharedSlotWaits(view, (operatorKey) => this.slots.read(operatorKey)).catch((err: unknown) => {
+      this.logger.warn({ runId, err }, 'shared slots unreadable: the status says nothing of tasks in line for one');
+      return view;
+    });
+    return { accepted: true, seq: view.lastSeq, status: { ...withWaits } };
   }
 
   /** The runs of the whole log, filtered and latest activity first, as `list` shows them. */
@@ -295,7 +317,31 @@ class Worker implements CommandHandler, WorkerHandle {
     }
   }
 
-  async init(payload: InitPayload): Promise<CommandReplyMessage> {
+  async init(payload: InitPayload, forward: InitForward | undefined): Promise<CommandReplyMessage> {
+    const target = forward === undefined ? undefined : await this.spreadTarget();
+    if (target !== undefined && forward !== undefined) {
+      this.sentTo.set(target, (this.sentTo.get(target) ?? 0) + 1);
+      try {
+        return await forward(target);
+      } catch (error) {
+        if (error instanceof TimeoutError) return rejected('LOG_UNAVAILABLE', `worker ${target} did not answer the init in time; retry it with the same command id`);
+        // Otherwise the chosen worker is gone (it died since it last said it was alive): the run is created here.
+        if (!(error instanceof NoRespondersError)) return replyOfError(error);
+      } finally {
+        this.sentTo.set(target, (this.sentTo.get(target) ?? 1) - 1);
+      }
+    }
+    this.creating += 1;
+    void this.announce();
+    try {
+      return await this.create(payload);
+    } finally {
+      this.creating -= 1;
+    }
+  }
+
+  /** Creates the run of an init here and hosts it (once per command id across workers). */
+  private create(payload: InitPayload): Promise<CommandReplyMessage> {
     return this.initDedup.once(payload.commandId, async () => {
       const runId = payload.runId ?? newRunId();
       try {
@@ -322,6 +368,46 @@ class Worker implements CommandHandler, WorkerHandle {
 
   // ---------- hosting ----------
 
+  /** Runs hosted here, counting those being created. */
+  private load(): number {
+    return this.sessions.size + this.creating;
+  }
+
+  /**
+   * The worker a new run should go to when this one hosts its share already (undefined: host it
+   * here). The inits this worker is sending count for their targets already, so a burst of
+   * inits does not all go to the one worker the presence bucket shows least loaded.
+   */
+  private async spreadTarget(): Promise<string | undefined> {
+    try {
+      // Spreading must never hold an init up: loads not read within the limit leave the run here.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), SPREAD_DECISION_MS)));
+      const read = await Promise.race([Promise.all([this.registry.list(), this.presence.loads()]), late]).finally(() => clearTimeout(timer));
+      if (read === undefined) {
+        this.logger.warn({ ms: SPREAD_DECISION_MS }, 'worker loads not read in time: the new run is hosted here');
+        return undefined;
+      }
+      const [runs, loads] = read;
+      let sending = 0;
+      const seen = new Map(loads);
+      for (const [workerId, count] of this.sentTo) {
+        sending += count;
+        if (seen.has(workerId)) seen.set(workerId, (seen.get(workerId) ?? 0) + count);
+      }
+      return initTarget(this.workerId, this.load(), runs.length + this.creating + sending, seen);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'worker loads unreadable: the new run is hosted here');
+      return undefined;
+    }
+  }
+
+  /** Tells the other workers how many runs this one hosts (they spread new runs by it). */
+  private async announce(): Promise<void> {
+    if (this.stopping) return;
+    await this.presence.announce(this.workerId, this.load()).catch((err: unknown) => this.logger.warn({ err }, 'presence not renewed'));
+  }
+
   /** Starts hosting `runId`, whose lease this worker has just acquired. */
   private async host(runId: string, start: boolean, workspace?: string): Promise<RunSession> {
     this.log.unfence(runId);
@@ -337,6 +423,7 @@ class Worker implements CommandHandler, WorkerHandle {
       onEnd: (s, why) => this.onSessionEnd(s, why),
     });
     this.sessions.set(runId, session);
+    await this.announce();
     try {
       let lastSeq = 0;
       let runWorkspace = workspace;
@@ -362,6 +449,7 @@ class Worker implements CommandHandler, WorkerHandle {
 
   private async onSessionEnd(session: RunSession, why: SessionEnd): Promise<void> {
     if (this.sessions.get(session.runId) === session) this.sessions.delete(session.runId);
+    void this.announce();
     this.logger.info({ runId: session.runId, why }, 'run session ended');
     try {
       if (why === 'finished') await this.registry.remove(session.runId);
@@ -389,12 +477,26 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async renewLeases(): Promise<void> {
+    void this.announce();
+    // One round at a time: a round still running when the next tick comes (a busy loop, a slow
+    // server) would renew at the revision the first round is replacing and lose its own lease.
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.renewRound();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async renewRound(): Promise<void> {
     // All at once: one after the other, a worker hosting many runs on a replicated bucket took longer than the TTL.
     await Promise.all(
       this.leases.held().map(async (runId) => {
         if (this.stopping) return;
-        const outcome = await this.leases.renew(runId);
+        const outcome = await this.leases.renew(runId, { retakeLapsed: true });
         if (outcome === 'lost') this.log.fence(runId, 'lease lost');
+        if (outcome === 'retaken') this.logger.warn({ runId }, 'lease renewed late (it had expired; nobody had taken the run): kept');
       }),
     );
   }
@@ -413,7 +515,9 @@ class Worker implements CommandHandler, WorkerHandle {
     if (this.scanning || this.stopping) return;
     this.scanning = true;
     try {
-      const ids = await this.registry.list();
+      const [ids, loads] = await Promise.all([this.registry.list(), this.presence.loads()]);
+      const seenBefore = this.unleasedScans;
+      this.unleasedScans = new Map();
       // Shuffled, so that several workers taking over a dead one's runs share them.
       for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
@@ -424,6 +528,10 @@ class Worker implements CommandHandler, WorkerHandle {
         if (this.sessions.has(runId)) continue;
         if (await this.stillRefused(runId)) continue;
         if ((await this.leases.owner(runId)) !== undefined) continue;
+        // Spread: within its share, or an orphan the others have left for a scan or more.
+        const unleasedScans = (seenBefore.get(runId) ?? 0) + 1;
+        this.unleasedScans.set(runId, unleasedScans);
+        if (!mayTakeRun({ self: this.workerId, hosted: this.load(), runs: ids.length, loads, unleasedScans })) continue;
         if (await this.leases.acquire(runId)) await this.host(runId, true);
       }
     } catch (error) {

@@ -60,10 +60,12 @@ export async function hostFor(
   const operators = OperatorRegistry.fromConfig(config, options.registry ?? {});
   const campaign = await campaignOf(handle, options.campaign, options.campaignTimeoutMs, true);
   const logger = (options.logger ?? rootLogger()).child({ runId: handle.runId });
-  // Only a workspace with a capped operator opens the root's slot file (a read-only root still runs uncapped work).
-  const capped = Object.values(config.operators).some((entry) => entry.maxConcurrent !== null);
+  // Only a workspace with a capped operator, or a global cap of its own, opens the root's slot file (a read-only root still runs uncapped work).
+  const globalCap = config.sharedGlobalCap;
+  const capped = globalCap !== undefined || Object.values(config.operators).some((entry) => entry.maxConcurrent !== null);
   const slots = options.slots ?? (capped && handle.store.log instanceof SqliteEventLog ? sharedSlotsOf(handle.store.root, logger) : undefined);
-  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger, ...(slots ? { slots } : {}) });
+  const shared = slots ? { slots, ...(globalCap !== undefined ? { globalCap } : {}) } : {};
+  const runner = new EffectRunner({ runId: handle.runId, workspaceDir: handle.workspaceDir, operators, campaign, mode, logger, ...shared });
   const projections = new ProjectionScheduler(handle.store, handle.runId);
   const checkpoint = takeCheckpoint(handle);
   const host = await RunHost.restore(handle.store.log, handle.runId, {

@@ -17,7 +17,7 @@ import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { operatorLog, type OperatorContext, type PollResult, type Unsubscribe } from '../operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from '../operators/operator-registry.ts';
 import { effectSubject, type EffectHandler, type RunHost } from './run-host.ts';
-import type { SharedSlots } from './shared-slots.ts';
+import { GLOBAL_POOL, type SharedSlots } from './shared-slots.ts';
 import { attemptDirIn, runDirOf } from '../workspace/workspace.ts';
 
 /** What the effect runner needs to know about the run's workspace. */
@@ -37,6 +37,8 @@ export interface EffectRunnerOptions {
   sleep?: (ms: number) => Promise<void>;
   /** The slots of capped operators shared with other runs: an attempt takes one before it is submitted. */
   slots?: SharedSlots;
+  /** The global cap shared with the other runs (operators.yaml's `defaults.max_concurrent_global`, when set there): an attempt takes one of its slots too, after its operator's. */
+  globalCap?: number;
 }
 
 /**
@@ -159,27 +161,41 @@ export class EffectRunner implements EffectHandler {
   }
 
   /**
-   * True when the attempt may be submitted: its operator is not capped, or it holds one of the
-   * operator's shared slots. Live, it waits in line for one (until the runner stops); stepped, it
-   * joins the line and the cycle goes on: a later cycle finds the slot granted.
+   * True when the attempt may be submitted: it holds a slot of each shared pool that applies (its
+   * operator's when capped, then the global one when configured; always in that order, so a
+   * holder of a global slot holds everything it needs and no two attempts wait on each other).
+   * Live, it waits in line (until the runner stops); stepped, it joins the line and the cycle
+   * goes on: a later cycle finds the slot granted.
    */
   private async takeSlot(host: RunHost, effect: Extract<Effect, { type: 'attempt.start' }>): Promise<boolean> {
     const { slots, runId } = this.options;
-    const cap = this.capOf(host, effect.operatorKey);
-    if (slots === undefined || cap === undefined || slots.isHeld(runId, effect.attemptId)) return true;
-    const request = { runId, attemptId: effect.attemptId, cap };
-    if (this.options.mode === 'step') {
-      void slots.acquire(effect.operatorKey, request);
-      return false;
+    if (slots === undefined) return true;
+    for (const pool of this.poolsOf(host, effect.operatorKey)) {
+      if (slots.isHeld(pool.key, runId, effect.attemptId)) continue;
+      const request = { runId, attemptId: effect.attemptId, cap: pool.cap };
+      if (this.options.mode === 'step') {
+        void slots.acquire(pool.key, request);
+        return false;
+      }
+      if (!(await slots.acquire(pool.key, request, this.stopping.signal))) return false;
+      const now = host.state.attempts.get(effect.attemptId);
+      // Cancelled while it waited: the slots go back at once. Stopped: the next host of the run finds them held.
+      if (now === undefined || attemptPhase(now) !== 'created') {
+        await slots.cancel(runId, effect.attemptId);
+        return false;
+      }
+      if (this.stopped) return false;
     }
-    if (!(await slots.acquire(effect.operatorKey, request, this.stopping.signal))) return false;
-    const now = host.state.attempts.get(effect.attemptId);
-    // Cancelled while it waited: the slot goes back at once. Stopped: the next host of the run finds it held.
-    if (now === undefined || attemptPhase(now) !== 'created') {
-      await slots.cancel(runId, effect.attemptId);
-      return false;
-    }
-    return !this.stopped;
+    return true;
+  }
+
+  /** The shared pools an attempt on `operatorKey` takes a slot of, in the order it takes them. */
+  private poolsOf(host: RunHost, operatorKey: string): { key: string; cap: number }[] {
+    const pools: { key: string; cap: number }[] = [];
+    const cap = this.capOf(host, operatorKey);
+    if (cap !== undefined) pools.push({ key: operatorKey, cap });
+    if (this.options.globalCap !== undefined) pools.push({ key: GLOBAL_POOL, cap: this.options.globalCap });
+    return pools;
   }
 
   /** The operator's `max_concurrent` when it has one. */
@@ -201,10 +217,10 @@ export class EffectRunner implements EffectHandler {
 
   private async watch(host: RunHost, attemptId: string): Promise<void> {
     const snapshot = host.state.attempts.get(attemptId);
-    const cap = snapshot === undefined ? undefined : this.capOf(host, snapshot.context.operatorKey);
-    if (snapshot !== undefined && isWatchable(snapshot) && cap !== undefined && this.options.slots !== undefined) {
-      // Running already (restored, or taken over from a dead host): it keeps the slot it had.
-      await this.options.slots.adopt(snapshot.context.operatorKey, this.options.runId, attemptId);
+    const { slots } = this.options;
+    if (snapshot !== undefined && isWatchable(snapshot) && slots !== undefined) {
+      // Running already (restored, or taken over from a dead host): it keeps the slots it had.
+      for (const pool of this.poolsOf(host, snapshot.context.operatorKey)) await slots.adopt(pool.key, this.options.runId, attemptId);
     }
     const target = snapshot === undefined ? undefined : this.resolve(snapshot);
     if (target !== undefined) this.subscribe(host, attemptId, target);

@@ -40,8 +40,9 @@ export interface SlotWait {
  * Entries are leased: this process renews its own, a dead holder's expire after `leaseMs`.
  */
 export class SharedSlots {
+  /** By line key (pool and slot id: an attempt may wait for its operator's pool and the global one). */
   private readonly waiting = new Map<string, Waiting>();
-  /** Slot id → operator key, run and attempt of the slots this holder has. */
+  /** Line key → pool, run and attempt of the slots this holder has. */
   private readonly held = new Map<string, { operatorKey: string; runId: string; attemptId: string }>();
   private readonly waits = new Map<string, SlotWait>();
   private readonly timer: NodeJS.Timeout;
@@ -60,27 +61,28 @@ export class SharedSlots {
     this.timer.unref();
   }
 
-  /** True when this holder has a slot for the attempt. */
-  isHeld(runId: string, attemptId: string): boolean {
-    return this.held.has(slotId(runId, attemptId));
+  /** True when this holder has a slot of pool `operatorKey` for the attempt. */
+  isHeld(operatorKey: string, runId: string, attemptId: string): boolean {
+    return this.held.has(lineKey(operatorKey, slotId(runId, attemptId)));
   }
 
-  /** The attempts of `runId` holding a slot here. */
+  /** The attempts of `runId` holding a slot here (of any pool). */
   heldOf(runId: string): string[] {
-    return [...this.held.values()].filter((h) => h.runId === runId).map((h) => h.attemptId);
+    return [...new Set([...this.held.values()].filter((h) => h.runId === runId).map((h) => h.attemptId))];
   }
 
   /** Asks for a slot for the attempt; resolves true once granted, false when cancelled (`cancel`, `close`, or the signal). */
   acquire(operatorKey: string, asked: { runId: string; attemptId: string; cap: number }, signal?: AbortSignal): Promise<boolean> {
     const request: SlotRequest = { slotId: slotId(asked.runId, asked.attemptId), runId: asked.runId, cap: asked.cap };
-    if (this.held.has(request.slotId)) return Promise.resolve(true);
+    const line = lineKey(operatorKey, request.slotId);
+    if (this.held.has(line)) return Promise.resolve(true);
     if (this.closed || signal?.aborted) return Promise.resolve(false);
-    let waiting = this.waiting.get(request.slotId);
+    let waiting = this.waiting.get(line);
     if (waiting === undefined) {
       waiting = { attemptId: asked.attemptId, operatorKey, request, callers: new Set() };
-      this.waiting.set(request.slotId, waiting);
+      this.waiting.set(line, waiting);
     }
-    const line = waiting;
+    const inLine = waiting;
     return new Promise<boolean>((resolve) => {
       const caller = (granted: boolean): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -88,11 +90,11 @@ export class SharedSlots {
       };
       // Only this caller gives up; the place in line goes when nobody waits for it any more.
       const onAbort = (): void => {
-        line.callers.delete(caller);
+        inLine.callers.delete(caller);
         resolve(false);
-        if (line.callers.size === 0 && this.waiting.get(request.slotId) === line) void this.cancel(asked.runId, asked.attemptId);
+        if (inLine.callers.size === 0 && this.waiting.get(line) === inLine) void this.cancelLine(line);
       };
-      line.callers.add(caller);
+      inLine.callers.add(caller);
       signal?.addEventListener('abort', onAbort, { once: true });
       void this.pump();
     });
@@ -101,20 +103,29 @@ export class SharedSlots {
   /** Records a slot for an attempt that is already running (found active on restore), whatever the count. */
   async adopt(operatorKey: string, runId: string, attemptId: string): Promise<void> {
     const id = slotId(runId, attemptId);
-    if (this.held.has(id)) return;
-    this.held.set(id, { operatorKey, runId, attemptId });
+    const line = lineKey(operatorKey, id);
+    if (this.held.has(line)) return;
+    this.held.set(line, { operatorKey, runId, attemptId });
     await this.store.update(storeKey(operatorKey), (doc) => adoptSlot(doc, this.holder, id, runId, Date.now(), this.options.leaseMs));
   }
 
-  /** Gives up the attempt's slot, or its place in line. */
+  /** Gives up the attempt's slots, or its places in line, in every pool. */
   async cancel(runId: string, attemptId: string): Promise<void> {
     const id = slotId(runId, attemptId);
-    const waiting = this.waiting.get(id);
-    this.waiting.delete(id);
-    this.waits.delete(id);
+    const lines = [...new Set([...this.held.keys(), ...this.waiting.keys()])].filter((line) => slotIdOf(line) === id);
+    await Promise.all(lines.map((line) => this.cancelLine(line)));
+  }
+
+  /** Gives up one slot, or one place in line. */
+  private async cancelLine(line: string): Promise<void> {
+    const waiting = this.waiting.get(line);
+    this.waiting.delete(line);
+    this.waits.delete(line);
     for (const caller of waiting?.callers ?? []) caller(false);
-    const operatorKey = this.held.get(id)?.operatorKey ?? waiting?.operatorKey;
-    this.held.delete(id);
+    const operatorKey = this.held.get(line)?.operatorKey ?? waiting?.operatorKey;
+    const attemptId = this.held.get(line)?.attemptId ?? waiting?.attemptId;
+    this.held.delete(line);
+    const id = slotIdOf(line);
     if (operatorKey === undefined) return;
     try {
       await this.store.update(storeKey(operatorKey), (doc) => releaseSlots(doc, this.holder, [id]));
@@ -124,9 +135,11 @@ export class SharedSlots {
     void this.pump();
   }
 
-  /** Why the attempt waits, when it waits for a slot others hold. */
+  /** Why the attempt waits, when it waits for a slot others hold (of the first pool it waits for). */
   waitOf(runId: string, attemptId: string): SlotWait | undefined {
-    return this.waits.get(slotId(runId, attemptId));
+    const id = slotId(runId, attemptId);
+    for (const [line, wait] of this.waits) if (slotIdOf(line) === id) return wait;
+    return undefined;
   }
 
   /**
@@ -161,16 +174,19 @@ export class SharedSlots {
     }
     for (const operatorKey of keys) {
       const requests = [...this.waiting.values()].filter((w) => w.operatorKey === operatorKey).map((w) => w.request);
+      const heldHere = [...this.held.entries()].filter(([, h]) => h.operatorKey === operatorKey).map(([line]) => slotIdOf(line));
+      const mine = new Set([...heldHere, ...requests.map((r) => r.slotId)]);
       try {
         const { granted, usage } = await this.store.update(storeKey(operatorKey), (doc) => {
           const at = Date.now();
           pruneExpired(doc, at);
-          renewSlots(doc, this.holder, new Set([...this.held.keys(), ...this.waiting.keys()]), at, this.options.leaseMs);
+          renewSlots(doc, this.holder, mine, at, this.options.leaseMs);
           const grantedNow = grantSlots(doc, this.holder, requests, at, this.options.leaseMs);
           return { granted: grantedNow, usage: requests.map((r) => ({ request: r, ...slotUsage(doc, r.runId) })) };
         });
         for (const { request, held, byOthers } of usage) {
-          const waiting = this.waiting.get(request.slotId);
+          const line = lineKey(operatorKey, request.slotId);
+          const waiting = this.waiting.get(line);
           if (waiting === undefined) {
             // Cancelled while the store was asked: a slot granted meanwhile goes back.
             if (granted.has(request.slotId)) {
@@ -181,12 +197,12 @@ export class SharedSlots {
             continue;
           }
           if (granted.has(request.slotId)) {
-            this.waiting.delete(request.slotId);
-            this.waits.delete(request.slotId);
-            this.held.set(request.slotId, { operatorKey, runId: request.runId, attemptId: waiting.attemptId });
+            this.waiting.delete(line);
+            this.waits.delete(line);
+            this.held.set(line, { operatorKey, runId: request.runId, attemptId: waiting.attemptId });
             for (const caller of waiting.callers) caller(true);
           } else {
-            this.waits.set(request.slotId, { operatorKey, cap: request.cap, held, byOthers });
+            this.waits.set(line, { operatorKey, cap: request.cap, held, byOthers });
           }
         }
       } catch (error) {
@@ -195,17 +211,30 @@ export class SharedSlots {
     }
   }
 
-  /** The usage of an operator's slots as the store has it now. */
-  async usage(operatorKey: string, runId: string): Promise<{ held: number; byOthers: number }> {
+  /** The document of an operator's slots as the store has it now (holders and waiters of every run). */
+  async read(operatorKey: string): Promise<SlotDoc> {
     const doc = await this.store.read(storeKey(operatorKey));
     pruneExpired(doc, Date.now());
-    return slotUsage(doc, runId);
+    return doc;
   }
 }
 
 /** A slot's id in the store: attempt ids repeat across runs (`t0-a1`), run and attempt together do not. */
 export function slotId(runId: string, attemptId: string): string {
   return `${runId}/${attemptId}`;
+}
+
+/** The pool of the global cap (`defaults.max_concurrent_global` set in operators.yaml), beside the operators' pools (operator keys always hold a dot). */
+export const GLOBAL_POOL = 'global';
+
+/** Key of one slot (or place in line) of a pool in this holder's maps. */
+function lineKey(operatorKey: string, id: string): string {
+  return `${operatorKey} ${id}`;
+}
+
+/** The slot id of a line key. */
+function slotIdOf(line: string): string {
+  return line.slice(line.indexOf(' ') + 1);
 }
 
 /** The store key of an operator's slots (KV keys allow letters, digits, `-_.=/`). */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, startCli } from './harness/cli.ts';
-import { cappedOperators, markingCampaign, maxOverlap, readMarks } from './harness/task-marks.ts';
+import { cappedOperators, globalCapOperators, markingCampaign, maxOverlap, readMarks } from './harness/task-marks.ts';
 import { tempRoot, type TempRoot } from './harness/workspace.ts';
 
 const CAP = 2;
@@ -55,6 +55,17 @@ describe('operator caps shared by the runs of a workspaces root (embedded log)',
     // Both runs had tasks running while the other did: the cap was shared, not taken in turns.
     const spans = runIds.map((id) => marks.filter((m) => m.file.startsWith(`${id}.`)).flatMap((m) => m.starts));
     expect(Math.min(...(spans[0] ?? []))).toBeLessThan(Math.max(...(spans[1] ?? [])));
+  });
+
+  it(`the global cap set in operators.yaml (${CAP}) counts the tasks of every run, as an operator's does`, async () => {
+    temp.workspace('global', markingCampaign(marksDir, TASKS, 0.3), globalCapOperators(CAP));
+    const runIds = await initRuns('global', 2);
+    const loop = await runCli(['loop'], { root: temp.root });
+    expect(loop.code, loop.stderr).toBe(0);
+    const marks = marksOf(runIds);
+    expect(marks).toHaveLength(2 * TASKS);
+    expect(marks.filter((m) => m.starts.length !== 1 || m.ends.length !== 1).map((m) => m.file)).toEqual([]);
+    expect(maxOverlap(marks), JSON.stringify(marks)).toBeLessThanOrEqual(CAP);
   });
 
   it('status and explain say when a task waits for a slot another run holds', async () => {

@@ -25,7 +25,7 @@ import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
 import { currentDriver, describeDriver, type RunDriver } from '../host/run-driver.ts';
 import { logFilesOf } from './attempt-logs.ts';
-import { sharedSlotWaits, type SharedSlotWait } from './shared-slot-wait.ts';
+import { embeddedSlotDocs, sharedSlotWaits, type SharedSlotWait, type SlotDocReader } from './shared-slot-wait.ts';
 
 /** What an operator-specific hint tells a person to look at or do. */
 export type OperatorHint =
@@ -58,7 +58,7 @@ export type TaskReason =
       attemptStatus: AttemptStatus;
       since: string | null;
       hint: OperatorHint;
-      /** Not submitted yet: in line for a slot of its capped operator, whose slots runs share (embedded log; null otherwise). */
+      /** Not submitted yet: in line for a slot of its capped operator, whose slots runs share (null when not in line). */
       sharedSlot?: (SharedSlotWait & { cap: number }) | null;
     }
   | { kind: 'ready'; operatorKey: string; paused: boolean }
@@ -114,9 +114,11 @@ export interface GateDecisionEntry extends AttemptDecisionRecord {
   attemptId: string;
 }
 
-/** Where else to look for the run's driver: who holds its NATS lease (`worker w1`, `matterstack loop --nats`), when it can be read. */
+/** Where else to look: who holds the run's NATS lease (`worker w1`, `matterstack loop --nats`), when it can be read; where the shared slots are. */
 export interface ExplainOptions {
   leaseDriver?: () => Promise<string | undefined>;
+  /** Where the shared operator slots are read (the JetStream KV bucket on NATS). Default: the embedded log's slots file under the root. */
+  slotDocs?: SlotDocReader;
 }
 
 /** What `explainRun` needs of an open run. */
@@ -134,12 +136,12 @@ export async function explainRun(handle: ExplainTarget, options: ExplainOptions 
   });
   const ctx = host.state.run!.context;
   const logsOf = failedLogsReader(handle);
-  const slotWaitOf = sharedSlotWaits(handle.store.root, handle.runId);
+  const slotWaitOf = sharedSlotWaits(options.slotDocs ?? embeddedSlotDocs(handle.store.root), handle.runId);
   for (const { id, why } of explanation.tasks) {
     if (why.kind === 'waiting-operator' && why.hint.kind === 'other') why.hint.unreachable = await describeUnreachable(why.hint.dir);
     const cap = why.kind === 'waiting-operator' && why.attemptStatus === 'CREATED' ? ctx.operatorCaps[why.operatorKey] : undefined;
     if (why.kind === 'waiting-operator' && typeof cap === 'number') {
-      const wait = slotWaitOf(why.operatorKey, why.attemptId);
+      const wait = await slotWaitOf(why.operatorKey, why.attemptId);
       why.sharedSlot = wait === null ? null : { cap, ...wait };
     }
     if (why.kind === 'failed' && why.attemptId !== null) {

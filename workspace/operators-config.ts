@@ -114,6 +114,8 @@ export interface OperatorsConfig {
   /** Absolute path of the file read, or null for built-in defaults. */
   source: string | null;
   maxConcurrentGlobal: number | null;
+  /** The global cap when the file sets one (`defaults.max_concurrent_global`): every run of the log then shares it; absent for the built-in default, which stays per run. */
+  sharedGlobalCap?: number;
   /** The workspace's default execution operator (routing's last resort). */
   defaultOperator: string;
   operators: Record<string, OperatorEntry>;
@@ -253,6 +255,7 @@ export function parseOperatorsConfig(text: string, file: string): OperatorsConfi
 
   const defaults = parsed.data.defaults;
   if (defaults?.max_concurrent_global !== undefined) config.maxConcurrentGlobal = defaults.max_concurrent_global;
+  if (typeof defaults?.max_concurrent_global === 'number') config.sharedGlobalCap = defaults.max_concurrent_global;
   if (defaults?.default_operator !== undefined) {
     const key = tryNormalizeOperatorKey(defaults.default_operator);
     const segments = ['defaults', 'default_operator'];

@@ -2,6 +2,7 @@ import { defineCommand, requiredArg } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
 import { withRun } from '../open-store.ts';
 import type { RunStore } from '../../host/run-store.ts';
+import { slotDocsOf } from '../slot-docs.ts';
 
 /** `explain <run>`: why the run is where it is, task by task, with what to do next. */
 export const explainCommand = defineCommand({
@@ -24,7 +25,7 @@ export const explainCommand = defineCommand({
   async run(ctx) {
     const { explainRun, formatExplanation } = await import('../../views/index.ts');
     return withRun(ctx, requiredArg(ctx, 'run'), async (handle) => {
-      const explanation = await explainRun(handle, { leaseDriver: () => leaseDriver(handle.store, handle.runId) });
+      const explanation = await explainRun(handle, { leaseDriver: () => leaseDriver(handle.store, handle.runId), slotDocs: await slotDocsOf(handle.store) });
       if (ctx.global.json) ctx.out.data(explanation);
       else ctx.out.write(formatExplanation(explanation));
       return EXIT_CODES.OK;

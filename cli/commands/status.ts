@@ -8,18 +8,8 @@ import { assertLogHolds } from '../assert-log-holds.ts';
 import { withStore } from '../open-store.ts';
 import { parseId } from '../parse-id.ts';
 import { commandPrefix, statusJson, statusLines } from '../run-status-format.ts';
-import { sharedSlotText, sharedSlotWaits } from '../../views/shared-slot-wait.ts';
-
-/** Tasks whose attempt waits in line for a slot other runs share say so as their reason. */
-function withSharedSlotWaits(view: RunStatusView, root: string): RunStatusView {
-  const waitOf = sharedSlotWaits(root, view.runId);
-  const tasks = view.tasks.map((task) => {
-    if (task.status !== 'PENDING' || task.currentAttemptId === null || task.operatorKey === null) return task;
-    const wait = waitOf(task.operatorKey, task.currentAttemptId);
-    return wait === null ? task : { ...task, statusReason: sharedSlotText(task.operatorKey, wait) };
-  });
-  return { ...view, tasks };
-}
+import { withSharedSlotWaits } from '../../views/shared-slot-wait.ts';
+import { slotDocsOf } from '../slot-docs.ts';
 
 /** The view from the local projections of the log (embedded, or JetStream read directly). */
 function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusView> {
@@ -27,7 +17,7 @@ function projectedView(ctx: CommandContext, runId: string): Promise<RunStatusVie
     const view = getRunStatus(await store.views(), runId, { withState: true });
     if (view === undefined) throw new MatterStackError('RUN_NOT_FOUND', `run ${runId} not found`, { runId });
     await assertLogHolds(store, [view]);
-    return withSharedSlotWaits(view, store.root);
+    return withSharedSlotWaits(view, await slotDocsOf(store));
   }, runId);
 }
 

@@ -26,6 +26,11 @@ export function cappedOperators(cap: number): string {
   return `defaults:\n  max_concurrent_global: 100\noperators:\n  local.default:\n    kind: local\n    backend:\n      type: local\n    max_concurrent: ${cap}\n`;
 }
 
+/** An operators.yaml with only a global cap (no operator capped): every run of the log shares it. */
+export function globalCapOperators(cap: number): string {
+  return `defaults:\n  max_concurrent_global: ${cap}\n`;
+}
+
 /** Every execution found in the marks: its run, task, start and end (end undefined while it runs). */
 export function readMarks(marksDir: string): { file: string; starts: number[]; ends: number[] }[] {
   return fs.readdirSync(marksDir).map((file) => {

@@ -1,0 +1,20 @@
+import type { RunStore } from '../host/run-store.ts';
+import { emptySlotDoc } from '../host/slot-semaphore.ts';
+import { embeddedSlotDocs, type SlotDocReader } from '../views/shared-slot-wait.ts';
+
+/**
+ * Where `status` and `explain` read the shared operator slots of a store: the JetStream KV
+ * bucket on NATS, the slots file under the root otherwise. A NATS user who may not read the
+ * bucket (or a log with no bucket yet) sees no slot in use rather than an error.
+ */
+export async function slotDocsOf(store: RunStore): Promise<SlotDocReader> {
+  const [{ JetStreamEventLog }, { KvSlotStore }, { storeKey }] = await Promise.all([
+    import('../storage/jetstream-event-log.ts'),
+    import('../distributed/kv-slot-store.ts'),
+    import('../host/shared-slots.ts'),
+  ]);
+  if (!(store.log instanceof JetStreamEventLog)) return embeddedSlotDocs(store.root);
+  const slots = await KvSlotStore.openExisting(store.log.connection).catch(() => undefined);
+  if (slots === undefined) return () => emptySlotDoc();
+  return (operatorKey) => slots.read(storeKey(operatorKey)).catch(() => emptySlotDoc());
+}
