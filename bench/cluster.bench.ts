@@ -37,6 +37,7 @@ function workspaceRoot(): string {
 
 /** The run's status and how many of its tasks are completed (undefined when unanswered). */
 async function progressOf(nc: NatsConnection, runId: string): Promise<{ status: string; completed: number } | undefined> {
+  // An unanswered status under load is counted as "no progress seen" (the caller asks again), not an error of the bench.
   const reply = await requestCommand(nc, runId, 'status', {}, 30_000).catch(() => undefined);
   if (!reply?.accepted) return undefined;
   const counts = (reply.status?.counts ?? {}) as Record<string, number>;
@@ -84,6 +85,7 @@ async function measure(workerCount: number): Promise<void> {
     const sampler = (async () => {
       while (loaded) {
         const t0 = performance.now();
+        // The round trip is what is measured: a request that fails still took this long.
         await requestCommand(nc, runIds[0] as string, 'status', {}, 30_000).catch(() => undefined);
         times.push(performance.now() - t0);
         await new Promise((r) => setTimeout(r, 20));
@@ -112,6 +114,7 @@ async function measure(workerCount: number): Promise<void> {
         ` status round trip under load p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms (${times.length} requests); runs still hosted ${hosted}`,
     );
   } finally {
+    // Cleanup after the figures are printed: a worker that cannot stop cleanly dies with the bench process.
     for (const w of workers) await w.stop().catch(() => undefined);
     await nc.close();
     await cluster.stop();

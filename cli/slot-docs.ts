@@ -14,7 +14,9 @@ export async function slotDocsOf(store: RunStore): Promise<SlotDocReader> {
     import('../host/shared-slots.ts'),
   ]);
   if (!(store.log instanceof JetStreamEventLog)) return embeddedSlotDocs(store.root);
+  // No bucket (no capped operator ever ran) or one this user may not read: no slot waits to show, the views still answer.
   const slots = await KvSlotStore.openExisting(store.log.connection).catch(() => undefined);
   if (slots === undefined) return () => emptySlotDoc();
+  // The same for one key: a slot wait is a hint in status/explain, never a reason for them to fail.
   return (operatorKey) => slots.read(storeKey(operatorKey)).catch(() => emptySlotDoc());
 }

@@ -12,6 +12,7 @@ export function pageWriter(write: (message: LiveMessage) => Promise<void>): (mes
   const send = (message: LiveMessage): void => {
     writing = true;
     write(message)
+      // A failed write means the page left: its stream is closed, there is nobody to tell.
       .catch(() => undefined)
       .finally(() => {
         writing = false;
