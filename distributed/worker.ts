@@ -167,6 +167,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const slots = new SharedSlots(await KvSlotStore.open(nc, { replicas }), workerId, { leaseMs: options.slotLeaseMs ?? 3 * ttl, logger });
     const presence = await WorkerPresence.open(nc, { ttlMs: ttl, replicas });
     await presence.announce(workerId, 0);
+    await presence.heard(workerId, ttl);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
     worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
@@ -192,6 +193,7 @@ class Worker implements CommandHandler, WorkerHandle {
     await Promise.allSettled(sessions.map((s) => s.ended()));
     this.logger.info('draining: runs handed back (leases released)');
     await this.presence.leave(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not withdrawn (it expires with its TTL)'));
+    this.presence.close();
     await this.slots.close();
     await this.store.close();
     await this.jsLog.close();
