@@ -125,7 +125,9 @@ describe.concurrent('matterstack CLI: a run from init to the end (real processes
   });
 
   it('pause / resume, a second pause is rejected, cancel stops the running task and loop exits 11', async () => {
-    const { root } = rootWith(oneWorkflowCampaign([{ id: 'long', command: 'sleep 30' }]));
+    // Far longer than the commands below take on a loaded machine (seven CLI calls took 128 s once): a
+    // 30 s task could end before the cancel, and then COMPLETED is the right outcome, not a race.
+    const { root } = rootWith(oneWorkflowCampaign([{ id: 'long', command: 'sleep 600' }]));
     await runCli(['init', 'lab', '--run-id', 'halt'], { root });
     expect((await runCli(['step', 'halt'], { root })).code).toBe(0);
     expect((await runCli(['pause', 'halt'], { root })).stdout).toMatch(/^accepted \(seq \d+\)/);
