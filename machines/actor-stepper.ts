@@ -22,16 +22,22 @@ interface Live<M extends AnyStateMachine> {
  * it lives as long as that snapshot) and taken out of the map when used: a second step from the
  * same snapshot (a decision retried) restores a new actor from it, so each step stays a function
  * of (snapshot, event). `keep` says which snapshots may still receive events worth an actor
- * (an attempt at rest keeps none: there are 100,000 of those in a large run).
+ * (an attempt at rest keeps none: there are 100,000 of those in a large run). A kept actor costs
+ * ~5 KB: with `limit`, at most that many are kept (the oldest go first, and their snapshots step
+ * by restoring an actor), so 10,000 attempts running at once do not hold 50 MB of actors.
  */
 export class ActorStepper<M extends AnyStateMachine> {
   private readonly machine: M;
   private readonly keep: (snapshot: SnapshotFrom<M>) => boolean;
-  private readonly actors = new WeakMap<object, Live<M>>();
+  private readonly limit: number;
+  /** Ordered (oldest first) when bounded; weak when not, so an actor lives as long as its snapshot. */
+  private readonly actors: Map<object, Live<M>> | WeakMap<object, Live<M>>;
 
-  constructor(machine: M, keep: (snapshot: SnapshotFrom<M>) => boolean) {
+  constructor(machine: M, keep: (snapshot: SnapshotFrom<M>) => boolean, limit?: number) {
     this.machine = machine;
     this.keep = keep;
+    this.limit = limit ?? Number.POSITIVE_INFINITY;
+    this.actors = limit === undefined ? new WeakMap() : new Map();
   }
 
   /** The machine's initial snapshot for `input`, with what its entry emitted. */
@@ -65,7 +71,12 @@ export class ActorStepper<M extends AnyStateMachine> {
     const emitted = live.emitted;
     live.emitted = [];
     const next = snapshot as SnapshotFrom<M>;
-    if (snapshot.status === 'active' && this.keep(next)) this.actors.set(snapshot, live);
+    if (snapshot.status === 'active' && this.keep(next)) this.remember(snapshot, live);
     return { snapshot: next, emitted };
+  }
+
+  private remember(snapshot: object, live: Live<M>): void {
+    this.actors.set(snapshot, live);
+    if (this.actors instanceof Map && this.actors.size > this.limit) this.actors.delete(this.actors.keys().next().value as object);
   }
 }

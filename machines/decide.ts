@@ -67,10 +67,13 @@ function sameContext(a: object, b: object): boolean {
 // while more events may come (machines/actor-stepper.ts); reports to the run arrive gathered
 // (machines/system.ts), so the run takes one transition for many attempts.
 const runStepper = new ActorStepper(runMachine, () => true);
-// An attempt at rest (ended and reported) rarely gets another event: no actor is kept for it.
+// An attempt at rest (ended and reported) rarely gets another event: no actor is kept for it; of
+// the active ones, the latest 1,024 keep theirs (caps keep far fewer running in a run).
 const RESTING = new Set(['failed_init', 'cancelled']);
-const attemptStepper = new ActorStepper(attemptMachine, (snapshot) =>
-  typeof snapshot.value === 'string' ? !RESTING.has(snapshot.value) : Object.values(snapshot.value)[0] !== 'collected',
+const attemptStepper = new ActorStepper(
+  attemptMachine,
+  (snapshot) => (typeof snapshot.value === 'string' ? !RESTING.has(snapshot.value) : Object.values(snapshot.value)[0] !== 'collected'),
+  1024,
 );
 const valueOf = (snapshot: { value: unknown }): LoggedStateValue => snapshot.value as LoggedStateValue;
 

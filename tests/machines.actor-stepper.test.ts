@@ -71,4 +71,14 @@ describe('optimisation: the actor stepper keeps an actor per snapshot', () => {
     const elsewhere = new ActorStepper(counter, () => true).initial({ start: 7 }).snapshot;
     expect(stepper.step(elsewhere, { type: 'ADD', by: 1 }).snapshot.context).toEqual({ total: 8 });
   });
+
+  it('with a limit, keeps only the latest actors; the others still step (restored), with the same outcome', () => {
+    const bounded = new ActorStepper(counter, () => true, 1);
+    const a = bounded.initial({ start: 1 });
+    const b = bounded.initial({ start: 100 });
+    const fromA = bounded.step(a.snapshot, { type: 'ADD', by: 1 });
+    expect(fromA.snapshot.context).toEqual({ total: 2 });
+    expect(verbs(fromA.emitted)).toEqual(['add 1', 'add 2']);
+    expect(bounded.step(b.snapshot, { type: 'ADD', by: 1 }).snapshot.context).toEqual({ total: 101 });
+  });
 });
