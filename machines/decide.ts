@@ -1,8 +1,9 @@
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
 import type { DomainChange } from '../events/changes.ts';
 import type { LoggedStateValue } from '../events/envelope.ts';
 import { MatterStackError } from '../events/errors.ts';
 import type { AttemptEvent, RunEvent } from '../events/run-events.ts';
+import { ActorStepper } from './actor-stepper.ts';
 import { attemptMachine } from './attempt.machine.ts';
 import { attemptChanges, runChanges } from './changes.ts';
 import type { Effect } from './effects.ts';
@@ -43,15 +44,13 @@ interface Collected {
   commands: CommandOutcome[];
 }
 
-/** Splits the `xstate.emit` actions of a pure transition into effects, messages and command outcomes. */
-function collect(actions: readonly { type: string; params?: unknown }[]): Collected {
+/** Splits what a transition emitted into effects, messages and command outcomes. */
+function collect(emitted: readonly Outgoing[]): Collected {
   const out: Collected = { effects: [], messages: [], commands: [] };
-  for (const action of actions) {
-    if (action.type !== 'xstate.emit') continue;
-    const emitted = (action.params as { event: Outgoing }).event;
-    if (emitted.type === 'effect') out.effects.push(emitted.effect);
-    else if (emitted.type === 'message') out.messages.push(emitted.message);
-    else out.commands.push(emitted.outcome);
+  for (const event of emitted) {
+    if (event.type === 'effect') out.effects.push(event.effect);
+    else if (event.type === 'message') out.messages.push(event.message);
+    else out.commands.push(event.outcome);
   }
   return out;
 }
@@ -63,23 +62,33 @@ function sameContext(a: object, b: object): boolean {
   return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
 }
 
-// Transitions go through XState's public pure functions only (`transition`, `initialTransition`):
-// no hand-built actor scope, no reading of its internals. Their cost per call is paid back by
-// calling them less (reports to the run arrive gathered: machines/system.ts).
+// Transitions go through XState's public actor API only (`createActor`, `send`, `getSnapshot`,
+// `on`): no hand-built actor scope, no reading of its internals. An actor is kept per snapshot
+// while more events may come (machines/actor-stepper.ts); reports to the run arrive gathered
+// (machines/system.ts), so the run takes one transition for many attempts.
+const runStepper = new ActorStepper(runMachine, () => true);
+// An attempt at rest (ended and reported) rarely gets another event: no actor is kept for it; of
+// the active ones, the latest 1,024 keep theirs (caps keep far fewer running in a run).
+const RESTING = new Set(['failed_init', 'cancelled']);
+const attemptStepper = new ActorStepper(
+  attemptMachine,
+  (snapshot) => (typeof snapshot.value === 'string' ? !RESTING.has(snapshot.value) : Object.values(snapshot.value)[0] !== 'collected'),
+  1024,
+);
 const valueOf = (snapshot: { value: unknown }): LoggedStateValue => snapshot.value as LoggedStateValue;
 
 /** Decides a run event: RUN.CREATED without a snapshot creates the run; anything else needs one. */
 export function decideRun(snapshot: RunSnapshot | undefined, event: RunEvent): RunDecision {
   if (snapshot === undefined) {
     if (event.type !== 'RUN.CREATED') throw new MatterStackError('INVALID_EVENT', `${event.type} before RUN.CREATED`, { type: event.type });
-    const [next, actions] = initialTransition(runMachine, event);
-    const { effects, messages } = collect(actions);
+    const { snapshot: next, emitted } = runStepper.initial(event);
+    const { effects, messages } = collect(emitted);
     const changes = runChanges(undefined, next.context, undefined, next.value, event, []);
     return { snapshot: next, from: null, to: valueOf(next), changes, effects, messages, noop: false };
   }
   if (event.type === 'RUN.CREATED') throw new MatterStackError('RUN_EXISTS', 'RUN.CREATED for a run that exists');
-  const [next, actions] = transition(runMachine, snapshot, event);
-  const { effects, messages, commands } = collect(actions);
+  const { snapshot: next, emitted } = runStepper.step(snapshot, event);
+  const { effects, messages, commands } = collect(emitted);
   const changes = runChanges(snapshot.context, next.context, snapshot.value, next.value, event, commands);
   const noop =
     changes.length === 0 && effects.length === 0 && messages.length === 0 &&
@@ -91,15 +100,15 @@ export function decideRun(snapshot: RunSnapshot | undefined, event: RunEvent): R
 export function decideAttempt(snapshot: AttemptSnapshot | undefined, event: AttemptEvent): AttemptDecision {
   if (snapshot === undefined) {
     if (event.type !== 'ATTEMPT.CREATED') throw new MatterStackError('INVALID_EVENT', `${event.type} before ATTEMPT.CREATED`, { type: event.type });
-    const [next, actions] = initialTransition(attemptMachine, event);
-    const { effects, messages } = collect(actions);
+    const { snapshot: next, emitted } = attemptStepper.initial(event);
+    const { effects, messages } = collect(emitted);
     return { snapshot: next, from: null, to: valueOf(next), changes: attemptChanges(undefined, next.context, event), effects, messages, noop: false };
   }
   if (event.type === 'ATTEMPT.CREATED') {
     throw new MatterStackError('INVALID_EVENT', `attempt ${snapshot.context.attemptId} already exists`, { attemptId: snapshot.context.attemptId });
   }
-  const [next, actions] = transition(attemptMachine, snapshot, event);
-  const { effects, messages } = collect(actions);
+  const { snapshot: next, emitted } = attemptStepper.step(snapshot, event);
+  const { effects, messages } = collect(emitted);
   const changes = attemptChanges(snapshot.context, next.context, event);
   const noop =
     changes.length === 0 && effects.length === 0 && messages.length === 0 &&

@@ -19,9 +19,9 @@ export interface CommandOutcome {
 }
 
 /**
- * What the machines `emit`: XState returns emits as `xstate.emit` actions from the pure
- * `transition()`, without executing anything, so the decider collects them (DESIGN: `sendParent`
- * throws in a child transitioned alone).
+ * What the machines `emit`: the decider collects what an actor emits during one step
+ * (machines/actor-stepper.ts) instead of the machines sending to each other (DESIGN: `sendParent`
+ * throws in a child stepped alone).
  */
 export type Outgoing =
   | { type: 'message'; message: Message }
