@@ -172,8 +172,8 @@ export class LocalOperator implements Operator {
     }
 
     const started = readStarted(dir);
-    const since = launchedAt(dir);
     if (started === null) {
+      const since = launchedAt(dir);
       if (since === null) return { status: 'CREATED' };
       if (Date.now() - since > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
@@ -182,8 +182,7 @@ export class LocalOperator implements Operator {
     }
     if (isProcessAlive(started.pid, started.procStartTime)) {
       const limitMinutes = ctx.task.timeLimitMinutes;
-      const from = since ?? Date.parse(started.startedAt ?? '');
-      if (limitMinutes !== undefined && Date.now() - from > limitMinutes * 60_000) {
+      if (limitMinutes !== undefined && Date.now() - (launchedAt(dir) ?? Date.parse(started.startedAt ?? '')) > limitMinutes * 60_000) {
         const reason = `time limit of ${limitMinutes} minute(s) exceeded: process group killed`;
         await this.kill(dir, started, { status: 'FAILED', reason });
         return { status: 'FAILED', reason };
