@@ -7,7 +7,7 @@ import { MARKER_DIR } from './attempt-folder.ts';
 export const LOCAL_FILES = {
   /** Taken (created exclusively) by whoever launches the wrapper: only one launch runs the command. */
   claim: `${MARKER_DIR}/claim`,
-  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts). */
+  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts); written by the wrapper. */
   cgroup: `${MARKER_DIR}/cgroup`,
   started: `${MARKER_DIR}/started.json`,
   exitCode: `${MARKER_DIR}/exit_code`,
@@ -19,8 +19,9 @@ export const LOCAL_FILES = {
 } as const;
 
 /**
- * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <command...>` in the attempt folder
- * once the launcher took the claim: it joins the attempt's cgroup (when there is one), records the
+ * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <cgroup or ''> <command...>` in the
+ * attempt folder once the launcher took the claim: it records and joins the attempt's cgroup (when
+ * there is one; the marker is written before the start marker, so a kill that reads it finds it), records the
  * start marker (pid + /proc start time, against pid reuse), runs the command (given as arguments:
  * no task data is ever part of this text), records its exit code, and tells the launcher's reader
  * on fd 3 when there is one (the command itself runs without it). Shell builtins only: no process
@@ -28,8 +29,10 @@ export const LOCAL_FILES = {
  * takes it as not written yet (a dead wrapper with an empty exit code is lost).
  */
 export const WRAPPER_SCRIPT = `set -f
-if [ -r ${LOCAL_FILES.cgroup} ]; then
-  read -r cg < ${LOCAL_FILES.cgroup} && { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
+cg=$1; shift
+if [ -n "$cg" ]; then
+  printf '%s\\n' "$cg" > ${LOCAL_FILES.cgroup}
+  { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
 fi
 st=null
 field22() { shift 21; st=$1; }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
@@ -124,14 +124,13 @@ export class LocalOperator implements Operator {
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
     if (existsSync(path.join(dir, LOCAL_FILES.claim))) return this.adoptWinner(ctx);
+    // The wrapper records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
     const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
-    // Not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup.
-    if (cgroup !== null) writeFileSync(path.join(dir, LOCAL_FILES.cgroup), `${cgroup}\n`);
     const outcome = await this.launcher.launch({
       dir,
       // Never the orchestrator's environment (secrets): the launcher adds the allow-list to the task's env and ours.
       env: declaredTaskEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
-      argv: typeof command === 'string' ? ['/bin/sh', '-c', command] : command,
+      argv: [cgroup ?? '', ...(typeof command === 'string' ? ['/bin/sh', '-c', command] : command)],
     });
     if ('claimed' in outcome) return this.adoptWinner(ctx);
     this.wrapperPids.set(dir, outcome.pid);

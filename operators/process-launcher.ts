@@ -6,7 +6,7 @@ import { LOCAL_FILES, WRAPPER_SCRIPT } from './local-files.ts';
 import type { Unsubscribe } from './operator.ts';
 import { allowedEnv } from './task-env.ts';
 
-/** One attempt to start: its folder (the cwd), its variables besides the allow-list, the command's argv. */
+/** One attempt to start: its folder (the cwd), its variables besides the allow-list, the wrapper's arguments (see WRAPPER_SCRIPT). */
 export interface LaunchRequest {
   dir: string;
   env: Readonly<Record<string, string>>;

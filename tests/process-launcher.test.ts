@@ -37,14 +37,14 @@ function rawLauncher(input: string): Promise<string> {
   return new Promise((resolve) => launcher.on('exit', () => resolve(out)));
 }
 
-const record = (dir: string, argv: string[], mark = END_MARK): string[] => [dir, '1', 'A=1', String(argv.length), ...argv, mark];
+const record = (dir: string, command: string[], mark = END_MARK): string[] => [dir, '1', 'A=1', String(command.length + 1), '', ...command, mark];
 
 describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () => {
   it('never launches a record cut short (the orchestrator died while writing it) or one without its end mark', async () => {
     const dirs = [attemptDir(), attemptDir(), attemptDir()];
     const argv = ['/bin/sh', '-c', 'echo ran > ran.txt'];
     // Cut inside the last argument, cut before the end mark, and a mark that does not match.
-    const cuts = [`${record(dirs[0]!, argv).slice(0, 5).join('\0')}\0/bin/s`, `${record(dirs[1]!, argv).slice(0, 6).join('\0')}\0`, `${record(dirs[2]!, argv, 'matterstack-end').join('\0')}\0`];
+    const cuts = [`${record(dirs[0]!, argv).slice(0, 6).join('\0')}\0/bin/s`, `${record(dirs[1]!, argv).slice(0, 8).join('\0')}\0`, `${record(dirs[2]!, argv, 'matterstack-end').join('\0')}\0`];
     for (const input of cuts) expect(await rawLauncher(input)).toBe('');
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const dir of dirs) {
@@ -74,7 +74,7 @@ describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () =>
     try {
       const launcher = new ProcessLauncher();
       const dir = attemptDir();
-      const outcome = await launcher.launch({ dir, env: { DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't' }, argv: ['/bin/sh', '-c', 'env > env.txt; exit 4'] });
+      const outcome = await launcher.launch({ dir, env: { DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't' }, argv: ['', '/bin/sh', '-c', 'env > env.txt; exit 4'] });
       if (!('pid' in outcome)) throw new Error('claimed');
       await new Promise<void>((resolve) => launcher.onExit(outcome.pid, resolve));
       expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe('4\n');
