@@ -289,12 +289,13 @@ export class LocalOperator implements Operator {
     return this.waitForStart(ctx, this.startTimeoutMs);
   }
 
-  /** Reports the exit the moment the wrapper ends (when launched here), else on marker changes / every interval. */
+  /** Reports the exit the moment the wrapper ends (when launched here), else on marker changes (fs.watch); and every interval. */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
     const markers = path.join(ctx.attempt.dir, MARKER_DIR);
-    return watchAttemptDir({ dir: markers, log: operatorLog(ctx) }, () => this.poll(ctx), onChange, interval, (trigger) => {
-      const pid = this.wrapperPids.get(ctx.attempt.dir);
+    // Launched here: the launcher reports the exit, the marker folder need not be watched as well.
+    const pid = this.wrapperPids.get(ctx.attempt.dir);
+    return watchAttemptDir({ dir: markers, log: operatorLog(ctx), watchFiles: pid === undefined }, () => this.poll(ctx), onChange, interval, (trigger) => {
       const stopExit = pid === undefined ? undefined : this.launcher.onExit(pid, trigger);
       const limit = ctx.task.timeLimitMinutes;
       const timer = limit === undefined ? undefined : setTimeout(trigger, limit * 60_000 + 20);
