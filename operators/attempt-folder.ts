@@ -1,7 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+import { readTextIfExistsSync, replaceFileSync, writeFileAtomic } from './atomic-file.ts';
 import type { OperatorContext } from './operator.ts';
 
 /**
@@ -38,18 +38,29 @@ function identityOf(ctx: OperatorContext): Identity {
 export type Binding = { kind: 'bound' } | { kind: 'unused' } | { kind: 'foreign'; reason: string };
 
 /** True when `dir` is missing, empty, or holds only an identity-less marker folder with temporary files (a prepare that died at once). */
-async function isUnused(dir: string): Promise<boolean> {
-  const names = async (at: string): Promise<string[]> => {
+function isUnused(dir: string): boolean {
+  const names = (at: string): string[] => {
     try {
-      return await readdir(at);
+      return readdirSync(at);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
   };
-  const top = await names(dir);
+  const top = names(dir);
   if (top.some((name) => name !== MARKER_DIR)) return false;
-  return (await names(path.join(dir, MARKER_DIR))).every((name) => name.endsWith('.tmp'));
+  return names(path.join(dir, MARKER_DIR)).every((name) => name.endsWith('.tmp'));
+}
+
+/** The identity file's JSON, or null when it is missing or not JSON (an empty file: a write in progress). */
+function readIdentity(dir: string): unknown {
+  const text = readTextIfExistsSync(markerPath(dir, IDENTITY_FILE));
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -58,12 +69,12 @@ async function isUnused(dir: string): Promise<boolean> {
  */
 export async function readBinding(ctx: OperatorContext): Promise<Binding> {
   const dir = ctx.attempt.dir;
-  const identity = (): Promise<unknown> => readJsonFile<unknown>(markerPath(dir, IDENTITY_FILE));
-  let raw = await identity();
+  // Synchronous reads: a few small local files, far cheaper than their promises (one adoption per attempt and instance).
+  let raw = readIdentity(dir);
   if (raw === null) {
-    if (await isUnused(dir)) return { kind: 'unused' };
+    if (isUnused(dir)) return { kind: 'unused' };
     // A concurrent prepare (a second host on the run) writes the identity before any other file: read it again.
-    raw = await identity();
+    raw = readIdentity(dir);
   }
   if (raw === null) {
     return { kind: 'foreign', reason: `attempt folder ${dir} holds files that no MatterStack attempt was prepared with (${IDENTITY_PATH} is missing): refusing to take them for this attempt's` };
@@ -90,7 +101,13 @@ export function identityMismatch(ctx: OperatorContext, where: string, raw: unkno
   return `attempt folder ${where} belongs to another attempt: ${described}${origin}; refusing to take its markers or results`;
 }
 
-/** Writes the identity file: the first thing a prepare does, so every marker written later is bound. */
-export async function bindAttemptFolder(ctx: OperatorContext): Promise<void> {
-  await writeFileAtomic(markerPath(ctx.attempt.dir, IDENTITY_FILE), `${JSON.stringify(identityOf(ctx))}\n`);
+/**
+ * Writes the identity file: the first thing a prepare does, so every marker written later is bound.
+ * `durable: false` skips the fsyncs (still atomic against a process crash): see `prepareAttemptDir`.
+ */
+export async function bindAttemptFolder(ctx: OperatorContext, durable = true): Promise<void> {
+  const file = markerPath(ctx.attempt.dir, IDENTITY_FILE);
+  const content = `${JSON.stringify(identityOf(ctx))}\n`;
+  if (durable) await writeFileAtomic(file, content);
+  else replaceFileSync(file, content);
 }

@@ -1,74 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import type { JsonObject } from '../events/json.ts';
-import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import { readTextIfExistsSync, writeFileAtomic } from './atomic-file.ts';
 import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
 import { bindAttemptFolder, MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
+import { LOCAL_FILES } from './local-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
-import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
-import { taskProcessEnv } from './task-env.ts';
+import { ProcessLauncher } from './process-launcher.ts';
+import { attemptPids, isProcessAlive, killAttemptProcesses, readProcStat, type AttemptProcesses } from './process-group.ts';
+import { declaredTaskEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
 
-/**
- * Files of a local attempt, relative to the attempt folder (the task's cwd). The bookkeeping ones
- * are markers in the marker folder, where the task does not write; the logs are the task's output.
- */
-export const LOCAL_FILES = {
-  wrapper: `${MARKER_DIR}/run_wrapper.sh`,
-  launch: `${MARKER_DIR}/launch.json`,
-  claim: `${MARKER_DIR}/claim`,
-  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts). */
-  cgroup: `${MARKER_DIR}/cgroup`,
-  started: `${MARKER_DIR}/started.json`,
-  exitCode: `${MARKER_DIR}/exit_code`,
-  killed: `${MARKER_DIR}/killed.json`,
-  stdout: 'stdout.log',
-  stderr: 'stderr.log',
-} as const;
+export { LOCAL_FILES } from './local-files.ts';
 
-/** The wrapper's exit code when another wrapper already claimed the attempt. */
-const CLAIM_LOST_EXIT = 75;
-
-/**
- * Runs the command given as arguments (cwd: the attempt folder), and records in the marker
- * folder the start marker (pid + /proc start time, against pid reuse) and, when it ends, its
- * exit code. It joins the attempt's cgroup, when there is one, before the command starts.
- * The command arrives as argv: no task data is ever part of this script's text.
- */
-const WRAPPER_SCRIPT = `#!/bin/sh
-# MatterStack attempt wrapper: records started.json and exit_code around the task's command.
-set -f
-# mkdir is atomic: of two wrappers launched for one attempt (a restart racing a slow start),
-# exactly one runs the command; the other leaves without touching anything.
-mkdir ${LOCAL_FILES.claim} 2>/dev/null || exit ${CLAIM_LOST_EXIT}
-if [ -r ${LOCAL_FILES.cgroup} ]; then
-  read -r cg < ${LOCAL_FILES.cgroup} && { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
-fi
-st=
-if [ -r /proc/$$/stat ]; then
-  read -r stat < /proc/$$/stat
-  field22() { shift 21; printf '%s' "$1"; }
-  st=$(field22 $stat)
-fi
-now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-printf '{"pid":%s,"procStartTime":%s,"startedAt":"%s"}\\n' "$$" "\${st:-null}" "$now" > ${LOCAL_FILES.started}.tmp && mv -f ${LOCAL_FILES.started}.tmp ${LOCAL_FILES.started}
-"$@"
-code=$?
-printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}.tmp && mv -f ${LOCAL_FILES.exitCode}.tmp ${LOCAL_FILES.exitCode}
-exit "$code"
-`;
-
-const StartedSchema = z.object({ pid: z.number().int().positive(), procStartTime: z.number().int().nullable(), startedAt: z.string() });
+/** The start marker; `startedAt` only in those written by versions before the launcher. */
+const StartedSchema = z.object({ pid: z.number().int().positive(), procStartTime: z.number().int().nullable(), startedAt: z.string().optional() });
 const LaunchSchema = z.object({ launchedAt: z.number() });
 const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
 type Started = z.infer<typeof StartedSchema>;
@@ -79,14 +33,15 @@ export interface LocalOperatorOptions {
   pollIntervalMs?: number;
   /** SIGTERM → SIGKILL grace when killing a process group (default 5 s). */
   killGraceMs?: number;
-  /** How long `submit` waits for the wrapper's start marker (default 10 s). */
+  /** How long a start another launch claimed is waited for (default 10 s; three times that, a claim without a start is lost). */
   startTimeoutMs?: number;
   /** Put each attempt in its own cgroup where cgroup v2 is writable (default true); else process groups only. */
   cgroups?: boolean;
 }
 
-async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null> {
-  const text = await readTextIfExists(file);
+/** A marker's content, or null when it is missing, empty or cut short (the wrapper writes in place: not written yet). */
+function readMarker<T>(dir: string, name: string, schema: z.ZodType<T>): T | null {
+  const text = readTextIfExistsSync(path.join(dir, name));
   if (text === null) return null;
   try {
     const parsed = schema.safeParse(JSON.parse(text));
@@ -96,10 +51,24 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | null
   }
 }
 
+const readStarted = (dir: string): Started | null => readMarker(dir, LOCAL_FILES.started, StartedSchema);
+
+/** When the attempt was launched (ms): its claim's time, or the launch marker of versions before the launcher; null before any launch. */
+function launchedAt(dir: string): number | null {
+  try {
+    return statSync(path.join(dir, LOCAL_FILES.claim)).mtimeMs;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return readMarker(dir, LOCAL_FILES.launch, LaunchSchema)?.launchedAt ?? null;
+}
+
 /** Operator `local`: the task's command as a real child process in its own session (SPEC §2). */
 export class LocalOperator implements Operator {
   readonly kind: string = 'local';
-  private readonly children = new Map<string, ChildProcess>();
+  private readonly launcher = new ProcessLauncher();
+  /** Wrapper pids this instance launched, by attempt folder (their exits are reported by the launcher). */
+  private readonly wrapperPids = new Map<string, number>();
   private readonly submitting = new SingleFlight<SubmitResult>();
   private readonly pollIntervalMs: number;
   private readonly killGraceMs: number;
@@ -119,7 +88,9 @@ export class LocalOperator implements Operator {
   /** Creates the attempt directory, stages files, writes the manifest. */
   async prepare(ctx: OperatorContext): Promise<void> {
     if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
-    await prepareAttemptDir(ctx);
+    // Not fsynced: a power loss ends the process too, and a restart then finds the attempt lost or
+    // its folder unbound (refused); a process crash loses nothing (see prepareAttemptDir).
+    await prepareAttemptDir(ctx, {}, false);
   }
 
   /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
@@ -129,84 +100,56 @@ export class LocalOperator implements Operator {
 
   private async submitOnce(ctx: OperatorContext): Promise<SubmitResult> {
     const dir = ctx.attempt.dir;
-    const file = (name: string): string => path.join(dir, name);
     // Idempotent, and refuses a folder bound to another attempt before any marker in it is read.
     await this.prepare(ctx);
-    if ((await readTextIfExists(file(LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
+    if (readTextIfExistsSync(path.join(dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
 
     // The exit code first: the wrapper writes it after the start marker, so a command that ends
     // between the two reads is still seen as started.
-    const exited = (await readTextIfExists(file(LOCAL_FILES.exitCode))) !== null;
-    let started = await readJson(file(LOCAL_FILES.started), StartedSchema);
-    if (started === null && !exited) {
-      // Launching again is safe even if an earlier launch is still starting: the wrapper's claim
-      // lets only one of them run the command, and the loser's launch adopts the winner.
-      started = await this.launch(ctx);
-    }
+    const exited = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode)) !== null;
+    let started = readStarted(dir);
+    if (started === null && !exited) started = await this.launch(ctx);
     const pid = started?.pid ?? 0;
-    const operatorData: JsonObject = started === null ? {} : { pid, procStartTime: started.procStartTime, startedAt: started.startedAt };
+    const since = started?.startedAt ?? new Date(launchedAt(dir) ?? Date.now()).toISOString();
+    const operatorData: JsonObject = started === null ? {} : { pid, procStartTime: started.procStartTime, startedAt: since };
     return { externalId: String(pid), status: 'RUNNING', operatorData };
   }
 
+  /**
+   * Launches the wrapper, unless another launch holds the claim (an earlier instance, a restart
+   * racing a slow start, a cancel): that launch's start is adopted (waited for) instead.
+   */
   private async launch(ctx: OperatorContext): Promise<Started> {
     const dir = ctx.attempt.dir;
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
-    const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    // Atomic: another orchestrator's wrapper may be reading this file right now (sh reads as it goes).
-    await writeFileAtomic(path.join(dir, LOCAL_FILES.wrapper), WRAPPER_SCRIPT, 0o755);
-    await writeFileAtomic(path.join(dir, LOCAL_FILES.launch), `${JSON.stringify({ launchedAt: Date.now() })}\n`);
+    if (existsSync(path.join(dir, LOCAL_FILES.claim))) return this.adoptWinner(ctx);
+    // The wrapper records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
     const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
-    if (cgroup !== null) await writeFileAtomic(path.join(dir, LOCAL_FILES.cgroup), `${cgroup}\n`);
-
-    const out = openSync(path.join(dir, LOCAL_FILES.stdout), 'a');
-    const err = openSync(path.join(dir, LOCAL_FILES.stderr), 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn('/bin/sh', [LOCAL_FILES.wrapper, ...argv], {
-        cwd: dir,
-        // Own session and process group: it outlives us, and a group kill reaches its children.
-        detached: true,
-        stdio: ['ignore', out, err],
-        // Never the orchestrator's environment (secrets): the allow-list, the task's env, ours.
-        env: taskProcessEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
-      });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    let spawnError: Error | undefined;
-    child.on('error', (error) => {
-      spawnError = error;
+    const outcome = await this.launcher.launch({
+      dir,
+      // Never the orchestrator's environment (secrets): the launcher adds the allow-list to the task's env and ours.
+      env: declaredTaskEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
+      argv: [cgroup ?? '', ...(typeof command === 'string' ? ['/bin/sh', '-c', command] : command)],
     });
-    child.unref();
-    this.children.set(dir, child);
-    child.once('exit', () => setTimeout(() => this.children.delete(dir), 1000).unref());
-
-    const started = await this.waitForStart(ctx, this.startTimeoutMs, () => spawnError !== undefined || child.exitCode !== null);
-    if (started !== null) return started;
-    if (child.exitCode === CLAIM_LOST_EXIT) {
-      if ((await readTextIfExists(path.join(dir, LOCAL_FILES.killed))) !== null) throw this.error(ctx, 'was cancelled before it started');
-      const winner = await this.waitForStart(ctx, this.startTimeoutMs);
-      if (winner !== null) return winner;
-      throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
-    }
-    if (spawnError) throw this.error(ctx, `could not start: ${spawnError.message}`);
-    // The wrapper ended before writing its marker, or is stuck: poll() reports what happened.
-    if (child.pid !== undefined && child.exitCode === null) {
-      return { pid: child.pid, procStartTime: null, startedAt: new Date().toISOString() };
-    }
-    throw this.error(ctx, 'the process wrapper did not start');
+    if ('claimed' in outcome) return this.adoptWinner(ctx);
+    this.wrapperPids.set(dir, outcome.pid);
+    return { pid: outcome.pid, procStartTime: readProcStat(outcome.pid)?.startTime ?? null, startedAt: new Date().toISOString() };
   }
 
-  private async waitForStart(ctx: OperatorContext, timeoutMs: number, giveUp?: () => boolean): Promise<Started | null> {
+  /** The start of the launch that holds the claim; refused when it was a cancel's. */
+  private async adoptWinner(ctx: OperatorContext): Promise<Started> {
+    if (readTextIfExistsSync(path.join(ctx.attempt.dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
+    const winner = await this.waitForStart(ctx, this.startTimeoutMs);
+    if (winner !== null) return winner;
+    throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
+  }
+
+  private async waitForStart(ctx: OperatorContext, timeoutMs: number): Promise<Started | null> {
     const deadline = Date.now() + timeoutMs;
-    const read = (): Promise<Started | null> => readJson(path.join(ctx.attempt.dir, LOCAL_FILES.started), StartedSchema);
     for (;;) {
-      const started = await read();
+      const started = readStarted(ctx.attempt.dir);
       if (started !== null) return started;
-      // A quick command may have ended (marker written, then exit) while the read above ran.
-      if (giveUp?.()) return read();
       if (Date.now() >= deadline) return null;
       await sleep(10);
     }
@@ -215,31 +158,30 @@ export class LocalOperator implements Operator {
   /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel; FAILED for a folder of another attempt. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
-    const file = (name: string): string => path.join(dir, name);
     const folder = await this.folders.status(ctx);
     if (folder === 'unused') return { status: 'CREATED' };
     if (folder !== 'bound') return folder;
     const killed = await this.killedStatus(dir);
     if (killed !== null) return killed;
-    const finished = await this.exitStatus(dir);
+    const finished = this.exitStatus(dir);
     if (finished !== null) {
-      await this.releaseCgroup(dir);
+      this.wrapperPids.delete(dir);
+      this.releaseCgroup(dir);
       return finished;
     }
 
-    const started = await readJson(file(LOCAL_FILES.started), StartedSchema);
-    const launch = await readJson(file(LOCAL_FILES.launch), LaunchSchema);
+    const started = readStarted(dir);
     if (started === null) {
-      if (launch === null) return { status: 'CREATED' };
-      if (Date.now() - launch.launchedAt > this.startTimeoutMs * 3) {
+      const since = launchedAt(dir);
+      if (since === null) return { status: 'CREATED' };
+      if (Date.now() - since > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
       }
       return { status: 'SUBMITTED' };
     }
     if (isProcessAlive(started.pid, started.procStartTime)) {
       const limitMinutes = ctx.task.timeLimitMinutes;
-      const since = launch?.launchedAt ?? Date.parse(started.startedAt);
-      if (limitMinutes !== undefined && Date.now() - since > limitMinutes * 60_000) {
+      if (limitMinutes !== undefined && Date.now() - (launchedAt(dir) ?? Date.parse(started.startedAt ?? '')) > limitMinutes * 60_000) {
         const reason = `time limit of ${limitMinutes} minute(s) exceeded: process group killed`;
         await this.kill(dir, started, { status: 'FAILED', reason });
         return { status: 'FAILED', reason };
@@ -247,14 +189,14 @@ export class LocalOperator implements Operator {
       return { status: 'RUNNING' };
     }
     // Dead: read the exit code again, it may have been written just before the process ended.
-    const after = await this.exitStatus(dir);
+    const after = this.exitStatus(dir);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
   }
 
   /** The processes of a started attempt: its group and session, and its cgroup (only one made for this folder). */
-  private async processesOf(dir: string, started: Started): Promise<AttemptProcesses> {
-    return { pgid: started.pid, cgroup: await this.cgroupOf(dir) };
+  private processesOf(dir: string, started: Started): AttemptProcesses {
+    return { pgid: started.pid, cgroup: this.cgroupOf(dir) };
   }
 
   /**
@@ -263,11 +205,11 @@ export class LocalOperator implements Operator {
    * host that began it crashed, or a task ignored SIGTERM) is finished here with SIGKILL.
    */
   private async killedStatus(dir: string): Promise<PollResult | null> {
-    const killed = await readJson(path.join(dir, LOCAL_FILES.killed), KilledSchema);
+    const killed = readMarker(dir, LOCAL_FILES.killed, KilledSchema);
     if (killed === null) return null;
-    const started = await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema);
+    const started = readStarted(dir);
     if (started === null) return killed;
-    const target = await this.processesOf(dir, started);
+    const target = this.processesOf(dir, started);
     if (attemptPids(target).length === 0 && !isProcessAlive(started.pid, started.procStartTime)) {
       if (target.cgroup !== null) removeCgroup(target.cgroup);
       return killed;
@@ -278,29 +220,30 @@ export class LocalOperator implements Operator {
   }
 
   /** The attempt's cgroup, if it has one (only one made for this folder: the marker is not trusted blindly). */
-  private async cgroupOf(dir: string): Promise<string | null> {
-    const recorded = await readTextIfExists(path.join(dir, LOCAL_FILES.cgroup));
+  private cgroupOf(dir: string): string | null {
+    const recorded = readTextIfExistsSync(path.join(dir, LOCAL_FILES.cgroup));
     return recorded === null ? null : checkedAttemptCgroup(dir, recorded);
   }
 
   /** Removes the attempt's cgroup once its processes are gone (a process the task left behind keeps it). */
-  private async releaseCgroup(dir: string): Promise<void> {
-    const cgroup = await this.cgroupOf(dir);
+  private releaseCgroup(dir: string): void {
+    const cgroup = this.cgroupOf(dir);
     if (cgroup !== null) removeCgroup(cgroup);
   }
 
-  private async exitStatus(dir: string): Promise<PollResult | null> {
-    const exitText = await readTextIfExists(path.join(dir, LOCAL_FILES.exitCode));
-    if (exitText === null) return null;
-    const code = Number.parseInt(exitText.trim(), 10);
+  /** The recorded exit, or null while there is none (missing, or empty: being written). */
+  private exitStatus(dir: string): PollResult | null {
+    const exitText = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode))?.trim();
+    if (exitText === undefined || exitText === '') return null;
+    const code = Number.parseInt(exitText, 10);
     if (code === 0) return { status: 'COMPLETED' };
-    return { status: 'FAILED', reason: Number.isNaN(code) ? `unreadable exit code "${exitText.trim()}"` : `exit code ${code}` };
+    return { status: 'FAILED', reason: Number.isNaN(code) ? `unreadable exit code "${exitText}"` : `exit code ${code}` };
   }
 
   private async kill(dir: string, started: Started, outcome: z.infer<typeof KilledSchema>): Promise<void> {
     // The marker goes first: whoever polls next knows why the processes died, and finishes the kill if we crash.
     await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
-    await this.killNow(dir, await this.processesOf(dir, started), this.killGraceMs);
+    await this.killNow(dir, this.processesOf(dir, started), this.killGraceMs);
   }
 
   private async killNow(dir: string, target: AttemptProcesses, graceMs: number): Promise<void> {
@@ -319,43 +262,46 @@ export class LocalOperator implements Operator {
     const current = await this.poll(ctx);
     if (isTerminalPoll(current)) return current;
     const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
-    const started = (await readJson(path.join(dir, LOCAL_FILES.started), StartedSchema)) ?? (await this.stopBeforeStart(ctx, outcome));
+    const started = readStarted(dir) ?? (await this.stopBeforeStart(ctx, outcome));
     if (started !== null) await this.kill(dir, started, outcome);
     return outcome;
   }
 
   /**
-   * A cancel before the start marker: the kill marker, then the wrapper's claim, so that no wrapper
-   * launched from now on runs the command (a submit sees the marker, a wrapper finds the claim
-   * taken). A wrapper that claimed first is about to record its start: that start is returned, to
-   * be killed; null when nothing runs.
+   * A cancel before the start marker: the kill marker, then the claim, so that no wrapper is
+   * launched from now on (a submit sees the marker, a launcher finds the claim taken). A launch
+   * that claimed first is about to record its start: that start is returned, to be killed; null
+   * when nothing runs.
    */
   private async stopBeforeStart(ctx: OperatorContext, outcome: z.infer<typeof KilledSchema>): Promise<Started | null> {
     const dir = ctx.attempt.dir;
-    await mkdir(path.join(dir, MARKER_DIR), { recursive: true });
+    mkdirSync(path.join(dir, MARKER_DIR), { recursive: true });
     // Bound first, as a prepare would: a later submit must take the folder (and the marker) as this attempt's.
     if ((await this.folders.status(ctx)) === 'unused') await bindAttemptFolder(ctx);
     await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
     try {
-      await mkdir(path.join(dir, LOCAL_FILES.claim));
+      closeSync(openSync(path.join(dir, LOCAL_FILES.claim), 'wx'));
       return null;
     } catch (error) {
+      // Taken: a claim file, or the claim directory of a version before the launcher.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     return this.waitForStart(ctx, this.startTimeoutMs);
   }
 
-  /** Reports the exit the moment the child exits (when started here), else on file changes / every interval. */
+  /** Reports the exit the moment the wrapper ends (when launched here), else on marker changes (fs.watch); and every interval. */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
-    return watchAttemptDir({ dir: ctx.attempt.dir, log: operatorLog(ctx) }, () => this.poll(ctx), onChange, interval, (trigger) => {
-      const child = this.children.get(ctx.attempt.dir);
-      child?.on('exit', trigger);
+    const markers = path.join(ctx.attempt.dir, MARKER_DIR);
+    // Launched here: the launcher reports the exit, the marker folder need not be watched as well.
+    const pid = this.wrapperPids.get(ctx.attempt.dir);
+    return watchAttemptDir({ dir: markers, log: operatorLog(ctx), watchFiles: pid === undefined }, () => this.poll(ctx), onChange, interval, (trigger) => {
+      const stopExit = pid === undefined ? undefined : this.launcher.onExit(pid, trigger);
       const limit = ctx.task.timeLimitMinutes;
       const timer = limit === undefined ? undefined : setTimeout(trigger, limit * 60_000 + 20);
       timer?.unref();
       return () => {
-        child?.off('exit', trigger);
+        stopExit?.();
         if (timer) clearTimeout(timer);
       };
     });
@@ -370,7 +316,7 @@ export class LocalOperator implements Operator {
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     await this.folders.require(ctx);
     // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
-    await this.releaseCgroup(ctx.attempt.dir);
+    this.releaseCgroup(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
   }
 

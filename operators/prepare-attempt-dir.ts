@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { cp, lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, MatterStackError } from '../events/errors.ts';
 import type { JsonObject } from '../events/json.ts';
 import { isInside, resolveInside } from '../workspace/workspace-paths.ts';
-import { readTextIfExists, writeFileAtomic } from './atomic-file.ts';
+import { readTextIfExistsSync, replaceFileSync, writeFileAtomic } from './atomic-file.ts';
 import { bindAttemptFolder, MARKER_DIR, markerPath, readBinding } from './attempt-folder.ts';
 import type { OperatorContext, PollResult } from './operator.ts';
 
@@ -46,7 +47,8 @@ async function copySource(ctx: OperatorContext, source: string, dest: string): P
 
 /** True once `prepareAttemptDir` finished for the attempt folder `dir` (binding not checked: see `checkAttemptDir`). */
 export async function isPrepared(dir: string): Promise<boolean> {
-  return (await readTextIfExists(markerPath(dir, MANIFEST_FILE))) !== null;
+  // Non-empty: a manifest written without fsync may come back empty after a power loss (then prepared again).
+  return Boolean(readTextIfExistsSync(markerPath(dir, MANIFEST_FILE)));
 }
 
 /**
@@ -90,14 +92,17 @@ export class AdoptedFolders {
  * directory, every source inside the workspace), writes `extraFiles` (operator-specific) and
  * finally the manifest. The folder is bound to the attempt first (identity marker), and a folder
  * bound to another attempt is refused. A bound directory that has a manifest was prepared: nothing is redone.
+ * `durable: false` writes the identity and the manifest without fsync (atomic still, against a
+ * process crash): for work that a power loss ends anyway (a local process), where a restart then
+ * finds the attempt lost, or its folder unbound and refused, never another attempt's results.
  */
-export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}): Promise<void> {
+export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}, durable = true): Promise<void> {
   const dir = ctx.attempt.dir;
   if (!path.isAbsolute(dir)) throw operatorError(ctx, `attempt directory must be absolute: ${dir}`);
   const bound = await checkAttemptDir(ctx);
   if (bound && (await isPrepared(dir))) return;
-  await mkdir(path.join(dir, MARKER_DIR), { recursive: true });
-  if (!bound) await bindAttemptFolder(ctx);
+  mkdirSync(path.join(dir, MARKER_DIR), { recursive: true });
+  if (!bound) await bindAttemptFolder(ctx, durable);
 
   const fileRefs: JsonObject[] = [];
   for (const [dest, spec] of Object.entries(ctx.task.files ?? {})) {
@@ -134,5 +139,7 @@ export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record
     files: fileRefs,
     prepared_at: new Date().toISOString(),
   };
-  await writeFileAtomic(markerPath(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  if (durable) await writeFileAtomic(markerPath(dir, MANIFEST_FILE), text);
+  else replaceFileSync(markerPath(dir, MANIFEST_FILE), text);
 }

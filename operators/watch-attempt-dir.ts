@@ -11,10 +11,11 @@ export const DEFAULT_POLL_INTERVAL_MS = 1000;
  * some file systems) and every `intervalMs` as a fallback; reports to `onChange` the first
  * status and every change. Stops by itself after a terminal status.
  * `extra` lets a caller add its own triggers (e.g. a child's exit); it gets the trigger function.
- * A failing check is logged on `attempt.log` and retried on the next trigger.
+ * A failing check is logged on `attempt.log` and retried on the next trigger. `attempt.watchFiles`
+ * false skips fs.watch (the caller's own trigger already reports every change).
  */
 export function watchAttemptDir(
-  attempt: { dir: string; log: Logger },
+  attempt: { dir: string; log: Logger; watchFiles?: boolean },
   check: () => Promise<PollResult>,
   onChange: (result: PollResult) => void,
   intervalMs: number = DEFAULT_POLL_INTERVAL_MS,
@@ -62,9 +63,9 @@ export function watchAttemptDir(
   const timer = setInterval(trigger, intervalMs);
   timer.unref();
   try {
-    watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
+    if (attempt.watchFiles !== false) watcher = fsWatch(attempt.dir, { persistent: false }, () => trigger());
     // The interval goes on without it.
-    watcher.on('error', () => watcher?.close());
+    watcher?.on('error', () => watcher?.close());
   } catch {
     // No fs.watch here: the interval alone will do.
   }

@@ -36,7 +36,9 @@ async function untilDone(op: LocalOperator, ctx: OperatorContext): Promise<PollR
 }
 
 const read = (ctx: OperatorContext, name: string): string => readFileSync(path.join(ctx.attempt.dir, name), 'utf8');
-const pidOf = (ctx: OperatorContext): number => (JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }).pid;
+/** The wrapper's pid from the start marker, once written (submit answers before the wrapper records it). */
+const pidOf = (ctx: OperatorContext): Promise<number> =>
+  vi.waitFor(() => (JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }).pid, { timeout: 5000, interval: 10 });
 
 /** Sets orchestrator variables for one test (the operator runs in this process). */
 function withEnv(vars: Record<string, string>): void {
@@ -95,7 +97,7 @@ describe('a forged marker cannot aim a kill elsewhere', () => {
 describe('an attempt folder is bound to its run and attempt', () => {
   it('a folder bound to another run is refused: no adoption, no results, no kill', async () => {
     const { ctx } = await start({ id: 'bound', command: 'sleep 30' });
-    const pid = pidOf(ctx);
+    const pid = await pidOf(ctx);
     const other: OperatorContext = { ...contextFor(tempWorkspace(), { id: 'bound', command: 'sleep 30' }), runId: 'r2', attempt: ctx.attempt, workspaceDir: ctx.workspaceDir };
     const fresh = operator();
     await expect(fresh.submit(other)).rejects.toThrow(/belongs to another attempt: runId r1 \(expected r2\)/);
@@ -216,7 +218,7 @@ describe.skipIf(probe === null)('attempts in their own cgroup', () => {
       }
     });
     expect(isProcessAlive(escaped)).toBe(true);
-    expect(readProcStat(escaped)?.session, 'left the attempt session').not.toBe(pidOf(ctx));
+    expect(readProcStat(escaped)?.session, 'left the attempt session').not.toBe(await pidOf(ctx));
     expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });
     expect(isProcessAlive(escaped)).toBe(false);
   });

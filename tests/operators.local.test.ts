@@ -193,7 +193,8 @@ describe('LocalOperator', () => {
 
   it('a new instance re-adopts a running process (orchestrator restart)', async () => {
     const { ctx } = await start({ id: 't8', command: 'echo run >> counter.txt; sleep 0.4' });
-    const before = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
+    // submit answers with the wrapper's pid at once; the wrapper records its start marker as it starts.
+    const before = await vi.waitFor(() => JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }, { timeout: 5000, interval: 10 });
     const fresh = operator();
     cleanups.push(() => fresh.cancel(ctx));
     expect((await fresh.poll(ctx)).status).toBe('RUNNING');
@@ -215,8 +216,13 @@ describe('LocalOperator', () => {
   });
 
   it('reports "lost" when the process is gone without an exit code', async () => {
-    const { ctx, op } = await start({ id: 't10', command: 'sleep 30' });
-    const started = JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number };
+    const op = operator();
+    const ctx = contextFor(tempWorkspace(), { id: 't10', command: 'sleep 30' });
+    const submitted = await op.submit(ctx);
+    cleanups.push(() => op.cancel(ctx));
+    const started = await vi.waitFor(() => JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }, { timeout: 5000, interval: 10 });
+    // The pid submit answered is the one the start marker records: the wrapper's, leading the attempt's group.
+    expect(submitted.externalId).toBe(String(started.pid));
     // Killed behind our back (as with the machine): the wrapper dies too, no exit code is written.
     process.kill(-started.pid, 'SIGKILL');
     await vi.waitFor(() => expect(isProcessAlive(started.pid)).toBe(false), { timeout: 5000, interval: 20 });

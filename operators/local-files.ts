@@ -1,0 +1,46 @@
+import { MARKER_DIR } from './attempt-folder.ts';
+
+/**
+ * Files of a local attempt, relative to the attempt folder (the task's cwd). The bookkeeping ones
+ * are markers in the marker folder, where the task does not write; the logs are the task's output.
+ */
+export const LOCAL_FILES = {
+  /** Taken (created exclusively) by whoever launches the wrapper: only one launch runs the command. */
+  claim: `${MARKER_DIR}/claim`,
+  /** Path of the attempt's cgroup, when it runs in one (see attempt-cgroup.ts); written by the wrapper. */
+  cgroup: `${MARKER_DIR}/cgroup`,
+  started: `${MARKER_DIR}/started.json`,
+  exitCode: `${MARKER_DIR}/exit_code`,
+  killed: `${MARKER_DIR}/killed.json`,
+  /** Written by versions before the launcher (read only for attempts they started). */
+  launch: `${MARKER_DIR}/launch.json`,
+  stdout: 'stdout.log',
+  stderr: 'stderr.log',
+} as const;
+
+/**
+ * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <cgroup or ''> <command...>` in the
+ * attempt folder once the launcher took the claim: it records and joins the attempt's cgroup (when
+ * there is one; the marker is written before the start marker, so a kill that reads it finds it), records the
+ * start marker (pid + /proc start time, against pid reuse), runs the command (given as arguments:
+ * no task data is ever part of this text), records its exit code, and tells the launcher's reader
+ * on fd 3 when there is one (the command itself runs without it). Shell builtins only: no process
+ * but the command's. The markers are written in place: a reader that finds one empty or cut short
+ * takes it as not written yet (a dead wrapper with an empty exit code is lost).
+ */
+export const WRAPPER_SCRIPT = `set -f
+cg=$1; shift
+if [ -n "$cg" ]; then
+  printf '%s\\n' "$cg" > ${LOCAL_FILES.cgroup}
+  { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
+fi
+st=null
+field22() { shift 21; st=$1; }
+if [ -r /proc/$$/stat ]; then read -r stat < /proc/$$/stat && field22 $stat; fi
+printf '{"pid":%s,"procStartTime":%s}\\n' "$$" "$st" > ${LOCAL_FILES.started}
+"$@" 3>&-
+code=$?
+printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}
+{ printf 'X %s %s\\n' "$$" "$code" >&3; } 2>/dev/null
+exit "$code"
+`;

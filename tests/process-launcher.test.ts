@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LOCAL_FILES } from '../operators/local-files.ts';
+import { END_MARK, launcherCommand, ProcessLauncher } from '../operators/process-launcher.ts';
+import { isProcessAlive, readProcStat } from '../operators/process-group.ts';
+import { allowedEnv } from '../operators/task-env.ts';
+import { tempWorkspace } from './operators-helpers.ts';
+
+const leftovers: number[] = [];
+afterEach(() => {
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }
+});
+
+/** A fresh attempt folder with its marker folder. */
+function attemptDir(): string {
+  const dir = path.join(tempWorkspace('ms-launcher-'), 'a1');
+  mkdirSync(path.join(dir, '.matterstack'), { recursive: true });
+  return dir;
+}
+
+/** The bash launcher fed `input` raw on stdin, then EOF; resolves with what it answered once it exits. */
+function rawLauncher(input: string): Promise<string> {
+  const command = launcherCommand();
+  if (command === null) throw new Error('no /bin/bash or setsid here');
+  const launcher = spawn(command.file, command.args, { env: {}, stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  launcher.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  launcher.stdin.end(input);
+  return new Promise((resolve) => launcher.on('exit', () => resolve(out)));
+}
+
+const record = (dir: string, command: string[], mark = END_MARK): string[] => [dir, '1', 'A=1', String(command.length + 1), '', ...command, mark];
+
+describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () => {
+  it('never launches a record cut short (the orchestrator died while writing it) or one without its end mark', async () => {
+    const dirs = [attemptDir(), attemptDir(), attemptDir()];
+    const argv = ['/bin/sh', '-c', 'echo ran > ran.txt'];
+    // Cut inside the last argument, cut before the end mark, and a mark that does not match.
+    const cuts = [`${record(dirs[0]!, argv).slice(0, 6).join('\0')}\0/bin/s`, `${record(dirs[1]!, argv).slice(0, 8).join('\0')}\0`, `${record(dirs[2]!, argv, 'matterstack-end').join('\0')}\0`];
+    for (const input of cuts) expect(await rawLauncher(input)).toBe('');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const dir of dirs) {
+      expect(existsSync(path.join(dir, 'ran.txt')), dir).toBe(false);
+      expect(existsSync(path.join(dir, LOCAL_FILES.claim)), 'no claim taken').toBe(false);
+    }
+  });
+
+  it('launches a whole record once, answers the pid of the wrapper, which leads its own session, and leaves it running at EOF', async () => {
+    const dir = attemptDir();
+    const answer = await rawLauncher(`${record(dir, ['sleep', '30']).join('\0')}\0${record(dir, ['sleep', '30']).join('\0')}\0`);
+    const [first, second] = answer.trim().split('\n');
+    expect(second, 'the second launch finds the claim taken').toBe('L');
+    const pid = Number(first?.replace(/^P /, ''));
+    leftovers.push(pid);
+    const started = await vi.waitFor(() => JSON.parse(readFileSync(path.join(dir, LOCAL_FILES.started), 'utf8')) as { pid: number; procStartTime: number }, { timeout: 5000, interval: 10 });
+    expect(started.pid).toBe(pid);
+    const stat = readProcStat(pid);
+    expect(stat).toMatchObject({ pgrp: pid, session: pid, startTime: started.procStartTime });
+    // The launcher has gone (EOF); the wrapper lives on in its own session.
+    expect(isProcessAlive(pid, started.procStartTime)).toBe(true);
+  });
+
+  it('gives the task exactly the allow-list of our environment and its own variables (none of bash\'s), and reports its exit', async () => {
+    const secret = 'launcher-secret-value';
+    process.env.MS_ORCHESTRATOR_PASSWORD = secret;
+    try {
+      const launcher = new ProcessLauncher();
+      const dir = attemptDir();
+      const outcome = await launcher.launch({ dir, env: { DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't' }, argv: ['', '/bin/sh', '-c', 'env > env.txt; exit 4'] });
+      if (!('pid' in outcome)) throw new Error('claimed');
+      await new Promise<void>((resolve) => launcher.onExit(outcome.pid, resolve));
+      expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe('4\n');
+      const lines = readFileSync(path.join(dir, 'env.txt'), 'utf8').trim().split('\n');
+      const env = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+      // PWD is the one /bin/sh itself exports (the wrapper's shell, as before the launcher).
+      expect(env).toEqual({ ...allowedEnv(), DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't', PWD: dir });
+      expect(lines.join('\n')).not.toContain(secret);
+    } finally {
+      delete process.env.MS_ORCHESTRATOR_PASSWORD;
+    }
+  });
+});
