@@ -14,8 +14,8 @@ let hooked = false;
 /** A worker process of the bench. */
 export interface BenchWorker {
   workerId: string;
-  /** Its CPU time so far (user + system), the runs it hosts now, its event loop's delay p99 since `measure()`. */
-  stats(): Promise<{ cpuMs: number; hosted: number; loopDelayP99Ms: number }>;
+  /** Its CPU time so far (user + system), the runs it hosts now, its event loop's delay p99 since `measure()`, its resident memory. */
+  stats(): Promise<{ cpuMs: number; hosted: number; loopDelayP99Ms: number; rssMb: number }>;
   /** Starts sampling its event loop's delay. */
   measure(): void;
   /** Asks it to drain; kills it when it has not exited within `graceMs`. */
@@ -84,7 +84,7 @@ export async function startBenchWorker(config: ClusterWorkerConfig, readyTimeout
       child.send({ type: 'stats' });
       const report = await answer;
       if (report.type !== 'stats') throw new Error(`worker ${config.workerId} answered ${report.type} to stats`);
-      return { cpuMs: report.cpuMs, hosted: report.hosted, loopDelayP99Ms: report.loopDelayP99Ms };
+      return { cpuMs: report.cpuMs, hosted: report.hosted, loopDelayP99Ms: report.loopDelayP99Ms, rssMb: report.rssMb };
     },
     measure() {
       child.send({ type: 'measure' });

@@ -20,6 +20,8 @@ function attemptCompleted(to: unknown): boolean {
 export class StreamProgress {
   readonly runsDone = new Set<string>();
   private readonly attemptsDone = new Set<string>();
+  /** The largest stream message seen (one appended batch): what comes nearest to max_payload. */
+  maxMessageBytes = 0;
   private constructor(private readonly messages: ConsumerMessages) {}
 
   /** Completed attempts seen so far (each counted once). */
@@ -38,6 +40,7 @@ export class StreamProgress {
   private async read(): Promise<void> {
     const decoder = new TextDecoder();
     for await (const message of this.messages) {
+      this.maxMessageBytes = Math.max(this.maxMessageBytes, message.data.length);
       for (const record of JSON.parse(decoder.decode(message.data)) as RecordHead[]) {
         if (record.actor === 'run') {
           if (record.to === 'completed') this.runsDone.add(record.runId);

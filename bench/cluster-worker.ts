@@ -16,7 +16,7 @@ export interface ClusterWorkerConfig {
 }
 
 /** A message from a bench worker to the bench. */
-export type ClusterWorkerReport = { type: 'ready' } | { type: 'stats'; cpuMs: number; hosted: number; loopDelayP99Ms: number } | { type: 'failed'; reason: string };
+export type ClusterWorkerReport = { type: 'ready' } | { type: 'stats'; cpuMs: number; hosted: number; loopDelayP99Ms: number; rssMb: number } | { type: 'failed'; reason: string };
 
 function send(report: ClusterWorkerReport): void {
   process.send?.(report);
@@ -40,7 +40,7 @@ try {
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'stats') {
       const cpu = process.cpuUsage();
-      send({ type: 'stats', cpuMs: (cpu.user + cpu.system) / 1000, hosted: worker.hostedRuns().length, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 });
+      send({ type: 'stats', cpuMs: (cpu.user + cpu.system) / 1000, hosted: worker.hostedRuns().length, loopDelayP99Ms: loopDelay.percentile(99) / 1e6, rssMb: process.memoryUsage().rss / 1e6 });
     } else if (message.type === 'measure') {
       loopDelay.reset();
       loopDelay.enable();

@@ -90,6 +90,7 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
     for (const w of workers) w.measure();
     const runIds = Array.from({ length: RUNS }, (_, i) => `bench_${i}`);
     const peakHosted = workers.map(() => 0);
+    const peakRssMb = workers.map(() => 0);
     const start = performance.now();
     const deadline = start + DEADLINE_S * 1000;
     let loaded = true;
@@ -115,7 +116,10 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
     const watcher = (async () => {
       while (loaded) {
         const stats = await Promise.all(workers.map((w) => w.stats().catch(() => undefined)));
-        stats.forEach((s, i) => (peakHosted[i] = Math.max(peakHosted[i] ?? 0, s?.hosted ?? 0)));
+        stats.forEach((s, i) => {
+          peakHosted[i] = Math.max(peakHosted[i] ?? 0, s?.hosted ?? 0);
+          peakRssMb[i] = Math.max(peakRssMb[i] ?? 0, s?.rssMb ?? 0);
+        });
         await sleep(1000);
       }
     })();
@@ -142,10 +146,10 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
     const head = `${count} worker(s): ${progress.runsDone.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s`;
     if (failure !== undefined) throw new Error(`${head}: ${failure}`);
     return (
-      `${head} = ${(tasksDone / seconds).toFixed(0)} tasks/s; runs hosted at most ${peakHosted.join('/')}\n` +
+      `${head} = ${(tasksDone / seconds).toFixed(0)} tasks/s; runs hosted at most ${peakHosted.join('/')}, worker memory at most ${peakRssMb.map((mb) => mb.toFixed(0)).join('/')} MB\n` +
       `    status round trip under load: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (${times.length} answered, ${unanswered} unanswered within 5 s)` +
       `${p99 <= GOAL_P99_MS ? '' : ` — goal p99 <= ${GOAL_P99_MS} ms NOT met`}; workers' event-loop delay p99 ${cpuAfter.map((s) => s.loopDelayP99Ms.toFixed(0)).join('/')} ms\n` +
-      `    per task: ${(cpuMs / tasksDone).toFixed(2)} ms of worker CPU (all workers), ${(state.messages / tasksDone).toFixed(2)} stream messages, ${(state.bytes / tasksDone).toFixed(0)} stream bytes (stream: ${state.messages} messages, ${(state.bytes / 1e6).toFixed(1)} MB)`
+      `    per task: ${(cpuMs / tasksDone).toFixed(2)} ms of worker CPU (all workers), ${(state.messages / tasksDone).toFixed(2)} stream messages, ${(state.bytes / tasksDone).toFixed(0)} stream bytes (stream: ${state.messages} messages, ${(state.bytes / 1e6).toFixed(1)} MB, largest ${(progress.maxMessageBytes / 1e3).toFixed(0)} KB)`
     );
   } finally {
     progress?.stop();
