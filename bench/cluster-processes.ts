@@ -31,12 +31,6 @@ function hookExit(): void {
   hooked = true;
   // 'exit' handlers run synchronously: SIGKILL is all there is time for.
   process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-  }
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -124,16 +124,20 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
       }
     })();
     let failure: string | undefined;
-    try {
-      for (let i = 0; i < runIds.length; i += INIT_BATCH) {
+    // The deadline bounds the inits too: one stuck init (three tries of 60 s) must not hold the bench past it.
+    const runs = (async () => {
+      for (let i = 0; i < runIds.length && performance.now() < deadline; i += INIT_BATCH) {
         const batch = runIds.slice(i, i + INIT_BATCH);
         await Promise.all(batch.map((runId) => init(nc, runId).then(() => created.push(runId))));
       }
-      while (progress.runsDone.size < RUNS && performance.now() < deadline) await sleep(100);
-      if (progress.runsDone.size < RUNS) failure = `deadline of ${DEADLINE_S} s reached`;
-    } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
-    }
+      while (progress?.runsDone.size !== RUNS && performance.now() < deadline) await sleep(100);
+    })().catch((error: unknown) => {
+      failure ??= error instanceof Error ? error.message : String(error);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([runs, new Promise((resolve) => (timer = setTimeout(resolve, DEADLINE_S * 1000)))]);
+    clearTimeout(timer);
+    if (failure === undefined && progress.runsDone.size < RUNS) failure = `deadline of ${DEADLINE_S} s reached`;
     const seconds = (performance.now() - start) / 1000;
     const tasksDone = progress.tasksDone;
     loaded = false;
@@ -143,10 +147,10 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
     const state = (await jsm.streams.info(STREAM)).state;
     times.sort((a, b) => a - b);
     const p99 = percentile(times, 99);
-    const head = `${count} worker(s): ${progress.runsDone.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s`;
+    const head = `${progress.runsDone.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s`;
     if (failure !== undefined) throw new Error(`${head}: ${failure}`);
     return (
-      `${head} = ${(tasksDone / seconds).toFixed(0)} tasks/s; runs hosted at most ${peakHosted.join('/')}, worker memory at most ${peakRssMb.map((mb) => mb.toFixed(0)).join('/')} MB\n` +
+      `${count} worker(s): ${head} = ${(tasksDone / seconds).toFixed(0)} tasks/s; runs hosted at most ${peakHosted.join('/')}, worker memory at most ${peakRssMb.map((mb) => mb.toFixed(0)).join('/')} MB\n` +
       `    status round trip under load: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (${times.length} answered, ${unanswered} unanswered within 5 s)` +
       `${p99 <= GOAL_P99_MS ? '' : ` — goal p99 <= ${GOAL_P99_MS} ms NOT met`}; workers' event-loop delay p99 ${cpuAfter.map((s) => s.loopDelayP99Ms.toFixed(0)).join('/')} ms\n` +
       `    per task: ${(cpuMs / tasksDone).toFixed(2)} ms of worker CPU (all workers), ${(state.messages / tasksDone).toFixed(2)} stream messages, ${(state.bytes / tasksDone).toFixed(0)} stream bytes (stream: ${state.messages} messages, ${(state.bytes / 1e6).toFixed(1)} MB, largest ${(progress.maxMessageBytes / 1e3).toFixed(0)} KB)`
@@ -165,15 +169,22 @@ export async function main(): Promise<void> {
     const cluster = await startNatsCluster();
     const root = workspaceRoot();
     const workers: BenchWorker[] = [];
+    // Workers first: they write attempt directories under the root until they stop.
+    const cleanup = async (graceMs?: number): Promise<void> => {
+      await Promise.all(workers.map((w) => w.stop(graceMs)));
+      await cluster.stop();
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    };
+    // Interrupted: the servers and the root go too (the worker processes die with the bench anyway).
+    const interrupted = (): void => void cleanup(0).finally(() => process.exit(130));
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     try {
       console.log(`  ${await measure(cluster, root, count, workers)}`);
     } catch (error) {
       console.log(`  FAILED ${count} worker(s): ${error instanceof Error ? error.message : String(error)}`);
     } finally {
-      // Workers first: they write attempt directories under the root until they stop.
-      await Promise.all(workers.map((w) => w.stop()));
-      await cluster.stop();
-      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+      await cleanup();
     }
   }
 }
