@@ -1,29 +1,38 @@
 // Cluster benchmark (npm run bench -- cluster): 100 runs × 100 instant tasks on 1, 2 and 3 workers
-// against a fresh three-node JetStream cluster each time: tasks per second from the first init to
-// the last run COMPLETED, and the command round trip (`status`, p50 and p99) sampled during that
-// load. The workers run in this process with an operator that completes every attempt at once,
-// so the figures are the orchestration's own cost (log appends, leases, commands), not the tasks'.
+// against a fresh three-node JetStream cluster each time. Each worker is its own OS process
+// (bench/cluster-worker.ts) whose operator completes every attempt at once, so the figures are the
+// orchestration's own cost (log appends, leases, commands), not the tasks'. Printed: tasks per second
+// from the first init to the last run COMPLETED (progress read from the stream, not asked of the
+// workers), the `status` round trip sampled during that load (p50, p99; goal p99 <= 20 ms), the
+// runs each worker hosted at most, the workers' CPU per task and what a task costs in the stream.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { requestCommand, requestInit } from '../distributed/command-client.ts';
-import { runWorker, type WorkerHandle } from '../distributed/worker.ts';
-import { InstantOperator } from '../harness/instant-operator.ts';
-import { startNatsCluster } from '../harness/nats-cluster.ts';
+import { startNatsCluster, type NatsClusterHandle } from '../harness/nats-cluster.ts';
+import { startBenchWorker, type BenchWorker } from './cluster-processes.ts';
+import { StreamProgress } from './cluster-progress.ts';
 
 const RUNS = Number(process.env.BENCH_CLUSTER_RUNS ?? 100);
 const TASKS = Number(process.env.BENCH_CLUSTER_TASKS ?? 100);
-/** A measurement stops here and reports what was done by then (a stuck run must not hang the bench). */
+/** A measurement stops here and reports FAILED with what was done by then (a stuck run must not hang the bench). */
 const DEADLINE_S = Number(process.env.BENCH_CLUSTER_DEADLINE_S ?? 600);
 /** Inits in flight at once: a hundred at once on a busy worker waited past any sensible timeout. */
 const INIT_BATCH = 10;
+/** The round-trip goal of issue #19. */
+const GOAL_P99_MS = 20;
+const STREAM = 'MS_EVENTS';
+/** Worker counts measured (BENCH_CLUSTER_WORKERS=3 measures only three). */
+const COUNTS = (process.env.BENCH_CLUSTER_WORKERS ?? '1,2,3').split(',').map(Number);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function workspaceRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'ms-cluster-bench-'));
@@ -35,13 +44,17 @@ function workspaceRoot(): string {
   return root;
 }
 
-/** The run's status and how many of its tasks are completed (undefined when unanswered). */
-async function progressOf(nc: NatsConnection, runId: string): Promise<{ status: string; completed: number } | undefined> {
-  // An unanswered status under load is counted as "no progress seen" (the caller asks again), not an error of the bench.
-  const reply = await requestCommand(nc, runId, 'status', {}, 30_000).catch(() => undefined);
-  if (!reply?.accepted) return undefined;
-  const counts = (reply.status?.counts ?? {}) as Record<string, number>;
-  return { status: String(reply.status?.status), completed: counts.COMPLETED ?? 0 };
+/** Resolves once `check` succeeds, retrying every 250 ms; throws its last error after `timeoutMs`. */
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs / 1000} s: ${String(error)}`);
+      await sleep(250);
+    }
+  }
 }
 
 /** Creates the run, asking again (same command id: created once) when no worker answered in time. */
@@ -57,75 +70,123 @@ async function init(nc: NatsConnection, runId: string): Promise<void> {
   }
 }
 
-/** One measurement: `workers` workers, RUNS × TASKS, on a fresh cluster. */
-async function measure(workerCount: number): Promise<void> {
-  const cluster = await startNatsCluster();
-  const root = workspaceRoot();
-  const workers: WorkerHandle[] = [];
+/** One measurement: `count` worker processes, RUNS × TASKS, on `cluster`. Throws (with the reason) when it fails. */
+async function measure(cluster: NatsClusterHandle, root: string, count: number, workers: BenchWorker[]): Promise<string> {
   const nc = await connect({ servers: cluster.urls, ...cluster.users.orchestrator });
+  let progress: StreamProgress | undefined;
   try {
-    // JetStream answers once the three servers have elected a meta leader (jetstreamManager asks it at once).
-    for (let i = 0; ; i++) {
-      try {
-        await jetstreamManager(nc);
-        break;
-      } catch (error) {
-        if (i > 200) throw error;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-    const operators = { factories: { local: () => new InstantOperator() } };
-    for (let i = 0; i < workerCount; i++) workers.push(await runWorker({ natsUrl: cluster.urls, ...cluster.users.orchestrator, root, workerId: `bench${i}`, operators }));
+    // JetStream's API answers once the three servers have a meta leader.
+    const jsm: JetStreamManager = await until('a JetStream meta leader', 60_000, async () => {
+      const manager = await jetstreamManager(nc);
+      await manager.getAccountInfo();
+      return manager;
+    });
+    const { user, pass } = cluster.users.orchestrator;
+    for (let i = 0; i < count; i++) workers.push(await startBenchWorker({ urls: cluster.urls, user, pass, root, workerId: `bench${i}` }));
+    // The first worker created the stream; its leader must answer before anything is timed.
+    await until(`stream ${STREAM}`, 60_000, () => jsm.streams.info(STREAM));
+    progress = await StreamProgress.start(nc, STREAM);
+    const cpuBefore = await Promise.all(workers.map((w) => w.stats()));
+    for (const w of workers) w.measure();
     const runIds = Array.from({ length: RUNS }, (_, i) => `bench_${i}`);
+    const peakHosted = workers.map(() => 0);
+    const peakRssMb = workers.map(() => 0);
     const start = performance.now();
-    for (let i = 0; i < runIds.length; i += INIT_BATCH) await Promise.all(runIds.slice(i, i + INIT_BATCH).map((runId) => init(nc, runId)));
-    // The command round trip while the runs go on: one status request after another.
-    const times: number[] = [];
+    const deadline = start + DEADLINE_S * 1000;
     let loaded = true;
+    // The command round trip while the runs go on: one `status` after another, to a run created and still going.
+    const created: string[] = [];
+    const times: number[] = [];
+    let unanswered = 0;
     const sampler = (async () => {
-      while (loaded) {
+      for (let i = 0; loaded; i++) {
+        const going = created.filter((id) => !progress?.runsDone.has(id));
+        const runId = going[i % Math.max(1, going.length)];
+        if (runId === undefined) {
+          await sleep(20);
+          continue;
+        }
         const t0 = performance.now();
-        // The round trip is what is measured: a request that fails still took this long.
-        await requestCommand(nc, runIds[0] as string, 'status', {}, 30_000).catch(() => undefined);
-        times.push(performance.now() - t0);
-        await new Promise((r) => setTimeout(r, 20));
+        const reply = await requestCommand(nc, runId, 'status', {}, 5_000).catch(() => undefined);
+        if (reply?.accepted) times.push(performance.now() - t0);
+        else unanswered += 1;
+        await sleep(20);
       }
     })();
-    const pending = new Set(runIds);
-    const completedTasks = new Map<string, number>();
-    while (pending.size > 0 && performance.now() - start < DEADLINE_S * 1000) {
-      await new Promise((r) => setTimeout(r, 500));
-      for (const runId of [...pending]) {
-        const progress = await progressOf(nc, runId);
-        if (progress === undefined) continue;
-        completedTasks.set(runId, progress.completed);
-        if (progress.status === 'COMPLETED') pending.delete(runId);
+    const watcher = (async () => {
+      while (loaded) {
+        const stats = await Promise.all(workers.map((w) => w.stats().catch(() => undefined)));
+        stats.forEach((s, i) => {
+          peakHosted[i] = Math.max(peakHosted[i] ?? 0, s?.hosted ?? 0);
+          peakRssMb[i] = Math.max(peakRssMb[i] ?? 0, s?.rssMb ?? 0);
+        });
+        await sleep(1000);
       }
-    }
+    })();
+    let failure: string | undefined;
+    // The deadline bounds the inits too: one stuck init (three tries of 60 s) must not hold the bench past it.
+    const runs = (async () => {
+      for (let i = 0; i < runIds.length && performance.now() < deadline; i += INIT_BATCH) {
+        const batch = runIds.slice(i, i + INIT_BATCH);
+        await Promise.all(batch.map((runId) => init(nc, runId).then(() => created.push(runId))));
+      }
+      while (progress?.runsDone.size !== RUNS && performance.now() < deadline) await sleep(100);
+    })().catch((error: unknown) => {
+      failure ??= error instanceof Error ? error.message : String(error);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([runs, new Promise((resolve) => (timer = setTimeout(resolve, DEADLINE_S * 1000)))]);
+    clearTimeout(timer);
+    if (failure === undefined && progress.runsDone.size < RUNS) failure = `deadline of ${DEADLINE_S} s reached`;
     const seconds = (performance.now() - start) / 1000;
-    const tasksDone = [...completedTasks.values()].reduce((a, b) => a + b, 0);
+    const tasksDone = progress.tasksDone;
     loaded = false;
-    await sampler;
+    await Promise.all([sampler, watcher]);
+    const cpuAfter = await Promise.all(workers.map((w) => w.stats()));
+    const cpuMs = cpuAfter.reduce((sum, s, i) => sum + s.cpuMs - (cpuBefore[i]?.cpuMs ?? 0), 0);
+    const state = (await jsm.streams.info(STREAM)).state;
     times.sort((a, b) => a - b);
-    const hosted = workers.map((w) => w.hostedRuns().length).join('/');
-    console.log(
-      `  ${workerCount} worker(s): ${RUNS - pending.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s = ${(tasksDone / seconds).toFixed(0)} tasks/s` +
-        `${pending.size > 0 ? ` (stopped at the ${DEADLINE_S} s deadline)` : ''};` +
-        ` status round trip under load p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${percentile(times, 99).toFixed(1)} ms (${times.length} requests); runs still hosted ${hosted}`,
+    const p99 = percentile(times, 99);
+    const head = `${progress.runsDone.size} of ${RUNS} runs, ${tasksDone} of ${RUNS * TASKS} tasks in ${seconds.toFixed(1)} s`;
+    if (failure !== undefined) throw new Error(`${head}: ${failure}`);
+    return (
+      `${count} worker(s): ${head} = ${(tasksDone / seconds).toFixed(0)} tasks/s; runs hosted at most ${peakHosted.join('/')}, worker memory at most ${peakRssMb.map((mb) => mb.toFixed(0)).join('/')} MB\n` +
+      `    status round trip under load: p50 ${percentile(times, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (${times.length} answered, ${unanswered} unanswered within 5 s)` +
+      `${p99 <= GOAL_P99_MS ? '' : ` — goal p99 <= ${GOAL_P99_MS} ms NOT met`}; workers' event-loop delay p99 ${cpuAfter.map((s) => s.loopDelayP99Ms.toFixed(0)).join('/')} ms\n` +
+      `    per task: ${(cpuMs / tasksDone).toFixed(2)} ms of worker CPU (all workers), ${(state.messages / tasksDone).toFixed(2)} stream messages, ${(state.bytes / tasksDone).toFixed(0)} stream bytes (stream: ${state.messages} messages, ${(state.bytes / 1e6).toFixed(1)} MB, largest ${(progress.maxMessageBytes / 1e3).toFixed(0)} KB)`
     );
   } finally {
-    // Cleanup after the figures are printed: a worker that cannot stop cleanly dies with the bench process.
-    for (const w of workers) await w.stop().catch(() => undefined);
-    await nc.close();
-    await cluster.stop();
-    rmSync(root, { recursive: true, force: true });
+    progress?.stop();
+    // A connection that fails to close has nothing left to report: the cluster is stopped next.
+    await nc.close().catch(() => undefined);
   }
 }
 
-/** Runs the cluster benchmark on 1, 2 and 3 workers and prints one line each. */
+/** Runs the cluster benchmark on 1, 2 and 3 worker processes and prints the figures of each (or FAILED and why). */
 export async function main(): Promise<void> {
-  console.log(`three-node JetStream cluster (replicas 3), ${RUNS} runs × ${TASKS} instant tasks, workers in this process:`);
-  for (const workers of [1, 2, 3]) await measure(workers);
+  console.log(`three-node JetStream cluster (replicas 3), ${RUNS} runs × ${TASKS} instant tasks, one process per worker:`);
+  for (const count of COUNTS) {
+    const cluster = await startNatsCluster();
+    const root = workspaceRoot();
+    const workers: BenchWorker[] = [];
+    // Workers first: they write attempt directories under the root until they stop.
+    const cleanup = async (graceMs?: number): Promise<void> => {
+      await Promise.all(workers.map((w) => w.stop(graceMs)));
+      await cluster.stop();
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    };
+    // Interrupted: the servers and the root go too (the worker processes die with the bench anyway).
+    const interrupted = (): void => void cleanup(0).finally(() => process.exit(130));
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    try {
+      console.log(`  ${await measure(cluster, root, count, workers)}`);
+    } catch (error) {
+      console.log(`  FAILED ${count} worker(s): ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+      await cleanup();
+    }
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
