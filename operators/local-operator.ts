@@ -174,6 +174,10 @@ export class LocalOperator implements Operator {
     if (started === null) {
       const since = launchedAt(dir);
       if (since === null) return { status: 'CREATED' };
+      // Launched here a moment ago: submit already said RUNNING with the launcher's pid, before the
+      // wrapper recorded its start; SUBMITTED now would step the attempt back.
+      const launched = this.wrapperPids.get(dir);
+      if (launched !== undefined && isProcessAlive(launched)) return { status: 'RUNNING' };
       if (Date.now() - since > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
       }
