@@ -69,7 +69,12 @@ describe('commands on NATS subjects', () => {
 
   it('accepts, rejects and de-duplicates commands; a rejected or invalid command changes nothing', async () => {
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_cmd' })).accepted).toBe(true);
-    await vi.waitFor(async () => expect(await statusOf('r_cmd')).toBe('RUNNING'), UNTIL);
+    // Settled first (the gate waits for a person): only the commands below may append from here on.
+    await vi.waitFor(async () => {
+      const reply = await requestCommand(scientist, 'r_cmd', 'status');
+      const tasks = reply.accepted ? (reply.status?.tasks as { id: string; status: string }[]) : [];
+      expect(tasks.find((t) => t.id === 'gate')?.status).toBe('WAITING_EXTERNAL');
+    }, UNTIL);
 
     const pause = await requestCommand(scientist, 'r_cmd', 'pause', { commandId: 'p-1', by: 'ada' });
     expect(pause).toMatchObject({ accepted: true });
