@@ -107,6 +107,7 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
           continue;
         }
         const t0 = performance.now();
+        // A request that times out or fails is counted below as unanswered, not as a round trip.
         const reply = await requestCommand(nc, runId, 'status', {}, 5_000).catch(() => undefined);
         if (reply?.accepted) times.push(performance.now() - t0);
         else unanswered += 1;
@@ -115,6 +116,7 @@ async function measure(cluster: NatsClusterHandle, root: string, count: number, 
     })();
     const watcher = (async () => {
       while (loaded) {
+        // A worker that does not answer (exiting, or busy past the IPC wait) adds nothing to the peaks this round.
         const stats = await Promise.all(workers.map((w) => w.stats().catch(() => undefined)));
         stats.forEach((s, i) => {
           peakHosted[i] = Math.max(peakHosted[i] ?? 0, s?.hosted ?? 0);

@@ -23,6 +23,7 @@ async function start(task: TaskSpecInput, ws = tempWorkspace()): Promise<{ ctx: 
   const ctx = contextFor(ws, task);
   await op.prepare(ctx);
   await op.submit(ctx);
+  // Cleanup only: an attempt that already ended (or never started) has nothing left to stop.
   cleanups.push(() => op.cancel(ctx).catch(() => undefined));
   return { ctx, op };
 }

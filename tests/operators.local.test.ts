@@ -10,6 +10,7 @@ import { contextFor, pidIn, sleep, tempWorkspace } from './operators-helpers.ts'
 const operator = (): LocalOperator => new LocalOperator({ pollIntervalMs: 50, killGraceMs: 300 });
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  // Cleanup only: a cancel of an attempt that already ended may refuse; the test's own assertions already ran.
   for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
 });
 
