@@ -46,6 +46,11 @@ const PAGE_SIZE = 500;
  */
 const READ_ALL_PAGE_SIZE = 1000;
 
+/** A run's records must follow one another: a gap (a record lost or moved by damage) is refused where it is, never read past. */
+function missingRecord(runId: string, expectedSeq: number, foundSeq: number): MatterStackError {
+  return invalidStoredRecord(runId, expectedSeq, `missing: the run's next record stored has sequence ${foundSeq}`);
+}
+
 /** Resolves after `ms`, or earlier on `wake()` or abort. */
 function sleep(ms: number, waiters: Set<() => void>, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -196,8 +201,10 @@ export class SqliteEventLog implements EventLog {
       this.assertOpen();
       const rows = this.guard(() => this.stmt.runPage.all(runId, last, PAGE_SIZE));
       for (const row of rows) {
-        last = row[2];
-        yield rawRowToEvent(row);
+        const event = rawRowToEvent(row);
+        if (event.seq !== last + 1) throw missingRecord(runId, last + 1, event.seq);
+        last = event.seq;
+        yield event;
       }
       if (rows.length < PAGE_SIZE) return;
     }
@@ -260,8 +267,10 @@ export class SqliteEventLog implements EventLog {
       const rows = this.guard(() => (runId === undefined ? this.stmt.allPage.all(last, PAGE_SIZE) : this.stmt.runPage.all(runId, last, PAGE_SIZE)));
       for (const row of rows) {
         if (signal?.aborted || this.closed) return;
-        last = runId === undefined ? row[0] : row[2];
-        yield rawRowToEvent(row);
+        const event = rawRowToEvent(row);
+        if (runId !== undefined && event.seq !== last + 1) throw missingRecord(runId, last + 1, event.seq);
+        last = runId === undefined ? row[0] : event.seq;
+        yield event;
       }
       if (rows.length < PAGE_SIZE) await sleep(this.pollIntervalMs, this.waiters, signal);
     }

@@ -85,6 +85,32 @@ describe('SqliteEventLog across processes', () => {
     await log.close();
   });
 
+  it('a record moved out of its run (its run id or sequence damaged) is refused as missing by readRun and follow, naming run and seq', async () => {
+    const path = join(dir, 'gap.sqlite');
+    const log = SqliteEventLog.open(path);
+    await log.append('r1', [makeEvent(), makeEvent(), makeEvent(), makeEvent()], 0);
+    for (const damage of [`run_id = ''`, `run_id = 'r2'`, 'seq = 40']) {
+      const db = new Database(path);
+      db.prepare(`UPDATE events SET ${damage} WHERE run_id = 'r1' AND seq = 3`).run();
+      const readRun = await (async () => {
+        for await (const _ of log.readRun('r1')) void _;
+      })().catch((e: unknown) => e);
+      expect(readRun, damage).toMatchObject({ code: 'INVALID_EVENT', message: expect.stringMatching(/run r1 seq 3: missing: .* sequence 4/) });
+      const seen: number[] = [];
+      const follow = await (async () => {
+        for await (const event of log.follow({ runId: 'r1' })) seen.push(event.seq);
+      })().catch((e: unknown) => e);
+      expect(seen, damage).toEqual([1, 2]);
+      expect(follow, damage).toMatchObject({ code: 'INVALID_EVENT', message: expect.stringMatching(/run r1 seq 3: missing/) });
+      db.prepare(`UPDATE events SET run_id = 'r1', seq = 3 WHERE event_id = (SELECT event_id FROM events ORDER BY position LIMIT 1 OFFSET 2)`).run();
+      db.close();
+      const reads: number[] = [];
+      for await (const event of log.readRun('r1')) reads.push(event.seq);
+      expect(reads, `${damage}, repaired`).toEqual([1, 2, 3, 4]);
+    }
+    await log.close();
+  });
+
   it('the narrow rebuild read (readAllChanges) also reports a corrupt record naming run and seq, and a rebuild stops there', async () => {
     const path = join(dir, 'narrow.sqlite');
     const log = SqliteEventLog.open(path);
