@@ -55,6 +55,23 @@ export class ActorStepper<M extends AnyStateMachine> {
     return this.settle(live);
   }
 
+  /**
+   * A step that changed nothing hands back the snapshot it was given (machines/decide.ts): the
+   * actor kept for the equivalent `next` is kept for `previous` instead, so the next event does
+   * not restore one from the whole context.
+   */
+  unchanged(previous: SnapshotFrom<M>, next: SnapshotFrom<M>): void {
+    const live = this.actors.get(next);
+    if (live === undefined) return;
+    this.actors.delete(next);
+    this.actors.set(previous, live);
+  }
+
+  /** True when an actor is kept for `snapshot` (its next step restores none). */
+  holds(snapshot: SnapshotFrom<M>): boolean {
+    return this.actors.has(snapshot);
+  }
+
   private start(options: { input: InputFrom<M> } | { snapshot: SnapshotFrom<M> }): Live<M> {
     const actor = createActor(this.machine as AnyStateMachine, options);
     const live: Live<M> = { actor, emitted: [], failure: undefined };

@@ -93,6 +93,7 @@ export function decideRun(snapshot: RunSnapshot | undefined, event: RunEvent): R
   const noop =
     changes.length === 0 && effects.length === 0 && messages.length === 0 &&
     JSON.stringify(snapshot.value) === JSON.stringify(next.value) && sameContext(snapshot.context, next.context);
+  if (noop) runStepper.unchanged(snapshot, next);
   return { snapshot: noop ? snapshot : next, from: valueOf(snapshot), to: valueOf(next), changes, effects, messages, noop };
 }
 
@@ -113,5 +114,6 @@ export function decideAttempt(snapshot: AttemptSnapshot | undefined, event: Atte
   const noop =
     changes.length === 0 && effects.length === 0 && messages.length === 0 &&
     JSON.stringify(snapshot.value) === JSON.stringify(next.value) && sameContext(snapshot.context, next.context);
+  if (noop) attemptStepper.unchanged(snapshot, next);
   return { snapshot: noop ? snapshot : next, from: valueOf(snapshot), to: valueOf(next), changes, effects, messages, noop };
 }

@@ -72,6 +72,20 @@ describe('optimisation: the actor stepper keeps an actor per snapshot', () => {
     expect(stepper.step(elsewhere, { type: 'ADD', by: 1 }).snapshot.context).toEqual({ total: 8 });
   });
 
+  it('after a step that changed nothing, the actor is kept for the snapshot handed back (as decide does), not restored from it', () => {
+    const first = stepper.initial({ start: 2 });
+    const added = stepper.step(first.snapshot, { type: 'ADD', by: 0 });
+    expect(added.snapshot.context).toEqual(first.snapshot.context);
+    expect(stepper.holds(first.snapshot)).toBe(false);
+    expect(stepper.holds(added.snapshot)).toBe(true);
+    stepper.unchanged(first.snapshot, added.snapshot);
+    expect(stepper.holds(first.snapshot)).toBe(true);
+    expect(stepper.holds(added.snapshot)).toBe(false);
+    const next = stepper.step(first.snapshot, { type: 'ADD', by: 3 });
+    expect(next.snapshot.context).toEqual({ total: 5 });
+    expect(verbs(next.emitted)).toEqual(['add 3', 'add 5']);
+  });
+
   it('with a limit, keeps only the latest actors; the others still step (restored), with the same outcome', () => {
     const bounded = new ActorStepper(counter, () => true, 1);
     const a = bounded.initial({ start: 1 });
