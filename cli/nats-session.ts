@@ -7,12 +7,16 @@ import type { NatsTarget } from './nats-target.ts';
 export const COMMAND_TIMEOUT_MS = 5_000;
 export const INIT_TIMEOUT_MS = 30_000;
 
-/** Connects as the invocation's NATS user; an unreachable server or bad credentials → one LOG_UNAVAILABLE line. */
-async function connectTo(target: NatsTarget): Promise<NatsConnection> {
+/**
+ * Connects as the invocation's NATS user; an unreachable server or bad credentials → one
+ * LOG_UNAVAILABLE line. A command gives up with its connection; `reconnect` keeps a long-lived
+ * one (a page's watch) trying through a server restart.
+ */
+export async function connectTo(target: NatsTarget, reconnect = false): Promise<NatsConnection> {
   // Loaded on demand: --help and the embedded path should not pay for the NATS client.
   const { connect } = await import('@nats-io/transport-node');
   try {
-    return await connect({ servers: target.servers, user: target.user, pass: target.pass, name: 'matterstack-cli', timeout: 5_000, maxReconnectAttempts: 0 });
+    return await connect({ servers: target.servers, user: target.user, pass: target.pass, name: 'matterstack-cli', timeout: 5_000, maxReconnectAttempts: reconnect ? -1 : 0 });
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const who = target.user === undefined ? 'without a user (set --user and MATTERSTACK_NATS_PASS, or user:pass in the URL)' : `as "${target.user}"`;

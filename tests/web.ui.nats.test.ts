@@ -13,6 +13,8 @@ import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 let server: NatsServerHandle;
 let root: string;
 let browser: Browser;
+/** The viewer's run page, left open by the first test: the second checks it follows the run live. */
+let viewerPage: Page | undefined;
 const started: RunningCli[] = [];
 
 function env(who: NatsUser): NodeJS.ProcessEnv {
@@ -87,7 +89,8 @@ describe('matterstack ui --nats in a headless Chromium', { timeout: 120_000 }, (
       return { status: r.status, body: await r.json() };
     })()`);
     expect(reply).toMatchObject({ status: 403, body: { accepted: false, code: 'READ_ONLY' } });
-    await page.close();
+    await page.locator('[data-tab=dag]').click();
+    viewerPage = page;
   });
 
   it('as the scientist: the runs page lists the run, its page loads live, and an approval from the page is recorded as the scientist', async () => {
@@ -104,6 +107,12 @@ describe('matterstack ui --nats in a headless Chromium', { timeout: 120_000 }, (
     // Live over JetStream: the page follows the worker's records to the end of the run.
     await expect.poll(() => page.locator('.run-page').getAttribute('data-status'), { timeout: 60_000 }).toBe('COMPLETED');
     expect(await page.locator('.task-node[data-task-id="work"]').getAttribute('data-status')).toBe('COMPLETED');
+    // The viewer's page, open all along and never reloaded, followed too: it hears the run's log grow and asks a worker again.
+    expect(viewerPage, 'the viewer test left its page open').toBeDefined();
+    await expect.poll(() => viewerPage!.locator('.run-page').getAttribute('data-status'), { timeout: 20_000 }).toBe('COMPLETED');
+    await expect.poll(() => viewerPage!.locator('.task-node[data-task-id="gate"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('COMPLETED');
+    expect(await viewerPage!.locator('.task-node[data-task-id="work"]').getAttribute('data-status')).toBe('COMPLETED');
+    await viewerPage!.close();
     const attempts = await cliAs(server.users.scientist, ['attempts', 'w1', 'gate', '--json']);
     expect(attempts.json<{ decision: unknown }[]>()[0]?.decision).toMatchObject({ verb: 'approved', principal: 'scientist', comment: 'from the page' });
     await page.close();

@@ -13,11 +13,13 @@ import { LiveFeed } from './live-feed.ts';
 import { pageShell } from './page-shell.ts';
 import { pageWriter } from './page-writer.ts';
 import { readApi, serialViews } from './read-api.ts';
+import { ResyncFeed } from './resync-feed.ts';
 import { workerReadApi, type WorkerReads } from './worker-read-api.ts';
 
 /**
- * Where the page's reads come from: the log (`store`: every view, live), or, for a NATS user who
- * may not read the log (the viewer), the workers (`worker`: runs and their tasks, not live).
+ * Where the page's reads come from: the log (`store`: every view, live from its records), or, for
+ * a NATS user who may not read the log (the viewer), the workers (`worker`: runs and their tasks,
+ * reloaded whenever `worker.watch` hears a run's log grow).
  */
 export type ReadSource = { store: RunStore; worker?: never } | { worker: WorkerReads; store?: never };
 
@@ -55,8 +57,11 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+/** What the pages' live stream listens to: the log's records (LiveFeed) or only which runs grew (ResyncFeed). */
+type Feed = Pick<LiveFeed, 'subscribe' | 'close'>;
+
 /** The Hono app: guard, page, script, JSON API (`reads`), live feed (none: a page that stays as loaded). */
-export function webApp(options: WebServerOptions & { token: string }, reads: Hono, feed: LiveFeed | null, hosts: () => ReadonlySet<string>): Hono {
+export function webApp(options: WebServerOptions & { token: string }, reads: Hono, feed: Feed | null, hosts: () => ReadonlySet<string>): Hono {
   const app = new Hono();
   app.use('*', async (c, next) => {
     await next();
@@ -84,7 +89,7 @@ export function webApp(options: WebServerOptions & { token: string }, reads: Hon
 /** Starts the web view; resolves once it listens. */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const token = options.token ?? randomBytes(16).toString('hex');
-  let feed: LiveFeed | null = null;
+  let feed: Feed | null = null;
   let reads: Hono;
   if (options.store !== undefined) {
     const { store } = options;
@@ -92,7 +97,10 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const views = serialViews(store);
     feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError);
     reads = readApi(store, views);
-  } else reads = workerReadApi(options.worker);
+  } else {
+    reads = workerReadApi(options.worker);
+    if (options.worker.watch !== undefined) feed = new ResyncFeed(options.worker.watch, options.onError);
+  }
   let hosts: ReadonlySet<string> = new Set();
   const app = webApp({ ...options, token }, reads, feed, () => hosts);
   const server = await new Promise<Server>((resolve) => {

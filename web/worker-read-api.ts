@@ -5,6 +5,7 @@ import { IdSchema } from '../events/ids.ts';
 import { RUN_STATUSES, type RunStatus } from '../events/statuses.ts';
 import type { RunStatusView, RunView } from '../projections/queries.ts';
 import { dagTask } from './live-deltas.ts';
+import type { WatchRuns } from './resync-feed.ts';
 
 /**
  * What a NATS user who may not read the log (the viewer) may still ask a worker: the runs, and a
@@ -13,6 +14,8 @@ import { dagTask } from './live-deltas.ts';
 export interface WorkerReads {
   listRuns(filter: { statuses?: RunStatus[]; workspace?: string }): Promise<RunView[]>;
   runStatus(runId: string): Promise<RunStatusView>;
+  /** Hears which runs' logs grow (without reading them): the pages then load again what changed. */
+  watch?: WatchRuns;
 }
 
 const RunsQuerySchema = z.object({ status: z.enum(RUN_STATUSES).optional(), workspace: z.string().min(1).optional() });

@@ -3,6 +3,7 @@ import { BY_OPTION, defineCommand, flag, positiveIntegerOption, stringOption, ty
 import { EXIT_CODES } from '../exit-codes.ts';
 import { isMatterStackError } from '../../events/errors.ts';
 import { natsRunList } from '../nats-list.ts';
+import { natsRunWatch } from '../nats-run-watch.ts';
 import { natsStatusView } from '../nats-status.ts';
 import { natsTarget } from '../nats-target.ts';
 import { openStore } from '../open-store.ts';
@@ -35,6 +36,7 @@ async function readSource(ctx: CommandContext): Promise<ReadSource> {
       worker: {
         listRuns: (filter) => natsRunList(nats, { all: true, ...filter }),
         runStatus: (runId) => natsStatusView(nats, runId),
+        watch: natsRunWatch(nats),
       },
     };
   }
@@ -51,7 +53,8 @@ export const uiCommand = defineCommand({
     'as the CLI (approve, reject, pause, resume, cancel, revive, rerun, cancel-attempt), recorded as --by.',
     'It prints a URL with a random token: every request needs it. Binds 127.0.0.1 unless --host says otherwise.',
     'With --nats the page reads JetStream and acts as the NATS user; the viewer user gets a read-only page that',
-    'shows what workers tell it (the runs and their tasks; no history, timeline or logs, and not live).',
+    'shows what workers tell it (the runs and their tasks; no history, timeline or logs), loaded again',
+    'whenever a run\'s log grows (heard on ms.evt.>, at most twice a second).',
   ].join('\n'),
   group: 'views',
   args: [],
