@@ -77,6 +77,8 @@ export class LocalOperator implements Operator {
   private readonly folders = new AdoptedFolders();
   /** Attempt folders whose processes this instance is killing right now (SIGTERM grace running). */
   private readonly killing = new Set<string>();
+  /** Attempt folders this instance prepared, until their results are collected: submit's prepare has nothing to check then. */
+  private readonly prepared = new Set<string>();
 
   constructor(options: LocalOperatorOptions = {}) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -90,7 +92,9 @@ export class LocalOperator implements Operator {
     if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
     // Not fsynced: a power loss ends the process too, and a restart then finds the attempt lost or
     // its folder unbound (refused); a process crash loses nothing (see prepareAttemptDir).
+    if (this.prepared.has(ctx.attempt.dir)) return;
     await prepareAttemptDir(ctx, {}, false);
+    this.prepared.add(ctx.attempt.dir);
   }
 
   /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
@@ -319,6 +323,7 @@ export class LocalOperator implements Operator {
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     await this.folders.require(ctx);
+    this.prepared.delete(ctx.attempt.dir);
     // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
     this.releaseCgroup(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
