@@ -58,14 +58,15 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Null for a read of a file that does not exist; any other error is thrown on. */
+function nullIfMissing(error: unknown): null {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  throw error;
+}
+
 /** The file's text, or null when it does not exist. */
-export async function readTextIfExists(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+export function readTextIfExists(file: string): Promise<string | null> {
+  return readFile(file, 'utf8').catch(nullIfMissing);
 }
 
 /**
@@ -89,8 +90,7 @@ export function readTextIfExistsSync(file: string): string | null {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
+    return nullIfMissing(error);
   }
 }
 

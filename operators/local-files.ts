@@ -1,3 +1,5 @@
+import { closeSync, openSync } from 'node:fs';
+import path from 'node:path';
 import { MARKER_DIR } from './attempt-folder.ts';
 
 /**
@@ -17,6 +19,20 @@ export const LOCAL_FILES = {
   stdout: 'stdout.log',
   stderr: 'stderr.log',
 } as const;
+
+/**
+ * Takes the launch claim of attempt folder `dir` (the claim file, created exclusively); false when
+ * it is taken already, by a claim file or by the claim directory of a version before the launcher.
+ */
+export function takeClaim(dir: string): boolean {
+  try {
+    closeSync(openSync(path.join(dir, LOCAL_FILES.claim), 'wx'));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
 
 /**
  * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <cgroup or ''> <command...>` in the

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
@@ -9,7 +9,7 @@ import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attem
 import { bindAttemptFolder, MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
-import { LOCAL_FILES } from './local-files.ts';
+import { LOCAL_FILES, takeClaim } from './local-files.ts';
 import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitResult, Unsubscribe } from './operator.ts';
 import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
@@ -287,13 +287,7 @@ export class LocalOperator implements Operator {
     // Bound first, as a prepare would: a later submit must take the folder (and the marker) as this attempt's.
     if ((await this.folders.status(ctx)) === 'unused') await bindAttemptFolder(ctx);
     await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
-    try {
-      closeSync(openSync(path.join(dir, LOCAL_FILES.claim), 'wx'));
-      return null;
-    } catch (error) {
-      // Taken: a claim file, or the claim directory of a version before the launcher.
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    if (takeClaim(dir)) return null;
     return this.waitForStart(ctx, this.startTimeoutMs);
   }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import { LOCAL_FILES, WRAPPER_SCRIPT } from './local-files.ts';
+import { LOCAL_FILES, takeClaim, WRAPPER_SCRIPT } from './local-files.ts';
 import type { Unsubscribe } from './operator.ts';
 import { allowedEnv } from './task-env.ts';
 
@@ -144,13 +144,7 @@ export class ProcessLauncher {
 
   /** node's own spawn: the claim taken here, the wrapper in its own session. */
   private launchDirect(request: LaunchRequest): Promise<LaunchOutcome> {
-    try {
-      closeSync(openSync(path.join(request.dir, LOCAL_FILES.claim), 'wx'));
-    } catch (error) {
-      // A claim directory of an earlier version counts too (EEXIST as well).
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Promise.resolve({ claimed: true });
-      throw error;
-    }
+    if (!takeClaim(request.dir)) return Promise.resolve({ claimed: true });
     // Not started: the claim goes (a later submit may try again).
     const release = (): void => rmSync(path.join(request.dir, LOCAL_FILES.claim), { force: true });
     let out: number | undefined;
