@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeRun, sendCommand } from '../host/run-lifecycle.ts';
 import { runUntilCompletion, stepRun } from '../host/drive-run.ts';
-import { explainRun, type TaskExplanation } from '../views/explain-run.ts';
+import { explainRun } from '../views/explain-run.ts';
+import type { TaskExplanation } from '../views/explanation.ts';
 import { formatExplanation } from '../views/format-explanation.ts';
 
 const roots: string[] = [];

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import type { JsonObject } from '../events/json.ts';
-import { TERMINAL_RUN_STATUSES, type AttemptStatus, type RunStatus, type TaskStatus } from '../events/statuses.ts';
+import { TERMINAL_RUN_STATUSES, type TaskStatus } from '../events/statuses.ts';
 import { getRunStatus, listAttempts, type AttemptView } from '../projections/queries.ts';
 import { phaseOf } from '../machines/changes.ts';
-import type { AttemptDecisionRecord } from '../machines/attempt.machine.ts';
 import type { AttemptSnapshot } from '../machines/decide.ts';
 import type { RunSystem } from '../machines/system.ts';
 import { tasksInOrder, type RunContext, type TaskEntry } from '../machines/run-context.ts';
@@ -16,103 +15,20 @@ import { HUMAN_FILES } from '../operators/human-operator.ts';
 import { LOCAL_FILES } from '../operators/local-operator.ts';
 import { RunHost } from '../host/run-host.ts';
 import type { HistoryDivergence } from '../host/history-divergence.ts';
-import { writerText } from '../events/host-version.ts';
 import { describeUnreachable } from '../operators/slurm/slurm-operator.ts';
 import type { RunHandle } from '../host/run-lifecycle.ts';
 import { attemptDirOf, runDirOf } from '../workspace/workspace.ts';
 import { loadOperatorsConfig } from '../workspace/operators-config.ts';
 import { fileLogSource, readLogTail } from '../operators/attempt-log.ts';
 import { OperatorRegistry } from '../operators/operator-registry.ts';
-import { currentDriver, describeDriver, type RunDriver } from '../host/run-driver.ts';
+import { currentDriver, type RunDriver } from '../host/run-driver.ts';
 import { logFilesOf } from './attempt-logs.ts';
-import { embeddedSlotDocs, sharedSlotWaits, type SharedSlotWait, type SlotDocReader } from './shared-slot-wait.ts';
-
-/** What an operator-specific hint tells a person to look at or do. */
-export type OperatorHint =
-  /** `decided`: the accepted decision (`approved by alice`) the host driving the run has not acted on yet, else null. */
-  | { kind: 'human'; dir: string; files: string[]; approveCommand: string; rejectCommand: string; message: string | null; decided: string | null }
-  | { kind: 'experiment'; dir: string; requestFile: string; resultFile: string }
-  | { kind: 'local'; pid: number | null; dir: string; stdout: string; stderr: string }
-  /** `unreachable`: the cluster outage the operator is riding out ("cluster unreachable since …, retry n"). */
-  | { kind: 'other'; operatorKey: string; externalId: string | null; dir: string; unreachable: string | null };
-
-/** Where a failed attempt's output is, and the end of its stderr (null when it wrote none). */
-export interface FailedAttemptLogs {
-  stdout: string;
-  stderr: string;
-  stderrTail: string | null;
-}
+import { embeddedSlotDocs, sharedSlotWaits, type SlotDocReader } from './shared-slot-wait.ts';
+import { nextSteps } from './explain-next-steps.ts';
+import type { Explanation, FailedAttemptLogs, GateDecisionEntry, OperatorHint, TaskExplanation, TaskReason } from './explanation.ts';
 
 /** Lines of a failed attempt's stderr that explain shows. */
 const STDERR_TAIL_LINES = 10;
-
-/** Which cap keeps a ready task from starting. */
-export type FullCap = { scope: 'global'; used: number; max: number } | { scope: 'operator'; key: string; used: number; max: number };
-
-/** Why one task is not done. */
-export type TaskReason =
-  | {
-      kind: 'waiting-operator';
-      attemptId: string;
-      operatorKey: string;
-      attemptStatus: AttemptStatus;
-      since: string | null;
-      hint: OperatorHint;
-      /** Not submitted yet: in line for a slot of its capped operator, whose slots runs share (null when not in line). */
-      sharedSlot?: (SharedSlotWait & { cap: number }) | null;
-    }
-  | { kind: 'ready'; operatorKey: string; paused: boolean }
-  | { kind: 'no-slot'; operatorKey: string; cap: FullCap }
-  | { kind: 'no-operator'; operatorKey: string; reason: string }
-  | { kind: 'blocked'; waitingOn: { id: string; status: TaskStatus }[] }
-  | { kind: 'skipped'; dependency: string | null; dependencyStatus: TaskStatus | null; reason: string | null }
-  | { kind: 'failed'; attemptId: string | null; reason: string | null; allowed: boolean; rerunCommand: string; logs: FailedAttemptLogs | null }
-  | { kind: 'cancelled'; attemptId: string | null; reason: string | null; rerunCommand: string }
-  | { kind: 'waiting-campaign'; status: TaskStatus };
-
-/** One non-done task and why. */
-export interface TaskExplanation {
-  id: string;
-  iteration: number;
-  status: TaskStatus;
-  kind: string;
-  attempts: number;
-  updatedAt: string | null;
-  why: TaskReason;
-}
-
-/** Why the run is where it is (the `explain` view). */
-export interface Explanation {
-  runId: string;
-  workspace: string;
-  status: RunStatus;
-  phase: string;
-  iteration: number;
-  reason: string | null;
-  updatedAt: string | null;
-  lastSeq: number;
-  counts: Partial<Record<TaskStatus, number>>;
-  slots: { used: number; max: number | null; byOperator: { key: string; used: number; max: number | null }[] };
-  /** Every task that is not COMPLETED, in workflow order. */
-  tasks: TaskExplanation[];
-  /** Every approve / reject a gate attempt took, oldest attempt first, with its comment and data. */
-  decisions: GateDecisionEntry[];
-  /** The `loop` or worker driving the run right now, as recorded in the run folder. */
-  driver: RunDriver | null;
-  /** What a person can do now, most useful first. */
-  nextSteps: string[];
-  /**
-   * The first record this version decides differently from its log (it then refuses to host the
-   * run); the rest of the explanation is what this version makes of the log. Null when they agree.
-   */
-  history: HistoryDivergence | null;
-}
-
-/** One gate decision as `explain` lists it. */
-export interface GateDecisionEntry extends AttemptDecisionRecord {
-  taskId: string;
-  attemptId: string;
-}
 
 /** Where else to look: who holds the run's NATS lease (`worker w1`, `matterstack loop --nats`), when it can be read; where the shared slots are. */
 export interface ExplainOptions {
@@ -397,42 +313,4 @@ async function driverOf(handle: ExplainTarget, options: ExplainOptions): Promise
   if (recorded !== null || options.leaseDriver === undefined) return recorded;
   const driver = await options.leaseDriver();
   return driver === undefined ? null : { driver, pid: null, host: null, since: null, checked: true };
-}
-
-/** What to do next, derived from the run status and the task reasons (deduplicated, in order). */
-function nextSteps(e: Explanation): string[] {
-  const steps: string[] = [];
-  const run = e.runId;
-  if (e.history !== null) {
-    // Every other step needs a host, which this version refuses to be.
-    const writer = e.history.writtenBy === null ? 'the MatterStack version that wrote it' : `MatterStack ${e.history.writtenBy.version}`;
-    return [
-      `host the run with ${writer} (${writerText(e.history.readBy)} decides seq ${e.history.seq} differently and refuses to host it); see \`matterstack replay ${run} --verify\` and README "Upgrades and history"`,
-    ];
-  }
-  if (e.status === 'PAUSED') steps.push(`resume with \`matterstack resume ${run}\``);
-  if (e.status === 'FAILED') {
-    for (const t of e.tasks) if (t.why.kind === 'failed' && !t.why.allowed) steps.push(`rerun the failed task with \`${t.why.rerunCommand}\` (add --recursive for its dependants)`);
-    steps.push(`or revive the run with \`matterstack revive ${run}\` (reruns every failed task)`);
-  }
-  if (e.status === 'CANCELLED') steps.push(`revive the run with \`matterstack revive ${run}\``);
-  for (const t of e.tasks) {
-    if (t.why.kind !== 'waiting-operator') continue;
-    const hint = t.why.hint;
-    if (hint.kind === 'human' && hint.decided === null) {
-      steps.push(`approve gate ${t.id} with \`${hint.approveCommand}\` (or \`${hint.rejectCommand}\`), or drop ${hint.files.join(' or ')} in ${hint.dir}`);
-    } else if (hint.kind === 'experiment') {
-      steps.push(`answer the request ${hint.requestFile} by writing ${hint.resultFile}`);
-    }
-  }
-  const moving = e.tasks.some((t) => t.why.kind === 'ready' || t.why.kind === 'no-slot' || t.why.kind === 'waiting-operator' || t.why.kind === 'blocked');
-  if ((e.status === 'RUNNING' || e.status === 'PENDING') && (moving || e.tasks.length === 0)) {
-    if (e.driver === null) steps.push(`keep it going with \`matterstack loop ${run}\` (or one cycle: \`matterstack step ${run}\`)`);
-    else if (e.driver.checked) steps.push(`nothing to start: ${describeDriver(e.driver)} drives it; follow it with \`matterstack status ${run}\``);
-    else steps.push(`${describeDriver(e.driver)} drives it (not checkable from this host); if that process is gone, keep it going with \`matterstack loop ${run}\``);
-  }
-  if (e.tasks.some((t) => t.why.kind === 'no-slot')) steps.push('tasks wait for a free slot: raise max_concurrent in operators.yaml (for new runs) or let running attempts finish');
-  for (const t of e.tasks) if (t.why.kind === 'no-operator') steps.push(`configure operator "${t.why.operatorKey}" in operators.yaml or set the task's operatorKey`);
-  if (e.status === 'COMPLETED') steps.push(`export the evidence with \`matterstack export-evidence ${run}\``);
-  return [...new Set(steps)];
 }

@@ -3,7 +3,7 @@ import { issuerText } from '../events/run-events.ts';
 import { shortJson } from '../events/describe-change.ts';
 import { textBlock } from './escape-text.ts';
 import { describeDriver } from '../host/run-driver.ts';
-import type { Explanation, OperatorHint, TaskReason } from './explain-run.ts';
+import type { Explanation, OperatorHint, TaskReason } from './explanation.ts';
 import { sharedSlotText } from './shared-slot-wait.ts';
 
 /** The explanation as text for a terminal: run line, one block per non-done task, next steps. */

@@ -1,5 +1,6 @@
 // The views the CLI wires into `explain`, `export-evidence` and `replay`: data functions plus pure text formatters.
-export { explainRun, type Explanation, type ExplainTarget, type FullCap, type OperatorHint, type TaskExplanation, type TaskReason } from './explain-run.ts';
+export { explainRun, type ExplainTarget } from './explain-run.ts';
+export type { Explanation, FullCap, OperatorHint, TaskExplanation, TaskReason } from './explanation.ts';
 export { formatExplanation, hintLines, reasonText } from './format-explanation.ts';
 export { buildEvidence, EVIDENCE_FORMAT_VERSION, type EvidenceBundle, type EvidenceTarget, type LogSummary } from './build-evidence.ts';
 export { renderEvidenceReport } from './evidence-report.ts';
