@@ -159,21 +159,8 @@ function activityOf(run: RunView): number {
   return run.updatedAt === null ? Number.NEGATIVE_INFINITY : Date.parse(run.updatedAt);
 }
 
-interface TaskRecord {
-  id: string;
-  status: TaskStatus;
-  statusReason: string | null;
-  operatorKey: string | null;
-  attempts: number;
-  currentAttemptId: string | null;
-  iteration: number | null;
-  order: number | null;
-  kind: TaskSpec['kind'] | null;
-  dependencies: string;
-  message: string | null;
-  spec: string | null;
-  updatedAt: string | null;
-}
+/** A task row as selected: the view's fields, with the dependencies and the spec still JSON text. */
+type TaskRecord = Omit<TaskView, 'dependencies' | 'spec'> & { dependencies: string; spec: string | null };
 
 const TASK_SELECT = `SELECT task_id AS id, status, status_reason AS statusReason, operator_key AS operatorKey, attempt_count AS attempts,
   current_attempt_id AS currentAttemptId, iteration, workflow_order AS "order", kind, dependencies, message, spec,
