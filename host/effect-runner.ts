@@ -16,7 +16,8 @@ import { taskRouting } from '../campaign/task-routing.ts';
 import { validateWorkflow } from '../campaign/validate-workflow.ts';
 import { operatorLog, type OperatorContext, type PollResult, type Unsubscribe } from '../operators/operator.ts';
 import type { OperatorRegistry, RegisteredOperator } from '../operators/operator-registry.ts';
-import { effectSubject, type EffectHandler, type RunHost } from './run-host.ts';
+import { effectSubject } from './effect-pool.ts';
+import type { EffectHandler, RunHost } from './run-host.ts';
 import { GLOBAL_POOL, type SharedSlots } from './shared-slots.ts';
 import { attemptDirIn, runDirOf } from '../workspace/workspace.ts';
 

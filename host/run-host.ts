@@ -8,47 +8,13 @@ import { parseAttemptEvent, parseRunEvent, type AttemptEvent, type RunEvent } fr
 import type { RunStatus } from '../events/statuses.ts';
 import { applyEvent, Delivery, emptySystem, payloadOf, type Processed, type RunSystem } from '../machines/system.ts';
 import { isStillOwed, pendingEffects, type PendingEffect } from '../machines/pending-effects.ts';
-import type { DomainChange } from '../events/changes.ts';
-import { KeyedFifo } from './keyed-fifo.ts';
+import { EffectPool } from './effect-pool.ts';
 import { SerialQueue } from '../events/serial-queue.ts';
 import { historyDivergedError, outcomeDifference, type HistoryDivergence } from './history-divergence.ts';
 import { currentWriter } from './writer-stamp.ts';
+import type { DrainResult, HostCheckpoint, RunHostOptions, StoredEventLike } from './run-host-options.ts';
 
-/** Runs an effect once its transition is durable; outcomes come back through `host.deliver`. */
-export interface EffectHandler {
-  run(host: RunHost, pending: PendingEffect): Promise<void>;
-}
-
-/** What one `deliver` appended. */
-export interface DrainResult {
-  /**
-   * The log records of the delivered items and of the messages they caused (noop transitions are
-   * not appended). Records of other callers' items decided in the same drain are theirs: a drain
-   * can run for the whole of a big fan-out, and collecting everything it appended for one caller
-   * kept every record of the run alive (half a million at 100k tasks).
-   */
-  appended: StoredEventLike[];
-}
-
-/** The part of an appended record callers look at. */
-export interface StoredEventLike {
-  seq: number;
-  actor: string;
-  type: string;
-  /** The record's timestamp (what the projections fold as `time`). */
-  time: string;
-  changes: DomainChange[];
-  /** The record's global position, when the append reported it (AppendResult.positions). */
-  position: number | null;
-}
-
-/** A run's actors as they are after record `seq` (exactly what replaying the log up to it gives). */
-export interface HostCheckpoint {
-  system: RunSystem;
-  seq: number;
-  /** Who wrote record `seq` (see `RunHostOptions.writer`). */
-  writer: WriterStamp | null;
-}
+export type { DrainResult, EffectHandler, HostCheckpoint, RunHostOptions, StoredEventLike } from './run-host-options.ts';
 
 type AnyEvent = RunEvent | AttemptEvent;
 interface MailItem {
@@ -60,34 +26,6 @@ interface QueuedItem extends MailItem {
   sink: StoredEventLike[] | undefined;
 }
 
-/** Options of a host. */
-export interface RunHostOptions {
-  /** Runs effects; omitted = a command-only writer (effects are left to the process hosting the run). */
-  effects?: EffectHandler;
-  /** Injected clock: the host stamps records, the machines never read time. */
-  now?: () => Date;
-  /** Called after every append (e.g. to update projections). */
-  onAppended?: (records: StoredEventLike[]) => void | Promise<void>;
-  /** Called once when the host halts (a failed append, an unreadable log: see `RunHost.failure`). */
-  onStopped?: (error: unknown) => void;
-  /**
-   * Live driving (runUntilCompletion): a batch that changed something also carries the RUN.STEP
-   * that reacts to it, decided after the batch's events and appended with them — one append where
-   * the drive loop would need two (DESIGN: a cycle handles everything that arrived since the
-   * previous one). A step that changes nothing is a noop and is not appended.
-   */
-  autoStep?: boolean;
-  /** Whose records this host writes: this process's version and machines (the default), or another (tests play older versions). */
-  writer?: WriterStamp;
-  /**
-   * For views that only read: a logged record the current machines decide differently is noted in
-   * `divergence` instead of refusing the restore (HISTORY_DIVERGED). Such a host appends nothing.
-   */
-  tolerateDivergence?: boolean;
-  /** Where the host logs (it should carry the run id; default: the process's logger with the run id). */
-  logger?: Logger;
-}
-
 /**
  * Records per append, at most (a batch is cut between mailbox items, never inside the cascade of
  * one item: a record and the messages it routes stay in one atomic append, so a crash can never
@@ -95,14 +33,6 @@ export interface RunHostOptions {
  */
 export const MAX_BATCH_RECORDS = 2000;
 
-/**
- * Effects running at once, at most; the rest wait in a FIFO (a PendingEffect each). A big fan-out
- * dispatches 100k starts in one append: started all at once they were 100k suspended async calls
- * (frames, promises, operator contexts) alive together — most of the peak memory of fanout-100000.
- * Every effect either finishes quickly or only subscribes (watches), so a cap this size keeps
- * operators as busy as before. A queued effect counts as in flight (de-duplication, `settle`).
- */
-export const MAX_EFFECTS_RUNNING = 1000;
 /**
  * Hosts one run: its run actor and attempt actors, restored by replaying the log. Events go
  * through a mailbox; each drain decides every queued event (and the messages they cause),
@@ -121,10 +51,8 @@ export class RunHost {
   private readonly chain = new SerialQueue();
   /** A drain queued on the chain that has not started yet: later deliveries join it instead of queuing another. */
   private queuedDrain: Promise<void> | undefined;
-  private readonly inFlight = new Map<string, Promise<void>>();
-  /** Effects waiting for a slot (FIFO by insertion), keyed like `inFlight`. */
-  private readonly waiting = new KeyedFifo<PendingEffect>();
-  private readonly errors: unknown[] = [];
+  /** The effects this host carries out (none for a command-only writer). */
+  private readonly effects: EffectPool | undefined;
   /** Why the host stopped, once an append failed for a reason other than a conflict. */
   private stopReason: { error: unknown } | undefined;
   private readonly writer: WriterStamp;
@@ -138,6 +66,8 @@ export class RunHost {
     this.options = options;
     this.writer = options.writer ?? currentWriter();
     this.logger = options.logger ?? rootLogger().child({ runId });
+    const handler = options.effects;
+    this.effects = handler === undefined ? undefined : new EffectPool((pending) => handler.run(this, pending), this.logger);
   }
 
   /**
@@ -234,8 +164,8 @@ export class RunHost {
 
   /** Resolves when no effect is running (effects that deliver new events are awaited too). */
   async settle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.waiting.size > 0) {
-      await Promise.allSettled([...this.inFlight.values()]);
+    while (this.effects?.busy === true) {
+      await this.effects.running();
       await this.chain.settled;
     }
     await this.chain.settled;
@@ -253,12 +183,12 @@ export class RunHost {
 
   /** Errors raised by effect handlers (they never break the run, but they must not vanish). */
   drainErrors(): unknown[] {
-    return this.errors.splice(0);
+    return this.effects?.drainErrors() ?? [];
   }
 
   /** True when an effect with this key is running. */
   isInFlight(key: string): boolean {
-    return this.inFlight.has(key) || this.waiting.has(key);
+    return this.effects?.has(key) ?? false;
   }
 
   /**
@@ -457,7 +387,7 @@ export class RunHost {
     // Whoever drives the host raises this error (`failure`); the log line says when it stopped.
     this.logger.debug({ err: error }, 'host stopped');
     this.mailbox = [];
-    this.waiting.clear();
+    this.effects?.stop();
     this.options.onStopped?.(error);
   }
 
@@ -475,52 +405,6 @@ export class RunHost {
   }
 
   private startEffect(pending: PendingEffect): void {
-    const handler = this.options.effects;
-    if (handler === undefined || this.stopReason !== undefined) return;
-    const key = effectKey(pending);
-    if (this.inFlight.has(key) || this.waiting.has(key)) return;
-    if (this.inFlight.size >= MAX_EFFECTS_RUNNING) {
-      this.waiting.push(key, pending);
-      return;
-    }
-    this.launch(handler, key, pending);
+    if (this.stopReason === undefined) this.effects?.start(pending);
   }
-
-  private launch(handler: EffectHandler, key: string, pending: PendingEffect): void {
-    this.inFlight.set(key, this.runEffect(handler, key, pending));
-  }
-
-  /** One promise per running effect (a `.catch().finally()` chain made three, all alive as long). */
-  private async runEffect(handler: EffectHandler, key: string, pending: PendingEffect): Promise<void> {
-    try {
-      await handler.run(this, pending);
-    } catch (error) {
-      // Raised by whoever drives the host (raiseEffectErrors); logged now, with the attempt it was for.
-      this.logger.error({ err: error, effect: pending.effect.type, ...effectSubject(pending) }, 'effect failed');
-      this.errors.push(error);
-    } finally {
-      this.inFlight.delete(key);
-      this.launchWaiting(handler);
-    }
-  }
-
-  /** Starts waiting effects while slots are free (FIFO: the order the records asked for them). */
-  private launchWaiting(handler: EffectHandler): void {
-    while (this.inFlight.size < MAX_EFFECTS_RUNNING && this.stopReason === undefined) {
-      const next = this.waiting.shift();
-      if (next === undefined) return;
-      this.launch(handler, next[0], next[1]);
-    }
-  }
-}
-
-/** What an effect is about, for its log lines: its attempt, or the campaign iteration. */
-export function effectSubject({ effect }: PendingEffect): { attemptId: string } | { iteration: number } {
-  return effect.type === 'campaign.analyzeAndPlan' ? { iteration: effect.iteration } : { attemptId: effect.attemptId };
-}
-
-/** Identifies an effect for de-duplication: one of each kind per attempt (or per campaign iteration). */
-export function effectKey(pending: PendingEffect): string {
-  const { effect } = pending;
-  return effect.type === 'campaign.analyzeAndPlan' ? `${effect.type}:${effect.iteration}` : `${effect.type}:${effect.attemptId}`;
 }
