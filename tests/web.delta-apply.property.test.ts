@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { coalesceMs } from '../web/live-feed.ts';
 import { deltaOnWire, toColumns } from '../web/row-columns.ts';
-import { applyRunDelta, type RunDelta, type RunState } from '../web/client/live-delta.ts';
+import { applyRunDelta, upsertRows, type RunDelta, type RunState } from '../web/client/live-delta.ts';
 import { deltaFromWire, fromColumns } from '../web/client/row-columns.ts';
 import type { DagTask } from '../web/live-deltas.ts';
 
@@ -79,6 +79,35 @@ describe('live deltas over the wire', () => {
         expect({ lastSeq: page.lastSeq, tasks: page.tasks, counts: page.counts }).toEqual({ lastSeq: fresh.lastSeq, tasks: fresh.tasks, counts: fresh.counts });
       }),
     );
+  });
+
+  it('upserting costs the changes (an index handed on), yet gives what a fresh index gives, whichever earlier array it is applied to', () => {
+    const row = fc.record({ k: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), v: fc.nat() });
+    fc.assert(
+      fc.property(fc.array(fc.record({ base: fc.nat(), changed: fc.array(row, { maxLength: 4 }) }), { maxLength: 12 }), (steps) => {
+        const versions: { k: string; v: number }[][] = [[]];
+        for (const { base, changed } of steps) {
+          const from = versions[base % versions.length] as { k: string; v: number }[];
+          const expected = [...from];
+          for (const r of changed) {
+            const at = expected.findIndex((e) => e.k === r.k);
+            if (at === -1) expected.push(r);
+            else expected[at] = r;
+          }
+          const next = upsertRows(from, changed, (r) => r.k);
+          expect(next).toEqual(expected);
+          versions.push(next);
+        }
+      }),
+    );
+  });
+
+  it('the structure token changes when a task is added or its dependencies change, not when only its status does', () => {
+    const start = { lastSeq: 1, tasks: [task('plan', 'COMPLETED', 1), task('t1', 'PENDING', 0)], counts: {}, structure: {} };
+    const delta = (tasks: DagTask[]): RunDelta<DagTask> => ({ runId: 'r', fromSeq: 1, toSeq: 2, toTime: 't', run: { counts: {} }, tasks, attempts: [] });
+    expect(applyRunDelta(start, delta([task('t1', 'RUNNING', 1)])).structure).toBe(start.structure);
+    expect(applyRunDelta(start, delta([task('t2', 'PENDING', 0)])).structure).not.toBe(start.structure);
+    expect(applyRunDelta(start, delta([{ ...task('t1', 'PENDING', 0), dependencies: [] }])).structure).not.toBe(start.structure);
   });
 
   it('messages are gathered longer the more pages listen: 250 ms up to ten pages, 250 ms more per ten more', () => {
