@@ -18,7 +18,7 @@ const WORKLOAD = WORKLOADS.find((w) => w.name === 'fanout-10000');
 const PAGES = 50;
 
 /** Starts `matterstack ui` on `root`; resolves with the process and its URL. */
-function startUi(root: string): Promise<{ child: ChildProcess; url: string }> {
+export function startUi(root: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [...ORCHESTRATOR_NODE_FLAGS, BIN, 'ui', '--root', root], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MATTERSTACK_NATS_URL: '' } });
   return new Promise((resolve, reject) => {
     let out = '';

@@ -6,6 +6,7 @@ import { pageWriter } from '../web/page-writer.ts';
 import { startWebServer, type WebServer } from '../web/web-server.ts';
 import { applyAttemptsDelta, applyRunDelta, deltaStep } from '../web/client/live-delta.ts';
 import type { RunDelta } from '../web/client/live-delta.ts';
+import { deltaFromWire, type WireDelta } from '../web/client/row-columns.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -91,7 +92,7 @@ describe('the web view\'s live feed sends deltas', { timeout: 120_000 }, () => {
     expect(loop.code, loop.stderr).toBe(0);
     const final = await getJson<RunBody>(server, `/runs/${runId}`);
     const deltasOf = (sse: Sse): RunDelta<RunBody['tasks'][number], AttemptsBody['attempts'][number]>[] =>
-      sse.events.filter((e) => e.event === 'delta').flatMap((e) => (JSON.parse(e.data) as { deltas: RunDelta<RunBody['tasks'][number], AttemptsBody['attempts'][number]>[] }).deltas);
+      sse.events.filter((e) => e.event === 'delta').flatMap((e) => (JSON.parse(e.data) as { deltas: WireDelta[] }).deltas.map((d) => deltaFromWire(d) as RunDelta<RunBody['tasks'][number], AttemptsBody['attempts'][number]>));
     await vi.waitFor(() => expect(deltasOf(first).at(-1)?.toSeq).toBe(final.lastSeq), { timeout: 20_000 });
 
     const deltas = deltasOf(first);
@@ -116,7 +117,7 @@ describe('the web view\'s live feed sends deltas', { timeout: 120_000 }, () => {
   it('a delta carries only the rows its records touched: a pause carries no task', async () => {
     const runId2 = (await runCli(['init', 'lab', '--json'], { root: temp.root })).json<{ runId: string }>().runId;
     const live = await openLive(server);
-    const deltasOf2 = (): RunDelta[] => live.events.filter((e) => e.event === 'delta').flatMap((e) => (JSON.parse(e.data) as { deltas: RunDelta[] }).deltas).filter((d) => d.runId === runId2);
+    const deltasOf2 = (): RunDelta[] => live.events.filter((e) => e.event === 'delta').flatMap((e) => (JSON.parse(e.data) as { deltas: WireDelta[] }).deltas.map(deltaFromWire)).filter((d) => d.runId === runId2);
     // The init's own records (its planned tasks) come first, unless they were passed on before this page connected.
     const created = (await getJson<RunBody>(server, `/runs/${runId2}`)).lastSeq;
     await vi.waitFor(() => expect(live.events[0]?.event).toBe('hello'));

@@ -1,5 +1,6 @@
 import type { EventLog } from '../events/event-log.ts';
 import { noteTouches, type RunDelta, type RunTouches } from './live-deltas.ts';
+import { deltaOnWire } from './row-columns.ts';
 
 /** One server-sent event for the pages: its name, its JSON text, and the runs it is about. */
 export interface LiveMessage {
@@ -15,9 +16,20 @@ type Listener = (message: LiveMessage) => void;
  * and a page redraws once per message (at most four a second).
  */
 const COALESCE_MS = 250;
+/**
+ * Pages served per COALESCE_MS: every page parses and redraws every message, so with more pages
+ * open (fifty on one machine slowed the run they watched seven-fold) messages come less often,
+ * 250 ms more per ten pages, and each carries a row touched several times in the while once.
+ */
+const PAGES_PER_STEP = 10;
+
+/** How long appends are gathered with `pages` pages listening. */
+export function coalesceMs(pages: number): number {
+  return COALESCE_MS * Math.max(1, Math.ceil(pages / PAGES_PER_STEP));
+}
 
 /**
- * One follower of the whole log (however many pages are open). Every COALESCE_MS at most it notes
+ * One follower of the whole log (however many pages are open). Every coalesceMs at most it notes
  * what the new records touched, reads those rows once (`readDeltas`) and gives the same message,
  * serialized once, to every listener; with no listener it reads nothing.
  */
@@ -51,7 +63,7 @@ export class LiveFeed {
   }
 
   private schedule(): void {
-    if (this.timer === undefined && this.flushing === undefined && this.pending.size > 0) this.timer = setTimeout(() => this.flush(), COALESCE_MS);
+    if (this.timer === undefined && this.flushing === undefined && this.pending.size > 0) this.timer = setTimeout(() => this.flush(), coalesceMs(this.listeners.size));
   }
 
   private flush(): void {
@@ -62,7 +74,7 @@ export class LiveFeed {
     if (this.listeners.size === 0) return;
     const runIds = [...touches.keys()];
     this.flushing = this.readDeltas(touches)
-      .then((deltas) => this.deliver({ event: 'delta', data: JSON.stringify({ deltas }), runIds }))
+      .then((deltas) => this.deliver({ event: 'delta', data: JSON.stringify({ deltas: deltas.map(deltaOnWire) }), runIds }))
       .catch((error: unknown) => {
         // The pages reload what they show and meet the error there; the operator sees it here.
         this.onError(error);

@@ -1,5 +1,6 @@
 // The page's only door to the server: JSON reads with the token header, commands, and the one live feed.
 import type { RunDelta } from './live-delta.ts';
+import { deltaFromWire, type WireDelta } from './row-columns.ts';
 
 const TOKEN = document.body.dataset.token ?? '';
 const TOKEN_HEADER = 'x-matterstack-token';
@@ -44,6 +45,20 @@ type Listener = (message: LiveMessage) => void;
 const listeners = new Set<Listener>();
 let started = false;
 
+/** One server-sent event as it came: its name and its JSON text. */
+interface Sse {
+  type: 'hello' | 'delta' | 'resync';
+  data: string;
+}
+
+/** The message an event's text says. */
+function parse({ type, data }: Sse): LiveMessage {
+  const body = JSON.parse(data) as object;
+  if (type === 'hello') return { kind: 'hello', ...(body as { seen: Record<string, number> }) };
+  if (type === 'delta') return { kind: 'delta', deltas: (body as { deltas: WireDelta[] }).deltas.map(deltaFromWire) };
+  return { kind: 'resync', ...(body as { runs: string[] }) };
+}
+
 function deliver(message: LiveMessage): void {
   for (const l of listeners) l(message);
 }
@@ -55,18 +70,18 @@ function deliver(message: LiveMessage): void {
  */
 function startFeed(): void {
   const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('matterstack-live');
-  channel?.addEventListener('message', (event: MessageEvent<LiveMessage>) => deliver(event.data));
-  const pass = (message: LiveMessage): void => {
-    deliver(message);
-    channel?.postMessage(message);
+  channel?.addEventListener('message', (event: MessageEvent<Sse>) => deliver(parse(event.data)));
+  // Tabs pass each other the event's text, not the parsed message: cloning a delta of thousands of
+  // rows for the channel cost a tab more than parsing it (even with no other tab listening).
+  const pass = (event: Event): void => {
+    const sse: Sse = { type: event.type as Sse['type'], data: (event as MessageEvent<string>).data };
+    deliver(parse(sse));
+    channel?.postMessage(sse);
   };
   const stream = (): Promise<never> =>
     new Promise<never>(() => {
       const source = new EventSource('/api/live');
-      const data = (event: Event): unknown => JSON.parse((event as MessageEvent<string>).data);
-      source.addEventListener('hello', (event) => pass({ kind: 'hello', ...(data(event) as { seen: Record<string, number> }) }));
-      source.addEventListener('delta', (event) => pass({ kind: 'delta', ...(data(event) as { deltas: RunDelta[] }) }));
-      source.addEventListener('resync', (event) => pass({ kind: 'resync', ...(data(event) as { runs: string[] }) }));
+      for (const type of ['hello', 'delta', 'resync'] as const) source.addEventListener(type, pass);
     });
   if (channel !== null && navigator.locks !== undefined) void navigator.locks.request('matterstack-live', stream);
   else void stream();

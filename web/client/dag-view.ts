@@ -35,9 +35,8 @@ function GroupBox({ node, statusOf }: { node: DagNode; statusOf: ReadonlyMap<str
     <text x=${node.x} y=${top + 31} text-anchor="middle" class="node-sub">${counts.map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}</text>`;
 }
 
-/** The drawing; `onSelect` gets the task or group clicked. */
-export function DagView({ tasks, selected, onSelect }: { tasks: Task[]; selected: string | null; onSelect: (selection: DagSelection) => void }) {
-  const structure = tasks.map((t) => `${t.id}<${t.dependencies.join(',')}`).join(';');
+/** The drawing, laid out again when `structure` changes (a new object); `onSelect` gets the task or group clicked. */
+export function DagView({ tasks, structure, selected, onSelect }: { tasks: Task[]; structure: object; selected: string | null; onSelect: (selection: DagSelection) => void }) {
   const layout = useMemo(() => layoutDag(tasks), [structure]);
   const statusOf = new Map(tasks.map((t) => [t.id, t.status]));
   const centre = new Map(layout.nodes.map((n) => [n.key, n]));

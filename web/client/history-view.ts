@@ -1,6 +1,6 @@
 // The event log with a scrubber: the run as it was after any record (the replay of `replay --at`).
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { DagView, type DagSelection } from './dag-view.ts';
 import { JsonTree } from './json-tree.ts';
 import { getJson, runPath, StatusBadge, useLive, type Task } from './shared.ts';
@@ -53,6 +53,9 @@ export function HistoryView({ runId, tasks }: { runId: string; tasks: Task[] }) 
   const deps = new Map(tasks.map((t) => [t.id, t]));
   const pastTasks: Task[] = (at?.run?.tasks ?? []).map((t) => ({ ...(deps.get(t.id) ?? { statusReason: null, operatorKey: null, currentAttemptId: null, kind: null, dependencies: [], message: null, spec: null }), id: t.id, status: t.status, iteration: t.iteration, attempts: t.attempts }) as Task);
   const iteration = at?.run?.iteration ?? 0;
+  const drawn = pastTasks.filter((t) => t.iteration === iteration);
+  // A past state has no structure token (web/client/live-delta.ts): its tasks and dependencies spelled out tell a change.
+  const structure = useMemo(() => ({}), [drawn.map((t) => `${t.id}<${t.dependencies.join(',')}`).join(';')]);
   const state = [...(states.data ?? [])].filter((s) => s.seq <= shown).pop();
   const task = at?.run?.tasks.find((t) => t.id === selected);
   return html`<div class="history">
@@ -64,7 +67,7 @@ export function HistoryView({ runId, tasks }: { runId: string; tasks: Task[] }) 
     ${entry ? html`<div class="entry"><code>${entry.time}</code> <strong>${entry.actor}</strong> ${entry.type}<ul>${entry.changes.map((c) => html`<li>${c}</li>`)}</ul></div>` : null}
     ${at?.run ? html`<div class="history-state" data-at-seq=${at.seq}>
       run <${StatusBadge} status=${at.run.status} /> phase ${at.run.phase}, iteration ${at.run.iteration}${at.run.reason ? `: ${at.run.reason}` : ''}
-      <div class="dag-scroll"><${DagView} tasks=${pastTasks.filter((t) => t.iteration === iteration)} selected=${selected} onSelect=${(s: DagSelection) => setSelected('taskId' in s ? s.taskId : null)} /></div>
+      <div class="dag-scroll"><${DagView} tasks=${drawn} structure=${structure} selected=${selected} onSelect=${(s: DagSelection) => setSelected('taskId' in s ? s.taskId : null)} /></div>
       ${task ? html`<div class="panel-inline"><h3>${task.id} <${StatusBadge} status=${task.status} /> as of seq ${at.seq}</h3>
         <ul>${Object.values(at.attempts).filter((a) => a.taskId === task.id).map((a) => html`<li>${a.attemptId} <${StatusBadge} status=${a.status} /> on ${a.operatorKey}${a.reason ? `: ${a.reason}` : ''}</li>`)}</ul></div>` : null}
       <h3>Campaign state then</h3>${state ? html`<${JsonTree} value=${state.state} name=${`iteration ${state.iteration}`} />` : html`<p class="muted">none yet</p>`}

@@ -1,6 +1,6 @@
 // One run: header and actions, then the DAG (with task panels), the timeline, the history and the campaign states.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { CommandButton } from './command-button.ts';
 import { DagView, type DagSelection } from './dag-view.ts';
 import { HistoryView } from './history-view.ts';
@@ -31,14 +31,15 @@ function DagTab({ run }: { run: RunStatus }) {
   const [selection, setSelection] = useState<DagSelection | null>(null);
   const shown = iteration ?? current;
   const tasks = run.tasks.filter((t) => (t.iteration ?? 0) === shown);
-  const statusOf = new Map(run.tasks.map((t) => [t.id, t.status]));
+  // What the shown iteration's layout depends on: the run's structure, and which iteration.
+  const structure = useMemo(() => ({}), [run.structure, shown]);
   return html`<div class="dag-tab">
     <div class="iterations">iteration ${iterations.map((i) => html`<button class=${i === shown ? 'on' : ''} data-iteration=${i} onClick=${() => setIteration(i === current ? null : i)}>${i}</button>`)}</div>
     <div class="split">
-      <div class="dag-scroll"><${DagView} tasks=${tasks} selected=${selection !== null && 'taskId' in selection ? selection.taskId : null} onSelect=${setSelection} /></div>
+      <div class="dag-scroll"><${DagView} tasks=${tasks} structure=${structure} selected=${selection !== null && 'taskId' in selection ? selection.taskId : null} onSelect=${setSelection} /></div>
       ${selection === null ? null : 'taskId' in selection
         ? html`<${TaskPanel} key=${selection.taskId} runId=${run.runId} taskId=${selection.taskId} onClose=${() => setSelection(null)} />`
-        : html`<${GroupList} selection=${selection} statusOf=${statusOf} onPick=${(id: string) => setSelection({ taskId: id })} onClose=${() => setSelection(null)} />`}
+        : html`<${GroupList} selection=${selection} statusOf=${new Map(run.tasks.map((t) => [t.id, t.status]))} onPick=${(id: string) => setSelection({ taskId: id })} onClose=${() => setSelection(null)} />`}
     </div>
   </div>`;
 }
@@ -65,7 +66,7 @@ function StateTab({ runId }: { runId: string }) {
 export function RunPage({ runId }: { runId: string }) {
   const { data: run, error } = useDeltaState(
     runId,
-    () => getJson<RunStatus>(runPath(runId)).then((r) => ({ ...r, seqTime: r.updatedAt })),
+    () => getJson<RunStatus>(runPath(runId)).then((r) => ({ ...r, seqTime: r.updatedAt, structure: {} })),
     (state, delta) => applyRunDelta(state, delta as RunDelta<Task, TimelineAttempt>),
   );
   const [tab, setTab] = useState<Tab>('dag');

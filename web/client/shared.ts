@@ -46,6 +46,8 @@ export interface RunStatus {
   tasks: Task[];
   counts: Record<string, number>;
   campaignState?: { iteration: number; state: unknown; time: string; seq: number } | null;
+  /** See RunState (web/client/live-delta.ts): replaced when the DAG must be laid out again. */
+  structure?: object;
 }
 
 /** An attempt as a task's panel (`/api/runs/:run/tasks/:task`) gets it. */
