@@ -10,9 +10,9 @@ import { GATE_CAMPAIGN, makeWorkspace } from './nats-fixtures/workspace.ts';
 
 // A worker answers `status` from a thread of its own (distributed/status-thread.ts), so a reply
 // does not wait for the event loop that steps the runs: here that loop (this test's, the worker
-// runs in process) is blocked for 2 s while another process keeps asking.
+// runs in process) is blocked for 4 s while another process keeps asking.
 
-const BLOCKED_MS = 2000;
+const BLOCKED_MS = 4000;
 
 let server: NatsServerHandle;
 let worker: WorkerHandle;
