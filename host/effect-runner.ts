@@ -49,6 +49,12 @@ export interface EffectRunnerOptions {
 export class EffectRunner implements EffectHandler {
   private readonly options: EffectRunnerOptions;
   private readonly watchers = new Map<string, Unsubscribe>();
+  /**
+   * Attempts whose ending report is being collected and sent. Until it is applied the attempt
+   * still reads as running, and the watch effect its SUBMITTED owes would watch it again and
+   * collect its results a second time.
+   */
+  private readonly ending = new Set<string>();
   private readonly backoffTimers = new Set<NodeJS.Timeout>();
   /** Set by `stop()`: a submit that returns afterwards must not leave a watcher (or its poll timer) behind. */
   private stopped = false;
@@ -229,7 +235,7 @@ export class EffectRunner implements EffectHandler {
 
   /** Live mode: reports the attempt's changes as the operator pushes them (or on its poll interval) until it ends. */
   private subscribe(host: RunHost, attemptId: string, target: { registered: RegisteredOperator; ctx: OperatorContext }): void {
-    if (this.options.mode !== 'live' || this.stopped || this.watchers.has(attemptId)) return;
+    if (this.options.mode !== 'live' || this.stopped || this.watchers.has(attemptId) || this.ending.has(attemptId)) return;
     const onChange = (result: PollResult): void => {
       const current = host.state.attempts.get(attemptId);
       // Still created: its SUBMITTED waits in the host's mailbox, ahead of this report.
@@ -243,10 +249,12 @@ export class EffectRunner implements EffectHandler {
         // attempt). Collecting only reads what the attempt left, so it needs no write-ahead; after a
         // crash before the append, restore watches the attempt again and both are repeated.
         this.unwatch(attemptId);
+        this.ending.add(attemptId);
         void collectedOutcome(target, event.status === 'COMPLETED')
           .then((results) => host.send({ actor: attemptId, event: { ...event, results } }))
           // A failed send halts the host (RunHost failure), which the drive reports; restore repeats report and collection.
-          .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'));
+          .catch((err: unknown) => operatorLog(target.ctx).debug({ err }, 'report not delivered: the host has stopped'))
+          .finally(() => this.ending.delete(attemptId));
         return;
       }
       void host
