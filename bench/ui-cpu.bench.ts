@@ -30,8 +30,8 @@ function processes(): Map<number, { parent: number; cpu: number; type: string }>
       const sub = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
       const cpu = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
       table.set(Number(name), { parent: Number(fields[1]), cpu, type: sub === undefined ? type : `${type} ${sub}` });
-    } catch {
       // The process ended while the table was read: it is not part of what is measured.
+    } catch {
     }
   }
   return table;

@@ -22,6 +22,7 @@ function findCgroup2Mount(): string | null {
   let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
+    // No /proc (not Linux, or hidden): no cgroup v2 here, the operator uses process groups.
   } catch {
     return null;
   }
@@ -40,6 +41,7 @@ function ownCgroup(): string | null {
       .split('\n')
       .find((l) => l.startsWith('0::'));
     return line === undefined ? null : line.slice(3);
+    // No /proc/self/cgroup: no cgroup of our own to nest attempts under; process groups only.
   } catch {
     return null;
   }
@@ -92,6 +94,7 @@ function makeCgroup(dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true });
     return true;
+    // Not writable here (a container, no delegation): the answer is false, and the operator uses process groups.
   } catch {
     return false;
   }
@@ -104,6 +107,7 @@ export function cgroupPids(dir: string): number[] {
       .split('\n')
       .filter((l) => l !== '')
       .map(Number);
+    // The cgroup is gone: it holds no process.
   } catch {
     return [];
   }
