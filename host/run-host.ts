@@ -404,7 +404,8 @@ export class RunHost {
     this.startEffect(pending);
   }
 
+  /** Starts or queues an effect (after `halt` the pool starts nothing). */
   private startEffect(pending: PendingEffect): void {
-    if (this.stopReason === undefined) this.effects?.start(pending);
+    this.effects?.start(pending);
   }
 }
