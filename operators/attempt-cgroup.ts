@@ -122,12 +122,14 @@ export function killCgroup(dir: string): void {
   }
 }
 
-/** Removes cgroup `dir` once it is empty (best effort: a populated or missing cgroup stays as it is). */
-export function removeCgroup(dir: string): void {
+/** Removes cgroup `dir` once it is empty (best effort: a populated cgroup stays as it is); true when it is gone. */
+export function removeCgroup(dir: string): boolean {
   try {
     rmdirSync(dir);
-  } catch {
-    // Still populated, or already removed.
+    return true;
+  } catch (error) {
+    // Still populated (EBUSY: false, tried again later), or already removed.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

@@ -14,7 +14,7 @@ import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitRes
 import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { ProcessLauncher } from './process-launcher.ts';
-import { attemptPids, isProcessAlive, killAttemptProcesses, readProcStat, type AttemptProcesses } from './process-group.ts';
+import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
 import { declaredTaskEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -26,6 +26,13 @@ const StartedSchema = z.object({ pid: z.number().int().positive(), procStartTime
 const LaunchSchema = z.object({ launchedAt: z.number() });
 const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
 type Started = z.infer<typeof StartedSchema>;
+
+/** A wrapper this instance launched: its pid, when (epoch ms), and the cgroup made for it. */
+interface Launch {
+  pid: number;
+  at: number;
+  cgroup: string | null;
+}
 
 /** Tunables (tests shorten them). */
 export interface LocalOperatorOptions {
@@ -67,8 +74,8 @@ function launchedAt(dir: string): number | null {
 export class LocalOperator implements Operator {
   readonly kind: string = 'local';
   private readonly launcher = new ProcessLauncher();
-  /** Wrapper pids this instance launched, by attempt folder (their exits are reported by the launcher). */
-  private readonly wrapperPids = new Map<string, number>();
+  /** Wrappers this instance launched, by attempt folder (their exits are reported by the launcher). */
+  private readonly launches = new Map<string, Launch>();
   private readonly submitting = new SingleFlight<SubmitResult>();
   private readonly pollIntervalMs: number;
   private readonly killGraceMs: number;
@@ -79,6 +86,10 @@ export class LocalOperator implements Operator {
   private readonly killing = new Set<string>();
   /** Attempt folders this instance prepared, until their results are collected: submit's prepare has nothing to check then. */
   private readonly prepared = new Set<string>();
+  /** Attempt folders launched here whose cgroup the poll that saw their end removed already. */
+  private readonly cgroupGone = new Set<string>();
+  /** Attempt folders this instance bound itself and has not launched in: no marker of another launch or a cancel can be there. */
+  private readonly unlaunched = new Set<string>();
 
   constructor(options: LocalOperatorOptions = {}) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -92,9 +103,13 @@ export class LocalOperator implements Operator {
     if (ctx.task.command === undefined) throw this.error(ctx, 'has no command to run');
     // Not fsynced: a power loss ends the process too, and a restart then finds the attempt lost or
     // its folder unbound (refused); a process crash loses nothing (see prepareAttemptDir).
-    if (this.prepared.has(ctx.attempt.dir)) return;
-    await prepareAttemptDir(ctx, {}, false);
-    this.prepared.add(ctx.attempt.dir);
+    const dir = ctx.attempt.dir;
+    if (this.prepared.has(dir)) return;
+    if (await prepareAttemptDir(ctx, {}, false)) {
+      this.unlaunched.add(dir);
+      this.folders.add(dir);
+    }
+    this.prepared.add(dir);
   }
 
   /** Starts the command once; a second call (or a new instance after a restart) re-adopts it. */
@@ -106,17 +121,24 @@ export class LocalOperator implements Operator {
     const dir = ctx.attempt.dir;
     // Idempotent, and refuses a folder bound to another attempt before any marker in it is read.
     await this.prepare(ctx);
-    if (readTextIfExistsSync(path.join(dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
-
-    // The exit code first: the wrapper writes it after the start marker, so a command that ends
-    // between the two reads is still seen as started.
-    const exited = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode)) !== null;
-    let started = readStarted(dir);
-    if (started === null && !exited) started = await this.launch(ctx);
+    const started = this.unlaunched.delete(dir) ? await this.launch(ctx) : await this.adoptOrLaunch(ctx);
     const pid = started?.pid ?? 0;
     const since = started?.startedAt ?? new Date(launchedAt(dir) ?? Date.now()).toISOString();
     const operatorData: JsonObject = started === null ? {} : { pid, procStartTime: started.procStartTime, startedAt: since };
     return { externalId: String(pid), status: 'RUNNING', operatorData };
+  }
+
+  /** The start of an earlier launch in the folder (a restart, a re-issued submit), else a launch now; null when the command has ended. */
+  private async adoptOrLaunch(ctx: OperatorContext): Promise<Started | null> {
+    const dir = ctx.attempt.dir;
+    if (readTextIfExistsSync(path.join(dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
+    // The exit code first: the wrapper writes it after the start marker, so a command that ends
+    // between the two reads is still seen as started.
+    const exited = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode)) !== null;
+    const started = readStarted(dir);
+    if (started !== null || exited) return started;
+    if (existsSync(path.join(dir, LOCAL_FILES.claim))) return this.adoptWinner(ctx);
+    return this.launch(ctx);
   }
 
   /**
@@ -127,7 +149,6 @@ export class LocalOperator implements Operator {
     const dir = ctx.attempt.dir;
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
-    if (existsSync(path.join(dir, LOCAL_FILES.claim))) return this.adoptWinner(ctx);
     // The wrapper records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
     const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
     const outcome = await this.launcher.launch({
@@ -137,8 +158,10 @@ export class LocalOperator implements Operator {
       argv: [cgroup ?? '', ...(typeof command === 'string' ? ['/bin/sh', '-c', command] : command)],
     });
     if ('claimed' in outcome) return this.adoptWinner(ctx);
-    this.wrapperPids.set(dir, outcome.pid);
-    return { pid: outcome.pid, procStartTime: readProcStat(outcome.pid)?.startTime ?? null, startedAt: new Date().toISOString() };
+    const at = Date.now();
+    this.launches.set(dir, { pid: outcome.pid, at, cgroup });
+    // No /proc read for its start time here: the wrapper records it in its start marker, which guards against pid reuse.
+    return { pid: outcome.pid, procStartTime: null, startedAt: new Date(at).toISOString() };
   }
 
   /** The start of the launch that holds the claim; refused when it was a cancel's. */
@@ -162,15 +185,20 @@ export class LocalOperator implements Operator {
   /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel; FAILED for a folder of another attempt. */
   async poll(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
+    const launch = this.launches.get(dir);
+    if (launch !== undefined && this.runsAsLaunched(ctx, launch)) return { status: 'RUNNING' };
     const folder = await this.folders.status(ctx);
     if (folder === 'unused') return { status: 'CREATED' };
     if (folder !== 'bound') return folder;
     const killed = await this.killedStatus(dir);
-    if (killed !== null) return killed;
+    if (killed !== null) {
+      if (isTerminalPoll(killed)) this.forgetLaunch(dir, launch);
+      return killed;
+    }
     const finished = this.exitStatus(dir);
     if (finished !== null) {
-      this.wrapperPids.delete(dir);
-      this.releaseCgroup(dir);
+      if (this.releaseCgroup(dir) && launch !== undefined) this.cgroupGone.add(dir);
+      this.forgetLaunch(dir, launch);
       return finished;
     }
 
@@ -180,17 +208,15 @@ export class LocalOperator implements Operator {
       if (since === null) return { status: 'CREATED' };
       // Launched here a moment ago: submit already said RUNNING with the launcher's pid, before the
       // wrapper recorded its start; SUBMITTED now would step the attempt back.
-      const launched = this.wrapperPids.get(dir);
-      if (launched !== undefined && isProcessAlive(launched)) return { status: 'RUNNING' };
+      if (launch !== undefined && isProcessAlive(launch.pid)) return { status: 'RUNNING' };
       if (Date.now() - since > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
       }
       return { status: 'SUBMITTED' };
     }
     if (isProcessAlive(started.pid, started.procStartTime)) {
-      const limitMinutes = ctx.task.timeLimitMinutes;
-      if (limitMinutes !== undefined && Date.now() - (launchedAt(dir) ?? Date.parse(started.startedAt ?? '')) > limitMinutes * 60_000) {
-        const reason = `time limit of ${limitMinutes} minute(s) exceeded: process group killed`;
+      if (this.pastTimeLimit(ctx, launchedAt(dir) ?? Date.parse(started.startedAt ?? ''))) {
+        const reason = `time limit of ${ctx.task.timeLimitMinutes} minute(s) exceeded: process group killed`;
         await this.kill(dir, started, { status: 'FAILED', reason });
         return { status: 'FAILED', reason };
       }
@@ -200,6 +226,29 @@ export class LocalOperator implements Operator {
     const after = this.exitStatus(dir);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
+  }
+
+  /**
+   * True for a wrapper launched here a moment ago whose end the launcher has not heard and which
+   * is alive: the markers need not be read (a kill goes through this instance, and its pid cannot
+   * have been reused so soon). Later, or when in doubt, the markers are read as after a restart.
+   */
+  private runsAsLaunched(ctx: OperatorContext, launch: Launch): boolean {
+    if (Date.now() - launch.at > this.startTimeoutMs || this.killing.has(ctx.attempt.dir) || this.pastTimeLimit(ctx, launch.at)) return false;
+    return this.launcher.isRunning(launch.pid) && isProcessAlive(launch.pid);
+  }
+
+  /** Drops what this instance keeps of a launch that has ended. */
+  private forgetLaunch(dir: string, launch: Launch | undefined): void {
+    if (launch === undefined) return;
+    this.launches.delete(dir);
+    this.launcher.forget(launch.pid);
+  }
+
+  /** True when the task has a time limit and ran past it since `since` (epoch ms). */
+  private pastTimeLimit(ctx: OperatorContext, since: number): boolean {
+    const limitMinutes = ctx.task.timeLimitMinutes;
+    return limitMinutes !== undefined && Date.now() - since > limitMinutes * 60_000;
   }
 
   /** The processes of a started attempt: its group and session, and its cgroup (only one made for this folder). */
@@ -229,19 +278,23 @@ export class LocalOperator implements Operator {
 
   /** The attempt's cgroup, if it has one (only one made for this folder: the marker is not trusted blindly). */
   private cgroupOf(dir: string): string | null {
+    const launch = this.launches.get(dir);
+    if (launch !== undefined) return launch.cgroup;
     const recorded = readTextIfExistsSync(path.join(dir, LOCAL_FILES.cgroup));
     return recorded === null ? null : checkedAttemptCgroup(dir, recorded);
   }
 
-  /** Removes the attempt's cgroup once its processes are gone (a process the task left behind keeps it). */
-  private releaseCgroup(dir: string): void {
+  /** Removes the attempt's cgroup once its processes are gone (a process the task left behind keeps it); true when it has none left. */
+  private releaseCgroup(dir: string): boolean {
     const cgroup = this.cgroupOf(dir);
-    if (cgroup !== null) removeCgroup(cgroup);
+    return cgroup === null || removeCgroup(cgroup);
   }
 
-  /** The recorded exit, or null while there is none (missing, or empty: being written). */
+  /** The recorded exit (as the launcher heard it from a wrapper launched here), or null while there is none (missing, or empty: being written). */
   private exitStatus(dir: string): PollResult | null {
-    const exitText = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode))?.trim();
+    const launch = this.launches.get(dir);
+    const heard = launch === undefined ? undefined : this.launcher.exitCodeOf(launch.pid);
+    const exitText = heard !== undefined ? String(heard) : readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode))?.trim();
     if (exitText === undefined || exitText === '') return null;
     const code = Number.parseInt(exitText, 10);
     if (code === 0) return { status: 'COMPLETED' };
@@ -283,6 +336,7 @@ export class LocalOperator implements Operator {
    */
   private async stopBeforeStart(ctx: OperatorContext, outcome: z.infer<typeof KilledSchema>): Promise<Started | null> {
     const dir = ctx.attempt.dir;
+    this.unlaunched.delete(dir);
     mkdirSync(path.join(dir, MARKER_DIR), { recursive: true });
     // Bound first, as a prepare would: a later submit must take the folder (and the marker) as this attempt's.
     if ((await this.folders.status(ctx)) === 'unused') await bindAttemptFolder(ctx);
@@ -296,7 +350,7 @@ export class LocalOperator implements Operator {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
     const markers = path.join(ctx.attempt.dir, MARKER_DIR);
     // Launched here: the launcher reports the exit, the marker folder need not be watched as well.
-    const pid = this.wrapperPids.get(ctx.attempt.dir);
+    const pid = this.launches.get(ctx.attempt.dir)?.pid;
     return watchAttemptDir({ dir: markers, log: operatorLog(ctx), watchFiles: pid === undefined }, () => this.poll(ctx), onChange, interval, (trigger) => {
       const stopExit = pid === undefined ? undefined : this.launcher.onExit(pid, trigger);
       const limit = ctx.task.timeLimitMinutes;
@@ -318,8 +372,9 @@ export class LocalOperator implements Operator {
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     await this.folders.require(ctx);
     this.prepared.delete(ctx.attempt.dir);
+    this.unlaunched.delete(ctx.attempt.dir);
     // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
-    this.releaseCgroup(ctx.attempt.dir);
+    if (!this.cgroupGone.delete(ctx.attempt.dir)) this.releaseCgroup(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
   }
 

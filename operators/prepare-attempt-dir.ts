@@ -81,6 +81,11 @@ export class AdoptedFolders {
     return 'bound';
   }
 
+  /** Records a folder this instance bound to its attempt itself (nothing to check on adoption). */
+  add(dir: string): void {
+    this.bound.add(dir);
+  }
+
   /** Throws OPERATOR_ERROR for a folder of another attempt (before its files are taken as results). */
   async require(ctx: OperatorContext): Promise<void> {
     if (!this.bound.has(ctx.attempt.dir) && (await checkAttemptDir(ctx))) this.bound.add(ctx.attempt.dir);
@@ -95,12 +100,13 @@ export class AdoptedFolders {
  * `durable: false` writes the identity and the manifest without fsync (atomic still, against a
  * process crash): for work that a power loss ends anyway (a local process), where a restart then
  * finds the attempt lost, or its folder unbound and refused, never another attempt's results.
+ * True when this call bound the folder (it was unused: no marker of an earlier launch can be there).
  */
-export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}, durable = true): Promise<void> {
+export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}, durable = true): Promise<boolean> {
   const dir = ctx.attempt.dir;
   if (!path.isAbsolute(dir)) throw operatorError(ctx, `attempt directory must be absolute: ${dir}`);
   const bound = await checkAttemptDir(ctx);
-  if (bound && (await isPrepared(dir))) return;
+  if (bound && (await isPrepared(dir))) return false;
   mkdirSync(path.join(dir, MARKER_DIR), { recursive: true });
   if (!bound) await bindAttemptFolder(ctx, durable);
 
@@ -142,4 +148,5 @@ export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (durable) await writeFileAtomic(markerPath(dir, MANIFEST_FILE), text);
   else replaceFileSync(markerPath(dir, MANIFEST_FILE), text);
+  return !bound;
 }

@@ -67,6 +67,14 @@ export class ProcessLauncher {
   private readonly pending: ((outcome: LaunchOutcome | Error) => void)[] = [];
   private partial = '';
   private readonly exitListeners = new Map<number, Set<() => void>>();
+  /** Records not written to the launcher yet: the launches of one event-loop turn go in one write (one wake-up of bash). */
+  private unwritten: string[] = [];
+  /** Wrappers started here whose end has not been reported yet (emptied when the bash launcher dies: their ends would go unheard). */
+  private readonly runningPids = new Set<number>();
+  /** Exit codes reported by wrappers started here, until `forget`. */
+  private readonly exitCodes = new Map<number, number>();
+  /** Wrappers whose end was heard before bash answered their launch (see `started`). */
+  private readonly endedBeforeAnswer = new Set<number>();
 
   /** Takes the attempt's claim and starts its wrapper; `claimed` when another launch holds the claim. */
   launch(request: LaunchRequest): Promise<LaunchOutcome> {
@@ -77,8 +85,30 @@ export class ProcessLauncher {
     return new Promise((resolve, reject) => {
       this.pending.push((outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
       launcher.stdout.ref();
-      launcher.stdin.write(`${record.join('\0')}\0`);
+      if (this.unwritten.push(`${record.join('\0')}\0`) === 1) process.nextTick(() => this.writeRecords(launcher));
     });
+  }
+
+  private writeRecords(launcher: Launcher): void {
+    const records = this.unwritten.join('');
+    this.unwritten = [];
+    launcher.stdin.write(records);
+  }
+
+  /** True while the wrapper `pid` started here runs as far as this launcher knows (false when it cannot know: its end could go unheard). */
+  isRunning(pid: number): boolean {
+    return this.runningPids.has(pid);
+  }
+
+  /** The exit code the wrapper `pid` started here reported, if it did. */
+  exitCodeOf(pid: number): number | undefined {
+    return this.exitCodes.get(pid);
+  }
+
+  /** Drops what this launcher remembers of the wrapper `pid` (its results are collected). */
+  forget(pid: number): void {
+    this.runningPids.delete(pid);
+    this.exitCodes.delete(pid);
   }
 
   /** The running launcher (started if need be), or null where there is none or the request cannot go through bash. */
@@ -102,7 +132,16 @@ export class ProcessLauncher {
     };
   }
 
-  private exited(pid: number): void {
+  private started(pid: number): void {
+    // A command quick enough may end before bash answered its launch: its end came first.
+    if (this.endedBeforeAnswer.delete(pid)) return;
+    this.exitCodes.delete(pid);
+    this.runningPids.add(pid);
+  }
+
+  private exited(pid: number, code: number | null): void {
+    if (!this.runningPids.delete(pid) && this.pending.length > 0) this.endedBeforeAnswer.add(pid);
+    if (code !== null) this.exitCodes.set(pid, code);
     for (const listener of this.exitListeners.get(pid) ?? []) listener();
   }
 
@@ -120,6 +159,10 @@ export class ProcessLauncher {
     launcher.stdin.on('error', () => undefined);
     const gone = (error?: Error): void => {
       if (this.launcher === launcher) this.launcher = undefined;
+      // Its wrappers live on, but their ends would go unheard: the operator reads their markers instead.
+      this.runningPids.clear();
+      this.endedBeforeAnswer.clear();
+      this.unwritten = [];
       const reason = error ?? new Error('the process launcher exited');
       for (const answer of this.pending.splice(0)) answer(reason);
     };
@@ -135,9 +178,12 @@ export class ProcessLauncher {
     const lines = (this.partial + chunk).split('\n');
     this.partial = lines.pop() ?? '';
     for (const line of lines) {
-      const [kind, pid] = line.split(' ');
-      if (kind === 'X') this.exited(Number(pid));
-      else if (kind === 'P' || kind === 'L') this.pending.shift()?.(kind === 'P' ? { pid: Number(pid) } : { claimed: true });
+      const [kind, pid, code] = line.split(' ');
+      if (kind === 'X') this.exited(Number(pid), code === undefined || !/^\d+$/.test(code) ? null : Number(code));
+      else if (kind === 'P') {
+        this.started(Number(pid));
+        this.pending.shift()?.({ pid: Number(pid) });
+      } else if (kind === 'L') this.pending.shift()?.({ claimed: true });
     }
     if (this.pending.length === 0) this.launcher?.stdout.unref();
   }
@@ -164,8 +210,12 @@ export class ProcessLauncher {
           release();
           reject(error);
         });
-        child.once('spawn', () => resolve({ pid: child.pid ?? 0 }));
-        child.once('exit', () => child.pid !== undefined && this.exited(child.pid));
+        child.once('spawn', () => {
+          if (child.pid !== undefined) this.started(child.pid);
+          resolve({ pid: child.pid ?? 0 });
+        });
+        // The wrapper exits with its command's code (null when a signal ended the wrapper itself: its marker tells).
+        child.once('exit', (code) => child.pid !== undefined && this.exited(child.pid, code));
       });
     } catch (error) {
       release();

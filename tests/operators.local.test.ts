@@ -234,6 +234,30 @@ describe('LocalOperator', () => {
     void op;
   });
 
+  it('the instance that launched a wrapper reports "lost" too when it is killed behind its back (no end heard from the launcher)', async () => {
+    const op = operator();
+    const ctx = contextFor(tempWorkspace(), { id: 't10b', command: 'sleep 30' });
+    const submitted = await op.submit(ctx);
+    cleanups.push(() => op.cancel(ctx));
+    const pid = Number(submitted.externalId);
+    expect(await op.poll(ctx)).toEqual({ status: 'RUNNING' });
+    await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/started.json'))).toBe(true), { timeout: 5000, interval: 10 });
+    process.kill(-pid, 'SIGKILL');
+    await vi.waitFor(() => expect(isProcessAlive(pid)).toBe(false), { timeout: 5000, interval: 20 });
+    const result = await op.poll(ctx);
+    expect(result.status).toBe('FAILED');
+    expect(result.reason).toMatch(/^lost/);
+  });
+
+  it('optimisation: a poll by the instance that launched the wrapper a moment ago reads no marker (a forged exit code is not believed)', async () => {
+    const { ctx, op } = await start({ id: 't10c', command: 'sleep 30' });
+    await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/started.json'))).toBe(true), { timeout: 5000, interval: 10 });
+    writeFileSync(path.join(ctx.attempt.dir, '.matterstack/exit_code'), '0\n');
+    expect(await op.poll(ctx)).toEqual({ status: 'RUNNING' });
+    // Another instance (a restart) has only the folder to go by.
+    expect(await operator().poll(ctx)).toEqual({ status: 'COMPLETED' });
+  });
+
   it('collects results keyed by relative path with include/exclude, and results.json as data', async () => {
     const { ctx, op } = await start({
       id: 't11',

@@ -87,4 +87,19 @@ describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () =>
       delete process.env.MS_ORCHESTRATOR_PASSWORD;
     }
   });
+
+  it('launches of one turn (sent to bash together) each get their own answer, and each end is heard with its code', async () => {
+    const launcher = new ProcessLauncher();
+    const dirs = Array.from({ length: 12 }, () => attemptDir());
+    const outcomes = await Promise.all(dirs.map((dir, i) => launcher.launch({ dir, env: {}, argv: ['', '/bin/sh', '-c', `echo ${i} > which.txt; exit ${i}`] })));
+    const pids = outcomes.map((outcome) => ('pid' in outcome ? outcome.pid : 0));
+    expect(new Set(pids).size).toBe(dirs.length);
+    for (const [i, pid] of pids.entries()) {
+      await vi.waitFor(() => expect(launcher.exitCodeOf(pid)).toBe(i), { timeout: 5000, interval: 10 });
+      expect(launcher.isRunning(pid)).toBe(false);
+      const started = JSON.parse(readFileSync(path.join(dirs[i]!, LOCAL_FILES.started), 'utf8')) as { pid: number };
+      expect(started.pid, 'the answer is the pid of the wrapper launched in that folder').toBe(pid);
+      expect(readFileSync(path.join(dirs[i]!, 'which.txt'), 'utf8')).toBe(`${i}\n`);
+    }
+  });
 });
