@@ -51,6 +51,20 @@ export async function isPrepared(dir: string): Promise<boolean> {
   return Boolean(readTextIfExistsSync(markerPath(dir, MANIFEST_FILE)));
 }
 
+/** Creates folder `dir` (and its parents); true when it did not exist before, false when it did. */
+function createdFolder(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'ENOENT') throw error;
+  }
+  mkdirSync(path.dirname(dir), { recursive: true });
+  return createdFolder(dir);
+}
+
 /**
  * Refuses (OPERATOR_ERROR, naming the folder's owner) an attempt folder bound to another run,
  * task or attempt, or holding files no attempt was prepared with; true when it is
@@ -105,7 +119,8 @@ export class AdoptedFolders {
 export async function prepareAttemptDir(ctx: OperatorContext, extraFiles: Record<string, string> = {}, durable = true): Promise<boolean> {
   const dir = ctx.attempt.dir;
   if (!path.isAbsolute(dir)) throw operatorError(ctx, `attempt directory must be absolute: ${dir}`);
-  const bound = await checkAttemptDir(ctx);
+  // A folder this call creates holds nothing yet: no binding to read (the common case, one attempt after another).
+  const bound = createdFolder(dir) ? false : await checkAttemptDir(ctx);
   if (bound && (await isPrepared(dir))) return false;
   mkdirSync(path.join(dir, MARKER_DIR), { recursive: true });
   if (!bound) await bindAttemptFolder(ctx, durable);
