@@ -1,12 +1,15 @@
 import type { EventLog } from '../events/event-log.ts';
+import { deltaMessage } from './delta-message.ts';
 import { noteTouches, type RunDelta, type RunTouches } from './live-deltas.ts';
-import { deltaOnWire } from './row-columns.ts';
 
 /** One server-sent event for the pages: its name, its JSON text, and the runs it is about. */
 export interface LiveMessage {
   event: 'hello' | 'delta' | 'resync';
+  /** Its JSON text for a page that asked for no run's attempt rows. */
   data: string;
   runIds: readonly string[];
+  /** Its JSON text for a page that asked for the attempt rows of these runs (absent: `data` for every page). */
+  dataFor?: (attemptRuns: ReadonlySet<string>) => string;
 }
 
 type Listener = (message: LiveMessage) => void;
@@ -31,7 +34,7 @@ export function coalesceMs(pages: number): number {
 /**
  * One follower of the whole log (however many pages are open). Every coalesceMs at most it notes
  * what the new records touched, reads those rows once (`readDeltas`) and gives the same message,
- * serialized once, to every listener; with no listener it reads nothing.
+ * serialized once (web/delta-message.ts), to every listener; with no listener it reads nothing.
  */
 export class LiveFeed {
   private readonly listeners = new Set<Listener>();
@@ -74,7 +77,7 @@ export class LiveFeed {
     if (this.listeners.size === 0) return;
     const runIds = [...touches.keys()];
     this.flushing = this.readDeltas(touches)
-      .then((deltas) => this.deliver({ event: 'delta', data: JSON.stringify({ deltas: deltas.map(deltaOnWire) }), runIds }))
+      .then((deltas) => this.deliver(deltaMessage(deltas)))
       .catch((error: unknown) => {
         // The pages reload what they show and meet the error there; the operator sees it here.
         this.onError(error);
