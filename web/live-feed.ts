@@ -44,14 +44,21 @@ export class LiveFeed {
   private readonly passed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** The catch-up running between messages, and whether records came after it started. */
+  private catchingUp: Promise<void> | undefined;
+  private behind = false;
   private readonly done: Promise<void>;
 
-  /** Follows `log` from after global position `afterPosition`; `readDeltas` reads the touched rows from up-to-date projections. */
+  /**
+   * Follows `log` from after global position `afterPosition`; `readDeltas` reads the touched rows
+   * from up-to-date projections, and `catchUp` brings them up to date as records come.
+   */
   constructor(
     log: EventLog,
     afterPosition: number,
     private readonly readDeltas: (touches: ReadonlyMap<string, RunTouches>) => Promise<RunDelta[]>,
     private readonly onError: (error: unknown) => void,
+    private readonly catchUp: () => Promise<unknown>,
   ) {
     this.done = this.follow(log, afterPosition).catch((error: unknown) => {
       if (!this.abort.signal.aborted) onError(error);
@@ -62,7 +69,27 @@ export class LiveFeed {
     for await (const event of log.follow({ afterPosition, signal: this.abort.signal })) {
       noteTouches(this.pending, event);
       this.schedule();
+      this.keepUp();
     }
+  }
+
+  /**
+   * While pages listen, folds the records into the projections as they come, one catch-up at a
+   * time: a message then reads rows at once instead of first folding the whole gathering (during a
+   * fan-out, thousands of records), which delayed every message by that fold.
+   */
+  private keepUp(): void {
+    this.behind = true;
+    if (this.catchingUp !== undefined || this.listeners.size === 0 || this.abort.signal.aborted) return;
+    this.behind = false;
+    this.catchingUp = this.catchUp()
+      .then(() => undefined)
+      // A failing catch-up fails the next message's read too, which reports it and resyncs the pages.
+      .catch(() => undefined)
+      .finally(() => {
+        this.catchingUp = undefined;
+        if (this.behind) this.keepUp();
+      });
   }
 
   private schedule(): void {
@@ -105,6 +132,6 @@ export class LiveFeed {
     this.abort.abort();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.listeners.clear();
-    await Promise.all([this.done, this.flushing]);
+    await Promise.all([this.done, this.flushing, this.catchingUp]);
   }
 }

@@ -98,7 +98,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const { store } = options;
     await store.project();
     const views = serialViews(store);
-    feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError);
+    feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError, views);
     reads = readApi(store, views);
   } else {
     reads = workerReadApi(options.worker);
