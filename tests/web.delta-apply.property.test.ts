@@ -67,10 +67,14 @@ function loadAttempts(states: ReturnType<typeof history>, seq: number): Attempts
   return { lastSeq: seq, attempts: (states[seq - 1] as { attempts: Attempt[] }).attempts };
 }
 
-/** The rows of `after` that differ from `before`'s (matched by `key`). */
-function touched<T>(before: readonly T[], after: readonly T[], key: (row: T) => string): T[] {
-  const old = new Map(before.map((row) => [key(row), JSON.stringify(row)]));
-  return after.filter((row) => old.get(key(row)) !== JSON.stringify(row));
+/** The rows, as of record `to`, that some record in (from, to] changed (as the server notes touches: by record, not by comparing the ends). */
+function touched<T>(states: readonly T[][], from: number, to: number, key: (row: T) => string): T[] {
+  const keys = new Set<string>();
+  for (let seq = from + 1; seq <= to; seq++) {
+    const old = new Map((seq === 1 ? [] : (states[seq - 2] as T[])).map((row) => [key(row), JSON.stringify(row)]));
+    for (const row of states[seq - 1] as T[]) if (old.get(key(row)) !== JSON.stringify(row)) keys.add(key(row));
+  }
+  return (states[to - 1] as T[]).filter((row) => keys.has(key(row)));
 }
 
 /** What a page's stream brings of `message`: the server's bytes for its ask, read back as a page reads them. */
@@ -103,11 +107,11 @@ describe('live deltas over the wire', () => {
         let from = 0;
         for (let i = 0; from < seqs; i++) {
           const to = Math.min(seqs, from + (sizes[i % sizes.length] as number));
-          const before = from === 0 ? { tasks: [], attempts: [] } : (states[from - 1] as { tasks: DagTask[]; attempts: Attempt[] });
           const after = states[to - 1] as { tasks: DagTask[]; attempts: Attempt[] };
           const delta = {
             runId: 'r', fromSeq: from, toSeq: to, toTime: `t${to}`, run: { runId: 'r', status: 'RUNNING', counts: counts(after.tasks) },
-            tasks: touched(before.tasks, after.tasks, (t) => t.id), attempts: touched(before.attempts, after.attempts, (a) => a.attemptId),
+            tasks: touched(states.map((st) => st.tasks), from, to, (t) => t.id),
+            attempts: touched(states.map((st) => st.attempts), from, to, (a) => a.attemptId),
           };
           const message = deltaMessage([delta as unknown as ServerDelta]);
           const asks = new Set(askFrom !== null && i >= askFrom ? ['r'] : []);
