@@ -176,13 +176,22 @@ export function listTasks(db: Database.Database, runId: string): TaskView[] {
   return rows.map(taskView);
 }
 
-/** The run's tasks among `taskIds` (unknown ids are left out), in workflow order. */
-export function listTasksById(db: Database.Database, runId: string, taskIds: readonly string[]): TaskView[] {
+/** A task without its spec, order and update time: what a run's page draws of it. */
+export type TaskSummaryView = Omit<TaskView, 'spec' | 'order' | 'updatedAt'>;
+
+/**
+ * The run's tasks among `taskIds` (unknown ids are left out), in workflow order, without their specs:
+ * the live feed reads thousands at once during a fan-out, and parsing each spec only to drop it was
+ * most of that read.
+ */
+export function listTasksById(db: Database.Database, runId: string, taskIds: readonly string[]): TaskSummaryView[] {
   const rows = statement(
     db,
-    `${TASK_SELECT} WHERE run_id = ? AND task_id IN (SELECT value FROM json_each(?)) ORDER BY iteration, workflow_order, task_id`,
-  ).all(runId, JSON.stringify(taskIds)) as TaskRecord[];
-  return rows.map(taskView);
+    `SELECT task_id AS id, status, status_reason AS statusReason, operator_key AS operatorKey, attempt_count AS attempts,
+      current_attempt_id AS currentAttemptId, iteration, kind, dependencies, message FROM tasks
+      WHERE run_id = ? AND task_id IN (SELECT value FROM json_each(?)) ORDER BY iteration, workflow_order, task_id`,
+  ).all(runId, JSON.stringify(taskIds)) as (Omit<TaskSummaryView, 'dependencies'> & { dependencies: string })[];
+  return rows.map((row) => ({ ...row, dependencies: JSON.parse(row.dependencies) as string[] }));
 }
 
 /** How many of the run's tasks are in each status. */
@@ -248,13 +257,17 @@ export function listAttempts(db: Database.Database, runId: string, taskId?: stri
   return rows.map(attemptView);
 }
 
-/** The run's attempts among `attemptIds` (unknown ids are left out), oldest first. */
-export function listAttemptsById(db: Database.Database, runId: string, attemptIds: readonly string[]): AttemptView[] {
-  const rows = statement(
+/** An attempt without its results, decision and operator data: what a timeline draws of it. */
+export type AttemptSummaryView = Pick<AttemptView, 'attemptId' | 'taskId' | 'attemptNumber' | 'status' | 'operatorKey' | 'reason' | 'createdAt' | 'submittedAt' | 'endedAt'>;
+
+/** The run's attempts among `attemptIds` (unknown ids are left out), oldest first, without the results, decision and operator data nothing live draws. */
+export function listAttemptsById(db: Database.Database, runId: string, attemptIds: readonly string[]): AttemptSummaryView[] {
+  return statement(
     db,
-    `${ATTEMPT_SELECT} WHERE run_id = ? AND attempt_id IN (SELECT value FROM json_each(?)) ORDER BY created_seq, attempt_id`,
-  ).all(runId, JSON.stringify(attemptIds)) as AttemptRecord[];
-  return rows.map(attemptView);
+    `SELECT attempt_id AS attemptId, task_id AS taskId, attempt_number AS attemptNumber, status, operator_key AS operatorKey, reason,
+      created_at AS createdAt, submitted_at AS submittedAt, ended_at AS endedAt FROM attempts
+      WHERE run_id = ? AND attempt_id IN (SELECT value FROM json_each(?)) ORDER BY created_seq, attempt_id`,
+  ).all(runId, JSON.stringify(attemptIds)) as AttemptSummaryView[];
 }
 
 /** The campaign state recorded for each iteration of the run, by iteration. */

@@ -19,11 +19,12 @@ interface Sse {
   close(): void;
 }
 
-/** Opens `/api/live` and collects its events as they come. */
-function openLive(server: WebServer): Promise<Sse> {
+/** Opens `/api/live` (asking for the attempt rows of `attemptRuns`) and collects its events as they come. */
+function openLive(server: WebServer, attemptRuns: string[] = []): Promise<Sse> {
+  const query = attemptRuns.map((runId) => `attempts=${encodeURIComponent(runId)}`).join('&');
   return new Promise((resolve, reject) => {
     const events: Sse['events'] = [];
-    const req = http.get({ host: '127.0.0.1', port: server.port, path: '/api/live', headers: { 'x-matterstack-token': server.token } }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port: server.port, path: query === '' ? '/api/live' : `/api/live?${query}`, headers: { 'x-matterstack-token': server.token } }, (res) => {
       let buffer = '';
       res.setEncoding('utf8').on('data', (chunk: string) => {
         buffer += chunk;
@@ -81,8 +82,8 @@ describe('the web view\'s live feed sends deltas', { timeout: 120_000 }, () => {
     temp?.cleanup();
   });
 
-  it('a page applying the deltas to what it loaded ends with what a full load shows; two pages get the same messages', async () => {
-    const [first, second] = await Promise.all([openLive(server), openLive(server)]);
+  it('a page applying the deltas to what it loaded ends with what a full load shows; pages asking alike get the same bytes, and attempt rows go only to a page that asks', async () => {
+    const [first, second, dagOnly] = await Promise.all([openLive(server, [runId]), openLive(server, [runId]), openLive(server)]);
     await vi.waitFor(() => expect(first.events[0]?.event).toBe('hello'));
     let run = await getJson<RunBody>(server, `/runs/${runId}`);
     let attempts = await getJson<AttemptsBody>(server, `/runs/${runId}/attempts`);
@@ -110,13 +111,18 @@ describe('the web view\'s live feed sends deltas', { timeout: 120_000 }, () => {
 
     await vi.waitFor(() => expect(second.events.length).toBe(first.events.length));
     expect(second.events.slice(1)).toEqual(first.events.slice(1));
+    await vi.waitFor(() => expect(dagOnly.events.length).toBe(first.events.length));
+    const bare = deltasOf(dagOnly);
+    expect(bare.every((d) => d.attempts === undefined), 'a page that did not ask gets no attempt rows').toBe(true);
+    expect(bare.map(({ attempts: _attempts, ...rest }) => rest)).toEqual(deltas.map(({ attempts: _attempts, ...rest }) => rest));
     first.close();
     second.close();
+    dagOnly.close();
   });
 
   it('a delta carries only the rows its records touched: a pause carries no task', async () => {
     const runId2 = (await runCli(['init', 'lab', '--json'], { root: temp.root })).json<{ runId: string }>().runId;
-    const live = await openLive(server);
+    const live = await openLive(server, [runId2]);
     const deltasOf2 = (): RunDelta[] => live.events.filter((e) => e.event === 'delta').flatMap((e) => (JSON.parse(e.data) as { deltas: WireDelta[] }).deltas.map(deltaFromWire)).filter((d) => d.runId === runId2);
     // The init's own records (its planned tasks) come first, unless they were passed on before this page connected.
     const created = (await getJson<RunBody>(server, `/runs/${runId2}`)).lastSeq;

@@ -69,6 +69,7 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
     temp.workspace('slow', oneWorkflowCampaign([{ id: 'slow', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'next', command: 'true', dependencies: ['slow'] }]));
     temp.workspace('napper', oneWorkflowCampaign([{ id: 'first', command: 'true' }, { id: 'nap', command: 'sleep 11', dependencies: ['first'] }]));
     temp.workspace('held', oneWorkflowCampaign([{ id: 'long', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'after', command: 'true', dependencies: ['long'] }]));
+    temp.workspace('relay', oneWorkflowCampaign([{ id: 'hold', command: 'while [ ! -f go ]; do sleep 0.05; done' }, { id: 'then', command: 'true', dependencies: ['hold'] }]));
     small = await initRun(temp.root, 'small');
     // The napper's run (an 11 s task: an idle stretch the timeline squeezes) goes on while the other tests run.
     napper = await initRun(temp.root, 'napper');
@@ -279,5 +280,40 @@ describe('matterstack ui in a headless Chromium', { timeout: 150_000 }, () => {
       ['pause', 'resume', 'cancel-attempt', 'rerun', 'cancel'].map((verb) => ({ verb, accepted: true, by: 'web-tester' })),
     );
     await page.close();
+  });
+
+  it('attempt rows come only while a tab shows the timeline: the tab holding the browser\'s one stream asks for them for it, live, and stops when it leaves the timeline', async () => {
+    const relay = await initRun(temp.root, 'relay');
+    const loop = startCli(['loop', relay], { root: temp.root });
+    loops.push(loop);
+    const context = await browser.newContext();
+    // Each EventSource the tabs open, by URL (a string: this file is compiled without the DOM's types).
+    await context.addInitScript(`
+      window.__streams = [];
+      const Source = window.EventSource;
+      window.EventSource = class extends Source { constructor(url, init) { super(url, init); window.__streams.push(String(url)); } };
+    `);
+    const dag = await context.newPage();
+    await dag.goto(`${ui.url}#/run/${relay}`);
+    const hold = dag.locator('.task-node[data-task-id="hold"]');
+    await expect.poll(() => hold.getAttribute('data-status'), { timeout: 60_000 }).toBe('RUNNING');
+    const streams = async (): Promise<string[]> => [...((await dag.evaluate('window.__streams')) as string[]), ...((await timeline.evaluate('window.__streams')) as string[])];
+    const timeline = await context.newPage();
+    await timeline.goto(`${ui.url}#/run/${relay}`);
+    expect(await streams(), 'a page showing the DAG asks for no attempts').toEqual(['/api/live']);
+    const attemptRequests: string[] = [];
+    timeline.on('request', (request) => request.url().includes('/attempts') && attemptRequests.push(request.url()));
+    await timeline.locator('[data-tab=timeline]').click();
+    await expect.poll(streams, { timeout: 20_000 }).toEqual(['/api/live', `/api/live?attempts=${relay}`]);
+    await expect.poll(() => timeline.locator('.timeline .lane').evaluateAll((lanes) => lanes.map((l) => l.getAttribute('data-lane'))), { timeout: 20_000 }).toEqual(['hold']);
+    const loads = attemptRequests.length;
+    fs.writeFileSync(path.join(temp.root, 'relay', 'runs', relay, 'attempts', 'hold', 'hold-a1', 'go'), '');
+    await expect.poll(() => timeline.locator('.timeline .lane').evaluateAll((lanes) => lanes.map((l) => l.getAttribute('data-lane'))), { timeout: 30_000 }).toEqual(['hold', 'then']);
+    expect((await loop.done).code).toBe(0);
+    await expect.poll(() => timeline.locator('.attempt-bar rect.run').evaluateAll((bars) => bars.map((b) => b.textContent?.includes('COMPLETED'))), { timeout: 20_000 }).toEqual([true, true]);
+    expect(attemptRequests.length, 'the new attempts came with the deltas, not by loading the timeline again').toBe(loads);
+    await timeline.locator('[data-tab=dag]').click();
+    await expect.poll(() => dag.evaluate('window.__streams.at(-1)'), { timeout: 20_000 }).toBe('/api/live');
+    await context.close();
   });
 });

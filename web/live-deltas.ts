@@ -6,14 +6,16 @@ import {
   getRun,
   listAttemptsById,
   listTasksById,
+  type AttemptSummaryView,
   type AttemptView,
   type CampaignStateView,
   type RunView,
+  type TaskSummaryView,
   type TaskView,
 } from '../projections/queries.ts';
 
 /** What the run page draws of a task (its spec, often long, is in the task's own panel). */
-export type DagTask = Omit<TaskView, 'spec' | 'order' | 'updatedAt'>;
+export type DagTask = TaskSummaryView;
 
 /** `task` without what the run page does not draw. */
 export function dagTask(task: TaskView): DagTask {
@@ -22,7 +24,7 @@ export function dagTask(task: TaskView): DagTask {
 }
 
 /** What the timeline draws of an attempt (results, data and paths are in the task's panel). */
-export type TimelineAttempt = Pick<AttemptView, 'attemptId' | 'taskId' | 'attemptNumber' | 'status' | 'operatorKey' | 'reason' | 'createdAt' | 'submittedAt' | 'endedAt'>;
+export type TimelineAttempt = AttemptSummaryView;
 
 /** `attempt` as the timeline draws it. */
 export function timelineAttempt({ attemptId, taskId, attemptNumber, status, operatorKey, reason, createdAt, submittedAt, endedAt }: AttemptView): TimelineAttempt {
@@ -111,8 +113,8 @@ export function runDeltas(db: Database.Database, touches: ReadonlyMap<string, Ru
       toSeq: touched.toSeq,
       toTime: touched.toTime,
       run: { ...run, counts: countTasksByStatus(db, runId) },
-      tasks: listTasksById(db, runId, [...taskIds]).map(dagTask),
-      attempts: attempts.map(timelineAttempt),
+      tasks: listTasksById(db, runId, [...taskIds]),
+      attempts,
       ...(touched.state ? { campaignState: getLatestCampaignState(db, runId) } : {}),
     });
   }

@@ -1,12 +1,15 @@
 import type { EventLog } from '../events/event-log.ts';
+import { deltaMessage } from './delta-message.ts';
 import { noteTouches, type RunDelta, type RunTouches } from './live-deltas.ts';
-import { deltaOnWire } from './row-columns.ts';
 
 /** One server-sent event for the pages: its name, its JSON text, and the runs it is about. */
 export interface LiveMessage {
   event: 'hello' | 'delta' | 'resync';
+  /** Its JSON text for a page that asked for no run's attempt rows. */
   data: string;
   runIds: readonly string[];
+  /** Its JSON text for a page that asked for the attempt rows of these runs (absent: `data` for every page). */
+  dataFor?: (attemptRuns: ReadonlySet<string>) => string;
 }
 
 type Listener = (message: LiveMessage) => void;
@@ -31,7 +34,7 @@ export function coalesceMs(pages: number): number {
 /**
  * One follower of the whole log (however many pages are open). Every coalesceMs at most it notes
  * what the new records touched, reads those rows once (`readDeltas`) and gives the same message,
- * serialized once, to every listener; with no listener it reads nothing.
+ * serialized once (web/delta-message.ts), to every listener; with no listener it reads nothing.
  */
 export class LiveFeed {
   private readonly listeners = new Set<Listener>();
@@ -41,14 +44,21 @@ export class LiveFeed {
   private readonly passed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** The catch-up running between messages, and whether records came after it started. */
+  private catchingUp: Promise<void> | undefined;
+  private behind = false;
   private readonly done: Promise<void>;
 
-  /** Follows `log` from after global position `afterPosition`; `readDeltas` reads the touched rows from up-to-date projections. */
+  /**
+   * Follows `log` from after global position `afterPosition`; `readDeltas` reads the touched rows
+   * from up-to-date projections, and `catchUp` brings them up to date as records come.
+   */
   constructor(
     log: EventLog,
     afterPosition: number,
     private readonly readDeltas: (touches: ReadonlyMap<string, RunTouches>) => Promise<RunDelta[]>,
     private readonly onError: (error: unknown) => void,
+    private readonly catchUp: () => Promise<unknown>,
   ) {
     this.done = this.follow(log, afterPosition).catch((error: unknown) => {
       if (!this.abort.signal.aborted) onError(error);
@@ -59,7 +69,27 @@ export class LiveFeed {
     for await (const event of log.follow({ afterPosition, signal: this.abort.signal })) {
       noteTouches(this.pending, event);
       this.schedule();
+      this.keepUp();
     }
+  }
+
+  /**
+   * While pages listen, folds the records into the projections as they come, one catch-up at a
+   * time: a message then reads rows at once instead of first folding the whole gathering (during a
+   * fan-out, thousands of records), which delayed every message by that fold.
+   */
+  private keepUp(): void {
+    this.behind = true;
+    if (this.catchingUp !== undefined || this.listeners.size === 0 || this.abort.signal.aborted) return;
+    this.behind = false;
+    this.catchingUp = this.catchUp()
+      .then(() => undefined)
+      // A failing catch-up fails the next message's read too, which reports it and resyncs the pages.
+      .catch(() => undefined)
+      .finally(() => {
+        this.catchingUp = undefined;
+        if (this.behind) this.keepUp();
+      });
   }
 
   private schedule(): void {
@@ -74,7 +104,7 @@ export class LiveFeed {
     if (this.listeners.size === 0) return;
     const runIds = [...touches.keys()];
     this.flushing = this.readDeltas(touches)
-      .then((deltas) => this.deliver({ event: 'delta', data: JSON.stringify({ deltas: deltas.map(deltaOnWire) }), runIds }))
+      .then((deltas) => this.deliver(deltaMessage(deltas)))
       .catch((error: unknown) => {
         // The pages reload what they show and meet the error there; the operator sees it here.
         this.onError(error);
@@ -102,6 +132,6 @@ export class LiveFeed {
     this.abort.abort();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.listeners.clear();
-    await Promise.all([this.done, this.flushing]);
+    await Promise.all([this.done, this.flushing, this.catchingUp]);
   }
 }

@@ -15,7 +15,8 @@ export function toColumns<T extends object>(rows: readonly T[]): Columns {
   return { columns, rows: rows.map((row) => columns.map((name) => (row as Record<string, unknown>)[name])) };
 }
 
-/** A delta as the live feed sends it: its tasks and attempts as Columns. */
-export function deltaOnWire(delta: RunDelta): Omit<RunDelta, 'tasks' | 'attempts'> & { tasks: Columns; attempts: Columns } {
-  return { ...delta, tasks: toColumns(delta.tasks), attempts: toColumns(delta.attempts) };
+/** A delta as the live feed sends it: its tasks as Columns, and its attempts as Columns when `attempts` (else none: the page did not ask). */
+export function deltaOnWire(delta: RunDelta, attempts: boolean): Omit<RunDelta, 'tasks' | 'attempts'> & { tasks: Columns; attempts?: Columns } {
+  const { attempts: rows, ...rest } = delta;
+  return { ...rest, tasks: toColumns(delta.tasks), ...(attempts ? { attempts: toColumns(rows) } : {}) };
 }

@@ -14,6 +14,7 @@ import { pageShell } from './page-shell.ts';
 import { pageWriter } from './page-writer.ts';
 import { readApi, serialViews } from './read-api.ts';
 import { ResyncFeed } from './resync-feed.ts';
+import { sseFrame } from './sse-frames.ts';
 import { workerReadApi, type WorkerReads } from './worker-read-api.ts';
 
 /**
@@ -74,7 +75,9 @@ export function webApp(options: WebServerOptions & { token: string }, reads: Hon
   app.get('/api/session', (c) => c.json({ readOnly: options.send === null, user: options.user }));
   app.get('/api/live', (c) =>
     streamSSE(c, async (stream) => {
-      const write = pageWriter(({ event, data }) => stream.writeSSE({ event, data }));
+      // The runs whose attempt rows this page shows (its timeline): other pages go without them.
+      const attemptRuns = new Set(c.req.queries('attempts') ?? []);
+      const write = pageWriter((message) => stream.write(sseFrame(message, attemptRuns)).then(() => undefined));
       const unsubscribe = feed?.subscribe(write) ?? (write({ event: 'hello', data: '{"seen":{}}', runIds: [] }), () => undefined);
       stream.onAbort(unsubscribe);
       while (!stream.aborted && !stream.closed) await stream.sleep(HEARTBEAT_MS).then(() => stream.write(': keep-alive\n\n'));
@@ -95,7 +98,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const { store } = options;
     await store.project();
     const views = serialViews(store);
-    feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError);
+    feed = new LiveFeed(store.log, store.projector.position(), async (touches) => runDeltas(await views(), touches), options.onError, views);
     reads = readApi(store, views);
   } else {
     reads = workerReadApi(options.worker);

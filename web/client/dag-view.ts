@@ -8,17 +8,20 @@ import { STATUS_COLOURS } from './status-colours.ts';
 /** What a click on the drawing selects: one task, or the tasks of a group. */
 export type DagSelection = { taskId: string } | { group: string; taskIds: string[] };
 
+/** A task's current status by its id (undefined: not known). */
+export type StatusOf = (id: string) => string | undefined;
+
 /** Counts of each status among `ids`. */
-function statusCounts(ids: readonly string[], statusOf: ReadonlyMap<string, string>): [string, number][] {
+function statusCounts(ids: readonly string[], statusOf: StatusOf): [string, number][] {
   const counts = new Map<string, number>();
   for (const id of ids) {
-    const status = statusOf.get(id) ?? 'PENDING';
+    const status = statusOf(id) ?? 'PENDING';
     counts.set(status, (counts.get(status) ?? 0) + 1);
   }
   return [...counts].sort(([a], [b]) => a.localeCompare(b));
 }
 
-function GroupBox({ node, statusOf }: { node: DagNode; statusOf: ReadonlyMap<string, string> }) {
+function GroupBox({ node, statusOf }: { node: DagNode; statusOf: StatusOf }) {
   const counts = statusCounts(node.taskIds, statusOf);
   let offset = 0;
   const left = node.x - node.width / 2;
@@ -35,10 +38,12 @@ function GroupBox({ node, statusOf }: { node: DagNode; statusOf: ReadonlyMap<str
     <text x=${node.x} y=${top + 31} text-anchor="middle" class="node-sub">${counts.map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')}</text>`;
 }
 
-/** The drawing, laid out again when `structure` changes (a new object); `onSelect` gets the task or group clicked. */
-export function DagView({ tasks, structure, selected, onSelect }: { tasks: Task[]; structure: object; selected: string | null; onSelect: (selection: DagSelection) => void }) {
+/**
+ * The drawing of `tasks`, laid out again when `structure` changes (a new object), coloured by
+ * `statusOf` (a lookup, not a map of every task rebuilt at each delta); `onSelect` gets the task or group clicked.
+ */
+export function DagView({ tasks, structure, statusOf, selected, onSelect }: { tasks: readonly Task[]; structure: object; statusOf: StatusOf; selected: string | null; onSelect: (selection: DagSelection) => void }) {
   const layout = useMemo(() => layoutDag(tasks), [structure]);
-  const statusOf = new Map(tasks.map((t) => [t.id, t.status]));
   const centre = new Map(layout.nodes.map((n) => [n.key, n]));
   return html`<svg class="dag" width=${layout.width} height=${layout.height} viewBox=${`0 0 ${layout.width} ${layout.height}`}>
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#8896a6" /></marker></defs>
@@ -50,7 +55,7 @@ export function DagView({ tasks, structure, selected, onSelect }: { tasks: Task[
         </g>`;
       }
       const id = node.taskIds[0] as string;
-      const status = statusOf.get(id) ?? 'PENDING';
+      const status = statusOf(id) ?? 'PENDING';
       const box = centre.get(node.key) as DagNode;
       return html`<g class=${`task-node${selected === id ? ' selected' : ''}`} data-task-id=${id} data-status=${status} onClick=${() => onSelect({ taskId: id })}>
         <rect x=${box.x - box.width / 2} y=${box.y - box.height / 2} width=${box.width} height=${box.height} rx="6" fill=${STATUS_COLOURS[status] ?? '#999'} />

@@ -47,6 +47,7 @@ export function HistoryView({ runId, tasks }: { runId: string; tasks: Task[] }) 
       window.clearTimeout(timer);
     };
   }, [runId, shown]);
+  const statusAt = useMemo(() => new Map((at?.run?.tasks ?? []).map((t) => [t.id, t.status])), [at]);
   if (log.error !== null) return html`<div class="error">${log.error}</div>`;
   if (entries.length === 0) return html`<p>loading…</p>`;
   const entry = entries.find((e) => e.seq === shown);
@@ -67,7 +68,7 @@ export function HistoryView({ runId, tasks }: { runId: string; tasks: Task[] }) 
     ${entry ? html`<div class="entry"><code>${entry.time}</code> <strong>${entry.actor}</strong> ${entry.type}<ul>${entry.changes.map((c) => html`<li>${c}</li>`)}</ul></div>` : null}
     ${at?.run ? html`<div class="history-state" data-at-seq=${at.seq}>
       run <${StatusBadge} status=${at.run.status} /> phase ${at.run.phase}, iteration ${at.run.iteration}${at.run.reason ? `: ${at.run.reason}` : ''}
-      <div class="dag-scroll"><${DagView} tasks=${drawn} structure=${structure} selected=${selected} onSelect=${(s: DagSelection) => setSelected('taskId' in s ? s.taskId : null)} /></div>
+      <div class="dag-scroll"><${DagView} tasks=${drawn} structure=${structure} statusOf=${(id: string) => statusAt.get(id)} selected=${selected} onSelect=${(s: DagSelection) => setSelected('taskId' in s ? s.taskId : null)} /></div>
       ${task ? html`<div class="panel-inline"><h3>${task.id} <${StatusBadge} status=${task.status} /> as of seq ${at.seq}</h3>
         <ul>${Object.values(at.attempts).filter((a) => a.taskId === task.id).map((a) => html`<li>${a.attemptId} <${StatusBadge} status=${a.status} /> on ${a.operatorKey}${a.reason ? `: ${a.reason}` : ''}</li>`)}</ul></div>` : null}
       <h3>Campaign state then</h3>${state ? html`<${JsonTree} value=${state.state} name=${`iteration ${state.iteration}`} />` : html`<p class="muted">none yet</p>`}

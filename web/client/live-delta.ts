@@ -9,17 +9,22 @@ export interface RunDelta<TTask = unknown, TAttempt = unknown> {
   toTime: string;
   run: Record<string, unknown> & { counts: Record<string, number> };
   tasks: TTask[];
-  attempts: TAttempt[];
+  /** Absent when the page did not ask for this run's attempt rows (it shows no timeline of it). */
+  attempts?: TAttempt[];
   campaignState?: unknown;
 }
 
 /** What to do with a delta for (fromSeq, toSeq] given state loaded as of `lastSeq`. */
 export type DeltaStep = 'skip' | 'apply' | 'reload';
 
-/** Skip what the state already has; apply what starts at or before it; reload past a gap (missed records). */
-export function deltaStep(lastSeq: number, delta: { fromSeq: number; toSeq: number }): DeltaStep {
+/**
+ * Skip what the state already has; apply what starts at or before it; reload past a gap (missed
+ * records) or when the delta lacks the rows the state keeps (`carries` false: attempts a page
+ * asked for, heard before its stream was opened again with the ask).
+ */
+export function deltaStep(lastSeq: number, delta: { fromSeq: number; toSeq: number }, carries = true): DeltaStep {
   if (delta.toSeq <= lastSeq) return 'skip';
-  return delta.fromSeq > lastSeq ? 'reload' : 'apply';
+  return delta.fromSeq > lastSeq || !carries ? 'reload' : 'apply';
 }
 
 /**
@@ -28,9 +33,16 @@ export function deltaStep(lastSeq: number, delta: { fromSeq: number; toSeq: numb
  */
 const indexes = new WeakMap<readonly unknown[], Map<string, number>>();
 
+/** `rows`'s index (key → position), handed on by upsertRows or built once: a lookup by key without a map rebuilt per delta. */
+export function rowIndex<T>(rows: readonly T[], key: (row: T) => string): ReadonlyMap<string, number> {
+  let index = indexes.get(rows);
+  if (index === undefined) indexes.set(rows, (index = new Map(rows.map((row, i) => [key(row), i]))));
+  return index;
+}
+
 /** `rows` with each of `changed` put in place of the row with its key, or added at the end; `onRow` hears each (the row it replaces, if any). */
 export function upsertRows<T>(rows: readonly T[], changed: readonly T[], key: (row: T) => string, onRow?: (old: T | undefined, row: T) => void): T[] {
-  const index = indexes.get(rows) ?? new Map(rows.map((row, i) => [key(row), i]));
+  const index = rowIndex(rows, key) as Map<string, number>;
   // The index follows the new array; the old one, if upserted again, builds its own.
   indexes.delete(rows);
   const next = [...rows];
@@ -97,7 +109,7 @@ export interface AttemptsState<TAttempt extends { attemptId: string }> {
   attempts: TAttempt[];
 }
 
-/** `state` after `delta`: the touched attempts replaced or added. */
+/** `state` after `delta` (one that carries attempts: deltaStep's `carries`): the touched attempts replaced or added. */
 export function applyAttemptsDelta<TAttempt extends { attemptId: string }>(state: AttemptsState<TAttempt>, delta: RunDelta<unknown, TAttempt>): AttemptsState<TAttempt> {
-  return { lastSeq: delta.toSeq, attempts: upsertRows(state.attempts, delta.attempts, (a) => a.attemptId) };
+  return { lastSeq: delta.toSeq, attempts: upsertRows(state.attempts, delta.attempts ?? [], (a) => a.attemptId) };
 }

@@ -16,10 +16,10 @@ export function fromColumns<T>({ columns, rows }: Columns): T[] {
   });
 }
 
-/** A delta as the live feed sends it. */
-export type WireDelta = Omit<RunDelta, 'tasks' | 'attempts'> & { tasks: Columns; attempts: Columns };
+/** A delta as the live feed sends it (attempts only to a page that asked for the run's). */
+export type WireDelta = Omit<RunDelta, 'tasks' | 'attempts'> & { tasks: Columns; attempts?: Columns };
 
 /** `delta` with its rows as objects. */
-export function deltaFromWire(delta: WireDelta): RunDelta {
-  return { ...delta, tasks: fromColumns(delta.tasks), attempts: fromColumns(delta.attempts) };
+export function deltaFromWire({ attempts, ...delta }: WireDelta): RunDelta {
+  return { ...delta, tasks: fromColumns(delta.tasks), ...(attempts === undefined ? {} : { attempts: fromColumns(attempts) }) };
 }

@@ -2,11 +2,11 @@
 import { html } from 'htm/preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { CommandButton } from './command-button.ts';
-import { DagView, type DagSelection } from './dag-view.ts';
+import { DagView, type DagSelection, type StatusOf } from './dag-view.ts';
 import { HistoryView } from './history-view.ts';
 import { JsonTree } from './json-tree.ts';
-import { applyAttemptsDelta, applyRunDelta, type AttemptsState, type RunDelta } from './live-delta.ts';
-import { getJson, runPath, StatusBadge, useDeltaState, useLive, type RunStatus, type Task, type TimelineAttempt } from './shared.ts';
+import { applyAttemptsDelta, applyRunDelta, rowIndex, type AttemptsState, type RunDelta } from './live-delta.ts';
+import { getJson, runPath, StatusBadge, useAttemptRows, useDeltaState, useLive, type RunStatus, type Task, type TimelineAttempt } from './shared.ts';
 import { TaskPanel } from './task-panel.ts';
 import { TimelineView } from './timeline-view.ts';
 
@@ -14,38 +14,47 @@ const TABS = ['dag', 'timeline', 'history', 'state'] as const;
 type Tab = (typeof TABS)[number];
 
 /** Tasks of a folded group, as a list to pick one from. */
-function GroupList({ selection, statusOf, onPick, onClose }: { selection: { group: string; taskIds: string[] }; statusOf: Map<string, string>; onPick: (id: string) => void; onClose: () => void }) {
+function GroupList({ selection, statusOf, onPick, onClose }: { selection: { group: string; taskIds: string[] }; statusOf: StatusOf; onPick: (id: string) => void; onClose: () => void }) {
   const [filter, setFilter] = useState('');
-  const ids = selection.taskIds.filter((id) => filter === '' || statusOf.get(id) === filter);
-  const statuses = [...new Set(selection.taskIds.map((id) => statusOf.get(id) ?? ''))].sort();
+  const ids = selection.taskIds.filter((id) => filter === '' || statusOf(id) === filter);
+  const statuses = [...new Set(selection.taskIds.map((id) => statusOf(id) ?? ''))].sort();
   return html`<aside class="panel"><button class="close" onClick=${onClose}>×</button><h2>${selection.group}</h2>
     <label>status <select value=${filter} onChange=${(e: Event) => setFilter((e.target as HTMLSelectElement).value)}><option value="">any</option>${statuses.map((s) => html`<option>${s}</option>`)}</select></label>
-    <ul class="group-list">${ids.slice(0, 500).map((id) => html`<li><a href="#" onClick=${(e: Event) => (e.preventDefault(), onPick(id))}>${id}</a> <${StatusBadge} status=${statusOf.get(id) ?? ''} /></li>`)}</ul>
+    <ul class="group-list">${ids.slice(0, 500).map((id) => html`<li><a href="#" onClick=${(e: Event) => (e.preventDefault(), onPick(id))}>${id}</a> <${StatusBadge} status=${statusOf(id) ?? ''} /></li>`)}</ul>
     ${ids.length > 500 ? html`<p class="muted">and ${ids.length - 500} more</p>` : null}</aside>`;
 }
 
 function DagTab({ run }: { run: RunStatus }) {
-  const iterations = [...new Set(run.tasks.map((t) => t.iteration ?? 0))].sort((a, b) => a - b);
+  // Which tasks are where changes only with the run's structure: a status change (most deltas) does not walk every task.
+  const iterations = useMemo(() => [...new Set(run.tasks.map((t) => t.iteration ?? 0))].sort((a, b) => a - b), [run.structure]);
   const current = iterations[iterations.length - 1] ?? 0;
   const [iteration, setIteration] = useState<number | null>(null);
   const [selection, setSelection] = useState<DagSelection | null>(null);
   const shown = iteration ?? current;
-  const tasks = run.tasks.filter((t) => (t.iteration ?? 0) === shown);
+  const tasks = useMemo(() => run.tasks.filter((t) => (t.iteration ?? 0) === shown), [run.structure, shown]);
   // What the shown iteration's layout depends on: the run's structure, and which iteration.
   const structure = useMemo(() => ({}), [run.structure, shown]);
+  const index = rowIndex(run.tasks, (t) => t.id);
+  const statusOf: StatusOf = (id) => run.tasks[index.get(id) ?? -1]?.status;
   return html`<div class="dag-tab">
     <div class="iterations">iteration ${iterations.map((i) => html`<button class=${i === shown ? 'on' : ''} data-iteration=${i} onClick=${() => setIteration(i === current ? null : i)}>${i}</button>`)}</div>
     <div class="split">
-      <div class="dag-scroll"><${DagView} tasks=${tasks} structure=${structure} selected=${selection !== null && 'taskId' in selection ? selection.taskId : null} onSelect=${setSelection} /></div>
+      <div class="dag-scroll"><${DagView} tasks=${tasks} structure=${structure} statusOf=${statusOf} selected=${selection !== null && 'taskId' in selection ? selection.taskId : null} onSelect=${setSelection} /></div>
       ${selection === null ? null : 'taskId' in selection
         ? html`<${TaskPanel} key=${selection.taskId} runId=${run.runId} taskId=${selection.taskId} onClose=${() => setSelection(null)} />`
-        : html`<${GroupList} selection=${selection} statusOf=${new Map(run.tasks.map((t) => [t.id, t.status]))} onPick=${(id: string) => setSelection({ taskId: id })} onClose=${() => setSelection(null)} />`}
+        : html`<${GroupList} selection=${selection} statusOf=${statusOf} onPick=${(id: string) => setSelection({ taskId: id })} onClose=${() => setSelection(null)} />`}
     </div>
   </div>`;
 }
 
 function TimelineTab({ runId }: { runId: string }) {
-  const { data, error } = useDeltaState(runId, () => getJson<AttemptsState<TimelineAttempt>>(runPath(runId, '/attempts')), (state, delta) => applyAttemptsDelta(state, delta as RunDelta<Task, TimelineAttempt>));
+  useAttemptRows(runId);
+  const { data, error } = useDeltaState(
+    runId,
+    () => getJson<AttemptsState<TimelineAttempt>>(runPath(runId, '/attempts')),
+    (state, delta) => applyAttemptsDelta(state, delta as RunDelta<Task, TimelineAttempt>),
+    (delta) => delta.attempts !== undefined,
+  );
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1000);

@@ -1,7 +1,7 @@
 // Types of the server's JSON and small helpers every view uses.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { getJson, onLive, type LiveMessage } from './api.ts';
+import { askAttempts, getJson, onLive, type LiveMessage } from './api.ts';
 import { deltaStep, type RunDelta } from './live-delta.ts';
 import { STATUS_COLOURS } from './status-colours.ts';
 
@@ -138,7 +138,13 @@ interface Heard {
  * a `resync`, or a reconnection that passed records it has not seen. Deltas heard while loading
  * wait for the load, then are applied or skipped by seq.
  */
-export function useDeltaState<T extends { lastSeq: number }>(runId: string, load: () => Promise<T>, apply: (state: T, delta: RunDelta) => T): { data: T | undefined; error: string | null } {
+export function useDeltaState<T extends { lastSeq: number }>(
+  runId: string,
+  load: () => Promise<T>,
+  apply: (state: T, delta: RunDelta) => T,
+  /** Whether a delta carries the rows `apply` needs (one that does not is a gap). */
+  carries: (delta: RunDelta) => boolean = () => true,
+): { data: T | undefined; error: string | null } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -179,7 +185,7 @@ export function useDeltaState<T extends { lastSeq: number }>(runId: string, load
         return;
       }
       // A failed first load is retried on the next message.
-      const step = current === undefined ? 'reload' : deltaStep(current.lastSeq, h);
+      const step = current === undefined ? 'reload' : deltaStep(current.lastSeq, h, h.delta === undefined || carries(h.delta));
       if (step === 'reload') reload();
       else if (step === 'apply' && current !== undefined && h.delta !== undefined) {
         current = apply(current, h.delta);
@@ -201,6 +207,11 @@ export function useDeltaState<T extends { lastSeq: number }>(runId: string, load
     };
   }, [runId]);
   return { data, error };
+}
+
+/** Run `runId`'s attempt rows come with the live deltas while the calling view is shown (call before the useDeltaState that applies them). */
+export function useAttemptRows(runId: string): void {
+  useEffect(() => askAttempts(runId), [runId]);
 }
 
 /** `GET` helper for a run's sub-resource. */
