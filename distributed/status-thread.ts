@@ -24,6 +24,8 @@ import type { FromStatusThread, StatusOutcome, StatusThreadConfig, ToStatusThrea
 const STATUS_QUEUE = 'matterstack-status';
 /** As long as a forwarded command may take at the owner (command-service's default). */
 const FORWARD_TIMEOUT_MS = 30_000;
+/** How long each step of the start may take (connect, open a watch, flush): a step past it fails the thread, named. */
+const STEP_TIMEOUT_MS = 10_000;
 
 const port = parentPort;
 if (port === null) throw new Error('status-thread.ts runs as a worker thread (distributed/status-responder.ts starts it)');
@@ -35,12 +37,27 @@ const hosted = new Set<string>();
 const asked = new Map<number, (outcome: StatusOutcome) => void>();
 let nextId = 0;
 
+/** `promise`, or a rejection naming `what` once it has taken STEP_TIMEOUT_MS: a start step never waits forever. */
+async function step<T>(what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 try {
-  const nc = await connect({ servers: config.servers, user: config.user, pass: config.pass, name: `matterstack-status-${config.workerId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await step(
+    'connect',
+    connect({ servers: config.servers, user: config.user, pass: config.pass, name: `matterstack-status-${config.workerId}`, timeout: STEP_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250 }),
+  );
+  // The worker created the file (RunStore.open) before it started this thread.
   const db = new Database(config.projectionsFile, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 10000');
-  const slots = await WatchedBucket.open(nc, SLOTS_BUCKET);
-  const leases = await WatchedBucket.open(nc, LEASES_BUCKET);
+  const slots = await step(`watch ${SLOTS_BUCKET}`, WatchedBucket.open(nc, SLOTS_BUCKET));
+  const leases = await step(`watch ${LEASES_BUCKET}`, WatchedBucket.open(nc, LEASES_BUCKET));
 
   /** The worker holding `runId` as the watch saw it; undefined when unknown or older than a lease lives (the worker looks it up). */
   const ownerOf = (runId: string): string | undefined => {
@@ -129,9 +146,11 @@ try {
         });
     }
   });
-  await nc.flush();
+  // A flush waits for the server's PONG: unbounded while the connection is down and reconnecting.
+  await step('flush', nc.flush());
   post({ type: 'ready' });
 } catch (error) {
+  // The worker terminates the thread on this message (a connection opened above would keep it alive).
   post({ type: 'failed', reason: errorMessage(error) });
   port.close();
 }

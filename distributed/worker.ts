@@ -63,6 +63,8 @@ export interface WorkerHandle {
   hostedRuns(): string[];
   /** Clean shutdown: stops hosting (the runs stay as they are in the log), releases the leases. */
   stop(): Promise<void>;
+  /** True once the status thread answers `status`; false if it never will (it failed, or the worker stopped first). */
+  statusThreadReady(): Promise<boolean>;
 }
 
 function defaultWorkerId(): string {
@@ -121,7 +123,7 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly refused = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
-  /** Answers `status` off this event loop; undefined when its thread could not start. */
+  /** Answers `status` off this event loop once its thread is ready; until then (or if it fails) this loop does. */
   private responder: StatusResponder | undefined;
   private scanning = false;
   private renewing = false;
@@ -173,7 +175,7 @@ class Worker implements CommandHandler, WorkerHandle {
     await presence.heard(workerId, ttl);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
-    await worker.startResponder(ttl);
+    worker.startResponder(ttl);
     worker.service = serveCommands(nc, {
       workerId,
       handler: worker,
@@ -187,10 +189,10 @@ class Worker implements CommandHandler, WorkerHandle {
     return worker;
   }
 
-  /** Starts the status thread; without it (it failed to start) this loop answers status as before. */
-  private async startResponder(leaseTtlMs: number): Promise<void> {
+  /** Starts the status thread in the background (never waited for); without it this loop answers status as before. */
+  private startResponder(leaseTtlMs: number): void {
     try {
-      this.responder = await startStatusResponder({
+      this.responder = startStatusResponder({
         servers: this.options.natsUrl,
         ...(this.options.user !== undefined ? { user: this.options.user } : {}),
         ...(this.options.pass !== undefined ? { pass: this.options.pass } : {}),
@@ -200,6 +202,7 @@ class Worker implements CommandHandler, WorkerHandle {
         answer: (runId, payload, forwarded, principal) => this.command(runId, 'status', payload, forwarded, principal),
         logger: this.logger,
       });
+      for (const runId of this.sessions.keys()) this.responder.hosted(runId);
     } catch (err) {
       this.logger.warn({ err }, 'status thread not started: status is answered on the run loop');
     }
@@ -207,6 +210,10 @@ class Worker implements CommandHandler, WorkerHandle {
 
   hostedRuns(): string[] {
     return [...this.sessions.keys()];
+  }
+
+  statusThreadReady(): Promise<boolean> {
+    return this.responder?.ready ?? Promise.resolve(false);
   }
 
   async stop(): Promise<void> {

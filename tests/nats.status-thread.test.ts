@@ -34,6 +34,8 @@ afterAll(async () => {
 
 describe('the status thread', () => {
   it('answers status for a hosted run while the worker\'s event loop is blocked', async () => {
+    // The worker starts its thread in the background and answers status itself until the thread is ready.
+    expect(await worker.statusThreadReady()).toBe(true);
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_busy' })).accepted).toBe(true);
     await vi.waitFor(async () => {
       const reply = await requestCommand(scientist, 'r_busy', 'status');
