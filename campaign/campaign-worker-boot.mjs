@@ -1,5 +1,5 @@
-// Entry of a campaign worker thread: loader hooks are per thread, so the worker registers tsx
-// itself (both hooks, as bin/matterstack.js does) before loading the TypeScript worker.
+// Entry of a TypeScript worker thread (a campaign's, a worker's status responder): loader hooks are per
+// thread, so the thread registers tsx itself (both hooks, as bin/matterstack.js does) before loading its entry.
 import { workerData } from 'node:worker_threads';
 import { register as registerCommonJs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';

@@ -1,17 +1,10 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  COMMAND_PAYLOADS,
-  InitPayloadSchema,
-  isCommandVerb,
-  ListPayloadSchema,
-  type CommandReplyMessage,
-  type CommandVerb,
-  type InitPayload,
-  type ListPayload,
-} from '../events/command-messages.ts';
+import { InitPayloadSchema, ListPayloadSchema, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
-import { isValidId } from '../events/ids.ts';
 import { AUTHENTICATED_SUBJECT_PREFIX, COMMAND_SUBJECT_PREFIX, parseCommandSubject } from '../events/subjects.ts';
+import { describeIssues, parseBody, parseRunCommand, rejected } from './command-request.ts';
+
+export { rejected } from './command-request.ts';
 
 /** Queue group shared by every worker: each command reaches exactly one of them. */
 export const COMMAND_QUEUE = 'matterstack-workers';
@@ -43,6 +36,11 @@ export interface CommandServiceOptions {
   handler: CommandHandler;
   /** How long a forwarded command may take at the owner. */
   forwardTimeoutMs?: number;
+  /**
+   * True while `status` requests are to be left unanswered (documented and forwarded alike): a
+   * status responder of this worker (distributed/status-responder.ts) answers them off this event loop.
+   */
+  statusElsewhere?: () => boolean;
   onError?: (error: unknown) => void;
 }
 
@@ -62,30 +60,10 @@ export function forwardSubject(workerId: string, commandSubject: string): string
   return `ms.wrk.${workerId}.${commandSubject}`;
 }
 
-/** A rejected reply. */
-export function rejected(code: string, message: string): CommandReplyMessage {
-  return { accepted: false, error: { code, message } };
-}
-
 /** Turns a thrown error into a reply (MatterStackError codes verbatim; anything else is internal). */
 export function replyOfError(error: unknown): CommandReplyMessage {
   if (isMatterStackError(error)) return rejected(error.code, error.message);
   return rejected('INTERNAL', errorMessage(error));
-}
-
-/** Parses a request body: empty means `{}`, anything else must be a JSON object. */
-function parseBody(data: Uint8Array): { ok: true; value: unknown } | { ok: false; message: string } {
-  const text = decoder.decode(data).trim();
-  if (text === '') return { ok: true, value: {} };
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (error) {
-    return { ok: false, message: `payload is not JSON: ${errorMessage(error)}` };
-  }
-}
-
-function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
-  return error.issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(payload)'}: ${i.message}`).join('; ');
 }
 
 /**
@@ -102,14 +80,9 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
   };
 
   const dispatch = async (msg: Msg, subject: string, principal: string | undefined, runId: string, verb: string, forwarded: boolean): Promise<CommandReplyMessage> => {
-    if (!isValidId(runId)) return rejected('VALIDATION_FAILED', `invalid run id ${JSON.stringify(runId)}`);
-    if (!isCommandVerb(verb)) return rejected('VALIDATION_FAILED', `unknown command ${JSON.stringify(verb)}`);
-    const body = parseBody(msg.data);
-    if (!body.ok) return rejected('VALIDATION_FAILED', body.message);
-    const parsed = COMMAND_PAYLOADS[verb].safeParse(body.value);
-    if (!parsed.success) return rejected('VALIDATION_FAILED', `invalid ${verb} payload: ${describeIssues(parsed.error)}`);
-    if (principal !== undefined && !isValidId(principal)) return rejected('VALIDATION_FAILED', `invalid NATS user token ${JSON.stringify(principal)}`);
-    const outcome = await handler.command(runId, verb, parsed.data as Record<string, unknown>, forwarded, principal);
+    const parsed = parseRunCommand(msg.data, runId, verb, principal);
+    if (!parsed.ok) return parsed.reply;
+    const outcome = await handler.command(runId, parsed.verb, parsed.payload, forwarded, principal);
     if (!('forwardTo' in outcome)) return outcome;
     const answer = await nc.request(forwardSubject(outcome.forwardTo, subject), msg.data, { timeout: forwardTimeoutMs });
     return JSON.parse(decoder.decode(answer.data)) as CommandReplyMessage;
@@ -147,6 +120,7 @@ export function serveCommands(nc: NatsConnection, options: CommandServiceOptions
       else if (forwarded) job = Promise.resolve(rejected('VALIDATION_FAILED', `${command.verb} is never forwarded: ${msg.subject}`));
       else job = onList(msg);
     }
+    else if (command.verb === 'status' && options.statusElsewhere?.() === true) return;
     else job = dispatch(msg, subject, command.principal, command.runId, command.verb, forwarded);
     job.then(
       (reply) => respond(msg, reply),

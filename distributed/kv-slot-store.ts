@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SlotStore } from '../host/shared-slots.ts';
 import { emptySlotDoc, SlotDocSchema, type SlotDoc } from '../host/slot-semaphore.ts';
@@ -56,10 +56,14 @@ export class KvSlotStore implements SlotStore {
 
   private async readEntry(key: string): Promise<{ doc: SlotDoc; revision: number }> {
     const entry = await this.kv.get(key);
-    if (entry === null) return { doc: emptySlotDoc(), revision: 0 };
-    if (entry.operation !== 'PUT' || entry.value.length === 0) return { doc: emptySlotDoc(), revision: entry.revision };
-    const parsed = SlotDocSchema.safeParse(JSON.parse(decoder.decode(entry.value)));
-    // A document nobody can read is replaced: its entries would expire anyway.
-    return { doc: parsed.success ? parsed.data : emptySlotDoc(), revision: entry.revision };
+    return entry === null ? { doc: emptySlotDoc(), revision: 0 } : { doc: slotDocOfEntry(entry), revision: entry.revision };
   }
+}
+
+/** The slot document an entry of the bucket holds (empty for a deleted or unreadable one). */
+export function slotDocOfEntry(entry: KvEntry): SlotDoc {
+  if (entry.operation !== 'PUT' || entry.value.length === 0) return emptySlotDoc();
+  const parsed = SlotDocSchema.safeParse(JSON.parse(decoder.decode(entry.value)));
+  // A document nobody can read is replaced: its entries would expire anyway.
+  return parsed.success ? parsed.data : emptySlotDoc();
 }

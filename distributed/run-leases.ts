@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -6,6 +6,9 @@ import { z } from 'zod';
 /** What a lease entry says: who holds the run. */
 export const LeaseValueSchema = z.object({ workerId: z.string().min(1), acquiredAt: z.string() });
 export type LeaseValue = z.output<typeof LeaseValueSchema>;
+
+/** Name of the KV bucket holding the run leases. */
+export const LEASES_BUCKET = 'MS_LEASES';
 
 /** Lease TTL when nobody says otherwise: a dead holder's runs are free again within about this long. */
 export const DEFAULT_LEASE_TTL_MS = 10_000;
@@ -53,7 +56,7 @@ export class RunLeases {
 
   /** Opens (creating if missing, with `replicas` copies) the lease bucket. */
   static async open(nc: NatsConnection, options: { workerId: string; ttlMs: number; bucket?: string; replicas?: number }): Promise<RunLeases> {
-    const kv = await new Kvm(nc).create(options.bucket ?? 'MS_LEASES', { ttl: options.ttlMs, history: 1, replicas: options.replicas ?? 1 });
+    const kv = await new Kvm(nc).create(options.bucket ?? LEASES_BUCKET, { ttl: options.ttlMs, history: 1, replicas: options.replicas ?? 1 });
     return new RunLeases(kv, options.workerId, options.ttlMs);
   }
 
@@ -125,8 +128,13 @@ export class RunLeases {
   /** The worker holding `runId`, or undefined when nobody does. */
   async owner(runId: string): Promise<string | undefined> {
     const entry = await this.kv.get(runId);
-    if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
-    const parsed = LeaseValueSchema.safeParse(JSON.parse(decoder.decode(entry.value)));
-    return parsed.success ? parsed.data.workerId : undefined;
+    return entry === null ? undefined : holderOfEntry(entry);
   }
+}
+
+/** The holder a lease entry names (undefined for a deleted or unreadable one). */
+export function holderOfEntry(entry: KvEntry): string | undefined {
+  if (entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+  const parsed = LeaseValueSchema.safeParse(JSON.parse(decoder.decode(entry.value)));
+  return parsed.success ? parsed.data.workerId : undefined;
 }

@@ -24,6 +24,7 @@ import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
 import { withSharedSlotWaits } from '../views/shared-slot-wait.ts';
 import { WorkerPresence } from './worker-presence.ts';
+import { startStatusResponder, type StatusResponder } from './status-responder.ts';
 import { initTarget, mayTakeRun } from './spread-policy.ts';
 
 /** Options of `runWorker`. */
@@ -62,6 +63,8 @@ export interface WorkerHandle {
   hostedRuns(): string[];
   /** Clean shutdown: stops hosting (the runs stay as they are in the log), releases the leases. */
   stop(): Promise<void>;
+  /** True once the status thread answers `status`; false if it never will (it failed, or the worker stopped first). */
+  statusThreadReady(): Promise<boolean>;
 }
 
 function defaultWorkerId(): string {
@@ -120,6 +123,8 @@ class Worker implements CommandHandler, WorkerHandle {
   private readonly refused = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private service: CommandService | undefined;
+  /** Answers `status` off this event loop once its thread is ready; until then (or if it fails) this loop does. */
+  private responder: StatusResponder | undefined;
   private scanning = false;
   private renewing = false;
   /** Inits being created here (not hosted yet). */
@@ -170,7 +175,13 @@ class Worker implements CommandHandler, WorkerHandle {
     await presence.heard(workerId, ttl);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
-    worker.service = serveCommands(nc, { workerId, handler: worker, onError: (err) => worker?.logger.error({ err }, 'command failed') });
+    worker.startResponder(ttl);
+    worker.service = serveCommands(nc, {
+      workerId,
+      handler: worker,
+      statusElsewhere: () => worker?.responder?.alive === true,
+      onError: (err) => worker?.logger.error({ err }, 'command failed'),
+    });
     worker.timers.push(setInterval(() => void worker?.renewLeases(), Math.max(200, Math.floor(ttl / 3))));
     worker.timers.push(setInterval(() => void worker?.scan(), options.scanIntervalMs ?? Math.max(250, Math.floor(ttl / 2))));
     void worker.watchConnection();
@@ -178,8 +189,31 @@ class Worker implements CommandHandler, WorkerHandle {
     return worker;
   }
 
+  /** Starts the status thread in the background (never waited for); without it this loop answers status as before. */
+  private startResponder(leaseTtlMs: number): void {
+    try {
+      this.responder = startStatusResponder({
+        servers: this.options.natsUrl,
+        ...(this.options.user !== undefined ? { user: this.options.user } : {}),
+        ...(this.options.pass !== undefined ? { pass: this.options.pass } : {}),
+        workerId: this.workerId,
+        projectionsFile: this.store.projectionsFile,
+        leaseTtlMs,
+        answer: (runId, payload, forwarded, principal) => this.command(runId, 'status', payload, forwarded, principal),
+        logger: this.logger,
+      });
+      for (const runId of this.sessions.keys()) this.responder.hosted(runId);
+    } catch (err) {
+      this.logger.warn({ err }, 'status thread not started: status is answered on the run loop');
+    }
+  }
+
   hostedRuns(): string[] {
     return [...this.sessions.keys()];
+  }
+
+  statusThreadReady(): Promise<boolean> {
+    return this.responder?.ready ?? Promise.resolve(false);
   }
 
   async stop(): Promise<void> {
@@ -191,6 +225,7 @@ class Worker implements CommandHandler, WorkerHandle {
     const sessions = [...this.sessions.values()];
     for (const session of sessions) session.abort.abort();
     await Promise.allSettled(sessions.map((s) => s.ended()));
+    await this.responder?.stop();
     this.logger.info('draining: runs handed back (leases released)');
     await this.presence.leave(this.workerId).catch((err: unknown) => this.logger.warn({ err }, 'presence not withdrawn (it expires with its TTL)'));
     this.presence.close();
@@ -425,6 +460,7 @@ class Worker implements CommandHandler, WorkerHandle {
       onEnd: (s, why) => this.onSessionEnd(s, why),
     });
     this.sessions.set(runId, session);
+    this.responder?.hosted(runId);
     await this.announce();
     try {
       let lastSeq = 0;
@@ -450,7 +486,10 @@ class Worker implements CommandHandler, WorkerHandle {
   }
 
   private async onSessionEnd(session: RunSession, why: SessionEnd): Promise<void> {
-    if (this.sessions.get(session.runId) === session) this.sessions.delete(session.runId);
+    if (this.sessions.get(session.runId) === session) {
+      this.sessions.delete(session.runId);
+      this.responder?.dropped(session.runId);
+    }
     void this.announce();
     this.logger.info({ runId: session.runId, why }, 'run session ended');
     try {

@@ -201,6 +201,9 @@ describe('fuzz: NATS command payloads against a real worker', () => {
     log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
     // The fuzzing service above shares the queue group: stop it so the worker answers every command.
     await commands.stop();
+    // Its unsubscribe is only queued on its connection: until the server has it, the server may still pick
+    // the service for the init below, whose reply then never comes (the hook timed out at 60 s in CI).
+    await service.flush();
     expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_fz' })).accepted).toBe(true);
     // Quiet: the run waits on its gate, so whatever the log gains from here on is the commands' doing.
     await vi.waitFor(async () => {
