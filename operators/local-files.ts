@@ -40,7 +40,9 @@ export function takeClaim(dir: string): boolean {
  * there is one; the marker is written before the start marker, so a kill that reads it finds it), records the
  * start marker (pid + /proc start time, against pid reuse), runs the command (given as arguments:
  * no task data is ever part of this text), records its exit code, and tells the launcher's reader
- * on fd 3 when there is one (the command itself runs without it). Shell builtins only: no process
+ * on fd 3 when there is one (the command itself runs without it); before that it goes back to the
+ * orchestrator's own cgroup (two levels up), so the attempt's is empty when the end is heard and
+ * can be removed at once (where the move is refused, it is removed at collect, or later). Shell builtins only: no process
  * but the command's. The markers are written in place: a reader that finds one empty or cut short
  * takes it as not written yet (a dead wrapper with an empty exit code is lost).
  */
@@ -57,6 +59,7 @@ printf '{"pid":%s,"procStartTime":%s}\\n' "$$" "$st" > ${LOCAL_FILES.started}
 "$@" 3>&-
 code=$?
 printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}
+[ -z "$cg" ] || { printf '%s\\n' "$$" > "\${cg%/*/*}/cgroup.procs"; } 2>/dev/null
 { printf 'X %s %s\\n' "$$" "$code" >&3; } 2>/dev/null
 exit "$code"
 `;

@@ -27,6 +27,9 @@ const LaunchSchema = z.object({ launchedAt: z.number() });
 const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
 type Started = z.infer<typeof StartedSchema>;
 
+/** When an attempt's cgroup that was still busy at collect is tried again (ms after the previous try): the wrapper leaves it as it exits. */
+const CGROUP_RELEASE_RETRIES_MS = [20, 200, 2000];
+
 /** A wrapper this instance launched: its pid, when (epoch ms), and the cgroup made for it. */
 interface Launch {
   pid: number;
@@ -238,6 +241,18 @@ export class LocalOperator implements Operator {
     return this.launcher.isRunning(launch.pid) && isProcessAlive(launch.pid);
   }
 
+  /** Removes the attempt's cgroup now, or a little later when the wrapper has not left it yet (a process the task left behind keeps it). */
+  private releaseCgroupSoon(dir: string): void {
+    const cgroup = this.cgroupOf(dir);
+    if (cgroup === null || removeCgroup(cgroup)) return;
+    const retry = (delaysMs: number[]): void => {
+      const [delay, ...later] = delaysMs;
+      if (delay === undefined) return;
+      setTimeout(() => removeCgroup(cgroup) || retry(later), delay).unref();
+    };
+    retry(CGROUP_RELEASE_RETRIES_MS);
+  }
+
   /** Drops what this instance keeps of a launch that has ended. */
   private forgetLaunch(dir: string, launch: Launch | undefined): void {
     if (launch === undefined) return;
@@ -374,7 +389,7 @@ export class LocalOperator implements Operator {
     this.prepared.delete(ctx.attempt.dir);
     this.unlaunched.delete(ctx.attempt.dir);
     // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
-    if (!this.cgroupGone.delete(ctx.attempt.dir)) this.releaseCgroup(ctx.attempt.dir);
+    if (!this.cgroupGone.delete(ctx.attempt.dir)) this.releaseCgroupSoon(ctx.attempt.dir);
     return collectTaskResults(ctx, []);
   }
 

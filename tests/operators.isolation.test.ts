@@ -223,4 +223,25 @@ describe.skipIf(probe === null)('attempts in their own cgroup', () => {
     expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });
     expect(isProcessAlive(escaped)).toBe(false);
   });
+
+  it('leaves no cgroup behind when results are collected the moment the end is heard (24 quick tasks)', async () => {
+    const op = operator();
+    const ws = tempWorkspace();
+    const cgroups = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const ctx = contextFor(ws, { id: `quick${i}`, command: 'true' });
+        await op.prepare(ctx);
+        await op.submit(ctx);
+        await new Promise<void>((resolve, reject) => {
+          const stop = op.watch(ctx, (result) => {
+            if (result.status === 'RUNNING') return;
+            stop();
+            op.collectResults(ctx).then(() => resolve(), reject);
+          });
+        });
+        return read(ctx, '.matterstack/cgroup').trim();
+      }),
+    );
+    await vi.waitFor(() => expect(cgroups.filter((cgroup) => existsSync(cgroup))).toEqual([]), { timeout: 4000, interval: 50 });
+  });
 });
