@@ -32,6 +32,8 @@ function processes(): Map<number, { parent: number; cpu: number; type: string }>
       table.set(Number(name), { parent: Number(fields[1]), cpu, type: sub === undefined ? type : `${type} ${sub}` });
       // The process ended while the table was read: it is not part of what is measured.
     } catch {
+      // Left out of the table (see above).
+      continue;
     }
   }
   return table;

@@ -96,6 +96,7 @@ export class RunLeases {
     } catch (error) {
       if (isWrongSequence(error) || /wrong last sequence/i.test(String(error))) {
         this.revisions.delete(runId);
+        // A retake that fails (the bucket unreachable, another worker first) leaves the lease lost, which the caller handles.
         if (options.retakeLapsed && (await this.acquire(runId).catch(() => false))) return 'retaken';
         return 'lost';
       }

@@ -30,6 +30,7 @@ function orchestrate(root: string, runId: string, localOptions?: LocalOperatorOp
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, 'ws', runId, ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
+  // Read only so the child never blocks on a full pipe: the orchestrator's own log is not what this test checks.
   child.stderr.on('data', () => undefined);
   const done = new Promise<{ code: number | null; stdout: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout })));
   return { done, kill: () => child.kill('SIGKILL') };

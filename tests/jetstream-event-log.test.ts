@@ -27,6 +27,7 @@ eventLogContract('JetStreamEventLog', {
   async open() {
     // A fresh stream per test: streams cannot overlap on ms.evt.>, so drop the previous one.
     const jsm = await jetstreamManager(admin);
+    // No stream yet (a fresh server): nothing to delete.
     await jsm.streams.delete('MS_EVENTS').catch(() => undefined);
     return openLog();
   },

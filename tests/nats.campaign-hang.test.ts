@@ -29,6 +29,7 @@ export const analyze = () => 1;`,
   nc = await connect({ servers: server.url, ...server.users.orchestrator });
 });
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   await worker?.stop().catch(() => undefined);
   await nc?.close();
   await server?.stop();

@@ -31,6 +31,7 @@ beforeAll(async () => {
   await vi.waitFor(() => jetstreamManager(nc), { timeout: 60_000, interval: 250 });
 }, 120_000);
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const w of workers) await w.stop().catch(() => undefined);
   await log?.close();
   await nc?.close();
@@ -40,6 +41,7 @@ afterAll(async () => {
 
 async function statuses(runIds: string[]): Promise<(string | undefined)[]> {
   return Promise.all(runIds.map(async (runId) => {
+    // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
     const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
     return reply?.accepted ? String(reply.status?.status) : undefined;
   }));

@@ -29,6 +29,7 @@ beforeAll(async () => {
   log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
 }, 60_000);
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const w of workers) await w.stop().catch(() => undefined);
   await nc?.close();
   await log?.close();
@@ -67,6 +68,7 @@ describe('a worker drains on SIGTERM', () => {
 
     await vi.waitFor(async () => {
       const statuses = await Promise.all(runIds.map(async (runId) => {
+        // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
         const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
         return reply?.accepted ? String(reply.status?.status) : undefined;
       }));

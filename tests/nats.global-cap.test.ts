@@ -26,6 +26,7 @@ beforeAll(async () => {
   nc = await connect({ servers: server.url, ...server.users.orchestrator });
 }, 60_000);
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const worker of workers) await worker.stop().catch(() => undefined);
   await nc?.close();
   await server?.stop();
@@ -41,6 +42,7 @@ describe('the global cap shared by every run on every worker (JetStream KV)', { 
     expect(workers.every((w) => w.hostedRuns().length > 0), String(workers.map((w) => w.hostedRuns().length))).toBe(true);
     await vi.waitFor(async () => {
       const statuses = await Promise.all(runIds.map(async (runId) => {
+        // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
         const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
         return reply?.accepted ? String(reply.status?.status) : undefined;
       }));

@@ -33,6 +33,7 @@ beforeAll(async () => {
   nc = await connect({ servers: server.url, ...server.users.orchestrator });
 }, 60_000);
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const w of workers) await w.stop().catch(() => undefined);
   await nc?.close();
   await server?.stop();
@@ -47,6 +48,7 @@ async function slotDoc(): Promise<SlotDoc> {
 }
 
 async function statusOf(runId: string): Promise<string | undefined> {
+  // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
   const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
   return reply?.accepted ? String(reply.status?.status) : undefined;
 }
@@ -78,6 +80,7 @@ describe('operator caps shared by every run on every worker (JetStream KV semaph
       const statuses = await Promise.all(runIds.map(statusOf));
       const stuck = runIds.filter((_, i) => statuses[i] !== 'COMPLETED');
       const detail = await Promise.all(stuck.map(async (runId) => {
+        // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
         const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
         const tasks = reply?.accepted ? ((reply.status?.tasks ?? []) as { id: string; status: string; currentAttemptId: string }[]) : [];
         return { runId, tasks: tasks.filter((t) => t.status !== 'COMPLETED').map((t) => `${t.id} ${t.status} ${t.currentAttemptId}`) };

@@ -23,6 +23,7 @@ beforeAll(async () => {
   nc = await connect({ servers: server.url, ...server.users.orchestrator });
 });
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const worker of workers) await worker.stop().catch(() => undefined);
   await nc?.close();
   await server?.stop();

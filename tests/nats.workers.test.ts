@@ -29,6 +29,7 @@ beforeAll(async () => {
   log = await JetStreamEventLog.connect({ servers: server.url, ...server.users.orchestrator });
 });
 afterAll(async () => {
+  // Cleanup only: a worker that never started or has stopped already has nothing left to stop.
   for (const w of workers) await w.stop().catch(() => undefined);
   await nc?.close();
   await log?.close();
@@ -42,6 +43,7 @@ async function waitAllCompleted(runIds: string[], timeoutMs: number): Promise<Ma
   while (Date.now() < deadline) {
     for (const runId of runIds) {
       if (statuses.get(runId) === 'COMPLETED') continue;
+      // A status request that times out counts as no answer yet: the caller waits on or reports the run as unknown.
       const reply = await requestCommand(nc, runId, 'status', {}, 10_000).catch(() => undefined);
       if (reply?.accepted) statuses.set(runId, String(reply.status?.status));
     }

@@ -122,6 +122,7 @@ describe('optimisation: an attempt’s results are stored once per record, and r
 
   it('JetStream: one copy in the message; reads back whole; a message of the previous version reads as it was', async () => {
     const jsm = await jetstreamManager(admin);
+    // No stream yet (a fresh server): nothing to delete.
     await jsm.streams.delete('MS_EVENTS').catch(() => undefined);
     const log = await JetStreamEventLog.connect({ servers: server.url, user: server.users.orchestrator.user, pass: server.users.orchestrator.pass, storage: 'file' });
     try {
