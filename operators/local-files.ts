@@ -35,8 +35,11 @@ export function takeClaim(dir: string): boolean {
 }
 
 /**
- * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <cgroup or ''> <command...>` in the
- * attempt folder once the launcher took the claim: it records and joins the attempt's cgroup (when
+ * The wrapper, run as `sh -c WRAPPER_SCRIPT matterstack-wrapper <cgroup or ''> <how> <command...>` in the
+ * attempt folder once the launcher took the claim, where `how` is `argv` (the command is the program and
+ * its arguments) or `shell` (the command is one shell command line, run as `/bin/sh -c` would run it but
+ * in a subshell of the wrapper, which is that same shell: one program fewer to start per task, with
+ * positional parameters, options and the wrapper's variables cleared). It records and joins the attempt's cgroup (when
  * there is one; the marker is written before the start marker, so a kill that reads it finds it), records the
  * start marker (pid + /proc start time, against pid reuse), runs the command (given as arguments:
  * no task data is ever part of this text), records its exit code, and tells the launcher's reader
@@ -47,7 +50,7 @@ export function takeClaim(dir: string): boolean {
  * takes it as not written yet (a dead wrapper with an empty exit code is lost).
  */
 export const WRAPPER_SCRIPT = `set -f
-cg=$1; shift
+cg=$1; how=$2; shift 2
 if [ -n "$cg" ]; then
   printf '%s\\n' "$cg" > ${LOCAL_FILES.cgroup}
   { printf '%s\\n' "$$" > "$cg/cgroup.procs"; } 2>/dev/null
@@ -56,7 +59,7 @@ st=null
 field22() { shift 21; st=$1; }
 if [ -r /proc/$$/stat ]; then read -r stat < /proc/$$/stat && field22 $stat; fi
 printf '{"pid":%s,"procStartTime":%s}\\n' "$$" "$st" > ${LOCAL_FILES.started}
-"$@" 3>&-
+if [ "$how" = shell ]; then (set +f; unset cg how st stat; unset -f field22; eval "set --; $1") 3>&-; else "$@" 3>&-; fi
 code=$?
 printf '%s\\n' "$code" > ${LOCAL_FILES.exitCode}
 [ -z "$cg" ] || { printf '%s\\n' "$$" > "\${cg%/*/*}/cgroup.procs"; } 2>/dev/null

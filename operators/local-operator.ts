@@ -158,7 +158,7 @@ export class LocalOperator implements Operator {
       dir,
       // Never the orchestrator's environment (secrets): the launcher adds the allow-list to the task's env and ours.
       env: declaredTaskEnv(ctx.task.env, { runId: ctx.runId, taskId: ctx.task.id, attemptId: ctx.attempt.attemptId, attemptDir: dir }),
-      argv: [cgroup ?? '', ...(typeof command === 'string' ? ['/bin/sh', '-c', command] : command)],
+      argv: [cgroup ?? '', ...(typeof command === 'string' ? ['shell', command] : ['argv', ...command])],
     });
     if ('claimed' in outcome) return this.adoptWinner(ctx);
     const at = Date.now();

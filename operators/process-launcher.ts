@@ -20,65 +20,79 @@ export type LaunchOutcome = { pid: number } | { claimed: true };
 export const END_MARK = 'matterstack-end-of-record';
 
 /**
- * The launcher: a long-lived bash reading NUL-separated records on stdin (folder, n, n variables,
- * m, m arguments, END_MARK). For each whole record it takes the claim (noclobber: O_EXCL) and
- * forks the wrapper in a new session (a background subshell of a non-interactive bash is no
- * group leader: setsid execs without forking), then answers `P <pid>` (or `L`: claim taken) on
- * stdout; wrappers answer `X <pid> <code>` on the same pipe when their command ends. On EOF (we
- * exited, or died) it leaves; the wrappers it started live on in their own sessions.
+ * The launcher: a long-lived perl (perl-base is essential on Debian; far lighter to fork than
+ * this node process) reading NUL-separated records on stdin (folder, n, n variables, m, m
+ * arguments, END_MARK). For each whole record it takes the claim (O_EXCL) and forks a child that
+ * leaves for a new session (setsid: the wrapper leads its own session and process group) and
+ * execs the wrapper, then answers `P <pid>` (`L`: claim taken; `F`: no fork, claim released) on
+ * stdout; wrappers answer `X <pid> <code>` on the same pipe (their fd 3) when their command ends.
+ * On EOF (we exited, or died) it leaves; the wrappers it started live on in their own sessions.
+ * Its wrappers are reaped by the kernel (SIGCHLD ignored; set back to default for the wrapper).
  */
-const LAUNCHER_SCRIPT = `set -f -C
-mark=$1 setsid=$2 wrapper=$3
-r() { IFS= read -r -d '' "$1"; }
-while r dir; do
-  r n || exit; env=(); for ((i = 0; i < n; i++)); do r v || exit; env+=("$v"); done
-  r n || exit; args=(); for ((i = 0; i < n; i++)); do r v || exit; args+=("$v"); done
-  r end && [[ $end == "$mark" ]] || exit
-  if ! { : > "$dir/${LOCAL_FILES.claim}"; } 2>/dev/null; then echo L; continue; fi
-  ( cd -- "$dir" || exit; unset PWD OLDPWD SHLVL; ((\${#env[@]} == 0)) || export -- "\${env[@]}" || exit
-    exec "$setsid" /bin/sh -c "$wrapper" matterstack-wrapper "\${args[@]}" ) 3>&1 </dev/null >>"$dir/${LOCAL_FILES.stdout}" 2>>"$dir/${LOCAL_FILES.stderr}" &
-  echo "P $!"
-done
+const LAUNCHER_SCRIPT = `use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
+my ($mark, $wrapper) = @ARGV;
+$SIG{CHLD} = 'IGNORE'; $| = 1; $/ = "\\0";
+sub field { my $v = <STDIN>; defined $v && chomp $v or exit 0; return $v }
+while (defined(my $dir = <STDIN>)) {
+  chomp $dir or exit 0;
+  my @env = map { field() } 1 .. field();
+  my @args = map { field() } 1 .. field();
+  field() eq $mark or exit 0;
+  my $claim = "$dir/${LOCAL_FILES.claim}";
+  sysopen(my $fh, $claim, O_WRONLY | O_CREAT | O_EXCL) or do { print "L\\n"; next };
+  close $fh;
+  my $pid = fork;
+  if (!defined $pid) { unlink $claim; print "F\\n"; next }
+  if ($pid == 0) {
+    $SIG{CHLD} = 'DEFAULT';
+    POSIX::dup2(1, 3) // POSIX::_exit(1);
+    open(STDIN, '<', '/dev/null') && open(STDOUT, '>>', "$dir/${LOCAL_FILES.stdout}") && open(STDERR, '>>', "$dir/${LOCAL_FILES.stderr}") && chdir($dir) or POSIX::_exit(1);
+    for (@env) { my ($name, $value) = split /=/, $_, 2; $ENV{$name} = $value }
+    POSIX::setsid();
+    exec { '/bin/sh' } '/bin/sh', '-c', $wrapper, 'matterstack-wrapper', @args;
+    POSIX::_exit(127);
+  }
+  print "P $pid\\n";
+}
 `;
 
-const BASH = '/bin/bash';
-const SETSID = ['/usr/bin/setsid', '/bin/setsid'].find((file) => existsSync(file));
-/** Variable names bash cannot export as given (readonly, special, or changing bash itself): such a task goes the direct way. */
-const BASH_SPECIAL = /^(BASH\w*|SHELLOPTS|EUID|UID|PPID|GROUPS|FUNCNAME|RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|EPOCHREALTIME|EPOCHSECONDS|DIRSTACK|POSIXLY_CORRECT|IFS|COMP_\w+|_)$/;
+const PERL = '/usr/bin/perl';
 
 /** The launcher's stdin and stdout are pipes (sockets): they can be unref'd. */
 type Launcher = ChildProcessByStdio<Socket, Socket, null>;
 
-/** The launcher's command line (bash, the script and its arguments), or null where bash or setsid is missing. */
+/** The launcher's command line (perl, the script and its arguments), or null where perl is missing. */
 export function launcherCommand(): { file: string; args: string[] } | null {
-  if (SETSID === undefined || !existsSync(BASH)) return null;
-  // --norc: our pipes are sockets, and bash would take its stdin for an ssh session's and read ~/.bashrc.
-  return { file: BASH, args: ['--norc', '--noprofile', '-c', LAUNCHER_SCRIPT, 'matterstack-launcher', END_MARK, SETSID, WRAPPER_SCRIPT] };
+  if (!existsSync(PERL)) return null;
+  return { file: PERL, args: ['-e', LAUNCHER_SCRIPT, END_MARK, WRAPPER_SCRIPT] };
 }
 
 /**
- * Starts attempt wrappers for one LocalOperator: through the bash launcher when /bin/bash and
- * setsid are there (a fork of bash instead of a fork of this big node process), else (or for a
- * task whose variables bash cannot export) directly with node's spawn. The task's environment is
+ * Starts attempt wrappers for one LocalOperator: through the perl launcher when perl is there (a
+ * fork of perl instead of a fork of this big node process), else (or for a task whose variables
+ * cannot go through it) directly with node's spawn. The task's environment is
  * the allow-list of ours (as it was when the launcher started) plus the request's variables.
  */
 export class ProcessLauncher {
+  /** `direct`: every wrapper through node's spawn, as where perl is missing. */
+  constructor(private readonly mode: 'launcher' | 'direct' = 'launcher') {}
+
   private launcher: Launcher | undefined;
   private readonly pending: ((outcome: LaunchOutcome | Error) => void)[] = [];
   private partial = '';
   private readonly exitListeners = new Map<number, Set<() => void>>();
-  /** Records not written to the launcher yet: the launches of one event-loop turn go in one write (one wake-up of bash). */
+  /** Records not written to the launcher yet: the launches of one event-loop turn go in one write (one wake-up of the launcher). */
   private unwritten: string[] = [];
-  /** Wrappers started here whose end has not been reported yet (emptied when the bash launcher dies: their ends would go unheard). */
+  /** Wrappers started here whose end has not been reported yet (emptied when the launcher dies: their ends would go unheard). */
   private readonly runningPids = new Set<number>();
   /** Exit codes reported by wrappers started here, until `forget`. */
   private readonly exitCodes = new Map<number, number>();
-  /** Wrappers whose end was heard before bash answered their launch (see `started`). */
+  /** Wrappers whose end was heard before the launcher answered their launch (see `started`). */
   private readonly endedBeforeAnswer = new Set<number>();
 
   /** Takes the attempt's claim and starts its wrapper; `claimed` when another launch holds the claim. */
   launch(request: LaunchRequest): Promise<LaunchOutcome> {
-    const launcher = this.bashFor(request);
+    const launcher = this.launcherFor(request);
     if (launcher === null) return this.launchDirect(request);
     const env = Object.entries(request.env).map(([name, value]) => `${name}=${value}`);
     const record = [request.dir, String(env.length), ...env, String(request.argv.length), ...request.argv, END_MARK];
@@ -111,11 +125,11 @@ export class ProcessLauncher {
     this.exitCodes.delete(pid);
   }
 
-  /** The running launcher (started if need be), or null where there is none or the request cannot go through bash. */
-  private bashFor(request: LaunchRequest): Launcher | null {
+  /** The running launcher (started if need be), or null where there is none or the request cannot go through it. */
+  private launcherFor(request: LaunchRequest): Launcher | null {
     const names = Object.keys(request.env);
     const fields = [request.dir, ...names, ...Object.values(request.env), ...request.argv];
-    if (fields.some((field) => field.includes('\0')) || names.some((name) => !/^[A-Za-z_]\w*$/.test(name) || BASH_SPECIAL.test(name))) return null;
+    if (this.mode === 'direct' || fields.some((field) => field.includes('\0')) || names.some((name) => name === '' || name.includes('='))) return null;
     if (this.launcher !== undefined) return this.launcher;
     const command = launcherCommand();
     return command === null ? null : this.startLauncher(command);
@@ -133,7 +147,7 @@ export class ProcessLauncher {
   }
 
   private started(pid: number): void {
-    // A command quick enough may end before bash answered its launch: its end came first.
+    // A command quick enough may end before the launcher answered its launch: its end came first.
     if (this.endedBeforeAnswer.delete(pid)) return;
     this.exitCodes.delete(pid);
     this.runningPids.add(pid);
@@ -148,7 +162,7 @@ export class ProcessLauncher {
   private startLauncher(command: { file: string; args: string[] }): Launcher {
     const launcher = spawn(command.file, command.args, {
       cwd: '/',
-      // Never the orchestrator's environment (secrets): only the allow-list; bash's own PWD, OLDPWD and SHLVL are unset per task.
+      // Never the orchestrator's environment (secrets): only the allow-list, to which each task's variables are added.
       env: allowedEnv(),
       stdio: ['pipe', 'pipe', 'ignore'],
     }) as Launcher;
@@ -184,6 +198,7 @@ export class ProcessLauncher {
         this.started(Number(pid));
         this.pending.shift()?.({ pid: Number(pid) });
       } else if (kind === 'L') this.pending.shift()?.({ claimed: true });
+      else if (kind === 'F') this.pending.shift()?.(new Error('the process launcher could not fork (process or memory limit reached)'));
     }
     if (this.pending.length === 0) this.launcher?.stdout.unref();
   }

@@ -26,10 +26,10 @@ function attemptDir(): string {
   return dir;
 }
 
-/** The bash launcher fed `input` raw on stdin, then EOF; resolves with what it answered once it exits. */
+/** The launcher fed `input` raw on stdin, then EOF; resolves with what it answered once it exits. */
 function rawLauncher(input: string): Promise<string> {
   const command = launcherCommand();
-  if (command === null) throw new Error('no /bin/bash or setsid here');
+  if (command === null) throw new Error('no perl here');
   const launcher = spawn(command.file, command.args, { env: {}, stdio: ['pipe', 'pipe', 'ignore'] });
   let out = '';
   launcher.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -37,14 +37,14 @@ function rawLauncher(input: string): Promise<string> {
   return new Promise((resolve) => launcher.on('exit', () => resolve(out)));
 }
 
-const record = (dir: string, command: string[], mark = END_MARK): string[] => [dir, '1', 'A=1', String(command.length + 1), '', ...command, mark];
+const record = (dir: string, command: string[], mark = END_MARK): string[] => [dir, '1', 'A=1', String(command.length + 2), '', 'argv', ...command, mark];
 
-describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () => {
+describe.skipIf(launcherCommand() === null)('the process launcher (perl)', () => {
   it('never launches a record cut short (the orchestrator died while writing it) or one without its end mark', async () => {
     const dirs = [attemptDir(), attemptDir(), attemptDir()];
     const argv = ['/bin/sh', '-c', 'echo ran > ran.txt'];
     // Cut inside the last argument, cut before the end mark, and a mark that does not match.
-    const cuts = [`${record(dirs[0]!, argv).slice(0, 6).join('\0')}\0/bin/s`, `${record(dirs[1]!, argv).slice(0, 8).join('\0')}\0`, `${record(dirs[2]!, argv, 'matterstack-end').join('\0')}\0`];
+    const cuts = [`${record(dirs[0]!, argv).slice(0, 7).join('\0')}\0/bin/s`, `${record(dirs[1]!, argv).slice(0, 9).join('\0')}\0`, `${record(dirs[2]!, argv, 'matterstack-end').join('\0')}\0`];
     for (const input of cuts) expect(await rawLauncher(input)).toBe('');
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const dir of dirs) {
@@ -68,13 +68,13 @@ describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () =>
     expect(isProcessAlive(pid, started.procStartTime)).toBe(true);
   });
 
-  it('gives the task exactly the allow-list of our environment and its own variables (none of bash\'s), and reports its exit', async () => {
+  it('gives the task exactly the allow-list of our environment and its own variables (none of the launcher\'s), and reports its exit', async () => {
     const secret = 'launcher-secret-value';
     process.env.MS_ORCHESTRATOR_PASSWORD = secret;
     try {
       const launcher = new ProcessLauncher();
       const dir = attemptDir();
-      const outcome = await launcher.launch({ dir, env: { DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't' }, argv: ['', '/bin/sh', '-c', 'env > env.txt; exit 4'] });
+      const outcome = await launcher.launch({ dir, env: { DECLARED: 'yes', PATH: '/usr/bin:/bin', MATTERSTACK_TASK_ID: 't' }, argv: ['', 'shell', 'env > env.txt; exit 4'] });
       if (!('pid' in outcome)) throw new Error('claimed');
       await new Promise<void>((resolve) => launcher.onExit(outcome.pid, resolve));
       expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe('4\n');
@@ -88,10 +88,10 @@ describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () =>
     }
   });
 
-  it('launches of one turn (sent to bash together) each get their own answer, and each end is heard with its code', async () => {
+  it('launches of one turn (sent to the launcher together) each get their own answer, and each end is heard with its code', async () => {
     const launcher = new ProcessLauncher();
     const dirs = Array.from({ length: 12 }, () => attemptDir());
-    const outcomes = await Promise.all(dirs.map((dir, i) => launcher.launch({ dir, env: {}, argv: ['', '/bin/sh', '-c', `echo ${i} > which.txt; exit ${i}`] })));
+    const outcomes = await Promise.all(dirs.map((dir, i) => launcher.launch({ dir, env: {}, argv: ['', 'argv', '/bin/sh', '-c', `echo ${i} > which.txt; exit ${i}`] })));
     const pids = outcomes.map((outcome) => ('pid' in outcome ? outcome.pid : 0));
     expect(new Set(pids).size).toBe(dirs.length);
     for (const [i, pid] of pids.entries()) {
@@ -101,5 +101,33 @@ describe.skipIf(launcherCommand() === null)('the process launcher (bash)', () =>
       expect(started.pid, 'the answer is the pid of the wrapper launched in that folder').toBe(pid);
       expect(readFileSync(path.join(dirs[i]!, 'which.txt'), 'utf8')).toBe(`${i}\n`);
     }
+  });
+
+  it('runs a shell command line as `/bin/sh -c` would: no positional parameters, globbing on, none of the wrapper\'s variables or functions, its exit code', async () => {
+    const launcher = new ProcessLauncher();
+    const dir = attemptDir();
+    const line = 'touch g1.dat g2.dat; printf "%s|" "$#" "$1" "${cg-unset}" "${how-unset}" "${st-unset}" *.dat > seen.txt; command -v field22 >> seen.txt; (exit 7)';
+    const outcome = await launcher.launch({ dir, env: {}, argv: ['', 'shell', line] });
+    if (!('pid' in outcome)) throw new Error('claimed');
+    await vi.waitFor(() => expect(launcher.exitCodeOf(outcome.pid)).toBe(7), { timeout: 5000, interval: 10 });
+    expect(readFileSync(path.join(dir, 'seen.txt'), 'utf8')).toBe('0||unset|unset|unset|g1.dat|g2.dat|');
+    expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe('7\n');
+  });
+});
+
+describe('the process launcher without perl (node starts each wrapper)', () => {
+  it('runs a shell command line and an argv command with the markers and the exit codes, once per claim', async () => {
+    const launcher = new ProcessLauncher('direct');
+    const [shellDir, argvDir] = [attemptDir(), attemptDir()];
+    const shell = await launcher.launch({ dir: shellDir, env: { DECLARED: 'yes' }, argv: ['', 'shell', 'printf "%s|%s" "$#" "$DECLARED" > seen.txt; exit 3'] });
+    const argv = await launcher.launch({ dir: argvDir, env: {}, argv: ['', 'argv', '/bin/sh', '-c', 'exit "$1"', 'sh', '5'] });
+    if (!('pid' in shell) || !('pid' in argv)) throw new Error('claimed');
+    await vi.waitFor(() => expect([launcher.exitCodeOf(shell.pid), launcher.exitCodeOf(argv.pid)]).toEqual([3, 5]), { timeout: 5000, interval: 10 });
+    expect(readFileSync(path.join(shellDir, 'seen.txt'), 'utf8')).toBe('0|yes');
+    for (const [dir, pid, code] of [[shellDir, shell.pid, 3], [argvDir, argv.pid, 5]] as const) {
+      expect(JSON.parse(readFileSync(path.join(dir, LOCAL_FILES.started), 'utf8'))).toMatchObject({ pid });
+      expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe(`${code}\n`);
+    }
+    expect(await launcher.launch({ dir: shellDir, env: {}, argv: ['', 'shell', 'true'] }), 'the claim is taken').toEqual({ claimed: true });
   });
 });
