@@ -3,7 +3,7 @@
 // at once. It talks to the bench over the IPC channel: `ready` once serving, its CPU time and hosted
 // runs when asked, and it stops when told to or when the bench goes away.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { runWorker } from '../distributed/worker.ts';
+import { runWorker, WORKER_COMMAND_NICE } from '../distributed/worker.ts';
 import { InstantOperator } from '../harness/instant-operator.ts';
 
 /** What the bench passes in BENCH_CLUSTER_WORKER (JSON). */
@@ -34,6 +34,8 @@ try {
     root: config.root,
     workerId: config.workerId,
     operators: { factories: { local: () => new InstantOperator() } },
+    // As `matterstack worker` runs by default.
+    steppingNice: WORKER_COMMAND_NICE,
   });
   // How late the event loop runs its callbacks: a command waits that long before it is even read.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { getPriority, hostname, setPriority } from 'node:os';
 import { connect, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
@@ -52,9 +52,18 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Copies of the events stream and the KV buckets it creates. Default: as many as the cluster has servers, at most 3. */
   replicas?: number;
+  /**
+   * Nice value (0-19) the run stepping moves to once the status thread answers: on a saturated
+   * machine the thread's answers then wait for no stepping. It applies to the calling thread (and
+   * the threads it starts later), never to the status thread. Default 0: unchanged.
+   */
+  steppingNice?: number;
   /** Lease of a shared operator slot: a dead worker's slots come back after this long. Default 3 × the run lease TTL (a run is taken over, and its running attempts keep their slots, before then). */
   slotLeaseMs?: number;
 }
+
+/** The nice value `matterstack worker` steps its runs at unless told (`--nice`): status answers stay quick on a busy machine. */
+export const WORKER_COMMAND_NICE = 10;
 
 /** A running worker. */
 export interface WorkerHandle {
@@ -175,7 +184,7 @@ class Worker implements CommandHandler, WorkerHandle {
     await presence.heard(workerId, ttl);
     worker = new Worker(nc, workerId, options, jsLog, store, fenced, leases, registry, initDedup, slots, presence);
     if (options.adoptLoggedRuns ?? true) await worker.adoptLoggedRuns();
-    worker.startResponder(ttl);
+    worker.startResponder(ttl, options.steppingNice ?? 0);
     worker.service = serveCommands(nc, {
       workerId,
       handler: worker,
@@ -189,8 +198,11 @@ class Worker implements CommandHandler, WorkerHandle {
     return worker;
   }
 
-  /** Starts the status thread in the background (never waited for); without it this loop answers status as before. */
-  private startResponder(leaseTtlMs: number): void {
+  /**
+   * Starts the status thread in the background (never waited for); without it this loop answers
+   * status as before. Once it is ready, this thread steps at `steppingNice` (see WorkerOptions).
+   */
+  private startResponder(leaseTtlMs: number, steppingNice: number): void {
     try {
       this.responder = startStatusResponder({
         servers: this.options.natsUrl,
@@ -203,8 +215,19 @@ class Worker implements CommandHandler, WorkerHandle {
         logger: this.logger,
       });
       for (const runId of this.sessions.keys()) this.responder.hosted(runId);
+      if (steppingNice > 0) void this.responder.ready.then((ready) => ready && this.lowerSteppingPriority(steppingNice));
     } catch (err) {
       this.logger.warn({ err }, 'status thread not started: status is answered on the run loop');
+    }
+  }
+
+  /** Lowers this thread's CPU priority (Linux: per thread; it stays below the status thread's); a refusal is logged, not fatal. */
+  private lowerSteppingPriority(nice: number): void {
+    try {
+      // 0: the calling thread (its own tid on Linux), not the status thread.
+      setPriority(0, Math.max(getPriority(0), nice));
+    } catch (err) {
+      this.logger.warn({ err }, `run stepping not moved to nice ${nice}: it competes with the status thread for the CPU`);
     }
   }
 

@@ -27,6 +27,8 @@ describe('option values and configs are refused with one clear line (real proces
     const lease = await runCli(['worker', '--nats', 'nats://127.0.0.1:1', '--lease-ttl-ms', '-5'], { root });
     expect(lease.code).toBe(2);
     expect(lease.stderr).toBe('error: --lease-ttl-ms must be a positive integer (milliseconds), got "-5"\n');
+    const nice = await runCli(['worker', '--nats', 'nats://127.0.0.1:1', '--nice', '20'], { root });
+    expect([nice.code, nice.stderr]).toEqual([2, 'error: --nice must be an integer from 0 to 19, got "20"\n']);
     // Nothing was created: not even the log's folder.
     expect(fs.existsSync(path.join(root, '.matterstack'))).toBe(false);
   });

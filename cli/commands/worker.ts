@@ -1,4 +1,4 @@
-import { runWorker, type WorkerHandle } from '../../distributed/worker.ts';
+import { runWorker, WORKER_COMMAND_NICE, type WorkerHandle } from '../../distributed/worker.ts';
 import { isMatterStackError, MatterStackError } from '../../events/errors.ts';
 import { isValidId } from '../../events/ids.ts';
 import { configureLogging } from '../../events/logger.ts';
@@ -32,6 +32,13 @@ function stopOnSignal(worker: WorkerHandle, interrupt: AbortSignal): Promise<voi
   });
 }
 
+/** `--nice N`: an integer 0-19 (default WORKER_COMMAND_NICE). */
+function niceOption(value: string | undefined): number {
+  if (value === undefined) return WORKER_COMMAND_NICE;
+  if (!/^\d+$/.test(value) || Number(value) > 19) throw new UsageError(`--nice must be an integer from 0 to 19, got "${value}"`);
+  return Number(value);
+}
+
 export const workerCommand = defineCommand({
   name: 'worker',
   summary: 'host runs on NATS and serve their commands (distributed mode)',
@@ -53,6 +60,7 @@ export const workerCommand = defineCommand({
     'lease-ttl-ms': { type: 'string', valueName: 'MS', description: 'run lease TTL: a dead worker\'s runs are taken over within about this long (default 10000, min 500)' },
     replicas: { type: 'string', valueName: 'N', description: 'copies of the events stream and KV buckets it creates (default: the servers of the cluster, at most 3)' },
     'poll-ms': { type: 'string', valueName: 'MS', description: 'how often operators are polled for attempt progress (default: the operators\' own; at most a day)' },
+    nice: { type: 'string', valueName: 'N', description: `CPU niceness (0-19) of the run stepping once the status thread answers, so status stays quick on a busy machine (default ${WORKER_COMMAND_NICE}; 0: unchanged)` },
   },
   examples: [
     'worker --nats nats://127.0.0.1:4222 --root ./workspaces   # as "orchestrator", password from $MS_ORCHESTRATOR_PASSWORD',
@@ -73,6 +81,7 @@ export const workerCommand = defineCommand({
     const leaseTtlMs = positiveIntegerOption(ctx, 'lease-ttl-ms', { min: 500, max: DAY_MS, note: '(milliseconds)' });
     const pollMs = positiveIntegerOption(ctx, 'poll-ms', { min: 10, max: DAY_MS, note: '(milliseconds)' });
     const replicas = positiveIntegerOption(ctx, 'replicas', { min: 1, max: 5 });
+    const nice = niceOption(stringOption(ctx, 'nice'));
     // A worker reports what it does: info unless --log-level / MATTERSTACK_LOG_LEVEL says otherwise.
     configureLogging({ level: ctx.global.logLevel ?? 'info' });
     let worker: WorkerHandle;
@@ -86,6 +95,7 @@ export const workerCommand = defineCommand({
         ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}),
         ...(replicas !== undefined ? { replicas } : {}),
         ...(pollMs !== undefined ? { operators: { pollIntervalMs: pollMs } } : {}),
+        steppingNice: nice,
       });
     } catch (error) {
       if (isMatterStackError(error)) throw error;

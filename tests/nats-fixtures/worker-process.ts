@@ -23,10 +23,10 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a worker process and resolves once it prints `ready`. */
-export async function startWorkerProcess(options: { url: string; pass: string; root: string; id: string; leaseTtlMs: number; pollMs: number }): Promise<WorkerProcess> {
+export async function startWorkerProcess(options: { url: string; pass: string; root: string; id: string; leaseTtlMs: number; pollMs: number; args?: string[] }): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
-    [join(REPO, 'bin/matterstack.js'), 'worker', '--nats', options.url, '--root', options.root, '--id', options.id, '--lease-ttl-ms', String(options.leaseTtlMs), '--poll-ms', String(options.pollMs)],
+    [join(REPO, 'bin/matterstack.js'), 'worker', '--nats', options.url, '--root', options.root, '--id', options.id, '--lease-ttl-ms', String(options.leaseTtlMs), '--poll-ms', String(options.pollMs), ...(options.args ?? [])],
     { cwd: REPO, env: { ...process.env, MS_ORCHESTRATOR_PASSWORD: options.pass }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
