@@ -5,7 +5,7 @@
 // worker's own path, which is unchanged.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { connect, NoRespondersError, type Msg } from '@nats-io/transport-node';
+import { connect, NoRespondersError, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { CommandReplyMessage } from '../events/command-messages.ts';
 import { errorMessage } from '../events/errors.ts';
 import { AUTHENTICATED_SUBJECT_PREFIX, COMMAND_SUBJECT_PREFIX, parseCommandSubject } from '../events/subjects.ts';
@@ -120,18 +120,48 @@ try {
       (error: unknown) => msg.respond(encoder.encode(JSON.stringify(replyOfError(error)))),
     );
   };
-  const take = (forwarded: boolean) => (error: Error | null, msg: Msg): void => {
+  /** Hosted runs with subscriptions of their own that the server has (flushed): the queue member leaves their requests to those. */
+  const routed = new Set<string>();
+  const take = (via: 'queue' | 'run' | 'forward') => (error: Error | null, msg: Msg): void => {
     if (error) post({ type: 'warn', message: `status subscription: ${errorMessage(error)}` });
-    else if (msg.reply) serve(msg, forwarded);
+    else if (msg.reply && !(via === 'queue' && routed.has(parseCommandSubject(msg.subject)?.runId ?? ''))) serve(msg, via === 'forward');
   };
   for (const prefix of [COMMAND_SUBJECT_PREFIX, `${AUTHENTICATED_SUBJECT_PREFIX}.*.cmd`]) {
-    nc.subscribe(`${prefix}.*.status`, { queue: STATUS_QUEUE, callback: take(false) });
-    nc.subscribe(forwardSubject(config.workerId, `${prefix}.*.status`), { callback: take(true) });
+    nc.subscribe(`${prefix}.*.status`, { queue: STATUS_QUEUE, callback: take('queue') });
+    nc.subscribe(forwardSubject(config.workerId, `${prefix}.*.status`), { callback: take('forward') });
   }
 
+  /**
+   * Each hosted run's status subjects, subscribed here without a queue: a request reaches the
+   * owner's thread straight instead of a queue member that forwards it (one hop through the cluster
+   * fewer). The queue member still forwards what it gets for a run hosted elsewhere: the first of
+   * the two replies is the one the caller takes, and a run whose own route is not there yet (or
+   * any more) is still answered.
+   */
+  const ownRoutes = new Map<string, Subscription[]>();
+  const routeStraight = (runId: string): void => {
+    if (ownRoutes.has(runId)) return;
+    const subscriptions = [COMMAND_SUBJECT_PREFIX, `${AUTHENTICATED_SUBJECT_PREFIX}.*.cmd`].map((prefix) => nc.subscribe(`${prefix}.${runId}.status`, { callback: take('run') }));
+    ownRoutes.set(runId, subscriptions);
+    nc.flush().then(
+      () => ownRoutes.get(runId) === subscriptions && routed.add(runId),
+      (error: unknown) => post({ type: 'warn', runId, message: `status route of the run not confirmed: its requests go through the queue (${errorMessage(error)})` }),
+    );
+  };
+  const unroute = (runId: string): void => {
+    routed.delete(runId);
+    for (const subscription of ownRoutes.get(runId) ?? []) subscription.unsubscribe();
+    ownRoutes.delete(runId);
+  };
+
   port.on('message', (message: ToStatusThread) => {
-    if (message.type === 'hosted') hosted.add(message.runId);
-    else if (message.type === 'dropped') hosted.delete(message.runId);
+    if (message.type === 'hosted') {
+      hosted.add(message.runId);
+      routeStraight(message.runId);
+    } else if (message.type === 'dropped') {
+      hosted.delete(message.runId);
+      unroute(message.runId);
+    }
     else if (message.type === 'answer') {
       asked.get(message.id)?.(message.outcome);
       asked.delete(message.id);

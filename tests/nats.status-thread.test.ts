@@ -65,4 +65,22 @@ describe('the status thread', () => {
     // Answered by the worker's loop, a request sent as the block began would wait for most of it.
     expect(Math.max(...replies.map((r) => r.ms))).toBeLessThan(BLOCKED_MS / 2);
   });
+
+  it('gets every status request of a hosted run straight (its own subscription), even those the queue hands another member', async () => {
+    expect(await worker.statusThreadReady()).toBe(true);
+    if (!(await requestCommand(scientist, 'r_busy', 'status')).accepted) expect((await requestInit(scientist, { workspace: 'lab', runId: 'r_busy' })).accepted).toBe(true);
+    // A member of the status queue group that never answers: without the run's own route, the requests the queue gives it go unanswered.
+    const swallower = await connect({ servers: server.url, ...server.users.orchestrator });
+    let swallowed = 0;
+    swallower.subscribe('ms.as.*.cmd.*.status', { queue: 'matterstack-status', callback: () => (swallowed += 1) });
+    await swallower.flush();
+    try {
+      const replies = [];
+      for (let i = 0; i < 20; i++) replies.push(await requestCommand(scientist, 'r_busy', 'status', {}, 3000).then((r) => r.accepted, () => false));
+      expect(swallowed, 'the queue gave the silent member some requests').toBeGreaterThan(0);
+      expect(replies.filter((answered) => !answered).length).toBe(0);
+    } finally {
+      await swallower.close();
+    }
+  });
 });
