@@ -334,13 +334,17 @@ export class LocalOperator implements Operator {
   /** Kills every process of the attempt (SIGTERM, then SIGKILL after the grace): CANCELLED, unless it had already ended. */
   async cancel(ctx: OperatorContext): Promise<PollResult> {
     const dir = ctx.attempt.dir;
-    // A cancel a crash interrupted is finished (SIGKILL) by this poll; a folder of another attempt is left alone.
-    const current = await this.poll(ctx);
-    if (isTerminalPoll(current)) return current;
-    const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
-    const started = readStarted(dir) ?? (await this.stopBeforeStart(ctx, outcome));
-    if (started !== null) await this.kill(dir, started, outcome);
-    return outcome;
+    try {
+      // A cancel a crash interrupted is finished (SIGKILL) by this poll; a folder of another attempt is left alone.
+      const current = await this.poll(ctx);
+      if (isTerminalPoll(current)) return current;
+      const outcome = { status: 'CANCELLED' as const, reason: 'cancelled' };
+      const started = readStarted(dir) ?? (await this.stopBeforeStart(ctx, outcome));
+      if (started !== null) await this.kill(dir, started, outcome);
+      return outcome;
+    } finally {
+      this.forgetFolder(dir);
+    }
   }
 
   /**
@@ -385,12 +389,26 @@ export class LocalOperator implements Operator {
 
   /** Produced files (downloadPatterns; bookkeeping excluded, logs kept) and `results.json` as data. */
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
+    const dir = ctx.attempt.dir;
     await this.folders.require(ctx);
-    this.prepared.delete(ctx.attempt.dir);
-    this.unlaunched.delete(ctx.attempt.dir);
     // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
-    if (!this.cgroupGone.delete(ctx.attempt.dir)) this.releaseCgroupSoon(ctx.attempt.dir);
+    if (!this.cgroupGone.has(dir)) this.releaseCgroupSoon(dir);
+    this.forgetFolder(dir);
     return collectTaskResults(ctx, []);
+  }
+
+  /** How many attempt folders this instance keeps something of: 0 once each attempt it saw is collected or cancelled. */
+  keptFolders(): number {
+    return new Set([...this.prepared, ...this.unlaunched, ...this.cgroupGone, ...this.launches.keys(), ...this.folders.kept()]).size;
+  }
+
+  /** Drops what this instance keeps of the attempt folder `dir` (collected or cancelled): nothing of an ended attempt stays in memory. */
+  private forgetFolder(dir: string): void {
+    this.prepared.delete(dir);
+    this.unlaunched.delete(dir);
+    this.cgroupGone.delete(dir);
+    this.folders.forget(dir);
+    this.forgetLaunch(dir, this.launches.get(dir));
   }
 
   private error(ctx: OperatorContext, message: string): MatterStackError {

@@ -100,6 +100,16 @@ export class AdoptedFolders {
     this.bound.add(dir);
   }
 
+  /** Forgets `dir` (its attempt has ended): a later call checks its binding again. */
+  forget(dir: string): void {
+    this.bound.delete(dir);
+  }
+
+  /** The folders known bound now. */
+  kept(): readonly string[] {
+    return [...this.bound];
+  }
+
   /** Throws OPERATOR_ERROR for a folder of another attempt (before its files are taken as results). */
   async require(ctx: OperatorContext): Promise<void> {
     if (!this.bound.has(ctx.attempt.dir) && (await checkAttemptDir(ctx))) this.bound.add(ctx.attempt.dir);

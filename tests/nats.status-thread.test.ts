@@ -72,7 +72,9 @@ describe('the status thread', () => {
     // A member of the status queue group that never answers: without the run's own route, the requests the queue gives it go unanswered.
     const swallower = await connect({ servers: server.url, ...server.users.orchestrator });
     let swallowed = 0;
-    swallower.subscribe('ms.as.*.cmd.*.status', { queue: 'matterstack-status', callback: () => (swallowed += 1) });
+    swallower.subscribe('ms.as.*.cmd.*.status', { queue: 'matterstack-status', callback: () => {
+      swallowed += 1;
+    } });
     await swallower.flush();
     try {
       const replies = [];

@@ -258,6 +258,23 @@ describe('LocalOperator', () => {
     expect(await operator().poll(ctx)).toEqual({ status: 'COMPLETED' });
   });
 
+  it('keeps nothing of an attempt once its results are collected or it is cancelled (a run of days does not grow the operator)', async () => {
+    const op = operator();
+    const ws = tempWorkspace();
+    const done = await Promise.all(Array.from({ length: 6 }, (_, i) => start({ id: `k${i}`, command: 'true' }, op, ws)));
+    const cancelled = await Promise.all(Array.from({ length: 3 }, (_, i) => start({ id: `c${i}`, command: 'sleep 30' }, op, ws)));
+    const notStarted = contextFor(ws, { id: 'n0', command: 'true' });
+    await op.prepare(notStarted);
+    expect(op.keptFolders()).toBe(10);
+    for (const { ctx } of done) {
+      expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
+      await op.collectResults(ctx);
+    }
+    for (const { ctx } of cancelled) expect((await op.cancel(ctx)).status).toBe('CANCELLED');
+    expect((await op.cancel(notStarted)).status).toBe('CANCELLED');
+    expect(op.keptFolders()).toBe(0);
+  });
+
   it('collects results keyed by relative path with include/exclude, and results.json as data', async () => {
     const { ctx, op } = await start({
       id: 't11',
