@@ -78,6 +78,7 @@ describe('the status thread', () => {
     await swallower.flush();
     try {
       const replies = [];
+      // A request that times out is what this test counts: unanswered (false).
       for (let i = 0; i < 20; i++) replies.push(await requestCommand(scientist, 'r_busy', 'status', {}, 3000).then((r) => r.accepted, () => false));
       expect(swallowed, 'the queue gave the silent member some requests').toBeGreaterThan(0);
       expect(replies.filter((answered) => !answered).length).toBe(0);
