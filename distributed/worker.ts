@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { getPriority, hostname, setPriority } from 'node:os';
 import { connect, NoRespondersError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
-import { LogsPayloadSchema, toRunCommand, type CommandReplyMessage, type CommandVerb, type InitPayload, type ListPayload } from '../events/command-messages.ts';
+import type { CommandReplyMessage, CommandVerb, InitPayload, ListPayload } from '../events/command-messages.ts';
 import { rootLogger, type Logger } from '../events/logger.ts';
-import type { EventLog } from '../events/event-log.ts';
 import { JetStreamEventLog } from '../storage/jetstream-event-log.ts';
 import { TERMINAL_RUN_STATUSES } from '../events/statuses.ts';
-import { getRunStatus, listRuns } from '../projections/queries.ts';
-import { readAttemptLog } from '../views/attempt-logs.ts';
 import type { RegistryOptions } from '../operators/operator-registry.ts';
 import { newRunId } from '../host/run-id.ts';
 import { RunHost } from '../host/run-host.ts';
@@ -22,10 +19,10 @@ import { RunRegistry } from './run-registry.ts';
 import { RunSession, type SessionEnd } from './run-session.ts';
 import { KvSlotStore } from './kv-slot-store.ts';
 import { SharedSlots } from '../host/shared-slots.ts';
-import { withSharedSlotWaits } from '../views/shared-slot-wait.ts';
 import { WorkerPresence } from './worker-presence.ts';
 import { startStatusResponder, type StatusResponder } from './status-responder.ts';
 import { initTarget, mayTakeRun } from './spread-policy.ts';
+import { appendCommand, isQuery, listReply, logsReply, statusReply } from './worker-replies.ts';
 
 /** Options of `runWorker`. */
 export interface WorkerOptions {
@@ -83,11 +80,6 @@ function defaultWorkerId(): string {
 
 /** How long a command id is remembered, so that a retried command is executed once. */
 const DEFAULT_DEDUP_WINDOW_MS = 120_000;
-
-/** Requests that read and never append: answered by the run's owner, or by any worker when nobody hosts it. */
-function isQuery(verb: CommandVerb): verb is 'status' | 'logs' {
-  return verb === 'status' || verb === 'logs';
-}
 
 /** Replicas for what a worker creates: one per server of the cluster it reached, at most 3 (JetStream's usual maximum). */
 export function clusterReplicas(nc: NatsConnection): number {
@@ -292,7 +284,7 @@ class Worker implements CommandHandler, WorkerHandle {
       }
       const owner = await this.leases.owner(runId);
       // A CLI loop serves no commands: append for it, it follows the log's foreign appends.
-      if (owner !== undefined && isCliHolder(owner)) return this.appendCommand(this.jsLog, this.loopDedup, runId, verb, payload);
+      if (owner !== undefined && isCliHolder(owner)) return appendCommand(this.store, this.jsLog, this.loopDedup, runId, verb, payload);
       if (owner !== undefined && owner !== this.workerId) {
         if (forwarded) break;
         return { forwardTo: owner };
@@ -307,74 +299,18 @@ class Worker implements CommandHandler, WorkerHandle {
     const { runId } = session;
     if (isQuery(verb)) return this.answer(runId, verb, payload);
     if (verb === 'step') return { accepted: true, seq: this.log.lastOwnSeq(runId) ?? (await this.log.lastSeq(runId)) };
-    return this.appendCommand(this.log, session.dedup, runId, verb, payload);
-  }
-
-  /**
-   * Appends a validated command through a command-only host (no effects): the run's live host
-   * (a session here, or a `loop --nats`) picks the record up and runs what it owes.
-   */
-  private async appendCommand(log: EventLog, dedup: CommandDedup, runId: string, verb: CommandVerb, payload: Record<string, unknown>): Promise<CommandReplyMessage> {
-    if (verb === 'step') return { accepted: true, seq: await log.lastSeq(runId) };
-    const command = toRunCommand(verb, payload, typeof payload.principal === 'string' ? payload.principal : undefined);
-    if (command === undefined) return rejected('VALIDATION_FAILED', `unknown command ${verb}`);
-    const commandId = typeof payload.commandId === 'string' ? payload.commandId : undefined;
-    return dedup.once(commandId, async () => {
-      try {
-        const host = await RunHost.restore(log, runId);
-        const { appended } = await host.deliver({ actor: 'run', event: command });
-        await this.store.project();
-        const record = appended.find((r) => r.actor === 'run' && r.type === command.type);
-        return (record && replyOfRecord(record)) ?? rejected('COMMAND_REJECTED', `${command.type} changed nothing`);
-      } catch (error) {
-        return replyOfError(error);
-      }
-    });
+    return appendCommand(this.store, this.log, session.dedup, runId, verb, payload);
   }
 
   /** Answers a read-only request (status, a piece of an attempt's log): nothing is appended. */
-  private async answer(runId: string, verb: 'status' | 'logs', payload: Record<string, unknown>): Promise<CommandReplyMessage> {
-    if (verb === 'status') return this.statusReply(runId);
-    try {
-      // The principal the subject proved is for the audit trail of commands; a read records nothing.
-      const { principal: _principal, ...request } = payload;
-      const chunk = await readAttemptLog(this.store, runId, LogsPayloadSchema.parse(request));
-      const seq = this.store.projector.lastSeq(runId);
-      return { accepted: true, seq, log: { ...chunk, data: chunk.data.toString('base64') } };
-    } catch (error) {
-      return replyOfError(error);
-    }
-  }
-
-  private async statusReply(runId: string): Promise<CommandReplyMessage> {
-    const own = this.sessions.has(runId) ? this.log.lastOwnSeq(runId) : undefined;
-    // Hosted here: the projections are caught up after every append, unless one is in flight.
-    if (own === undefined || this.store.projector.lastSeq(runId) < own) await this.store.project();
-    const view = getRunStatus(this.store.projector.db, runId, { withState: true });
-    if (view === undefined) return rejected('RUN_NOT_FOUND', `run ${runId} not found`);
-    // Tasks in line for a slot other runs hold say so (the slots are shared by every worker).
-    const withWaits = await withSharedSlotWaits(view, (operatorKey) => this.slots.read(operatorKey)).catch((err: unknown) => {
-      this.logger.warn({ runId, err }, 'shared slots unreadable: the status says nothing of tasks in line for one');
-      return view;
-    });
-    return { accepted: true, seq: view.lastSeq, status: { ...withWaits } };
+  private answer(runId: string, verb: 'status' | 'logs', payload: Record<string, unknown>): Promise<CommandReplyMessage> {
+    if (verb === 'logs') return logsReply(this.store, runId, payload);
+    return statusReply(this.store, this.slots, this.logger, runId, this.sessions.has(runId) ? this.log.lastOwnSeq(runId) : undefined);
   }
 
   /** The runs of the whole log, filtered and latest activity first, as `list` shows them. */
-  async list(payload: ListPayload): Promise<CommandReplyMessage> {
-    try {
-      await this.store.project();
-      const runs = listRuns(this.store.projector.db, {
-        all: payload.all,
-        order: 'activity',
-        ...(payload.statuses !== undefined ? { statuses: payload.statuses } : {}),
-        ...(payload.workspace !== undefined ? { workspace: payload.workspace } : {}),
-        ...(payload.since !== undefined ? { since: new Date(payload.since) } : {}),
-      });
-      return { accepted: true, seq: 0, runs: runs.map((run) => ({ ...run })) };
-    } catch (error) {
-      return replyOfError(error);
-    }
+  list(payload: ListPayload): Promise<CommandReplyMessage> {
+    return listReply(this.store, payload);
   }
 
   async init(payload: InitPayload, forward: InitForward | undefined): Promise<CommandReplyMessage> {
