@@ -111,8 +111,9 @@ export class RunLeases {
     if (revision === undefined) return;
     try {
       await this.kv.delete(runId, { previousSeq: revision });
-    } catch {
       // Not ours any more, or the server is away: the entry expires by itself.
+    } catch {
+      return;
     }
   }
 

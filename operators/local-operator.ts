@@ -56,6 +56,7 @@ function readMarker<T>(dir: string, name: string, schema: z.ZodType<T>): T | nul
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : null;
+    // Not JSON yet: the wrapper writes in place, so a marker cut short is one still being written.
   } catch {
     return null;
   }

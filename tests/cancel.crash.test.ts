@@ -17,8 +17,9 @@ afterEach(() => {
   for (const pid of leftovers.splice(0)) {
     try {
       process.kill(pid, 'SIGKILL');
+      // Cleanup only: a process that has exited already (ESRCH) needs no kill.
     } catch {
-      // Gone.
+      continue;
     }
   }
   temp?.cleanup();
