@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -67,22 +67,6 @@ function nullIfMissing(error: unknown): null {
 /** The file's text, or null when it does not exist. */
 export function readTextIfExists(file: string): Promise<string | null> {
   return readFile(file, 'utf8').catch(nullIfMissing);
-}
-
-/**
- * Writes `content` to `file` via a temporary file and a rename (readers never see half a file), but
- * without fsync: for markers that a process crash must not tear, and that a power loss would make
- * moot anyway (say why at the call site). Synchronous: a small local write is cheaper than its promise.
- */
-export function replaceFileSync(file: string, content: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    writeFileSync(tmp, content, { flag: 'wx' });
-    renameSync(tmp, file);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
 }
 
 /** The file's text, or null when it does not exist (synchronous: for small local markers). */

@@ -1,7 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readTextIfExistsSync, replaceFileSync, writeFileAtomic } from './atomic-file.ts';
+import { readTextIfExistsSync, writeFileAtomic } from './atomic-file.ts';
 import type { OperatorContext } from './operator.ts';
 
 /**
@@ -37,7 +37,11 @@ function identityOf(ctx: OperatorContext): Identity {
 /** `bound`: the folder was prepared for this attempt; `unused`: nothing there yet; `foreign`: why its files are not this attempt's. */
 export type Binding = { kind: 'bound' } | { kind: 'unused' } | { kind: 'foreign'; reason: string };
 
-/** True when `dir` is missing, empty, or holds only an identity-less marker folder with temporary files (a prepare that died at once). */
+/**
+ * True when `dir` is missing, empty, or holds only a marker folder with temporary files and at most
+ * an identity file that is not whole (a prepare that died at once, or one writing it right now: the
+ * identity is written before any other file).
+ */
 function isUnused(dir: string): boolean {
   const names = (at: string): string[] => {
     try {
@@ -49,7 +53,10 @@ function isUnused(dir: string): boolean {
   };
   const top = names(dir);
   if (top.some((name) => name !== MARKER_DIR)) return false;
-  return names(path.join(dir, MARKER_DIR)).every((name) => name.endsWith('.tmp'));
+  const markers = names(path.join(dir, MARKER_DIR));
+  if (!markers.every((name) => name.endsWith('.tmp') || name === IDENTITY_FILE)) return false;
+  // Read after the listing: whole by now, it binds the folder.
+  return !markers.includes(IDENTITY_FILE) || readIdentity(dir) === null;
 }
 
 /** The identity file's JSON, or null when it is missing or not JSON (an empty file: a write in progress). */
@@ -103,11 +110,13 @@ export function identityMismatch(ctx: OperatorContext, where: string, raw: unkno
 
 /**
  * Writes the identity file: the first thing a prepare does, so every marker written later is bound.
- * `durable: false` skips the fsyncs (still atomic against a process crash): see `prepareAttemptDir`.
+ * `durable: false` writes it in place without fsync, in a folder the caller has just found unused
+ * (see `prepareAttemptDir`): a reader takes it, until it is whole, for a prepare that died or is
+ * still writing it (`isUnused`), and whoever binds the folder then writes the same identity.
  */
 export async function bindAttemptFolder(ctx: OperatorContext, durable = true): Promise<void> {
   const file = markerPath(ctx.attempt.dir, IDENTITY_FILE);
   const content = `${JSON.stringify(identityOf(ctx))}\n`;
   if (durable) await writeFileAtomic(file, content);
-  else replaceFileSync(file, content);
+  else writeFileSync(file, content);
 }

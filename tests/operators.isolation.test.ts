@@ -139,6 +139,36 @@ describe('an attempt folder is bound to its run and attempt', () => {
     await expect(op.collectResults(ctx)).rejects.toMatchObject({ code: 'OPERATOR_ERROR' });
     expect(existsSync(path.join(ctx.attempt.dir, 'ran.txt'))).toBe(false);
   });
+
+  it('a prepare that died writing its identity in place (empty) leaves the folder unused: the next instance binds it and runs the task once', async () => {
+    const ws = tempWorkspace();
+    const ctx = contextFor(ws, { id: 'cut', command: 'echo ran >> ran.txt' });
+    mkdirSync(path.join(ctx.attempt.dir, '.matterstack'), { recursive: true });
+    writeFileSync(path.join(ctx.attempt.dir, '.matterstack', 'attempt.json'), '');
+    const op = operator();
+    expect((await op.poll(ctx)).status).toBe('CREATED');
+    await op.submit(ctx);
+    cleanups.push(() => op.cancel(ctx).catch(() => undefined));
+    expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
+    expect(read(ctx, 'ran.txt')).toBe('ran\n');
+    expect(JSON.parse(read(ctx, '.matterstack/attempt.json'))).toMatchObject({ runId: ctx.runId, attemptId: ctx.attempt.attemptId });
+  });
+
+  it('an identity cut short beside other files is refused; a manifest cut short is prepared again', async () => {
+    const ws = tempWorkspace();
+    const ctx = contextFor(ws, { id: 'cut2', command: 'true' });
+    mkdirSync(path.join(ctx.attempt.dir, '.matterstack'), { recursive: true });
+    writeFileSync(path.join(ctx.attempt.dir, '.matterstack', 'attempt.json'), '{"runId":"r');
+    writeFileSync(path.join(ctx.attempt.dir, 'data.txt'), 'left by someone');
+    expect((await operator().poll(ctx)).reason).toMatch(/holds files that no MatterStack attempt was prepared with/);
+
+    const fresh = contextFor(ws, { id: 'cut3', command: 'true' });
+    await operator().prepare(fresh);
+    const manifest = path.join(fresh.attempt.dir, '.matterstack', 'manifest.json');
+    writeFileSync(manifest, '{"schema_version": 2, "run_');
+    await operator().prepare(fresh);
+    expect(JSON.parse(readFileSync(manifest, 'utf8'))).toMatchObject({ task_id: 'cut3' });
+  });
 });
 
 describe('task processes get a clean environment', () => {
