@@ -3,12 +3,19 @@
 // same machine in the same run. CPU is this process's own (user + system; the tasks, their
 // wrappers and xargs' children are not counted): the orchestrator's cost per task.
 // The JetStream row hosts the run in-process on a private nats-server, as a worker would.
-//   npx tsx bench/local.bench.ts [500 5000]
+// Each task creates ~10 files (folder, markers, logs): the figures depend on the filesystem of the
+// temp folder, whose cost per file created is printed first. The workspaces are deleted only at the
+// end: on an ext4 without a journal (this project's VMs), every file created in the next minutes
+// scans the inodes just deleted (ext4's recently_deleted), which slowed later rows 2-3x.
+//   npx tsx bench/local.bench.ts [500 5000]      (TMPDIR=/dev/shm: the same on tmpfs)
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LocalOperator } from '../operators/local-operator.ts';
 import { startNatsServer } from '../harness/nats-server.ts';
-import { ids, oneShot, runWorkload, type LogTarget, type Workload, type WorkloadResult } from './workloads.ts';
+import { benchRoot, ids, oneShot, runWorkload, type LogTarget, type Workload, type WorkloadResult } from './workloads.ts';
 
 const CAP = 8;
 
@@ -37,9 +44,18 @@ function row(result: WorkloadResult, xargs: number): string {
   return `${String(result.tasks).padStart(6)} ${result.log.padEnd(9)} ${result.status.padEnd(10)} ${result.seconds.toFixed(2).padStart(7)} ${xargs.toFixed(2).padStart(8)} ${`${ratio.toFixed(2)}x`.padStart(7)} ${cpuMsPerTask.toFixed(2).padStart(12)} ${((result.seconds * 1000) / result.tasks).toFixed(2).padStart(12)}`;
 }
 
+/** Microseconds to create one empty file in a fresh folder under `root` (kept: deleting them would slow what follows). */
+function createMicros(root: string, files = 500): number {
+  const start = performance.now();
+  for (let i = 0; i < files; i++) closeSync(openSync(join(root, `probe-${i}`), 'wx'));
+  return ((performance.now() - start) * 1000) / files;
+}
+
 /** Prints, for each size, ours on both logs beside xargs, with the ratio and the cost per task. */
 export async function main(sizes: number[] = [500, 5000]): Promise<void> {
   console.log(`\nlocal processes: N × \`true\`, cap ${CAP}; targets: wall ≤ 2x xargs (JetStream ≤ 2.5x), orchestrator CPU ≤ 1 ms per task`);
+  const roots: string[] = [benchRoot()];
+  console.log(`(workspaces in ${tmpdir()}: ${createMicros(roots[0] as string).toFixed(0)} µs to create a file there)`);
   console.log(`${'tasks'.padStart(6)} ${'log'.padEnd(9)} ${'status'.padEnd(10)} ${'wall s'.padStart(7)} ${'xargs s'.padStart(8)} ${'ratio'.padStart(7)} ${'cpu ms/task'.padStart(12)} ${'wall ms/task'.padStart(12)}`);
   const server = await startNatsServer();
   try {
@@ -47,11 +63,14 @@ export async function main(sizes: number[] = [500, 5000]): Promise<void> {
     for (const n of sizes) {
       for (const target of targets) {
         const xargs = xargsSeconds(n);
-        console.log(row(await runWorkload(trueTasks(n), target), xargs));
+        const root = benchRoot();
+        roots.push(root);
+        console.log(row(await runWorkload(trueTasks(n), target, `bench_local_${n}`, root), xargs));
       }
     }
   } finally {
     await server.stop();
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
   }
 }
 

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { errorMessage, isMatterStackError } from '../events/errors.ts';
@@ -39,10 +39,11 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
   const excluded = options.exclude && options.exclude.length > 0 ? picomatch([...options.exclude], GLOB_OPTIONS) : () => false;
   const bookkeeping = new Set(options.bookkeeping ?? []);
   const files: Record<string, string> = {};
-  const visit = async (abs: string, rel: string): Promise<void> => {
+  // Synchronous: an attempt folder holds a few entries, and listing them costs less than a promise (one collect per attempt).
+  const visit = (abs: string, rel: string): void => {
     let entries;
     try {
-      entries = await readdir(abs, { withFileTypes: true });
+      entries = readdirSync(abs, { withFileTypes: true });
     } catch {
       // Gone or unreadable (a task may remove its scratch folders while it ends): nothing in it to collect.
       return;
@@ -53,7 +54,7 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
       const childAbs = path.join(abs, entry.name);
       if (entry.isDirectory()) {
         // MatterStack's markers are never results.
-        if (childRel !== MARKER_DIR) await visit(childAbs, childRel);
+        if (childRel !== MARKER_DIR) visit(childAbs, childRel);
       } else if (entry.isFile()) {
         // Temporary files of atomic writes are never results.
         if (bookkeeping.has(childRel) || /^\..*\.tmp$/.test(entry.name)) continue;
@@ -61,7 +62,7 @@ export async function collectAttemptFiles(dir: string, options: CollectOptions =
       }
     }
   };
-  await visit(path.resolve(dir), '');
+  visit(path.resolve(dir), '');
   return files;
 }
 

@@ -1,5 +1,5 @@
-import { constants, type Stats } from 'node:fs';
-import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
+import { constants, lstatSync, type Stats } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, MatterStackError } from '../events/errors.ts';
 import { isJsonValue, isPlainObject, type JsonObject } from '../events/json.ts';
@@ -59,12 +59,10 @@ async function readExactly(handle: FileHandle, size: number): Promise<Buffer | u
  */
 export async function readAttemptFile(dir: string, name: string, maxBytes: number): Promise<string | undefined> {
   let file = path.join(dir, name);
-  try {
-    if ((await lstat(file)).isSymbolicLink()) file = await linkTargetInside(dir, file, name);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  // Synchronous, and no error made for a missing file: most tasks write no results.json, and each collect asks.
+  const stats = lstatSync(file, { throwIfNoEntry: false });
+  if (stats === undefined) return undefined;
+  if (stats.isSymbolicLink()) file = await linkTargetInside(dir, file, name);
   let handle;
   try {
     handle = await open(file, OPEN_FLAGS);
