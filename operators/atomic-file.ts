@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -71,6 +71,8 @@ export function readTextIfExists(file: string): Promise<string | null> {
 
 /** The file's text, or null when it does not exist (synchronous: for small local markers). */
 export function readTextIfExistsSync(file: string): string | null {
+  // A stat that makes no error object first: the markers asked for are most often not there yet.
+  if (statSync(file, { throwIfNoEntry: false }) === undefined) return null;
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
