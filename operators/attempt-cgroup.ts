@@ -86,11 +86,27 @@ export function createAttemptCgroup(attemptDir: string): string | null {
     } else if (code !== 'EEXIST') return null;
   }
   if (!killable) killable = existsSync(path.join(dir, 'cgroup.kill'));
-  return killable ? dir : null;
+  if (killable) return dir;
+  // A kernel without cgroup.kill (before 5.14): no attempt cgroups on this machine, and none left behind.
+  removeCgroup(dir);
+  knownParent = null;
+  return null;
+}
+
+/**
+ * The path of attempt folder `attemptDir`'s cgroup for a launch that creates it in the wrapper's
+ * process (see LaunchRequest): one mkdir fewer on this thread per task. Until a cgroup made here
+ * showed that this machine lets us (and has `cgroup.kill`), it is made and checked here, as
+ * `createAttemptCgroup` does; null without cgroups.
+ */
+export function attemptCgroupForLaunch(attemptDir: string): string | null {
+  const parent = attemptCgroupParent();
+  if (parent === null || !killable) return createAttemptCgroup(attemptDir);
+  return path.join(parent, cgroupName(attemptDir));
 }
 
 /** Creates cgroup `dir` and its parents; false when this machine does not let us. */
-function makeCgroup(dir: string): boolean {
+export function makeCgroup(dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true });
     return true;

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { MatterStackError } from '../events/errors.ts';
 import type { JsonObject } from '../events/json.ts';
 import { readTextIfExistsSync, writeFileAtomic } from './atomic-file.ts';
-import { checkedAttemptCgroup, createAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
+import { attemptCgroupForLaunch, checkedAttemptCgroup, removeCgroup } from './attempt-cgroup.ts';
 import { bindAttemptFolder, MARKER_DIR } from './attempt-folder.ts';
 import type { AttemptLogFiles, LogStream } from './attempt-log.ts';
 import { collectTaskResults } from './collect-attempt-files.ts';
@@ -154,7 +154,7 @@ export class LocalOperator implements Operator {
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
     // The wrapper records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
-    const cgroup = this.cgroups ? createAttemptCgroup(dir) : null;
+    const cgroup = this.cgroups ? attemptCgroupForLaunch(dir) : null;
     const outcome = await this.launcher.launch({
       dir,
       // Never the orchestrator's environment (secrets): the launcher adds the allow-list to the task's env and ours.

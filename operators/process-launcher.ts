@@ -5,12 +5,17 @@ import type { Socket } from 'node:net';
 import { LOCAL_FILES, takeClaim, WRAPPER_SCRIPT } from './local-files.ts';
 import type { Unsubscribe } from './operator.ts';
 import { allowedEnv } from './task-env.ts';
+import { makeCgroup } from './attempt-cgroup.ts';
 
-/** One attempt to start: its folder (the cwd), its variables besides the allow-list, the wrapper's arguments (see WRAPPER_SCRIPT). */
+/**
+ * One attempt to start: its folder (the cwd), its variables besides the allow-list, the wrapper's
+ * arguments (see WRAPPER_SCRIPT): the first names the attempt's cgroup (or is empty), which the
+ * launch creates, in the wrapper's process before it starts, when it is not there yet.
+ */
 export interface LaunchRequest {
   dir: string;
   env: Readonly<Record<string, string>>;
-  argv: readonly string[];
+  argv: readonly [cgroup: string, ...rest: string[]];
 }
 
 /** The wrapper's pid (it leads its own session and process group), or `claimed`: another launch holds the attempt's claim. */
@@ -23,7 +28,8 @@ export const END_MARK = 'matterstack-end-of-record';
  * The launcher: a long-lived perl (perl-base is essential on Debian; far lighter to fork than
  * this node process) reading NUL-separated records on stdin (folder, n, n variables, m, m
  * arguments, END_MARK). For each whole record it takes the claim (O_EXCL) and forks a child that
- * leaves for a new session (setsid: the wrapper leads its own session and process group) and
+ * creates the attempt's cgroup (the first argument, when not empty; a failure leaves the wrapper
+ * outside it, killed by its process group as where there are no cgroups), leaves for a new session (setsid: the wrapper leads its own session and process group) and
  * execs the wrapper, then answers `P <pid>` (`L`: claim taken; `F`: no fork, claim released) on
  * stdout; wrappers answer `X <pid> <code>` on the same pipe (their fd 3) when their command ends.
  * On EOF (we exited, or died) it leaves; the wrappers it started live on in their own sessions.
@@ -45,6 +51,7 @@ while (defined(my $dir = <STDIN>)) {
   if (!defined $pid) { unlink $claim; print "F\\n"; next }
   if ($pid == 0) {
     $SIG{CHLD} = 'DEFAULT';
+    mkdir $args[0] if length $args[0];
     POSIX::dup2(1, 3) // POSIX::_exit(1);
     open(STDIN, '<', '/dev/null') && open(STDOUT, '>>', "$dir/${LOCAL_FILES.stdout}") && open(STDERR, '>>', "$dir/${LOCAL_FILES.stderr}") && chdir($dir) or POSIX::_exit(1);
     for (@env) { my ($name, $value) = split /=/, $_, 2; $ENV{$name} = $value }
@@ -211,6 +218,7 @@ export class ProcessLauncher {
     let out: number | undefined;
     let err: number | undefined;
     try {
+      if (request.argv[0] !== '') makeCgroup(request.argv[0]);
       out = openSync(path.join(request.dir, LOCAL_FILES.stdout), 'a');
       err = openSync(path.join(request.dir, LOCAL_FILES.stderr), 'a');
       const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'matterstack-wrapper', ...request.argv], {

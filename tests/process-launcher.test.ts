@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { attemptCgroupForLaunch, cgroupPids, createAttemptCgroup, removeCgroup } from '../operators/attempt-cgroup.ts';
 import { LOCAL_FILES } from '../operators/local-files.ts';
 import { END_MARK, launcherCommand, ProcessLauncher } from '../operators/process-launcher.ts';
 import { isProcessAlive, readProcStat } from '../operators/process-group.ts';
@@ -130,5 +131,25 @@ describe('the process launcher without perl (node starts each wrapper)', () => {
       expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe(`${code}\n`);
     }
     expect(await launcher.launch({ dir: shellDir, env: {}, argv: ['', 'shell', 'true'] }), 'the claim is taken').toEqual({ claimed: true });
+  });
+});
+
+// Only where this machine lets us create cgroup v2 groups (see README: Operators).
+const probeCgroup = createAttemptCgroup(path.join(tempWorkspace('ms-launcher-'), 'probe'));
+if (probeCgroup !== null) removeCgroup(probeCgroup);
+describe.skipIf(probeCgroup === null)("the launch creates the attempt's cgroup in the wrapper's process", () => {
+  it.each(['launcher', 'direct'] as const)('%s: the cgroup named first is made, the command runs in it, and it is empty once the end is heard', async (mode) => {
+    const launcher = new ProcessLauncher(mode);
+    const dir = attemptDir();
+    const cgroup = attemptCgroupForLaunch(dir) as string;
+    removeCgroup(cgroup);
+    expect(existsSync(cgroup), 'not made by the orchestrator').toBe(false);
+    const outcome = await launcher.launch({ dir, env: {}, argv: [cgroup, 'shell', 'cat /proc/self/cgroup > seen.txt'] });
+    if (!('pid' in outcome)) throw new Error('claimed');
+    await vi.waitFor(() => expect(launcher.exitCodeOf(outcome.pid)).toBe(0), { timeout: 5000, interval: 10 });
+    const own = readFileSync(path.join(dir, 'seen.txt'), 'utf8').split('\n').find((line) => line.startsWith('0::'));
+    expect(cgroup.endsWith(own?.slice(3) ?? 'none')).toBe(true);
+    expect(cgroupPids(cgroup)).toEqual([]);
+    expect(removeCgroup(cgroup)).toBe(true);
   });
 });
