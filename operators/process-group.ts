@@ -11,20 +11,22 @@ export interface ProcStat {
   session: number;
   /** Start time in clock ticks since boot: with the pid, identifies a process across pid reuse. */
   startTime: number;
+  /** Nice value (of the thread, when read for one). */
+  nice: number;
 }
 
-/** Reads `/proc/<pid>/stat`; null when the process (or /proc) is not there. */
-export function readProcStat(pid: number): ProcStat | null {
+/** Reads `/proc/<pid>/stat` (or, given `tid`, that thread's `/proc/<pid>/task/<tid>/stat`); null when it (or /proc) is not there. */
+export function readProcStat(pid: number, tid?: number): ProcStat | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   } catch {
     return null;
   }
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const startTime = Number(fields[19]);
-  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), session: Number(fields[3]), startTime: Number.isFinite(startTime) ? startTime : -1 };
+  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), session: Number(fields[3]), startTime: Number.isFinite(startTime) ? startTime : -1, nice: Number(fields[16]) };
 }
 
 /** True when /proc is usable here (Linux). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cgroupPids } from '../operators/attempt-cgroup.ts';
 import { LOCAL_FILES, type LocalOperatorOptions } from '../operators/local-operator.ts';
-import { groupMembers } from '../operators/process-group.ts';
+import { groupMembers, isProcessAlive } from '../operators/process-group.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
 
@@ -69,6 +69,6 @@ describe('a cancel interrupted by a crash', () => {
     const outcome = await second.done;
     expect(outcome.stdout.trim().split('\n').at(-1)).toBe('CANCELLED');
     expect(members()).toEqual([]);
-    for (const pid of survivors) expect(fs.existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `pid ${pid}`).toBe(false);
+    for (const pid of survivors) expect(isProcessAlive(pid), `pid ${pid}`).toBe(false);
   }, 180_000);
 });

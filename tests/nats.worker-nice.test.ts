@@ -3,20 +3,16 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestCommand } from '../distributed/command-client.ts';
 import { startNatsServer, type NatsServerHandle } from '../harness/nats-server.ts';
+import { readProcStat } from '../operators/process-group.ts';
 import { countingCampaign, makeWorkspace } from './nats-fixtures/workspace.ts';
 import { startWorkerProcess, type WorkerProcess } from './nats-fixtures/worker-process.ts';
 
-/** Nice value of each thread of process `pid`, by thread id (field 19 of /proc/<pid>/task/<tid>/stat). */
+/** Nice value of each thread of process `pid`, by thread id (a thread that ended while the list was read is left out). */
 function threadNices(pid: number): Map<number, number> {
   const nices = new Map<number, number>();
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-      // A thread that ended while the list was read has no nice value to report.
-    } catch {
-      continue;
-    }
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
+    const nice = readProcStat(pid, tid)?.nice;
+    if (nice !== undefined) nices.set(tid, nice);
   }
   return nices;
 }
