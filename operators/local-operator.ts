@@ -14,7 +14,7 @@ import type { CollectedResults, Operator, OperatorContext, PollResult, SubmitRes
 import { isTerminalPoll, operatorLog } from './operator.ts';
 import { AdoptedFolders, prepareAttemptDir } from './prepare-attempt-dir.ts';
 import { ProcessLauncher } from './process-launcher.ts';
-import { attemptPids, isProcessAlive, killAttemptProcesses, type AttemptProcesses } from './process-group.ts';
+import { attemptPids, isProcessAlive, killAttemptProcesses, pidExists, type AttemptProcesses } from './process-group.ts';
 import { declaredTaskEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -239,7 +239,8 @@ export class LocalOperator implements Operator {
    */
   private runsAsLaunched(ctx: OperatorContext, launch: Launch): boolean {
     if (Date.now() - launch.at > this.startTimeoutMs || this.killing.has(ctx.attempt.dir) || this.pastTimeLimit(ctx, launch.at)) return false;
-    return this.launcher.isRunning(launch.pid) && isProcessAlive(launch.pid);
+    // Its wrapper is reaped as it ends (by the kernel, or by node, whose exit event then brings its end): no /proc read needed.
+    return this.launcher.isRunning(launch.pid) && pidExists(launch.pid);
   }
 
   /** Removes the attempt's cgroup now, or a little later when the wrapper has not left it yet (a process the task left behind keeps it). */

@@ -61,16 +61,15 @@ export async function isPrepared(dir: string): Promise<boolean> {
 
 /** Creates folder `dir` (and its parents); true when it did not exist before, false when it did. */
 function createdFolder(dir: string): boolean {
+  // The parents first: a recursive mkdir makes no error object for those that exist (a task's folder, at a retry).
+  mkdirSync(path.dirname(dir), { recursive: true });
   try {
     mkdirSync(dir);
     return true;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
   }
-  mkdirSync(path.dirname(dir), { recursive: true });
-  return createdFolder(dir);
 }
 
 /**

@@ -45,7 +45,11 @@ export function isProcessAlive(pid: number, startTime?: number | null): boolean 
     if (stat.state === 'Z' || stat.state === 'X') return false;
     return startTime === undefined || startTime === null || stat.startTime === startTime;
   }
-  if (hasProcfs()) return false;
+  return !hasProcfs() && pidExists(pid);
+}
+
+/** True when a process (a zombie too) has the number `pid`: a signal 0, far cheaper than reading /proc, and blind to pid reuse. */
+export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
