@@ -320,10 +320,9 @@ export class RunHost {
   } {
     const records: ValidNewEvent[] = [];
     const sinks: (StoredEventLike[] | undefined)[] = [];
-    const time = (this.options.now?.() ?? new Date()).toISOString();
     const delivery = new Delivery<StoredEventLike[] | undefined>(this.system, (processed, sink) => {
       if (processed.decision.noop) return;
-      records.push(this.toRecord(processed, time));
+      records.push(this.toRecord(processed));
       sinks.push(sink);
     });
     let consumed = 0;
@@ -343,6 +342,10 @@ export class RunHost {
       delivery.finish();
     }
     const { system, effects } = delivery;
+    // Timed when decided, just before the append: a cascade of 10,000 attempts takes a second to decide, and
+    // records timed at its start would look a second old (to a page showing the log live) when they are logged.
+    const time = (this.options.now?.() ?? new Date()).toISOString();
+    for (const record of records) record.time = time;
     // Whoever reads the log learns who decided what follows (only when the writer changed: the log grows with changes).
     if (records.length > 0 && !sameWriter(this.lastWriter, this.writer)) {
       records.unshift(this.writerRecord(time));
@@ -363,13 +366,14 @@ export class RunHost {
     return { eventId: newEventId(), type: HOST_VERSION_TYPE, actor: 'run', time, payload: { version, machines }, from: null, to: null, changes: [] };
   }
 
-  private toRecord(processed: Processed, time: string): ValidNewEvent {
+  /** The record of `processed`, its time left for the batch to set once it is decided. */
+  private toRecord(processed: Processed): ValidNewEvent {
     const { decision } = processed;
     return {
       eventId: newEventId(),
       type: processed.event.type,
       actor: processed.actor,
-      time,
+      time: '',
       payload: payloadOf(processed.event) as ValidNewEvent['payload'],
       from: decision.from,
       to: decision.to,
