@@ -2,10 +2,10 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
+import { makeCgroup } from './attempt-cgroup.ts';
 import { LOCAL_FILES, takeClaim, WRAPPER_SCRIPT } from './local-files.ts';
 import type { Unsubscribe } from './operator.ts';
 import { allowedEnv } from './task-env.ts';
-import { makeCgroup } from './attempt-cgroup.ts';
 
 /**
  * One attempt to start: its folder (the cwd), its variables besides the allow-list, the wrapper's
@@ -29,11 +29,12 @@ export const END_MARK = 'matterstack-end-of-record';
  * this node process) reading NUL-separated records on stdin (folder, n, n variables, m, m
  * arguments, END_MARK). For each whole record it takes the claim (O_EXCL) and forks a child that
  * creates the attempt's cgroup (the first argument, when not empty; a failure leaves the wrapper
- * outside it, killed by its process group as where there are no cgroups), leaves for a new session (setsid: the wrapper leads its own session and process group) and
- * execs the wrapper, then answers `P <pid>` (`L`: claim taken; `F`: no fork, claim released) on
- * stdout; wrappers answer `X <pid> <code>` on the same pipe (their fd 3) when their command ends.
- * On EOF (we exited, or died) it leaves; the wrappers it started live on in their own sessions.
- * Its wrappers are reaped by the kernel (SIGCHLD ignored; set back to default for the wrapper).
+ * outside it, killed by its process group as where there are no cgroups), leaves for a new session
+ * (setsid: the wrapper leads its own session and process group) and execs the wrapper, then
+ * answers `P <pid>` (`L`: claim taken; `F`: no fork, claim released) on stdout; wrappers answer
+ * `X <pid> <code>` on the same pipe (their fd 3) when their command ends. On EOF (we exited, or
+ * died) it leaves; the wrappers it started live on in their own sessions. Its wrappers are reaped
+ * by the kernel (SIGCHLD ignored; set back to default for the wrapper).
  */
 const LAUNCHER_SCRIPT = `use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
 my ($mark, $wrapper) = @ARGV;
