@@ -27,6 +27,12 @@ const LaunchSchema = z.object({ launchedAt: z.number() });
 const KilledSchema = z.object({ status: z.enum(['CANCELLED', 'FAILED']), reason: z.string() });
 type Started = z.infer<typeof StartedSchema>;
 
+/**
+ * How long a process found dead is given for its exit code to appear: the launcher records it just
+ * after reaping the process (a zombie counts as dead already), so only a lost attempt waits it out.
+ */
+const EXIT_RECORD_GRACE_MS = 1000;
+
 /** When an attempt's cgroup that was still busy at collect is tried again (ms after the previous try): the wrapper leaves it as it exits. */
 const CGROUP_RELEASE_RETRIES_MS = [20, 200, 2000];
 
@@ -226,10 +232,20 @@ export class LocalOperator implements Operator {
       }
       return { status: 'RUNNING' };
     }
-    // Dead: read the exit code again, it may have been written just before the process ended.
-    const after = this.exitStatus(dir);
+    // Dead: its reaper (the launcher, or the wrapper) records the exit code a moment after the end.
+    const after = await this.awaitExitStatus(dir);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
+  }
+
+  /** The recorded exit, waited for up to EXIT_RECORD_GRACE_MS; null when none comes. */
+  private async awaitExitStatus(dir: string): Promise<PollResult | null> {
+    const deadline = Date.now() + EXIT_RECORD_GRACE_MS;
+    for (;;) {
+      const finished = this.exitStatus(dir);
+      if (finished !== null || Date.now() >= deadline) return finished;
+      await sleep(10);
+    }
   }
 
   /**
@@ -239,7 +255,7 @@ export class LocalOperator implements Operator {
    */
   private runsAsLaunched(ctx: OperatorContext, launch: Launch): boolean {
     if (Date.now() - launch.at > this.startTimeoutMs || this.killing.has(ctx.attempt.dir) || this.pastTimeLimit(ctx, launch.at)) return false;
-    // Its wrapper is reaped as it ends (by the kernel, or by node, whose exit event then brings its end): no /proc read needed.
+    // The launcher (or node, for a wrapper) reports its end once the exit code is recorded: no /proc read needed.
     return this.launcher.isRunning(launch.pid) && pidExists(launch.pid);
   }
 

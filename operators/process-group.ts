@@ -5,6 +5,8 @@ import { cgroupPids, killCgroup, removeCgroup } from './attempt-cgroup.ts';
 /** What `/proc/<pid>/stat` says about a process, or null when it does not exist. */
 export interface ProcStat {
   state: string;
+  /** Parent's pid: the launcher, for an attempt it started and still reaps. */
+  ppid: number;
   /** Process group id. */
   pgrp: number;
   /** Session id. */
@@ -26,7 +28,7 @@ export function readProcStat(pid: number, tid?: number): ProcStat | null {
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const startTime = Number(fields[19]);
-  return { state: fields[0] ?? '?', pgrp: Number(fields[2]), session: Number(fields[3]), startTime: Number.isFinite(startTime) ? startTime : -1, nice: Number(fields[16]) };
+  return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]), startTime: Number.isFinite(startTime) ? startTime : -1, nice: Number(fields[16]) };
 }
 
 /** True when /proc is usable here (Linux). */

@@ -3,14 +3,14 @@ import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import { makeCgroup } from './attempt-cgroup.ts';
-import { LOCAL_FILES, takeClaim, WRAPPER_SCRIPT } from './local-files.ts';
+import { ATTEMPT_SCRIPT, LOCAL_FILES, takeClaim, WRAPPER_SCRIPT } from './local-files.ts';
 import type { Unsubscribe } from './operator.ts';
 import { allowedEnv } from './task-env.ts';
 
 /**
- * One attempt to start: its folder (the cwd), its variables besides the allow-list, the wrapper's
- * arguments (see WRAPPER_SCRIPT): the first names the attempt's cgroup (or is empty), which the
- * launch creates, in the wrapper's process before it starts, when it is not there yet.
+ * One attempt to start: its folder (the cwd), its variables besides the allow-list, and
+ * `[cgroup or '', 'argv' | 'shell', ...command]` (as WRAPPER_SCRIPT takes them): the cgroup, when
+ * named, is created in the attempt's own process before its command starts, when it is not there yet.
  */
 export interface LaunchRequest {
   dir: string;
@@ -18,49 +18,93 @@ export interface LaunchRequest {
   argv: readonly [cgroup: string, ...rest: string[]];
 }
 
-/** The wrapper's pid (it leads its own session and process group), or `claimed`: another launch holds the attempt's claim. */
+/** The attempt's pid (it leads its own session and process group), or `claimed`: another launch holds the attempt's claim. */
 export type LaunchOutcome = { pid: number } | { claimed: true };
 
 /** Last field of every record: a record cut short (the orchestrator died while writing it) never matches it. */
 export const END_MARK = 'matterstack-end-of-record';
 
 /**
- * The launcher: a long-lived perl (perl-base is essential on Debian; far lighter to fork than
- * this node process) reading NUL-separated records on stdin (folder, n, n variables, m, m
- * arguments, END_MARK). For each whole record it takes the claim (O_EXCL) and forks a child that
- * creates the attempt's cgroup (the first argument, when not empty; a failure leaves the wrapper
- * outside it, killed by its process group as where there are no cgroups), leaves for a new session
- * (setsid: the wrapper leads its own session and process group) and execs the wrapper, then
- * answers `P <pid>` (`L`: claim taken; `F`: no fork, claim released) on stdout; wrappers answer
- * `X <pid> <code>` on the same pipe (their fd 3) when their command ends. On EOF (we exited, or
- * died) it leaves; the wrappers it started live on in their own sessions. Its wrappers are reaped
- * by the kernel (SIGCHLD ignored; set back to default for the wrapper).
+ * The launcher: a long-lived perl (perl-base is essential on Debian; far lighter to fork than this
+ * node process) that starts each attempt itself and is its reaper, so a task costs one process. It
+ * reads NUL-separated records on stdin (folder, n, n variables, m, m arguments: cgroup or '',
+ * `argv` or `shell`, the command; END_MARK). For each whole record it takes the claim (O_EXCL) and
+ * forks a child that leaves for a new session (the attempt leads its own session and process
+ * group), enters the attempt's folder, creates its cgroup when named (a failure leaves the command outside it, killed
+ * by its process group as where there are no cgroups), sets the task's variables and execs
+ * ATTEMPT_SCRIPT, which records the start and becomes the command. It answers `P <pid>` (`L`: claim
+ * taken; `F`: no fork, claim released) on stdout. When an attempt ends it writes its exit code
+ * (128 + the signal's number for a signal, as a shell reports it), then answers `X <pid> <code>`.
+ * It runs in its own session, away from the terminal's signals, and on EOF (we exited, or died) it
+ * reads no more records but stays until every attempt it started has ended and its exit code is
+ * written: a kill -9 of the orchestrator loses no exit. The exit code is written in place.
  */
-const LAUNCHER_SCRIPT = `use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_CREAT O_EXCL);
-my ($mark, $wrapper) = @ARGV;
-$SIG{CHLD} = 'IGNORE'; $| = 1; $/ = "\\0";
-sub field { my $v = <STDIN>; defined $v && chomp $v or exit 0; return $v }
-while (defined(my $dir = <STDIN>)) {
-  chomp $dir or exit 0;
-  my @env = map { field() } 1 .. field();
-  my @args = map { field() } 1 .. field();
-  field() eq $mark or exit 0;
+const LAUNCHER_SCRIPT = `use strict; use warnings; use POSIX (); use Fcntl qw(O_WRONLY O_CREAT O_EXCL F_SETFL O_NONBLOCK);
+my ($mark, $attempt) = @ARGV;
+my (%running, @fields);
+my ($reading, $buffer) = (1, '');
+pipe(my $wake, my $waker) or exit 1;
+fcntl($waker, F_SETFL, O_NONBLOCK);
+$SIG{CHLD} = sub { syswrite $waker, 'c' };
+$SIG{PIPE} = 'IGNORE'; $| = 1;
+sub start_command {
+  my ($dir, $env, $cgroup, @rest) = @_;
+  $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
+  POSIX::setsid();
+  chdir $dir or POSIX::_exit(1);
+  mkdir $cgroup if length $cgroup;
+  for (@$env) { my ($name, $value) = split /=/, $_, 2; $ENV{$name} = $value }
+  exec { '/bin/sh' } 'sh', '-c', $attempt, 'matterstack-attempt', $cgroup, @rest;
+  POSIX::_exit(127);
+}
+sub launch {
+  my ($dir, $env, $args) = @_;
   my $claim = "$dir/${LOCAL_FILES.claim}";
-  sysopen(my $fh, $claim, O_WRONLY | O_CREAT | O_EXCL) or do { print "L\\n"; next };
+  sysopen(my $fh, $claim, O_WRONLY | O_CREAT | O_EXCL) or do { print "L\\n"; return };
   close $fh;
   my $pid = fork;
-  if (!defined $pid) { unlink $claim; print "F\\n"; next }
-  if ($pid == 0) {
-    $SIG{CHLD} = 'DEFAULT';
-    mkdir $args[0] if length $args[0];
-    POSIX::dup2(1, 3) // POSIX::_exit(1);
-    open(STDIN, '<', '/dev/null') && open(STDOUT, '>>', "$dir/${LOCAL_FILES.stdout}") && open(STDERR, '>>', "$dir/${LOCAL_FILES.stderr}") && chdir($dir) or POSIX::_exit(1);
-    for (@env) { my ($name, $value) = split /=/, $_, 2; $ENV{$name} = $value }
-    POSIX::setsid();
-    exec { '/bin/sh' } '/bin/sh', '-c', $wrapper, 'matterstack-wrapper', @args;
-    POSIX::_exit(127);
-  }
+  if (!defined $pid) { unlink $claim; print "F\\n"; return }
+  start_command($dir, $env, @$args) if $pid == 0;
+  $running{$pid} = $dir;
   print "P $pid\\n";
+}
+sub launch_whole_records {
+  my @pieces = split /\\0/, $buffer, -1;
+  $buffer = pop(@pieces) // '';
+  push @fields, @pieces;
+  while (@fields >= 2) {
+    my $envs = $fields[1];
+    $envs =~ /^\\d+\\z/ or return stop_reading();
+    last if @fields < $envs + 3;
+    my $args = $fields[$envs + 2];
+    $args =~ /^\\d+\\z/ && $args >= 3 or return stop_reading();
+    my $end = $envs + $args + 3;
+    last if @fields <= $end;
+    my @record = splice @fields, 0, $end + 1;
+    $record[$end] eq $mark or return stop_reading();
+    launch($record[0], [@record[2 .. $envs + 1]], [@record[$envs + 3 .. $end - 1]]);
+  }
+}
+sub stop_reading { $reading = 0; @fields = (); $buffer = '' }
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $status = $?;
+    my $dir = delete $running{$pid} // next;
+    my $code = ($status & 127) ? 128 + ($status & 127) : $status >> 8;
+    if (open(my $fh, '>', "$dir/${LOCAL_FILES.exitCode}")) { print $fh "$code\\n"; close $fh }
+    print "X $pid $code\\n";
+  }
+}
+while ($reading || %running) {
+  my $wanted = '';
+  vec($wanted, fileno($wake), 1) = 1;
+  vec($wanted, 0, 1) = 1 if $reading;
+  my $ready = select(my $got = $wanted, undef, undef, undef);
+  sysread($wake, my $drained, 4096) if $ready > 0 && vec($got, fileno($wake), 1);
+  reap();
+  next unless $ready > 0 && $reading && vec($got, 0, 1);
+  my $read = sysread(STDIN, $buffer, 65536, length $buffer);
+  if ($read) { launch_whole_records() } elsif (defined $read || !$!{EINTR}) { stop_reading() }
 }
 `;
 
@@ -72,17 +116,18 @@ type Launcher = ChildProcessByStdio<Socket, Socket, null>;
 /** The launcher's command line (perl, the script and its arguments), or null where perl is missing. */
 export function launcherCommand(): { file: string; args: string[] } | null {
   if (!existsSync(PERL)) return null;
-  return { file: PERL, args: ['-e', LAUNCHER_SCRIPT, END_MARK, WRAPPER_SCRIPT] };
+  return { file: PERL, args: ['-e', LAUNCHER_SCRIPT, END_MARK, ATTEMPT_SCRIPT] };
 }
 
 /**
- * Starts attempt wrappers for one LocalOperator: through the perl launcher when perl is there (a
- * fork of perl instead of a fork of this big node process), else (or for a task whose variables
- * cannot go through it) directly with node's spawn. The task's environment is
- * the allow-list of ours (as it was when the launcher started) plus the request's variables.
+ * Starts the attempts of one LocalOperator: through the perl launcher when perl is there (one
+ * fork of perl per task, the command's own process), else (or for a task whose variables cannot
+ * go through it) as WRAPPER_SCRIPT with node's spawn, the wrapper recording what the launcher
+ * records. The task's environment is the allow-list of ours (as it was when the launcher started)
+ * plus the request's variables.
  */
 export class ProcessLauncher {
-  /** `direct`: every wrapper through node's spawn, as where perl is missing. */
+  /** `direct`: every attempt through node's spawn and the wrapper, as where perl is missing. */
   constructor(private readonly mode: 'launcher' | 'direct' = 'launcher') {}
 
   private launcher: Launcher | undefined;
@@ -91,14 +136,12 @@ export class ProcessLauncher {
   private readonly exitListeners = new Map<number, Set<() => void>>();
   /** Records not written to the launcher yet: the launches of one event-loop turn go in one write (one wake-up of the launcher). */
   private unwritten: string[] = [];
-  /** Wrappers started here whose end has not been reported yet (emptied when the launcher dies: their ends would go unheard). */
+  /** Attempts started here whose end has not been reported yet (emptied when the launcher dies: their ends would go unheard). */
   private readonly runningPids = new Set<number>();
-  /** Exit codes reported by wrappers started here, until `forget`. */
+  /** Exit codes reported for attempts started here, until `forget`. */
   private readonly exitCodes = new Map<number, number>();
-  /** Wrappers whose end was heard before the launcher answered their launch (see `started`). */
-  private readonly endedBeforeAnswer = new Set<number>();
 
-  /** Takes the attempt's claim and starts its wrapper; `claimed` when another launch holds the claim. */
+  /** Takes the attempt's claim and starts its command; `claimed` when another launch holds the claim. */
   launch(request: LaunchRequest): Promise<LaunchOutcome> {
     const launcher = this.launcherFor(request);
     if (launcher === null) return this.launchDirect(request);
@@ -117,17 +160,17 @@ export class ProcessLauncher {
     launcher.stdin.write(records);
   }
 
-  /** True while the wrapper `pid` started here runs as far as this launcher knows (false when it cannot know: its end could go unheard). */
+  /** True while the attempt `pid` started here runs as far as this launcher knows (false when it cannot know: its end could go unheard). */
   isRunning(pid: number): boolean {
     return this.runningPids.has(pid);
   }
 
-  /** The exit code the wrapper `pid` started here reported, if it did. */
+  /** The exit code of the attempt `pid` started here, once its end was reported. */
   exitCodeOf(pid: number): number | undefined {
     return this.exitCodes.get(pid);
   }
 
-  /** Drops what this launcher remembers of the wrapper `pid` (its results are collected). */
+  /** Drops what this launcher remembers of the attempt `pid` (its results are collected). */
   forget(pid: number): void {
     this.runningPids.delete(pid);
     this.exitCodes.delete(pid);
@@ -143,7 +186,7 @@ export class ProcessLauncher {
     return command === null ? null : this.startLauncher(command);
   }
 
-  /** Calls `listener` when the wrapper `pid` this launcher started ends (its exit code is written by then). */
+  /** Calls `listener` when the attempt `pid` this launcher started ends (its exit code is written by then). */
   onExit(pid: number, listener: () => void): Unsubscribe {
     const listeners = this.exitListeners.get(pid) ?? new Set();
     listeners.add(listener);
@@ -154,15 +197,14 @@ export class ProcessLauncher {
     };
   }
 
+  // The launcher answers a launch before it reports that command's end; node's spawn event comes before its exit event.
   private started(pid: number): void {
-    // A command quick enough may end before the launcher answered its launch: its end came first.
-    if (this.endedBeforeAnswer.delete(pid)) return;
     this.exitCodes.delete(pid);
     this.runningPids.add(pid);
   }
 
   private exited(pid: number, code: number | null): void {
-    if (!this.runningPids.delete(pid) && this.pending.length > 0) this.endedBeforeAnswer.add(pid);
+    this.runningPids.delete(pid);
     if (code !== null) this.exitCodes.set(pid, code);
     for (const listener of this.exitListeners.get(pid) ?? []) listener();
   }
@@ -170,6 +212,8 @@ export class ProcessLauncher {
   private startLauncher(command: { file: string; args: string[] }): Launcher {
     const launcher = spawn(command.file, command.args, {
       cwd: '/',
+      // Its own session: a Ctrl-C meant for us does not reach the reaper of the running attempts.
+      detached: true,
       // Never the orchestrator's environment (secrets): only the allow-list, to which each task's variables are added.
       env: allowedEnv(),
       stdio: ['pipe', 'pipe', 'ignore'],
@@ -181,9 +225,8 @@ export class ProcessLauncher {
     launcher.stdin.on('error', () => undefined);
     const gone = (error?: Error): void => {
       if (this.launcher === launcher) this.launcher = undefined;
-      // Its wrappers live on, but their ends would go unheard: the operator reads their markers instead.
+      // Its commands live on, but their ends would go unheard (and unrecorded: they are lost): the operator reads their markers instead.
       this.runningPids.clear();
-      this.endedBeforeAnswer.clear();
       this.unwritten = [];
       const reason = error ?? new Error('the process launcher exited');
       for (const answer of this.pending.splice(0)) answer(reason);

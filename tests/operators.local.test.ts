@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LocalOperator } from '../operators/local-operator.ts';
 import type { OperatorContext, PollResult } from '../operators/operator.ts';
-import { isProcessAlive } from '../operators/process-group.ts';
+import { isProcessAlive, readProcStat } from '../operators/process-group.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
 import { contextFor, pidIn, sleep, tempWorkspace } from './operators-helpers.ts';
 
@@ -216,25 +216,42 @@ describe('LocalOperator', () => {
     expect((await fresh.submit(ctx)).externalId).not.toBe('0');
   });
 
-  it('reports "lost" when the process is gone without an exit code', async () => {
+  it('records the exit of a process killed behind our back (128 + the signal): its reaper, the launcher, outlives it', async () => {
     const op = operator();
-    const ctx = contextFor(tempWorkspace(), { id: 't10', command: 'sleep 30' });
+    const ctx = contextFor(tempWorkspace(), { id: 't10k', command: 'sleep 30' });
     const submitted = await op.submit(ctx);
     cleanups.push(() => op.cancel(ctx));
     const started = await vi.waitFor(() => JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }, { timeout: 5000, interval: 10 });
-    // The pid submit answered is the one the start marker records: the wrapper's, leading the attempt's group.
+    // The pid submit answered is the one the start marker records: the command's, leading the attempt's group.
     expect(submitted.externalId).toBe(String(started.pid));
-    // Killed behind our back (as with the machine): the wrapper dies too, no exit code is written.
     process.kill(-started.pid, 'SIGKILL');
-    await vi.waitFor(() => expect(isProcessAlive(started.pid)).toBe(false), { timeout: 5000, interval: 20 });
+    await vi.waitFor(() => expect(read(ctx, '.matterstack/exit_code')).toBe('137\n'), { timeout: 5000, interval: 20 });
+    expect(await operator().poll(ctx)).toEqual({ status: 'FAILED', reason: 'exit code 137' });
+  });
+
+  /** Kills (-9) the launcher that reaps the attempt `pid`, then the attempt's group: as a machine would, nothing records the exit. */
+  async function killWithItsReaper(pid: number): Promise<void> {
+    const reaper = readProcStat(pid)?.ppid;
+    expect(reaper, 'the attempt is a child of its launcher').toBeGreaterThan(1);
+    process.kill(reaper as number, 'SIGKILL');
+    process.kill(-pid, 'SIGKILL');
+    await vi.waitFor(() => expect(isProcessAlive(pid)).toBe(false), { timeout: 5000, interval: 20 });
+  }
+
+  it('reports "lost" when the process is gone without an exit code', async () => {
+    const op = operator();
+    const ctx = contextFor(tempWorkspace(), { id: 't10', command: 'sleep 30' });
+    await op.submit(ctx);
+    cleanups.push(() => op.cancel(ctx));
+    const started = await vi.waitFor(() => JSON.parse(read(ctx, '.matterstack/started.json')) as { pid: number }, { timeout: 5000, interval: 10 });
+    await killWithItsReaper(started.pid);
     const result = await operator().poll(ctx);
     expect(result.status).toBe('FAILED');
     expect(result.reason).toMatch(/^lost/);
     expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/exit_code'))).toBe(false);
-    void op;
   });
 
-  it('the instance that launched a wrapper reports "lost" too when it is killed behind its back (no end heard from the launcher)', async () => {
+  it('the instance that launched the attempt reports "lost" too when it is killed behind its back (no end heard from the launcher)', async () => {
     const op = operator();
     const ctx = contextFor(tempWorkspace(), { id: 't10b', command: 'sleep 30' });
     const submitted = await op.submit(ctx);
@@ -242,10 +259,13 @@ describe('LocalOperator', () => {
     const pid = Number(submitted.externalId);
     expect(await op.poll(ctx)).toEqual({ status: 'RUNNING' });
     await vi.waitFor(() => expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/started.json'))).toBe(true), { timeout: 5000, interval: 10 });
-    process.kill(-pid, 'SIGKILL');
-    await vi.waitFor(() => expect(isProcessAlive(pid)).toBe(false), { timeout: 5000, interval: 20 });
-    const result = await op.poll(ctx);
-    expect(result.status).toBe('FAILED');
+    await killWithItsReaper(pid);
+    // Once this process has heard that the launcher died: its ends go unheard from then on.
+    const result = await vi.waitFor(async () => {
+      const polled = await op.poll(ctx);
+      expect(polled.status).toBe('FAILED');
+      return polled;
+    }, { timeout: 5000, interval: 20 });
     expect(result.reason).toMatch(/^lost/);
   });
 

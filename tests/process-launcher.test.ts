@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attemptCgroupForLaunch, cgroupPids, createAttemptCgroup, removeCgroup } from '../operators/attempt-cgroup.ts';
 import { LOCAL_FILES } from '../operators/local-files.ts';
 import { END_MARK, launcherCommand, ProcessLauncher } from '../operators/process-launcher.ts';
-import { isProcessAlive, readProcStat } from '../operators/process-group.ts';
+import { readProcStat } from '../operators/process-group.ts';
 import { allowedEnv } from '../operators/task-env.ts';
 import { tempWorkspace } from './operators-helpers.ts';
 
@@ -55,19 +55,47 @@ describe.skipIf(launcherCommand() === null)('the process launcher (perl)', () =>
     }
   });
 
-  it('launches a whole record once, answers the pid of the wrapper, which leads its own session, and leaves it running at EOF', async () => {
+  it('launches a whole record once, answers the pid of the command, which leads its own session, and stays at EOF until it has recorded its exit', async () => {
     const dir = attemptDir();
-    const answer = await rawLauncher(`${record(dir, ['sleep', '30']).join('\0')}\0${record(dir, ['sleep', '30']).join('\0')}\0`);
-    const [first, second] = answer.trim().split('\n');
-    expect(second, 'the second launch finds the claim taken').toBe('L');
-    const pid = Number(first?.replace(/^P /, ''));
-    leftovers.push(pid);
+    const command = ['/bin/sh', '-c', 'while [ ! -e go ]; do sleep 0.05; done; exit 6'];
+    const answered = rawLauncher(`${record(dir, command).join('\0')}\0${record(dir, command).join('\0')}\0`);
     const started = await vi.waitFor(() => JSON.parse(readFileSync(path.join(dir, LOCAL_FILES.started), 'utf8')) as { pid: number; procStartTime: number }, { timeout: 5000, interval: 10 });
-    expect(started.pid).toBe(pid);
-    const stat = readProcStat(pid);
-    expect(stat).toMatchObject({ pgrp: pid, session: pid, startTime: started.procStartTime });
-    // The launcher has gone (EOF); the wrapper lives on in its own session.
-    expect(isProcessAlive(pid, started.procStartTime)).toBe(true);
+    leftovers.push(started.pid);
+    const stat = readProcStat(started.pid);
+    expect(stat).toMatchObject({ pgrp: started.pid, session: started.pid, startTime: started.procStartTime });
+    // Its stdin is closed already: the launcher reads no more, but waits for the command it started.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(existsSync(path.join(dir, LOCAL_FILES.exitCode))).toBe(false);
+    writeFileSync(path.join(dir, 'go'), '');
+    const [first, second, end] = (await answered).trim().split('\n');
+    expect(first).toBe(`P ${started.pid}`);
+    expect(second, 'the second launch finds the claim taken').toBe('L');
+    expect(end).toBe(`X ${started.pid} 6`);
+    expect(readFileSync(path.join(dir, LOCAL_FILES.exitCode), 'utf8')).toBe('6\n');
+  });
+
+  it('survives the kill of the process that started it, records the exit of its commands, and reports a signal as 128 + its number', async () => {
+    const command = launcherCommand();
+    if (command === null) throw new Error('no perl here');
+    const dirs = [attemptDir(), attemptDir()];
+    const wait = 'while [ ! -e go ]; do sleep 0.05; done; ';
+    const records = [record(dirs[0]!, ['/bin/sh', '-c', `${wait}exit 3`]), record(dirs[1]!, ['/bin/sh', '-c', `${wait}kill -TERM $$`])];
+    const input = Buffer.from(records.map((fields) => `${fields.join('\0')}\0`).join('')).toString('base64');
+    // A parent that starts the launcher as ProcessLauncher does (its own session), feeds it, and is killed -9.
+    const parentScript = `const { spawn } = require('node:child_process');
+      const [file, input, ...args] = process.argv.slice(1);
+      const launcher = spawn(file, args, { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+      launcher.stdin.write(Buffer.from(input, 'base64'));
+      setInterval(() => undefined, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript, command.file, input, ...command.args], { stdio: 'ignore' });
+    const pids = await vi.waitFor(() => dirs.map((dir) => (JSON.parse(readFileSync(path.join(dir, LOCAL_FILES.started), 'utf8')) as { pid: number }).pid), { timeout: 5000, interval: 10 });
+    leftovers.push(...pids);
+    parent.kill('SIGKILL');
+    await new Promise((resolve) => parent.on('exit', resolve));
+    for (const dir of dirs) writeFileSync(path.join(dir, 'go'), '');
+    for (const [i, code] of ['3', '143'].entries()) {
+      await vi.waitFor(() => expect(readFileSync(path.join(dirs[i]!, LOCAL_FILES.exitCode), 'utf8')).toBe(`${code}\n`), { timeout: 5000, interval: 20 });
+    }
   });
 
   it('gives the task exactly the allow-list of our environment and its own variables (none of the launcher\'s), and reports its exit', async () => {
