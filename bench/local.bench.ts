@@ -1,6 +1,6 @@
 // Real local processes (issue 20): N tasks running `true` with a cap of 8, through the host with the
 // real local operator (wrapper, markers, watcher), beside `seq N | xargs -P 8 -n1 sh -c true` on the
-// same machine in the same run. CPU is this process's own (user + system; the tasks, their
+// same machine in the same run. CPU is the measuring process's own (user + system; the tasks, their
 // wrappers and xargs' children are not counted): the orchestrator's cost per task.
 // The JetStream row hosts the run in-process on a private nats-server, as a worker would.
 // Each task creates ~10 files (folder, markers, logs): the figures depend on the filesystem of the
@@ -12,7 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { applyOrchestratorV8Flags, ORCHESTRATOR_NODE_FLAGS } from '../cli/process-settings.ts';
 import { LocalOperator } from '../operators/local-operator.ts';
 import { startNatsServer } from '../harness/nats-server.ts';
 import { benchRoot, ids, oneShot, runWorkload, type LogTarget, type Workload, type WorkloadResult } from './workloads.ts';
@@ -51,8 +52,21 @@ function createMicros(root: string, files = 500): number {
   return ((performance.now() - start) * 1000) / files;
 }
 
-/** Prints, for each size, ours on both logs beside xargs, with the ratio and the cost per task. */
+/** First argument of the child that measures (see `main`). */
+const CHILD_FLAG = '--measure';
+
+/**
+ * Prints, for each size, ours on both logs beside xargs, with the ratio and the cost per task:
+ * measured in a child started as `matterstack` starts (its node and V8 flags), not in this process.
+ */
 export async function main(sizes: number[] = [500, 5000]): Promise<void> {
+  const child = spawnSync(process.execPath, [...ORCHESTRATOR_NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), CHILD_FLAG, ...sizes.map(String)], { stdio: 'inherit' });
+  if (child.status !== 0) throw new Error(`the local bench's child exited ${child.status ?? child.signal}`);
+}
+
+/** The measurement itself, in the child. */
+async function measureAll(sizes: number[]): Promise<void> {
+  applyOrchestratorV8Flags();
   console.log(`\nlocal processes: N × \`true\`, cap ${CAP}; targets: wall ≤ 2x xargs (JetStream ≤ 2.5x), orchestrator CPU ≤ 1 ms per task`);
   const roots: string[] = [benchRoot()];
   console.log(`(workspaces in ${tmpdir()}: ${createMicros(roots[0] as string).toFixed(0)} µs to create a file there)`);
@@ -75,6 +89,10 @@ export async function main(sizes: number[] = [500, 5000]): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const sizes = process.argv.slice(2).map(Number);
-  await main(sizes.length > 0 ? sizes : undefined);
+  const [first, ...rest] = process.argv.slice(2);
+  if (first === CHILD_FLAG) await measureAll(rest.map(Number));
+  else {
+    const sizes = process.argv.slice(2).map(Number);
+    await main(sizes.length > 0 ? sizes : undefined);
+  }
 }
