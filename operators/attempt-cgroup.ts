@@ -94,7 +94,7 @@ export function createAttemptCgroup(attemptDir: string): string | null {
 }
 
 /**
- * The path of attempt folder `attemptDir`'s cgroup for a launch that creates it in the wrapper's
+ * The path of attempt folder `attemptDir`'s cgroup for a launch that creates it in the attempt's own
  * process (see LaunchRequest): one mkdir fewer on this thread per task. Until a cgroup made here
  * showed that this machine lets us (and has `cgroup.kill`), it is made and checked here, as
  * `createAttemptCgroup` does; null without cgroups.

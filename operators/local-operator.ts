@@ -33,10 +33,10 @@ type Started = z.infer<typeof StartedSchema>;
  */
 const EXIT_RECORD_GRACE_MS = 1000;
 
-/** When an attempt's cgroup that was still busy at collect is tried again (ms after the previous try): the wrapper leaves it as it exits. */
+/** When an attempt's cgroup that was still busy at collect is tried again (ms after the previous try): the attempt's process leaves it as it exits. */
 const CGROUP_RELEASE_RETRIES_MS = [20, 200, 2000];
 
-/** A wrapper this instance launched: its pid, when (epoch ms), and the cgroup made for it. */
+/** An attempt this instance launched: its pid, when (epoch ms), and the cgroup made for it. */
 interface Launch {
   pid: number;
   at: number;
@@ -55,14 +55,14 @@ export interface LocalOperatorOptions {
   cgroups?: boolean;
 }
 
-/** A marker's content, or null when it is missing, empty or cut short (the wrapper writes in place: not written yet). */
+/** A marker's content, or null when it is missing, empty or cut short (markers are written in place: not written yet). */
 function readMarker<T>(dir: string, name: string, schema: z.ZodType<T>): T | null {
   const text = readTextIfExistsSync(path.join(dir, name));
   if (text === null) return null;
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : null;
-    // Not JSON yet: the wrapper writes in place, so a marker cut short is one still being written.
+    // Not JSON yet: markers are written in place, so a marker cut short is one still being written.
   } catch {
     return null;
   }
@@ -142,7 +142,7 @@ export class LocalOperator implements Operator {
   private async adoptOrLaunch(ctx: OperatorContext): Promise<Started | null> {
     const dir = ctx.attempt.dir;
     if (readTextIfExistsSync(path.join(dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
-    // The exit code first: the wrapper writes it after the start marker, so a command that ends
+    // The exit code first: it is written after the start marker, so a command that ends
     // between the two reads is still seen as started.
     const exited = readTextIfExistsSync(path.join(dir, LOCAL_FILES.exitCode)) !== null;
     const started = readStarted(dir);
@@ -152,14 +152,14 @@ export class LocalOperator implements Operator {
   }
 
   /**
-   * Launches the wrapper, unless another launch holds the claim (an earlier instance, a restart
+   * Launches the attempt, unless another launch holds the claim (an earlier instance, a restart
    * racing a slow start, a cancel): that launch's start is adopted (waited for) instead.
    */
   private async launch(ctx: OperatorContext): Promise<Started> {
     const dir = ctx.attempt.dir;
     const command = ctx.task.command;
     if (command === undefined) throw this.error(ctx, 'has no command to run');
-    // The wrapper records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
+    // The attempt's process records it (not fsynced: it matters while the attempt's processes live, and a power loss ends them and the cgroup).
     const cgroup = this.cgroups ? attemptCgroupForLaunch(dir) : null;
     const outcome = await this.launcher.launch({
       dir,
@@ -170,7 +170,7 @@ export class LocalOperator implements Operator {
     if ('claimed' in outcome) return this.adoptWinner(ctx);
     const at = Date.now();
     this.launches.set(dir, { pid: outcome.pid, at, cgroup });
-    // No /proc read for its start time here: the wrapper records it in its start marker, which guards against pid reuse.
+    // No /proc read for its start time here: the attempt's process records it in its start marker, which guards against pid reuse.
     return { pid: outcome.pid, procStartTime: null, startedAt: new Date(at).toISOString() };
   }
 
@@ -217,7 +217,7 @@ export class LocalOperator implements Operator {
       const since = launchedAt(dir);
       if (since === null) return { status: 'CREATED' };
       // Launched here a moment ago: submit already said RUNNING with the launcher's pid, before the
-      // wrapper recorded its start; SUBMITTED now would step the attempt back.
+      // attempt recorded its start; SUBMITTED now would step the attempt back.
       if (launch !== undefined && isProcessAlive(launch.pid)) return { status: 'RUNNING' };
       if (Date.now() - since > this.startTimeoutMs * 3) {
         return { status: 'FAILED', reason: 'lost: the process never recorded its start' };
@@ -249,7 +249,7 @@ export class LocalOperator implements Operator {
   }
 
   /**
-   * True for a wrapper launched here a moment ago whose end the launcher has not heard and which
+   * True for an attempt launched here a moment ago whose end the launcher has not heard and which
    * is alive: the markers need not be read (a kill goes through this instance, and its pid cannot
    * have been reused so soon). Later, or when in doubt, the markers are read as after a restart.
    */
@@ -259,7 +259,7 @@ export class LocalOperator implements Operator {
     return this.launcher.isRunning(launch.pid) && pidExists(launch.pid);
   }
 
-  /** Removes the attempt's cgroup now, or a little later when the wrapper has not left it yet (a process the task left behind keeps it). */
+  /** Removes the attempt's cgroup now, or a little later when the attempt's process has not left it yet (a process the task left behind keeps it). */
   private releaseCgroupSoon(dir: string): void {
     const cgroup = this.cgroupOf(dir);
     if (cgroup === null || removeCgroup(cgroup)) return;
@@ -323,7 +323,7 @@ export class LocalOperator implements Operator {
     return cgroup === null || removeCgroup(cgroup);
   }
 
-  /** The recorded exit (as the launcher heard it from a wrapper launched here), or null while there is none (missing, or empty: being written). */
+  /** The recorded exit (as the launcher heard it for an attempt launched here), or null while there is none (missing, or empty: being written). */
   private exitStatus(dir: string): PollResult | null {
     const launch = this.launches.get(dir);
     const heard = launch === undefined ? undefined : this.launcher.exitCodeOf(launch.pid);
@@ -366,7 +366,7 @@ export class LocalOperator implements Operator {
   }
 
   /**
-   * A cancel before the start marker: the kill marker, then the claim, so that no wrapper is
+   * A cancel before the start marker: the kill marker, then the claim, so that no attempt is
    * launched from now on (a submit sees the marker, a launcher finds the claim taken). A launch
    * that claimed first is about to record its start: that start is returned, to be killed; null
    * when nothing runs.
@@ -382,7 +382,7 @@ export class LocalOperator implements Operator {
     return this.waitForStart(ctx, this.startTimeoutMs);
   }
 
-  /** Reports the exit the moment the wrapper ends (when launched here), else on marker changes (fs.watch); and every interval. */
+  /** Reports the exit the moment the attempt ends (when launched here), else on marker changes (fs.watch); and every interval. */
   watch(ctx: OperatorContext, onChange: (result: PollResult) => void): Unsubscribe {
     const interval = ctx.config.pollIntervalSeconds !== undefined ? ctx.config.pollIntervalSeconds * 1000 : this.pollIntervalMs;
     const markers = path.join(ctx.attempt.dir, MARKER_DIR);
@@ -409,7 +409,7 @@ export class LocalOperator implements Operator {
   async collectResults(ctx: OperatorContext): Promise<CollectedResults> {
     const dir = ctx.attempt.dir;
     await this.folders.require(ctx);
-    // The poll that saw the exit code may have run before the wrapper itself left the cgroup.
+    // The poll that saw the exit code may have run before the attempt's process left the cgroup.
     if (!this.cgroupGone.has(dir)) this.releaseCgroupSoon(dir);
     this.forgetFolder(dir);
     return collectTaskResults(ctx, []);

@@ -30,8 +30,9 @@ export const END_MARK = 'matterstack-end-of-record';
  * reads NUL-separated records on stdin (folder, n, n variables, m, m arguments: cgroup or '',
  * `argv` or `shell`, the command; END_MARK). For each whole record it takes the claim (O_EXCL) and
  * forks a child that leaves for a new session (the attempt leads its own session and process
- * group), enters the attempt's folder, creates its cgroup when named (a failure leaves the command outside it, killed
- * by its process group as where there are no cgroups), sets the task's variables and execs
+ * group), enters the attempt's folder, creates its cgroup when named (a failure leaves the command
+ * outside it, killed by its process group as where there are no cgroups), sets the task's variables,
+ * takes back the default SIGPIPE (an ignored signal stays ignored across exec) and execs
  * ATTEMPT_SCRIPT, which records the start and becomes the command. It answers `P <pid>` (`L`: claim
  * taken; `F`: no fork, claim released) on stdout. When an attempt ends it writes its exit code
  * (128 + the signal's number for a signal, as a shell reports it), then answers `X <pid> <code>`.
@@ -49,7 +50,7 @@ $SIG{CHLD} = sub { syswrite $waker, 'c' };
 $SIG{PIPE} = 'IGNORE'; $| = 1;
 sub start_command {
   my ($dir, $env, $cgroup, @rest) = @_;
-  $SIG{CHLD} = 'DEFAULT'; $SIG{PIPE} = 'DEFAULT';
+  $SIG{PIPE} = 'DEFAULT';
   POSIX::setsid();
   chdir $dir or POSIX::_exit(1);
   mkdir $cgroup if length $cgroup;

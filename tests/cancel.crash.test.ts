@@ -7,6 +7,7 @@ import { LOCAL_FILES, type LocalOperatorOptions } from '../operators/local-opera
 import { groupMembers, isProcessAlive } from '../operators/process-group.ts';
 import { runCli } from './harness/cli.ts';
 import { oneWorkflowCampaign, tempRoot, type TempRoot } from './harness/workspace.ts';
+import { killLeftover } from './operators-helpers.ts';
 
 const CHILD = path.join(import.meta.dirname, 'harness', 'orchestrator-child.ts');
 const REPO = path.join(import.meta.dirname, '..');
@@ -14,14 +15,7 @@ const REPO = path.join(import.meta.dirname, '..');
 let temp: TempRoot | undefined;
 const leftovers: number[] = [];
 afterEach(() => {
-  for (const pid of leftovers.splice(0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-      // Cleanup only: a process that has exited already (ESRCH) needs no kill.
-    } catch {
-      continue;
-    }
-  }
+  for (const pid of leftovers.splice(0)) killLeftover(pid);
   temp?.cleanup();
 });
 

@@ -26,6 +26,16 @@ export function contextFor(workspaceDir: string, task: TaskSpecInput, config: Pa
   };
 }
 
+/** Cleanup: SIGKILL to `pid` (a process group when negative); one that has exited already is left alone. */
+export function killLeftover(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    // ESRCH: it has exited already, so nothing is left to kill.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The pid a task wrote to `name` in its attempt folder; throws while the file is missing or still empty (for vi.waitFor). */

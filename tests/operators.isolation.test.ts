@@ -10,7 +10,7 @@ import { isAttemptGroupId, isProcessAlive, readProcStat } from '../operators/pro
 import { renderBatchScript, SLURM_FILES } from '../operators/slurm/batch-script.ts';
 import { LocalCommandRunner } from '../operators/slurm/command-runner.ts';
 import type { TaskSpecInput } from '../events/workflow.ts';
-import { contextFor, pidIn, tempWorkspace } from './operators-helpers.ts';
+import { contextFor, killLeftover, pidIn, tempWorkspace } from './operators-helpers.ts';
 
 const operator = (): LocalOperator => new LocalOperator({ pollIntervalMs: 50, killGraceMs: 300 });
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -148,6 +148,7 @@ describe('an attempt folder is bound to its run and attempt', () => {
     const op = operator();
     expect((await op.poll(ctx)).status).toBe('CREATED');
     await op.submit(ctx);
+    // Cleanup only: an attempt that already ended has nothing left to stop.
     cleanups.push(() => op.cancel(ctx).catch(() => undefined));
     expect((await untilDone(op, ctx)).status).toBe('COMPLETED');
     expect(read(ctx, 'ran.txt')).toBe('ran\n');
@@ -215,13 +216,7 @@ describe('a kill nobody finishes (the host that began it crashed)', () => {
     await slow.prepare(ctx);
     await slow.submit(ctx);
     const child = await vi.waitFor(() => pidIn(ctx, 'child.pid'), { timeout: 5000, interval: 20 });
-    cleanups.push(() => {
-      try {
-        process.kill(child, 'SIGKILL');
-      } catch {
-        // Gone.
-      }
-    });
+    cleanups.push(() => killLeftover(child));
     expect(existsSync(path.join(ctx.attempt.dir, '.matterstack/cgroup'))).toBe(false);
     // The first instance sends SIGTERM and waits out its minute of grace: as good as crashed.
     const stalled = slow.cancel(ctx);
@@ -241,13 +236,7 @@ describe.skipIf(probe === null)('attempts in their own cgroup', () => {
   it('a process that left the session (setsid) is still killed by cancel', async () => {
     const { ctx, op } = await start({ id: 'escape', command: 'setsid sh -c \'echo $$ > escaped.pid; exec sleep 1000\' & sleep 1000' });
     const escaped = await vi.waitFor(() => pidIn(ctx, 'escaped.pid'), { timeout: 5000, interval: 20 });
-    cleanups.push(() => {
-      try {
-        process.kill(escaped, 'SIGKILL');
-      } catch {
-        // Gone.
-      }
-    });
+    cleanups.push(() => killLeftover(escaped));
     expect(isProcessAlive(escaped)).toBe(true);
     expect(readProcStat(escaped)?.session, 'left the attempt session').not.toBe(await pidOf(ctx));
     expect(await op.cancel(ctx)).toMatchObject({ status: 'CANCELLED' });

@@ -7,18 +7,11 @@ import { LOCAL_FILES } from '../operators/local-files.ts';
 import { END_MARK, launcherCommand, ProcessLauncher } from '../operators/process-launcher.ts';
 import { readProcStat } from '../operators/process-group.ts';
 import { allowedEnv } from '../operators/task-env.ts';
-import { tempWorkspace } from './operators-helpers.ts';
+import { killLeftover, tempWorkspace } from './operators-helpers.ts';
 
 const leftovers: number[] = [];
 afterEach(() => {
-  for (const pid of leftovers.splice(0)) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-      // Cleanup only: a group whose processes have exited already (ESRCH) needs no kill.
-    } catch {
-      continue;
-    }
-  }
+  for (const pid of leftovers.splice(0)) killLeftover(-pid);
 });
 
 /** A fresh attempt folder with its marker folder. */
