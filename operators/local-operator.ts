@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -18,6 +17,7 @@ import { attemptPids, isProcessAlive, killAttemptProcesses, pidExists, type Atte
 import { declaredTaskEnv } from './task-env.ts';
 import { DEFAULT_POLL_INTERVAL_MS, watchAttemptDir } from './watch-attempt-dir.ts';
 import { SingleFlight } from './single-flight.ts';
+import { untilPresent } from './until-present.ts';
 
 export { LOCAL_FILES } from './local-files.ts';
 
@@ -177,19 +177,14 @@ export class LocalOperator implements Operator {
   /** The start of the launch that holds the claim; refused when it was a cancel's. */
   private async adoptWinner(ctx: OperatorContext): Promise<Started> {
     if (readTextIfExistsSync(path.join(ctx.attempt.dir, LOCAL_FILES.killed)) !== null) throw this.error(ctx, 'was cancelled before it started');
-    const winner = await this.waitForStart(ctx, this.startTimeoutMs);
+    const winner = await this.waitForStart(ctx);
     if (winner !== null) return winner;
     throw this.error(ctx, 'an earlier launch claimed the attempt but never started (was the machine restarted?)');
   }
 
-  private async waitForStart(ctx: OperatorContext, timeoutMs: number): Promise<Started | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const started = readStarted(ctx.attempt.dir);
-      if (started !== null) return started;
-      if (Date.now() >= deadline) return null;
-      await sleep(10);
-    }
+  /** The attempt's recorded start, waited for up to the start timeout; null when none comes. */
+  private waitForStart(ctx: OperatorContext): Promise<Started | null> {
+    return untilPresent(() => readStarted(ctx.attempt.dir), this.startTimeoutMs);
   }
 
   /** COMPLETED on exit 0, FAILED with the exit code, the time limit or "lost", CANCELLED after cancel; FAILED for a folder of another attempt. */
@@ -233,19 +228,9 @@ export class LocalOperator implements Operator {
       return { status: 'RUNNING' };
     }
     // Dead: its reaper (the launcher, or the wrapper) records the exit code a moment after the end.
-    const after = await this.awaitExitStatus(dir);
+    const after = await untilPresent(() => this.exitStatus(dir), EXIT_RECORD_GRACE_MS);
     if (after !== null) return after;
     return { status: 'FAILED', reason: `lost: process ${started.pid} is gone without an exit code` };
-  }
-
-  /** The recorded exit, waited for up to EXIT_RECORD_GRACE_MS; null when none comes. */
-  private async awaitExitStatus(dir: string): Promise<PollResult | null> {
-    const deadline = Date.now() + EXIT_RECORD_GRACE_MS;
-    for (;;) {
-      const finished = this.exitStatus(dir);
-      if (finished !== null || Date.now() >= deadline) return finished;
-      await sleep(10);
-    }
   }
 
   /**
@@ -379,7 +364,7 @@ export class LocalOperator implements Operator {
     if ((await this.folders.status(ctx)) === 'unused') await bindAttemptFolder(ctx);
     await writeFileAtomic(path.join(dir, LOCAL_FILES.killed), `${JSON.stringify(outcome)}\n`);
     if (takeClaim(dir)) return null;
-    return this.waitForStart(ctx, this.startTimeoutMs);
+    return this.waitForStart(ctx);
   }
 
   /** Reports the exit the moment the attempt ends (when launched here), else on marker changes (fs.watch); and every interval. */
