@@ -6,9 +6,8 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
-import { launchChromium } from '../harness/chromium.ts';
 import { RunStore } from '../host/run-store.ts';
-import { startUi } from './ui.bench.ts';
+import { openPagesInBrowsers, startUi } from './ui.bench.ts';
 import { benchRoot, runWorkload, WORKLOADS } from './workloads.ts';
 
 const RUN_ID = 'bench_cpu';
@@ -81,11 +80,9 @@ export async function main(count = 3): Promise<void> {
   const root = benchRoot();
   await (await RunStore.open({ root })).close();
   const ui = await startUi(root);
-  const browser = await launchChromium();
+  const crowd = await openPagesInBrowsers(count, (browser) => openPage(ui.url, async () => (await browser.newContext()).newPage()));
   try {
-    const pages: { page: Page; session: CDPSession }[] = [];
-    // Ten at a time: fifty renderers starting at once on a small machine time out.
-    while (pages.length < count) pages.push(...(await Promise.all(Array.from({ length: Math.min(10, count - pages.length) }, () => openPage(ui.url, async () => (await browser.newContext()).newPage())))));
+    const { pages } = crowd;
     // What the open pages cost doing nothing (the browser's own upkeep), once settled, to tell it from what the deltas cost.
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     const idleBefore = browserCpu(ui.child.pid as number);
@@ -117,7 +114,7 @@ export async function main(count = 3): Promise<void> {
     console.log(`browser, all processes: ${busy.toFixed(2)} s in ${busySeconds.toFixed(1)} s, of which idle upkeep (${((idle / idleSeconds) * 1000).toFixed(0)} ms/s measured before) ${((idle / idleSeconds) * busySeconds).toFixed(2)} s: ${(busy - (idle / idleSeconds) * busySeconds).toFixed(2)} s for the run's updates`);
     console.log(`ui server ${uiCpu.toFixed(2)} s; this process (the run) ${((runCpu.user + runCpu.system) / 1e6).toFixed(2)} s; run wall ${run.seconds.toFixed(2)} s`);
   } finally {
-    await browser.close();
+    await crowd.close();
     ui.child.kill('SIGINT');
     await new Promise((resolve) => ui.child.once('exit', resolve));
     rmSync(root, { recursive: true, force: true });
