@@ -1,6 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CHROMIUM_PATH } from '../harness/chromium.ts';
+import { readTextIfExistsSync } from '../operators/atomic-file.ts';
+import { readProcStat } from '../operators/process-group.ts';
 
 /** The name its processes run under (Debian's /usr/bin/chromium is a script that execs the browser). */
 const CHROMIUM_NAME = path.basename(CHROMIUM_PATH);
@@ -40,17 +42,13 @@ export function viewerCgroup(): ViewerCgroup | string {
 /** Pids of the Chromium processes below this process. */
 function chromiumDescendants(): number[] {
   const parents = new Map<number, number>();
-  const chromium = new Set<number>();
   for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      parents.set(Number(name), Number((readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1] as string).split(' ')[1]));
-      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === CHROMIUM_NAME) chromium.add(Number(name));
-      // The process ended while the table was read: nothing to move.
-    } catch {
-      continue;
-    }
+    const stat = readProcStat(Number(name));
+    // Null: the process ended while the table was read, nothing to move.
+    if (stat !== null) parents.set(Number(name), stat.ppid);
   }
-  return [...chromium].filter((pid) => {
+  return [...parents.keys()].filter((pid) => {
+    if (readTextIfExistsSync(`/proc/${pid}/comm`)?.trim() !== CHROMIUM_NAME) return false;
     let up = parents.get(pid) ?? 0;
     while (up > 1 && up !== process.pid) up = parents.get(up) ?? 0;
     return up === process.pid;

@@ -111,8 +111,8 @@ export class RunLeases {
     if (revision === undefined) return;
     try {
       await this.kv.delete(runId, { previousSeq: revision });
-      // Not ours any more, or the server is away: the entry expires by itself.
     } catch {
+      // Not ours any more, or the server is away: the entry expires by itself.
       return;
     }
   }

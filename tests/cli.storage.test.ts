@@ -240,6 +240,7 @@ function fillUp(file: string): void {
         try {
           fs.writeSync(fd, chunk);
         } catch {
+          // ENOSPC: the disk is full, which is what this loop is for.
           break;
         }
       }
